@@ -1,0 +1,380 @@
+"""One typed configuration for the router, validated once at load.
+
+`load_config(path, env)` reads the YAML file (if any), applies the environment overrides
+(environment beats the file) and returns a frozen `RouterConfig`. Every problem raises
+`ConfigError` with a path-qualified message such as
+`key_pool.keys[2].enabled: expected true/false, got "yes please"`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+
+DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+# Hard-coded model versions get shut down (wire-formats §1.10); the alias follows Google's
+# current Flash model.
+DEFAULT_MODEL = "gemini-flash-latest"
+NO_KEYS_HINT = (
+    "key_pool.keys: no API keys configured. Set HPN_API_KEYS=key1,key2 or add keys to the "
+    "config file; to try the router without a key, run ./run.sh --demo"
+)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the field and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyConfig:
+    name: str
+    key: str = field(repr=False)  # never in a repr, so never in a traceback or log
+    provider: str = "google"
+    enabled: bool = True
+    project: str | None = None
+
+    @property
+    def project_id(self) -> str:
+        """Quotas belong to a Cloud project; a key without one is its own project."""
+        return self.project or f"key:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    read_timeout_seconds: int = 30
+    write_timeout_seconds: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPoolConfig:
+    strategy: Literal["round-robin"] = "round-robin"
+    retry_count: int = 3
+    cooldown_seconds: int = 60
+    keys: tuple[KeyConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: Literal["debug", "info", "warn", "warning", "error"] = "info"
+    format: Literal["json", "text"] = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class GeminiConfig:
+    base_url: str = DEFAULT_GEMINI_BASE_URL
+    default_model: str = DEFAULT_MODEL
+    expose_reasoning: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    enabled: bool = True
+    ttl_seconds: int = 300
+    max_entries: int = 1000
+    max_bytes: int = 64 * 1024 * 1024
+    # Sampled requests (temperature > 0, n > 1) are cached too: a flash cache exists for
+    # duplicate requests, and a client that retries the identical request expects the
+    # answer it already paid for. Users who want fresh samples send Cache-Control: no-cache.
+    cache_sampled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PriceConfig:
+    input_per_million: Decimal
+    output_per_million: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PricingConfig:
+    as_of: str = "2024-01-25"
+    default: PriceConfig = PriceConfig(Decimal("0.50"), Decimal("1.50"))
+    models: Mapping[str, PriceConfig] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    server: ServerConfig = ServerConfig()
+    key_pool: KeyPoolConfig = KeyPoolConfig()
+    logging: LoggingConfig = LoggingConfig()
+    gemini: GeminiConfig = GeminiConfig()
+    models: Mapping[str, str] = field(default_factory=dict)
+    cache: CacheConfig = CacheConfig()
+    pricing: PricingConfig = PricingConfig()
+
+    def named_keys(self) -> dict[str, str]:
+        """Key name -> key value, for redaction."""
+        return {k.name: k.key for k in self.key_pool.keys}
+
+
+# ---------------------------------------------------------------------------------------
+# Field readers: each takes the raw value and its dotted path, returns a typed value.
+
+
+def _show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _mapping(value: Any, path: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: expected a mapping, got {_show(value)}")
+    return value
+
+
+def _no_unknown(raw: dict[str, Any], allowed: set[str], path: str) -> None:
+    for name in raw:
+        if name not in allowed:
+            prefix = f"{path}." if path else ""
+            raise ConfigError(f"{prefix}{name}: unknown field; expected one of {', '.join(sorted(allowed))}")
+
+
+def _str(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: expected a non-empty string, got {_show(value)}")
+    return value.strip()
+
+
+def _bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: expected true/false, got {_show(value)}")
+    return value
+
+
+def _int(value: Any, path: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)  # environment variables arrive as strings
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{path}: expected an integer, got {_show(value)}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(f"{path}: expected an integer {bound}, got {value}")
+    return value
+
+
+def _choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise ConfigError(f"{path}: expected one of {', '.join(choices)}, got {_show(value)}")
+    return value.lower()
+
+
+def _url(value: Any, path: str) -> str:
+    text = _str(value, path)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{path}: expected an http(s) URL, got {_show(value)}")
+    return text.rstrip("/")
+
+
+def _decimal(value: Any, path: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{path}: expected a number, got {_show(value)}")
+    try:
+        number = Decimal(str(value))  # str() keeps 0.5 exact instead of its binary float
+    except InvalidOperation:
+        raise ConfigError(f"{path}: expected a number, got {_show(value)}") from None
+    if number < 0 or not number.is_finite():
+        raise ConfigError(f"{path}: expected a non-negative number, got {_show(value)}")
+    return number
+
+
+# ---------------------------------------------------------------------------------------
+# Sections
+
+
+def _server(raw: Any) -> ServerConfig:
+    data = _mapping(raw, "server")
+    _no_unknown(data, {"host", "port", "read_timeout_seconds", "write_timeout_seconds"}, "server")
+    d = ServerConfig()
+    return ServerConfig(
+        host=_str(data.get("host", d.host), "server.host"),
+        port=_int(data.get("port", d.port), "server.port", minimum=1, maximum=65535),
+        read_timeout_seconds=_int(
+            data.get("read_timeout_seconds", d.read_timeout_seconds), "server.read_timeout_seconds", minimum=1
+        ),
+        write_timeout_seconds=_int(
+            data.get("write_timeout_seconds", d.write_timeout_seconds), "server.write_timeout_seconds", minimum=1
+        ),
+    )
+
+
+def _key(raw: Any, path: str, env: Mapping[str, str]) -> KeyConfig:
+    data = _mapping(raw, path)
+    _no_unknown(data, {"name", "key", "key_env", "provider", "enabled", "project"}, path)
+    if ("key" in data) == ("key_env" in data):
+        raise ConfigError(f"{path}: give exactly one of key or key_env")
+    if "key_env" in data:
+        var = _str(data["key_env"], f"{path}.key_env")
+        if not env.get(var, "").strip():
+            raise ConfigError(f"{path}.key_env: environment variable {var} is not set or empty")
+        key = env[var].strip()
+    else:
+        key = _str(data["key"], f"{path}.key")
+    provider = _choice(data.get("provider", "google"), f"{path}.provider", ("google",))
+    project = data.get("project")
+    return KeyConfig(
+        name=_str(data.get("name"), f"{path}.name"),
+        key=key,
+        provider=provider,
+        enabled=_bool(data.get("enabled", True), f"{path}.enabled"),
+        project=None if project is None else _str(project, f"{path}.project"),
+    )
+
+
+def _keys_from_env(value: str) -> tuple[KeyConfig, ...]:
+    keys = [k.strip() for k in value.split(",") if k.strip()]
+    return tuple(KeyConfig(name=f"key_{i}", key=k) for i, k in enumerate(keys, start=1))
+
+
+def _key_pool(raw: Any, env: Mapping[str, str]) -> KeyPoolConfig:
+    data = _mapping(raw, "key_pool")
+    _no_unknown(data, {"strategy", "retry_count", "cooldown_seconds", "keys"}, "key_pool")
+    raw_keys = data.get("keys") or []
+    if not isinstance(raw_keys, list):
+        raise ConfigError(f"key_pool.keys: expected a list, got {_show(raw_keys)}")
+    if env.get("HPN_API_KEYS", "").strip():
+        keys = _keys_from_env(env["HPN_API_KEYS"])  # replaces the file's keys
+    else:
+        keys = tuple(_key(k, f"key_pool.keys[{i}]", env) for i, k in enumerate(raw_keys))
+    _check_unique(keys)
+    return KeyPoolConfig(
+        strategy=_choice(data.get("strategy", "round-robin"), "key_pool.strategy", ("round-robin",)),  # type: ignore[arg-type]
+        retry_count=_int(data.get("retry_count", 3), "key_pool.retry_count", maximum=20),
+        cooldown_seconds=_int(data.get("cooldown_seconds", 60), "key_pool.cooldown_seconds"),
+        keys=keys,
+    )
+
+
+def _check_unique(keys: tuple[KeyConfig, ...]) -> None:
+    seen_names: set[str] = set()
+    seen_values: set[str] = set()
+    for i, k in enumerate(keys):
+        if k.name in seen_names:
+            raise ConfigError(f"key_pool.keys[{i}].name: duplicate key name {_show(k.name)}")
+        if k.key in seen_values:  # the message never shows the value itself
+            raise ConfigError(f"key_pool.keys[{i}].key: same key value as an earlier key")
+        seen_names.add(k.name)
+        seen_values.add(k.key)
+    if not any(k.enabled for k in keys):
+        raise ConfigError(NO_KEYS_HINT)
+
+
+def _logging(raw: Any, env: Mapping[str, str]) -> LoggingConfig:
+    data = _mapping(raw, "logging")
+    _no_unknown(data, {"level", "format"}, "logging")
+    level_path = "HPN_LOG_LEVEL" if env.get("HPN_LOG_LEVEL") else "logging.level"
+    level = env.get("HPN_LOG_LEVEL") or data.get("level", "info")
+    return LoggingConfig(
+        level=_choice(level, level_path, ("debug", "info", "warn", "warning", "error")),  # type: ignore[arg-type]
+        format=_choice(data.get("format", "json"), "logging.format", ("json", "text")),  # type: ignore[arg-type]
+    )
+
+
+def _gemini(raw: Any, env: Mapping[str, str]) -> GeminiConfig:
+    data = _mapping(raw, "gemini")
+    _no_unknown(data, {"base_url", "default_model", "expose_reasoning"}, "gemini")
+    base_path = "HPN_GEMINI_BASE_URL" if env.get("HPN_GEMINI_BASE_URL") else "gemini.base_url"
+    return GeminiConfig(
+        base_url=_url(env.get("HPN_GEMINI_BASE_URL") or data.get("base_url", DEFAULT_GEMINI_BASE_URL), base_path),
+        default_model=_model_id(data.get("default_model", DEFAULT_MODEL), "gemini.default_model"),
+        expose_reasoning=_bool(data.get("expose_reasoning", False), "gemini.expose_reasoning"),
+    )
+
+
+def _model_id(value: Any, path: str) -> str:
+    text = _str(value, path).removeprefix("models/")
+    if "/" in text or ":" in text or " " in text:
+        raise ConfigError(f"{path}: not a model id: {_show(value)}")
+    return text
+
+
+def _models(raw: Any) -> dict[str, str]:
+    data = _mapping(raw, "models")
+    return {_str(name, "models"): _model_id(target, f"models.{name}") for name, target in data.items()}
+
+
+def _cache(raw: Any) -> CacheConfig:
+    data = _mapping(raw, "cache")
+    allowed = {"enabled", "ttl_seconds", "max_entries", "max_bytes", "cache_sampled"}
+    _no_unknown(data, allowed, "cache")
+    d = CacheConfig()
+    return CacheConfig(
+        enabled=_bool(data.get("enabled", d.enabled), "cache.enabled"),
+        ttl_seconds=_int(data.get("ttl_seconds", d.ttl_seconds), "cache.ttl_seconds", minimum=1),
+        max_entries=_int(data.get("max_entries", d.max_entries), "cache.max_entries", minimum=1),
+        max_bytes=_int(data.get("max_bytes", d.max_bytes), "cache.max_bytes", minimum=1024),
+        cache_sampled=_bool(data.get("cache_sampled", d.cache_sampled), "cache.cache_sampled"),
+    )
+
+
+def _price(raw: Any, path: str) -> PriceConfig:
+    data = _mapping(raw, path)
+    _no_unknown(data, {"input_per_million", "output_per_million"}, path)
+    for name in ("input_per_million", "output_per_million"):
+        if name not in data:
+            raise ConfigError(f"{path}.{name}: required")
+    return PriceConfig(
+        _decimal(data["input_per_million"], f"{path}.input_per_million"),
+        _decimal(data["output_per_million"], f"{path}.output_per_million"),
+    )
+
+
+def _pricing(raw: Any) -> PricingConfig:
+    data = _mapping(raw, "pricing")
+    _no_unknown(data, {"as_of", "default", "models"}, "pricing")
+    d = PricingConfig()
+    models = _mapping(data.get("models"), "pricing.models")
+    return PricingConfig(
+        as_of=_str(str(data.get("as_of", d.as_of)), "pricing.as_of"),
+        default=_price(data["default"], "pricing.default") if "default" in data else d.default,
+        models={name: _price(p, f"pricing.models.{name}") for name, p in models.items()},
+    )
+
+
+SECTIONS = {"server", "key_pool", "logging", "gemini", "models", "cache", "pricing"}
+
+
+def parse_config(raw: Any, env: Mapping[str, str]) -> RouterConfig:
+    """Validate a parsed YAML document (plus environment overrides) into a RouterConfig."""
+    data = _mapping(raw, "config")
+    _no_unknown(data, SECTIONS, "")
+    server = _server(data.get("server"))
+    if env.get("HPN_HOST"):
+        server = replace(server, host=_str(env["HPN_HOST"], "HPN_HOST"))
+    if env.get("HPN_PORT"):
+        server = replace(server, port=_int(env["HPN_PORT"], "HPN_PORT", minimum=1, maximum=65535))
+    return RouterConfig(
+        server=server,
+        key_pool=_key_pool(data.get("key_pool"), env),
+        logging=_logging(data.get("logging"), env),
+        gemini=_gemini(data.get("gemini"), env),
+        models=_models(data.get("models")),
+        cache=_cache(data.get("cache")),
+        pricing=_pricing(data.get("pricing")),
+    )
+
+
+def load_config(path: str | None, env: Mapping[str, str]) -> RouterConfig:
+    """Load `path` (or `HPN_CONFIG`, or no file at all) and apply the environment."""
+    path = env.get("HPN_CONFIG") or path
+    raw: Any = {}
+    if path:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file {path}: not found")
+        try:
+            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            # The YAML parser's message quotes the offending line, which could hold a key.
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"config file {path}: invalid YAML{where}") from None
+    return parse_config(raw, env)

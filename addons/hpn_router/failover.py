@@ -1,0 +1,128 @@
+"""The attempt loop: one client request, up to 1 + retry_count upstream attempts.
+
+Every kind of failure goes through the same loop: a 429 or a dead key, a 5xx, a refused
+connection or a timeout. Each attempt picks the next ACTIVE key (never one already tried for
+this request), reports its outcome to the pool, and stops at the first answer that is not
+worth retrying elsewhere. A streaming attempt counts as answered once Gemini sent a 200
+status line: after that the client is committed to that stream.
+
+The transport and the clock are passed in, so the loop is tested without sockets or sleeps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hpn_router.core.classify import Outcome, Verdict, classify_response, classify_transport_error
+from hpn_router.core.keypool import KeyPool
+from hpn_router.errors import (
+    NoUsableKeyError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    RouterError,
+    UpstreamError,
+)
+from hpn_router.upstream import AttemptResult, UpstreamRequest
+
+
+class Transport(Protocol):
+    async def send(self, request: UpstreamRequest, key: str) -> AttemptResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One upstream attempt, for logs and mitmweb. Holds the key's name, never its value."""
+
+    number: int  # 1-based
+    key_index: int
+    key_name: str
+    status: int | None
+    outcome: Outcome
+    started: float
+    ended: float
+
+
+@dataclass(slots=True)
+class FailoverResult:
+    result: AttemptResult | None  # the answer to give (translated by the caller)
+    error: RouterError | None  # or the router's own error, when no answer is usable
+    attempts: list[Attempt] = field(default_factory=list)
+    key_name: str | None = None  # the key whose answer is returned
+
+
+RotationHook = Callable[[Attempt, str], None]  # (failed attempt, next key name)
+
+
+async def run_with_failover(
+    request: UpstreamRequest,
+    *,
+    pool: KeyPool,
+    transport: Transport,
+    retry_count: int,
+    clock: Callable[[], float] = time.time,
+    on_rotate: RotationHook | None = None,
+) -> FailoverResult:
+    tried: set[int] = set()
+    attempts: list[Attempt] = []
+    last: AttemptResult | None = None
+    for number in range(1, retry_count + 2):
+        index = pool.pick(clock(), request.model, tried)
+        if index is None:
+            break
+        if attempts and on_rotate:
+            on_rotate(attempts[-1], pool.name(index))
+        started = clock()
+        result = await transport.send(request, pool.keys[index].key)
+        outcome = _classify(result)
+        ended = clock()
+        pool.report(index, outcome, ended, request.model)
+        attempts.append(Attempt(number, index, pool.name(index), result.status, outcome, started, ended))
+        if not outcome.retry_elsewhere:
+            return FailoverResult(result, None, attempts, pool.name(index))
+        result.close()
+        tried.add(index)
+        last = result
+    return FailoverResult(None, _give_up(pool, request.model, clock(), attempts, last), attempts)
+
+
+def _classify(result: AttemptResult) -> Outcome:
+    if result.status is None:
+        return classify_transport_error(result.error or "no answer")
+    return classify_response(result.status, result.body)
+
+
+def _give_up(
+    pool: KeyPool, model: str, now: float, attempts: list[Attempt], last: AttemptResult | None
+) -> RouterError:
+    """The error for a request no key could answer."""
+    if not pool.has_active(now, model):
+        return _exhausted(pool, model, now)
+    # Keys remain, but this request used up its attempts.
+    final = attempts[-1] if attempts else None
+    if final and final.outcome.verdict is Verdict.RATE_LIMITED:
+        return RateLimitedError(
+            f"Rate limited on {len(attempts)} attempts; retry shortly.", retry_after=final.outcome.retry_after or 1.0
+        )
+    status = final.status if final and final.status else 502
+    if final and final.status is None and final.outcome.reason == "timeout":
+        status = 504
+    reason = final.outcome.reason if final else "no attempt made"
+    return UpstreamError(f"Gemini did not answer successfully after {len(attempts)} attempts (last: {reason}).", status=status)
+
+
+def _exhausted(pool: KeyPool, model: str, now: float) -> RouterError:
+    state = pool.exhaustion(now, model)
+    if state.all_disabled or state.earliest_recovery is None:
+        return NoUsableKeyError("Every Gemini key in the pool is disabled (invalid, forbidden or not permitted).")
+    wait = state.earliest_recovery - now
+    if state.daily_only:
+        return QuotaExhaustedError(
+            "Every Gemini key has used its daily quota for this model; quotas reset at midnight Pacific time.",
+            retry_after=wait,
+        )
+    return RateLimitedError(
+        f"Every Gemini key is rate limited for {model}; the first recovers in {wait:.1f}s.", retry_after=wait
+    )

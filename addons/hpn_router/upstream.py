@@ -1,0 +1,93 @@
+"""Sends one attempt to Gemini with one key, over pooled keep-alive connections.
+
+The router makes its upstream attempts itself (see README "How failover works"): mitmproxy
+cannot retry a first attempt whose connection failed or timed out, and it cannot deliver a
+retried stream incrementally. aiohttp gives pooled connections and per-attempt timeouts.
+
+The key travels only in the `x-goog-api-key` header. Transport errors are reported by
+exception class name only: third-party messages can quote URLs and headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import aiohttp
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    method: str
+    path: str  # "/v1beta/models/gemini-x:generateContent"
+    query: str  # "alt=sse" or ""
+    body: bytes
+    stream: bool
+    model: str  # the Gemini model, for quota scoping
+
+
+@dataclass(slots=True)
+class AttemptResult:
+    status: int | None = None  # None: no answer (connection error or timeout)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    error: str | None = None  # transport failure kind, never a third-party message
+    stream: aiohttp.ClientResponse | None = None  # an open 200 stream, body not read yet
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+
+# Response headers worth passing on; hop-by-hop and length headers are recomputed.
+_KEEP_HEADERS = ("content-type", "x-gemini-service-tier", "server-timing")
+
+
+class GeminiTransport:
+    def __init__(self, base_url: str, *, timeout_seconds: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_seconds = timeout_seconds
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+            # Per-phase timeouts: connect and every read are bounded; the whole attempt is
+            # bounded in send(). A stream may run longer than one timeout, as long as data flows.
+            timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=self.timeout_seconds, sock_read=self.timeout_seconds
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=timeout, auto_decompress=True, trust_env=False
+            )
+        return self._session
+
+    async def send(self, request: UpstreamRequest, key: str) -> AttemptResult:
+        url = f"{self.base_url}{request.path}" + (f"?{request.query}" if request.query else "")
+        headers = {"x-goog-api-key": key, "content-type": "application/json"}
+        try:
+            return await asyncio.wait_for(self._send(request, url, headers), self.timeout_seconds)
+        except asyncio.TimeoutError:
+            return AttemptResult(error="timeout")
+        except aiohttp.ClientError as e:
+            return AttemptResult(error=f"connection error ({type(e).__name__})")
+        except OSError as e:
+            return AttemptResult(error=f"connection error ({type(e).__name__})")
+
+    async def _send(self, request: UpstreamRequest, url: str, headers: dict[str, str]) -> AttemptResult:
+        data = request.body if request.method != "GET" else None
+        response = await self._client().request(request.method, url, data=data, headers=headers)
+        kept = {name: response.headers[name] for name in _KEEP_HEADERS if name in response.headers}
+        if request.stream and response.status == 200:
+            return AttemptResult(status=200, headers=kept, stream=response)
+        try:
+            body = await response.read()
+        finally:
+            response.release()
+        return AttemptResult(status=response.status, headers=kept, body=body)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,128 @@
+"""The classifier reads Gemini's error bodies the way the key pool needs them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from hpn_router.core.classify import (
+    PACIFIC,
+    Verdict,
+    classify_response,
+    classify_transport_error,
+    next_pacific_midnight,
+    parse_duration,
+)
+
+HELP = {"@type": "type.googleapis.com/google.rpc.Help", "links": []}
+
+
+def quota(quota_id: str) -> dict:
+    return {
+        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+        "violations": [{"quotaMetric": "m", "quotaId": quota_id, "quotaDimensions": {"model": "gemini-2.5-flash"}}],
+    }
+
+
+def retry(delay: str) -> dict:
+    return {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}
+
+
+def body(code: int, status: str, message: str, details: list | None = None) -> bytes:
+    error = {"code": code, "status": status, "message": message}
+    if details is not None:
+        error["details"] = details
+    return json.dumps({"error": error}).encode()
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        [HELP, quota("GenerateRequestsPerMinutePerProjectPerModel-FreeTier"), retry("37s")],
+        [retry("37s"), HELP, quota("GenerateRequestsPerMinutePerProjectPerModel-FreeTier")],  # order varies
+    ],
+)
+def test_per_minute_429_uses_retry_info(details):
+    outcome = classify_response(429, body(429, "RESOURCE_EXHAUSTED", "quota. Please retry in 12.5s.", details))
+    assert outcome.verdict is Verdict.RATE_LIMITED
+    assert outcome.retry_after == 37.0
+    assert outcome.retry_elsewhere
+
+
+def test_429_falls_back_to_message_delay():
+    outcome = classify_response(429, body(429, "RESOURCE_EXHAUSTED", "You exceeded... Please retry in 45.837906927s."))
+    assert outcome.retry_after == pytest.approx(45.837906927)
+
+
+def test_bare_429_has_no_delay():
+    outcome = classify_response(429, body(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."))
+    assert outcome.verdict is Verdict.RATE_LIMITED
+    assert outcome.retry_after is None
+
+
+def test_per_day_429_ignores_short_retry_delay():
+    details = [quota("GenerateRequestsPerDayPerProjectPerModel-FreeTier"), retry("5s")]
+    outcome = classify_response(429, body(429, "RESOURCE_EXHAUSTED", "Please retry in 5s.", details))
+    assert outcome.verdict is Verdict.QUOTA_EXHAUSTED
+
+
+def test_limit_zero_is_quota_exhausted():
+    message = "* Quota exceeded for metric: x, limit: 0, model: gemini-2.5-pro\nPlease retry in 3s."
+    assert classify_response(429, body(429, "RESOURCE_EXHAUSTED", message)).verdict is Verdict.QUOTA_EXHAUSTED
+
+
+def test_api_key_invalid_hides_in_a_400():
+    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]
+    outcome = classify_response(400, body(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", details))
+    assert outcome.verdict is Verdict.KEY_INVALID
+
+
+def test_plain_400_is_the_clients_problem():
+    outcome = classify_response(400, body(400, "INVALID_ARGUMENT", "Invalid JSON payload received."))
+    assert outcome.verdict is Verdict.CLIENT_ERROR
+    assert not outcome.retry_elsewhere
+
+
+def test_failed_precondition_and_403():
+    assert classify_response(400, body(400, "FAILED_PRECONDITION", "User location is not supported")).verdict is Verdict.KEY_PRECONDITION
+    assert classify_response(403, body(403, "PERMISSION_DENIED", "denied")).verdict is Verdict.KEY_FORBIDDEN
+
+
+@pytest.mark.parametrize("status", [500, 503, 504])
+def test_server_errors_are_transient(status):
+    assert classify_response(status, b"not json").verdict is Verdict.TRANSIENT
+
+
+def test_404_and_success():
+    assert classify_response(404, body(404, "NOT_FOUND", "models/x is not found")).verdict is Verdict.CLIENT_ERROR
+    assert classify_response(200, b"{}").verdict is Verdict.OK
+
+
+def test_transport_errors_are_transient():
+    assert classify_transport_error("timeout").verdict is Verdict.TRANSIENT
+
+
+def test_array_envelope_is_understood():
+    data = json.loads(body(400, "INVALID_ARGUMENT", "x", [{"@type": "google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]))
+    assert classify_response(400, json.dumps([data]).encode()).verdict is Verdict.KEY_INVALID
+
+
+@pytest.mark.parametrize("text,seconds", [("37s", 37.0), ("0.5s", 0.5), ("45.837906927s", 45.837906927), ("x", None), (None, None)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_pacific_midnight_standard_time():
+    now = datetime(2026, 11, 26, 23, 30, tzinfo=PACIFIC).timestamp()
+    midnight = datetime.fromtimestamp(next_pacific_midnight(now), PACIFIC)
+    assert (midnight.month, midnight.day, midnight.hour, midnight.minute) == (11, 27, 0, 0)
+
+
+def test_pacific_midnight_across_dst_change():
+    # 2026-03-08 is the spring-forward day: that local day has 23 hours.
+    now = datetime(2026, 3, 8, 0, 30, tzinfo=PACIFIC).timestamp()
+    reset = next_pacific_midnight(now)
+    assert datetime.fromtimestamp(reset, PACIFIC).day == 9
+    assert reset - now == pytest.approx(22.5 * 3600)

@@ -1,0 +1,111 @@
+"""Config loading: defaults, environment overrides, and errors that name the field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hpn_router.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[1]
+ONE_KEY = {"key_pool": {"keys": [{"name": "k1", "key": "AIzaSyTestKey1"}]}}
+
+
+def test_defaults_are_the_seeds_but_local_host():
+    config = parse_config(ONE_KEY, {})
+    assert (config.server.host, config.server.port) == ("127.0.0.1", 8080)
+    assert config.server.read_timeout_seconds == 30
+    assert config.key_pool.retry_count == 3 and config.key_pool.cooldown_seconds == 60
+    assert config.logging.level == "info" and config.logging.format == "json"
+    assert config.gemini.base_url == "https://generativelanguage.googleapis.com"
+    assert config.gemini.default_model == "gemini-flash-latest"
+    assert config.pricing.default.input_per_million == Decimal("0.50")
+
+
+def test_example_config_is_valid():
+    raw = yaml.safe_load((REPO / "configs" / "config.example.yaml").read_text())
+    config = parse_config(raw, {"GEMINI_KEY_1": "AIzaSyFromEnv1", "GEMINI_KEY_2": "AIzaSyFromEnv2"})
+    assert [k.name for k in config.key_pool.keys] == ["gemini_key_1", "gemini_key_2"]
+    assert config.key_pool.keys[0].key == "AIzaSyFromEnv1"
+
+
+def test_environment_beats_the_file():
+    env = {
+        "HPN_API_KEYS": "AIzaA, AIzaB,AIzaC",
+        "HPN_HOST": "0.0.0.0",
+        "HPN_PORT": "9090",
+        "HPN_LOG_LEVEL": "debug",
+        "HPN_GEMINI_BASE_URL": "http://127.0.0.1:9999/",
+    }
+    config = parse_config(ONE_KEY, env)
+    assert [(k.name, k.key) for k in config.key_pool.keys] == [("key_1", "AIzaA"), ("key_2", "AIzaB"), ("key_3", "AIzaC")]
+    assert (config.server.host, config.server.port) == ("0.0.0.0", 9090)
+    assert config.logging.level == "debug"
+    assert config.gemini.base_url == "http://127.0.0.1:9999"
+
+
+def test_hpn_config_names_the_file(tmp_path):
+    file = tmp_path / "c.yaml"
+    file.write_text(yaml.safe_dump({"server": {"port": 7000}, **ONE_KEY}))
+    assert load_config(None, {"HPN_CONFIG": str(file)}).server.port == 7000
+
+
+def test_key_env_reads_the_environment():
+    raw = {"key_pool": {"keys": [{"name": "k", "key_env": "MY_KEY"}]}}
+    assert parse_config(raw, {"MY_KEY": "AIzaSecret"}).key_pool.keys[0].key == "AIzaSecret"
+    with pytest.raises(ConfigError, match=r"key_pool.keys\[0\].key_env: environment variable MY_KEY is not set"):
+        parse_config(raw, {})
+
+
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (
+            {"key_pool": {"keys": [{"name": "a", "key": "x1"}, {"name": "b", "key": "x2"}, {"name": "c", "key": "x3", "enabled": "yes please"}]}},
+            'key_pool.keys[2].enabled: expected true/false, got "yes please"',
+        ),
+        ({**ONE_KEY, "server": {"port": "eighty"}}, 'server.port: expected an integer, got "eighty"'),
+        ({**ONE_KEY, "server": {"port": 70000}}, "server.port: expected an integer between 1 and 65535, got 70000"),
+        ({**ONE_KEY, "server": {"prot": 1}}, "server.prot: unknown field"),
+        ({**ONE_KEY, "logging": {"format": "xml"}}, 'logging.format: expected one of json, text, got "xml"'),
+        ({**ONE_KEY, "key_pool": {**ONE_KEY["key_pool"], "retry_count": -1}}, "key_pool.retry_count: expected an integer"),
+        ({**ONE_KEY, "gemini": {"base_url": "ftp://x"}}, "gemini.base_url: expected an http(s) URL"),
+        ({"key_pool": {"keys": [{"name": "a"}]}}, "key_pool.keys[0]: give exactly one of key or key_env"),
+        ({"key_pool": {"keys": [{"name": "a", "key": "k"}, {"name": "a", "key": "j"}]}}, "duplicate key name"),
+        ({**ONE_KEY, "pricing": {"default": {"input_per_million": "lots", "output_per_million": 1}}}, "pricing.default.input_per_million"),
+        ({**ONE_KEY, "surprise": 1}, "surprise: unknown field"),
+    ],
+)
+def test_errors_name_the_field(raw, message):
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, {})
+    assert message in str(info.value)
+
+
+def test_no_keys_points_to_the_demo():
+    with pytest.raises(ConfigError, match=r"run.sh --demo"):
+        parse_config({}, {})
+
+
+def test_duplicate_key_values_are_rejected_without_showing_them():
+    raw = {"key_pool": {"keys": [{"name": "a", "key": "AIzaSame"}, {"name": "b", "key": "AIzaSame"}]}}
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, {})
+    assert "AIzaSame" not in str(info.value)
+
+
+def test_bad_yaml_does_not_echo_the_file(tmp_path):
+    file = tmp_path / "bad.yaml"
+    file.write_text("key_pool:\n  keys: [ {key: AIzaSecretValue\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(file), {})
+    assert "AIzaSecretValue" not in str(info.value)
+    assert "invalid YAML" in str(info.value)
+
+
+def test_key_repr_hides_the_value():
+    config = parse_config(ONE_KEY, {})
+    assert "AIzaSyTestKey1" not in repr(config)

@@ -1,0 +1,164 @@
+"""The attempt loop with a scripted transport and a fake clock: no sockets, no sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from hpn_router.config import KeyConfig
+from hpn_router.core.keypool import KeyPool
+from hpn_router.errors import NoUsableKeyError, QuotaExhaustedError, RateLimitedError, UpstreamError
+from hpn_router.failover import run_with_failover
+from hpn_router.upstream import AttemptResult, UpstreamRequest
+
+MODEL = "gemini-2.5-flash"
+REQUEST = UpstreamRequest("POST", f"/v1beta/models/{MODEL}:generateContent", "", b"{}", False, MODEL)
+
+
+def rate_limited(delay: str = "30s", per_day: bool = False) -> AttemptResult:
+    quota_id = "GenerateRequestsPerDayPerProjectPerModel-FreeTier" if per_day else "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
+    details = [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaId": quota_id}]},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay},
+    ]
+    body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota", "details": details}}
+    return AttemptResult(status=429, body=json.dumps(body).encode())
+
+
+def invalid_key() -> AttemptResult:
+    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]
+    body = {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "API key not valid.", "details": details}}
+    return AttemptResult(status=400, body=json.dumps(body).encode())
+
+
+OK = AttemptResult(status=200, body=b'{"candidates": []}')
+
+
+class ScriptedTransport:
+    """Answers by key value; records which keys were used."""
+
+    def __init__(self, script: dict[str, list[AttemptResult]]) -> None:
+        self.script = script
+        self.calls: list[str] = []
+
+    async def send(self, request: UpstreamRequest, key: str) -> AttemptResult:
+        self.calls.append(key)
+        queue = self.script[key]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_pool(n: int = 3) -> KeyPool:
+    return KeyPool([KeyConfig(f"key_{i}", f"K{i}") for i in range(1, n + 1)], cooldown_seconds=60)
+
+
+async def run(pool, transport, clock, retry_count=3, rotations=None):
+    hook = (lambda failed, new: rotations.append((failed.key_name, new, failed.number, failed.outcome.reason))) if rotations is not None else None
+    return await run_with_failover(REQUEST, pool=pool, transport=transport, retry_count=retry_count, clock=clock, on_rotate=hook)
+
+
+async def test_429_fails_over_to_next_key_and_logs_rotation():
+    transport = ScriptedTransport({"K1": [rate_limited()], "K2": [OK], "K3": [OK]})
+    rotations: list = []
+    result = await run(make_pool(), transport, Clock(), rotations=rotations)
+    assert result.result is OK and result.key_name == "key_2"
+    assert transport.calls == ["K1", "K2"]
+    assert rotations == [("key_1", "key_2", 1, "429 Too Many Requests")]
+
+
+async def test_cooled_key_is_skipped_until_retry_delay_passes():
+    clock = Clock()
+    pool = make_pool(2)
+    transport = ScriptedTransport({"K1": [rate_limited("10s"), OK], "K2": [OK]})
+    await run(pool, transport, clock)
+    for _ in range(4):
+        await run(pool, transport, clock)
+    assert transport.calls == ["K1", "K2", "K2", "K2", "K2", "K2"]
+    clock.now += 11
+    await run(pool, transport, clock)
+    await run(pool, transport, clock)
+    assert sorted(transport.calls[-2:]) == ["K1", "K2"]
+
+
+async def test_every_key_cooling_gives_429_with_earliest_recovery():
+    transport = ScriptedTransport({"K1": [rate_limited("20s")], "K2": [rate_limited("7s")], "K3": [rate_limited("50s")]})
+    result = await run(make_pool(), transport, Clock())
+    assert isinstance(result.error, RateLimitedError)
+    assert result.error.retry_after == 7.0
+    assert result.error.headers() == {"retry-after": "7", "retry-after-ms": "7000"}
+
+
+async def test_only_daily_quotas_left_is_insufficient_quota():
+    transport = ScriptedTransport({k: [rate_limited("5s", per_day=True)] for k in ("K1", "K2", "K3")})
+    result = await run(make_pool(), transport, Clock())
+    assert isinstance(result.error, QuotaExhaustedError)
+    assert result.error.headers()["x-should-retry"] == "false"
+
+
+async def test_invalid_key_is_disabled_and_never_reused():
+    pool = make_pool(2)
+    transport = ScriptedTransport({"K1": [invalid_key()], "K2": [OK]})
+    for _ in range(5):
+        assert (await run(pool, transport, Clock())).result is OK
+    assert transport.calls.count("K1") == 1
+
+
+async def test_every_key_disabled_is_503():
+    transport = ScriptedTransport({"K1": [invalid_key()], "K2": [invalid_key()]})
+    result = await run(make_pool(2), transport, Clock())
+    assert isinstance(result.error, NoUsableKeyError) and result.error.status == 503
+
+
+async def test_503_is_retried_elsewhere_without_penalty():
+    pool = make_pool(2)
+    transport = ScriptedTransport({"K1": [AttemptResult(status=503, body=b"{}"), OK], "K2": [OK]})
+    result = await run(pool, transport, Clock())
+    assert result.key_name == "key_2"
+    assert pool.active_count() == 2
+
+
+async def test_connection_errors_and_timeouts_are_retried():
+    transport = ScriptedTransport({"K1": [AttemptResult(error="timeout")], "K2": [AttemptResult(error="connection error")], "K3": [OK]})
+    result = await run(make_pool(), transport, Clock())
+    assert result.result is OK and len(result.attempts) == 3
+
+
+async def test_retries_are_bounded_by_retry_count():
+    transport = ScriptedTransport({k: [AttemptResult(status=503, body=b"{}")] for k in ("K1", "K2", "K3", "K4", "K5")})
+    result = await run(make_pool(5), transport, Clock(), retry_count=2)
+    assert len(transport.calls) == 3
+    assert isinstance(result.error, UpstreamError) and result.error.status == 503
+
+
+async def test_timeout_on_every_key_is_504():
+    transport = ScriptedTransport({"K1": [AttemptResult(error="timeout")]})
+    result = await run(make_pool(1), transport, Clock())
+    assert isinstance(result.error, UpstreamError) and result.error.status == 504
+
+
+async def test_client_error_is_returned_without_retry():
+    bad = AttemptResult(status=400, body=b'{"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "bad"}}')
+    transport = ScriptedTransport({"K1": [bad], "K2": [OK]})
+    result = await run(make_pool(2), transport, Clock())
+    assert result.result is bad and transport.calls == ["K1"]
+
+
+async def test_concurrent_requests_are_spread_and_none_lost():
+    class SlowTransport(ScriptedTransport):
+        async def send(self, request, key):
+            await asyncio.sleep(0)
+            return await super().send(request, key)
+
+    transport = SlowTransport({"K1": [OK], "K2": [OK], "K3": [OK]})
+    pool = make_pool()
+    results = await asyncio.gather(*(run(pool, transport, Clock()) for _ in range(99)))
+    assert all(r.result is OK for r in results)
+    assert len(transport.calls) == 99
+    assert {k: transport.calls.count(k) for k in ("K1", "K2", "K3")} == {"K1": 33, "K2": 33, "K3": 33}
