@@ -1,0 +1,142 @@
+"""Gemini ``GenerateContentResponse`` → OpenAI ``chat.completion`` (wire-formats §3.6, §3.8).
+
+Nothing here assumes ``candidates[0].content.parts[0].text`` exists (trap §4.6):
+blocked prompts have no candidates, thinking-MAX_TOKENS answers have no parts,
+zero-argument calls have no ``args``, and proto3 JSON omits ``index: 0``.
+A choice that emitted a functionCall finishes with ``tool_calls`` even when
+Gemini says ``STOP`` (trap §4.5); only OpenAI's finish strings ever leave here
+(trap §4.14).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .chat_request import TranslateOptions
+from .toolids import encode_call_id
+
+# Gemini finishReason -> OpenAI finish_reason when no tool call was emitted.
+# Tool-call failures map to "stop" (the answer is usually empty; litellm does the
+# same); anything unknown or absent is "stop" too.
+FINISH_REASONS = {
+    "STOP": "stop",
+    "FINISH_REASON_UNSPECIFIED": "stop",
+    "MAX_TOKENS": "length",
+    "CONTINUATION": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "LANGUAGE": "content_filter",
+    "OTHER": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_OTHER": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+    "NO_IMAGE": "content_filter",
+    "MALFORMED_FUNCTION_CALL": "stop",
+    "UNEXPECTED_TOOL_CALL": "stop",
+    "TOO_MANY_TOOL_CALLS": "stop",
+    "MALFORMED_RESPONSE": "stop",
+    "MISSING_THOUGHT_SIGNATURE": "stop",
+}
+DEFAULT_FINISH = "stop"
+BLOCKED_FINISH = "content_filter"
+
+
+def map_finish_reason(gemini_reason: str | None, has_tool_calls: bool) -> str:
+    if has_tool_calls:
+        return "tool_calls"
+    return FINISH_REASONS.get(gemini_reason or "", DEFAULT_FINISH)
+
+
+def usage_to_openai(usage_metadata: dict | None) -> dict:
+    """OpenAI usage from Gemini usageMetadata; every count optional (proto3 omits 0)."""
+    meta = usage_metadata or {}
+    prompt = int(meta.get("promptTokenCount", 0)) + int(meta.get("toolUsePromptTokenCount", 0))
+    candidates = int(meta.get("candidatesTokenCount", 0))
+    thoughts = int(meta.get("thoughtsTokenCount", 0))
+    total = meta.get("totalTokenCount")
+    # candidatesTokenCount normally excludes thoughts; some responses already
+    # include them (prompt + candidates == total), so don't count them twice
+    # (litellm is_candidate_token_count_inclusive).
+    inclusive = thoughts > 0 and total is not None and prompt + candidates == int(total)
+    completion = candidates if inclusive else candidates + thoughts
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": int(meta.get("cachedContentTokenCount", 0))},
+        "completion_tokens_details": {"reasoning_tokens": thoughts},
+    }
+
+
+def tool_call_from_part(part: dict) -> dict:
+    """An OpenAI tool call (arguments as a string) from a functionCall part."""
+    call = part["functionCall"]
+    return {
+        "id": encode_call_id(call.get("id"), part.get("thoughtSignature")),
+        "type": "function",
+        "function": {
+            "name": call.get("name", ""),
+            "arguments": json.dumps(call.get("args") or {}, ensure_ascii=False),
+        },
+    }
+
+
+def split_parts(parts: list[dict]) -> tuple[list[str], list[str], list[dict]]:
+    """``(answer texts, thought texts, tool calls)`` of one candidate's parts."""
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[dict] = []
+    for part in parts:
+        if "functionCall" in part:
+            calls.append(tool_call_from_part(part))
+        elif isinstance(part.get("text"), str):
+            (thoughts if part.get("thought") else texts).append(part["text"])
+    return texts, thoughts, calls
+
+
+def gemini_to_chat_completion(
+    resp: dict, *, model: str, completion_id: str, created: int, options: TranslateOptions
+) -> dict:
+    candidates = resp.get("candidates") or []
+    if candidates:
+        choices = [_choice(c, options) for c in candidates]
+    else:
+        # Blocked prompt: HTTP 200 with only promptFeedback. Same shape, no text.
+        blocked = bool((resp.get("promptFeedback") or {}).get("blockReason"))
+        choices = [_make_choice(0, _message(None, [], None), BLOCKED_FINISH if blocked else DEFAULT_FINISH)]
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": choices,
+        "usage": usage_to_openai(resp.get("usageMetadata")),
+    }
+
+
+def _choice(candidate: dict, options: TranslateOptions) -> dict:
+    parts = (candidate.get("content") or {}).get("parts") or []
+    texts, thoughts, calls = split_parts(parts)
+    reasoning = "".join(thoughts) if options.expose_reasoning and thoughts else None
+    message = _message("".join(texts) if texts else None, calls, reasoning)
+    finish = map_finish_reason(candidate.get("finishReason"), bool(calls))
+    return _make_choice(int(candidate.get("index", 0)), message, finish)
+
+
+def _message(content: str | None, calls: list[dict], reasoning: str | None) -> dict:
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning  # non-standard, as DeepSeek/vLLM/litellm
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _make_choice(index: int, message: dict, finish: str) -> dict:
+    return {"index": index, "message": message, "logprobs": None, "finish_reason": finish}

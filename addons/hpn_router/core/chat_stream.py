@@ -1,0 +1,191 @@
+"""Sans-I/O translator: Gemini ``streamGenerateContent?alt=sse`` bytes → OpenAI chunk events.
+
+Feed upstream bytes in any split; get OpenAI SSE events (``data: {...}\\n\\n``)
+back (wire-formats §2.4, §3.7). Per choice: a role chunk first, text deltas,
+ONE chunk per functionCall (Gemini sends calls whole) with an ``index`` that
+counts calls across the whole stream (trap §4.4), then ``delta: {}`` with the
+mapped finish reason (``tool_calls`` if a call was sent, trap §4.5). Usage is
+cumulative upstream, so the last ``usageMetadata`` wins (trap §4.3). An
+in-band ``{"error": …}`` ends the stream with an OpenAI error event and no
+``[DONE]``; nothing is produced after that.
+
+Usage:
+    t = StreamTranslator(model=m, completion_id=cid, created=now, include_usage=True,
+                         options=TranslateOptions())
+    for chunk in upstream: send(t.feed(chunk))
+    send(t.finish())          # or send(t.fail("connection lost")) on a broken upstream
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .chat_request import TranslateOptions
+from .chat_response import map_finish_reason, split_parts, usage_to_openai
+from .sse import SseParser
+
+DONE = b"data: [DONE]\n\n"
+BLOCKED_FINISH = "content_filter"
+
+
+@dataclass
+class _Choice:
+    calls: int = 0  # tool calls sent so far: the next call's index
+    finished: bool = False
+
+
+def encode_event(payload: dict) -> bytes:
+    """One client SSE event. U+2028/U+2029 are escaped: some line splitters break on them."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return b"data: " + text.encode("utf-8") + b"\n\n"
+
+
+class StreamTranslator:
+    """One OpenAI stream for one upstream Gemini stream; one id/created/model throughout."""
+
+    def __init__(
+        self, *, model: str, completion_id: str, created: int, include_usage: bool, options: TranslateOptions
+    ) -> None:
+        self._model = model
+        self._id = completion_id
+        self._created = created
+        self._include_usage = include_usage
+        self._options = options
+        self._parser = SseParser()
+        self._choices: dict[int, _Choice] = {}
+        self._closed = False
+        self._events = 0  # upstream SSE events parsed
+        self._raw_seen = False  # any non-whitespace upstream byte
+        self.usage: dict | None = None
+        self.text = ""
+        self.started = False
+
+    @property
+    def openai_usage(self) -> dict | None:
+        return usage_to_openai(self.usage) if self.usage is not None else None
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._closed:
+            return []
+        self._raw_seen = self._raw_seen or bool(data.strip())
+        return self._handle_all(self._parser.feed(data))
+
+    def finish(self) -> list[bytes]:
+        """Upstream ended normally: close open choices, usage chunk, ``[DONE]``."""
+        if self._closed:
+            return []
+        out = self._handle_all(self._parser.flush())
+        if self._closed:  # the last event was an upstream error
+            return out
+        if self._raw_seen and not self._events:
+            # Bytes but no `data:` event: a JSON-array stream (URL without
+            # ?alt=sse, trap §4.2) or garbage. Say so instead of an empty answer.
+            return self.fail("upstream response was not a server-sent event stream")
+        if not self._choices:
+            out += self._start(0)  # empty upstream: still a well-formed (empty) answer
+        for index, choice in sorted(self._choices.items()):
+            if not choice.finished:
+                # Gemini ended without finishReason: still close the choice.
+                out += self._finish_choice(index, None)
+        if self._include_usage:
+            usage = self.openai_usage or usage_to_openai(None)
+            out.append(self._event({**self._envelope([]), "usage": usage}))
+        out.append(DONE)
+        self._closed = True
+        return out
+
+    def fail(self, message: str, *, code: str = "upstream_error") -> list[bytes]:
+        """Upstream broke mid-stream: one error event (the SDK raises APIError), no ``[DONE]``."""
+        if self._closed:
+            return []
+        self._closed = True
+        error = {"message": message, "type": "server_error", "param": None, "code": code}
+        return [self._event({"error": error})]
+
+    def _handle_all(self, payloads: list[str]) -> list[bytes]:
+        out: list[bytes] = []
+        for payload in payloads:
+            self._events += 1
+            out += self._handle(payload)
+            if self._closed:
+                break
+        return out
+
+    def _handle(self, payload: str) -> list[bytes]:
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return self.fail("upstream sent a malformed stream event")
+        if not isinstance(event, dict):
+            return self.fail("upstream sent a malformed stream event")
+        if "error" in event:
+            error = event["error"] if isinstance(event["error"], dict) else {}
+            return self.fail(str(error.get("message") or "upstream error"))
+        if isinstance(event.get("usageMetadata"), dict):
+            self.usage = event["usageMetadata"]
+        out: list[bytes] = []
+        candidates = event.get("candidates") or []
+        for candidate in candidates:
+            out += self._candidate(candidate)
+        blocked = (event.get("promptFeedback") or {}).get("blockReason")
+        if not candidates and blocked and not (0 in self._choices and self._choices[0].finished):
+            out += self._start(0)
+            out += self._finish_choice(0, None, blocked=True)
+        return out
+
+    def _candidate(self, candidate: dict) -> list[bytes]:
+        index = int(candidate.get("index", 0))
+        out = self._start(index)
+        choice = self._choices[index]
+        if choice.finished:
+            return out  # nothing belongs to a choice after its finish chunk
+        texts, thoughts, calls = split_parts((candidate.get("content") or {}).get("parts") or [])
+        if self._options.expose_reasoning:
+            out += [self._delta(index, {"reasoning_content": t}) for t in thoughts if t]
+        for text in texts:
+            if text:
+                self.text += text
+                out.append(self._delta(index, {"content": text}))
+        for call in calls:
+            out.append(self._delta(index, {"tool_calls": [{"index": choice.calls, **call}]}))
+            choice.calls += 1
+        if candidate.get("finishReason"):
+            out += self._finish_choice(index, candidate["finishReason"])
+        return out
+
+    def _start(self, index: int) -> list[bytes]:
+        if index in self._choices:
+            return []
+        self._choices[index] = _Choice()
+        return [self._delta(index, {"role": "assistant", "content": ""})]
+
+    def _finish_choice(self, index: int, reason: str | None, *, blocked: bool = False) -> list[bytes]:
+        choice = self._choices[index]
+        choice.finished = True
+        finish = BLOCKED_FINISH if blocked else map_finish_reason(reason, choice.calls > 0)
+        return [self._delta(index, {}, finish)]
+
+    def _envelope(self, choices: list[dict]) -> dict[str, Any]:
+        return {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+            "system_fingerprint": None,
+            "choices": choices,
+        }
+
+    def _delta(self, index: int, delta: dict, finish: str | None = None) -> bytes:
+        choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+        chunk = self._envelope([choice])
+        if self._include_usage:
+            chunk["usage"] = None  # OpenAI: every chunk says null until the usage chunk
+        return self._event(chunk)
+
+    def _event(self, payload: dict) -> bytes:
+        self.started = True
+        return encode_event(payload)
+

@@ -1,0 +1,134 @@
+"""What the traffic served from Gemini would have cost on OpenAI.
+
+"Saved" means: the tokens of each answered request (as Gemini counted them,
+or estimated when it gave no counts) priced at the OpenAI list price of the
+model name the client asked for, from a dated price table. Everything is
+`decimal.Decimal`, so totals stay exact over millions of requests.
+
+Usage:
+    price = SEED_PRICE_TABLE.price_for("gpt-3.5-turbo")
+    prompt, completion, estimated = usage_or_estimate(usage, prompt_text, answer_text)
+    total = ledger.add(request_cost(price, prompt, completion))
+    format_usd(total, places=2)   # "$45.67"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Context, Decimal
+from types import MappingProxyType
+from typing import Any
+
+# An explicit context instead of decimal's thread-local default, which any
+# library may change. 40 digits keep sums of sub-micro-dollar amounts exact.
+_CTX = Context(prec=40, rounding=ROUND_HALF_UP)
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per 1M tokens."""
+
+    input_per_million: Decimal
+    output_per_million: Decimal
+
+    def __post_init__(self) -> None:
+        for value in (self.input_per_million, self.output_per_million):
+            if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+                raise ValueError(f"price must be a finite, non-negative Decimal: {value!r}")
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    as_of: str  # date the prices were taken from OpenAI's price list, "2024-01-25"
+    default: Price
+    per_model: Mapping[str, Price] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Read-only view, so a frozen table really cannot change.
+        object.__setattr__(self, "per_model", MappingProxyType(dict(self.per_model)))
+
+    def price_for(self, model: str) -> Price:
+        """Price of the OpenAI model name the client asked for (exact match;
+        dated variants need their own entry), else the default."""
+        return self.per_model.get(model, self.default)
+
+
+# The seed's figures: gpt-3.5-turbo-0125, announced 2024-01-25.
+SEED_DEFAULT_PRICE = Price(Decimal("0.50"), Decimal("1.50"))
+SEED_PRICE_TABLE = PriceTable(as_of="2024-01-25", default=SEED_DEFAULT_PRICE)
+
+
+def request_cost(price: Price, prompt_tokens: int, completion_tokens: int) -> Decimal:
+    """Exact cost of one request. `completion_tokens` must already include
+    thinking tokens (OpenAI bills reasoning tokens as output)."""
+    if prompt_tokens < 0 or completion_tokens < 0:
+        raise ValueError("token counts must be non-negative")
+    cost_in = _CTX.multiply(price.input_per_million, Decimal(prompt_tokens))
+    cost_out = _CTX.multiply(price.output_per_million, Decimal(completion_tokens))
+    return _CTX.add(cost_in, cost_out).scaleb(-6, _CTX)
+
+
+def estimate_tokens(text: str) -> int:
+    """The seed's estimate, words x 1.3, rounded half up; at least 1 for
+    non-empty text. Only for answers Gemini gave no counts for."""
+    if not text:
+        return 0
+    words = len(text.split())
+    estimate = (Decimal(words) * Decimal("1.3")).to_integral_value(ROUND_HALF_UP)
+    return max(1, int(estimate))
+
+
+def usage_or_estimate(
+    usage: dict[str, Any] | None, prompt_text: str, answer_text: str
+) -> tuple[int, int, bool]:
+    """`(prompt_tokens, completion_tokens, estimated)`.
+
+    Each count comes from the OpenAI-format `usage` when it is a positive
+    integer, else from `estimate_tokens`; `estimated` is True when any
+    estimate of non-empty text was used. A reported 0 for an empty answer
+    is therefore exact, not estimated.
+    """
+    usage = usage or {}
+    prompt, prompt_est = _count(usage.get("prompt_tokens"), prompt_text)
+    completion, completion_est = _count(usage.get("completion_tokens"), answer_text)
+    return prompt, completion, prompt_est or completion_est
+
+
+def _count(reported: object, text: str) -> tuple[int, bool]:
+    if isinstance(reported, int) and not isinstance(reported, bool) and reported > 0:
+        return reported, False
+    estimate = estimate_tokens(text)
+    return estimate, estimate > 0
+
+
+class SavingsLedger:
+    """Running total of savings.
+
+    Not locked: it is only touched from mitmproxy's single event loop and
+    `add` has no `await`, so no two updates interleave.
+    """
+
+    def __init__(self, start: Decimal = _ZERO) -> None:
+        self._total = start
+
+    def add(self, amount: Decimal) -> Decimal:
+        """Add `amount` exactly; return the new total."""
+        self._total = _CTX.add(self._total, amount)
+        return self._total
+
+    @property
+    def total(self) -> Decimal:
+        return self._total
+
+
+def format_usd(amount: Decimal, places: int = 4) -> str:
+    """`$0.0008` (per request, 4 places) or `$45.67` (health, places=2),
+    rounded half up; zero and amounts that round to zero show as `$0.00..`,
+    never `$-0.00`."""
+    rounded = amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, _CTX)
+    if rounded.is_zero():
+        rounded = abs(rounded)
+    sign = "-" if rounded < 0 else ""
+    return f"{sign}${abs(rounded):f}"

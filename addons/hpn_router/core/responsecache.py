@@ -1,0 +1,176 @@
+"""Bounded TTL cache of complete chat answers, and in-flight coalescing.
+
+`ResponseCache` holds finished answers under a cache key (see `cachekey`),
+bounded by entry count, by bytes and by age. `InFlight` lets identical
+requests that arrive while the first one is still upstream wait for its
+answer instead of spending quota on the same question again.
+
+Both are sans-I/O: the clock is injected, and `InFlight` only uses asyncio
+futures. Both assume a single event loop (mitmproxy's), so no locks.
+
+Usage:
+    cache = ResponseCache(max_entries=1000, max_bytes=50_000_000,
+                          ttl_seconds=300, timer=time.monotonic)
+    inflight = InFlight()
+    if (hit := cache.get(key)) is None:
+        if inflight.begin(key):
+            with inflight.leading(key):
+                answer = await ask_gemini()
+                cache.put(key, answer)
+                inflight.finish(key, answer)
+        else:
+            hit = await inflight.wait(key, timeout=30)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from cachetools import TTLCache
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """A complete answer as the client would have received it."""
+
+    completion: dict[str, Any]  # the OpenAI chat.completion JSON, complete
+    usage: dict[str, Any] | None  # OpenAI usage block
+    created_at: float  # timer() value when the answer was stored
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """Serialized form: each `get` returns fresh dicts, so a caller that
+    rewrites `id`/`created` in a replayed answer cannot corrupt the entry."""
+
+    payload: bytes
+    created_at: float
+
+
+class ResponseCache:
+    """LRU + TTL cache with an entry bound and a byte bound.
+
+    Entry size is the length of the answer's compact UTF-8 JSON: an
+    approximation of memory, good enough for a budget. When either bound
+    would be exceeded, expired entries go first, then least recently used
+    ones (cachetools' `TTLCache` order; `get` counts as a use).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_entries: int,
+        max_bytes: int,
+        ttl_seconds: float,
+        timer: Callable[[], float],
+    ) -> None:
+        if max_entries < 1 or max_bytes < 1 or ttl_seconds <= 0:
+            raise ValueError("max_entries, max_bytes and ttl_seconds must be positive")
+        self._max_entries = max_entries
+        self._timer = timer
+        # The byte budget is TTLCache's own maxsize, so cachetools evicts for
+        # it; the entry bound is enforced in `put`.
+        self._cache: TTLCache[str, _Stored] = TTLCache(
+            maxsize=max_bytes, ttl=ttl_seconds, timer=timer, getsizeof=_size
+        )
+
+    def get(self, key: str) -> CachedAnswer | None:
+        stored = self._cache.get(key)
+        if stored is None:
+            return None
+        data = json.loads(stored.payload)
+        return CachedAnswer(data["completion"], data["usage"], stored.created_at)
+
+    def put(self, key: str, answer: CachedAnswer) -> bool:
+        """Store `answer`; False (and nothing stored) if it alone exceeds the
+        byte budget. Replaces an existing entry under the same key."""
+        payload = json.dumps(
+            {"completion": answer.completion, "usage": answer.usage},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode("utf-8", "surrogatepass")
+        if len(payload) > self._cache.maxsize:
+            return False
+        self._cache[key] = _Stored(payload, answer.created_at)
+        while len(self._cache) > self._max_entries:
+            self._cache.popitem()
+        return True
+
+    def __len__(self) -> int:
+        self._cache.expire()
+        return len(self._cache)
+
+    @property
+    def bytes_used(self) -> int:
+        self._cache.expire()
+        return int(self._cache.currsize)
+
+
+def _size(stored: _Stored) -> int:
+    return len(stored.payload)
+
+
+class InFlight:
+    """Coalesces identical requests while the first is still upstream.
+
+    The first caller of `begin(key)` becomes the leader and must call
+    `finish(key, answer_or_None)` exactly once, also on failure;
+    `leading(key)` guarantees that. Later callers are followers and
+    `await wait(key, timeout)`, which returns the leader's answer, or None if
+    the leader failed or the timeout passed (the follower then asks upstream
+    itself). Followers must call `wait` right after `begin` with no `await`
+    in between; otherwise the leader may already be done and `wait` returns
+    None at once.
+
+    The dict only holds unfinished leaders, so nothing accumulates.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, asyncio.Future[CachedAnswer | None]] = {}
+
+    def begin(self, key: str) -> bool:
+        """True if the caller is the leader for `key`."""
+        if key in self._pending:
+            return False
+        self._pending[key] = asyncio.get_running_loop().create_future()
+        return True
+
+    def finish(self, key: str, answer: CachedAnswer | None) -> None:
+        """Release the followers of `key` with `answer` (None = failed).
+        Calling it again, or for an unknown key, does nothing."""
+        future = self._pending.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(answer)
+
+    async def wait(self, key: str, timeout: float | None) -> CachedAnswer | None:
+        future = self._pending.get(key)
+        if future is None:
+            return None
+        try:
+            # shield: a follower's timeout or cancellation must not cancel
+            # the future the leader and the other followers share.
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return None
+
+    @contextlib.contextmanager
+    def leading(self, key: str) -> Iterator[None]:
+        """Make sure the leader's followers are released even if the leader
+        raises or is cancelled. Only touches this leader's own future, so a
+        late exit cannot release a newer leader's followers."""
+        future = self._pending.get(key)
+        try:
+            yield
+        finally:
+            # `finish` pops and resolves together, so a future still in the
+            # dict is this leader's and unresolved.
+            if future is not None and self._pending.get(key) is future:
+                self.finish(key, None)
+
+    def __len__(self) -> int:
+        return len(self._pending)

@@ -1,0 +1,89 @@
+"""Tool-call ids that OpenAI clients see, and the thought signatures they carry.
+
+OpenAI clients keep only ``id/type/function`` of a tool call, so everything Gemini
+needs back on the next request travels inside the id (wire-formats §3.3):
+
+    <base>[__thought__<sig>]
+
+    base = call_<24 random alphanumerics>   Gemini sent no id; never sent upstream
+         | fc_<gemini id>                   Gemini id made only of [A-Za-z0-9.-]
+         | fx_<hex of the utf-8 gemini id>  any other Gemini id (keeps the split unambiguous)
+    sig  = urlsafe base64 (no padding) of the utf-8 thoughtSignature string
+
+No base form can contain ``__thought__``, so splitting at its first occurrence is
+unambiguous. Ids the proxy did not mint (other providers' ``toolu_…``, hand-made
+``call_1``) decode to ``(None, None)``: nothing of them is sent to Gemini.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+import string
+
+SIGNATURE_MARK = "__thought__"
+SYNTHETIC_PREFIX = "call_"
+PLAIN_ID_PREFIX = "fc_"
+HEX_ID_PREFIX = "fx_"
+RANDOM_LEN = 24
+
+_ALPHABET = string.ascii_letters + string.digits
+_PLAIN_ID = re.compile(r"[A-Za-z0-9.\-]+")
+_HEX = re.compile(r"(?:[0-9a-f]{2})+")
+
+# Google's documented last resort when a Gemini 3 function call has lost its
+# signature (wire-formats §1.11); it lowers quality, so only used when needed.
+DUMMY_THOUGHT_SIGNATURE = base64.b64encode(b"skip_thought_signature_validator").decode("ascii")
+
+
+def new_call_id() -> str:
+    """A fresh synthesized id: ``call_`` + 24 random alphanumerics."""
+    return SYNTHETIC_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(RANDOM_LEN))
+
+
+def encode_call_id(gemini_id: str | None, signature: str | None) -> str:
+    """The id an OpenAI client sees for a Gemini functionCall part."""
+    if gemini_id:
+        if _PLAIN_ID.fullmatch(gemini_id):
+            base = PLAIN_ID_PREFIX + gemini_id
+        else:
+            base = HEX_ID_PREFIX + gemini_id.encode("utf-8").hex()
+    else:
+        base = new_call_id()
+    if not signature:
+        return base
+    packed = base64.urlsafe_b64encode(signature.encode("utf-8")).decode("ascii").rstrip("=")
+    return base + SIGNATURE_MARK + packed
+
+
+def decode_call_id(openai_id: str) -> tuple[str | None, str | None]:
+    """``(gemini id to echo upstream or None, thought signature or None)``."""
+    base, _, packed = openai_id.partition(SIGNATURE_MARK)
+    return _decode_base(base), _decode_signature(packed)
+
+
+def _decode_base(base: str) -> str | None:
+    if base.startswith(PLAIN_ID_PREFIX):
+        rest = base[len(PLAIN_ID_PREFIX) :]
+        return rest if _PLAIN_ID.fullmatch(rest) else None
+    if base.startswith(HEX_ID_PREFIX):
+        rest = base[len(HEX_ID_PREFIX) :]
+        if _HEX.fullmatch(rest):
+            try:
+                return bytes.fromhex(rest).decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def _decode_signature(packed: str) -> str | None:
+    if not packed:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
+        return raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        # A client-mangled suffix: better to lose the signature than to 400.
+        return None

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hpn_router.core.cachekey import cache_key, is_cacheable, parse_cache_control
+
+BODY = {
+    "model": "gpt-4",
+    "messages": [{"role": "user", "content": "Hello, wörld"}],
+    "temperature": 0,
+}
+
+
+def key(body: dict, *, model: str = "gemini-2.0-flash", endpoint: str = "/v1/chat/completions",
+        client: str | None = "client-a") -> str:
+    return cache_key(body, gemini_model=model, endpoint=endpoint, client_id=client)
+
+
+def test_key_is_sha256_hex() -> None:
+    k = key(BODY)
+    assert len(k) == 64 and int(k, 16) >= 0
+
+
+def test_key_order_and_whitespace_do_not_matter() -> None:
+    text = json.dumps(BODY, indent=4)
+    reordered = json.loads(json.dumps(dict(reversed(list(BODY.items())))))
+    assert key(json.loads(text)) == key(reordered) == key(BODY)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"stream": True},
+        {"stream": True, "stream_options": {"include_usage": True}},
+        {"user": "u-42"},
+        {"metadata": {"trace": "x"}},
+        {"store": True},
+        {"service_tier": "auto"},
+        {"model": "my-alias-for-gpt-4"},
+    ],
+)
+def test_fields_that_do_not_change_the_answer_are_ignored(extra: dict) -> None:
+    assert key({**BODY, **extra}) == key(BODY)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"temperature": 0.5},
+        {"messages": [{"role": "user", "content": "Hello, world"}]},
+        {"max_tokens": 10},
+        {"seed": 1},
+        {"tools": [{"type": "function", "function": {"name": "f"}}]},
+        {"response_format": {"type": "json_object"}},
+    ],
+)
+def test_fields_that_change_the_answer_miss(change: dict) -> None:
+    assert key({**BODY, **change}) != key(BODY)
+
+
+def test_integral_float_equals_int() -> None:
+    assert key({**BODY, "temperature": 1.0, "top_p": 1}) == key({**BODY, "temperature": 1, "top_p": 1.0})
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"model": "gemini-1.5-pro"}, {"endpoint": "/v1/completions"}, {"client": "client-b"}, {"client": None}],
+)
+def test_model_endpoint_and_client_are_part_of_the_key(kwargs: dict) -> None:
+    assert key(BODY, **kwargs) != key(BODY)
+
+
+def test_lone_surrogate_hashes() -> None:
+    body = json.loads('{"messages": [{"role": "user", "content": "\\ud800"}]}')
+    assert key(body) != key(BODY)
+
+
+def test_body_is_not_mutated() -> None:
+    body = {**BODY, "stream": True}
+    key(body)
+    assert body["stream"] is True and body["model"] == "gpt-4"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"temperature": 0}, True),
+        ({"temperature": 0.0, "n": 1}, True),
+        ({"temperature": 0, "n": None}, True),
+        ({}, False),  # model default temperature 1.0 samples
+        ({"temperature": None}, False),
+        ({"temperature": 0.2}, False),
+        ({"temperature": 0, "n": 2}, False),
+        ({"temperature": "0"}, False),
+        ({"temperature": 0, "n": True}, False),
+    ],
+)
+def test_is_cacheable_deterministic_only(body: dict, expected: bool) -> None:
+    assert is_cacheable(body, cache_sampled=False) is expected
+
+
+@pytest.mark.parametrize("body", [{}, {"temperature": 0.9}, {"n": 3}, {"temperature": 0}])
+def test_is_cacheable_with_sampled_caching(body: dict) -> None:
+    assert is_cacheable(body, cache_sampled=True) is True
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, (False, False)),
+        ("", (False, False)),
+        ("no-cache", (True, False)),
+        ("NO-STORE", (False, True)),
+        ("max-age=0, No-Cache , no-store", (True, True)),
+        ('no-cache="set-cookie"', (True, False)),
+        ("max-age=60, private", (False, False)),
+        ("no-cachex, xno-store", (False, False)),
+    ],
+)
+def test_parse_cache_control(header: str | None, expected: tuple[bool, bool]) -> None:
+    assert parse_cache_control(header) == expected

@@ -1,0 +1,117 @@
+"""Gemini response -> OpenAI chat.completion: golden pairs, finish map, usage."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from hpn_router.core.chat_request import TranslateOptions
+from hpn_router.core.chat_response import (
+    FINISH_REASONS,
+    gemini_to_chat_completion,
+    map_finish_reason,
+    usage_to_openai,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "translate" / "response"
+GOLDEN = sorted(p.name.removesuffix(".gemini.json") for p in DATA.glob("*.gemini.json"))
+RANDOM_ID = re.compile(r"call_[A-Za-z0-9]{24}")
+OPENAI_FINISH = {"stop", "length", "tool_calls", "content_filter", "function_call"}
+
+
+def complete(resp: dict, **options: bool) -> dict:
+    return gemini_to_chat_completion(
+        resp, model="gemini-2.5-flash", completion_id="chatcmpl-test", created=1764133800, options=TranslateOptions(**options)
+    )
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_golden_response(name: str) -> None:
+    resp = json.loads((DATA / f"{name}.gemini.json").read_text(encoding="utf-8"))
+    options_path = DATA / f"{name}.options.json"
+    options = json.loads(options_path.read_text()) if options_path.exists() else {}
+    # Synthesized ids are random: compare them as a placeholder.
+    actual = json.loads(RANDOM_ID.sub("call_RANDOM", json.dumps(complete(resp, **options))))
+    expected = json.loads((DATA / f"{name}.openai.json").read_text(encoding="utf-8"))
+    assert actual == expected
+    for choice in actual["choices"]:
+        assert choice["finish_reason"] in OPENAI_FINISH
+
+
+def test_golden_set_covers_the_traps() -> None:
+    for name in ("text", "tool_call_stop", "zero_arg_call", "thought_parts_exposed", "max_tokens_no_parts", "safety",
+                 "blocked_prompt", "multi_candidates", "usage_thoughts_cached"):
+        assert name in GOLDEN
+
+
+def test_synthesized_ids_are_unique_and_well_formed() -> None:
+    resp = {"candidates": [{"content": {"parts": [{"functionCall": {"name": "a"}}, {"functionCall": {"name": "a"}}]}}]}
+    ids = [c["id"] for c in complete(resp)["choices"][0]["message"]["tool_calls"]]
+    assert len(set(ids)) == 2 and all(RANDOM_ID.fullmatch(i) for i in ids)
+
+
+def test_arguments_keep_non_ascii() -> None:
+    resp = {"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": {"q": "日本"}}}]}}]}
+    assert complete(resp)["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == '{"q": "日本"}'
+
+
+def test_thoughts_dropped_unless_exposed() -> None:
+    resp = {"candidates": [{"content": {"parts": [{"text": "hmm", "thought": True}]}, "finishReason": "STOP"}]}
+    hidden = complete(resp)["choices"][0]["message"]
+    assert hidden["content"] is None and "reasoning_content" not in hidden
+    shown = complete(resp, expose_reasoning=True)["choices"][0]["message"]
+    assert shown["content"] is None and shown["reasoning_content"] == "hmm"
+
+
+def test_tool_calls_finish_even_on_max_tokens() -> None:
+    resp = {"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": {}}}]}, "finishReason": "MAX_TOKENS"}]}
+    assert complete(resp)["choices"][0]["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("STOP", "stop"), (None, "stop"), ("FINISH_REASON_UNSPECIFIED", "stop"), ("MAX_TOKENS", "length"),
+        ("CONTINUATION", "length"), ("SAFETY", "content_filter"), ("RECITATION", "content_filter"),
+        ("BLOCKLIST", "content_filter"), ("PROHIBITED_CONTENT", "content_filter"), ("SPII", "content_filter"),
+        ("LANGUAGE", "content_filter"), ("OTHER", "content_filter"), ("IMAGE_SAFETY", "content_filter"),
+        ("NO_IMAGE", "content_filter"), ("MALFORMED_FUNCTION_CALL", "stop"), ("UNEXPECTED_TOOL_CALL", "stop"),
+        ("TOO_MANY_TOOL_CALLS", "stop"), ("MISSING_THOUGHT_SIGNATURE", "stop"), ("MALFORMED_RESPONSE", "stop"),
+        ("BRAND_NEW_REASON", "stop"),
+    ],
+)
+def test_map_finish_reason(reason: str | None, expected: str) -> None:
+    assert map_finish_reason(reason, False) == expected
+    assert map_finish_reason(reason, True) == "tool_calls"
+
+
+def test_finish_table_only_yields_openai_values() -> None:
+    assert set(FINISH_REASONS.values()) <= OPENAI_FINISH
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        (None, (0, 0, 0, 0, 0)),
+        ({}, (0, 0, 0, 0, 0)),
+        ({"promptTokenCount": 6, "candidatesTokenCount": 5, "totalTokenCount": 11}, (6, 5, 11, 0, 0)),
+        # thoughts are excluded from candidatesTokenCount: add them
+        ({"promptTokenCount": 41, "candidatesTokenCount": 9, "thoughtsTokenCount": 120, "totalTokenCount": 170}, (41, 129, 170, 0, 120)),
+        # some responses count thoughts inside candidates (prompt + candidates == total): don't double
+        ({"promptTokenCount": 10, "candidatesTokenCount": 50, "thoughtsTokenCount": 30, "totalTokenCount": 60}, (10, 50, 60, 0, 30)),
+        # tool-use prompt tokens are prompt tokens; cached tokens are reported, not subtracted
+        ({"promptTokenCount": 100, "toolUsePromptTokenCount": 20, "cachedContentTokenCount": 64, "candidatesTokenCount": 5,
+          "totalTokenCount": 125}, (120, 5, 125, 64, 0)),
+        # thinking ate the budget: no candidatesTokenCount at all
+        ({"promptTokenCount": 12, "thoughtsTokenCount": 100, "totalTokenCount": 112}, (12, 100, 112, 0, 100)),
+    ],
+)
+def test_usage_to_openai(meta: dict | None, expected: tuple[int, int, int, int, int]) -> None:
+    usage = usage_to_openai(meta)
+    got = (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"],
+           usage["prompt_tokens_details"]["cached_tokens"], usage["completion_tokens_details"]["reasoning_tokens"])
+    assert got == expected
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]

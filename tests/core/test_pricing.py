@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from hpn_router.core.pricing import (
+    SEED_DEFAULT_PRICE,
+    SEED_PRICE_TABLE,
+    Price,
+    PriceTable,
+    SavingsLedger,
+    estimate_tokens,
+    format_usd,
+    request_cost,
+    usage_or_estimate,
+)
+
+GPT4O = Price(Decimal("2.50"), Decimal("10.00"))
+
+
+def test_seed_prices() -> None:
+    assert SEED_PRICE_TABLE.as_of == "2024-01-25"
+    assert SEED_PRICE_TABLE.price_for("gpt-3.5-turbo") == Price(Decimal("0.50"), Decimal("1.50"))
+
+
+def test_price_for_exact_match_else_default() -> None:
+    table = PriceTable(as_of="2024-08-06", default=SEED_DEFAULT_PRICE, per_model={"gpt-4o": GPT4O})
+    assert table.price_for("gpt-4o") == GPT4O
+    assert table.price_for("gpt-4o-2024-08-06") == SEED_DEFAULT_PRICE
+    assert table.price_for("GPT-4O") == SEED_DEFAULT_PRICE
+
+
+def test_price_table_is_immutable() -> None:
+    source = {"gpt-4o": GPT4O}
+    table = PriceTable(as_of="x", default=SEED_DEFAULT_PRICE, per_model=source)
+    source["gpt-4o"] = SEED_DEFAULT_PRICE
+    assert table.price_for("gpt-4o") == GPT4O
+    with pytest.raises(TypeError):
+        table.per_model["new"] = GPT4O  # type: ignore[index]
+
+
+@pytest.mark.parametrize("bad", [Decimal("-1"), Decimal("NaN"), 0.5])
+def test_price_validation(bad: object) -> None:
+    with pytest.raises(ValueError):
+        Price(bad, Decimal(1))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "completion", "expected"),
+    [
+        (1000, 500, Decimal("0.00125")),  # 0.0005 + 0.00075
+        (0, 0, Decimal("0")),
+        (1, 0, Decimal("0.0000005")),
+        (1_000_000, 1_000_000, Decimal("2.00")),
+    ],
+)
+def test_request_cost_exact(prompt: int, completion: int, expected: Decimal) -> None:
+    cost = request_cost(SEED_DEFAULT_PRICE, prompt, completion)
+    assert isinstance(cost, Decimal)
+    assert cost == expected
+
+
+def test_request_cost_rejects_negative_tokens() -> None:
+    with pytest.raises(ValueError):
+        request_cost(SEED_DEFAULT_PRICE, -1, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("", 0),
+        ("   ", 1),
+        ("hello", 1),  # 1.3 -> 1
+        ("a b", 3),  # 2.6 -> 3
+        ("a b c d e", 7),  # 6.5 -> 7 (half up)
+        ("one two three four five six seven eight nine ten", 13),
+        ("a\nb\tc", 4),  # 3.9 -> 4
+    ],
+)
+def test_estimate_tokens(text: str, tokens: int) -> None:
+    assert estimate_tokens(text) == tokens
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        ({"prompt_tokens": 12, "completion_tokens": 30}, (12, 30, False)),
+        (None, (3, 7, True)),
+        ({}, (3, 7, True)),
+        ({"prompt_tokens": 0, "completion_tokens": 0}, (3, 7, True)),
+        ({"prompt_tokens": 12, "completion_tokens": 0}, (12, 7, True)),
+        ({"prompt_tokens": True, "completion_tokens": "9"}, (3, 7, True)),
+    ],
+)
+def test_usage_or_estimate(usage: dict | None, expected: tuple[int, int, bool]) -> None:
+    assert usage_or_estimate(usage, "a b", "a b c d e") == expected
+
+
+def test_reported_zero_for_empty_answer_is_not_an_estimate() -> None:
+    assert usage_or_estimate({"prompt_tokens": 5, "completion_tokens": 0}, "x", "") == (5, 0, False)
+
+
+def test_ledger_exact_over_a_million_adds() -> None:
+    ledger = SavingsLedger()
+    step = Decimal("0.0000005")
+    for _ in range(1_000_000):
+        ledger.add(step)
+    assert ledger.total == Decimal("0.5")
+
+
+def test_ledger_add_returns_total() -> None:
+    ledger = SavingsLedger()
+    assert ledger.total == 0
+    assert ledger.add(Decimal("1.25")) == Decimal("1.25")
+    assert ledger.add(Decimal("0.75")) == ledger.total == Decimal("2.00")
+
+
+@pytest.mark.parametrize(
+    ("amount", "places", "text"),
+    [
+        (Decimal("0.00075"), 4, "$0.0008"),
+        (Decimal("0.00125"), 4, "$0.0013"),
+        (Decimal("45.665"), 2, "$45.67"),
+        (Decimal("45.6749"), 2, "$45.67"),
+        (Decimal("0"), 2, "$0.00"),
+        (Decimal("0.004"), 2, "$0.00"),
+        (Decimal("-0.001"), 2, "$0.00"),
+        (Decimal("1234567.891"), 2, "$1234567.89"),
+        (Decimal("-1.5"), 2, "-$1.50"),
+        (Decimal("1E+2"), 2, "$100.00"),
+    ],
+)
+def test_format_usd(amount: Decimal, places: int, text: str) -> None:
+    assert format_usd(amount, places=places) == text
+
+
+def test_format_usd_default_places() -> None:
+    assert format_usd(Decimal("0")) == "$0.0000"
