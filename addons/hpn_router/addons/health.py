@@ -1,0 +1,39 @@
+"""Health: answers `GET /health` from the router itself and counts answered requests."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.addons.answers import answer_json, is_client_flow
+from hpn_router.routes import Endpoint, match
+from hpn_router.state import RouterState
+
+
+def format_usd(amount: Decimal) -> str:
+    return "$" + str(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+class Health:
+    def __init__(self, state: RouterState) -> None:
+        self.state = state
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if not is_client_flow(flow):
+            return
+        if match(flow.request.method, flow.request.path).endpoint is Endpoint.HEALTH:
+            answer_json(flow, 200, self.snapshot())
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "status": "healthy" if self.state.active_keys() else "degraded",
+            "active_keys": self.state.active_keys(),
+            "total_requests": self.state.total_requests,
+            "total_saved": format_usd(self.state.total_saved),
+        }
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if meta.ROUTE in flow.metadata and not meta.is_attempt(flow.metadata):
+            self.state.total_requests += 1

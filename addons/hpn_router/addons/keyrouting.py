@@ -1,0 +1,141 @@
+"""KeyRouting: sends each translated request to Gemini with a pool key, failing over.
+
+Runs after Translation in the `request` hook. The Gemini request is the flow's request
+(Translation rewrote it); this addon runs the attempt loop (`failover.py`) and then either
+sets `flow.response` to Gemini's answer, or, for a stream that Gemini accepted, points the
+flow at the in-process relay so mitmproxy streams it to the client as it arrives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from loguru import logger
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.addons.answers import answer_error, is_client_flow
+from hpn_router.addons.attempt_flows import record_attempts
+from hpn_router.config import RouterConfig
+from hpn_router.core.keypool import KeyPool
+from hpn_router.errors import RouterError
+from hpn_router.failover import Attempt, run_with_failover
+from hpn_router.relay import TOKEN_HEADER, StreamRelay
+from hpn_router.state import RouterState
+from hpn_router.upstream import AttemptResult, GeminiTransport, UpstreamRequest
+
+
+class KeyRouting:
+    def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.clock = clock
+        self.config: RouterConfig | None = None
+        self.transport: GeminiTransport | None = None
+        self.relay = StreamRelay()
+
+    def apply(self, config: RouterConfig) -> None:
+        self.config = config
+        pool = config.key_pool
+        self.state.pool = KeyPool(pool.keys, cooldown_seconds=pool.cooldown_seconds)
+        self.transport = GeminiTransport(config.gemini.base_url, timeout_seconds=config.server.read_timeout_seconds)
+
+    async def running(self) -> None:
+        await self.relay.start()
+
+    async def done(self) -> None:
+        await self.relay.stop()
+        if self.transport:
+            await self.transport.close()
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        plan = flow.metadata.get(meta.UPSTREAM)
+        if not plan or not is_client_flow(flow):
+            return
+        try:
+            await self._route(flow, plan)
+        except Exception:  # never raise out of a hook: later addons (redaction) must still run
+            logger.exception("key routing failed")
+            answer_error(flow, RouterError("The router failed to handle this request."))
+
+    async def _route(self, flow: http.HTTPFlow, plan: dict[str, object]) -> None:
+        if self.config is None or self.transport is None or self.state.pool is None:
+            answer_error(flow, RouterError("The router has no valid configuration; see its log."))
+            return
+        request = UpstreamRequest(
+            method=str(plan["method"]),
+            path=str(plan["path"]),
+            query=str(plan.get("query") or ""),
+            body=flow.request.raw_content or b"",
+            stream=bool(plan.get("stream")),
+            model=str(plan["model"]),
+        )
+        started = self.clock()
+        outcome = await run_with_failover(
+            request,
+            pool=self.state.pool,
+            transport=self.transport,
+            retry_count=self.config.key_pool.retry_count,
+            clock=self.clock,
+            on_rotate=_log_rotation,
+        )
+        flow.metadata[meta.ATTEMPTS] = len(outcome.attempts)
+        record_attempts(flow, request, outcome.attempts, self.config.gemini.base_url)
+        self._log_served(flow, request, outcome.key_name, outcome.attempts, started)
+        if outcome.error is not None:
+            answer_error(flow, outcome.error)
+        elif outcome.result is not None:
+            self._deliver(flow, request, outcome.result, outcome.key_name or "")
+
+    def _deliver(self, flow: http.HTTPFlow, request: UpstreamRequest, result: AttemptResult, key_name: str) -> None:
+        flow.metadata[meta.KEY_NAME] = key_name
+        flow.metadata[meta.UPSTREAM_STATUS] = result.status
+        if result.stream is not None:
+            self._relay(flow, result)
+            return
+        body = _scrub(result.body, self.state.pool, key_name)
+        flow.response = http.Response.make(result.status or 502, body, result.headers)
+
+    def _relay(self, flow: http.HTTPFlow, result: AttemptResult) -> None:
+        assert result.stream is not None
+        token = self.relay.park(result.stream)
+        result.stream = None
+        # mitmproxy keeps the Gemini path in the flow (shown in mitmweb) but dials the relay.
+        flow.request.scheme = "http"
+        flow.request.host = "127.0.0.1"
+        flow.request.port = self.relay.port
+        flow.request.headers[TOKEN_HEADER] = token
+        flow.metadata[meta.RELAYED] = True
+
+    def _log_served(
+        self, flow: http.HTTPFlow, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float
+    ) -> None:
+        logger.bind(
+            event="request",
+            model=request.model,
+            stream=request.stream,
+            key=key_name,
+            attempts=len(attempts),
+            status=attempts[-1].status if attempts else None,
+            latency_ms=round((self.clock() - started) * 1000, 1),
+        ).info("Gemini answered" if key_name else "No key could answer")
+
+
+def _log_rotation(failed: Attempt, next_key: str) -> None:
+    logger.bind(
+        event="key_rotation",
+        reason=failed.outcome.reason,
+        old_key=failed.key_name,
+        new_key=next_key,
+        retry_attempt=failed.number,
+    ).warning("Key rotation triggered")
+
+
+def _scrub(body: bytes, pool: KeyPool | None, key_name: str) -> bytes:
+    """Gemini quotes keys in some error bodies (403 `api_key:...`): no key value leaves."""
+    if pool is None:
+        return body
+    for key in pool.keys:
+        if key.key.encode() in body:
+            body = body.replace(key.key.encode(), f"<key:{key.name}>".encode())
+    return body

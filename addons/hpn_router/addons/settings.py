@@ -1,0 +1,64 @@
+"""Settings: owns the `hpn_config` option, loads and validates the config, hands it out.
+
+Usage:
+    mitmdump -s addons/router.py --set hpn_config=configs/config.yaml
+
+Without `hpn_config`, the file named by HPN_CONFIG, else configs/config.yaml (if present),
+else the environment alone (HPN_API_KEYS, ...) configures the router.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from mitmproxy import ctx
+
+from hpn_router.config import ConfigError, RouterConfig, load_config
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "config.yaml"
+
+
+class Configurable(Protocol):
+    def apply(self, config: RouterConfig) -> None: ...
+
+
+class Settings:
+    def __init__(self, consumers: Sequence[Configurable], *, env: Callable[[], dict[str, str]] = lambda: dict(os.environ)) -> None:
+        self.consumers = list(consumers)
+        self.env = env
+        self.config: RouterConfig | None = None
+
+    def load(self, loader) -> None:  # type: ignore[no-untyped-def]
+        loader.add_option(
+            "hpn_config",
+            str,
+            "",
+            "Path of the HPN Router YAML config. Default: $HPN_CONFIG, else configs/config.yaml, "
+            "else the environment only (HPN_API_KEYS, HPN_GEMINI_BASE_URL, ...).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "hpn_config" not in updated:
+            return
+        path = ctx.options.hpn_config or (str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None)
+        try:
+            config = load_config(path, self.env())
+        except ConfigError as e:
+            # An error logged during start-up makes mitmdump exit non-zero (ErrorCheck);
+            # on a later reload the last good config stays in force.
+            # Logged through stdlib logging, which mitmproxy's ErrorCheck watches.
+            logging.getLogger("hpn.settings").error("Invalid configuration: %s", e)
+            return
+        self.config = config
+        for consumer in self.consumers:
+            consumer.apply(config)
+
+    def running(self) -> None:
+        # Eager connections would dial the reverse target (or api.openai.com) on every client
+        # connect, although the router answers everything itself (mitmproxy-notes §2.4).
+        if ctx.options.connection_strategy != "lazy":
+            ctx.options.update(connection_strategy="lazy")

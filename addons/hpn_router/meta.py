@@ -1,0 +1,25 @@
+"""Names of the `flow.metadata` entries the addons use to talk to each other.
+
+Values are JSON-like (mitmproxy deep-copies and saves metadata); never a key value.
+"""
+
+from __future__ import annotations
+
+ROUTE = "hpn.route"  # Endpoint value of a client request we handle
+MODEL = "hpn.model"  # the model name the client asked for
+GEMINI_MODEL = "hpn.gemini_model"  # the Gemini model it maps to
+STREAM = "hpn.stream"  # the client asked for a stream
+INCLUDE_USAGE = "hpn.include_usage"
+UPSTREAM = "hpn.upstream"  # {"method", "path", "query", "stream"}: what KeyRouting sends
+LOCAL = "hpn.local"  # the response is the router's own final answer: do not translate
+UPSTREAM_STATUS = "hpn.upstream_status"  # status of the answer KeyRouting returned
+KEY_NAME = "hpn.key_name"  # name of the key that served the request
+ATTEMPTS = "hpn.attempts"  # number of upstream attempts
+ATTEMPT_OF = "hpn.attempt_of"  # on a recorded attempt flow: id of the client flow
+RELAYED = "hpn.relayed"  # the answer streams from the relay
+USAGE = "hpn.usage"  # OpenAI-format usage of the final answer, when known
+ANSWER_TEXT = "hpn.answer_text"  # length-bounded text of the answer, for cost estimates
+
+
+def is_attempt(metadata: dict) -> bool:
+    return ATTEMPT_OF in metadata

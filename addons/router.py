@@ -1,0 +1,44 @@
+"""HPN Router: an OpenAI-compatible gateway for a pool of Google Gemini keys.
+
+Usage:
+    mitmdump -s addons/router.py \
+        --mode reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080
+    HPN_API_KEYS=key1,key2 ... or --set hpn_config=configs/config.yaml
+
+This file only wires the addons together; each concern lives in its own addon under
+hpn_router/addons, and the pure logic under hpn_router/core. The order matters: within one
+hook mitmproxy calls the addons in this order.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# mitmproxy puts this script's folder on sys.path while loading it; a plain `python` import
+# (tests, tools) needs it too.
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from hpn_router.addons.health import Health  # noqa: E402
+from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
+from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
+from hpn_router.addons.settings import Settings  # noqa: E402
+from hpn_router.addons.translation import Translation  # noqa: E402
+from hpn_router.core.redact import Redactor  # noqa: E402
+from hpn_router.state import RouterState  # noqa: E402
+
+state = RouterState()
+log_redaction = LogRedaction(Redactor({}))
+health = Health(state)
+translation = Translation()  # OpenAI -> Gemini request; Gemini -> OpenAI answer
+key_routing = KeyRouting(state)  # attempts with pool keys, failover, streaming relay
+
+addons = [
+    Settings(consumers=[log_redaction, translation, key_routing]),
+    log_redaction,
+    health,
+    translation,
+    key_routing,
+]

@@ -1,0 +1,157 @@
+"""Start the real processes the end-to-end tests drive: the Gemini emulator and mitmdump
+with the router's addons. Everything listens on 127.0.0.1 and is stopped by the fixture."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import openai
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_json(method: str, url: str, payload: object | None = None, timeout: float = 5.0) -> object:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@dataclass
+class Emulator:
+    proc: subprocess.Popen
+    url: str
+
+    def stats(self) -> dict:
+        return http_json("GET", f"{self.url}/_emulator/stats")  # type: ignore[return-value]
+
+    def reset(self) -> None:
+        http_json("POST", f"{self.url}/_emulator/reset", {})
+
+    def set_key(self, index: int, behaviour: str, script: list[str] | None = None) -> None:
+        http_json("POST", f"{self.url}/_emulator/scenario", {"key_index": index, "behaviour": behaviour, "script": script or []})
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+
+def start_emulator(scenario: dict, tmp: Path) -> Emulator:
+    path = tmp / f"scenario-{time.monotonic_ns()}.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gemini_emulator", "--port", "0", "--scenario", str(path), "--quiet"],
+        cwd=REPO / "addons",
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:\d+", line)
+    if not match:
+        _stop(proc)
+        raise RuntimeError(f"emulator did not start: {line!r}")
+    return Emulator(proc, match.group(0))
+
+
+@dataclass
+class Router:
+    proc: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+
+def start_router(tmp: Path, *, keys: list[str], gemini_url: str, config: dict | None = None,
+                 extra_args: list[str] | None = None, env: dict[str, str] | None = None) -> Router:
+    port = free_port()
+    config_path = tmp / f"config-{port}.yaml"
+    config_path.write_text(yaml.safe_dump(config or {}))
+    log_path = tmp / f"router-{port}.log"
+    full_env = {
+        **os.environ,
+        "HPN_API_KEYS": ",".join(keys),
+        "HPN_GEMINI_BASE_URL": gemini_url,
+        "HPN_CONFIG": str(config_path),
+        **(env or {}),
+    }
+    args = [
+        str(BIN / "mitmdump"),
+        "-s", str(REPO / "addons" / "router.py"),
+        "--mode", f"reverse:https://generativelanguage.googleapis.com@127.0.0.1:{port}",
+        "--set", f"confdir={tmp / 'mitmproxy-conf'}",
+        "--set", "connection_strategy=lazy",
+        "--set", "flow_detail=0",
+        *(extra_args or []),
+    ]
+    log = log_path.open("w")
+    proc = subprocess.Popen(args, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    router = Router(proc, port, log_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mitmdump exited with {proc.returncode}:\n{router.log()}")
+        try:
+            http_json("GET", f"{router.url}/health", timeout=1)
+            return router
+        except OSError:
+            time.sleep(0.1)
+    router.stop()
+    raise RuntimeError(f"router did not become ready:\n{router.log()}")
+
+
+def pool_key(i: int) -> str:
+    """Realistic 39-character Google-style keys, so redaction is tested on real shapes."""
+    return f"AIzaSyE2eKey{i:02d}" + "AbCdEfGhIjKlMnOpQrStUvWxY"
+
+
+KEYS = [pool_key(i) for i in range(1, 6)]
+
+
+def scenario(**overrides: object) -> dict:
+    keys = [{"key": k, "project": f"proj-{i}", "behaviour": "ok"} for i, k in enumerate(KEYS, start=1)]
+    return {"keys": keys, "gemini3_models": ["gemini-3*", "gemini-flash-latest", "gemini-flash-lite-latest"], **overrides}
+
+
+def client_for(router: Router, **kw: object) -> openai.OpenAI:
+    return openai.OpenAI(base_url=router.base_url, api_key="sk-client-token-not-a-gemini-key", max_retries=0, **kw)  # type: ignore[arg-type]
