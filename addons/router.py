@@ -21,24 +21,36 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from hpn_router.addons.chat import ChatTranslation  # noqa: E402
+from hpn_router.addons.embeddings import Embeddings  # noqa: E402
+from hpn_router.addons.endpoints import Endpoints  # noqa: E402
 from hpn_router.addons.health import Health  # noqa: E402
 from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
 from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
+from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
+from hpn_router.addons.native import NativePassthrough  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
-from hpn_router.addons.translation import Translation  # noqa: E402
 from hpn_router.core.redact import Redactor  # noqa: E402
 from hpn_router.state import RouterState  # noqa: E402
 
 state = RouterState()
-log_redaction = LogRedaction(Redactor({}))
-health = Health(state)
-translation = Translation()  # OpenAI -> Gemini request; Gemini -> OpenAI answer
-key_routing = KeyRouting(state)  # attempts with pool keys, failover, streaming relay
+log_redaction = LogRedaction(Redactor({}))  # first: every later line is redacted
+health = Health(state)  # answers /health, counts answered requests
+endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
+chat = ChatTranslation()  # /v1/chat/completions <-> generateContent
+embeddings = Embeddings()  # /v1/embeddings <-> batchEmbedContents
+models = ModelsEndpoint()  # /v1/models from Gemini's live list + aliases
+native = NativePassthrough()  # Gemini's own API with a pool key
+key_routing = KeyRouting(state)  # last in `request`: attempts with pool keys, failover, relay
 
 addons = [
-    Settings(consumers=[log_redaction, translation, key_routing]),
+    Settings(consumers=[log_redaction, endpoints, chat, embeddings, models, key_routing]),
     log_redaction,
     health,
-    translation,
+    endpoints,
+    chat,
+    embeddings,
+    models,
+    native,
     key_routing,
 ]

@@ -21,6 +21,7 @@ DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 # Hard-coded model versions get shut down (wire-formats §1.10); the alias follows Google's
 # current Flash model.
 DEFAULT_MODEL = "gemini-flash-latest"
+DEFAULT_EMBEDDING_MODEL = "gemini-embedding-001"
 NO_KEYS_HINT = (
     "key_pool.keys: no API keys configured. Set HPN_API_KEYS=key1,key2 or add keys to the "
     "config file; to try the router without a key, run ./run.sh --demo"
@@ -71,6 +72,7 @@ class LoggingConfig:
 class GeminiConfig:
     base_url: str = DEFAULT_GEMINI_BASE_URL
     default_model: str = DEFAULT_MODEL
+    default_embedding_model: str = DEFAULT_EMBEDDING_MODEL
     expose_reasoning: bool = False
 
 
@@ -280,11 +282,14 @@ def _logging(raw: Any, env: Mapping[str, str]) -> LoggingConfig:
 
 def _gemini(raw: Any, env: Mapping[str, str]) -> GeminiConfig:
     data = _mapping(raw, "gemini")
-    _no_unknown(data, {"base_url", "default_model", "expose_reasoning"}, "gemini")
+    _no_unknown(data, {"base_url", "default_model", "default_embedding_model", "expose_reasoning"}, "gemini")
     base_path = "HPN_GEMINI_BASE_URL" if env.get("HPN_GEMINI_BASE_URL") else "gemini.base_url"
     return GeminiConfig(
         base_url=_url(env.get("HPN_GEMINI_BASE_URL") or data.get("base_url", DEFAULT_GEMINI_BASE_URL), base_path),
         default_model=_model_id(data.get("default_model", DEFAULT_MODEL), "gemini.default_model"),
+        default_embedding_model=_model_id(
+            data.get("default_embedding_model", DEFAULT_EMBEDDING_MODEL), "gemini.default_embedding_model"
+        ),
         expose_reasoning=_bool(data.get("expose_reasoning", False), "gemini.expose_reasoning"),
     )
 

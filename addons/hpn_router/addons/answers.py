@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from loguru import logger
 from mitmproxy import http
 
 from hpn_router import meta
-from hpn_router.errors import RouterError, to_openai_error
+from hpn_router.core.invalid import InvalidRequest
+from hpn_router.errors import InvalidRequestError, RouterError, to_openai_error
 
 
 def answer_json(flow: http.HTTPFlow, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -28,3 +30,47 @@ def is_client_flow(flow: http.HTTPFlow) -> bool:
     """A live client request nobody has answered yet (mitmproxy's guard, plus our own
     recorded attempt flows, which are never handled again)."""
     return not (flow.response or flow.error or not flow.live or meta.is_attempt(flow.metadata))
+
+
+def parse_json_body(flow: http.HTTPFlow) -> Any:
+    """The client's JSON body, or an InvalidRequestError saying what is wrong with it."""
+    raw = flow.request.raw_content or b""
+    if not raw.strip():
+        raise InvalidRequestError("The request body is empty; expected a JSON object.")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidRequestError("The request body is not valid UTF-8 JSON.") from None
+    except ValueError as e:
+        raise InvalidRequestError(f"The request body is not valid JSON: {e}.") from None
+
+
+CLIENT_CREDENTIALS = ("authorization", "x-goog-api-key", "cookie", "openai-organization", "openai-project")
+
+
+def rewrite_request(flow: http.HTTPFlow, method: str, path: str, body: bytes) -> None:
+    """Turn the flow's request into the Gemini request KeyRouting will send, so mitmweb
+    shows what goes upstream. The client's credentials never go upstream."""
+    flow.request.method = method
+    flow.request.path = path
+    for name in CLIENT_CREDENTIALS:
+        flow.request.headers.pop(name, None)
+    flow.request.headers["content-type"] = "application/json"
+    flow.request.content = body
+
+
+def upstream_plan(method: str, path: str, query: str, *, stream: bool, model: str, batched: bool = False) -> dict[str, Any]:
+    """What KeyRouting sends (metadata must stay JSON-like)."""
+    return {"method": method, "path": path, "query": query, "stream": stream, "model": model, "batched": batched}
+
+
+def answer_exception(flow: http.HTTPFlow, exc: Exception, what: str) -> None:
+    """Answer a hook's failure; hooks never raise (a raising hook would skip the same hook
+    in every later addon, redaction included: mitmproxy-notes §7)."""
+    if isinstance(exc, InvalidRequest):
+        answer_error(flow, InvalidRequestError(exc.message, param=exc.param, code=exc.code))
+    elif isinstance(exc, RouterError):
+        answer_error(flow, exc)
+    else:
+        logger.opt(exception=exc).error("{} failed", what)
+        answer_error(flow, RouterError(f"The router failed to {what}."))

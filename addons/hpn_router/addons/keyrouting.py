@@ -8,6 +8,7 @@ flow at the in-process relay so mitmproxy streams it to the client as it arrives
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -20,7 +21,7 @@ from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.config import RouterConfig
 from hpn_router.core.keypool import KeyPool
 from hpn_router.errors import RouterError
-from hpn_router.failover import Attempt, run_with_failover
+from hpn_router.failover import Attempt, FailoverResult, run_with_failover
 from hpn_router.relay import TOKEN_HEADER, StreamRelay
 from hpn_router.state import RouterState
 from hpn_router.upstream import AttemptResult, GeminiTransport, UpstreamRequest
@@ -62,14 +63,36 @@ class KeyRouting:
         if self.config is None or self.transport is None or self.state.pool is None:
             answer_error(flow, RouterError("The router has no valid configuration; see its log."))
             return
-        request = UpstreamRequest(
-            method=str(plan["method"]),
-            path=str(plan["path"]),
-            query=str(plan.get("query") or ""),
-            body=flow.request.raw_content or b"",
-            stream=bool(plan.get("stream")),
-            model=str(plan["model"]),
-        )
+        body = flow.request.raw_content or b""
+        if plan.get("batched"):
+            await self._route_batches(flow, plan, json.loads(body))
+            return
+        request = _upstream_request(plan, body)
+        outcome = await self._attempt(flow, request)
+        if outcome.error is not None:
+            answer_error(flow, outcome.error)
+        elif outcome.result is not None:
+            self._deliver(flow, outcome.result, outcome.key_name or "")
+
+    async def _route_batches(self, flow: http.HTTPFlow, plan: dict[str, object], bodies: list[object]) -> None:
+        """Several upstream requests for one client request (embeddings beyond 100 inputs):
+        each with its own failover, in order; the first failure answers the client."""
+        answers: list[object] = []
+        for body in bodies:
+            outcome = await self._attempt(flow, _upstream_request(plan, json.dumps(body).encode()))
+            if outcome.error is not None:
+                answer_error(flow, outcome.error)
+                return
+            assert outcome.result is not None
+            if outcome.result.status != 200:
+                self._deliver(flow, outcome.result, outcome.key_name or "")
+                return
+            answers.append(json.loads(outcome.result.body))
+        combined = AttemptResult(status=200, headers={"content-type": "application/json"}, body=json.dumps(answers).encode())
+        self._deliver(flow, combined, str(flow.metadata.get(meta.KEY_NAME, "")))
+
+    async def _attempt(self, flow: http.HTTPFlow, request: UpstreamRequest) -> FailoverResult:
+        assert self.config is not None and self.transport is not None and self.state.pool is not None
         started = self.clock()
         outcome = await run_with_failover(
             request,
@@ -79,15 +102,14 @@ class KeyRouting:
             clock=self.clock,
             on_rotate=_log_rotation,
         )
-        flow.metadata[meta.ATTEMPTS] = len(outcome.attempts)
+        flow.metadata[meta.ATTEMPTS] = int(flow.metadata.get(meta.ATTEMPTS, 0)) + len(outcome.attempts)
+        if outcome.key_name:
+            flow.metadata[meta.KEY_NAME] = outcome.key_name
         record_attempts(flow, request, outcome.attempts, self.config.gemini.base_url)
-        self._log_served(flow, request, outcome.key_name, outcome.attempts, started)
-        if outcome.error is not None:
-            answer_error(flow, outcome.error)
-        elif outcome.result is not None:
-            self._deliver(flow, request, outcome.result, outcome.key_name or "")
+        self._log_served(request, outcome.key_name, outcome.attempts, started)
+        return outcome
 
-    def _deliver(self, flow: http.HTTPFlow, request: UpstreamRequest, result: AttemptResult, key_name: str) -> None:
+    def _deliver(self, flow: http.HTTPFlow, result: AttemptResult, key_name: str) -> None:
         flow.metadata[meta.KEY_NAME] = key_name
         flow.metadata[meta.UPSTREAM_STATUS] = result.status
         if result.stream is not None:
@@ -107,9 +129,7 @@ class KeyRouting:
         flow.request.headers[TOKEN_HEADER] = token
         flow.metadata[meta.RELAYED] = True
 
-    def _log_served(
-        self, flow: http.HTTPFlow, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float
-    ) -> None:
+    def _log_served(self, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float) -> None:
         logger.bind(
             event="request",
             model=request.model,
@@ -119,6 +139,17 @@ class KeyRouting:
             status=attempts[-1].status if attempts else None,
             latency_ms=round((self.clock() - started) * 1000, 1),
         ).info("Gemini answered" if key_name else "No key could answer")
+
+
+def _upstream_request(plan: dict[str, object], body: bytes) -> UpstreamRequest:
+    return UpstreamRequest(
+        method=str(plan["method"]),
+        path=str(plan["path"]),
+        query=str(plan.get("query") or ""),
+        body=body,
+        stream=bool(plan.get("stream")),
+        model=str(plan["model"]),
+    )
 
 
 def _log_rotation(failed: Attempt, next_key: str) -> None:

@@ -1,0 +1,154 @@
+"""ChatTranslation: `POST /v1/chat/completions` as Gemini `generateContent`, and back.
+
+In `request` it validates the OpenAI request and rewrites the flow's request into the Gemini
+request (so mitmweb shows what goes upstream), leaving KeyRouting a plan in `flow.metadata`.
+In `responseheaders`/`response` it turns Gemini's answer, streamed or not, into OpenAI's
+format. Bad input is answered here with a 4xx and never forwarded.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.addons.answers import (
+    answer_error,
+    answer_exception,
+    is_client_flow,
+    parse_json_body,
+    rewrite_request,
+    upstream_plan,
+)
+from hpn_router.config import RouterConfig
+from hpn_router.core.chat_request import (
+    TranslateOptions,
+    chat_request_to_gemini,
+    is_streaming,
+    validate_chat_request,
+    wants_usage_in_stream,
+)
+from hpn_router.core.chat_response import gemini_to_chat_completion
+from hpn_router.core.chat_stream import StreamTranslator
+from hpn_router.core.upstream_errors import gemini_error_to_openai
+from hpn_router.models import gemini_model_for, is_gemini3
+from hpn_router.routes import Endpoint
+
+CHAT = Endpoint.CHAT.value
+
+
+class ChatTranslation:
+    def __init__(self) -> None:
+        self.config: RouterConfig | None = None
+
+    def apply(self, config: RouterConfig) -> None:
+        self.config = config
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(meta.ROUTE) != CHAT or not is_client_flow(flow) or self.config is None:
+            return
+        try:
+            self._translate_request(flow, self.config)
+        except Exception as e:
+            answer_exception(flow, e, "translate the request")
+
+    def _translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
+        body = validate_chat_request(parse_json_body(flow))
+        gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_model)
+        gemini_body = chat_request_to_gemini(body, gemini_model, self._options(gemini_model))
+        stream = is_streaming(body)
+        path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
+        query = "alt=sse" if stream else ""
+        flow.metadata.update(
+            {
+                meta.MODEL: body["model"],
+                meta.GEMINI_MODEL: gemini_model,
+                meta.STREAM: stream,
+                meta.INCLUDE_USAGE: wants_usage_in_stream(body),
+                meta.UPSTREAM: upstream_plan("POST", path, query, stream=stream, model=gemini_model),
+            }
+        )
+        content = json.dumps(gemini_body, ensure_ascii=False).encode()
+        rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if not self._is_ours(flow) or not flow.metadata.get(meta.RELAYED):
+            return
+        assert flow.response is not None
+        if flow.response.status_code != 200:
+            return
+        translator = StreamTranslator(
+            model=str(flow.metadata.get(meta.MODEL)),
+            completion_id=_completion_id(),
+            created=int(time.time()),
+            include_usage=bool(flow.metadata.get(meta.INCLUDE_USAGE)),
+            options=self._options(str(flow.metadata.get(meta.GEMINI_MODEL))),
+        )
+        flow.response.headers["content-type"] = "text/event-stream"
+        flow.response.headers.pop("content-length", None)
+        flow.response.stream = StreamAdapter(translator)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if not self._is_ours(flow):
+            return
+        try:
+            if flow.metadata.get(meta.RELAYED):
+                self._record_stream(flow)
+            else:
+                self._translate_response(flow)
+        except Exception as e:
+            answer_exception(flow, e, "translate Gemini's answer")
+
+    def _is_ours(self, flow: http.HTTPFlow) -> bool:
+        return (
+            flow.metadata.get(meta.ROUTE) == CHAT
+            and flow.response is not None
+            and not flow.metadata.get(meta.LOCAL)
+            and not meta.is_attempt(flow.metadata)
+        )
+
+    def _translate_response(self, flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        status = flow.response.status_code
+        if status != 200:
+            answer_error(flow, gemini_error_to_openai(status, flow.response.raw_content or b""))
+            return
+        completion = gemini_to_chat_completion(
+            json.loads(flow.response.raw_content or b"{}"),
+            model=str(flow.metadata.get(meta.MODEL)),
+            completion_id=_completion_id(),
+            created=int(time.time()),
+            options=self._options(str(flow.metadata.get(meta.GEMINI_MODEL))),
+        )
+        flow.metadata[meta.USAGE] = completion.get("usage")
+        flow.response = http.Response.make(200, json.dumps(completion, ensure_ascii=False), {"content-type": "application/json"})
+
+    def _record_stream(self, flow: http.HTTPFlow) -> None:
+        """A streamed answer has gone out; keep what the cost estimator needs."""
+        adapter = flow.response.stream if flow.response else None
+        if isinstance(adapter, StreamAdapter):
+            flow.metadata[meta.USAGE] = adapter.translator.openai_usage
+            flow.metadata[meta.ANSWER_TEXT] = adapter.translator.text[:20000]
+
+    def _options(self, gemini_model: str) -> TranslateOptions:
+        expose = bool(self.config and self.config.gemini.expose_reasoning)
+        return TranslateOptions(gemini3=is_gemini3(gemini_model), expose_reasoning=expose)
+
+
+class StreamAdapter:
+    """mitmproxy's stream callable: bytes in, a *list* of chunks out. Returning b"" would
+    end the client's chunked body early (mitmproxy-notes §4.2), so nothing empty leaves."""
+
+    def __init__(self, translator: StreamTranslator) -> None:
+        self.translator = translator
+
+    def __call__(self, data: bytes) -> list[bytes]:
+        events = self.translator.feed(data) if data else self.translator.finish()
+        return [e for e in events if e]
+
+
+def _completion_id() -> str:
+    return "chatcmpl-" + secrets.token_hex(12)

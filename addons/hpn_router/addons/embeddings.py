@@ -1,0 +1,92 @@
+"""Embeddings: `POST /v1/embeddings` as Gemini `batchEmbedContents`, and back.
+
+More than 100 inputs go out as several batches (Gemini's limit); KeyRouting sends them in
+order with failover each, and the vectors come back in the client's order.
+"""
+
+from __future__ import annotations
+
+import json
+
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.addons.answers import (
+    answer_error,
+    answer_exception,
+    is_client_flow,
+    parse_json_body,
+    rewrite_request,
+    upstream_plan,
+)
+from hpn_router.config import RouterConfig
+from hpn_router.core.embeddings import MAX_DIMENSIONS, embedding_batches, embeddings_to_openai, validate_embeddings_request
+from hpn_router.core.upstream_errors import gemini_error_to_openai
+from hpn_router.models import gemini_model_for
+from hpn_router.routes import Endpoint
+
+EMBEDDINGS = Endpoint.EMBEDDINGS.value
+
+
+class Embeddings:
+    def __init__(self) -> None:
+        self.config: RouterConfig | None = None
+
+    def apply(self, config: RouterConfig) -> None:
+        self.config = config
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(meta.ROUTE) != EMBEDDINGS or not is_client_flow(flow) or self.config is None:
+            return
+        try:
+            self._translate_request(flow, self.config)
+        except Exception as e:
+            answer_exception(flow, e, "translate the embeddings request")
+
+    def _translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
+        body = validate_embeddings_request(parse_json_body(flow))
+        gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_embedding_model)
+        batches = embedding_batches(body, gemini_model)
+        dimensions = body.get("dimensions")
+        path = f"/v1beta/models/{gemini_model}:batchEmbedContents"
+        flow.metadata.update(
+            {
+                meta.MODEL: body["model"],
+                meta.GEMINI_MODEL: gemini_model,
+                meta.UPSTREAM: upstream_plan("POST", path, "", stream=False, model=gemini_model, batched=True),
+                "hpn.embeddings": {
+                    "encoding_format": body["encoding_format"],
+                    "normalize": dimensions is not None and dimensions < MAX_DIMENSIONS,
+                },
+            }
+        )
+        # A JSON array of batch bodies; KeyRouting sends one request per element.
+        rewrite_request(flow, "POST", path, json.dumps(batches, ensure_ascii=False).encode())
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(meta.ROUTE) != EMBEDDINGS or flow.response is None:
+            return
+        if flow.metadata.get(meta.LOCAL) or meta.is_attempt(flow.metadata):
+            return
+        try:
+            self._translate_response(flow)
+        except Exception as e:
+            answer_exception(flow, e, "translate Gemini's embeddings")
+
+    def _translate_response(self, flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        if flow.response.status_code != 200:
+            answer_error(flow, gemini_error_to_openai(flow.response.status_code, flow.response.raw_content or b""))
+            return
+        batches = json.loads(flow.request.raw_content or b"[]")
+        inputs = [r["content"]["parts"][0]["text"] for batch in batches for r in batch["requests"]]
+        options = flow.metadata["hpn.embeddings"]
+        answer = embeddings_to_openai(
+            json.loads(flow.response.raw_content or b"[]"),
+            model=str(flow.metadata.get(meta.MODEL)),
+            encoding_format=options["encoding_format"],
+            inputs=inputs,
+            normalize=options["normalize"],
+        )
+        flow.metadata[meta.USAGE] = answer["usage"]
+        flow.response = http.Response.make(200, json.dumps(answer), {"content-type": "application/json"})

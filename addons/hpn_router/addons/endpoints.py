@@ -1,0 +1,38 @@
+"""Endpoints: tells every client request which endpoint it is for, and answers the ones
+the router does not serve (unknown paths, wrong methods) with an OpenAI-format 4xx."""
+
+from __future__ import annotations
+
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.addons.answers import answer_error, is_client_flow
+from hpn_router.config import RouterConfig
+from hpn_router.errors import InvalidRequestError, NotFoundError, RouterError
+from hpn_router.routes import Endpoint, match
+
+SERVED = "/v1/chat/completions, /v1/embeddings, /v1/models, /v1beta/models/... (Gemini's own API) and /health"
+
+
+class Endpoints:
+    def __init__(self) -> None:
+        self.config: RouterConfig | None = None
+
+    def apply(self, config: RouterConfig) -> None:
+        self.config = config
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if not is_client_flow(flow):
+            return
+        route = match(flow.request.method, flow.request.path)
+        if route.endpoint is Endpoint.HEALTH:
+            return
+        flow.metadata[meta.ROUTE] = route.endpoint.value
+        if route.endpoint is Endpoint.NOT_FOUND:
+            answer_error(flow, NotFoundError(f"Unknown path {flow.request.path.split('?')[0]}. HPN Router serves {SERVED}."))
+        elif route.endpoint is Endpoint.METHOD_NOT_ALLOWED:
+            message = f"Method {flow.request.method} is not allowed on {flow.request.path.split('?')[0]}."
+            answer_error(flow, InvalidRequestError(message, code="method_not_allowed"))
+            flow.response.status_code = 405  # type: ignore[union-attr]
+        elif self.config is None:
+            answer_error(flow, RouterError("The router has no valid configuration; see its log."))

@@ -1,0 +1,72 @@
+"""ModelsEndpoint: `GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list format.
+
+The list is Gemini's live model list (fetched through KeyRouting with a pool key) plus the
+configured aliases, cached for a few minutes so model pickers don't spend quota.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.addons.answers import answer_error, answer_exception, answer_json, is_client_flow, rewrite_request, upstream_plan
+from hpn_router.config import RouterConfig
+from hpn_router.core.model_list import find_model, gemini_models_to_openai
+from hpn_router.core.upstream_errors import gemini_error_to_openai
+from hpn_router.errors import NotFoundError
+from hpn_router.routes import Endpoint, match
+
+ROUTES = {Endpoint.MODELS.value, Endpoint.MODEL.value}
+CACHE_SECONDS = 300.0
+
+
+class ModelsEndpoint:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config: RouterConfig | None = None
+        self.clock = clock
+        self._listing: dict | None = None
+        self._fetched_at = 0.0
+
+    def apply(self, config: RouterConfig) -> None:
+        self.config = config
+        self._listing = None  # aliases may have changed
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(meta.ROUTE) not in ROUTES or not is_client_flow(flow):
+            return
+        flow.metadata["hpn.model_id"] = match(flow.request.method, flow.request.path).model
+        if self._listing is not None and self.clock() - self._fetched_at < CACHE_SECONDS:
+            self._answer(flow, self._listing)
+            return
+        path = "/v1beta/models"
+        flow.metadata[meta.UPSTREAM] = upstream_plan("GET", path, "pageSize=1000", stream=False, model="models.list")
+        rewrite_request(flow, "GET", f"{path}?pageSize=1000", b"")
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(meta.ROUTE) not in ROUTES or flow.response is None:
+            return
+        if flow.metadata.get(meta.LOCAL) or meta.is_attempt(flow.metadata):
+            return
+        try:
+            if flow.response.status_code != 200:
+                answer_error(flow, gemini_error_to_openai(flow.response.status_code, flow.response.raw_content or b""))
+                return
+            models = json.loads(flow.response.raw_content or b"{}").get("models") or []
+            aliases = self.config.models if self.config else {}
+            self._listing, self._fetched_at = gemini_models_to_openai(models, aliases), self.clock()
+            self._answer(flow, self._listing)
+        except Exception as e:
+            answer_exception(flow, e, "list the models")
+
+    def _answer(self, flow: http.HTTPFlow, listing: dict) -> None:
+        model_id = flow.metadata.get("hpn.model_id")
+        if model_id is None:
+            answer_json(flow, 200, listing)
+        elif (entry := find_model(listing, model_id)) is not None:
+            answer_json(flow, 200, entry)
+        else:
+            answer_error(flow, NotFoundError(f"The model '{model_id}' does not exist.", param="model", code="model_not_found"))

@@ -1,0 +1,46 @@
+"""NativePassthrough: Gemini's own API (`/v1beta/models/...`, `/v1/models/{m}:method`) with
+a pool key, so clients of Google's SDK get the pool and failover too.
+
+Whatever key the client sent is dropped; the body goes upstream unchanged and the answer
+comes back unchanged (streams included).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.addons.answers import is_client_flow, rewrite_request, upstream_plan
+from hpn_router.routes import Endpoint, match
+
+NATIVE = Endpoint.NATIVE.value
+
+
+class NativePassthrough:
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(meta.ROUTE) != NATIVE or not is_client_flow(flow):
+            return
+        route = match(flow.request.method, flow.request.path)
+        stream = route.action == "streamGenerateContent"
+        path = flow.request.path.split("?", 1)[0]
+        # The client's own `key=` (if any) must not travel on; `alt=sse` must.
+        query = _query(flow)
+        flow.metadata.update(
+            {
+                meta.MODEL: route.model,
+                meta.GEMINI_MODEL: route.model,
+                meta.STREAM: stream,
+                meta.UPSTREAM: upstream_plan(flow.request.method, path, query, stream=stream, model=route.model or "models.list"),
+            }
+        )
+        rewrite_request(flow, flow.request.method, path + (f"?{query}" if query else ""), flow.request.raw_content or b"")
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(meta.ROUTE) == NATIVE and flow.metadata.get(meta.RELAYED) and flow.response is not None:
+            flow.response.stream = True  # Gemini's own SSE, passed through as it arrives
+
+
+def _query(flow: http.HTTPFlow) -> str:
+    return urlencode([(k, v) for k, v in flow.request.query.items(multi=True) if k.lower() != "key"])
