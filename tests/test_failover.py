@@ -162,3 +162,88 @@ async def test_concurrent_requests_are_spread_and_none_lost():
     assert all(r.result is OK for r in results)
     assert len(transport.calls) == 99
     assert {k: transport.calls.count(k) for k in ("K1", "K2", "K3")} == {"K1": 33, "K2": 33, "K3": 33}
+
+
+class SleepingClock(Clock):
+    """A clock whose sleep advances time: waiting costs no real time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slept: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_a_request_waits_for_the_earliest_recovery_within_budget():
+    from hpn_router.failover import WaitPolicy
+
+    clock = SleepingClock()
+    pool = make_pool(1)
+    transport = ScriptedTransport({"K1": [rate_limited("3s"), OK]})
+    first = await run(pool, transport, clock)
+    assert isinstance(first.error, RateLimitedError)  # every key tried within this request: no wait
+    result = await run_with_failover(REQUEST, pool=pool, transport=transport, retry_count=3, clock=clock,
+                                     waits=WaitPolicy(max_wait_seconds=5, sleep=clock.sleep))
+    assert result.result is OK
+    assert clock.slept == [3.0]
+
+
+async def test_recovery_beyond_the_budget_answers_429_at_once():
+    from hpn_router.failover import WaitPolicy
+
+    clock = SleepingClock()
+    pool = make_pool(1)
+    transport = ScriptedTransport({"K1": [rate_limited("30s"), OK]})
+    await run(pool, transport, clock)
+    result = await run_with_failover(REQUEST, pool=pool, transport=transport, retry_count=3, clock=clock,
+                                     waits=WaitPolicy(max_wait_seconds=5, sleep=clock.sleep))
+    assert isinstance(result.error, RateLimitedError)
+    assert clock.slept == []
+
+
+async def test_backoff_doubles_between_transient_failures():
+    from hpn_router.failover import WaitPolicy
+
+    clock = SleepingClock()
+    fail = AttemptResult(status=503, body=b"{}")
+    transport = ScriptedTransport({"K1": [fail], "K2": [fail], "K3": [OK]})
+    result = await run_with_failover(REQUEST, pool=make_pool(), transport=transport, retry_count=3, clock=clock,
+                                     waits=WaitPolicy(backoff_seconds=0.1, sleep=clock.sleep))
+    assert result.result is OK
+    assert clock.slept == [0.1, 0.2]
+
+
+async def test_waiting_requests_are_served_in_arrival_order():
+    from hpn_router.failover import WaitPolicy
+
+    order: list[int] = []
+
+    class Recording(ScriptedTransport):
+        async def send(self, request, key):
+            order.append(int(request.body))
+            return OK
+
+    clock = Clock()
+    pool = make_pool(1)
+    pool.report(0, rate_limited("1s") and __import__("hpn_router.core.classify", fromlist=["classify_response"]).classify_response(429, rate_limited("1s").body), clock.now, MODEL)
+
+    async def real_sleep(seconds: float) -> None:
+        await asyncio.sleep(0.01)
+        clock.now += seconds
+
+    waits = WaitPolicy(max_wait_seconds=5, sleep=real_sleep)
+    transport = Recording({"K1": [OK]})
+
+    async def one(i: int):
+        request = UpstreamRequest("POST", REQUEST.path, "", str(i).encode(), False, MODEL)
+        return await run_with_failover(request, pool=pool, transport=transport, retry_count=0, clock=clock, waits=waits)
+
+    tasks = []
+    for i in range(5):
+        tasks.append(asyncio.ensure_future(one(i)))
+        await asyncio.sleep(0)
+    results = await asyncio.gather(*tasks)
+    assert all(r.result is OK for r in results)
+    assert order == [0, 1, 2, 3, 4]

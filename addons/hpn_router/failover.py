@@ -11,8 +11,9 @@ The transport and the clock are passed in, so the loop is tested without sockets
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,6 +57,18 @@ class FailoverResult:
 RotationHook = Callable[[Attempt, str], None]  # (failed attempt, next key name)
 
 
+@dataclass(frozen=True, slots=True)
+class WaitPolicy:
+    """How long a request may wait for the earliest key recovery when none is active, and
+    how long to back off before retrying after a transient failure."""
+
+    max_wait_seconds: float = 0.0
+    backoff_seconds: float = 0.0  # doubled per transient failure of this request
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # Requests that wait queue on one FIFO lock, so they are served in arrival order.
+    gate: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
 async def run_with_failover(
     request: UpstreamRequest,
     *,
@@ -64,28 +77,55 @@ async def run_with_failover(
     retry_count: int,
     clock: Callable[[], float] = time.time,
     on_rotate: RotationHook | None = None,
+    waits: WaitPolicy | None = None,
 ) -> FailoverResult:
+    waits = waits or WaitPolicy()
     tried: set[int] = set()
     attempts: list[Attempt] = []
-    last: AttemptResult | None = None
-    for number in range(1, retry_count + 2):
+    wait_budget = waits.max_wait_seconds
+    transient_failures = 0
+    while len(attempts) <= retry_count:
         index = pool.pick(clock(), request.model, tried)
         if index is None:
-            break
+            waited = await _wait_for_recovery(pool, request.model, clock, waits, wait_budget, tried)
+            if waited is None:
+                break
+            wait_budget -= waited
+            continue
         if attempts and on_rotate:
             on_rotate(attempts[-1], pool.name(index))
+        if transient_failures and waits.backoff_seconds:
+            await waits.sleep(waits.backoff_seconds * 2 ** (transient_failures - 1))
         started = clock()
+        pool.record_send(index, started, request.model)
         result = await transport.send(request, pool.keys[index].key)
         outcome = _classify(result)
         ended = clock()
         pool.report(index, outcome, ended, request.model)
-        attempts.append(Attempt(number, index, pool.name(index), result.status, outcome, started, ended))
+        attempts.append(Attempt(len(attempts) + 1, index, pool.name(index), result.status, outcome, started, ended))
         if not outcome.retry_elsewhere:
             return FailoverResult(result, None, attempts, pool.name(index))
         result.close()
         tried.add(index)
-        last = result
-    return FailoverResult(None, _give_up(pool, request.model, clock(), attempts, last), attempts)
+        transient_failures += outcome.verdict is Verdict.TRANSIENT
+    return FailoverResult(None, _give_up(pool, request.model, clock(), attempts), attempts)
+
+
+async def _wait_for_recovery(
+    pool: KeyPool, model: str, clock: Callable[[], float], waits: WaitPolicy, budget: float, tried: set[int]
+) -> float | None:
+    """Sleep until the earliest key recovers, if that is within the budget; the seconds
+    waited, or None when waiting cannot help (every key tried, disabled, or too far off)."""
+    now = clock()
+    if tried and not any(pool.state(i, now, model).value == "cooling" for i in range(len(pool.keys)) if i not in tried):
+        return None  # keys this request already tried don't come back within it
+    recovery = pool.exhaustion(now, model).earliest_recovery
+    if recovery is None or recovery - now > budget or budget <= 0:
+        return None
+    async with waits.gate:
+        delay = max(0.0, recovery - clock())
+        await waits.sleep(delay)
+    return max(delay, 0.001)  # never a zero step, so the budget always shrinks
 
 
 def _classify(result: AttemptResult) -> Outcome:
@@ -94,9 +134,7 @@ def _classify(result: AttemptResult) -> Outcome:
     return classify_response(result.status, result.body)
 
 
-def _give_up(
-    pool: KeyPool, model: str, now: float, attempts: list[Attempt], last: AttemptResult | None
-) -> RouterError:
+def _give_up(pool: KeyPool, model: str, now: float, attempts: list[Attempt]) -> RouterError:
     """The error for a request no key could answer."""
     if not pool.has_active(now, model):
         return _exhausted(pool, model, now)

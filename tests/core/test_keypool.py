@@ -97,3 +97,89 @@ def test_disabled_in_config_is_never_picked():
     keys = [KeyConfig("a", "k1", enabled=False), KeyConfig("b", "k2")]
     p = KeyPool(keys, cooldown_seconds=60)
     assert {p.pick(0.0, M) for _ in range(5)} == {1}
+
+
+def test_rotation_spreads_across_projects_first():
+    keys = [KeyConfig("a1", "k1", project="A"), KeyConfig("a2", "k2", project="A"), KeyConfig("b1", "k3", project="B"), KeyConfig("b2", "k4", project="B")]
+    p = KeyPool(keys, cooldown_seconds=60)
+    assert [p.name(p.pick(0.0, M)) for _ in range(4)] == ["a1", "b1", "a2", "b2"]
+
+
+def test_configured_rpm_skips_a_spent_project_before_gemini_refuses():
+    from hpn_router.core.quota import Limits
+
+    keys = [KeyConfig("a", "k1", project="A"), KeyConfig("b", "k2", project="B")]
+    p = KeyPool(keys, cooldown_seconds=60, limits={("A", M): Limits(rpm=2), ("B", M): Limits(rpm=2)})
+    picks = []
+    for t in range(4):
+        i = p.pick(float(t), M)
+        p.record_send(i, float(t), M)
+        picks.append(p.name(i))
+    assert sorted(picks) == ["a", "a", "b", "b"]
+    assert p.pick(5.0, M) is None
+    assert p.state(0, 5.0, M) is KeyState.COOLING
+    assert p.exhaustion(5.0, M).earliest_recovery == 60.0  # first send of A at t=0 or 1 leaves the window
+    assert p.state(0, 62.0, M) is KeyState.ACTIVE  # the minute window moved on
+
+
+def test_most_headroom_goes_next():
+    from hpn_router.core.quota import Limits
+
+    keys = [KeyConfig("a", "k1", project="A"), KeyConfig("b", "k2", project="B")]
+    p = KeyPool(keys, cooldown_seconds=60, limits={("A", "*"): Limits(rpm=10), ("B", "*"): Limits(rpm=10)})
+    for _ in range(5):
+        p.record_send(0, 0.0, M)
+    assert [p.name(p.pick(1.0, M)) for _ in range(3)] == ["b", "b", "b"]
+
+
+def test_daily_budget_spent_waits_for_pacific_midnight():
+    from hpn_router.core.classify import next_pacific_midnight
+    from hpn_router.core.quota import Limits
+
+    p = KeyPool([KeyConfig("a", "k1", project="A")], cooldown_seconds=60, limits={("A", M): Limits(rpd=2)})
+    p.record_send(0, 100.0, M)
+    p.record_send(0, 200.0, M)
+    assert p.pick(300.0, M) is None
+    state = p.exhaustion(300.0, M)
+    assert state.daily_only and state.earliest_recovery == next_pacific_midnight(300.0)
+    assert p.pick(next_pacific_midnight(300.0) + 1, M) == 0
+
+
+def test_limits_are_learned_from_quota_failure():
+    import json
+
+    from hpn_router.core.classify import classify_response
+
+    body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "x", "details": [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+            {"quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "quotaValue": "3"}]},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}]}}
+    p = pool(1)
+    p.report(0, classify_response(429, json.dumps(body).encode()), 0.0, M)
+    for t in (2.0, 3.0, 4.0):
+        p.record_send(0, t, M)
+    assert p.state(0, 5.0, M) is KeyState.COOLING  # learned rpm 3 is spent, no 429 needed
+
+
+def test_snapshot_survives_a_restart_for_keys_that_stay():
+    p = pool(2)
+    p.report(0, Outcome(Verdict.KEY_INVALID, "400 API key invalid"), now=0.0, model=M)
+    p.report(1, Outcome(Verdict.RATE_LIMITED, "429", retry_after=100), now=0.0, model=M)
+    p.record_send(1, 1.0, M)
+    snap = p.snapshot(2.0)
+    assert "secret" not in str(snap)
+    q = pool(2)
+    q.restore(snap, 3.0)
+    assert q.state(0, 3.0, M) is KeyState.DISABLED and q.disabled_reason(0) == "400 API key invalid"
+    assert q.state(1, 3.0, M) is KeyState.COOLING
+    assert q.requests_today(1, 3.0) == 1
+    r = KeyPool([KeyConfig("other", "x")], cooldown_seconds=60)
+    r.restore(snap, 3.0)
+    assert r.state(0, 3.0, M) is KeyState.ACTIVE
+
+
+def test_enable_brings_a_key_back():
+    p = pool(1)
+    p.report(0, Outcome(Verdict.KEY_FORBIDDEN, "403"), now=0.0, model=M)
+    p.enable(0)
+    assert p.state(0, 0.0, M) is KeyState.ACTIVE

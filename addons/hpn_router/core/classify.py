@@ -46,6 +46,7 @@ class Outcome:
     verdict: Verdict
     reason: str  # short, human, never holds a key value
     retry_after: float | None = None  # seconds, from RetryInfo or the message
+    quota_limit: tuple[str, int] | None = None  # ("minute" | "day", requests) from QuotaFailure
 
     @property
     def retry_elsewhere(self) -> bool:
@@ -96,13 +97,28 @@ def _error_reasons(error: dict[str, Any]) -> set[str]:
     return {str(d.get("reason", "")) for d in _details(error, "google.rpc.ErrorInfo")}
 
 
-def _quota_ids(error: dict[str, Any]) -> list[str]:
-    ids: list[str] = []
+def _violations(error: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
     for failure in _details(error, "google.rpc.QuotaFailure"):
-        for violation in failure.get("violations") or []:
-            if isinstance(violation, dict):
-                ids.append(str(violation.get("quotaId", "")))
-    return ids
+        found += [v for v in failure.get("violations") or [] if isinstance(v, dict)]
+    return found
+
+
+def _quota_ids(error: dict[str, Any]) -> list[str]:
+    return [str(v.get("quotaId", "")) for v in _violations(error)]
+
+
+def _learned_limit(error: dict[str, Any]) -> tuple[str, int] | None:
+    """A request quota Gemini told us about (`quotaValue` is often absent)."""
+    for violation in _violations(error):
+        quota_id, value = str(violation.get("quotaId", "")), str(violation.get("quotaValue", ""))
+        if not value.isdigit() or int(value) == 0 or "Requests" not in quota_id:
+            continue
+        if "PerMinute" in quota_id:
+            return ("minute", int(value))
+        if "PerDay" in quota_id:
+            return ("day", int(value))
+    return None
 
 
 def _retry_delay(error: dict[str, Any]) -> float | None:
@@ -122,11 +138,12 @@ def _classify_429(error: dict[str, Any]) -> Outcome:
     message = str(error.get("message", ""))
     # A per-day 429 still carries a short retryDelay: trusting it would hammer a key that is
     # spent until midnight (anchors §0). `limit: 0` means the model is not on this tier at all.
+    learned = _learned_limit(error)
     if any("PerDay" in q for q in quota_ids):
-        return Outcome(Verdict.QUOTA_EXHAUSTED, "429 per-day quota exhausted")
+        return Outcome(Verdict.QUOTA_EXHAUSTED, "429 per-day quota exhausted", quota_limit=learned)
     if re.search(r"\blimit: 0\b", message):
         return Outcome(Verdict.QUOTA_EXHAUSTED, "429 quota limit 0 for this model")
-    return Outcome(Verdict.RATE_LIMITED, "429 Too Many Requests", _retry_delay(error))
+    return Outcome(Verdict.RATE_LIMITED, "429 Too Many Requests", _retry_delay(error), learned)
 
 
 def classify_response(status: int, body: bytes | str | None) -> Outcome:

@@ -2,15 +2,17 @@
 
 Rules (each transition takes the time as an argument; nothing here sleeps or reads a clock):
 
-1. A key is DISABLED for good after an invalid-key, forbidden or precondition failure; the
-   reason is kept. Only a config reload or an operator brings it back.
-2. Quotas belong to a Cloud project and a model (wire-formats §1.9), so a cooldown is stored
-   per (project, model), and cools every key of that project for that model. A key without a
-   project is its own project, which makes this the per-key cooldown of the seed.
-3. A key is ACTIVE for a model when it is enabled, not disabled and its project is not cooling
-   for that model; otherwise it is COOLING (until the cooldown ends) or DISABLED.
-4. Picking is round-robin over ACTIVE keys: the cursor moves past the key it returns, so 30
-   requests over 3 keys give 10 each.
+1. A key is DISABLED after an invalid-key, forbidden or precondition failure; the reason is
+   kept. Only an operator (admin API) or a config reload brings it back.
+2. Quotas belong to a Cloud project and a model (wire-formats §1.9), so cooldowns, usage and
+   budgets are kept per (project, model): a 429 cools every key of that project for that
+   model. A key without a project is its own project.
+3. A key is COOLING for a model while its project cools for that model, or while its
+   project's configured or learned budget (rpm, rpd, tpm) for that model is spent: such a key
+   is skipped before Gemini has to refuse it. Otherwise it is ACTIVE.
+4. Picking: among ACTIVE keys, the one whose project has the most headroom goes next; ties
+   (and pools without known budgets) go round-robin, in an order that alternates projects so
+   load spreads across projects first.
 
 The pool runs on one asyncio loop and never awaits, so every method is atomic with respect
 to concurrent requests; no lock is needed.
@@ -18,12 +20,17 @@ to concurrent requests; no lock is needed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import chain, zip_longest
+from typing import Any
 
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import DISABLES_KEY, Outcome, Verdict, next_pacific_midnight
+from hpn_router.core.quota import Limits, Usage, headroom, next_admission, pacific_day
+
+Slot = tuple[str, str]  # (project, model)
 
 
 class KeyState(Enum):
@@ -48,54 +55,50 @@ class Exhaustion:
     all_disabled: bool
 
 
+def project_interleaved(keys: Sequence[KeyConfig]) -> list[int]:
+    """Key indices ordered p1k1, p2k1, p1k2, p2k2, ...: round-robin spreads projects first."""
+    groups: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        groups.setdefault(key.project_id, []).append(index)
+    rounds = zip_longest(*groups.values())
+    return [i for i in chain.from_iterable(rounds) if i is not None]
+
+
 class KeyPool:
-    def __init__(self, keys: Sequence[KeyConfig], *, cooldown_seconds: float) -> None:
+    def __init__(
+        self,
+        keys: Sequence[KeyConfig],
+        *,
+        cooldown_seconds: float,
+        limits: Mapping[Slot, Limits] | None = None,
+    ) -> None:
         self.keys = tuple(keys)
         self.cooldown_seconds = cooldown_seconds
+        self.limits = dict(limits or {})  # configured; ("project", "*") applies to every model
+        self._learned: dict[Slot, Limits] = {}
+        self._order = project_interleaved(self.keys)
         self._cursor = 0
         self._disabled: dict[int, str] = {i: "disabled in config" for i, k in enumerate(self.keys) if not k.enabled}
-        self._cooldowns: dict[tuple[str, str], Cooldown] = {}
+        self._cooldowns: dict[Slot, Cooldown] = {}
+        self._usage: dict[Slot, Usage] = {}
 
     def name(self, index: int) -> str:
         return self.keys[index].name
 
+    def index_of(self, name: str) -> int | None:
+        return next((i for i, k in enumerate(self.keys) if k.name == name), None)
+
+    # -- state ------------------------------------------------------------------------
+
     def state(self, index: int, now: float, model: str) -> KeyState:
         if index in self._disabled:
             return KeyState.DISABLED
-        if self._cooldown(index, now, model) is not None:
+        if self._cooldown(index, now, model) is not None or self._headroom(index, now, model) == 0.0:
             return KeyState.COOLING
         return KeyState.ACTIVE
 
-    def pick(self, now: float, model: str, exclude: set[int] | frozenset[int] = frozenset()) -> int | None:
-        """The next ACTIVE key for `model` in round-robin order, skipping `exclude`."""
-        count = len(self.keys)
-        for step in range(count):
-            index = (self._cursor + step) % count
-            if index not in exclude and self.state(index, now, model) is KeyState.ACTIVE:
-                self._cursor = (index + 1) % count
-                return index
-        return None
-
     def has_active(self, now: float, model: str) -> bool:
         return any(self.state(i, now, model) is KeyState.ACTIVE for i in range(len(self.keys)))
-
-    def report(self, index: int, outcome: Outcome, now: float, model: str) -> None:
-        """Apply an attempt's outcome to the key that made it."""
-        if outcome.verdict in DISABLES_KEY:
-            self._disabled[index] = outcome.reason
-        elif outcome.verdict is Verdict.RATE_LIMITED:
-            delay = outcome.retry_after if outcome.retry_after is not None else self.cooldown_seconds
-            self._cool(index, model, Cooldown(now + max(delay, 0.0), False, outcome.reason))
-        elif outcome.verdict is Verdict.QUOTA_EXHAUSTED:
-            self._cool(index, model, Cooldown(next_pacific_midnight(now), True, outcome.reason))
-
-    def exhaustion(self, now: float, model: str) -> Exhaustion:
-        cooling = [c for i in range(len(self.keys)) if (c := self._cooldown(i, now, model)) and i not in self._disabled]
-        return Exhaustion(
-            earliest_recovery=min((c.until for c in cooling), default=None),
-            daily_only=bool(cooling) and all(c.daily for c in cooling),
-            all_disabled=len(self._disabled) == len(self.keys),
-        )
 
     def active_count(self) -> int:
         """Keys not disabled (cooldowns are per model, so a cooling key still counts)."""
@@ -104,14 +107,163 @@ class KeyPool:
     def disabled_reason(self, index: int) -> str | None:
         return self._disabled.get(index)
 
+    def cooldown_of(self, index: int, now: float, model: str | None = None) -> Cooldown | None:
+        """The longest-running cooldown of the key's project (any model when model is None)."""
+        project = self.keys[index].project_id
+        found = [c for (p, m), c in self._cooldowns.items() if p == project and (model is None or m == model) and c.until > now]
+        return max(found, key=lambda c: c.until, default=None)
+
+    # -- picking ----------------------------------------------------------------------
+
+    def pick(self, now: float, model: str, exclude: set[int] | frozenset[int] = frozenset()) -> int | None:
+        """The next ACTIVE key for `model`, skipping `exclude`."""
+        count = len(self._order)
+        best: tuple[float, int] | None = None  # (headroom, position in the rotation)
+        for step in range(count):
+            position = (self._cursor + step) % count
+            index = self._order[position]
+            if index in exclude or self.state(index, now, model) is not KeyState.ACTIVE:
+                continue
+            room = self._headroom(index, now, model)
+            if room is None:  # no budget known: plain round-robin
+                best = (2.0, position)
+                break
+            if best is None or room > best[0]:
+                best = (room, position)
+        if best is None:
+            return None
+        self._cursor = (best[1] + 1) % count
+        return self._order[best[1]]
+
+    # -- reports ----------------------------------------------------------------------
+
+    def record_send(self, index: int, now: float, model: str) -> None:
+        """An attempt went out with this key: it counts against its project's budget."""
+        self._usage.setdefault(self._slot(index, model), Usage()).record_request(now)
+
+    def record_tokens(self, index: int, now: float, model: str, prompt_tokens: int) -> None:
+        self._usage.setdefault(self._slot(index, model), Usage()).record_tokens(now, prompt_tokens)
+
+    def report(self, index: int, outcome: Outcome, now: float, model: str) -> None:
+        """Apply an attempt's outcome to the key that made it."""
+        if outcome.verdict in DISABLES_KEY:
+            self._disabled[index] = outcome.reason
+            return
+        if outcome.quota_limit is not None:
+            self._learn(index, model, outcome)
+        if outcome.verdict is Verdict.RATE_LIMITED:
+            delay = outcome.retry_after if outcome.retry_after is not None else self.cooldown_seconds
+            self._cool(index, model, Cooldown(now + max(delay, 0.0), False, outcome.reason))
+        elif outcome.verdict is Verdict.QUOTA_EXHAUSTED:
+            self._cool(index, model, Cooldown(next_pacific_midnight(now), True, outcome.reason))
+
+    def enable(self, index: int) -> None:
+        """An operator re-enables a key: forget its disable reason and its cooldowns."""
+        self._disabled.pop(index, None)
+        project = self.keys[index].project_id
+        for slot in [s for s in self._cooldowns if s[0] == project]:
+            del self._cooldowns[slot]
+
+    def exhaustion(self, now: float, model: str) -> Exhaustion:
+        recoveries: list[tuple[float, bool]] = []
+        for index in range(len(self.keys)):
+            if index in self._disabled:
+                continue
+            cooldown = self._cooldown(index, now, model)
+            if cooldown is not None:
+                recoveries.append((cooldown.until, cooldown.daily))
+            elif self._headroom(index, now, model) == 0.0:
+                recoveries.append(self._budget_recovery(index, now, model))
+        return Exhaustion(
+            earliest_recovery=min((t for t, _ in recoveries), default=None),
+            daily_only=bool(recoveries) and all(daily for _, daily in recoveries),
+            all_disabled=len(self._disabled) == len(self.keys),
+        )
+
+    # -- usage figures for the admin API ------------------------------------------------
+
+    def requests_today(self, index: int, now: float) -> int:
+        return sum(u.day_requests for (p, _), u in self._usage.items() if p == self.keys[index].project_id and u.day == pacific_day(now))
+
+    def requests_last_minute(self, index: int, now: float) -> int:
+        project = self.keys[index].project_id
+        total = 0
+        for (p, _), usage in self._usage.items():
+            if p == project:
+                usage.prune(now)
+                total += len(usage.requests)
+        return total
+
+    # -- persistence ------------------------------------------------------------------
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        """JSON-able state that should survive a restart (names, never key values)."""
+        return {
+            "disabled": {self.name(i): reason for i, reason in self._disabled.items() if self.keys[i].enabled},
+            "cooldowns": [
+                {"project": p, "model": m, "until": c.until, "daily": c.daily, "reason": c.reason}
+                for (p, m), c in self._cooldowns.items()
+                if c.until > now
+            ],
+            "day_counts": [
+                {"project": p, "model": m, "day": u.day, "requests": u.day_requests}
+                for (p, m), u in self._usage.items()
+                if u.day == pacific_day(now) and u.day_requests
+            ],
+        }
+
+    def restore(self, snapshot: Mapping[str, Any], now: float) -> None:
+        """Take back what a snapshot says about the keys and projects that still exist."""
+        projects = {k.project_id for k in self.keys}
+        for name, reason in (snapshot.get("disabled") or {}).items():
+            index = self.index_of(name)
+            if index is not None:
+                self._disabled[index] = str(reason)
+        for c in snapshot.get("cooldowns") or []:
+            if c.get("project") in projects and float(c.get("until", 0)) > now:
+                self._cooldowns[(c["project"], c["model"])] = Cooldown(float(c["until"]), bool(c.get("daily")), str(c.get("reason", "")))
+        for d in snapshot.get("day_counts") or []:
+            if d.get("project") in projects and d.get("day") == pacific_day(now):
+                usage = self._usage.setdefault((d["project"], d["model"]), Usage())
+                usage.prune(now)
+                usage.day_requests = max(usage.day_requests, int(d.get("requests", 0)))
+
+    # -- internals --------------------------------------------------------------------
+
+    def _slot(self, index: int, model: str) -> Slot:
+        return (self.keys[index].project_id, model)
+
+    def _limits(self, index: int, model: str) -> Limits:
+        project = self.keys[index].project_id
+        configured = self.limits.get((project, model)) or self.limits.get((project, "*")) or Limits()
+        return configured.merged(self._learned.get((project, model), Limits()))
+
+    def _headroom(self, index: int, now: float, model: str) -> float | None:
+        return headroom(self._usage.get(self._slot(index, model)), self._limits(index, model), now)
+
+    def _budget_recovery(self, index: int, now: float, model: str) -> tuple[float, bool]:
+        usage = self._usage.setdefault(self._slot(index, model), Usage())
+        at = next_admission(usage, self._limits(index, model), now)
+        return (next_pacific_midnight(now), True) if at is None else (at, False)
+
+    def _learn(self, index: int, model: str, outcome: Outcome) -> None:
+        assert outcome.quota_limit is not None
+        window, value = outcome.quota_limit
+        slot = self._slot(index, model)
+        known = self._learned.get(slot, Limits())
+        if window == "minute":
+            self._learned[slot] = Limits(value, known.rpd, known.tpm)
+        elif window == "day":
+            self._learned[slot] = Limits(known.rpm, value, known.tpm)
+
     def _cool(self, index: int, model: str, cooldown: Cooldown) -> None:
-        slot = (self.keys[index].project_id, model)
+        slot = self._slot(index, model)
         current = self._cooldowns.get(slot)
         if current is None or cooldown.until > current.until:
             self._cooldowns[slot] = cooldown
 
     def _cooldown(self, index: int, now: float, model: str) -> Cooldown | None:
-        slot = (self.keys[index].project_id, model)
+        slot = self._slot(index, model)
         cooldown = self._cooldowns.get(slot)
         if cooldown is None:
             return None
