@@ -109,3 +109,33 @@ def test_bad_yaml_does_not_echo_the_file(tmp_path):
 def test_key_repr_hides_the_value():
     config = parse_config(ONE_KEY, {})
     assert "AIzaSyTestKey1" not in repr(config)
+
+
+def test_pool_limits_and_projects_from_the_environment():
+    raw = {"key_pool": {"limits": [{"project": "p1", "model": "gemini-2.5-flash", "rpm": 10, "rpd": 250}, {"project": "p2", "tpm": 1000}]}}
+    config = parse_config(raw, {"HPN_API_KEYS": "AIzaA,AIzaB,AIzaC", "HPN_KEY_PROJECTS": "p1,p1,p2"})
+    assert [k.project for k in config.key_pool.keys] == ["p1", "p1", "p2"]
+    first, second = config.key_pool.limits
+    assert (first.project, first.model, first.rpm, first.rpd, first.tpm) == ("p1", "gemini-2.5-flash", 10, 250, None)
+    assert (second.model, second.tpm) == ("*", 1000)
+
+
+def test_key_projects_must_match_the_keys():
+    with pytest.raises(ConfigError, match="HPN_KEY_PROJECTS: expected 2 project names"):
+        parse_config({}, {"HPN_API_KEYS": "AIzaA,AIzaB", "HPN_KEY_PROJECTS": "p1"})
+
+
+def test_limits_need_a_number():
+    with pytest.raises(ConfigError, match=r"key_pool.limits\[0\]: give at least one of rpm, rpd, tpm"):
+        parse_config({**ONE_KEY, "key_pool": {**ONE_KEY["key_pool"], "limits": [{"project": "p"}]}}, {})
+
+
+def test_client_and_admin_tokens():
+    env = {"HPN_CLIENT_TOKENS": "client-token-aaaaaaaaaaaa,client-token-bbbbbbbbbbbb", "HPN_ADMIN_TOKEN": "admin-token-cccccccccccc"}
+    config = parse_config(ONE_KEY, env)
+    assert config.server.client_tokens == ("client-token-aaaaaaaaaaaa", "client-token-bbbbbbbbbbbb")
+    assert config.server.admin_token == "admin-token-cccccccccccc"
+    assert "client-token" not in repr(config) and "admin-token" not in repr(config)
+    with pytest.raises(ConfigError) as info:
+        parse_config({**ONE_KEY, "server": {"client_tokens": ["short"]}}, {})
+    assert "server.client_tokens[0]: too short" in str(info.value) and "short'" not in str(info.value)

@@ -52,6 +52,23 @@ class ServerConfig:
     port: int = 8080
     read_timeout_seconds: int = 30
     write_timeout_seconds: int = 30
+    # Who may use the router (empty: anyone who can reach it; see README "Client tokens").
+    client_tokens: tuple[str, ...] = field(default=(), repr=False)
+    admin_token: str | None = field(default=None, repr=False)
+    client_rpm: int = 0  # requests per minute per client token (0: unlimited)
+    max_body_bytes: int = 32 * 1024 * 1024  # inline images and PDFs are large, but bounded
+    max_json_depth: int = 64
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaLimit:
+    """A known budget of one Cloud project for one model ("*": every model)."""
+
+    project: str
+    model: str = "*"
+    rpm: int | None = None
+    rpd: int | None = None
+    tpm: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,10 @@ class KeyPoolConfig:
     retry_count: int = 3
     cooldown_seconds: int = 60
     keys: tuple[KeyConfig, ...] = ()
+    max_wait_seconds: int = 10  # a request waits this long for the earliest key recovery
+    retry_backoff_ms: int = 200  # before retrying after a 5xx/timeout, doubled each time
+    limits: tuple[QuotaLimit, ...] = ()
+    state_file: str = ".hpn/state.json"  # pool state kept across restarts ("" = none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +213,42 @@ def _decimal(value: Any, path: str) -> Decimal:
 # Sections
 
 
-def _server(raw: Any) -> ServerConfig:
+SERVER_FIELDS = {
+    "host", "port", "read_timeout_seconds", "write_timeout_seconds",
+    "client_tokens", "admin_token", "client_rpm", "max_body_bytes", "max_json_depth",
+}
+
+
+def _tokens(value: Any, path: str) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ConfigError(f"{path}: expected a list of tokens or a comma-separated string")
+    tokens = tuple(_str(t, f"{path}[{i}]") for i, t in enumerate(items) if not (isinstance(t, str) and not t.strip()))
+    for i, token in enumerate(tokens):
+        if len(token) < 16:  # the message never shows the token
+            raise ConfigError(f"{path}[{i}]: too short; use at least 16 random characters")
+    return tokens
+
+
+def _optional_token(value: Any, path: str) -> str | None:
+    tokens = _tokens(value, path) if value else ()
+    if len(tokens) > 1:
+        raise ConfigError(f"{path}: expected one token")
+    return tokens[0] if tokens else None
+
+
+def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
     data = _mapping(raw, "server")
-    _no_unknown(data, {"host", "port", "read_timeout_seconds", "write_timeout_seconds"}, "server")
+    _no_unknown(data, SERVER_FIELDS, "server")
     d = ServerConfig()
     return ServerConfig(
+        client_tokens=_tokens(env.get("HPN_CLIENT_TOKENS") or data.get("client_tokens"), "server.client_tokens"),
+        admin_token=_optional_token(env.get("HPN_ADMIN_TOKEN") or data.get("admin_token"), "server.admin_token"),
+        client_rpm=_int(data.get("client_rpm", d.client_rpm), "server.client_rpm"),
+        max_body_bytes=_int(data.get("max_body_bytes", d.max_body_bytes), "server.max_body_bytes", minimum=1024),
+        max_json_depth=_int(data.get("max_json_depth", d.max_json_depth), "server.max_json_depth", minimum=2, maximum=500),
         host=_str(data.get("host", d.host), "server.host"),
         port=_int(data.get("port", d.port), "server.port", minimum=1, maximum=65535),
         read_timeout_seconds=_int(
@@ -231,19 +283,25 @@ def _key(raw: Any, path: str, env: Mapping[str, str]) -> KeyConfig:
     )
 
 
-def _keys_from_env(value: str) -> tuple[KeyConfig, ...]:
+def _keys_from_env(value: str, projects_value: str) -> tuple[KeyConfig, ...]:
     keys = [k.strip() for k in value.split(",") if k.strip()]
-    return tuple(KeyConfig(name=f"key_{i}", key=k) for i, k in enumerate(keys, start=1))
+    projects = [p.strip() for p in projects_value.split(",")] if projects_value.strip() else []
+    if projects and len(projects) != len(keys):
+        raise ConfigError(f"HPN_KEY_PROJECTS: expected {len(keys)} project names (one per key of HPN_API_KEYS), got {len(projects)}")
+    return tuple(
+        KeyConfig(name=f"key_{i}", key=k, project=(projects[i - 1] or None) if projects else None)
+        for i, k in enumerate(keys, start=1)
+    )
 
 
 def _key_pool(raw: Any, env: Mapping[str, str]) -> KeyPoolConfig:
     data = _mapping(raw, "key_pool")
-    _no_unknown(data, {"strategy", "retry_count", "cooldown_seconds", "keys"}, "key_pool")
+    _no_unknown(data, KEY_POOL_FIELDS, "key_pool")
     raw_keys = data.get("keys") or []
     if not isinstance(raw_keys, list):
         raise ConfigError(f"key_pool.keys: expected a list, got {_show(raw_keys)}")
     if env.get("HPN_API_KEYS", "").strip():
-        keys = _keys_from_env(env["HPN_API_KEYS"])  # replaces the file's keys
+        keys = _keys_from_env(env["HPN_API_KEYS"], env.get("HPN_KEY_PROJECTS", ""))  # replaces the file's keys
     else:
         keys = tuple(_key(k, f"key_pool.keys[{i}]", env) for i, k in enumerate(raw_keys))
     _check_unique(keys)
@@ -252,7 +310,34 @@ def _key_pool(raw: Any, env: Mapping[str, str]) -> KeyPoolConfig:
         retry_count=_int(data.get("retry_count", 3), "key_pool.retry_count", maximum=20),
         cooldown_seconds=_int(data.get("cooldown_seconds", 60), "key_pool.cooldown_seconds"),
         keys=keys,
+        max_wait_seconds=_int(data.get("max_wait_seconds", 10), "key_pool.max_wait_seconds", maximum=600),
+        retry_backoff_ms=_int(data.get("retry_backoff_ms", 200), "key_pool.retry_backoff_ms", maximum=60000),
+        limits=_limits(data.get("limits")),
+        state_file=str(data.get("state_file", ".hpn/state.json") or ""),
     )
+
+
+KEY_POOL_FIELDS = {
+    "strategy", "retry_count", "cooldown_seconds", "keys", "max_wait_seconds", "retry_backoff_ms", "limits", "state_file",
+}
+
+
+def _limits(raw: Any) -> tuple[QuotaLimit, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"key_pool.limits: expected a list, got {_show(raw)}")
+    limits = []
+    for i, item in enumerate(raw):
+        path = f"key_pool.limits[{i}]"
+        data = _mapping(item, path)
+        _no_unknown(data, {"project", "model", "rpm", "rpd", "tpm"}, path)
+        numbers = {n: _int(data[n], f"{path}.{n}", minimum=1) for n in ("rpm", "rpd", "tpm") if n in data}
+        if not numbers:
+            raise ConfigError(f"{path}: give at least one of rpm, rpd, tpm")
+        model = _model_id(data.get("model", "*"), f"{path}.model") if data.get("model", "*") != "*" else "*"
+        limits.append(QuotaLimit(project=_str(data.get("project"), f"{path}.project"), model=model, **numbers))
+    return tuple(limits)
 
 
 def _check_unique(keys: tuple[KeyConfig, ...]) -> None:
@@ -351,7 +436,7 @@ def parse_config(raw: Any, env: Mapping[str, str]) -> RouterConfig:
     """Validate a parsed YAML document (plus environment overrides) into a RouterConfig."""
     data = _mapping(raw, "config")
     _no_unknown(data, SECTIONS, "")
-    server = _server(data.get("server"))
+    server = _server(data.get("server"), env)
     if env.get("HPN_HOST"):
         server = replace(server, host=_str(env["HPN_HOST"], "HPN_HOST"))
     if env.get("HPN_PORT"):

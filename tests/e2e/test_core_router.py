@@ -71,8 +71,11 @@ def test_rotation_is_even_over_30_requests(make_router, emulator):
     assert all(9 <= c <= 11 for c in counts.values()), counts
 
 
+NO_WAIT = {"key_pool": {"max_wait_seconds": 0}}
+
+
 def test_every_key_rate_limited_gives_429_with_retry_after(make_router, emulator):
-    router = make_router()
+    router = make_router(config=NO_WAIT)
     for i in range(3):
         emulator.set_key(i, "rate_limit")
     client = client_for(router)
@@ -90,7 +93,7 @@ def test_every_key_rate_limited_gives_429_with_retry_after(make_router, emulator
 
 
 def test_daily_quota_everywhere_is_insufficient_quota(make_router, emulator):
-    router = make_router(keys=KEYS[:2])
+    router = make_router(keys=KEYS[:2], config=NO_WAIT)
     emulator.set_key(0, "rate_limit_day")
     emulator.set_key(1, "rate_limit_day")
     with pytest.raises(openai.RateLimitError) as info:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 from collections.abc import Callable
 
 from loguru import logger
@@ -20,10 +21,12 @@ from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.config import RouterConfig
 from hpn_router.core.keypool import KeyPool
+from hpn_router.core.quota import Limits
 from hpn_router.errors import RouterError
-from hpn_router.failover import Attempt, FailoverResult, run_with_failover
+from hpn_router.failover import Attempt, FailoverResult, WaitPolicy, run_with_failover
 from hpn_router.relay import TOKEN_HEADER, StreamRelay
 from hpn_router.state import RouterState
+from hpn_router.statefile import load_state, save_state
 from hpn_router.upstream import AttemptResult, GeminiTransport, UpstreamRequest
 
 
@@ -33,18 +36,42 @@ class KeyRouting:
         self.clock = clock
         self.config: RouterConfig | None = None
         self.transport: GeminiTransport | None = None
+        self.waits = WaitPolicy()
         self.relay = StreamRelay()
+        self._saved_at = 0.0
 
     def apply(self, config: RouterConfig) -> None:
+        """A new config (start-up or reload): keys that stay keep their state."""
+        previous = self.state.pool.snapshot(self.clock()) if self.state.pool else load_state(config.key_pool.state_file)
+        settings = config.key_pool
+        limits = {(q.project, q.model): Limits(q.rpm, q.rpd, q.tpm) for q in settings.limits}
+        pool = KeyPool(settings.keys, cooldown_seconds=settings.cooldown_seconds, limits=limits)
+        pool.restore(previous, self.clock())
+        if self.state.pool is None and previous.get("total_saved"):
+            self.state.total_saved = Decimal(str(previous["total_saved"]))
+        self.state.pool = pool
+        self.waits = WaitPolicy(max_wait_seconds=settings.max_wait_seconds, backoff_seconds=settings.retry_backoff_ms / 1000)
+        if self.transport is None or self.config is None or self.config.gemini.base_url != config.gemini.base_url:
+            self.transport = GeminiTransport(config.gemini.base_url, timeout_seconds=config.server.read_timeout_seconds)
+        self.transport.timeout_seconds = config.server.read_timeout_seconds
         self.config = config
-        pool = config.key_pool
-        self.state.pool = KeyPool(pool.keys, cooldown_seconds=pool.cooldown_seconds)
-        self.transport = GeminiTransport(config.gemini.base_url, timeout_seconds=config.server.read_timeout_seconds)
+
+    def save_state(self) -> None:
+        if self.config and self.state.pool:
+            snapshot = self.state.pool.snapshot(self.clock())
+            save_state(self.config.key_pool.state_file, {**snapshot, "total_saved": str(self.state.total_saved)})
+            self._saved_at = self.clock()
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        # Persist at most once a second, after requests that went upstream.
+        if flow.metadata.get(meta.ATTEMPTS) and self.clock() - self._saved_at >= 1.0:
+            self.save_state()
 
     async def running(self) -> None:
         await self.relay.start()
 
     async def done(self) -> None:
+        self.save_state()
         await self.relay.stop()
         if self.transport:
             await self.transport.close()
@@ -101,6 +128,7 @@ class KeyRouting:
             retry_count=self.config.key_pool.retry_count,
             clock=self.clock,
             on_rotate=_log_rotation,
+            waits=self.waits,
         )
         flow.metadata[meta.ATTEMPTS] = int(flow.metadata.get(meta.ATTEMPTS, 0)) + len(outcome.attempts)
         if outcome.key_name:
