@@ -24,7 +24,8 @@ class Health:
         if not is_client_flow(flow):
             return
         if match(flow.request.method, flow.request.path).endpoint is Endpoint.HEALTH:
-            answer_json(flow, 200, self.snapshot())
+            full = flow.metadata.get(meta.FULL_HEALTH, True)
+            answer_json(flow, 200, self.snapshot() if full else {"status": self.snapshot()["status"]})
 
     def snapshot(self) -> dict[str, object]:
         return {

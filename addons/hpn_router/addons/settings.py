@@ -44,18 +44,23 @@ class Settings:
     def configure(self, updated: set[str]) -> None:
         if "hpn_config" not in updated:
             return
+        error = self.reload()
+        if error:
+            # Logged through stdlib logging, which mitmproxy's ErrorCheck watches: an error
+            # during start-up makes mitmdump exit non-zero. Later, the last good config stays.
+            logging.getLogger("hpn.settings").error("Invalid configuration: %s", error)
+
+    def reload(self) -> str | None:
+        """Load the config again and hand it out; the error message, or None."""
         path = ctx.options.hpn_config or (str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None)
         try:
             config = load_config(path, self.env())
         except ConfigError as e:
-            # An error logged during start-up makes mitmdump exit non-zero (ErrorCheck);
-            # on a later reload the last good config stays in force.
-            # Logged through stdlib logging, which mitmproxy's ErrorCheck watches.
-            logging.getLogger("hpn.settings").error("Invalid configuration: %s", e)
-            return
+            return str(e)
         self.config = config
         for consumer in self.consumers:
             consumer.apply(config)
+        return None
 
     def running(self) -> None:
         # Eager connections would dial the reverse target (or api.openai.com) on every client

@@ -1,0 +1,120 @@
+"""Access: admits only the router's clients, and only bodies it can safely read.
+
+- `server.client_tokens` set: every API request needs `Authorization: Bearer <token>`
+  (Google's SDK may send it as `x-goog-api-key` on the native paths); else 401. `/health`
+  stays open but shows anonymous callers only the status.
+- `/admin/...` needs the separate `server.admin_token`.
+- `server.client_rpm`: requests per minute per client; over it, that client alone gets 429.
+- Bodies over `server.max_body_bytes` get 413, JSON nested deeper than `server.max_json_depth`
+  400 — before anything parses them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable
+
+from loguru import logger
+from mitmproxy import ctx, http
+
+from hpn_router import meta
+from hpn_router.addons.answers import answer_error, is_client_flow
+from hpn_router.config import RouterConfig
+from hpn_router.core.access import ClientRateLimiter, bearer_token, json_too_deep, match_token
+from hpn_router.errors import InvalidRequestError, PayloadTooLarge, RateLimitedError, RouterError
+
+
+class Unauthorized(RouterError):
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class Access:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.config: RouterConfig | None = None
+        self.limiter = ClientRateLimiter(0)
+
+    def apply(self, config: RouterConfig) -> None:
+        if self.config is None or self.config.server.client_rpm != config.server.client_rpm:
+            self.limiter = ClientRateLimiter(config.server.client_rpm)
+        self.config = config
+
+    def running(self) -> None:
+        if self.config and not self.config.server.client_tokens:
+            exposed = [h for h in _listen_hosts(ctx.options.mode) if not _is_loopback(h)]
+            if exposed:
+                logger.warning(
+                    "!!! HPN Router listens on {} without client tokens: anyone who can reach it spends "
+                    "your Gemini keys. Set server.client_tokens or HPN_CLIENT_TOKENS. !!!",
+                    ", ".join(exposed) or "all interfaces",
+                )
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if self.config is None or not is_client_flow(flow):
+            return
+        length = flow.request.headers.get("content-length", "0")
+        if length.isdigit() and int(length) > self.config.server.max_body_bytes:
+            answer_error(flow, PayloadTooLarge(f"The request body is {length} bytes; the limit is {self.config.server.max_body_bytes}."))
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if self.config is None or not is_client_flow(flow):
+            return
+        try:
+            self._admit(flow, self.config)
+        except RouterError as e:
+            answer_error(flow, e)
+
+    def _admit(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
+        path = flow.request.path.split("?", 1)[0]
+        if path.startswith("/admin"):
+            presented = bearer_token(flow.request.headers.get("authorization"))
+            if not config.server.admin_token or match_token(presented, (config.server.admin_token,)) is None:
+                raise Unauthorized("The admin API needs Authorization: Bearer <server.admin_token>.")
+            return
+        client = self._client(flow, config)
+        flow.metadata[meta.CLIENT] = client
+        flow.metadata[meta.FULL_HEALTH] = client != "anonymous" or not config.server.client_tokens
+        if path == "/health":
+            return
+        if config.server.client_tokens and client == "anonymous":
+            raise Unauthorized("Missing or unknown client token: send Authorization: Bearer <token>.")
+        retry_after = self.limiter.admit(client, self.clock())
+        if retry_after is not None:
+            raise RateLimitedError(f"Client rate limit of {config.server.client_rpm} requests per minute reached.", retry_after=retry_after)
+        self._check_body(flow, config)
+
+    def _client(self, flow: http.HTTPFlow, config: RouterConfig) -> str:
+        if not config.server.client_tokens:
+            return "anonymous"
+        presented = bearer_token(flow.request.headers.get("authorization")) or flow.request.headers.get("x-goog-api-key")
+        index = match_token(presented, config.server.client_tokens)
+        return "anonymous" if index is None else f"client_{index + 1}"
+
+    def _check_body(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
+        raw = flow.request.raw_content or b""
+        if len(raw) > config.server.max_body_bytes:  # chunked uploads carry no content-length
+            raise PayloadTooLarge(f"The request body is {len(raw)} bytes; the limit is {config.server.max_body_bytes}.")
+        if json_too_deep(raw, config.server.max_json_depth):
+            raise InvalidRequestError(f"The request body nests JSON deeper than {config.server.max_json_depth} levels.")
+
+
+def _listen_hosts(modes: object) -> list[str]:
+    """Listen hosts of mitmproxy's --mode specs ("reverse:URL@host:port", "regular@port")."""
+    hosts = []
+    for spec in modes if isinstance(modes, (list, tuple)) else []:
+        listen = str(spec).rpartition("@")[2] if "@" in str(spec) else ""
+        host = listen.rpartition(":")[0] if ":" in listen else ""
+        hosts.append(host or ctx.options.listen_host or "0.0.0.0")
+    return hosts
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

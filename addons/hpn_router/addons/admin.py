@@ -1,0 +1,104 @@
+"""Admin: the key pool's state, and operator actions, under `/admin/` (admin token only;
+Access checks it).
+
+    GET  /admin/keys                  each key's name, project, state, reason, until, usage
+    POST /admin/keys/{name}/enable    bring a disabled or cooling key back
+    POST /admin/reload                reload the config (also on SIGHUP); keys that stay keep state
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from loguru import logger
+from mitmproxy import http
+
+from hpn_router.addons.answers import answer_error, answer_json, is_client_flow
+from hpn_router.core.keypool import KeyPool
+from hpn_router.errors import InvalidRequestError, NotFoundError
+from hpn_router.state import RouterState
+
+Reloader = Callable[[], str | None]  # returns an error message, or None when reloaded
+
+
+class Admin:
+    def __init__(self, state: RouterState, reload: Reloader, *, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.reload = reload
+        self.clock = clock
+        self._sighup_installed = False
+
+    def running(self) -> None:
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
+            self._sighup_installed = True
+        except (RuntimeError, NotImplementedError, ValueError):
+            pass  # not on the main thread / not on this platform: /admin/reload still works
+
+    def done(self) -> None:
+        if self._sighup_installed:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+
+    def _on_sighup(self) -> None:
+        error = self.reload()
+        if error:
+            logger.error("Reload on SIGHUP failed; keeping the previous config: {}", error)
+        else:
+            logger.info("Configuration reloaded on SIGHUP")
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        path = flow.request.path.split("?", 1)[0].rstrip("/")
+        if not path.startswith("/admin") or not is_client_flow(flow):
+            return
+        pool = self.state.pool
+        parts = path.split("/")[2:]  # ["keys", name, "enable"] / ["reload"]
+        method = flow.request.method
+        if parts == ["keys"] and method == "GET" and pool:
+            answer_json(flow, 200, {"keys": self.describe(pool)})
+        elif len(parts) == 3 and parts[0] == "keys" and parts[2] == "enable" and method == "POST" and pool:
+            self._enable(flow, pool, parts[1])
+        elif parts == ["reload"] and method == "POST":
+            error = self.reload()
+            if error:
+                answer_error(flow, InvalidRequestError(f"Reload failed; the previous config stays: {error}", code="invalid_config"))
+            else:
+                answer_json(flow, 200, {"reloaded": True, "keys": len(self.state.pool.keys) if self.state.pool else 0})
+        else:
+            answer_error(flow, NotFoundError(f"Unknown admin action {method} {path}."))
+
+    def _enable(self, flow: http.HTTPFlow, pool: KeyPool, name: str) -> None:
+        index = pool.index_of(name)
+        if index is None:
+            answer_error(flow, NotFoundError(f"No key named {name!r}.", param="name"))
+            return
+        pool.enable(index)
+        logger.bind(event="key_enabled", key=name).info("Key re-enabled by an operator")
+        answer_json(flow, 200, self.describe(pool)[index])
+
+    def describe(self, pool: KeyPool) -> list[dict[str, object]]:
+        now = self.clock()
+        rows = []
+        for index, key in enumerate(pool.keys):
+            reason = pool.disabled_reason(index)
+            cooldown = pool.cooldown_of(index, now)
+            state = "disabled" if reason else "cooling" if cooldown else "active"
+            rows.append(
+                {
+                    "name": key.name,
+                    "project": key.project_id,
+                    "state": state,
+                    "reason": reason or (cooldown.reason if cooldown else None),
+                    "until": _iso(cooldown.until) if cooldown and not reason else None,
+                    "requests_today": pool.requests_today(index, now),
+                    "requests_last_minute": pool.requests_last_minute(index, now),
+                }
+            )
+        return rows
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
