@@ -238,3 +238,19 @@ def test_no_keys_points_to_the_demo(tmp_path):
                             cwd=REPO / "addons", env={"PATH": "/usr/bin:/bin"}, timeout=30)
     assert result.returncode == 1
     assert "./run.sh --demo" in result.stderr
+
+
+def test_a_client_that_disconnects_cancels_its_upstream_request(make_router, emulator):
+    router = make_router(keys=KEYS[:1])
+    emulator.set_key(0, "hang")
+    client = client_for(router, timeout=1.0)
+    with pytest.raises(openai.APITimeoutError):
+        client.chat.completions.create(model="gpt-4", messages=MSG)
+    import time
+
+    deadline = time.monotonic() + 5
+    while "upstream request cancelled" not in router.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "upstream request cancelled" in router.log()
+    emulator.set_key(0, "ok")
+    assert "You said" in client_for(router).chat.completions.create(model="gpt-4", messages=MSG).choices[0].message.content

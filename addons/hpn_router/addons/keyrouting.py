@@ -8,13 +8,14 @@ flow at the in-process relay so mitmproxy streams it to the client as it arrives
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from decimal import Decimal
 from collections.abc import Callable
 
 from loguru import logger
-from mitmproxy import http
+from mitmproxy import connection, http
 
 from hpn_router import meta
 from hpn_router.addons.answers import answer_error, is_client_flow
@@ -39,6 +40,7 @@ class KeyRouting:
         self.waits = WaitPolicy()
         self.relay = StreamRelay()
         self._saved_at = 0.0
+        self._in_flight: dict[str, set[asyncio.Future[None]]] = {}
 
     def apply(self, config: RouterConfig) -> None:
         """A new config (start-up or reload): keys that stay keep their state."""
@@ -71,6 +73,9 @@ class KeyRouting:
         await self.relay.start()
 
     async def done(self) -> None:
+        for tasks in self._in_flight.values():
+            for task in tasks:
+                task.cancel()
         self.save_state()
         await self.relay.stop()
         if self.transport:
@@ -80,11 +85,27 @@ class KeyRouting:
         plan = flow.metadata.get(meta.UPSTREAM)
         if not plan or not is_client_flow(flow):
             return
+        # The attempts run as a task we hold, so a client that disconnects cancels its
+        # upstream request (client_disconnected fires while this hook is still pending).
+        task = asyncio.ensure_future(self._route(flow, plan))
+        tasks = self._in_flight.setdefault(flow.client_conn.id, set())
+        tasks.add(task)
         try:
-            await self._route(flow, plan)
+            await task
+        except asyncio.CancelledError:
+            logger.bind(event="client_gone").info("Client disconnected; upstream request cancelled")
+            flow.kill()
         except Exception:  # never raise out of a hook: later addons (redaction) must still run
             logger.exception("key routing failed")
             answer_error(flow, RouterError("The router failed to handle this request."))
+        finally:
+            tasks.discard(task)
+            if not tasks:
+                self._in_flight.pop(flow.client_conn.id, None)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        for task in self._in_flight.pop(client.id, set()):
+            task.cancel()
 
     async def _route(self, flow: http.HTTPFlow, plan: dict[str, object]) -> None:
         if self.config is None or self.transport is None or self.state.pool is None:
