@@ -27,20 +27,16 @@ from hpn_router.addons.chat import ChatTranslation  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
 from hpn_router.addons.endpoints import Endpoints  # noqa: E402
 from hpn_router.addons.health import Health  # noqa: E402
-from hpn_router.addons.interception import Interception  # noqa: E402
 from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
 from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
 from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
-from hpn_router.addons.viewcap import ViewCap  # noqa: E402
 from hpn_router.core.redact import Redactor  # noqa: E402
 from hpn_router.state import RouterState  # noqa: E402
 
 state = RouterState()
 log_redaction = LogRedaction(Redactor({}))  # first: every later line is redacted
-interception = Interception()  # proxy mode: only intercepted hosts are ours, the rest tunnels
-view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 access = Access()  # client tokens, admin token, per-client rate, body limits
 health = Health(state)  # answers /health, counts answered requests
 endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
@@ -50,13 +46,12 @@ models = ModelsEndpoint()  # /v1/models from Gemini's live list + aliases
 native = NativePassthrough()  # Gemini's own API with a pool key
 key_routing = KeyRouting(state)  # last in `request`: attempts with pool keys, failover, relay
 
-settings = Settings(consumers=[log_redaction, interception, view_cap, access, endpoints, chat, embeddings, models, key_routing])
+settings = Settings(consumers=[log_redaction, access, endpoints, chat, embeddings, models, key_routing])
 admin = Admin(state, settings.reload)  # /admin/keys, /admin/reload, SIGHUP
 
 addons = [
     settings,
     log_redaction,
-    interception,  # before every addon that handles requests: it marks what is not ours
     access,
     health,
     admin,
@@ -66,5 +61,4 @@ addons = [
     models,
     native,
     key_routing,
-    view_cap,
 ]
