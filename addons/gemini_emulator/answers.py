@@ -27,8 +27,8 @@ from typing import Any
 from .protos import example_value
 from .scenario import ModelInfo
 
-DUMMY_SIGNATURES = frozenset(base64.b64encode(s).decode() for s in
-                             (b"skip_thought_signature_validator", b"context_engineering_is_the_way_to_go"))
+_DUMMY_BYTES = (b"skip_thought_signature_validator", b"context_engineering_is_the_way_to_go")
+DUMMY_SIGNATURES = frozenset(base64.b64encode(s).decode() for s in _DUMMY_BYTES)
 _SIGNING_KEY = b"hpn-gemini-emulator"  # not a secret: signatures only need to be checkable, not unforgeable
 _SIG_PREFIX = b"EMUSIG1:"
 LEVEL_TOKENS = {"MINIMAL": 16, "LOW": 32, "MEDIUM": 64, "HIGH": 128}
@@ -69,12 +69,18 @@ def make_signature(seed: str) -> str:
 
 
 def verify_signature(signature: str) -> bool:
-    if signature in DUMMY_SIGNATURES:
-        return True
+    """True for signatures this emulator issued and for Google's documented dummies.
+
+    Like proto3 JSON `bytes`, both base64 alphabets are accepted, padded or not: google-genai
+    sends signatures back URL-safe encoded.
+    """
     try:
-        raw = base64.b64decode(signature, validate=True)
+        raw = base64.b64decode(signature.replace("-", "+").replace("_", "/") + "=" * (-len(signature) % 4),
+                               validate=True)
     except (binascii.Error, ValueError):
         return False
+    if raw in _DUMMY_BYTES:
+        return True
     nonce, mac = raw[len(_SIG_PREFIX):-16], raw[-16:]
     expected = hmac.new(_SIGNING_KEY, nonce, "sha256").digest()[:16]
     return raw.startswith(_SIG_PREFIX) and len(nonce) == 24 and hmac.compare_digest(mac, expected)

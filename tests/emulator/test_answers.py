@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from typing import Any
@@ -207,6 +208,8 @@ def test_signatures() -> None:
     assert answers.verify_signature(signature) and signature == answers.make_signature("seed")
     assert answers.verify_signature("c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I=")
     assert not answers.verify_signature("bm90IG91cnM=") and not answers.verify_signature("%%%")
+    raw = base64.b64decode(signature)
+    assert answers.verify_signature(base64.urlsafe_b64encode(raw).decode().rstrip("="))  # as google-genai sends it
 
 
 def test_count_tokens_response() -> None:
