@@ -98,6 +98,9 @@ async def run_with_failover(
             await waits.sleep(waits.backoff_seconds * 2 ** (transient_failures - 1))
         started = clock()
         pool.record_send(index, started, request.model)
+        # Input tokens count against tpm; the request size (~4 bytes a token) is known
+        # before sending, Gemini's own count only afterwards.
+        pool.record_tokens(index, started, request.model, len(request.body) // 4)
         result = await transport.send(request, pool.keys[index].key)
         outcome = _classify(result)
         ended = clock()
