@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hpn_router.core.schema import ALLOWED_KEYS, to_gemini_schema
+from hpn_router.core.schema import ALLOWED_KEYS, has_open_object, to_gemini_schema, to_json_schema
 
 # Keys Gemini rejects with 'Unknown name "X" ... Cannot find field'.
 REJECTED = {"$schema", "$id", "$ref", "$defs", "definitions", "additionalProperties", "const", "oneOf", "allOf",
@@ -214,3 +214,28 @@ def test_mcp_style_schema_is_fully_cleaned() -> None:
     assert_gemini_valid(out)
     assert out["properties"]["options"]["properties"]["lines"] == {
         "type": "ARRAY", "items": {"type": "INTEGER", "minimum": 1}, "nullable": True}
+
+
+@pytest.mark.parametrize(
+    "schema,expected",
+    [
+        ({"type": "object", "properties": {"a": {"type": "string"}}}, False),
+        ({"type": "object"}, False),  # the root: a no-argument tool, handled by the caller
+        ({"type": "object", "properties": {"m": {"type": "object", "additionalProperties": {"type": "string"}}}}, True),
+        ({"type": "object", "properties": {"l": {"type": "array", "items": {"type": "object"}}}}, True),
+        ({"type": "object", "properties": {"u": {"anyOf": [{"type": "string"}, {"type": "object"}]}}}, True),
+        ({"type": "object", "properties": {"n": {"type": "object", "properties": {"x": {"type": "object",
+                                                                                    "properties": {}}}}}}, True),
+    ],
+)
+def test_has_open_object_finds_free_form_maps_below_the_root(schema: dict, expected: bool) -> None:
+    assert has_open_object(to_gemini_schema(schema)) is expected
+
+
+def test_to_json_schema_keeps_the_schema_but_its_draft_url_and_strict() -> None:
+    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "strict": True, "type": "object",
+              "$defs": {"A": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/A"}}, "additionalProperties": False}
+    out = to_json_schema(schema)
+    assert out == {k: v for k, v in schema.items() if k not in ("$schema", "strict")}
+    out["properties"]["a"]["$ref"] = "changed"
+    assert schema["properties"]["a"]["$ref"] == "#/$defs/A"

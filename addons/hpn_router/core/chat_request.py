@@ -17,7 +17,7 @@ from typing import Any
 
 from .chat_messages import messages_to_contents
 from .chat_validate import validate_chat_request
-from .schema import to_gemini_schema
+from .schema import has_open_object, to_gemini_schema, to_json_schema
 
 __all__ = [
     "TranslateOptions",
@@ -161,10 +161,14 @@ def _declaration(function: dict) -> dict:
     declaration: dict[str, Any] = {"name": function["name"]}
     if function.get("description"):
         declaration["description"] = function["description"]
-    if function.get("parameters"):
-        parameters = to_gemini_schema(function["parameters"])
-        # A no-argument tool must not send an OBJECT without properties (Gemini 400).
-        if not (parameters.get("type") == "OBJECT" and "properties" not in parameters):
+    schema = function.get("parameters")
+    if schema:
+        parameters = to_gemini_schema(schema)
+        open_root = parameters.get("type") == "OBJECT" and "properties" not in parameters
+        if has_open_object(parameters) or (open_root and schema.get("additionalProperties") not in (None, False)):
+            # A free-form map the OpenAPI subset cannot express: send the real JSON Schema.
+            declaration["parametersJsonSchema"] = to_json_schema(schema)
+        elif not open_root:  # a no-argument tool sends no parameters (an empty OBJECT is a 400)
             parameters.pop("nullable", None)
             declaration["parameters"] = parameters
     return declaration

@@ -15,6 +15,14 @@ python-genai ``process_schema``:
   when nothing says otherwise), arrays get ``items``, objects without
   properties lose the empty ``properties`` (Gemini: "should be non-empty");
 - keys outside the accepted subset are dropped, recursively.
+
+One shape has no counterpart in the subset: a free-form object (a map such as
+``{"type": "object", "additionalProperties": {"type": "string"}}``, pydantic's
+``dict[str, str]``) cleans to an OBJECT without properties, which Gemini rejects
+(``should be non-empty for OBJECT type``). ``has_open_object`` finds it, and the
+caller then sends the tool's real JSON Schema as ``parametersJsonSchema``
+instead (``to_json_schema``), which every Gemini model the API still serves
+(2.5 and later) accepts.
 """
 
 from __future__ import annotations
@@ -47,6 +55,25 @@ def to_gemini_schema(schema: dict) -> dict:
         if isinstance(schema.get(key), dict):
             defs.update(schema[key])
     return _clean(schema, defs, ())
+
+
+def has_open_object(cleaned: Schema) -> bool:
+    """True when a nested OBJECT of a cleaned schema has no properties left."""
+    stack: list[Any] = [*(cleaned.get("properties") or {}).values(), cleaned.get("items"), *(cleaned.get("anyOf") or [])]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if node.get("type") == "OBJECT" and not node.get("properties"):
+            return True
+        stack += [*(node.get("properties") or {}).values(), node.get("items"), *(node.get("anyOf") or [])]
+    return False
+
+
+def to_json_schema(schema: dict) -> dict:
+    """A copy of a tool's JSON Schema for ``parametersJsonSchema``: ``$schema`` (a
+    draft URL, not a constraint) and OpenAI's ``strict`` flag are left out."""
+    return {k: copy.deepcopy(v) for k, v in schema.items() if k not in ("$schema", "strict")}
 
 
 def _clean(node: Any, defs: Schema, seen: tuple[str, ...]) -> Schema:

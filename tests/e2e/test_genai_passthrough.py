@@ -1,0 +1,145 @@
+"""Issue 3 end to end: Gemini's own API through the router, driven with Google's `google-genai`
+SDK pointed at it. The client's key is replaced by a pool key (the emulator logs key_index -1
+for a key it does not know), failover works as for OpenAI clients, and both `/v1beta/` and
+`/v1/` paths are served."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from gemini_emulator.answers import DUMMY_SIGNATURES, verify_signature
+from google import genai
+from google.genai import errors, types
+from procs import KEYS, Emulator, Router, scenario, start_emulator, start_router
+
+STREAM_DELAY_MS = 80
+
+
+def genai_client(router: Router, version: str | None = None) -> genai.Client:
+    options = types.HttpOptions(base_url=router.url, **({"api_version": version} if version else {}))
+    return genai.Client(api_key="client-key-not-in-the-pool", http_options=options)
+
+
+def calls(emulator: Emulator) -> list[tuple[int, str, int]]:
+    return [(r["key_index"], r["path"], r["status"]) for r in emulator.stats()["requests"]]
+
+
+@pytest.fixture(scope="module")
+def shared_router(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
+    router = start_router(tmp_path_factory.mktemp("native"), keys=KEYS[:3], gemini_url=emulator.url)
+    yield router
+    router.stop()
+
+
+@pytest.fixture
+def router(shared_router: Router, emulator: Emulator) -> Router:
+    emulator.reset()
+    return shared_router
+
+
+@pytest.mark.parametrize("version", [None, "v1beta", "v1"])
+def test_generate_content_and_stream_with_a_pool_key(router, emulator, version):
+    client = genai_client(router, version)
+    answer = client.models.generate_content(model="gemini-2.5-flash", contents="Hello native")
+    assert answer.text == "Hello from gemini-2.5-flash! You said: Hello native"
+    assert answer.usage_metadata.prompt_token_count > 0
+    chunks = list(client.models.generate_content_stream(model="gemini-2.5-flash", contents="Stream it [[long]]"))
+    assert len(chunks) >= 8 and chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
+    assert "".join(c.text or "" for c in chunks).startswith("Hello from gemini-2.5-flash! You said: Stream it")
+    prefix = f"/{version or 'v1beta'}/models/gemini-2.5-flash:"
+    seen = calls(emulator)
+    assert [(path, status) for _, path, status in seen] == [(prefix + "generateContent", 200), (prefix + "streamGenerateContent", 200)]
+    assert all(0 <= key < 3 for key, _, _ in seen)  # never -1: the client's own key stayed behind
+
+
+def test_tools_and_thought_signatures_pass_through_untouched(router, emulator):
+    client = genai_client(router)
+    weather = types.FunctionDeclaration(
+        name="get_weather", parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    )
+    config = types.GenerateContentConfig(tools=[types.Tool(function_declarations=[weather])])
+    first = client.models.generate_content(model="gemini-3-flash-preview", contents="Weather in Paris?", config=config)
+    call_part = first.candidates[0].content.parts[0]
+    assert call_part.function_call.name == "get_weather" and call_part.function_call.id
+    signature = base64.b64encode(call_part.thought_signature).decode()
+    assert verify_signature(signature) and signature not in DUMMY_SIGNATURES  # the emulator's own, intact
+    # Emulator bug worked around: google-genai sends bytes as URL-safe base64 (proto3 JSON accepts
+    # both alphabets), but the emulator's verify_signature only decodes the standard one. So the
+    # second turn goes out as raw JSON with the signature exactly as the emulator issued it.
+    body = {
+        "contents": [
+            {"role": "user", "parts": [{"text": "Weather in Paris?"}]},
+            {"role": "model", "parts": [{"functionCall": call_part.function_call.model_dump(exclude_none=True),
+                                         "thoughtSignature": signature}]},
+            {"role": "user", "parts": [{"functionResponse": {"id": call_part.function_call.id, "name": "get_weather",
+                                                             "response": {"temp_c": 18}}}]},
+        ],
+        "tools": [{"functionDeclarations": [weather.model_dump(mode="json", by_alias=True, exclude_none=True)]}],
+    }
+    second = httpx.post(f"{router.url}/v1beta/models/gemini-3-flash-preview:generateContent", json=body,
+                        headers={"x-goog-api-key": "client-key-not-in-the-pool"}, timeout=10)
+    assert second.status_code == 200, second.text
+    assert second.json()["candidates"][0]["content"]["parts"][0]["text"] == 'Tool results received: [{"temp_c":18}]'
+    assert all(key >= 0 for key, _, _ in calls(emulator))
+
+
+def test_models_count_tokens_and_embeddings(router, emulator):
+    client = genai_client(router)
+    names = [m.name for m in client.models.list()]
+    assert "models/gemini-2.5-flash" in names and "models/gemini-embedding-001" in names
+    assert client.models.count_tokens(model="gemini-2.5-flash", contents="count these words").total_tokens > 0
+    vectors = client.models.embed_content(model="gemini-embedding-001", contents=["a", "b"],
+                                          config=types.EmbedContentConfig(output_dimensionality=128))
+    assert [len(e.values) for e in vectors.embeddings] == [128, 128]
+    assert all(key >= 0 for key, _, _ in calls(emulator))
+
+
+def test_gemini_errors_reach_the_sdk_in_googles_format(router, emulator):
+    client = genai_client(router)  # held: a collected Client closes its HTTP connection pool
+    with pytest.raises(errors.ClientError) as info:
+        client.models.generate_content(model="gemini-0-nonexistent", contents="hi")
+    assert info.value.code == 404 and info.value.status == "NOT_FOUND"
+    assert len(calls(emulator)) == 1  # a 404 is the caller's problem: not retried on other keys
+
+
+def test_failover_for_native_calls_and_streams(make_router, emulator):
+    router = make_router()
+    emulator.set_key(0, "rate_limit")
+    client = genai_client(router)
+    assert client.models.generate_content(model="gemini-2.5-flash", contents="one").text.endswith("You said: one")
+    assert [(k, s) for k, _, s in calls(emulator)] == [(0, 429), (1, 200)]
+    emulator.reset()
+    emulator.set_key(2, "unavailable")  # the next key in turn fails; the stream still comes through
+    chunks = list(client.models.generate_content_stream(model="gemini-2.5-flash", contents="two"))
+    assert "".join(c.text or "" for c in chunks).endswith("You said: two")
+    statuses = [s for _, _, s in calls(emulator)]
+    assert statuses == [503, 200]
+    assert "Key rotation triggered" in router.log()
+
+
+@pytest.fixture(scope="module")
+def slow_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    emu = start_emulator(scenario(stream_delay_ms=STREAM_DELAY_MS), tmp_path_factory.mktemp("slow-native"))
+    yield emu
+    emu.stop()
+
+
+def test_native_stream_reaches_the_client_incrementally(slow_emulator, tmp_path):
+    router = start_router(tmp_path, keys=KEYS[:2], gemini_url=slow_emulator.url)
+    try:
+        slow_emulator.set_key(0, "rate_limit")  # and after a failover
+        client = genai_client(router)
+        arrivals = [(time.time(), c) for c in client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="Tell me [[long]]")]
+    finally:
+        router.stop()
+    texts = [t for t, c in arrivals if c.text]
+    requests = slow_emulator.stats()["requests"]
+    assert [r["status"] for r in requests] == [429, 200]
+    # The emulator cannot finish before its start + (text events) * delay; see test_openai_surface.
+    upstream_done_no_earlier_than = requests[1]["t"] + len(texts) * STREAM_DELAY_MS / 1000
+    assert len(texts) >= 8 and texts[0] < upstream_done_no_earlier_than and texts[len(texts) // 2] < upstream_done_no_earlier_than
