@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # HPN Router launcher. Sets up .venv on first use, then:
-#   ./run.sh [mitmdump args...]   start the router (reverse proxy on server.host:server.port)
-#   ./run.sh --demo [args...]     start the Gemini emulator + the router with three demo keys
+#   ./run.sh [mitmdump args...]   start the router: reverse proxy on server.host:server.port and
+#                                 the HTTPS_PROXY listener on server.host:server.proxy_port
+#   ./run.sh --web [args...]      the same in mitmweb (UI on 127.0.0.1:8081)
+#   ./run.sh --demo [--web] [args...]  start the Gemini emulator + the router with three demo keys
 #   ./run.sh test [pytest args]   install test dependencies and run the whole test suite
+#   ./run.sh setup                only create the venv and install (Docker build, systemd install)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,20 +29,45 @@ setup() {  # $1: "" or "test"
     fi
 }
 
-listen_address() {  # validates the config; prints "HOST PORT"
-    "$VENV/bin/python" -m hpn_router check
+listeners() {  # validates the config; prints "HOST PORT PROXY_PORT CONFDIR"
+    "$VENV/bin/python" -m hpn_router listeners
+}
+
+launch() {  # $1: exec | run; then [--web] [mitmdump/mitmweb args...]
+    local how="$1" program=mitmdump host port proxy_port confdir ca bundle local_host
+    local -a extra=()
+    shift
+    if [ "${1:-}" = "--web" ]; then
+        shift
+        program=mitmweb
+        extra=(--web-host 127.0.0.1)
+    fi
+    read -r host port proxy_port confdir < <(listeners) || exit 1
+    { read -r ca; read -r bundle; } < <("$VENV/bin/python" -m hpn_router trust) || exit 1
+    if [ "$host" != "127.0.0.1" ] && [ "$host" != "localhost" ] && [ "$host" != "::1" ]; then
+        echo "hpn-router: WARNING: listening on $host:$port and :$proxy_port exposes your key pool to the network." >&2
+    fi
+    case "$host" in 0.0.0.0|::|"[::]") local_host=127.0.0.1 ;; *) local_host="$host" ;; esac
+    cat >&2 <<MSG
+hpn-router: OpenAI base_url = http://$local_host:$port/v1
+hpn-router: unmodified apps that call api.openai.com: run them with
+  export HTTPS_PROXY=http://$local_host:$proxy_port
+  export SSL_CERT_FILE=$bundle REQUESTS_CA_BUNDLE=$bundle CURL_CA_BUNDLE=$bundle
+  export NODE_EXTRA_CA_CERTS=$ca
+hpn-router: mitmproxy's CA certificate is $ca (the bundle is the public CAs plus it)
+MSG
+    if [ "$program" = mitmweb ]; then
+        echo "hpn-router: mitmweb UI at http://127.0.0.1:8081 unless --web-port says otherwise" >&2
+    fi
+    local -a cmd=("$VENV/bin/$program" -s "$ROOT/addons/router.py"
+        --mode "reverse:https://generativelanguage.googleapis.com@$host:$port"
+        --mode "regular@$host:$proxy_port"
+        --set "confdir=$confdir" --set connection_strategy=lazy --set flow_detail=0 "${extra[@]}" "$@")
+    if [ "$how" = exec ]; then exec "${cmd[@]}"; else "${cmd[@]}"; fi
 }
 
 start_router() {
-    local host port
-    read -r host port < <(listen_address) || exit 1
-    if [ "$host" != "127.0.0.1" ] && [ "$host" != "localhost" ] && [ "$host" != "::1" ]; then
-        echo "hpn-router: WARNING: listening on $host:$port exposes your key pool to the network." >&2
-    fi
-    echo "hpn-router: OpenAI base_url = http://$host:$port/v1" >&2
-    exec "$VENV/bin/mitmdump" -s "$ROOT/addons/router.py" \
-        --mode "reverse:https://generativelanguage.googleapis.com@$host:$port" \
-        --set connection_strategy=lazy --set flow_detail=0 "$@"
+    launch exec "$@"
 }
 
 demo() {
@@ -63,10 +91,7 @@ Try:
        -d '{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello!"}]}'
   curl -s http://127.0.0.1:$port/health
 MSG
-    read -r host port < <(listen_address) || exit 1
-    "$VENV/bin/mitmdump" -s "$ROOT/addons/router.py" \
-        --mode "reverse:https://generativelanguage.googleapis.com@$host:$port" \
-        --set connection_strategy=lazy --set flow_detail=0 "$@"
+    launch run "$@"
 }
 
 case "${1:-}" in
@@ -74,6 +99,9 @@ case "${1:-}" in
         shift
         setup test
         exec "$VENV/bin/python" -m pytest "$@"
+        ;;
+    setup)
+        setup ""
         ;;
     --demo)
         shift

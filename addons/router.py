@@ -2,7 +2,8 @@
 
 Usage:
     mitmdump -s addons/router.py \
-        --mode reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080
+        --mode reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080 \
+        --mode regular@127.0.0.1:8888      # optional: HTTPS_PROXY for unmodified apps
     HPN_API_KEYS=key1,key2 ... or --set hpn_config=configs/config.yaml
 
 This file only wires the addons together; each concern lives in its own addon under
@@ -23,20 +24,27 @@ if _HERE not in sys.path:
 
 from hpn_router.addons.access import Access  # noqa: E402
 from hpn_router.addons.admin import Admin  # noqa: E402
+from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache  # noqa: E402
+from hpn_router.addons.cost import CostEstimator  # noqa: E402
+from hpn_router.addons.flowredaction import FlowRedaction  # noqa: E402
 from hpn_router.addons.chat import ChatTranslation  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
 from hpn_router.addons.endpoints import Endpoints  # noqa: E402
 from hpn_router.addons.health import Health  # noqa: E402
+from hpn_router.addons.interception import Interception  # noqa: E402
 from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
 from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
 from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
+from hpn_router.addons.viewcap import ViewCap  # noqa: E402
 from hpn_router.core.redact import Redactor  # noqa: E402
 from hpn_router.state import RouterState  # noqa: E402
 
 state = RouterState()
 log_redaction = LogRedaction(Redactor({}))  # first: every later line is redacted
+interception = Interception()  # proxy mode: only intercepted hosts are ours, the rest tunnels
+view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 access = Access()  # client tokens, admin token, per-client rate, body limits
 health = Health(state)  # answers /health, counts answered requests
 endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
@@ -45,20 +53,29 @@ embeddings = Embeddings()  # /v1/embeddings <-> batchEmbedContents
 models = ModelsEndpoint()  # /v1/models from Gemini's live list + aliases
 native = NativePassthrough()  # Gemini's own API with a pool key
 key_routing = KeyRouting(state)  # last in `request`: attempts with pool keys, failover, relay
+flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore
+cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
+flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
-settings = Settings(consumers=[log_redaction, access, endpoints, chat, embeddings, models, key_routing])
+settings = Settings(consumers=[log_redaction, interception, view_cap, access, endpoints, chat, embeddings, models, key_routing, flash_cache, cost, flow_redaction])
 admin = Admin(state, settings.reload)  # /admin/keys, /admin/reload, SIGHUP
 
 addons = [
     settings,
     log_redaction,
+    interception,  # before every addon that handles requests: it marks what is not ours
     access,
     health,
     admin,
     endpoints,
+    CacheLookup(flash_cache),  # before translation: keys and answers the client's own request
     chat,
     embeddings,
     models,
     native,
     key_routing,
+    CacheStore(flash_cache),  # after translation: stores the OpenAI answer
+    cost,
+    view_cap,
+    flow_redaction,  # last: scrubs finished flows before Dumper, Save and View see them
 ]

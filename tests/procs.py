@@ -20,6 +20,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+GUARD = Path(__file__).resolve().parent / "guard_addon.py"  # no connection leaves 127.0.0.0/8
+EGRESS_MARKER = "EGRESS-BLOCKED"
 
 
 def free_port() -> int:
@@ -86,6 +88,18 @@ class Router:
     proc: subprocess.Popen
     port: int
     log_path: Path
+    proxy_port: int | None = None  # the regular-mode (HTTPS_PROXY) listener, when started
+    confdir: Path | None = None
+
+    @property
+    def proxy_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}"
+
+    @property
+    def ca_cert(self) -> Path:
+        """mitmproxy's CA certificate for this router (an isolated confdir per test)."""
+        assert self.confdir is not None
+        return self.confdir / "mitmproxy-ca-cert.pem"
 
     @property
     def url(self) -> str:
@@ -102,9 +116,17 @@ class Router:
         _stop(self.proc)
 
 
+STARTED: list[Router] = []  # every router started, so a fixture can check all their logs
+
+
 def start_router(tmp: Path, *, keys: list[str], gemini_url: str, config: dict | None = None,
-                 extra_args: list[str] | None = None, env: dict[str, str] | None = None) -> Router:
+                 extra_args: list[str] | None = None, env: dict[str, str] | None = None,
+                 proxy: bool = False, program: str = "mitmdump", guard: bool = True) -> Router:
+    """`proxy` adds the regular-mode listener; `program` may be "mitmweb"; `guard` loads
+    tests/guard_addon.py first (refuses and reports any connection outside loopback)."""
     port = free_port()
+    proxy_port = free_port() if proxy else None
+    confdir = tmp / f"mitmproxy-conf-{port}"
     config_path = tmp / f"config-{port}.yaml"
     config_path.write_text(yaml.safe_dump(config or {}))
     log_path = tmp / f"router-{port}.log"
@@ -116,17 +138,20 @@ def start_router(tmp: Path, *, keys: list[str], gemini_url: str, config: dict | 
         **(env or {}),
     }
     args = [
-        str(BIN / "mitmdump"),
+        str(BIN / program),
+        *(["-s", str(GUARD)] if guard else []),
         "-s", str(REPO / "addons" / "router.py"),
         "--mode", f"reverse:https://generativelanguage.googleapis.com@127.0.0.1:{port}",
-        "--set", f"confdir={tmp / 'mitmproxy-conf'}",
+        *(["--mode", f"regular@127.0.0.1:{proxy_port}"] if proxy else []),
+        "--set", f"confdir={confdir}",
         "--set", "connection_strategy=lazy",
         "--set", "flow_detail=0",
         *(extra_args or []),
     ]
     log = log_path.open("w")
     proc = subprocess.Popen(args, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-    router = Router(proc, port, log_path)
+    router = Router(proc, port, log_path, proxy_port, confdir)
+    STARTED.append(router)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -139,3 +139,51 @@ def test_client_and_admin_tokens():
     with pytest.raises(ConfigError) as info:
         parse_config({**ONE_KEY, "server": {"client_tokens": ["short"]}}, {})
     assert "server.client_tokens[0]: too short" in str(info.value) and "short'" not in str(info.value)
+
+
+def test_proxy_listener_confdir_and_mitmweb_cap():
+    config = parse_config(ONE_KEY, {})
+    assert (config.server.proxy_port, config.server.confdir, config.server.mitmweb_max_flows) == (8888, "~/.mitmproxy", 1000)
+    assert config.intercept_hosts == ("api.openai.com",)
+    raw = {**ONE_KEY, "server": {"proxy_port": 9999, "confdir": "/srv/ca", "mitmweb_max_flows": 50},
+           "intercept_hosts": ["API.openai.com", "llm.internal.test", "api.openai.com"]}
+    config = parse_config(raw, {"HPN_PROXY_PORT": "7777", "HPN_CONFDIR": "/var/lib/hpn/ca"})
+    assert (config.server.proxy_port, config.server.confdir, config.server.mitmweb_max_flows) == (7777, "/var/lib/hpn/ca", 50)
+    assert config.intercept_hosts == ("api.openai.com", "llm.internal.test")
+
+
+@pytest.mark.parametrize(
+    "raw,env,message",
+    [
+        ({"server": {"proxy_port": 0}}, {}, "server.proxy_port: expected an integer between 1 and 65535, got 0"),
+        ({}, {"HPN_PROXY_PORT": "proxy"}, 'HPN_PROXY_PORT: expected an integer, got "proxy"'),
+        ({}, {"HPN_PORT": "8888"}, "server.proxy_port: 8888 is server.port too"),
+        ({"server": {"mitmweb_max_flows": 0}}, {}, "server.mitmweb_max_flows: expected an integer >= 1, got 0"),
+        ({"server": {"confdir": ""}}, {}, 'server.confdir: expected a non-empty string, got ""'),
+        ({"intercept_hosts": "api.openai.com"}, {}, 'intercept_hosts: expected a list of host names, got "api.openai.com"'),
+        ({"intercept_hosts": ["https://api.openai.com/v1"]}, {}, "intercept_hosts[0]: expected a host name such as api.openai.com"),
+        ({"intercept_hosts": ["ok.example", "api.openai.com:443"]}, {}, "intercept_hosts[1]: expected a host name"),
+    ],
+)
+def test_proxy_settings_errors_name_the_field(raw, env, message):
+    with pytest.raises(ConfigError) as info:
+        parse_config({**ONE_KEY, **raw}, env)
+    assert message in str(info.value)
+
+
+def test_listeners_and_trust_commands(tmp_path):
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "HPN_API_KEYS": "AIzaK", "HPN_PROXY_PORT": "9001", "HPN_CONFDIR": str(tmp_path / "my ca")}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "hpn_router", *args], capture_output=True, text=True,  # noqa: E731
+                                       cwd=REPO / "addons", env=env, timeout=60)
+    assert run("listeners").stdout == f"127.0.0.1 8080 9001 {tmp_path / 'my ca'}\n"
+    assert run("check").stdout == "127.0.0.1 8080\n"
+    ca, bundle = (Path(p) for p in run("trust").stdout.splitlines())
+    assert ca == tmp_path / "my ca" / "mitmproxy-ca-cert.pem" and bundle == tmp_path / "my ca" / "hpn-ca-bundle.pem"
+    assert (tmp_path / "my ca" / "mitmproxy-ca.pem").stat().st_mode & 0o077 == 0  # the CA's key is private
+    assert bundle.read_text().endswith(ca.read_text()) and bundle.read_text().count("BEGIN CERTIFICATE") > 10
+    key_before = (tmp_path / "my ca" / "mitmproxy-ca.pem").read_bytes()
+    run("trust")
+    assert (tmp_path / "my ca" / "mitmproxy-ca.pem").read_bytes() == key_before  # an existing CA is kept

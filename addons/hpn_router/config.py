@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
@@ -22,6 +23,7 @@ DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 # current Flash model.
 DEFAULT_MODEL = "gemini-flash-latest"
 DEFAULT_EMBEDDING_MODEL = "gemini-embedding-001"
+DEFAULT_INTERCEPT_HOSTS = ("api.openai.com",)
 NO_KEYS_HINT = (
     "key_pool.keys: no API keys configured. Set HPN_API_KEYS=key1,key2 or add keys to the "
     "config file; to try the router without a key, run ./run.sh --demo"
@@ -58,6 +60,9 @@ class ServerConfig:
     client_rpm: int = 0  # requests per minute per client token (0: unlimited)
     max_body_bytes: int = 32 * 1024 * 1024  # inline images and PDFs are large, but bounded
     max_json_depth: int = 64
+    proxy_port: int = 8888  # the regular (HTTPS_PROXY) listener; 8081 is mitmweb's own UI
+    confdir: str = "~/.mitmproxy"  # mitmproxy's confdir: where its CA lives
+    mitmweb_max_flows: int = 1000  # flows mitmweb keeps in memory (the oldest finished go)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,9 @@ class RouterConfig:
     models: Mapping[str, str] = field(default_factory=dict)
     cache: CacheConfig = CacheConfig()
     pricing: PricingConfig = PricingConfig()
+    # Hosts whose HTTPS traffic the proxy listener decrypts and answers from the pool;
+    # every other host is tunnelled untouched.
+    intercept_hosts: tuple[str, ...] = DEFAULT_INTERCEPT_HOSTS
 
     def named_keys(self) -> dict[str, str]:
         """Key name -> key value, for redaction."""
@@ -216,6 +224,7 @@ def _decimal(value: Any, path: str) -> Decimal:
 SERVER_FIELDS = {
     "host", "port", "read_timeout_seconds", "write_timeout_seconds",
     "client_tokens", "admin_token", "client_rpm", "max_body_bytes", "max_json_depth",
+    "proxy_port", "confdir", "mitmweb_max_flows",
 }
 
 
@@ -251,6 +260,9 @@ def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
         max_json_depth=_int(data.get("max_json_depth", d.max_json_depth), "server.max_json_depth", minimum=2, maximum=500),
         host=_str(data.get("host", d.host), "server.host"),
         port=_int(data.get("port", d.port), "server.port", minimum=1, maximum=65535),
+        proxy_port=_int(data.get("proxy_port", d.proxy_port), "server.proxy_port", minimum=1, maximum=65535),
+        confdir=_str(data.get("confdir", d.confdir), "server.confdir"),
+        mitmweb_max_flows=_int(data.get("mitmweb_max_flows", d.mitmweb_max_flows), "server.mitmweb_max_flows", minimum=1),
         read_timeout_seconds=_int(
             data.get("read_timeout_seconds", d.read_timeout_seconds), "server.read_timeout_seconds", minimum=1
         ),
@@ -258,6 +270,38 @@ def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
             data.get("write_timeout_seconds", d.write_timeout_seconds), "server.write_timeout_seconds", minimum=1
         ),
     )
+
+
+def _listeners_env(server: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
+    if env.get("HPN_PROXY_PORT"):
+        server = replace(server, proxy_port=_int(env["HPN_PROXY_PORT"], "HPN_PROXY_PORT", minimum=1, maximum=65535))
+    if env.get("HPN_CONFDIR"):
+        server = replace(server, confdir=_str(env["HPN_CONFDIR"], "HPN_CONFDIR"))
+    if server.proxy_port == server.port:
+        raise ConfigError(
+            f"server.proxy_port: {server.port} is server.port too; give the proxy listener another port (HPN_PROXY_PORT)"
+        )
+    return server
+
+
+# A DNS name, lower case: no scheme, port, path or wildcard.
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def _intercept_hosts(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return DEFAULT_INTERCEPT_HOSTS
+    if not isinstance(raw, list):
+        raise ConfigError(f"intercept_hosts: expected a list of host names, got {_show(raw)}")
+    hosts = []
+    for i, value in enumerate(raw):
+        host = _str(value, f"intercept_hosts[{i}]").lower().rstrip(".")
+        if not _HOST_NAME.match(host):
+            raise ConfigError(
+                f"intercept_hosts[{i}]: expected a host name such as api.openai.com (no scheme, port or path), got {_show(value)}"
+            )
+        hosts.append(host)
+    return tuple(dict.fromkeys(hosts))
 
 
 def _key(raw: Any, path: str, env: Mapping[str, str]) -> KeyConfig:
@@ -429,7 +473,7 @@ def _pricing(raw: Any) -> PricingConfig:
     )
 
 
-SECTIONS = {"server", "key_pool", "logging", "gemini", "models", "cache", "pricing"}
+SECTIONS = {"server", "key_pool", "logging", "gemini", "models", "cache", "pricing", "intercept_hosts"}
 
 
 def parse_config(raw: Any, env: Mapping[str, str]) -> RouterConfig:
@@ -441,6 +485,7 @@ def parse_config(raw: Any, env: Mapping[str, str]) -> RouterConfig:
         server = replace(server, host=_str(env["HPN_HOST"], "HPN_HOST"))
     if env.get("HPN_PORT"):
         server = replace(server, port=_int(env["HPN_PORT"], "HPN_PORT", minimum=1, maximum=65535))
+    server = _listeners_env(server, env)
     return RouterConfig(
         server=server,
         key_pool=_key_pool(data.get("key_pool"), env),
@@ -449,6 +494,7 @@ def parse_config(raw: Any, env: Mapping[str, str]) -> RouterConfig:
         models=_models(data.get("models")),
         cache=_cache(data.get("cache")),
         pricing=_pricing(data.get("pricing")),
+        intercept_hosts=_intercept_hosts(data.get("intercept_hosts")),
     )
 
 

@@ -19,7 +19,6 @@ ATTEMPT_OF = "hpn.attempt_of"  # on a recorded attempt flow: id of the client fl
 RELAYED = "hpn.relayed"  # the answer streams from the relay
 USAGE = "hpn.usage"  # OpenAI-format usage of the final answer, when known
 ANSWER_TEXT = "hpn.answer_text"  # length-bounded text of the answer, for cost estimates
-CLIENT_ID = "hpn.client_id"  # which client sent the request (client tokens, issue 6); None = anonymous
 CACHE = "hpn.cache"  # {"status": HIT|MISS|BYPASS, "key", "store", "leader"}: set by CacheLookup
 SAVED_USD = "hpn.saved_usd"  # what the request would have cost on OpenAI, exact decimal string
 PASSTHROUGH = "hpn.passthrough"  # proxy mode, a host the router does not intercept: hands off

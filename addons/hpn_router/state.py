@@ -6,13 +6,23 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from hpn_router.core.keypool import KeyPool
+from hpn_router.core.pricing import SavingsLedger
 
 
 @dataclass
 class RouterState:
     pool: KeyPool | None = None
     total_requests: int = 0  # client requests answered (never upstream attempts)
-    total_saved: Decimal = field(default_factory=lambda: Decimal("0"))
+    savings: SavingsLedger = field(default_factory=SavingsLedger)  # exact, in USD
+
+    @property
+    def total_saved(self) -> Decimal:
+        return self.savings.total
+
+    @total_saved.setter
+    def total_saved(self, amount: Decimal) -> None:
+        """Restore a total (state file); the ledger counts on from it."""
+        self.savings = SavingsLedger(amount)
 
     def active_keys(self) -> int:
         return self.pool.active_count() if self.pool else 0

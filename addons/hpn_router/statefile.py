@@ -32,12 +32,14 @@ def save_state(path: str, state: dict[str, Any]) -> None:
     if not path:
         return
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=target.parent)
+    tmp: str | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".state-", dir=target.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump({"version": VERSION, **state}, f)
         os.replace(tmp, target)
-    except OSError as e:
+    except OSError as e:  # a read-only folder must not break request handling
         logger.warning("Could not write the state file", path=path, error=type(e).__name__)
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)

@@ -13,6 +13,7 @@ from hpn_router.core.pricing import (
     estimate_tokens,
     format_usd,
     request_cost,
+    text_of,
     usage_or_estimate,
 )
 
@@ -137,3 +138,30 @@ def test_format_usd(amount: Decimal, places: int, text: str) -> None:
 
 def test_format_usd_default_places() -> None:
     assert format_usd(Decimal("0")) == "$0.0000"
+
+
+def test_text_of_openai_request() -> None:
+    body = {
+        "model": "gpt-4o",
+        "stop": ["END"],
+        "messages": [
+            {"role": "system", "content": "Be terse."},
+            {"role": "user", "content": [{"type": "text", "text": "What is this?"},
+                                         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"x\": 1}"}}]},
+        ],
+    }
+    assert text_of(body) == 'Be terse. What is this? {"x": 1}'
+
+
+def test_text_of_gemini_request_and_embedding_inputs() -> None:
+    gemini = {"systemInstruction": {"parts": [{"text": "Be terse."}]},
+              "contents": [{"role": "user", "parts": [{"text": "Hi"}, {"inlineData": {"data": "AAAA"}}]}]}
+    assert text_of(gemini) == "Be terse. Hi"
+    assert text_of({"model": "text-embedding-3-small", "input": ["one two", "three"]}) == "one two three"
+    assert text_of(None) == "" and text_of("loose string") == ""
+
+
+def test_text_of_is_bounded() -> None:
+    assert len(text_of({"messages": [{"content": "word " * 1000}] * 10}, limit=100)) == 100

@@ -239,3 +239,26 @@ def test_no_window_of_any_key_survives(case: tuple[list[str], str]) -> None:
 def test_prose_without_secrets_is_unchanged(text: str) -> None:
     assume("bearer" not in text.lower())
     assert Redactor({"k": KEY_1}).redact(text) == text
+
+
+def test_redact_keys_removes_key_values_and_keeps_json_and_prose(redactor: Redactor) -> None:
+    body = json.dumps({"error": {
+        "message": f"Consumer 'api_key:{KEY_1}' suspended; retry https://x.test/?key={UNKNOWN[:20]} with {KEY_2[5:25]}. "
+                   "Send Authorization: Bearer <token>\nand x-goog-api-key: <your key>.",
+        "details": [{"metadata": {"consumer": f"projects/1/api_key:{UNKNOWN}"}}],
+    }})
+    out = redactor.redact_keys(body)
+    assert_no_fragment(out, KEY_1, KEY_2, UNKNOWN)
+    message = json.loads(out)["error"]["message"]  # still valid JSON
+    assert "Send Authorization: Bearer <token>\nand x-goog-api-key: <your key>." in message  # guidance survives
+    assert "api_key:<key:key_1>" in message and "?key=<redacted>" in message and "<key:key_2>" in message
+
+
+@given(st.text(alphabet=KEY_CHARS + " \"'\\:,{}[]=&?\n", max_size=80), st.integers(0, len(KEY_1) - FRAGMENT_MIN))
+@settings(max_examples=200)
+def test_redact_keys_never_breaks_json_strings(noise: str, start: int) -> None:
+    redactor = Redactor({"key_1": KEY_1, "key_2": KEY_2})
+    body = json.dumps({"message": noise + KEY_1[start:] + noise, "n": [1, noise]})
+    out = redactor.redact_keys(body)
+    assert_no_fragment(out, KEY_1)
+    json.loads(out)

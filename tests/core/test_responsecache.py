@@ -199,3 +199,12 @@ async def test_wait_without_leader_and_double_finish() -> None:
     inflight.finish("k", answer())
     inflight.finish("unknown", None)
     assert len(inflight) == 0
+
+
+async def test_contains_says_whether_a_leader_is_upstream() -> None:
+    inflight = InFlight()
+    assert "k" not in inflight
+    inflight.begin("k")
+    assert "k" in inflight and "other" not in inflight
+    inflight.finish("k", None)
+    assert "k" not in inflight

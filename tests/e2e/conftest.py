@@ -7,7 +7,23 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from procs import KEYS, Emulator, Router, scenario, start_emulator, start_router
+from procs import EGRESS_MARKER, KEYS, STARTED, Emulator, Router, scenario, start_emulator, start_router
+
+_log_offsets: dict[str, int] = {}
+
+
+@pytest.fixture(autouse=True)
+def egress_guard() -> Iterator[None]:
+    """Fails the test if a router reported a connection outside 127.0.0.0/8 meanwhile
+    (tests/guard_addon.py, which start_router loads into every router)."""
+    yield
+    blocked = []
+    for router in STARTED:
+        text = router.log()
+        start, _log_offsets[str(router.log_path)] = _log_offsets.get(str(router.log_path), 0), len(text)
+        blocked += [line for line in text[start:].splitlines() if EGRESS_MARKER in line]
+    if blocked:
+        pytest.fail("a router tried to leave the loopback range:\n" + "\n".join(blocked[:20]), pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ the router does not serve (unknown paths, wrong methods) with an OpenAI-format 4
 from __future__ import annotations
 
 from mitmproxy import http
+from mitmproxy.proxy.mode_specs import ReverseMode
 
 from hpn_router import meta
 from hpn_router.addons.answers import answer_error, is_client_flow
@@ -29,10 +30,17 @@ class Endpoints:
             return
         flow.metadata[meta.ROUTE] = route.endpoint.value
         if route.endpoint is Endpoint.NOT_FOUND:
-            answer_error(flow, NotFoundError(f"Unknown path {flow.request.path.split('?')[0]}. HPN Router serves {SERVED}."))
+            answer_error(flow, NotFoundError(f"{_router(flow)} does not serve {flow.request.path.split('?')[0]}. It serves {SERVED}."))
         elif route.endpoint is Endpoint.METHOD_NOT_ALLOWED:
             message = f"Method {flow.request.method} is not allowed on {flow.request.path.split('?')[0]}."
             answer_error(flow, InvalidRequestError(message, code="method_not_allowed"))
             flow.response.status_code = 405  # type: ignore[union-attr]
         elif self.config is None:
             answer_error(flow, RouterError("The router has no valid configuration; see its log."))
+
+
+def _router(flow: http.HTTPFlow) -> str:
+    """Who answers: in proxy mode the app believes it talks to the intercepted host."""
+    if isinstance(flow.client_conn.proxy_mode, ReverseMode):
+        return "HPN Router"
+    return f"HPN Router (a Gemini gateway answering for {flow.request.host})"

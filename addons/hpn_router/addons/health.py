@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
-
 from mitmproxy import http
 
 from hpn_router import meta
 from hpn_router.addons.answers import answer_json, is_client_flow
+from hpn_router.core.pricing import format_usd
 from hpn_router.routes import Endpoint, match
 from hpn_router.state import RouterState
-
-
-def format_usd(amount: Decimal) -> str:
-    return "$" + str(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 class Health:
@@ -32,7 +27,7 @@ class Health:
             "status": "healthy" if self.state.active_keys() else "degraded",
             "active_keys": self.state.active_keys(),
             "total_requests": self.state.total_requests,
-            "total_saved": format_usd(self.state.total_saved),
+            "total_saved": format_usd(self.state.total_saved, places=2),
         }
 
     def response(self, flow: http.HTTPFlow) -> None:

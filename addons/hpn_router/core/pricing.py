@@ -96,6 +96,30 @@ def usage_or_estimate(
     return prompt, completion, prompt_est or completion_est
 
 
+TEXT_FIELDS = frozenset({"text", "content", "arguments", "input"})
+
+
+def text_of(value: Any, *, limit: int = 1_000_000) -> str:
+    """The prose in a JSON request or answer, for `estimate_tokens`: every string under a
+    `text`, `content`, `arguments` or `input` field (OpenAI messages, Gemini parts, tool
+    arguments, embedding inputs, also inside lists there), space-separated, cut at `limit`
+    characters. Images, ids, stop sequences and other fields are not prose."""
+    texts: list[str] = []
+    size = 0
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack and size < limit:
+        item, prose = stack.pop()
+        if isinstance(item, str):
+            if prose:
+                texts.append(item)
+                size += len(item) + 1
+        elif isinstance(item, dict):
+            stack.extend((child, name in TEXT_FIELDS) for name, child in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((child, prose) for child in reversed(item))
+    return " ".join(texts)[:limit]
+
+
 def _count(reported: object, text: str) -> tuple[int, bool]:
     if isinstance(reported, int) and not isinstance(reported, bool) and reported > 0:
         return reported, False

@@ -100,6 +100,13 @@ _PATTERN_PASSES: tuple[tuple[re.Pattern[str], Any], ...] = (
     (_GOOGLE_KEY, UNKNOWN_KEY),
     (_OPENAI_KEY, "sk-" + REDACTED),
 )
+# The passes that match key *values* only. Header-line and `Bearer` patterns match by a
+# credential's name and run to the end of a line, which would cut JSON or prose apart.
+_KEY_PASSES: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (_API_KEY_QUOTE, _keep_placeholder(UNKNOWN_KEY)),
+    (_QUERY_KEY, _keep_placeholder(REDACTED)),
+    (_GOOGLE_KEY, UNKNOWN_KEY),
+)
 
 
 class Redactor:
@@ -127,14 +134,28 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """Return `text` with every secret replaced by a placeholder."""
+        text = self._redact_pool_keys(text)
+        for pattern, replacement in _PATTERN_PASSES:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def redact_keys(self, text: str) -> str:
+        """Only the key values: pool keys and their fragments, Google-shaped keys,
+        `api_key:` quotes and `key=` parameters. For bodies that go to a client (an
+        error message saying "send Authorization: Bearer <token>" stays intact) and
+        stay valid JSON (no replacement contains a quote)."""
+        text = self._redact_pool_keys(text)
+        for pattern, replacement in _KEY_PASSES:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def _redact_pool_keys(self, text: str) -> str:
         pool = self._pool
         if pool.short is not None:
             names = pool.short_names
             text = pool.short.sub(lambda m: f"<key:{names[m.group(0)]}>", text)
         if pool.runs is not None:
             text = _redact_pool(text, pool.runs, pool.windows)
-        for pattern, replacement in _PATTERN_PASSES:
-            text = pattern.sub(replacement, text)
         return text
 
     def redact_headers(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -172,5 +172,11 @@ class InFlight:
             if future is not None and self._pending.get(key) is future:
                 self.finish(key, None)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether a leader is asking upstream for `key` right now (a caller
+        that must not lead, e.g. one whose answer may not be stored, can
+        still follow)."""
+        return key in self._pending
+
     def __len__(self) -> int:
         return len(self._pending)

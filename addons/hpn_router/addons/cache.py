@@ -1,0 +1,271 @@
+"""Flash cache: identical chat requests within `cache.ttl_seconds` are answered by the router.
+
+Two addons around the translation, sharing one `FlashCache` (router.py wires them):
+
+* `CacheLookup` runs after Endpoints and before ChatTranslation in `request`: it keys the
+  client's own OpenAI body (model name mapped, see core/cachekey.py) and answers a hit
+  locally, as JSON or as an SSE stream, without touching a key or the upstream. While an
+  identical request is already upstream, it waits for that answer instead (coalescing).
+* `CacheStore` runs after ChatTranslation: it stores complete 200 answers in `response`,
+  non-streamed from the body, streamed from a copy of the SSE bytes the client was sent
+  (collected by a tee around the stream in `responseheaders`).
+
+Every answer to a chat request the cache looked at carries `X-HPN-Cache: HIT`, `MISS` or
+`BYPASS` (not looked up: `Cache-Control: no-cache`, or a sampled request with
+`cache.cache_sampled: false`).
+
+Usage:
+    flash = FlashCache()
+    addons = [Settings(consumers=[..., flash]), Endpoints(), CacheLookup(flash), ChatTranslation(),
+              KeyRouting(state), CacheStore(flash), ...]
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from loguru import logger
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.addons.answers import is_client_flow
+from hpn_router.config import RouterConfig
+from hpn_router.core.cachekey import cache_key, is_cacheable, parse_cache_control
+from hpn_router.core.chat_request import is_streaming, wants_usage_in_stream
+from hpn_router.core.chat_validate import validate_chat_request
+from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
+from hpn_router.core.invalid import InvalidRequest
+from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
+from hpn_router.models import gemini_model_for
+from hpn_router.routes import Endpoint
+
+CHAT = Endpoint.CHAT.value
+CHAT_PATH = "/v1/chat/completions"
+HEADER = "X-HPN-Cache"
+HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+
+
+class FlashCache:
+    """The entries and the in-flight table both cache addons use; rebuilt (emptied) only
+    when the `cache` section of the config changes."""
+
+    def __init__(self, *, timer: Callable[[], float] = time.monotonic) -> None:
+        self.timer = timer
+        self.config: RouterConfig | None = None
+        self.entries: ResponseCache | None = None
+        self.inflight = InFlight()
+        self.wait_seconds = 120.0
+
+    def apply(self, config: RouterConfig) -> None:
+        c = config.cache
+        if self.config is None or self.config.cache != c:
+            self.entries = (
+                ResponseCache(max_entries=c.max_entries, max_bytes=c.max_bytes, ttl_seconds=c.ttl_seconds, timer=self.timer)
+                if c.enabled
+                else None
+            )
+        self.config = config
+        # Followers wait at most as long as the leader's attempts can take; then they ask
+        # upstream themselves.
+        self.wait_seconds = float(config.server.read_timeout_seconds * (config.key_pool.retry_count + 1))
+
+    def release(self, state: dict[str, Any], answer: CachedAnswer | None) -> None:
+        """A leader is done (answer None: it failed); its followers stop waiting."""
+        if state.get("leader"):
+            state["leader"] = False
+            self.inflight.finish(state["key"], answer)
+
+
+class CacheLookup:
+    def __init__(self, flash: FlashCache) -> None:
+        self.flash = flash
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.is_replay:
+            flow.metadata.pop(meta.CACHE, None)  # a replay asks upstream again; never stored
+            return
+        if flow.metadata.get(meta.ROUTE) != CHAT or not is_client_flow(flow):
+            return
+        try:
+            await self._lookup(flow)
+        except Exception:
+            # Never raise out of a hook (later addons, redaction included, would be skipped);
+            # the request goes upstream as if the cache did not exist.
+            logger.exception("cache lookup failed")
+            state = flow.metadata.pop(meta.CACHE, None)
+            if state:
+                self.flash.release(state, None)
+
+    async def _lookup(self, flow: http.HTTPFlow) -> None:
+        config, entries = self.flash.config, self.flash.entries
+        if config is None or entries is None:
+            return
+        body = _chat_body(flow)
+        if body is None:
+            return  # ChatTranslation answers the 400
+        if not is_cacheable(body, cache_sampled=config.cache.cache_sampled):
+            flow.metadata[meta.CACHE] = {"status": BYPASS}
+            return
+        no_cache, no_store = parse_cache_control(flow.request.headers.get("cache-control"))
+        gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_model)
+        key = cache_key(body, gemini_model=gemini_model, endpoint=CHAT_PATH, client_id=flow.metadata.get(meta.CLIENT))
+        state: dict[str, Any] = {"status": BYPASS if no_cache else MISS, "key": key, "store": not no_store, "leader": False}
+        flow.metadata[meta.CACHE] = state
+        if no_cache:
+            return
+        hit, coalesced = entries.get(key), False
+        if hit is None and key in self.flash.inflight:
+            hit = await self._follow(key)
+            coalesced = hit is not None
+        if hit is not None:
+            answer_hit(flow, body, hit, coalesced=coalesced)
+        elif state["store"] and self.flash.inflight.begin(key):
+            state["leader"] = True  # CacheStore releases the followers in response/error
+
+    async def _follow(self, key: str) -> CachedAnswer | None:
+        started = self.flash.timer()
+        hit = await self.flash.inflight.wait(key, self.flash.wait_seconds)
+        if hit is None and self.flash.timer() - started >= self.flash.wait_seconds:
+            # The leader is stuck (intercepted in mitmweb, say): drop it, so later requests
+            # do not queue behind it too. If it finishes after all, its answer goes to
+            # whoever waits then, which is the answer to the same request.
+            self.flash.inflight.finish(key, None)
+        return hit
+
+
+def _chat_body(flow: http.HTTPFlow) -> dict[str, Any] | None:
+    try:
+        return validate_chat_request(json.loads(flow.request.raw_content or b""))
+    except (ValueError, InvalidRequest):
+        return None
+
+
+def answer_hit(flow: http.HTTPFlow, body: dict[str, Any], hit: CachedAnswer, *, coalesced: bool) -> None:
+    """Answer from the cache: a fresh id and timestamp, the model name this client asked for."""
+    stream = is_streaming(body)
+    usage = hit.usage or hit.completion.get("usage")
+    completion = {
+        **hit.completion,
+        "id": "chatcmpl-" + secrets.token_hex(12),
+        "created": int(time.time()),
+        "model": body["model"],
+        "usage": usage,
+    }
+    if stream:
+        content = b"".join(completion_to_sse(completion, include_usage=wants_usage_in_stream(body)))
+        headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+    else:
+        content = json.dumps(completion, ensure_ascii=False).encode()
+        headers = {"content-type": "application/json"}
+    flow.response = http.Response.make(200, content, {**headers, HEADER: HIT})
+    flow.metadata.update({meta.LOCAL: True, meta.MODEL: body["model"], meta.STREAM: stream, meta.USAGE: usage})
+    flow.metadata[meta.CACHE]["status"] = HIT
+    latency_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
+    logger.bind(event="cache_hit", model=body["model"], stream=stream, coalesced=coalesced, latency_ms=latency_ms).info(
+        "⚡ CACHE HIT"
+    )
+
+
+class CacheStore:
+    def __init__(self, flash: FlashCache) -> None:
+        self.flash = flash
+        self._tees: dict[str, StreamTee] = {}
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        state = flow.metadata.get(meta.CACHE)
+        if not state or flow.response is None or flow.is_replay or meta.is_attempt(flow.metadata):
+            return
+        try:
+            flow.response.headers[HEADER] = state["status"]  # a stream's headers leave after this hook
+            if _storable(flow, state) and callable(flow.response.stream):
+                max_chars = self.flash.config.cache.max_bytes if self.flash.config else None
+                tee = StreamTee(flow.response.stream, flow.response, max_chars=max_chars)
+                flow.response.stream = tee
+                self._tees[flow.id] = tee
+        except Exception:
+            logger.exception("cache: could not watch the stream")
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        tee = self._tees.pop(flow.id, None)
+        state = flow.metadata.get(meta.CACHE)
+        if not state or flow.is_replay or meta.is_attempt(flow.metadata):
+            return
+        answer = None
+        try:
+            if flow.response is not None:
+                flow.response.headers[HEADER] = state["status"]
+                if _storable(flow, state):
+                    answer = self._answer(flow, tee)
+            if answer is not None and self.flash.entries is not None:
+                self.flash.entries.put(state["key"], answer)
+        except Exception:
+            logger.exception("cache: could not store the answer")
+        finally:
+            self.flash.release(state, answer)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._tees.pop(flow.id, None)
+        state = flow.metadata.get(meta.CACHE)
+        if state and not flow.is_replay:
+            try:
+                self.flash.release(state, None)
+            except Exception:
+                logger.exception("cache: could not release waiting requests")
+
+    def _answer(self, flow: http.HTTPFlow, tee: StreamTee | None) -> CachedAnswer | None:
+        assert flow.response is not None
+        completion: Any
+        if flow.metadata.get(meta.RELAYED):
+            completion = tee.collector.completion() if tee else None
+        else:
+            completion = json.loads(flow.response.raw_content or b"null")
+            if not isinstance(completion, dict) or completion.get("object") != "chat.completion":
+                return None
+        if completion is None:
+            return None
+        # A stream without include_usage carried no usage; ChatTranslation kept it.
+        usage = flow.metadata.get(meta.USAGE) or completion.get("usage")
+        completion["usage"] = completion.get("usage") or usage
+        return CachedAnswer(completion, usage, self.flash.timer())
+
+
+def _storable(flow: http.HTTPFlow, state: dict[str, Any]) -> bool:
+    """An answer from upstream to a request whose answer may be stored (and only such a
+    request leads followers): not a hit, not the router's own error answer."""
+    return (
+        "key" in state
+        and state["status"] != HIT
+        and state["store"]
+        and flow.response is not None
+        and flow.response.status_code == 200
+        and not flow.metadata.get(meta.LOCAL)
+    )
+
+
+class StreamTee:
+    """Wraps the response's stream callable: passes its output on unchanged and collects a
+    copy. At the end of the stream it puts the wrapped callable back on the response, so
+    the addon that installed it finds its own object again in `response`."""
+
+    def __init__(self, inner: Callable[[bytes], Any], response: http.Response, *, max_chars: int | None) -> None:
+        self.inner = inner
+        self.response = response
+        self.collector = StreamCollector(max_chars=max_chars)
+
+    def __call__(self, data: bytes) -> Any:
+        chunks = self.inner(data)
+        if not isinstance(chunks, bytes):
+            chunks = list(chunks)
+        try:
+            for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+                self.collector.feed(chunk)
+        except Exception:
+            self.collector.failed = True  # never break the client's stream over the cache
+        finally:
+            if data == b"":
+                self.response.stream = self.inner
+        return chunks

@@ -1,0 +1,131 @@
+"""CostEstimator: what each answered request would have cost on OpenAI, and the running total.
+
+Runs after the translation (and after CacheStore) in `response`. Counts each client request
+answered with a 200, once: chat completions (cache hits included, at the saved answer's
+tokens) and embeddings. Prices come from the dated `pricing` table by the model name the
+client asked for; token counts are Gemini's real ones (`hpn.usage`, thinking tokens already
+in `completion_tokens`), estimated as words x 1.3 only where Gemini gave none. Upstream
+attempts are not flows, the router's own error answers cost nothing, and replays of a flow
+(mitmweb) are not client traffic, so nothing is counted twice.
+
+Each counted request logs `💸 CHA-CHING! ...`, gets `X-HPN-Saved-USD` (exact USD; a stream's
+headers have left before its cost is known, so streams carry it only in the flow) and adds
+to `RouterState.savings`, which `/health` reports as `total_saved`.
+
+Usage:
+    cost = CostEstimator(state)        # state.savings is the exact running total
+    addons = [Settings(consumers=[..., cost]), ..., ChatTranslation(), KeyRouting(state), CacheStore(flash), cost, ...]
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from loguru import logger
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.config import PriceConfig, PricingConfig, RouterConfig
+from hpn_router.core.pricing import (
+    SEED_PRICE_TABLE,
+    Price,
+    PriceTable,
+    format_usd,
+    request_cost,
+    text_of,
+    usage_or_estimate,
+)
+from hpn_router.routes import Endpoint
+from hpn_router.state import RouterState
+
+HEADER = "X-HPN-Saved-USD"
+CHAT, EMBEDDINGS = Endpoint.CHAT.value, Endpoint.EMBEDDINGS.value
+
+
+def price_table(pricing: PricingConfig) -> PriceTable:
+    def price(p: PriceConfig) -> Price:
+        return Price(p.input_per_million, p.output_per_million)
+
+    return PriceTable(
+        as_of=pricing.as_of,
+        default=price(pricing.default),
+        per_model={name: price(p) for name, p in pricing.models.items()},
+    )
+
+
+def plain(amount: Decimal) -> str:
+    """`0.000795`: exact, no exponent, no trailing zeros."""
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class CostEstimator:
+    def __init__(self, state: RouterState) -> None:
+        self.state = state
+        self.prices = SEED_PRICE_TABLE
+
+    def apply(self, config: RouterConfig) -> None:
+        self.prices = price_table(config.pricing)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        try:
+            if counts(flow):
+                self._count(flow)
+        except Exception:  # never raise out of a hook: redaction runs after this addon
+            logger.exception("cost estimate failed")
+
+    def _count(self, flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        model = str(flow.metadata.get(meta.MODEL) or "")
+        usage = flow.metadata.get(meta.USAGE)
+        usage = usage if isinstance(usage, dict) else {}
+        prompt_text = "" if _positive(usage.get("prompt_tokens")) else text_of(_json(flow.request.raw_content))
+        answer_text = "" if _positive(usage.get("completion_tokens")) else _answer_text(flow)
+        prompt, completion, estimated = usage_or_estimate(usage, prompt_text, answer_text)
+        cost = request_cost(self.prices.price_for(model), prompt, completion)
+        total = self.state.savings.add(cost)
+        flow.metadata[meta.SAVED_USD] = plain(cost)
+        flow.response.headers[HEADER] = plain(cost)
+        cache = flow.metadata.get(meta.CACHE) or {}
+        logger.bind(
+            event="cost",
+            model=model,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            estimated=estimated,
+            cache_hit=cache.get("status") == "HIT",
+            saved_usd=plain(cost),
+            total_saved_usd=plain(total),
+        ).info("💸 CHA-CHING! You saved {} on this request. Total Saved: {}", format_usd(cost), format_usd(total, places=2))
+
+
+def counts(flow: http.HTTPFlow) -> bool:
+    """A client's chat or embeddings request answered with a 200, by Gemini or the cache."""
+    if flow.metadata.get(meta.ROUTE) not in (CHAT, EMBEDDINGS) or flow.response is None:
+        return False
+    if flow.is_replay or meta.is_attempt(flow.metadata) or flow.response.status_code != 200:
+        return False
+    hit = (flow.metadata.get(meta.CACHE) or {}).get("status") == "HIT"
+    return hit or not flow.metadata.get(meta.LOCAL)
+
+
+def _answer_text(flow: http.HTTPFlow) -> str:
+    if flow.metadata.get(meta.ROUTE) == EMBEDDINGS:
+        return ""  # embeddings have no output tokens
+    if isinstance(flow.metadata.get(meta.ANSWER_TEXT), str):
+        return flow.metadata[meta.ANSWER_TEXT]  # a stream: its body is gone
+    answer = _json(flow.response.raw_content if flow.response else None)
+    return text_of(answer.get("choices") if isinstance(answer, dict) else None)
+
+
+def _json(raw: bytes | None) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return None
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

@@ -1,0 +1,131 @@
+"""FlowRedaction: completed flows hold no key, so no dump, saved file or flow view shows one.
+
+The last addon. In `response` and `error` (which run before mitmproxy's Dumper, Save and
+View handle the event) it scrubs the flow:
+
+* request: credential headers (`authorization`, `x-goog-api-key`, cookies, ...) become
+  `<redacted>`, every other header value and the URL (`key=`) go through the Redactor;
+* response: credential headers become `<redacted>`; other header values and error bodies
+  (status >= 400, the ones that quote keys) lose key values only (pool keys and any
+  12-character piece of one become `<key:NAME>`), so what the client is sent keeps its
+  meaning and stays JSON. For a non-streamed answer this runs before the client gets it.
+  Successful bodies are the model's answer and are left alone.
+* `flow.error.msg`, the comment and the metadata go through the Redactor.
+
+In `done`, which runs before Save's `done` writes the flows still in flight (`-w`), it
+scrubs those flows and every flow a view holds (mitmweb: the recorded attempt flows too).
+
+The router never puts a key into a flow (the attempts are made outside mitmproxy), so this
+is the safety net for everything else: a client's own credentials, an addon that copies a
+key somewhere, an error message that quotes one. No hook raises. Flows for hosts the router
+does not serve (proxy mode, PASSTHROUGH) are left as they are.
+
+Usage:
+    flow_redaction = FlowRedaction()   # apply(config) gives it the pool's keys
+    addons = [Settings(consumers=[..., flow_redaction]), ..., flow_redaction]   # the very last
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loguru import logger
+from mitmproxy import ctx, http
+
+from hpn_router import meta
+from hpn_router.config import RouterConfig
+from hpn_router.core.redact import REDACTED, SENSITIVE_HEADERS, Redactor
+
+
+class FlowRedaction:
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        self.redactor = redactor or Redactor({})
+        self._live: dict[str, http.HTTPFlow] = {}
+
+    def apply(self, config: RouterConfig) -> None:
+        self.redactor.update(config.named_keys())
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        self._live[flow.id] = flow
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._live.pop(flow.id, None)
+        if flow.metadata.get(meta.PASSTHROUGH):
+            return  # proxy mode, not the router's host: forwarded untouched (no key can be in it)
+        self.scrub(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._live.pop(flow.id, None)
+        self.scrub(flow)
+
+    def done(self) -> None:
+        flows = list(self._live.values())
+        self._live.clear()
+        try:
+            view = ctx.master.addons.get("view") if ctx.master else None
+            if view is not None:
+                flows += view.resolve("@all")
+        except Exception:
+            logger.exception("flow redaction: could not read the flow view")
+        for flow in flows:
+            self.scrub(flow)
+
+    def scrub(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(meta.PASSTHROUGH):
+            return  # proxy mode, a host the router does not serve: hands off (no key in it)
+        try:
+            scrub_flow(flow, self.redactor)
+        except Exception:
+            logger.exception("flow redaction failed; dropping the flow's credential headers")
+            try:
+                for message in (flow.request, flow.response):
+                    if message is not None:
+                        for name in ("authorization", "x-goog-api-key", "cookie", "set-cookie"):
+                            message.headers.pop(name, None)
+            except Exception:
+                logger.exception("flow redaction fallback failed")
+
+
+def scrub_flow(flow: http.HTTPFlow, redactor: Redactor) -> None:
+    request = flow.request
+    scrub_headers(request.headers, redactor)
+    path = redactor.redact(request.path)
+    if path != request.path:
+        request.path = path
+    if flow.response is not None:
+        # What the client is sent keeps its meaning: only key values go (an error saying
+        # "send Authorization: Bearer <token>" stays intact, JSON stays JSON).
+        scrub_headers(flow.response.headers, redactor, keys_only=True)
+        if flow.response.status_code >= 400 and flow.response.raw_content:
+            text = flow.response.get_text(strict=False)
+            if text is not None and (clean := redactor.redact_keys(text)) != text:
+                flow.response.text = clean
+    if flow.error is not None and flow.error.msg:
+        flow.error.msg = redactor.redact(flow.error.msg)
+    if flow.comment:
+        flow.comment = redactor.redact(flow.comment)
+    for name, value in list(flow.metadata.items()):
+        if isinstance(value, (str, dict, list)):
+            clean_value: Any = redactor.redact_json(value)
+            if clean_value != value:
+                flow.metadata[name] = clean_value
+
+
+def scrub_headers(headers: http.Headers, redactor: Redactor, *, keys_only: bool = False) -> None:
+    """Credential headers become `<redacted>`; other values lose keys (`keys_only`) or
+    every secret pattern."""
+    fields = []
+    changed = False
+    for raw_name, raw_value in headers.fields:
+        name = raw_name.decode("latin-1")
+        value = raw_value.decode("utf-8", "surrogateescape")
+        if name.lower() in SENSITIVE_HEADERS:
+            clean = REDACTED
+        else:
+            clean = redactor.redact_keys(value) if keys_only else redactor.redact(value)
+        if clean != value:
+            changed = True
+            raw_value = clean.encode("utf-8", "surrogateescape")
+        fields.append((raw_name, raw_value))
+    if changed:
+        headers.fields = tuple(fields)

@@ -1,0 +1,348 @@
+"""CacheLookup / CacheStore: hits, misses, bypasses, streams, coalescing, and what is never stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from flowtools import answer_from_upstream, captured_logs, chat_flow, completion, router_config
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.addons.cache import HEADER, CacheLookup, CacheStore, FlashCache
+from hpn_router.addons.chat import StreamAdapter
+from hpn_router.core.chat_request import TranslateOptions
+from hpn_router.core.chat_stream import StreamTranslator
+
+BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(clock: Clock | None = None, **cache: Any) -> tuple[FlashCache, CacheLookup, CacheStore]:
+    flash = FlashCache(timer=clock or Clock())
+    flash.apply(router_config(cache=cache, models={"fast": "gemini-2.5-flash"}))
+    return flash, CacheLookup(flash), CacheStore(flash)
+
+
+async def ask(lookup: CacheLookup, store: CacheStore, body: dict[str, Any] | bytes = BODY,
+              answer: dict[str, Any] | None = None, **kw: Any) -> http.HTTPFlow:
+    """One client request through lookup, (upstream), store."""
+    flow = chat_flow(body, **kw)
+    await lookup.request(flow)
+    if flow.response is None:
+        answer_from_upstream(flow, answer or completion())
+    store.responseheaders(flow)
+    store.response(flow)
+    return flow
+
+
+def status(flow: http.HTTPFlow) -> str | None:
+    return flow.response.headers.get(HEADER) if flow.response else None
+
+
+async def test_miss_then_hit_answers_locally() -> None:
+    _, lookup, store = make()
+    first = await ask(lookup, store)
+    assert status(first) == "MISS"
+    with captured_logs() as logs:
+        second = await ask(lookup, store, answer=completion("must not be used"))
+    assert status(second) == "HIT"
+    assert second.metadata[meta.LOCAL] is True
+    answer = json.loads(second.response.content)
+    assert answer["choices"][0]["message"]["content"] == "Hello!"
+    assert answer["id"].startswith("chatcmpl-") and answer["id"] != "chatcmpl-upstream"
+    assert answer["usage"] == second.metadata[meta.USAGE] == completion()["usage"]
+    [hit] = [r for r in logs if r["msg"] == "⚡ CACHE HIT"]
+    assert hit["latency_ms"] >= 0 and hit["coalesced"] is False
+
+
+async def test_aliases_of_one_gemini_model_share_an_entry_with_their_own_name() -> None:
+    _, lookup, store = make()
+    await ask(lookup, store, {**BODY, "model": "gpt-4"})
+    hit = await ask(lookup, store, {**BODY, "model": "gpt-4o"})  # both go to the default model
+    assert status(hit) == "HIT"
+    assert json.loads(hit.response.content)["model"] == "gpt-4o"
+    other = await ask(lookup, store, {**BODY, "model": "fast"})  # mapped to another model
+    assert status(other) == "MISS"
+
+
+async def test_key_order_and_whitespace_hit() -> None:
+    _, lookup, store = make()
+    await ask(lookup, store, b'{"model":"gpt-4","messages":[{"role":"user","content":"Hello"}]}')
+    hit = await ask(lookup, store, b'{ "messages" : [ {"content": "Hello", "role": "user"} ],\n "model": "gpt-4" }')
+    assert status(hit) == "HIT"
+
+
+@pytest.mark.parametrize("change", [{"temperature": 0.5}, {"messages": [{"role": "user", "content": "Hello!"}]},
+                                    {"max_tokens": 5}, {"tools": [{"type": "function", "function": {"name": "f"}}]}])
+async def test_anything_that_changes_the_answer_misses(change: dict[str, Any]) -> None:
+    _, lookup, store = make()
+    await ask(lookup, store)
+    assert status(await ask(lookup, store, {**BODY, **change})) == "MISS"
+
+
+async def test_clients_do_not_share_entries() -> None:
+    _, lookup, store = make()
+    await ask(lookup, store, client="client_1")
+    assert status(await ask(lookup, store, client="client_2")) == "MISS"
+    assert status(await ask(lookup, store, client="client_1")) == "HIT"
+
+
+async def test_ttl_expiry_with_injected_clock() -> None:
+    clock = Clock()
+    _, lookup, store = make(clock, ttl_seconds=300)
+    await ask(lookup, store)
+    clock.now += 299
+    assert status(await ask(lookup, store)) == "HIT"
+    clock.now += 2
+    assert status(await ask(lookup, store)) == "MISS"
+
+
+async def test_entry_bound() -> None:
+    flash, lookup, store = make(max_entries=2)
+    for text in ("a", "b", "c"):
+        await ask(lookup, store, {**BODY, "messages": [{"role": "user", "content": text}]})
+    assert len(flash.entries) == 2
+    assert status(await ask(lookup, store, {**BODY, "messages": [{"role": "user", "content": "a"}]})) == "MISS"
+
+
+async def test_no_cache_skips_the_lookup_but_stores() -> None:
+    _, lookup, store = make()
+    await ask(lookup, store, answer=completion("old"))
+    fresh = await ask(lookup, store, answer=completion("new"), headers={"cache-control": "no-cache"})
+    assert status(fresh) == "BYPASS" and json.loads(fresh.response.content)["choices"][0]["message"]["content"] == "new"
+    again = await ask(lookup, store)
+    assert json.loads(again.response.content)["choices"][0]["message"]["content"] == "new"
+
+
+async def test_no_store_is_not_stored_but_may_hit() -> None:
+    _, lookup, store = make()
+    assert status(await ask(lookup, store, headers={"Cache-Control": "no-store"})) == "MISS"
+    assert status(await ask(lookup, store)) == "MISS"
+    assert status(await ask(lookup, store, headers={"Cache-Control": "no-store"})) == "HIT"
+
+
+async def test_disabled_cache_does_nothing() -> None:
+    flash, lookup, store = make(enabled=False)
+    flow = await ask(lookup, store)
+    assert flash.entries is None and meta.CACHE not in flow.metadata and status(flow) is None
+
+
+async def test_sampled_requests_bypass_when_configured() -> None:
+    _, lookup, store = make(cache_sampled=False)
+    await ask(lookup, store)  # no temperature: sampled at the default 1.0
+    assert status(await ask(lookup, store)) == "BYPASS"
+    deterministic = {**BODY, "temperature": 0}
+    await ask(lookup, store, deterministic)
+    assert status(await ask(lookup, store, deterministic)) == "HIT"
+
+
+async def test_sampled_requests_are_cached_by_default() -> None:
+    _, lookup, store = make()
+    sampled = {**BODY, "temperature": 0.9, "n": 2}
+    await ask(lookup, store, sampled)
+    assert status(await ask(lookup, store, sampled)) == "HIT"
+
+
+async def test_error_answers_are_not_stored() -> None:
+    _, lookup, store = make()
+    error = {"error": {"message": "rate limited", "type": "rate_limit_error", "param": None, "code": "rate_limit_exceeded"}}
+    flow = chat_flow(BODY)
+    await lookup.request(flow)
+    answer_from_upstream(flow, error, status=429)
+    store.response(flow)
+    assert status(flow) == "MISS"
+    assert status(await ask(lookup, store)) == "MISS"
+
+
+async def test_invalid_request_is_left_to_the_translation() -> None:
+    _, lookup, _ = make()
+    for body in (b"{not json", {"model": "gpt-4", "messages": []}, {"messages": [{"role": "user", "content": "x"}]}):
+        flow = chat_flow(body)
+        await lookup.request(flow)
+        assert flow.response is None and meta.CACHE not in flow.metadata
+
+
+async def test_replays_and_attempt_flows_are_neither_looked_up_nor_stored() -> None:
+    flash, lookup, store = make()
+    await ask(lookup, store)
+    replay = chat_flow(BODY)
+    replay.metadata[meta.CACHE] = {"status": "HIT", "key": "stale", "store": True, "leader": False}  # from the original
+    replay.is_replay = "request"
+    await lookup.request(replay)
+    assert replay.response is None and meta.CACHE not in replay.metadata
+    replay2 = chat_flow({**BODY, "messages": [{"role": "user", "content": "new"}]})
+    await lookup.request(replay2)
+    replay2.is_replay = "request"
+    answer_from_upstream(replay2, completion())
+    store.response(replay2)
+    assert len(flash.entries) == 1  # only the first answer
+    attempt = chat_flow(BODY)
+    attempt.metadata[meta.ATTEMPT_OF] = "client-flow-id"
+    attempt.live = False
+    await lookup.request(attempt)
+    assert attempt.response is None
+
+
+async def test_lookup_failure_never_raises() -> None:
+    flash, lookup, _ = make()
+
+    def broken(key: str) -> None:
+        raise RuntimeError("cache broke")
+
+    flash.entries.get = broken  # type: ignore[method-assign, union-attr]
+    flow = chat_flow(BODY)
+    with captured_logs() as logs:
+        await lookup.request(flow)
+    assert flow.response is None and meta.CACHE not in flow.metadata
+    assert any(r["msg"] == "cache lookup failed" for r in logs)
+    assert len(flash.inflight) == 0
+
+
+# --- streams -------------------------------------------------------------------------
+
+
+def gemini_stream(text: str, *, error: bool = False) -> list[bytes]:
+    usage = {"promptTokenCount": 4, "candidatesTokenCount": 3, "totalTokenCount": 7}
+    events = [{"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}}], "usageMetadata": usage},
+              {"candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "STOP"}], "usageMetadata": usage}]
+    if error:
+        events[1] = {"error": {"code": 503, "message": "overloaded"}}
+    return [f"data: {json.dumps(e)}\r\n\r\n".encode() for e in events]
+
+
+async def stream_through(lookup: CacheLookup, store: CacheStore, body: dict[str, Any], *, error: bool = False) -> tuple[http.HTTPFlow, bytes]:
+    """A streamed answer as mitmproxy delivers it: ChatTranslation's stream callable, each
+    upstream chunk, the final b"" call, then the response hook."""
+    flow = chat_flow(body)
+    await lookup.request(flow)
+    assert flow.response is None
+    flow.metadata[meta.RELAYED] = True
+    flow.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
+    translator = StreamTranslator(model=body["model"], completion_id="chatcmpl-s", created=1, include_usage=False,
+                                  options=TranslateOptions())
+    adapter = StreamAdapter(translator)
+    flow.response.stream = adapter
+    store.responseheaders(flow)
+    assert status(flow) == "MISS" and flow.response.stream is not adapter
+    sent = b""
+    for chunk in [*gemini_stream("Streamed answer", error=error), b""]:
+        sent += b"".join(flow.response.stream(chunk))
+    assert flow.response.stream is adapter  # ChatTranslation finds its own adapter in `response`
+    flow.metadata[meta.USAGE] = translator.openai_usage  # what ChatTranslation.response records
+    store.response(flow)
+    return flow, sent
+
+
+async def test_stream_is_stored_once_complete_and_hits_unstreamed() -> None:
+    _, lookup, store = make()
+    body = {**BODY, "stream": True}
+    _, sent = await stream_through(lookup, store, body)
+    assert sent.endswith(b"data: [DONE]\n\n")
+    hit = await ask(lookup, store, BODY)
+    assert status(hit) == "HIT"
+    answer = json.loads(hit.response.content)
+    assert answer["choices"][0]["message"]["content"] == "Streamed answer"
+    assert answer["usage"]["prompt_tokens"] == 4  # kept from metadata: the stream had no usage chunk
+
+
+async def test_stream_with_in_band_error_is_not_stored() -> None:
+    flash, lookup, store = make()
+    _, sent = await stream_through(lookup, store, {**BODY, "stream": True}, error=True)
+    assert b'"error"' in sent
+    assert len(flash.entries) == 0
+
+
+async def test_streaming_hit_is_a_proper_sse_stream() -> None:
+    _, lookup, store = make()
+    await ask(lookup, store)
+    flow = await ask(lookup, store, {**BODY, "stream": True, "stream_options": {"include_usage": True}})
+    assert status(flow) == "HIT"
+    assert flow.response.headers["content-type"] == "text/event-stream"
+    events = flow.response.content.split(b"\n\n")
+    assert events[-2] == b"data: [DONE]" and events[-1] == b""
+    chunks = [json.loads(e[6:]) for e in events[:-2]]
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "Hello!"
+    assert chunks[-1]["usage"] == completion()["usage"]
+    assert {c["id"] for c in chunks} == {chunks[0]["id"]} and chunks[0]["model"] == "gpt-4"
+
+
+# --- coalescing ----------------------------------------------------------------------
+
+
+async def test_identical_requests_in_flight_go_upstream_once() -> None:
+    flash, lookup, store = make()
+    leader = chat_flow(BODY)
+    await lookup.request(leader)
+    assert leader.response is None and leader.metadata[meta.CACHE]["leader"] is True
+    followers = [chat_flow(BODY) for _ in range(9)]
+    with captured_logs() as logs:
+        waiting = [asyncio.ensure_future(lookup.request(f)) for f in followers]
+        await asyncio.sleep(0.01)
+        assert not any(w.done() for w in waiting)
+        answer_from_upstream(leader, completion("shared"))
+        store.response(leader)
+        await asyncio.gather(*waiting)
+    assert [status(f) for f in followers] == ["HIT"] * 9
+    assert {json.loads(f.response.content)["choices"][0]["message"]["content"] for f in followers} == {"shared"}
+    assert len({json.loads(f.response.content)["id"] for f in followers}) == 9
+    assert sum(r.get("coalesced") is True for r in logs) == 9
+    assert len(flash.inflight) == 0
+
+
+async def test_failed_leader_sends_followers_upstream() -> None:
+    flash, lookup, store = make()
+    leader = chat_flow(BODY)
+    await lookup.request(leader)
+    follower = chat_flow(BODY)
+    waiting = asyncio.ensure_future(lookup.request(follower))
+    await asyncio.sleep(0)
+    store.error(leader)
+    await waiting
+    assert follower.response is None  # it asks upstream itself
+    assert follower.metadata[meta.CACHE]["leader"] is True  # and leads whoever comes next
+    assert len(flash.inflight) == 1
+
+
+async def test_no_store_requests_follow_but_never_lead() -> None:
+    flash, lookup, _ = make()
+    flow = chat_flow(BODY, headers={"cache-control": "no-store"})
+    await lookup.request(flow)
+    assert flow.metadata[meta.CACHE]["leader"] is False and len(flash.inflight) == 0
+
+
+async def test_a_stuck_leader_is_dropped_after_the_wait() -> None:
+    clock = Clock()
+    flash, lookup, _ = make(clock)
+    leader = chat_flow(BODY)
+    await lookup.request(leader)
+    flash.wait_seconds = 0.01
+
+    async def tick() -> None:
+        await asyncio.sleep(0.005)
+        clock.now += 1
+
+    follower = chat_flow(BODY)
+    await asyncio.gather(lookup.request(follower), tick())
+    assert follower.response is None
+    assert follower.metadata[meta.CACHE]["leader"] is True  # took over
+    assert len(flash.inflight) == 1
+
+
+async def test_config_reload_keeps_entries_unless_the_cache_section_changes() -> None:
+    flash, lookup, store = make()
+    await ask(lookup, store)
+    flash.apply(router_config(models={"fast": "gemini-2.5-flash"}, logging={"level": "debug"}))
+    assert status(await ask(lookup, store)) == "HIT"
+    flash.apply(router_config(cache={"ttl_seconds": 10}))
+    assert status(await ask(lookup, store)) == "MISS"
