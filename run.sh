@@ -71,25 +71,29 @@ start_router() {
 }
 
 demo() {
-    local port_file emulator_pid
-    port_file="$(mktemp)"
-    "$VENV/bin/python" -m gemini_emulator --port 0 --scenario "$ROOT/configs/emulator/demo.yaml" >"$port_file" &
-    emulator_pid=$!
-    trap 'kill "$emulator_pid" 2>/dev/null || true; rm -f "$port_file"' EXIT INT TERM
-    for _ in $(seq 100); do grep -q listening "$port_file" && break; sleep 0.1; done
+    # Globals, not locals: the EXIT trap runs after this function has returned.
+    DEMO_PORT_FILE="$(mktemp)"
+    "$VENV/bin/python" -m gemini_emulator --port 0 --quiet --scenario "$ROOT/configs/emulator/demo.yaml" >"$DEMO_PORT_FILE" &
+    DEMO_EMULATOR_PID=$!
+    trap 'kill "$DEMO_EMULATOR_PID" 2>/dev/null || true; rm -f "$DEMO_PORT_FILE"' EXIT INT TERM
+    for _ in $(seq 100); do grep -q listening "$DEMO_PORT_FILE" && break; sleep 0.1; done
     local url
-    url="$(grep -o 'http://127.0.0.1:[0-9]*' "$port_file" | head -1)"
+    url="$(grep -o 'http://127.0.0.1:[0-9]*' "$DEMO_PORT_FILE" | head -1)"
     [ -n "$url" ] || { echo "hpn-router: the emulator did not start" >&2; exit 1; }
     export HPN_GEMINI_BASE_URL="$url"
     export HPN_API_KEYS="$("$VENV/bin/python" -c 'import yaml,sys; print(",".join(k["key"] for k in yaml.safe_load(open(sys.argv[1]))["keys"]))' "$ROOT/configs/emulator/demo.yaml")"
     export HPN_CONFIG="${HPN_CONFIG:-$ROOT/configs/demo.yaml}"
     local port="${HPN_PORT:-8080}"
     cat >&2 <<MSG
-hpn-router demo: Gemini emulator at $url with three demo keys (key_2 runs out after 3 requests).
+hpn-router demo: Gemini emulator at $url with three demo keys; key_3 runs out of its daily
+quota after 2 requests, so the 9th request below fails over to the next key (see the log).
 Try:
   curl -s http://127.0.0.1:$port/v1/chat/completions -H 'Content-Type: application/json' \\
        -d '{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello!"}]}'
+  for i in \$(seq 10); do curl -s http://127.0.0.1:$port/v1/chat/completions -H 'Content-Type: application/json' \\
+       -d "{\\"model\\": \\"gpt-4o\\", \\"messages\\": [{\\"role\\": \\"user\\", \\"content\\": \\"Hello \$i\\"}]}"; echo; done
   curl -s http://127.0.0.1:$port/health
+(Sending the same request twice shows the flash cache: ⚡ CACHE HIT.)
 MSG
     launch run "$@"
 }
