@@ -42,7 +42,7 @@ def test_demo_yaml() -> None:
     scenario = load_scenario(CONFIGS / "demo.yaml")
     assert len(scenario.keys) == 3
     assert all(len(k.key) == 39 and k.key.startswith("AIza") for k in scenario.keys)
-    assert [k.rpd for k in scenario.keys].count(3) == 1
+    assert [k.rpd for k in scenario.keys].count(2) == 1  # one key runs out early: the demo shows a failover
     assert len({k.project for k in scenario.keys}) == 3
     assert scenario.latency_ms >= 100 and scenario.stream_delay_ms >= 50
 
