@@ -37,6 +37,7 @@ from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
 from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
+from hpn_router.addons.translation import Translation  # noqa: E402
 from hpn_router.addons.viewcap import ViewCap  # noqa: E402
 from hpn_router.core.redact import Redactor  # noqa: E402
 from hpn_router.state import RouterState  # noqa: E402
@@ -52,12 +53,15 @@ chat = ChatTranslation()  # /v1/chat/completions <-> generateContent
 embeddings = Embeddings()  # /v1/embeddings <-> batchEmbedContents
 models = ModelsEndpoint()  # /v1/models from Gemini's live list + aliases
 native = NativePassthrough()  # Gemini's own API with a pool key
+translation = Translation(  # one addon in the chain, dispatching by the flow's endpoint
+    {"chat": chat, "embeddings": embeddings, "models": models, "model": models, "native": native}
+)
 key_routing = KeyRouting(state)  # last in `request`: attempts with pool keys, failover, relay
 flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
-settings = Settings(consumers=[log_redaction, interception, view_cap, access, endpoints, chat, embeddings, models, key_routing, flash_cache, cost, flow_redaction])
+settings = Settings(consumers=[log_redaction, interception, view_cap, access, endpoints, translation, key_routing, flash_cache, cost, flow_redaction])
 admin = Admin(state, settings.reload)  # /admin/keys, /admin/reload, SIGHUP
 
 addons = [
@@ -69,10 +73,7 @@ addons = [
     admin,
     endpoints,
     CacheLookup(flash_cache),  # before translation: keys and answers the client's own request
-    chat,
-    embeddings,
-    models,
-    native,
+    translation,
     key_routing,
     CacheStore(flash_cache),  # after translation: stores the OpenAI answer
     cost,

@@ -70,6 +70,8 @@ def test_soak_every_request_answered_memory_flat(tmp_path):
     def on_progress(i: int) -> None:
         if i == WARM_UP:
             samples["warm"] = rss_kib(router.proc.pid)
+        if i % (REQUESTS // 10) == 0:
+            samples[f"at_{i}"] = rss_kib(router.proc.pid)
 
     try:
         problems = asyncio.run(drive(f"{router.base_url}/chat/completions", REQUESTS, on_progress))
@@ -83,6 +85,7 @@ def test_soak_every_request_answered_memory_flat(tmp_path):
     assert statuses.count(429) > 0 and statuses.count(503) > 0  # the faults really happened
     assert statuses.count(200) == REQUESTS  # each request reached Gemini successfully exactly once
     growth = samples["end"] / samples["warm"]
+    print("soak RSS samples:", {k: v for k, v in samples.items() if k.startswith("at_")})
     print(f"soak: {REQUESTS} requests, {statuses.count(429)} x 429, {statuses.count(503)} x 503, "
           f"RSS {samples['warm']} -> {samples['end']} KiB ({growth:.3f}x)")
     assert growth <= 1.10

@@ -26,6 +26,13 @@ def answer_error(flow: http.HTTPFlow, err: RouterError) -> None:
     flow.metadata[meta.LOCAL] = True
 
 
+def replace_body(response: http.Response, body: bytes, content_type: str = "application/json") -> None:
+    """Give an upstream answer a new JSON body, keeping only what applies to it."""
+    response.headers.clear()
+    response.headers["content-type"] = content_type
+    response.content = body  # also sets content-length
+
+
 def is_client_flow(flow: http.HTTPFlow) -> bool:
     """A live client request for the router that nobody has answered yet (mitmproxy's guard,
     plus our own recorded attempt flows, which are never handled again, and proxy-mode
@@ -49,6 +56,7 @@ def parse_json_body(flow: http.HTTPFlow) -> Any:
 
 
 CLIENT_CREDENTIALS = ("authorization", "x-goog-api-key", "cookie", "openai-organization", "openai-project")
+_CREDENTIALS = frozenset(name.encode() for name in CLIENT_CREDENTIALS)
 
 
 def rewrite_request(flow: http.HTTPFlow, method: str, path: str, body: bytes) -> None:
@@ -56,9 +64,11 @@ def rewrite_request(flow: http.HTTPFlow, method: str, path: str, body: bytes) ->
     shows what goes upstream. The client's credentials never go upstream."""
     flow.request.method = method
     flow.request.path = path
-    for name in CLIENT_CREDENTIALS:
-        flow.request.headers.pop(name, None)
-    flow.request.headers["content-type"] = "application/json"
+    headers = flow.request.headers
+    # One pass over the raw fields (a pop per name costs a scan and a KeyError each).
+    headers.fields = tuple(
+        (name, value) for name, value in headers.fields if name.lower() not in _CREDENTIALS and name.lower() != b"content-type"
+    ) + ((b"content-type", b"application/json"),)
     flow.request.content = body
 
 

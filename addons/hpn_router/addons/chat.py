@@ -20,6 +20,7 @@ from hpn_router.addons.answers import (
     answer_exception,
     is_client_flow,
     parse_json_body,
+    replace_body,
     rewrite_request,
     upstream_plan,
 )
@@ -124,7 +125,9 @@ class ChatTranslation:
             options=self._options(str(flow.metadata.get(meta.GEMINI_MODEL))),
         )
         flow.metadata[meta.USAGE] = completion.get("usage")
-        flow.response = http.Response.make(200, json.dumps(completion, ensure_ascii=False), {"content-type": "application/json"})
+        # Rewritten in place: a new Response would re-run mitmproxy's per-field type checks,
+        # a measurable share of the router's CPU per request.
+        replace_body(flow.response, json.dumps(completion, ensure_ascii=False).encode())
 
     def _record_stream(self, flow: http.HTTPFlow) -> None:
         """A streamed answer has gone out; keep what the cost estimator needs."""

@@ -4,6 +4,7 @@ shape limits that keep a hostile body from costing memory or a crash. Pure."""
 from __future__ import annotations
 
 import hmac
+import re
 from collections import deque
 
 MINUTE = 60.0
@@ -28,26 +29,33 @@ def match_token(presented: str | None, tokens: tuple[str, ...]) -> int | None:
     return found
 
 
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+
+
 def json_too_deep(raw: bytes, limit: int) -> bool:
     """True when arrays/objects nest deeper than `limit`. Checked before json.loads, whose
-    recursion on a deeply nested body would raise RecursionError (or worse)."""
+    recursion on a deeply nested body would raise RecursionError (or worse). Only the
+    structural bytes are visited (a regex finds them), so a large base64 image costs little."""
     depth = 0
     in_string = escaped = False
-    for byte in raw:
+    for match in _STRUCTURE.finditer(raw):
+        char = match.group()
+        if escaped:
+            escaped = False
+            if match.start() == escape_at + 1:
+                continue  # the escaped character itself
         if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
+            if char == b"\\":
+                escaped, escape_at = True, match.start()
+            elif char == b'"':
                 in_string = False
-        elif byte == 0x22:
+        elif char == b'"':
             in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
+        elif char in (b"[", b"{"):
             depth += 1
             if depth > limit:
                 return True
-        elif byte in (0x5D, 0x7D):
+        elif char in (b"]", b"}"):
             depth -= 1
     return False
 

@@ -191,7 +191,7 @@ class KeyPool:
         for (p, _), usage in self._usage.items():
             if p == project:
                 usage.prune(now)
-                total += len(usage.requests)
+                total += usage.minute_requests()
         return total
 
     # -- persistence ------------------------------------------------------------------

@@ -36,32 +36,51 @@ def pacific_day(now: float) -> str:
 
 @dataclass
 class Usage:
-    requests: deque[float] = field(default_factory=deque)  # send times in the last minute
-    tokens: deque[tuple[float, int]] = field(default_factory=deque)  # (time, input tokens)
+    """Counts in one-second buckets, so memory stays bounded (at most 60 buckets a window)
+    however many requests a minute brings."""
+
+    requests: deque[list[float]] = field(default_factory=deque)  # [second, count]
+    tokens: deque[list[float]] = field(default_factory=deque)  # [second, input tokens]
     day: str = ""
     day_requests: int = 0
 
     def prune(self, now: float) -> None:
-        while self.requests and now - self.requests[0] >= MINUTE:
-            self.requests.popleft()
-        while self.tokens and now - self.tokens[0][0] >= MINUTE:
-            self.tokens.popleft()
+        for window in (self.requests, self.tokens):
+            while window and now - window[0][0] >= MINUTE:
+                window.popleft()
         today = pacific_day(now)
         if today != self.day:
             self.day, self.day_requests = today, 0
 
     def record_request(self, now: float) -> None:
         self.prune(now)
-        self.requests.append(now)
+        _add(self.requests, now, 1)
         self.day_requests += 1
 
     def record_tokens(self, now: float, tokens: int) -> None:
         self.prune(now)
         if tokens > 0:
-            self.tokens.append((now, tokens))
+            _add(self.tokens, now, tokens)
+
+    def minute_requests(self) -> int:
+        return int(sum(count for _, count in self.requests))
 
     def minute_tokens(self) -> int:
-        return sum(t for _, t in self.tokens)
+        return int(sum(count for _, count in self.tokens))
+
+    def oldest_request(self) -> float:
+        return self.requests[0][0]
+
+    def oldest_tokens(self) -> float:
+        return self.tokens[0][0]
+
+
+def _add(window: deque[list[float]], now: float, amount: int) -> None:
+    second = float(int(now))
+    if window and window[-1][0] == second:
+        window[-1][1] += amount
+    else:
+        window.append([second, amount])
 
 
 def headroom(usage: Usage | None, limits: Limits, now: float) -> float | None:
@@ -74,7 +93,7 @@ def headroom(usage: Usage | None, limits: Limits, now: float) -> float | None:
     usage.prune(now)
     fractions = []
     if limits.rpm:
-        fractions.append(1 - len(usage.requests) / limits.rpm)
+        fractions.append(1 - usage.minute_requests() / limits.rpm)
     if limits.rpd:
         fractions.append(1 - usage.day_requests / limits.rpd)
     if limits.tpm:
@@ -86,10 +105,10 @@ def next_admission(usage: Usage, limits: Limits, now: float) -> float | None:
     """When a spent budget frees up again (for waiting requests and Retry-After)."""
     usage.prune(now)
     times = []
-    if limits.rpm and len(usage.requests) >= limits.rpm:
-        times.append(usage.requests[0] + MINUTE)
+    if limits.rpm and usage.minute_requests() >= limits.rpm:
+        times.append(usage.oldest_request() + MINUTE)
     if limits.tpm and usage.minute_tokens() >= limits.tpm and usage.tokens:
-        times.append(usage.tokens[0][0] + MINUTE)
+        times.append(usage.oldest_tokens() + MINUTE)
     if limits.rpd and usage.day_requests >= limits.rpd:
         return None  # only the Pacific midnight reset helps; the caller knows when that is
     return max(times) if times else now
