@@ -523,6 +523,17 @@ async def hpn_info(b: Bench) -> None:
             await b.load("HPN Router (log info)", url, chat_body(), _chat_headers(), c, proxy=router)
 
 
+@scenario("cache-hit")
+async def cache_hit(b: Bench) -> None:
+    """Identical requests through HPN with the flash cache on, at the default log level (each
+    hit logs its ⚡ CACHE HIT and 💸 lines): answered by the router, never by the emulator."""
+    with b.started(b.router(_plain_keys(), log_level="info", config={"cache": {"enabled": True}})) as router:
+        url = router.url + CHAT
+        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')  # stores the answer
+        for c in CONCURRENCY:
+            await b.load("HPN cache hit (log info)", url, chat_body(), _chat_headers(), c, proxy=router)
+
+
 @scenario("stream")
 async def stream(b: Bench) -> None:
     await b.ttfc("direct (emulator SSE)", b.emu.url + STREAM, gemini_body(), _gemini_headers(), kind="gemini")
@@ -610,6 +621,10 @@ def targets(b: Bench) -> tuple[list[Target], list[Target]]:
         hi = _row(b.load_rows, "HPN Router (log info)", c)
         if hi and bare_row and bare_row.rps:
             ref.append(Target(f"HPN (log info) req/s / bare req/s, c={c}", round(hi.rps / bare_row.rps, 3), "", None))
+        hit = _row(b.load_rows, "HPN cache hit (log info)", c)
+        if hit and bare_row and hit.p50_ms is not None and bare_row.p50_ms is not None:
+            out.append(Target(f"cache hit p50 vs bare mitmdump p50, c={c} (ms)", round(hit.p50_ms - bare_row.p50_ms, 2),
+                              "<= 0", hit.p50_ms <= bare_row.p50_ms))
     d1, h1, b1 = (_row(b.load_rows, n, 1) for n in ("direct", "HPN Router (log warn)", "bare mitmdump"))
     if d1 and h1 and d1.p50_ms is not None and h1.p50_ms is not None:
         added = round(h1.p50_ms - d1.p50_ms, 2)

@@ -90,7 +90,7 @@ TRUSTED_METADATA = frozenset(
     {
         meta.ROUTE, meta.MODEL, meta.GEMINI_MODEL, meta.STREAM, meta.INCLUDE_USAGE, meta.UPSTREAM,
         meta.LOCAL, meta.UPSTREAM_STATUS, meta.KEY_NAME, meta.ATTEMPTS, meta.RELAYED, meta.USAGE,
-        meta.CLIENT, meta.FULL_HEALTH, meta.SAVED_USD,
+        meta.CLIENT, meta.FULL_HEALTH, meta.SAVED_USD, meta.CACHE,
     }
 )
 

@@ -109,6 +109,10 @@ _KEY_PASSES: tuple[tuple[re.Pattern[str], Any], ...] = (
 )
 
 
+_MEMO_MAX_LEN = 80
+_MEMO_SIZE = 4096
+
+
 class Redactor:
     """Replaces pool keys (whole or in fragments) and credential patterns.
 
@@ -125,19 +129,30 @@ class Redactor:
 
     def __init__(self, named_keys: Mapping[str, str]) -> None:
         self._pool = _build_pool(named_keys)
+        # Log fields repeat (event names, models, key names): short results are memoised.
+        self._memo: dict[str, str] = {}
 
     def update(self, named_keys: Mapping[str, str]) -> None:
         """Replace the pool (config reload). The first name wins for a key
         listed twice. One attribute swap, so a log call on another thread
         sees the old or the new pool, never a mix."""
         self._pool = _build_pool(named_keys)
+        self._memo = {}
 
     def redact(self, text: str) -> str:
         """Return `text` with every secret replaced by a placeholder."""
-        text = self._redact_pool_keys(text)
+        short = len(text) <= _MEMO_MAX_LEN
+        if short and (known := self._memo.get(text)) is not None:
+            return known
+        result = self._redact_pool_keys(text)
         for pattern, replacement in _PATTERN_PASSES:
-            text = pattern.sub(replacement, text)
-        return text
+            result = pattern.sub(replacement, result)
+        if short:
+            memo = self._memo
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()  # bounded; a full clear is cheaper than LRU bookkeeping
+            memo[text] = result
+        return result
 
     def redact_keys(self, text: str) -> str:
         """Only the key values: pool keys and their fragments, Google-shaped keys,
