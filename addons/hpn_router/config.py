@@ -11,12 +11,24 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
+
+from hpn_router.configfields import (
+    ConfigError,
+    as_bool,
+    as_choice,
+    as_decimal,
+    as_int,
+    as_mapping,
+    as_str,
+    as_url,
+    reject_unknown,
+    show,
+)
 
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 # Hard-coded model versions get shut down (wire-formats §1.10); the alias follows Google's
@@ -28,10 +40,6 @@ NO_KEYS_HINT = (
     "key_pool.keys: no API keys configured. Set HPN_API_KEYS=key1,key2 or add keys to the "
     "config file; to try the router without a key, run ./run.sh --demo"
 )
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names the field and the problem."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,78 +154,6 @@ class RouterConfig:
 
 
 # ---------------------------------------------------------------------------------------
-# Field readers: each takes the raw value and its dotted path, returns a typed value.
-
-
-def _show(value: Any) -> str:
-    return f'"{value}"' if isinstance(value, str) else repr(value)
-
-
-def _mapping(value: Any, path: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: expected a mapping, got {_show(value)}")
-    return value
-
-
-def _no_unknown(raw: dict[str, Any], allowed: set[str], path: str) -> None:
-    for name in raw:
-        if name not in allowed:
-            prefix = f"{path}." if path else ""
-            raise ConfigError(f"{prefix}{name}: unknown field; expected one of {', '.join(sorted(allowed))}")
-
-
-def _str(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{path}: expected a non-empty string, got {_show(value)}")
-    return value.strip()
-
-
-def _bool(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{path}: expected true/false, got {_show(value)}")
-    return value
-
-
-def _int(value: Any, path: str, *, minimum: int = 0, maximum: int | None = None) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)  # environment variables arrive as strings
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{path}: expected an integer, got {_show(value)}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ConfigError(f"{path}: expected an integer {bound}, got {value}")
-    return value
-
-
-def _choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value.lower() not in choices:
-        raise ConfigError(f"{path}: expected one of {', '.join(choices)}, got {_show(value)}")
-    return value.lower()
-
-
-def _url(value: Any, path: str) -> str:
-    text = _str(value, path)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{path}: expected an http(s) URL, got {_show(value)}")
-    return text.rstrip("/")
-
-
-def _decimal(value: Any, path: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"{path}: expected a number, got {_show(value)}")
-    try:
-        number = Decimal(str(value))  # str() keeps 0.5 exact instead of its binary float
-    except InvalidOperation:
-        raise ConfigError(f"{path}: expected a number, got {_show(value)}") from None
-    if number < 0 or not number.is_finite():
-        raise ConfigError(f"{path}: expected a non-negative number, got {_show(value)}")
-    return number
-
-
-# ---------------------------------------------------------------------------------------
 # Sections
 
 
@@ -234,7 +170,7 @@ def _tokens(value: Any, path: str) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list):
         raise ConfigError(f"{path}: expected a list of tokens or a comma-separated string")
-    tokens = tuple(_str(t, f"{path}[{i}]") for i, t in enumerate(items) if not (isinstance(t, str) and not t.strip()))
+    tokens = tuple(as_str(t, f"{path}[{i}]") for i, t in enumerate(items) if not (isinstance(t, str) and not t.strip()))
     for i, token in enumerate(tokens):
         if len(token) < 16:  # the message never shows the token
             raise ConfigError(f"{path}[{i}]: too short; use at least 16 random characters")
@@ -249,24 +185,24 @@ def _optional_token(value: Any, path: str) -> str | None:
 
 
 def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
-    data = _mapping(raw, "server")
-    _no_unknown(data, SERVER_FIELDS, "server")
+    data = as_mapping(raw, "server")
+    reject_unknown(data, SERVER_FIELDS, "server")
     d = ServerConfig()
     return ServerConfig(
         client_tokens=_tokens(env.get("HPN_CLIENT_TOKENS") or data.get("client_tokens"), "server.client_tokens"),
         admin_token=_optional_token(env.get("HPN_ADMIN_TOKEN") or data.get("admin_token"), "server.admin_token"),
-        client_rpm=_int(data.get("client_rpm", d.client_rpm), "server.client_rpm"),
-        max_body_bytes=_int(data.get("max_body_bytes", d.max_body_bytes), "server.max_body_bytes", minimum=1024),
-        max_json_depth=_int(data.get("max_json_depth", d.max_json_depth), "server.max_json_depth", minimum=2, maximum=500),
-        host=_str(data.get("host", d.host), "server.host"),
-        port=_int(data.get("port", d.port), "server.port", minimum=1, maximum=65535),
-        proxy_port=_int(data.get("proxy_port", d.proxy_port), "server.proxy_port", minimum=1, maximum=65535),
-        confdir=_str(data.get("confdir", d.confdir), "server.confdir"),
-        mitmweb_max_flows=_int(data.get("mitmweb_max_flows", d.mitmweb_max_flows), "server.mitmweb_max_flows", minimum=1),
-        read_timeout_seconds=_int(
+        client_rpm=as_int(data.get("client_rpm", d.client_rpm), "server.client_rpm"),
+        max_body_bytes=as_int(data.get("max_body_bytes", d.max_body_bytes), "server.max_body_bytes", minimum=1024),
+        max_json_depth=as_int(data.get("max_json_depth", d.max_json_depth), "server.max_json_depth", minimum=2, maximum=500),
+        host=as_str(data.get("host", d.host), "server.host"),
+        port=as_int(data.get("port", d.port), "server.port", minimum=1, maximum=65535),
+        proxy_port=as_int(data.get("proxy_port", d.proxy_port), "server.proxy_port", minimum=1, maximum=65535),
+        confdir=as_str(data.get("confdir", d.confdir), "server.confdir"),
+        mitmweb_max_flows=as_int(data.get("mitmweb_max_flows", d.mitmweb_max_flows), "server.mitmweb_max_flows", minimum=1),
+        read_timeout_seconds=as_int(
             data.get("read_timeout_seconds", d.read_timeout_seconds), "server.read_timeout_seconds", minimum=1
         ),
-        write_timeout_seconds=_int(
+        write_timeout_seconds=as_int(
             data.get("write_timeout_seconds", d.write_timeout_seconds), "server.write_timeout_seconds", minimum=1
         ),
     )
@@ -274,9 +210,9 @@ def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
 
 def _listeners_env(server: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
     if env.get("HPN_PROXY_PORT"):
-        server = replace(server, proxy_port=_int(env["HPN_PROXY_PORT"], "HPN_PROXY_PORT", minimum=1, maximum=65535))
+        server = replace(server, proxy_port=as_int(env["HPN_PROXY_PORT"], "HPN_PROXY_PORT", minimum=1, maximum=65535))
     if env.get("HPN_CONFDIR"):
-        server = replace(server, confdir=_str(env["HPN_CONFDIR"], "HPN_CONFDIR"))
+        server = replace(server, confdir=as_str(env["HPN_CONFDIR"], "HPN_CONFDIR"))
     if server.proxy_port == server.port:
         raise ConfigError(
             f"server.proxy_port: {server.port} is server.port too; give the proxy listener another port (HPN_PROXY_PORT)"
@@ -292,38 +228,38 @@ def _intercept_hosts(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return DEFAULT_INTERCEPT_HOSTS
     if not isinstance(raw, list):
-        raise ConfigError(f"intercept_hosts: expected a list of host names, got {_show(raw)}")
+        raise ConfigError(f"intercept_hosts: expected a list of host names, got {show(raw)}")
     hosts = []
     for i, value in enumerate(raw):
-        host = _str(value, f"intercept_hosts[{i}]").lower().rstrip(".")
+        host = as_str(value, f"intercept_hosts[{i}]").lower().rstrip(".")
         if not _HOST_NAME.match(host):
             raise ConfigError(
-                f"intercept_hosts[{i}]: expected a host name such as api.openai.com (no scheme, port or path), got {_show(value)}"
+                f"intercept_hosts[{i}]: expected a host name such as api.openai.com (no scheme, port or path), got {show(value)}"
             )
         hosts.append(host)
     return tuple(dict.fromkeys(hosts))
 
 
 def _key(raw: Any, path: str, env: Mapping[str, str]) -> KeyConfig:
-    data = _mapping(raw, path)
-    _no_unknown(data, {"name", "key", "key_env", "provider", "enabled", "project"}, path)
+    data = as_mapping(raw, path)
+    reject_unknown(data, {"name", "key", "key_env", "provider", "enabled", "project"}, path)
     if ("key" in data) == ("key_env" in data):
         raise ConfigError(f"{path}: give exactly one of key or key_env")
     if "key_env" in data:
-        var = _str(data["key_env"], f"{path}.key_env")
+        var = as_str(data["key_env"], f"{path}.key_env")
         if not env.get(var, "").strip():
             raise ConfigError(f"{path}.key_env: environment variable {var} is not set or empty")
         key = env[var].strip()
     else:
-        key = _str(data["key"], f"{path}.key")
-    provider = _choice(data.get("provider", "google"), f"{path}.provider", ("google",))
+        key = as_str(data["key"], f"{path}.key")
+    provider = as_choice(data.get("provider", "google"), f"{path}.provider", ("google",))
     project = data.get("project")
     return KeyConfig(
-        name=_str(data.get("name"), f"{path}.name"),
+        name=as_str(data.get("name"), f"{path}.name"),
         key=key,
         provider=provider,
-        enabled=_bool(data.get("enabled", True), f"{path}.enabled"),
-        project=None if project is None else _str(project, f"{path}.project"),
+        enabled=as_bool(data.get("enabled", True), f"{path}.enabled"),
+        project=None if project is None else as_str(project, f"{path}.project"),
     )
 
 
@@ -339,23 +275,23 @@ def _keys_from_env(value: str, projects_value: str) -> tuple[KeyConfig, ...]:
 
 
 def _key_pool(raw: Any, env: Mapping[str, str]) -> KeyPoolConfig:
-    data = _mapping(raw, "key_pool")
-    _no_unknown(data, KEY_POOL_FIELDS, "key_pool")
+    data = as_mapping(raw, "key_pool")
+    reject_unknown(data, KEY_POOL_FIELDS, "key_pool")
     raw_keys = data.get("keys") or []
     if not isinstance(raw_keys, list):
-        raise ConfigError(f"key_pool.keys: expected a list, got {_show(raw_keys)}")
+        raise ConfigError(f"key_pool.keys: expected a list, got {show(raw_keys)}")
     if env.get("HPN_API_KEYS", "").strip():
         keys = _keys_from_env(env["HPN_API_KEYS"], env.get("HPN_KEY_PROJECTS", ""))  # replaces the file's keys
     else:
         keys = tuple(_key(k, f"key_pool.keys[{i}]", env) for i, k in enumerate(raw_keys))
     _check_unique(keys)
     return KeyPoolConfig(
-        strategy=_choice(data.get("strategy", "round-robin"), "key_pool.strategy", ("round-robin",)),  # type: ignore[arg-type]
-        retry_count=_int(data.get("retry_count", 3), "key_pool.retry_count", maximum=20),
-        cooldown_seconds=_int(data.get("cooldown_seconds", 60), "key_pool.cooldown_seconds"),
+        strategy=as_choice(data.get("strategy", "round-robin"), "key_pool.strategy", ("round-robin",)),  # type: ignore[arg-type]
+        retry_count=as_int(data.get("retry_count", 3), "key_pool.retry_count", maximum=20),
+        cooldown_seconds=as_int(data.get("cooldown_seconds", 60), "key_pool.cooldown_seconds"),
         keys=keys,
-        max_wait_seconds=_int(data.get("max_wait_seconds", 10), "key_pool.max_wait_seconds", maximum=600),
-        retry_backoff_ms=_int(data.get("retry_backoff_ms", 200), "key_pool.retry_backoff_ms", maximum=60000),
+        max_wait_seconds=as_int(data.get("max_wait_seconds", 10), "key_pool.max_wait_seconds", maximum=600),
+        retry_backoff_ms=as_int(data.get("retry_backoff_ms", 200), "key_pool.retry_backoff_ms", maximum=60000),
         limits=_limits(data.get("limits")),
         state_file=str(data.get("state_file", ".hpn/state.json") or ""),
     )
@@ -370,17 +306,17 @@ def _limits(raw: Any) -> tuple[QuotaLimit, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise ConfigError(f"key_pool.limits: expected a list, got {_show(raw)}")
+        raise ConfigError(f"key_pool.limits: expected a list, got {show(raw)}")
     limits = []
     for i, item in enumerate(raw):
         path = f"key_pool.limits[{i}]"
-        data = _mapping(item, path)
-        _no_unknown(data, {"project", "model", "rpm", "rpd", "tpm"}, path)
-        numbers = {n: _int(data[n], f"{path}.{n}", minimum=1) for n in ("rpm", "rpd", "tpm") if n in data}
+        data = as_mapping(item, path)
+        reject_unknown(data, {"project", "model", "rpm", "rpd", "tpm"}, path)
+        numbers = {n: as_int(data[n], f"{path}.{n}", minimum=1) for n in ("rpm", "rpd", "tpm") if n in data}
         if not numbers:
             raise ConfigError(f"{path}: give at least one of rpm, rpd, tpm")
         model = _model_id(data.get("model", "*"), f"{path}.model") if data.get("model", "*") != "*" else "*"
-        limits.append(QuotaLimit(project=_str(data.get("project"), f"{path}.project"), model=model, **numbers))
+        limits.append(QuotaLimit(project=as_str(data.get("project"), f"{path}.project"), model=model, **numbers))
     return tuple(limits)
 
 
@@ -389,7 +325,7 @@ def _check_unique(keys: tuple[KeyConfig, ...]) -> None:
     seen_values: set[str] = set()
     for i, k in enumerate(keys):
         if k.name in seen_names:
-            raise ConfigError(f"key_pool.keys[{i}].name: duplicate key name {_show(k.name)}")
+            raise ConfigError(f"key_pool.keys[{i}].name: duplicate key name {show(k.name)}")
         if k.key in seen_values:  # the message never shows the value itself
             raise ConfigError(f"key_pool.keys[{i}].key: same key value as an earlier key")
         seen_names.add(k.name)
@@ -399,75 +335,75 @@ def _check_unique(keys: tuple[KeyConfig, ...]) -> None:
 
 
 def _logging(raw: Any, env: Mapping[str, str]) -> LoggingConfig:
-    data = _mapping(raw, "logging")
-    _no_unknown(data, {"level", "format"}, "logging")
+    data = as_mapping(raw, "logging")
+    reject_unknown(data, {"level", "format"}, "logging")
     level_path = "HPN_LOG_LEVEL" if env.get("HPN_LOG_LEVEL") else "logging.level"
     level = env.get("HPN_LOG_LEVEL") or data.get("level", "info")
     return LoggingConfig(
-        level=_choice(level, level_path, ("debug", "info", "warn", "warning", "error")),  # type: ignore[arg-type]
-        format=_choice(data.get("format", "json"), "logging.format", ("json", "text")),  # type: ignore[arg-type]
+        level=as_choice(level, level_path, ("debug", "info", "warn", "warning", "error")),  # type: ignore[arg-type]
+        format=as_choice(data.get("format", "json"), "logging.format", ("json", "text")),  # type: ignore[arg-type]
     )
 
 
 def _gemini(raw: Any, env: Mapping[str, str]) -> GeminiConfig:
-    data = _mapping(raw, "gemini")
-    _no_unknown(data, {"base_url", "default_model", "default_embedding_model", "expose_reasoning"}, "gemini")
+    data = as_mapping(raw, "gemini")
+    reject_unknown(data, {"base_url", "default_model", "default_embedding_model", "expose_reasoning"}, "gemini")
     base_path = "HPN_GEMINI_BASE_URL" if env.get("HPN_GEMINI_BASE_URL") else "gemini.base_url"
     return GeminiConfig(
-        base_url=_url(env.get("HPN_GEMINI_BASE_URL") or data.get("base_url", DEFAULT_GEMINI_BASE_URL), base_path),
+        base_url=as_url(env.get("HPN_GEMINI_BASE_URL") or data.get("base_url", DEFAULT_GEMINI_BASE_URL), base_path),
         default_model=_model_id(data.get("default_model", DEFAULT_MODEL), "gemini.default_model"),
         default_embedding_model=_model_id(
             data.get("default_embedding_model", DEFAULT_EMBEDDING_MODEL), "gemini.default_embedding_model"
         ),
-        expose_reasoning=_bool(data.get("expose_reasoning", False), "gemini.expose_reasoning"),
+        expose_reasoning=as_bool(data.get("expose_reasoning", False), "gemini.expose_reasoning"),
     )
 
 
 def _model_id(value: Any, path: str) -> str:
-    text = _str(value, path).removeprefix("models/")
+    text = as_str(value, path).removeprefix("models/")
     if "/" in text or ":" in text or " " in text:
-        raise ConfigError(f"{path}: not a model id: {_show(value)}")
+        raise ConfigError(f"{path}: not a model id: {show(value)}")
     return text
 
 
 def _models(raw: Any) -> dict[str, str]:
-    data = _mapping(raw, "models")
-    return {_str(name, "models"): _model_id(target, f"models.{name}") for name, target in data.items()}
+    data = as_mapping(raw, "models")
+    return {as_str(name, "models"): _model_id(target, f"models.{name}") for name, target in data.items()}
 
 
 def _cache(raw: Any) -> CacheConfig:
-    data = _mapping(raw, "cache")
+    data = as_mapping(raw, "cache")
     allowed = {"enabled", "ttl_seconds", "max_entries", "max_bytes", "cache_sampled"}
-    _no_unknown(data, allowed, "cache")
+    reject_unknown(data, allowed, "cache")
     d = CacheConfig()
     return CacheConfig(
-        enabled=_bool(data.get("enabled", d.enabled), "cache.enabled"),
-        ttl_seconds=_int(data.get("ttl_seconds", d.ttl_seconds), "cache.ttl_seconds", minimum=1),
-        max_entries=_int(data.get("max_entries", d.max_entries), "cache.max_entries", minimum=1),
-        max_bytes=_int(data.get("max_bytes", d.max_bytes), "cache.max_bytes", minimum=1024),
-        cache_sampled=_bool(data.get("cache_sampled", d.cache_sampled), "cache.cache_sampled"),
+        enabled=as_bool(data.get("enabled", d.enabled), "cache.enabled"),
+        ttl_seconds=as_int(data.get("ttl_seconds", d.ttl_seconds), "cache.ttl_seconds", minimum=1),
+        max_entries=as_int(data.get("max_entries", d.max_entries), "cache.max_entries", minimum=1),
+        max_bytes=as_int(data.get("max_bytes", d.max_bytes), "cache.max_bytes", minimum=1024),
+        cache_sampled=as_bool(data.get("cache_sampled", d.cache_sampled), "cache.cache_sampled"),
     )
 
 
 def _price(raw: Any, path: str) -> PriceConfig:
-    data = _mapping(raw, path)
-    _no_unknown(data, {"input_per_million", "output_per_million"}, path)
+    data = as_mapping(raw, path)
+    reject_unknown(data, {"input_per_million", "output_per_million"}, path)
     for name in ("input_per_million", "output_per_million"):
         if name not in data:
             raise ConfigError(f"{path}.{name}: required")
     return PriceConfig(
-        _decimal(data["input_per_million"], f"{path}.input_per_million"),
-        _decimal(data["output_per_million"], f"{path}.output_per_million"),
+        as_decimal(data["input_per_million"], f"{path}.input_per_million"),
+        as_decimal(data["output_per_million"], f"{path}.output_per_million"),
     )
 
 
 def _pricing(raw: Any) -> PricingConfig:
-    data = _mapping(raw, "pricing")
-    _no_unknown(data, {"as_of", "default", "models"}, "pricing")
+    data = as_mapping(raw, "pricing")
+    reject_unknown(data, {"as_of", "default", "models"}, "pricing")
     d = PricingConfig()
-    models = _mapping(data.get("models"), "pricing.models")
+    models = as_mapping(data.get("models"), "pricing.models")
     return PricingConfig(
-        as_of=_str(str(data.get("as_of", d.as_of)), "pricing.as_of"),
+        as_of=as_str(str(data.get("as_of", d.as_of)), "pricing.as_of"),
         default=_price(data["default"], "pricing.default") if "default" in data else d.default,
         models={name: _price(p, f"pricing.models.{name}") for name, p in models.items()},
     )
@@ -478,13 +414,13 @@ SECTIONS = {"server", "key_pool", "logging", "gemini", "models", "cache", "prici
 
 def parse_config(raw: Any, env: Mapping[str, str]) -> RouterConfig:
     """Validate a parsed YAML document (plus environment overrides) into a RouterConfig."""
-    data = _mapping(raw, "config")
-    _no_unknown(data, SECTIONS, "")
+    data = as_mapping(raw, "config")
+    reject_unknown(data, SECTIONS, "")
     server = _server(data.get("server"), env)
     if env.get("HPN_HOST"):
-        server = replace(server, host=_str(env["HPN_HOST"], "HPN_HOST"))
+        server = replace(server, host=as_str(env["HPN_HOST"], "HPN_HOST"))
     if env.get("HPN_PORT"):
-        server = replace(server, port=_int(env["HPN_PORT"], "HPN_PORT", minimum=1, maximum=65535))
+        server = replace(server, port=as_int(env["HPN_PORT"], "HPN_PORT", minimum=1, maximum=65535))
     server = _listeners_env(server, env)
     return RouterConfig(
         server=server,

@@ -13,7 +13,7 @@ import openai
 import pytest
 import yaml
 
-from procs import KEYS, client_for, scenario, start_emulator, start_router
+from procs import KEYS, client_for, start_emulator, start_router
 
 MSG = [{"role": "user", "content": "Hello there"}]
 ADMIN = "admin-token-0123456789abcdef"

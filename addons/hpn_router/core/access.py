@@ -38,6 +38,7 @@ def json_too_deep(raw: bytes, limit: int) -> bool:
     structural bytes are visited (a regex finds them), so a large base64 image costs little."""
     depth = 0
     in_string = escaped = False
+    escape_at = -2
     for match in _STRUCTURE.finditer(raw):
         char = match.group()
         if escaped:

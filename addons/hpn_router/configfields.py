@@ -1,0 +1,82 @@
+"""Readers for configuration values: each takes the raw YAML (or environment) value and its
+dotted path, and returns a typed value or raises ConfigError naming the path and the problem."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the field and the problem."""
+
+
+
+
+def show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def as_mapping(value: Any, path: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: expected a mapping, got {show(value)}")
+    return value
+
+
+def reject_unknown(raw: dict[str, Any], allowed: set[str], path: str) -> None:
+    for name in raw:
+        if name not in allowed:
+            prefix = f"{path}." if path else ""
+            raise ConfigError(f"{prefix}{name}: unknown field; expected one of {', '.join(sorted(allowed))}")
+
+
+def as_str(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: expected a non-empty string, got {show(value)}")
+    return value.strip()
+
+
+def as_bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: expected true/false, got {show(value)}")
+    return value
+
+
+def as_int(value: Any, path: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)  # environment variables arrive as strings
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{path}: expected an integer, got {show(value)}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(f"{path}: expected an integer {bound}, got {value}")
+    return value
+
+
+def as_choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise ConfigError(f"{path}: expected one of {', '.join(choices)}, got {show(value)}")
+    return value.lower()
+
+
+def as_url(value: Any, path: str) -> str:
+    text = as_str(value, path)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{path}: expected an http(s) URL, got {show(value)}")
+    return text.rstrip("/")
+
+
+def as_decimal(value: Any, path: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{path}: expected a number, got {show(value)}")
+    try:
+        number = Decimal(str(value))  # str() keeps 0.5 exact instead of its binary float
+    except InvalidOperation:
+        raise ConfigError(f"{path}: expected a number, got {show(value)}") from None
+    if number < 0 or not number.is_finite():
+        raise ConfigError(f"{path}: expected a non-negative number, got {show(value)}")
+    return number
