@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import time
 from collections.abc import Callable
@@ -91,7 +92,11 @@ class Access:
             return "anonymous"
         presented = bearer_token(flow.request.headers.get("authorization")) or flow.request.headers.get("x-goog-api-key")
         index = match_token(presented, config.server.client_tokens)
-        return "anonymous" if index is None else f"client_{index + 1}"
+        if index is None:
+            return "anonymous"
+        # Named by a digest of the token, not its position: reordering tokens on a reload
+        # must not hand one client's cache entries or rate window to another.
+        return "client_" + hashlib.sha256(config.server.client_tokens[index].encode()).hexdigest()[:12]
 
     def _check_body(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         raw = flow.request.raw_content or b""
