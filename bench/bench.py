@@ -10,9 +10,9 @@ generator in this process, the proxy under test and the emulator share them):
   the router, and the router when every request first gets one 429 and fails over.
 
 Usage (from the repository root):
-    /tmp/venv/bin/python bench/bench.py              # full run, ~2-3 minutes
-    /tmp/venv/bin/python bench/bench.py --quick      # ~30-40 s
-    /tmp/venv/bin/python bench/bench.py --json bench/results/run.json --only direct,bare
+    .venv/bin/python bench/bench.py              # full run, ~2-3 minutes
+    .venv/bin/python bench/bench.py --quick      # ~30-40 s
+    .venv/bin/python bench/bench.py --json bench/results/run.json --only direct,bare
 
 The Python running this must have mitmproxy (its `mitmdump` sits next to it), aiohttp, pyyaml.
 Adding a scenario is one function decorated with `@scenario(...)`: start what it needs with
