@@ -164,8 +164,9 @@ class KeyRouting:
         if result.stream is not None:
             self._relay(flow, result)
             return
-        body = _scrub(result.body, self.state.pool, key_name)
-        flow.response = http.Response.make(result.status or 502, body, result.headers)
+        status = result.status or 502
+        body = _scrub(result.body, self.state.pool) if status >= 400 else result.body
+        flow.response = http.Response.make(status, body, result.headers)
 
     def _relay(self, flow: http.HTTPFlow, result: AttemptResult) -> None:
         assert result.stream is not None
@@ -211,7 +212,7 @@ def _log_rotation(failed: Attempt, next_key: str) -> None:
     ).warning("Key rotation triggered")
 
 
-def _scrub(body: bytes, pool: KeyPool | None, key_name: str) -> bytes:
+def _scrub(body: bytes, pool: KeyPool | None) -> bytes:
     """Gemini quotes keys in some error bodies (403 `api_key:...`): no key value leaves."""
     if pool is None:
         return body
