@@ -25,11 +25,11 @@ if _HERE not in sys.path:
 from hpn_router.addons.access import Access  # noqa: E402
 from hpn_router.addons.admin import Admin  # noqa: E402
 from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache  # noqa: E402
-from hpn_router.addons.cost import CostEstimator  # noqa: E402
-from hpn_router.addons.flowredaction import FlowRedaction  # noqa: E402
 from hpn_router.addons.chat import ChatTranslation  # noqa: E402
+from hpn_router.addons.cost import CostEstimator  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
 from hpn_router.addons.endpoints import Endpoints  # noqa: E402
+from hpn_router.addons.flowredaction import FlowRedaction  # noqa: E402
 from hpn_router.addons.health import Health  # noqa: E402
 from hpn_router.addons.interception import Interception  # noqa: E402
 from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
@@ -61,7 +61,9 @@ flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup a
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
-settings = Settings(consumers=[log_redaction, interception, view_cap, access, endpoints, translation, key_routing, flash_cache, cost, flow_redaction])
+settings = Settings(
+    consumers=[log_redaction, interception, view_cap, access, endpoints, translation, key_routing, flash_cache, cost, flow_redaction]
+)
 admin = Admin(state, settings.reload)  # /admin/keys, /admin/reload, SIGHUP
 
 addons = [

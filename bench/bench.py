@@ -116,7 +116,7 @@ def all_process_cpu() -> dict[int, tuple[str, float]]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
-            name = text[text.index("(") + 1:text.rindex(")")]
+            name = text[text.index("(") + 1 : text.rindex(")")]
             fields = text.rsplit(")", 1)[1].split()
             out[int(stat.parent.name)] = (name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
         except (OSError, ValueError, IndexError):
@@ -124,8 +124,7 @@ def all_process_cpu() -> dict[int, tuple[str, float]]:
     return out
 
 
-def busiest_others(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], ours: set[int],
-                   wall: float) -> list[str]:
+def busiest_others(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], ours: set[int], wall: float) -> list[str]:
     """The processes this bench did not start that used >= 0.05 core, busiest first ("pytest:0.93")."""
     used = [(after[p][1] - before.get(p, (None, 0.0))[1], after[p][0], p) for p in after if p not in ours]
     return [f"{name}[{pid}]:{cpu / wall:.2f}" for cpu, name, pid in sorted(used, reverse=True) if cpu / wall >= 0.05][:3]
@@ -209,8 +208,7 @@ class Bench:
         keys = [{"key": bench_key(i), "project": f"bench-p{i}", "behaviour": "ok"} for i in range(PLAIN_KEYS)]
         for j in range(self.failover_keys):
             i = PLAIN_KEYS + j
-            spec: dict[str, Any] = {"key": bench_key(i), "project": f"bench-p{i}", "behaviour": "ok",
-                                    "retry_delay": "3600s"}
+            spec: dict[str, Any] = {"key": bench_key(i), "project": f"bench-p{i}", "behaviour": "ok", "retry_delay": "3600s"}
             if j % 2 == 0:
                 spec["script"] = ["rate_limit"]
             keys.append(spec)
@@ -242,9 +240,17 @@ class Bench:
         port = free_port()
         emu_port = self.emu.url.rsplit(":", 1)[1]
         log_path = self.tmp / f"bare-{port}.log"
-        args = [str(BIN / "mitmdump"), "--mode", f"reverse:http://127.0.0.1:{emu_port}@127.0.0.1:{port}",
-                "--set", f"confdir={self.tmp / 'mitmproxy-conf'}",
-                "--set", "flow_detail=0", "--set", "connection_strategy=lazy"]
+        args = [
+            str(BIN / "mitmdump"),
+            "--mode",
+            f"reverse:http://127.0.0.1:{emu_port}@127.0.0.1:{port}",
+            "--set",
+            f"confdir={self.tmp / 'mitmproxy-conf'}",
+            "--set",
+            "flow_detail=0",
+            "--set",
+            "connection_strategy=lazy",
+        ]
         with log_path.open("w") as log:
             proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp)
         bare = Router(proc, port, log_path)
@@ -282,8 +288,7 @@ class Bench:
 
     # -- load -------------------------------------------------------------------------
 
-    async def load(self, name: str, url: str, body: bytes, headers: dict[str, str], concurrency: int,
-                   proxy: Any | None = None) -> LoadRow:
+    async def load(self, name: str, url: str, body: bytes, headers: dict[str, str], concurrency: int, proxy: Any | None = None) -> LoadRow:
         """Closed-loop load: `concurrency` workers on keep-alive connections, warm-up not counted."""
         connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
         timeout = aiohttp.ClientTimeout(total=30)
@@ -321,15 +326,13 @@ class Bench:
                 await asyncio.gather(*(worker(stop_at) for _ in range(concurrency)))
             pid = proxy.proc.pid if proxy is not None else None
             rss_before = proc_rss_mb(pid) if pid else None
-            cpu0 = (proc_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(),
-                    system_busy_seconds())
+            cpu0 = (proc_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(), system_busy_seconds())
             procs0 = all_process_cpu()
             counting = True
             t0 = time.perf_counter()
             await asyncio.gather(*(worker(t0 + self.duration) for _ in range(concurrency)))
             wall = time.perf_counter() - t0
-            cpu1 = (proc_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(),
-                    system_busy_seconds())
+            cpu1 = (proc_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(), system_busy_seconds())
             rss_after = proc_rss_mb(pid) if pid else None
             others = busiest_others(procs0, all_process_cpu(), {os.getpid(), self.emu.proc.pid, pid or 0}, wall)
 
@@ -341,16 +344,27 @@ class Bench:
         other = share(3)
         done = len(latencies) + error_count
         row = LoadRow(
-            config=name, concurrency=concurrency, requests=done, errors=error_count, seconds=round(wall, 3),
-            rps=round(len(latencies) / wall, 1), p50_ms=_ms(percentile(latencies, 50)),
-            p99_ms=_ms(percentile(latencies, 99)), proxy_cpu=share(0), emulator_cpu=share(1),
-            client_cpu=share(2) or 0.0, other_cpu=None if other is None else round(max(other - ours, 0.0), 2),
-            proxy_rss_mb=(rss_before, rss_after) if pid else None, other_busiest=others,
+            config=name,
+            concurrency=concurrency,
+            requests=done,
+            errors=error_count,
+            seconds=round(wall, 3),
+            rps=round(len(latencies) / wall, 1),
+            p50_ms=_ms(percentile(latencies, 50)),
+            p99_ms=_ms(percentile(latencies, 99)),
+            proxy_cpu=share(0),
+            emulator_cpu=share(1),
+            client_cpu=share(2) or 0.0,
+            other_cpu=None if other is None else round(max(other - ours, 0.0), 2),
+            proxy_rss_mb=(rss_before, rss_after) if pid else None,
+            other_busiest=others,
             error_samples=errors,
         )
         self.load_rows.append(row)
-        _progress(f"{name:<28} c={concurrency:<3} {row.rps:>8.1f} req/s  p50 {row.p50_ms} ms  "
-                  f"p99 {row.p99_ms} ms  errors {row.errors}  other CPU {row.other_cpu} {' '.join(others)}")
+        _progress(
+            f"{name:<28} c={concurrency:<3} {row.rps:>8.1f} req/s  p50 {row.p50_ms} ms  "
+            f"p99 {row.p99_ms} ms  errors {row.errors}  other CPU {row.other_cpu} {' '.join(others)}"
+        )
         return row
 
     async def wait_idle(self) -> None:
@@ -372,8 +386,7 @@ class Bench:
                 if r.status != 200 or expect not in payload:
                     raise RuntimeError(f"sanity request to {url} failed: HTTP {r.status} {payload[:300]!r}")
 
-    async def ttfc(self, name: str, url: str, body: bytes, headers: dict[str, str], *, kind: str,
-                   proxy: Any | None = None) -> StreamRow:
+    async def ttfc(self, name: str, url: str, body: bytes, headers: dict[str, str], *, kind: str, proxy: Any | None = None) -> StreamRow:
         """Sequential streaming requests on one keep-alive connection: time to first content chunk."""
         connector = aiohttp.TCPConnector(limit=1)
         headers = {"content-type": "application/json", **headers}
@@ -425,14 +438,22 @@ class Bench:
         wall = time.perf_counter() - t0
         other = ((system_busy_seconds() - busy0) - (ours() - ours0)) / wall
         row = StreamRow(
-            config=name, requests=self.stream_requests, errors=error_count, other_cpu=round(max(other, 0.0), 2),
-            ttfc_p50_ms=_ms(percentile(firsts, 50)), ttfc_p90_ms=_ms(percentile(firsts, 90)),
-            ttfc_max_ms=_ms(max(firsts) if firsts else None), total_p50_ms=_ms(percentile(totals, 50)),
-            events_p50=percentile([float(e) for e in events], 50), error_samples=errors,
+            config=name,
+            requests=self.stream_requests,
+            errors=error_count,
+            other_cpu=round(max(other, 0.0), 2),
+            ttfc_p50_ms=_ms(percentile(firsts, 50)),
+            ttfc_p90_ms=_ms(percentile(firsts, 90)),
+            ttfc_max_ms=_ms(max(firsts) if firsts else None),
+            total_p50_ms=_ms(percentile(totals, 50)),
+            events_p50=percentile([float(e) for e in events], 50),
+            error_samples=errors,
         )
         self.stream_rows.append(row)
-        _progress(f"{name:<28} stream x{row.requests}  first chunk p50 {row.ttfc_p50_ms} ms  "
-                  f"p90 {row.ttfc_p90_ms} ms  events {row.events_p50}  errors {row.errors}  other CPU {row.other_cpu}")
+        _progress(
+            f"{name:<28} stream x{row.requests}  first chunk p50 {row.ttfc_p50_ms} ms  "
+            f"p90 {row.ttfc_p90_ms} ms  events {row.events_p50}  errors {row.errors}  other CPU {row.other_cpu}"
+        )
         return row
 
 
@@ -472,6 +493,7 @@ def scenario(name: str) -> Callable[[Scenario], Scenario]:
     def register(fn: Scenario) -> Scenario:
         SCENARIOS[name] = fn
         return fn
+
     return register
 
 
@@ -538,8 +560,7 @@ async def cache_hit(b: Bench) -> None:
 async def stream(b: Bench) -> None:
     await b.ttfc("direct (emulator SSE)", b.emu.url + STREAM, gemini_body(), _gemini_headers(), kind="gemini")
     with b.started(b.router(_plain_keys())) as router:
-        await b.ttfc("HPN Router", router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai",
-                     proxy=router)
+        await b.ttfc("HPN Router", router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router)
 
 
 @scenario("stream-failover")
@@ -558,15 +579,18 @@ async def stream_failover(b: Bench) -> None:
         b.emu.set_key(i, "ok", ["rate_limit"] if j % 2 == 0 else [])
     seen_before = len(b.emu.stats().get("requests", []))
     with b.started(b.router([bench_key(i) for i in indices])) as router:
-        row = await b.ttfc("HPN Router, after one 429", router.url + CHAT, chat_body(stream=True), _chat_headers(),
-                           kind="openai", proxy=router)
+        row = await b.ttfc(
+            "HPN Router, after one 429", router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router
+        )
     sent = b.stream_warmup + b.stream_requests
     log = [r for r in b.emu.stats().get("requests", [])[seen_before:] if "streamGenerateContent" in r.get("path", "")]
     n429 = sum(1 for r in log if r.get("status") == 429)
     n200 = sum(1 for r in log if r.get("status") == 200)
     pattern_ok = all(
-        log[2 * n].get("status") == 429 and log[2 * n + 1].get("status") == 200
-        and log[2 * n]["key_index"] == indices[2 * n] and log[2 * n + 1]["key_index"] == indices[2 * n + 1]
+        log[2 * n].get("status") == 429
+        and log[2 * n + 1].get("status") == 200
+        and log[2 * n]["key_index"] == indices[2 * n]
+        and log[2 * n + 1]["key_index"] == indices[2 * n + 1]
         for n in range(min(sent, len(log) // 2))
     )
     ok = n429 == sent and n200 == sent and len(log) == 2 * sent and pattern_ok
@@ -582,6 +606,7 @@ async def stream_failover(b: Bench) -> None:
 def machine() -> dict[str, Any]:
     try:
         from mitmproxy import version as mitmproxy_version
+
         mitm = mitmproxy_version.VERSION
     except ImportError:
         mitm = "?"
@@ -594,9 +619,13 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {
-        "cores": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-        "implementation": platform.python_implementation(), "mitmproxy": mitm,
-        "aiohttp": aiohttp.__version__, "platform": platform.platform(),
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "mitmproxy": mitm,
+        "aiohttp": aiohttp.__version__,
+        "platform": platform.platform(),
         "loadavg_at_start": os.getloadavg(),
     }
 
@@ -623,8 +652,14 @@ def targets(b: Bench) -> tuple[list[Target], list[Target]]:
             ref.append(Target(f"HPN (log info) req/s / bare req/s, c={c}", round(hi.rps / bare_row.rps, 3), "", None))
         hit = _row(b.load_rows, "HPN cache hit (log info)", c)
         if hit and bare_row and hit.p50_ms is not None and bare_row.p50_ms is not None:
-            out.append(Target(f"cache hit p50 vs bare mitmdump p50, c={c} (ms)", round(hit.p50_ms - bare_row.p50_ms, 2),
-                              "<= 0", hit.p50_ms <= bare_row.p50_ms))
+            out.append(
+                Target(
+                    f"cache hit p50 vs bare mitmdump p50, c={c} (ms)",
+                    round(hit.p50_ms - bare_row.p50_ms, 2),
+                    "<= 0",
+                    hit.p50_ms <= bare_row.p50_ms,
+                )
+            )
     d1, h1, b1 = (_row(b.load_rows, n, 1) for n in ("direct", "HPN Router (log warn)", "bare mitmdump"))
     if d1 and h1 and d1.p50_ms is not None and h1.p50_ms is not None:
         added = round(h1.p50_ms - d1.p50_ms, 2)
@@ -660,26 +695,34 @@ def markdown(b: Bench, info: dict[str, Any], failures: dict[str, str]) -> str:
         f"{' / '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}. Loopback; the load generator "
         f"(one asyncio process), the proxy under test and the emulator share the cores.",
         f"Each cell: {b.warmup:g} s warm-up (not counted), then {b.duration:g} s closed loop on keep-alive "
-        f"connections. CPU = CPU seconds / wall seconds (1.00 = one full core); \"other CPU\" = the rest "
+        f'connections. CPU = CPU seconds / wall seconds (1.00 = one full core); "other CPU" = the rest '
         f"of the box (processes this bench did not start): above ~0.1 the row is disturbed.",
         "",
     ]
     if b.load_rows:
-        lines += ["| config | conc | req/s | p50 ms | p99 ms | errors | proxy CPU | emulator CPU | client CPU | other CPU |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "| config | conc | req/s | p50 ms | p99 ms | errors | proxy CPU | emulator CPU | client CPU | other CPU |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in b.load_rows:
-            lines.append(f"| {r.config} | {r.concurrency} | {_fmt(r.rps)} | {_fmt(r.p50_ms)} | {_fmt(r.p99_ms)} | "
-                         f"{r.errors} | {_fmt(r.proxy_cpu)} | {_fmt(r.emulator_cpu)} | {_fmt(r.client_cpu)} | {_fmt(r.other_cpu)} |")
+            lines.append(
+                f"| {r.config} | {r.concurrency} | {_fmt(r.rps)} | {_fmt(r.p50_ms)} | {_fmt(r.p99_ms)} | "
+                f"{r.errors} | {_fmt(r.proxy_cpu)} | {_fmt(r.emulator_cpu)} | {_fmt(r.client_cpu)} | {_fmt(r.other_cpu)} |"
+            )
         lines.append("")
     if b.stream_rows:
-        lines += [f"Streaming (emulator stream_delay_ms={STREAM_DELAY_MS}), {b.stream_requests} sequential requests "
-                  f"after {b.stream_warmup} warm-up; first chunk = first `data:` event with non-empty content.",
-                  "",
-                  "| config | requests | errors | first chunk p50 ms | p90 ms | max ms | whole stream p50 ms | events | other CPU | check |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            f"Streaming (emulator stream_delay_ms={STREAM_DELAY_MS}), {b.stream_requests} sequential requests "
+            f"after {b.stream_warmup} warm-up; first chunk = first `data:` event with non-empty content.",
+            "",
+            "| config | requests | errors | first chunk p50 ms | p90 ms | max ms | whole stream p50 ms | events | other CPU | check |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for s in b.stream_rows:
-            lines.append(f"| {s.config} | {s.requests} | {s.errors} | {_fmt(s.ttfc_p50_ms)} | {_fmt(s.ttfc_p90_ms)} | "
-                         f"{_fmt(s.ttfc_max_ms)} | {_fmt(s.total_p50_ms)} | {_fmt(s.events_p50)} | {_fmt(s.other_cpu)} | {s.check} |")
+            lines.append(
+                f"| {s.config} | {s.requests} | {s.errors} | {_fmt(s.ttfc_p50_ms)} | {_fmt(s.ttfc_p90_ms)} | "
+                f"{_fmt(s.ttfc_max_ms)} | {_fmt(s.total_p50_ms)} | {_fmt(s.events_p50)} | {_fmt(s.other_cpu)} | {s.check} |"
+            )
         lines.append("")
     goals, ref = targets(b)
     if goals or ref:
@@ -694,10 +737,12 @@ def markdown(b: Bench, info: dict[str, Any], failures: dict[str, str]) -> str:
     for r in [*b.load_rows, *b.stream_rows]:
         for sample in r.error_samples:
             lines.append(f"- {r.config}: {sample}")
-    disturbed = [f"{r.config} c={r.concurrency} ({r.other_cpu:.2f}{': ' + ', '.join(r.other_busiest) if r.other_busiest else ''})"
-                 for r in b.load_rows if r.other_cpu is not None and r.other_cpu > 0.1]
-    disturbed += [f"{s.config} stream ({s.other_cpu:.2f})" for s in b.stream_rows
-                  if s.other_cpu is not None and s.other_cpu > 0.1]
+    disturbed = [
+        f"{r.config} c={r.concurrency} ({r.other_cpu:.2f}{': ' + ', '.join(r.other_busiest) if r.other_busiest else ''})"
+        for r in b.load_rows
+        if r.other_cpu is not None and r.other_cpu > 0.1
+    ]
+    disturbed += [f"{s.config} stream ({s.other_cpu:.2f})" for s in b.stream_rows if s.other_cpu is not None and s.other_cpu > 0.1]
     if disturbed:
         lines.append(f"- Disturbed by other processes (other CPU > 0.1 core): {'; '.join(disturbed)}.")
     for name, problem in failures.items():
@@ -718,8 +763,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, help="measured seconds per cell (default 5, quick 2)")
     p.add_argument("--warmup", type=float, help="warm-up seconds per cell (default 1, quick 0.5)")
     p.add_argument("--stream-requests", type=int, help="measured streaming requests per row (default 50, quick 20)")
-    p.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
-                   help="before each cell wait up to S s for the rest of the box to go idle (shared machines)")
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each cell wait up to S s for the rest of the box to go idle (shared machines)",
+    )
     p.add_argument("--keep-tmp", action="store_true", help="keep the temporary dir (logs, configs)")
     return p.parse_args(argv)
 
@@ -780,9 +830,15 @@ def main(argv: list[str] | None = None) -> int:
         goals, ref = targets(b)
         result = {
             "machine": info,
-            "settings": {"duration_s": b.duration, "warmup_s": b.warmup, "stream_requests": b.stream_requests,
-                         "stream_warmup": b.stream_warmup, "stream_delay_ms": STREAM_DELAY_MS,
-                         "quick": b.quick, "scenarios": names},
+            "settings": {
+                "duration_s": b.duration,
+                "warmup_s": b.warmup,
+                "stream_requests": b.stream_requests,
+                "stream_warmup": b.stream_warmup,
+                "stream_delay_ms": STREAM_DELAY_MS,
+                "quick": b.quick,
+                "scenarios": names,
+            },
             "load": [asdict(r) for r in b.load_rows],
             "stream": [asdict(s) for s in b.stream_rows],
             "targets": [asdict(t) for t in goals],

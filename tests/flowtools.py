@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from hpn_router import meta
+from hpn_router.config import RouterConfig, parse_config
 from loguru import logger
 from mitmproxy import http
 from mitmproxy.test import tflow
-
-from hpn_router import meta
-from hpn_router.config import RouterConfig, parse_config
 
 POOL_KEY = "AIzaSyUnitTestKey01AbCdEfGhIjKlMnOpQrSt"
 
@@ -44,8 +43,9 @@ def completion(text: str = "Hello!", *, model: str = "gpt-4", usage: dict[str, i
         "created": 1700000000,
         "model": model,
         "system_fingerprint": None,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                     "logprobs": None, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text, "refusal": None}, "logprobs": None, "finish_reason": "stop"}
+        ],
         "usage": usage if usage is not None else {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30},
     }
 

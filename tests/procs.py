@@ -119,9 +119,18 @@ class Router:
 STARTED: list[Router] = []  # every router started, so a fixture can check all their logs
 
 
-def start_router(tmp: Path, *, keys: list[str], gemini_url: str, config: dict | None = None,
-                 extra_args: list[str] | None = None, env: dict[str, str] | None = None,
-                 proxy: bool = False, program: str = "mitmdump", guard: bool = True) -> Router:
+def start_router(
+    tmp: Path,
+    *,
+    keys: list[str],
+    gemini_url: str,
+    config: dict | None = None,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    proxy: bool = False,
+    program: str = "mitmdump",
+    guard: bool = True,
+) -> Router:
     """`proxy` adds the regular-mode listener; `program` may be "mitmweb"; `guard` loads
     tests/guard_addon.py first (refuses and reports any connection outside loopback)."""
     port = free_port()
@@ -140,12 +149,17 @@ def start_router(tmp: Path, *, keys: list[str], gemini_url: str, config: dict | 
     args = [
         str(BIN / program),
         *(["-s", str(GUARD)] if guard else []),
-        "-s", str(REPO / "addons" / "router.py"),
-        "--mode", f"reverse:https://generativelanguage.googleapis.com@127.0.0.1:{port}",
+        "-s",
+        str(REPO / "addons" / "router.py"),
+        "--mode",
+        f"reverse:https://generativelanguage.googleapis.com@127.0.0.1:{port}",
         *(["--mode", f"regular@127.0.0.1:{proxy_port}"] if proxy else []),
-        "--set", f"confdir={confdir}",
-        "--set", "connection_strategy=lazy",
-        "--set", "flow_detail=0",
+        "--set",
+        f"confdir={confdir}",
+        "--set",
+        "connection_strategy=lazy",
+        "--set",
+        "flow_detail=0",
         *(extra_args or []),
     ]
     log = log_path.open("w")

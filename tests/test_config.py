@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hpn_router.config import ConfigError, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,7 +63,11 @@ def test_key_env_reads_the_environment():
     "raw,message",
     [
         (
-            {"key_pool": {"keys": [{"name": "a", "key": "x1"}, {"name": "b", "key": "x2"}, {"name": "c", "key": "x3", "enabled": "yes please"}]}},
+            {
+                "key_pool": {
+                    "keys": [{"name": "a", "key": "x1"}, {"name": "b", "key": "x2"}, {"name": "c", "key": "x3", "enabled": "yes please"}]
+                }
+            },
             'key_pool.keys[2].enabled: expected true/false, got "yes please"',
         ),
         ({**ONE_KEY, "server": {"port": "eighty"}}, 'server.port: expected an integer, got "eighty"'),
@@ -145,8 +148,11 @@ def test_proxy_listener_confdir_and_mitmweb_cap():
     config = parse_config(ONE_KEY, {})
     assert (config.server.proxy_port, config.server.confdir, config.server.mitmweb_max_flows) == (8888, "~/.mitmproxy", 1000)
     assert config.intercept_hosts == ("api.openai.com",)
-    raw = {**ONE_KEY, "server": {"proxy_port": 9999, "confdir": "/srv/ca", "mitmweb_max_flows": 50},
-           "intercept_hosts": ["API.openai.com", "llm.internal.test", "api.openai.com"]}
+    raw = {
+        **ONE_KEY,
+        "server": {"proxy_port": 9999, "confdir": "/srv/ca", "mitmweb_max_flows": 50},
+        "intercept_hosts": ["API.openai.com", "llm.internal.test", "api.openai.com"],
+    }
     config = parse_config(raw, {"HPN_PROXY_PORT": "7777", "HPN_CONFDIR": "/var/lib/hpn/ca"})
     assert (config.server.proxy_port, config.server.confdir, config.server.mitmweb_max_flows) == (7777, "/var/lib/hpn/ca", 50)
     assert config.intercept_hosts == ("api.openai.com", "llm.internal.test")
@@ -176,8 +182,14 @@ def test_listeners_and_trust_commands(tmp_path):
     import sys
 
     env = {"PATH": "/usr/bin:/bin", "HPN_API_KEYS": "AIzaK", "HPN_PROXY_PORT": "9001", "HPN_CONFDIR": str(tmp_path / "my ca")}
-    run = lambda *args: subprocess.run([sys.executable, "-m", "hpn_router", *args], capture_output=True, text=True,  # noqa: E731
-                                       cwd=REPO / "addons", env=env, timeout=60)
+    run = lambda *args: subprocess.run(
+        [sys.executable, "-m", "hpn_router", *args],
+        capture_output=True,
+        text=True,  # noqa: E731
+        cwd=REPO / "addons",
+        env=env,
+        timeout=60,
+    )
     assert run("listeners").stdout == f"127.0.0.1 8080 9001 {tmp_path / 'my ca'}\n"
     assert run("check").stdout == "127.0.0.1 8080\n"
     ca, bundle = (Path(p) for p in run("trust").stdout.splitlines())

@@ -72,10 +72,12 @@ def test_systemd_unit_essentials():
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed")
 def test_systemd_unit_parses(tmp_path):
-    result = subprocess.run(["systemd-analyze", "verify", str(REPO / "deploy" / "hpn-router.service")],
-                            capture_output=True, text=True, timeout=60)
-    complaints = [line for line in (result.stdout + result.stderr).splitlines()
-                  if "/opt/hpn-router/run.sh" not in line]  # not installed on this machine
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(REPO / "deploy" / "hpn-router.service")], capture_output=True, text=True, timeout=60
+    )
+    complaints = [
+        line for line in (result.stdout + result.stderr).splitlines() if "/opt/hpn-router/run.sh" not in line
+    ]  # not installed on this machine
     assert complaints == []
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 from hpn_router.config import KeyConfig
+from hpn_router.core.classify import classify_response
 from hpn_router.core.keypool import KeyPool
 from hpn_router.errors import NoUsableKeyError, QuotaExhaustedError, RateLimitedError, UpstreamError
 from hpn_router.failover import run_with_failover
@@ -60,7 +61,11 @@ def make_pool(n: int = 3) -> KeyPool:
 
 
 async def run(pool, transport, clock, retry_count=3, rotations=None):
-    hook = (lambda failed, new: rotations.append((failed.key_name, new, failed.number, failed.outcome.reason))) if rotations is not None else None
+    hook = (
+        (lambda failed, new: rotations.append((failed.key_name, new, failed.number, failed.outcome.reason)))
+        if rotations is not None
+        else None
+    )
     return await run_with_failover(REQUEST, pool=pool, transport=transport, retry_count=retry_count, clock=clock, on_rotate=hook)
 
 
@@ -184,8 +189,9 @@ async def test_a_request_waits_for_the_earliest_recovery_within_budget():
     transport = ScriptedTransport({"K1": [rate_limited("3s"), OK]})
     first = await run(pool, transport, clock)
     assert isinstance(first.error, RateLimitedError)  # every key tried within this request: no wait
-    result = await run_with_failover(REQUEST, pool=pool, transport=transport, retry_count=3, clock=clock,
-                                     waits=WaitPolicy(max_wait_seconds=5, sleep=clock.sleep))
+    result = await run_with_failover(
+        REQUEST, pool=pool, transport=transport, retry_count=3, clock=clock, waits=WaitPolicy(max_wait_seconds=5, sleep=clock.sleep)
+    )
     assert result.result is OK
     assert clock.slept == [3.0]
 
@@ -197,8 +203,9 @@ async def test_recovery_beyond_the_budget_answers_429_at_once():
     pool = make_pool(1)
     transport = ScriptedTransport({"K1": [rate_limited("30s"), OK]})
     await run(pool, transport, clock)
-    result = await run_with_failover(REQUEST, pool=pool, transport=transport, retry_count=3, clock=clock,
-                                     waits=WaitPolicy(max_wait_seconds=5, sleep=clock.sleep))
+    result = await run_with_failover(
+        REQUEST, pool=pool, transport=transport, retry_count=3, clock=clock, waits=WaitPolicy(max_wait_seconds=5, sleep=clock.sleep)
+    )
     assert isinstance(result.error, RateLimitedError)
     assert clock.slept == []
 
@@ -209,8 +216,9 @@ async def test_backoff_doubles_between_transient_failures():
     clock = SleepingClock()
     fail = AttemptResult(status=503, body=b"{}")
     transport = ScriptedTransport({"K1": [fail], "K2": [fail], "K3": [OK]})
-    result = await run_with_failover(REQUEST, pool=make_pool(), transport=transport, retry_count=3, clock=clock,
-                                     waits=WaitPolicy(backoff_seconds=0.1, sleep=clock.sleep))
+    result = await run_with_failover(
+        REQUEST, pool=make_pool(), transport=transport, retry_count=3, clock=clock, waits=WaitPolicy(backoff_seconds=0.1, sleep=clock.sleep)
+    )
     assert result.result is OK
     assert clock.slept == [0.1, 0.2]
 
@@ -227,7 +235,7 @@ async def test_waiting_requests_are_served_in_arrival_order():
 
     clock = Clock()
     pool = make_pool(1)
-    pool.report(0, rate_limited("1s") and __import__("hpn_router.core.classify", fromlist=["classify_response"]).classify_response(429, rate_limited("1s").body), clock.now, MODEL)
+    pool.report(0, classify_response(429, rate_limited("1s").body), clock.now, MODEL)
 
     async def real_sleep(seconds: float) -> None:
         await asyncio.sleep(0.01)

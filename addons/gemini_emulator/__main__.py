@@ -56,8 +56,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> None:
     app = make_app(load_scenario(args.scenario))
-    runner = web.AppRunner(app, access_log_class=_PathOnlyAccessLogger, access_log=None if args.quiet else _LOG,
-                           handler_cancellation=True, shutdown_timeout=1.0)
+    runner = web.AppRunner(
+        app,
+        access_log_class=_PathOnlyAccessLogger,
+        access_log=None if args.quiet else _LOG,
+        handler_cancellation=True,
+        shutdown_timeout=1.0,
+    )
     await runner.setup()
     await web.TCPSite(runner, args.host, args.port).start()
     port = runner.addresses[0][1]

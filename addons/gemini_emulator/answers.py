@@ -37,9 +37,11 @@ GEMINI3_DEFAULT_LEVEL = "HIGH"  # Gemini 3 thinks at HIGH unless told otherwise
 MEDIA_TOKENS = 258
 EMBEDDING_DIMS = 3072
 THOUGHT_TEXT = "Thinking about it…"
-_FILLER = ("the quick brown fox jumps over a lazy dog while seven curious owls watch from an old oak tree and "
-           "count the stars above a quiet river that winds through green hills toward a distant sea where small "
-           "boats drift slowly under a pale morning sky").split()
+_FILLER = (
+    "the quick brown fox jumps over a lazy dog while seven curious owls watch from an old oak tree and "
+    "count the stars above a quiet river that winds through green hills toward a distant sea where small "
+    "boats drift slowly under a pale morning sky"
+).split()
 SAFETY_RATINGS = [
     {"category": "HARM_CATEGORY_SEXUALLY_EXPLICIT", "probability": "NEGLIGIBLE"},
     {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"},
@@ -75,13 +77,12 @@ def verify_signature(signature: str) -> bool:
     sends signatures back URL-safe encoded.
     """
     try:
-        raw = base64.b64decode(signature.replace("-", "+").replace("_", "/") + "=" * (-len(signature) % 4),
-                               validate=True)
+        raw = base64.b64decode(signature.replace("-", "+").replace("_", "/") + "=" * (-len(signature) % 4), validate=True)
     except (binascii.Error, ValueError):
         return False
     if raw in _DUMMY_BYTES:
         return True
-    nonce, mac = raw[len(_SIG_PREFIX):-16], raw[-16:]
+    nonce, mac = raw[len(_SIG_PREFIX) : -16], raw[-16:]
     expected = hmac.new(_SIGNING_KEY, nonce, "sha256").digest()[:16]
     return raw.startswith(_SIG_PREFIX) and len(nonce) == 24 and hmac.compare_digest(mac, expected)
 
@@ -116,10 +117,13 @@ def _modality(mime: str) -> str:
 def usage(details: dict[str, int], candidates: int, thoughts: int) -> dict[str, Any]:
     """usageMetadata with proto3 omission of zero counts; total = prompt + candidates + thoughts."""
     prompt = sum(details.values())
-    full = {"promptTokenCount": prompt, "candidatesTokenCount": candidates,
-            "totalTokenCount": prompt + candidates + thoughts,
-            "promptTokensDetails": [{"modality": m, "tokenCount": n} for m, n in details.items()],
-            "thoughtsTokenCount": thoughts}
+    full = {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": candidates,
+        "totalTokenCount": prompt + candidates + thoughts,
+        "promptTokensDetails": [{"modality": m, "tokenCount": n} for m, n in details.items()],
+        "thoughtsTokenCount": thoughts,
+    }
     return {k: v for k, v in full.items() if v}
 
 
@@ -159,8 +163,7 @@ def generate_response(request: dict[str, Any], ctx: AnswerContext) -> dict[str, 
     base = {"modelVersion": ctx.model, "responseId": ctx.response_id}
     said = last_user_text(request)
     if "[[block]]" in said:
-        return {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": SAFETY_RATINGS},
-                "usageMetadata": usage(details, 0, 0), **base}
+        return {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": SAFETY_RATINGS}, "usageMetadata": usage(details, 0, 0), **base}
     thoughts = thought_tokens(request, ctx)
     config = request.get("generationConfig") or {}
     max_out = int(config.get("maxOutputTokens") or 0)
@@ -212,8 +215,7 @@ def _arguments(declaration: dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _call_parts(calls: list[tuple[str, dict[str, Any]]], ctx: AnswerContext,
-                candidate: int) -> tuple[list[dict[str, Any]], str, int]:
+def _call_parts(calls: list[tuple[str, dict[str, Any]]], ctx: AnswerContext, candidate: int) -> tuple[list[dict[str, Any]], str, int]:
     parts: list[dict[str, Any]] = []
     for j, (name, args) in enumerate(calls):
         call: dict[str, Any] = {"name": name}
@@ -228,8 +230,9 @@ def _call_parts(calls: list[tuple[str, dict[str, Any]]], ctx: AnswerContext,
     return parts, "STOP", text_tokens(json.dumps(calls, separators=(",", ":")))
 
 
-def _text_parts(request: dict[str, Any], ctx: AnswerContext, said: str, candidate: int,
-                budget: int | None) -> tuple[list[dict[str, Any]], str, int]:
+def _text_parts(
+    request: dict[str, Any], ctx: AnswerContext, said: str, candidate: int, budget: int | None
+) -> tuple[list[dict[str, Any]], str, int]:
     text, json_mode = _reply(request, ctx, said)
     if candidate and not json_mode:
         text += f" (candidate {candidate})"
@@ -319,10 +322,10 @@ def split_text(text: str, minimum: int = 3) -> list[str]:
     words = re.findall(r"\s*\S+", text)
     if len(words) < minimum:
         size = max(1, math.ceil(len(text) / minimum))
-        return [text[i:i + size] for i in range(0, len(text), size)] or [text]
-    words[-1] += text[len("".join(words)):]
+        return [text[i : i + size] for i in range(0, len(text), size)] or [text]
+    words[-1] += text[len("".join(words)) :]
     count = max(minimum, len(words) // 4)
-    return ["".join(words[j * len(words) // count:(j + 1) * len(words) // count]) for j in range(count)]
+    return ["".join(words[j * len(words) // count : (j + 1) * len(words) // count]) for j in range(count)]
 
 
 def _weight(step: dict[str, Any]) -> int:

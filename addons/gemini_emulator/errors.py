@@ -50,17 +50,14 @@ def invalid_argument(message: str) -> GoogleError:
 
 def bad_request(violations: Sequence[tuple[str | None, str]]) -> GoogleError:
     """A JSON-parse 400 with `google.rpc.BadRequest.fieldViolations` (one per problem)."""
-    field_violations = [
-        {"field": field, "description": text} if field else {"description": text} for field, text in violations
-    ]
+    field_violations = [{"field": field, "description": text} if field else {"description": text} for field, text in violations]
     message = "\n".join(text for _, text in violations)
     details = [{"@type": _TYPE + "BadRequest", "fieldViolations": field_violations}]
     return envelope(400, "INVALID_ARGUMENT", message, details)
 
 
 def _error_info(reason: str, **metadata: str) -> dict[str, Any]:
-    return {"@type": _TYPE + "ErrorInfo", "reason": reason, "domain": "googleapis.com",
-            "metadata": {"service": _SERVICE, **metadata}}
+    return {"@type": _TYPE + "ErrorInfo", "reason": reason, "domain": "googleapis.com", "metadata": {"service": _SERVICE, **metadata}}
 
 
 def _localized(message: str) -> dict[str, Any]:
@@ -68,9 +65,12 @@ def _localized(message: str) -> dict[str, Any]:
 
 
 def missing_key() -> GoogleError:
-    return envelope(403, "PERMISSION_DENIED",
-                    "Method doesn't allow unregistered callers (callers without established identity)."
-                    " Please use API Key or other form of API consumer identity to call this API.")
+    return envelope(
+        403,
+        "PERMISSION_DENIED",
+        "Method doesn't allow unregistered callers (callers without established identity)."
+        " Please use API Key or other form of API consumer identity to call this API.",
+    )
 
 
 def _key_invalid(message: str) -> GoogleError:
@@ -88,8 +88,7 @@ def api_key_expired() -> GoogleError:
 def forbidden(key: str, project_number: str) -> GoogleError:
     """The 2023-25 suspended-key body: quotes the key, ErrorInfo only."""
     message = f"Permission denied: Consumer 'api_key:{key}' has been suspended."
-    return envelope(403, "PERMISSION_DENIED", message,
-                    [_error_info("CONSUMER_SUSPENDED", consumer=f"projects/{project_number}")])
+    return envelope(403, "PERMISSION_DENIED", message, [_error_info("CONSUMER_SUSPENDED", consumer=f"projects/{project_number}")])
 
 
 def suspended(key: str, project_number: str) -> GoogleError:
@@ -104,8 +103,11 @@ def failed_precondition() -> GoogleError:
 
 
 def internal() -> GoogleError:
-    return envelope(500, "INTERNAL", "An internal error has occurred. Please retry or report in "
-                    "https://developers.generativeai.google/guide/troubleshooting")
+    return envelope(
+        500,
+        "INTERNAL",
+        "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+    )
 
 
 def unavailable() -> GoogleError:
@@ -117,9 +119,12 @@ def deadline() -> GoogleError:
 
 
 def model_not_found(model: str, version: str, method: str) -> GoogleError:
-    return envelope(404, "NOT_FOUND",
-                    f"models/{model} is not found for API version {version}, or is not supported for {method}."
-                    " Call ListModels to see the list of available models and their supported methods.")
+    return envelope(
+        404,
+        "NOT_FOUND",
+        f"models/{model} is not found for API version {version}, or is not supported for {method}."
+        " Call ListModels to see the list of available models and their supported methods.",
+    )
 
 
 def method_not_found() -> GoogleError:
@@ -152,26 +157,33 @@ def format_seconds(seconds: float) -> str:
     return f"{text}s"
 
 
-def quota_exceeded(model: str, violations: Sequence[Violation], *, retry_in: float,
-                   retry_delay: str | None, rotation: int) -> GoogleError:
+def quota_exceeded(model: str, violations: Sequence[Violation], *, retry_in: float, retry_delay: str | None, rotation: int) -> GoogleError:
     """The 429 of wire-formats §1.8.
 
     `retry_in` is the precise delay quoted in the message; `retry_delay` the coarser
     RetryInfo value (None = omit RetryInfo, as Google sometimes does). `rotation`
     reorders `details` because Google's order varies and clients must look by @type.
     """
-    lines = "".join(f"\n* Quota exceeded for metric: {REQUESTS_METRIC}, limit: {v.limit}, model: {model}"
-                    for v in violations)
-    message = ("You exceeded your current quota, please check your plan and billing details. For more information"
-               f" on this error, head to: {RATE_LIMIT_DOCS}. To monitor your current usage, head to:"
-               f" https://ai.dev/rate-limit. {lines}\nPlease retry in {format_seconds(retry_in)}.")
-    failure = {"@type": _TYPE + "QuotaFailure", "violations": [
-        {"quotaMetric": REQUESTS_METRIC, "quotaId": v.quota_id,
-         "quotaDimensions": {"location": "global", "model": model}, "quotaValue": str(v.limit)}
-        for v in violations]}
+    lines = "".join(f"\n* Quota exceeded for metric: {REQUESTS_METRIC}, limit: {v.limit}, model: {model}" for v in violations)
+    message = (
+        "You exceeded your current quota, please check your plan and billing details. For more information"
+        f" on this error, head to: {RATE_LIMIT_DOCS}. To monitor your current usage, head to:"
+        f" https://ai.dev/rate-limit. {lines}\nPlease retry in {format_seconds(retry_in)}."
+    )
+    failure = {
+        "@type": _TYPE + "QuotaFailure",
+        "violations": [
+            {
+                "quotaMetric": REQUESTS_METRIC,
+                "quotaId": v.quota_id,
+                "quotaDimensions": {"location": "global", "model": model},
+                "quotaValue": str(v.limit),
+            }
+            for v in violations
+        ],
+    }
     details: list[dict[str, Any]] = [
-        {"@type": _TYPE + "Help",
-         "links": [{"description": "Learn more about Gemini API quotas", "url": RATE_LIMIT_DOCS}]},
+        {"@type": _TYPE + "Help", "links": [{"description": "Learn more about Gemini API quotas", "url": RATE_LIMIT_DOCS}]},
         failure,
     ]
     if retry_delay is not None:

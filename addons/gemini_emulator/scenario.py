@@ -52,11 +52,27 @@ from typing import Any
 
 import yaml
 
-BEHAVIOURS = frozenset({
-    "ok", "rate_limit", "rate_limit_day", "rate_limit_zero", "rate_limit_bare", "invalid", "expired",
-    "forbidden", "suspended", "failed_precondition", "unavailable", "internal", "deadline", "hang",
-    "drop", "stream_error", "stream_cut",
-})
+BEHAVIOURS = frozenset(
+    {
+        "ok",
+        "rate_limit",
+        "rate_limit_day",
+        "rate_limit_zero",
+        "rate_limit_bare",
+        "invalid",
+        "expired",
+        "forbidden",
+        "suspended",
+        "failed_precondition",
+        "unavailable",
+        "internal",
+        "deadline",
+        "hang",
+        "drop",
+        "stream_error",
+        "stream_cut",
+    }
+)
 KEY_BEHAVIOURS = frozenset({"invalid", "expired", "forbidden", "suspended"})
 _DURATION = re.compile(r"^\d+(\.\d{1,9})?s$")
 _TOP_FIELDS = {"latency_ms", "stream_delay_ms", "split_events", "models", "gemini3_models", "signature_check", "keys"}
@@ -117,10 +133,16 @@ BUILTIN_MODELS = (
     ModelInfo("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview", budget=(128, 32_768, False), levels=("LOW", "HIGH")),
     ModelInfo("gemini-3.5-flash", "Gemini 3.5 Flash"),
     ModelInfo("gemini-flash-latest", "Gemini Flash Latest"),
-    ModelInfo("gemini-flash-lite-latest", "Gemini Flash-Lite Latest", thinks_by_default=False,
-              budget=(512, 24_576, True)),
-    ModelInfo("gemini-embedding-001", "Gemini Embedding 001", input_limit=2048, output_limit=1, embedding=True,
-              thinks_by_default=False, methods=_EMBED_METHODS),
+    ModelInfo("gemini-flash-lite-latest", "Gemini Flash-Lite Latest", thinks_by_default=False, budget=(512, 24_576, True)),
+    ModelInfo(
+        "gemini-embedding-001",
+        "Gemini Embedding 001",
+        input_limit=2048,
+        output_limit=1,
+        embedding=True,
+        thinks_by_default=False,
+        methods=_EMBED_METHODS,
+    ),
 )
 
 
@@ -135,9 +157,12 @@ def catalogue(scenario: Scenario) -> dict[str, ModelInfo]:
 def model_resource(info: ModelInfo) -> dict[str, Any]:
     """The `Model` JSON of GET models/{m} (wire-formats §1.2)."""
     resource: dict[str, Any] = {
-        "name": f"models/{info.id}", "version": "001" if info.embedding else info.id.removeprefix("gemini-"),
-        "displayName": info.display, "description": f"{info.display} (served by the HPN Gemini emulator)",
-        "inputTokenLimit": info.input_limit, "outputTokenLimit": info.output_limit,
+        "name": f"models/{info.id}",
+        "version": "001" if info.embedding else info.id.removeprefix("gemini-"),
+        "displayName": info.display,
+        "description": f"{info.display} (served by the HPN Gemini emulator)",
+        "inputTokenLimit": info.input_limit,
+        "outputTokenLimit": info.output_limit,
         "supportedGenerationMethods": list(info.methods),
     }
     if not info.embedding:
@@ -185,11 +210,21 @@ def _parse_key(raw: Any, index: int) -> KeySpec:
     for i, step in enumerate(script):
         check_behaviour(step, f"{where}.script[{i}]")
     retry_delay = raw.get("retry_delay", "2s")
-    _require(retry_delay is None or (isinstance(retry_delay, str) and _DURATION.match(retry_delay) is not None),
-             f"{where}.retry_delay", "must be a protobuf Duration like '2s' or '1.5s', or null")
-    return KeySpec(key=key, project=str(raw.get("project") or f"proj-{index}"), behaviour=behaviour,
-                   retry_delay=retry_delay, script=script, rpm=_int(raw, "rpm", where, None),
-                   rpd=_int(raw, "rpd", where, None), latency_ms=_int(raw, "latency_ms", where, None))
+    _require(
+        retry_delay is None or (isinstance(retry_delay, str) and _DURATION.match(retry_delay) is not None),
+        f"{where}.retry_delay",
+        "must be a protobuf Duration like '2s' or '1.5s', or null",
+    )
+    return KeySpec(
+        key=key,
+        project=str(raw.get("project") or f"proj-{index}"),
+        behaviour=behaviour,
+        retry_delay=retry_delay,
+        script=script,
+        rpm=_int(raw, "rpm", where, None),
+        rpd=_int(raw, "rpd", where, None),
+        latency_ms=_int(raw, "latency_ms", where, None),
+    )
 
 
 def check_behaviour(value: Any, where: str) -> None:
@@ -208,8 +243,11 @@ def _reject_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None
 
 def _int(data: dict[str, Any], name: str, where: str, default: int | None) -> Any:
     value = data.get(name, default)
-    _require(value is default or (isinstance(value, int) and not isinstance(value, bool) and value >= 0),
-             f"{where}.{name}", "must be a non-negative integer")
+    _require(
+        value is default or (isinstance(value, int) and not isinstance(value, bool) and value >= 0),
+        f"{where}.{name}",
+        "must be a non-negative integer",
+    )
     return value
 
 

@@ -42,13 +42,22 @@ from .scenario import (
 from .validate import ValidationContext, validate_count_tokens, validate_embed, validate_generate
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # free-tier daily quotas reset at Pacific midnight
-CALL_METHODS = {"generateContent": "generateContent", "streamGenerateContent": "generateContent",
-                "countTokens": "countTokens", "embedContent": "embedContent", "batchEmbedContents": "embedContent"}
+CALL_METHODS = {
+    "generateContent": "generateContent",
+    "streamGenerateContent": "generateContent",
+    "countTokens": "countTokens",
+    "embedContent": "embedContent",
+    "batchEmbedContents": "embedContent",
+}
 _ROUTE = re.compile(r"models/([^/:]+)(?::(\w+))?")
 _SIMPLE_ERRORS: dict[str, Callable[[], GoogleError]] = {
-    "invalid": errors.api_key_invalid, "expired": errors.api_key_expired,
-    "failed_precondition": errors.failed_precondition, "unavailable": errors.unavailable,
-    "internal": errors.internal, "deadline": errors.deadline, "rate_limit_bare": errors.resource_exhausted_bare,
+    "invalid": errors.api_key_invalid,
+    "expired": errors.api_key_expired,
+    "failed_precondition": errors.failed_precondition,
+    "unavailable": errors.unavailable,
+    "internal": errors.internal,
+    "deadline": errors.deadline,
+    "rate_limit_bare": errors.resource_exhausted_bare,
 }
 
 
@@ -99,8 +108,16 @@ class Emulator:
         return state.script.popleft() if state.script else state.behaviour
 
     def record(self, ex: Exchange, status: int) -> None:
-        self.log.append({"key_index": ex.key_index, "path": ex.request.path, "model": ex.model,
-                         "stream": ex.stream, "status": status, "t": self.clock()})
+        self.log.append(
+            {
+                "key_index": ex.key_index,
+                "path": ex.request.path,
+                "model": ex.model,
+                "stream": ex.stream,
+                "status": status,
+                "t": self.clock(),
+            }
+        )
 
     def stats(self) -> dict[str, Any]:
         by_key: dict[str, int] = {}
@@ -116,9 +133,11 @@ class Emulator:
             builder = errors.forbidden if behaviour == "forbidden" else errors.suspended
             return builder(spec.key, _project_number(spec.project))
         if behaviour in ("rate_limit", "rate_limit_day", "rate_limit_zero"):
-            violations = {"rate_limit": [Violation(errors.PER_MINUTE, spec.rpm or 10)],
-                          "rate_limit_day": [Violation(errors.PER_DAY, spec.rpd or 20)],
-                          "rate_limit_zero": [Violation(errors.PER_DAY, 0), Violation(errors.PER_MINUTE, 0)]}
+            violations = {
+                "rate_limit": [Violation(errors.PER_MINUTE, spec.rpm or 10)],
+                "rate_limit_day": [Violation(errors.PER_DAY, spec.rpd or 20)],
+                "rate_limit_zero": [Violation(errors.PER_DAY, 0), Violation(errors.PER_MINUTE, 0)],
+            }
             return self._quota_error(spec, model, violations[behaviour], None)
         return None
 
@@ -141,13 +160,11 @@ class Emulator:
         self.day_counts[bucket] = (day, used_day + 1)
         return None
 
-    def _quota_error(self, spec: KeySpec, model: str, violations: list[Violation],
-                     timing: tuple[float, str | None] | None) -> GoogleError:
+    def _quota_error(self, spec: KeySpec, model: str, violations: list[Violation], timing: tuple[float, str | None] | None) -> GoogleError:
         if timing is None:  # the configured RetryInfo; the message then quotes the same delay
             delay = spec.retry_delay
             timing = (float(delay[:-1]) if delay else 60 - self.clock() % 60, delay)
-        return errors.quota_exceeded(model, violations, retry_in=timing[0], retry_delay=timing[1],
-                                     rotation=self.seq)
+        return errors.quota_exceeded(model, violations, retry_in=timing[0], retry_delay=timing[1], rotation=self.seq)
 
     async def hang(self, ex: Exchange) -> web.StreamResponse:
         """Never answer; give up only when the client goes away or the app shuts down."""
@@ -270,7 +287,7 @@ def _list_models(emu: Emulator, ex: Exchange) -> web.Response:
         return _fail(ex, errors.invalid_argument("Invalid page token or page size."))
     size, start = 50 if size <= 0 else min(size, 1000), max(start, 0)
     infos = list(emu.models.values())
-    body: dict[str, Any] = {"models": [model_resource(i) for i in infos[start:start + size]]}
+    body: dict[str, Any] = {"models": [model_resource(i) for i in infos[start : start + size]]}
     if start + size < len(infos):  # like Google: no nextPageToken at all on the last page
         body["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()  # opaque to clients
     return _reply(ex, 200, body)
@@ -298,8 +315,9 @@ async def _generate(emu: Emulator, ex: Exchange, body: Any, info: ModelInfo, beh
     if ex.method == "countTokens":
         error = validate_count_tokens(body, ctx)
         request, _ = parse(body, "CountTokensRequest")
-        return _fail(ex, error) if error else _reply(
-            ex, 200, answers.count_tokens_response(request.get("generateContentRequest") or request))
+        return (
+            _fail(ex, error) if error else _reply(ex, 200, answers.count_tokens_response(request.get("generateContentRequest") or request))
+        )
     error = validate_generate(body, ctx) or emu.take_quota(ex.key_index, info.id)
     if error is not None:
         return _fail(ex, error)

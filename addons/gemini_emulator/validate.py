@@ -26,26 +26,32 @@ from .errors import GoogleError
 from .protos import parse, snake
 from .scenario import ModelInfo
 
-EMPTY_TEXT = ("Unable to submit request because it has an empty text parameter. Add a value to the parameter and "
-              "try again.")
+EMPTY_TEXT = "Unable to submit request because it has an empty text parameter. Add a value to the parameter and try again."
 BAD_ROLE = "Please use a valid role: user, model."
-CALL_AFTER = ("Please ensure that function call turn comes immediately after a user turn or after a function "
-              "response turn.")
+CALL_AFTER = "Please ensure that function call turn comes immediately after a user turn or after a function response turn."
 RESPONSE_AFTER = "Please ensure that function response turn comes immediately after a function call turn."
-RESPONSE_COUNT = ("Please ensure that the number of function response parts is equal to the number of function call "
-                  "parts of the function call turn.")
+RESPONSE_COUNT = (
+    "Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn."
+)
 MISSING_SIGNATURE = (
     "Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly,"
     " and missing thought_signature may lead to degraded model performance. Additional data, function call "
     "`default_api:{name}` , position {position}. Please refer to https://ai.google.dev/gemini-api/docs/thought-"
-    "signatures for more details.")
-BAD_FUNCTION_NAME = ("Invalid function name. Must start with a letter or an underscore. Must be alphameric (a-z, A-Z, "
-                     "0-9), underscores (_), dots (.), colons (:), or dashes (-), with a maximum length of 64.")
+    "signatures for more details."
+)
+BAD_FUNCTION_NAME = (
+    "Invalid function name. Must start with a letter or an underscore. Must be alphameric (a-z, A-Z, "
+    "0-9), underscores (_), dots (.), colons (:), or dashes (-), with a maximum length of 64."
+)
 MIME_TYPES = ("text/plain", "application/json", "application/xml", "application/yaml", "text/x.enum")
-SAFETY_CATEGORIES = ("HARM_CATEGORY_HATE_SPEECH", "HARM_CATEGORY_SEXUALLY_EXPLICIT", "HARM_CATEGORY_DANGEROUS_CONTENT",
-                     "HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_CIVIC_INTEGRITY")
-DATA_FIELDS = ("text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode",
-               "codeExecutionResult")
+SAFETY_CATEGORIES = (
+    "HARM_CATEGORY_HATE_SPEECH",
+    "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+    "HARM_CATEGORY_DANGEROUS_CONTENT",
+    "HARM_CATEGORY_HARASSMENT",
+    "HARM_CATEGORY_CIVIC_INTEGRITY",
+)
+DATA_FIELDS = ("text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode", "codeExecutionResult")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 _CACHED_NAME = re.compile(r"^cachedContents/[A-Za-z0-9_-]+$")
 _STRING_FORMATS = ("enum", "date-time")
@@ -96,8 +102,7 @@ def validate_count_tokens(body: Any, ctx: ValidationContext) -> GoogleError | No
     inner = request.get("generateContentRequest")
     if inner is not None:
         if not str(inner.get("model", "")).startswith("models/"):
-            return errors.invalid_argument(
-                "* CountTokensRequest.generate_content_request.model: unexpected model name format\n")
+            return errors.invalid_argument("* CountTokensRequest.generate_content_request.model: unexpected model name format\n")
         return _run(_check_generate, "CountTokensRequest.generate_content_request", inner, ctx)
     return _run(_check_contents, "CountTokensRequest", request.get("contents") or [])
 
@@ -113,8 +118,10 @@ def validate_embed(body: Any, model: str, *, batch: bool) -> GoogleError | None:
         return errors.batch_too_large()
     for i, item in enumerate(items):
         if item.get("model") != f"models/{model}":
-            return errors.invalid_argument(f"* BatchEmbedContentsRequest.requests[{i}].model: the model of each request"
-                                           f" must be the model of the batch, models/{model}\n")
+            return errors.invalid_argument(
+                f"* BatchEmbedContentsRequest.requests[{i}].model: the model of each request"
+                f" must be the model of the batch, models/{model}\n"
+            )
         problem = _run(_check_embed, "BatchEmbedContentsRequest", item, f"requests[{i}].")
         if problem:
             return problem
@@ -177,8 +184,12 @@ def _check_part(part: dict[str, Any], where: str) -> None:
         raise _Reject(errors.bad_request([(where, text)]))
     if part.get("text") == "":
         raise _fail(EMPTY_TEXT)
-    required = {"inlineData": ("mimeType", "data"), "fileData": ("mimeType", "fileUri"),
-                "functionCall": ("name",), "functionResponse": ("name", "response")}.get(data[0], ())
+    required = {
+        "inlineData": ("mimeType", "data"),
+        "fileData": ("mimeType", "fileUri"),
+        "functionCall": ("name",),
+        "functionResponse": ("name", "response"),
+    }.get(data[0], ())
     for name in required:
         if part[data[0]].get(name) in (None, ""):
             raise _Reject(lines=[(f"{where}.{snake(data[0])}.{snake(name)}", "missing field.")])
@@ -239,8 +250,14 @@ def _check_tools(request: dict[str, Any]) -> None:
         raise _Reject(lines=lines)
     calling = (request.get("toolConfig") or {}).get("functionCallingConfig") or {}
     if calling.get("allowedFunctionNames") and calling.get("mode") not in ("ANY", "VALIDATED"):
-        raise _Reject(lines=[("tool_config.function_calling_config.allowed_function_names",
-                              "allowed_function_names may only be set when the mode is ANY or VALIDATED")])
+        raise _Reject(
+            lines=[
+                (
+                    "tool_config.function_calling_config.allowed_function_names",
+                    "allowed_function_names may only be set when the mode is ANY or VALIDATED",
+                )
+            ]
+        )
 
 
 def check_schema(node: Any, where: str, lines: Lines) -> None:
@@ -279,9 +296,14 @@ def _check_generation_config(config: dict[str, Any], ctx: ValidationContext) -> 
         raise _Reject(lines=[("generation_config.stop_sequences", "at most 5 stop sequences are allowed")])
     mime = config.get("responseMimeType")
     if mime and mime not in MIME_TYPES:
-        raise _Reject(lines=[("generation_config.response_mime_type",
-                              "allowed mimetypes are `text/plain`, `application/json`, `application/xml`, "
-                              "`application/yaml` and `text/x.enum`.")])
+        raise _Reject(
+            lines=[
+                (
+                    "generation_config.response_mime_type",
+                    "allowed mimetypes are `text/plain`, `application/json`, `application/xml`, `application/yaml` and `text/x.enum`.",
+                )
+            ]
+        )
     _check_response_schema(config, mime)
     _check_thinking(config.get("thinkingConfig") or {}, ctx)
 
@@ -290,8 +312,10 @@ def _range(config: dict[str, Any], name: str, low: float, high: float, *, zero_i
     value = config.get(name)
     if value is None or (zero_is_unset and value == 0) or low <= value < high:
         return
-    raise _fail(f"Unable to submit request because it has a {name} value of {_num(value)} but the supported range is"
-                f" from {_num(low)} (inclusive) to {_num(high)} (exclusive). Update the value and try again.")
+    raise _fail(
+        f"Unable to submit request because it has a {name} value of {_num(value)} but the supported range is"
+        f" from {_num(low)} (inclusive) to {_num(high)} (exclusive). Update the value and try again."
+    )
 
 
 def _check_response_schema(config: dict[str, Any], mime: str | None) -> None:
@@ -300,11 +324,18 @@ def _check_response_schema(config: dict[str, Any], mime: str | None) -> None:
     if schema is not None and json_schema is not None:
         raise _Reject(lines=[(where, "response_schema and response_json_schema must not both be set")])
     if schema is not None and mime not in ("application/json", "text/x.enum"):
-        raise _Reject(lines=[(f"{where}.response_mime_type", "response_mime_type must be one of "
-                              "['application/json', 'text/x.enum'] when response_schema is set.")])
+        raise _Reject(
+            lines=[
+                (
+                    f"{where}.response_mime_type",
+                    "response_mime_type must be one of ['application/json', 'text/x.enum'] when response_schema is set.",
+                )
+            ]
+        )
     if json_schema is not None and mime != "application/json":
-        raise _Reject(lines=[(f"{where}.response_mime_type",
-                              "response_mime_type must be application/json when response_json_schema is set.")])
+        raise _Reject(
+            lines=[(f"{where}.response_mime_type", "response_mime_type must be application/json when response_json_schema is set.")]
+        )
     if json_schema is not None and not isinstance(json_schema, dict):
         raise _Reject(lines=[(f"{where}.response_json_schema", "must be a JSON object")])
     lines: Lines = []
@@ -332,4 +363,3 @@ def _check_thinking(config: dict[str, Any], ctx: ValidationContext) -> None:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-

@@ -158,9 +158,18 @@ class RouterConfig:
 
 
 SERVER_FIELDS = {
-    "host", "port", "read_timeout_seconds", "write_timeout_seconds",
-    "client_tokens", "admin_token", "client_rpm", "max_body_bytes", "max_json_depth",
-    "proxy_port", "confdir", "mitmweb_max_flows",
+    "host",
+    "port",
+    "read_timeout_seconds",
+    "write_timeout_seconds",
+    "client_tokens",
+    "admin_token",
+    "client_rpm",
+    "max_body_bytes",
+    "max_json_depth",
+    "proxy_port",
+    "confdir",
+    "mitmweb_max_flows",
 }
 
 
@@ -199,12 +208,8 @@ def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
         proxy_port=as_int(data.get("proxy_port", d.proxy_port), "server.proxy_port", minimum=1, maximum=65535),
         confdir=as_str(data.get("confdir", d.confdir), "server.confdir"),
         mitmweb_max_flows=as_int(data.get("mitmweb_max_flows", d.mitmweb_max_flows), "server.mitmweb_max_flows", minimum=1),
-        read_timeout_seconds=as_int(
-            data.get("read_timeout_seconds", d.read_timeout_seconds), "server.read_timeout_seconds", minimum=1
-        ),
-        write_timeout_seconds=as_int(
-            data.get("write_timeout_seconds", d.write_timeout_seconds), "server.write_timeout_seconds", minimum=1
-        ),
+        read_timeout_seconds=as_int(data.get("read_timeout_seconds", d.read_timeout_seconds), "server.read_timeout_seconds", minimum=1),
+        write_timeout_seconds=as_int(data.get("write_timeout_seconds", d.write_timeout_seconds), "server.write_timeout_seconds", minimum=1),
     )
 
 
@@ -214,9 +219,7 @@ def _listeners_env(server: ServerConfig, env: Mapping[str, str]) -> ServerConfig
     if env.get("HPN_CONFDIR"):
         server = replace(server, confdir=as_str(env["HPN_CONFDIR"], "HPN_CONFDIR"))
     if server.proxy_port == server.port:
-        raise ConfigError(
-            f"server.proxy_port: {server.port} is server.port too; give the proxy listener another port (HPN_PROXY_PORT)"
-        )
+        raise ConfigError(f"server.proxy_port: {server.port} is server.port too; give the proxy listener another port (HPN_PROXY_PORT)")
     return server
 
 
@@ -269,8 +272,7 @@ def _keys_from_env(value: str, projects_value: str) -> tuple[KeyConfig, ...]:
     if projects and len(projects) != len(keys):
         raise ConfigError(f"HPN_KEY_PROJECTS: expected {len(keys)} project names (one per key of HPN_API_KEYS), got {len(projects)}")
     return tuple(
-        KeyConfig(name=f"key_{i}", key=k, project=(projects[i - 1] or None) if projects else None)
-        for i, k in enumerate(keys, start=1)
+        KeyConfig(name=f"key_{i}", key=k, project=(projects[i - 1] or None) if projects else None) for i, k in enumerate(keys, start=1)
     )
 
 
@@ -298,7 +300,14 @@ def _key_pool(raw: Any, env: Mapping[str, str]) -> KeyPoolConfig:
 
 
 KEY_POOL_FIELDS = {
-    "strategy", "retry_count", "cooldown_seconds", "keys", "max_wait_seconds", "retry_backoff_ms", "limits", "state_file",
+    "strategy",
+    "retry_count",
+    "cooldown_seconds",
+    "keys",
+    "max_wait_seconds",
+    "retry_backoff_ms",
+    "limits",
+    "state_file",
 }
 
 
@@ -352,9 +361,7 @@ def _gemini(raw: Any, env: Mapping[str, str]) -> GeminiConfig:
     return GeminiConfig(
         base_url=as_url(env.get("HPN_GEMINI_BASE_URL") or data.get("base_url", DEFAULT_GEMINI_BASE_URL), base_path),
         default_model=_model_id(data.get("default_model", DEFAULT_MODEL), "gemini.default_model"),
-        default_embedding_model=_model_id(
-            data.get("default_embedding_model", DEFAULT_EMBEDDING_MODEL), "gemini.default_embedding_model"
-        ),
+        default_embedding_model=_model_id(data.get("default_embedding_model", DEFAULT_EMBEDDING_MODEL), "gemini.default_embedding_model"),
         expose_reasoning=as_bool(data.get("expose_reasoning", False), "gemini.expose_reasoning"),
     )
 

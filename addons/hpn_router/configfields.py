@@ -12,8 +12,6 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message names the field and the problem."""
 
 
-
-
 def show(value: Any) -> str:
     return f'"{value}"' if isinstance(value, str) else repr(value)
 

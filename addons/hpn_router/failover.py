@@ -144,9 +144,7 @@ def _give_up(pool: KeyPool, model: str, now: float, attempts: list[Attempt]) -> 
     # Keys remain, but this request used up its attempts.
     final = attempts[-1] if attempts else None
     if final and final.outcome.verdict is Verdict.RATE_LIMITED:
-        return RateLimitedError(
-            f"Rate limited on {len(attempts)} attempts; retry shortly.", retry_after=final.outcome.retry_after or 1.0
-        )
+        return RateLimitedError(f"Rate limited on {len(attempts)} attempts; retry shortly.", retry_after=final.outcome.retry_after or 1.0)
     status = final.status if final and final.status else 502
     if final and final.status is None and final.outcome.reason == "timeout":
         status = 504
@@ -164,6 +162,4 @@ def _exhausted(pool: KeyPool, model: str, now: float) -> RouterError:
             "Every Gemini key has used its daily quota for this model; quotas reset at midnight Pacific time.",
             retry_after=wait,
         )
-    return RateLimitedError(
-        f"Every Gemini key is rate limited for {model}; the first recovers in {wait:.1f}s.", retry_after=wait
-    )
+    return RateLimitedError(f"Every Gemini key is rate limited for {model}; the first recovers in {wait:.1f}s.", retry_after=wait)

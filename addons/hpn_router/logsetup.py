@@ -75,9 +75,7 @@ def configure_logging(
     # diagnose=False: loguru never prints local variables (a key in a local
     # would leak). The sink renders records itself and formats tracebacks
     # with `traceback`, which does not print locals either.
-    handler_id = logger.add(
-        write, level=loguru_level, format=_unused_format, diagnose=False, backtrace=False
-    )
+    handler_id = logger.add(write, level=loguru_level, format=_unused_format, diagnose=False, backtrace=False)
     _INSTALLED.handler_ids.append(handler_id)
 
 
@@ -198,15 +196,11 @@ class _ToLoguru(logging.Handler):
                 level: str | int = logger.level(record.levelname).name
             except ValueError:
                 level = record.levelno
-            logger.opt(exception=record.exc_info).bind(logger=record.name).log(
-                level, record.getMessage()
-            )
+            logger.opt(exception=record.exc_info).bind(logger=record.name).log(level, record.getMessage())
         except Exception:
             # Not `handleError`: it prints the record's arguments, unredacted,
             # to stderr. loguru's sink redacts this line.
-            logger.opt(exception=True).bind(logger=record.name).error(
-                "stdlib log record could not be forwarded: {!r}", record.msg
-            )
+            logger.opt(exception=True).bind(logger=record.name).error("stdlib log record could not be forwarded: {!r}", record.msg)
 
 
 def bridge_stdlib_to_loguru(logger_names: Iterable[str]) -> None:

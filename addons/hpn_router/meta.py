@@ -27,5 +27,6 @@ PASSTHROUGH = "hpn.passthrough"  # proxy mode, a host the router does not interc
 def is_attempt(metadata: dict) -> bool:
     return ATTEMPT_OF in metadata
 
+
 CLIENT = "hpn.client"  # which client token ("client_" + a digest of the token), or "anonymous"
 FULL_HEALTH = "hpn.full_health"  # the caller may see /health's counters

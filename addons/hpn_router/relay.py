@@ -113,15 +113,14 @@ def _parse_head(head: bytes) -> tuple[str | None, int]:
 async def _pipe(response: aiohttp.ClientResponse, writer: asyncio.StreamWriter) -> None:
     content_type = response.headers.get("content-type", "text/event-stream")
     writer.write(
-        b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type.encode() + b"\r\n"
-        b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type.encode() + b"\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
     )
     try:
         try:
             async for chunk in response.content.iter_any():
                 writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 await writer.drain()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+        except (TimeoutError, aiohttp.ClientError) as e:
             logger.warning("upstream stream broke", reason=type(e).__name__)
             event = upstream_broke_event(type(e).__name__)
             writer.write(b"%x\r\n%s\r\n" % (len(event), event))

@@ -55,12 +55,8 @@ class GeminiTransport:
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
             # Per-phase timeouts: connect and every read are bounded; the whole attempt is
             # bounded in send(). A stream may run longer than one timeout, as long as data flows.
-            timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=self.timeout_seconds, sock_read=self.timeout_seconds
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=timeout, auto_decompress=True, trust_env=False
-            )
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_seconds, sock_read=self.timeout_seconds)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True, trust_env=False)
         return self._session
 
     async def send(self, request: UpstreamRequest, key: str) -> AttemptResult:
@@ -68,7 +64,7 @@ class GeminiTransport:
         headers = {"x-goog-api-key": key, "content-type": "application/json"}
         try:
             return await asyncio.wait_for(self._send(request, url, headers), self.timeout_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return AttemptResult(error="timeout")
         except aiohttp.ClientError as e:
             return AttemptResult(error=f"connection error ({type(e).__name__})")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from mitmproxy.test import taddons, tflow, tutils
-
 from hpn_router import meta
 from hpn_router.addons.access import Access
 from hpn_router.addons.endpoints import Endpoints
@@ -13,6 +11,7 @@ from hpn_router.addons.health import Health
 from hpn_router.config import parse_config
 from hpn_router.core.keypool import KeyPool
 from hpn_router.state import RouterState
+from mitmproxy.test import taddons, tflow, tutils
 
 TOKEN = "client-token-0123456789"
 CONFIG = parse_config({"key_pool": {"keys": [{"name": "k", "key": "AIzaSyK"}]}, "server": {"client_tokens": [TOKEN]}}, {})

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 from flowtools import answer_from_upstream, captured_logs, chat_flow, completion, router_config
-from mitmproxy import http
-
 from hpn_router import meta
 from hpn_router.addons.cache import HEADER, CacheLookup, CacheStore, FlashCache
 from hpn_router.addons.chat import StreamAdapter
 from hpn_router.core.chat_request import TranslateOptions
 from hpn_router.core.chat_stream import StreamTranslator
+from mitmproxy import http
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}
 
@@ -33,8 +32,9 @@ def make(clock: Clock | None = None, **cache: Any) -> tuple[FlashCache, CacheLoo
     return flash, CacheLookup(flash), CacheStore(flash)
 
 
-async def ask(lookup: CacheLookup, store: CacheStore, body: dict[str, Any] | bytes = BODY,
-              answer: dict[str, Any] | None = None, **kw: Any) -> http.HTTPFlow:
+async def ask(
+    lookup: CacheLookup, store: CacheStore, body: dict[str, Any] | bytes = BODY, answer: dict[str, Any] | None = None, **kw: Any
+) -> http.HTTPFlow:
     """One client request through lookup, (upstream), store."""
     flow = chat_flow(body, **kw)
     await lookup.request(flow)
@@ -82,8 +82,15 @@ async def test_key_order_and_whitespace_hit() -> None:
     assert status(hit) == "HIT"
 
 
-@pytest.mark.parametrize("change", [{"temperature": 0.5}, {"messages": [{"role": "user", "content": "Hello!"}]},
-                                    {"max_tokens": 5}, {"tools": [{"type": "function", "function": {"name": "f"}}]}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"temperature": 0.5},
+        {"messages": [{"role": "user", "content": "Hello!"}]},
+        {"max_tokens": 5},
+        {"tools": [{"type": "function", "function": {"name": "f"}}]},
+    ],
+)
 async def test_anything_that_changes_the_answer_misses(change: dict[str, Any]) -> None:
     _, lookup, store = make()
     await ask(lookup, store)
@@ -213,14 +220,18 @@ async def test_lookup_failure_never_raises() -> None:
 
 def gemini_stream(text: str, *, error: bool = False) -> list[bytes]:
     usage = {"promptTokenCount": 4, "candidatesTokenCount": 3, "totalTokenCount": 7}
-    events = [{"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}}], "usageMetadata": usage},
-              {"candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "STOP"}], "usageMetadata": usage}]
+    events = [
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}}], "usageMetadata": usage},
+        {"candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "STOP"}], "usageMetadata": usage},
+    ]
     if error:
         events[1] = {"error": {"code": 503, "message": "overloaded"}}
     return [f"data: {json.dumps(e)}\r\n\r\n".encode() for e in events]
 
 
-async def stream_through(lookup: CacheLookup, store: CacheStore, body: dict[str, Any], *, error: bool = False) -> tuple[http.HTTPFlow, bytes]:
+async def stream_through(
+    lookup: CacheLookup, store: CacheStore, body: dict[str, Any], *, error: bool = False
+) -> tuple[http.HTTPFlow, bytes]:
     """A streamed answer as mitmproxy delivers it: ChatTranslation's stream callable, each
     upstream chunk, the final b"" call, then the response hook."""
     flow = chat_flow(body)
@@ -228,8 +239,9 @@ async def stream_through(lookup: CacheLookup, store: CacheStore, body: dict[str,
     assert flow.response is None
     flow.metadata[meta.RELAYED] = True
     flow.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
-    translator = StreamTranslator(model=body["model"], completion_id="chatcmpl-s", created=1, include_usage=False,
-                                  options=TranslateOptions())
+    translator = StreamTranslator(
+        model=body["model"], completion_id="chatcmpl-s", created=1, include_usage=False, options=TranslateOptions()
+    )
     adapter = StreamAdapter(translator)
     flow.response.stream = adapter
     store.responseheaders(flow)

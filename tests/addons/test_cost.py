@@ -7,12 +7,11 @@ from decimal import Decimal
 
 import pytest
 from flowtools import answer_from_upstream, captured_logs, chat_flow, completion, router_config
-from mitmproxy import http
-
 from hpn_router import meta
 from hpn_router.addons.cost import HEADER, CostEstimator, plain
 from hpn_router.addons.health import Health
 from hpn_router.state import RouterState
+from mitmproxy import http
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "one two three four five six seven eight nine ten"}]}
 PRICING = {"as_of": "2024-08-06", "models": {"gpt-4o": {"input_per_million": "2.50", "output_per_million": "10.00"}}}
@@ -53,8 +52,12 @@ def test_per_model_price_by_the_requested_name() -> None:
 
 def test_thinking_tokens_are_output() -> None:
     state, estimator = make()
-    usage = {"prompt_tokens": 1000, "completion_tokens": 1200, "total_tokens": 2200,
-             "completion_tokens_details": {"reasoning_tokens": 1000}}
+    usage = {
+        "prompt_tokens": 1000,
+        "completion_tokens": 1200,
+        "total_tokens": 2200,
+        "completion_tokens_details": {"reasoning_tokens": 1000},
+    }
     estimator.response(answered(answer=completion(usage=usage)))
     assert state.total_saved == Decimal("0.0023")  # 1000 x 0.5 + 1200 x 1.5, per 1M
 
@@ -84,8 +87,14 @@ def test_cache_hit_counts_the_saved_answer() -> None:
     state, estimator = make()
     flow = chat_flow(BODY)
     flow.response = http.Response.make(200, json.dumps(completion()), {"content-type": "application/json"})
-    flow.metadata.update({meta.LOCAL: True, meta.MODEL: "gpt-4", meta.USAGE: completion()["usage"],
-                          meta.CACHE: {"status": "HIT", "key": "k", "store": True, "leader": False}})
+    flow.metadata.update(
+        {
+            meta.LOCAL: True,
+            meta.MODEL: "gpt-4",
+            meta.USAGE: completion()["usage"],
+            meta.CACHE: {"status": "HIT", "key": "k", "store": True, "leader": False},
+        }
+    )
     estimator.response(flow)
     assert state.total_saved == Decimal("0.000035")
 
@@ -148,7 +157,15 @@ def test_never_raises() -> None:
     assert state.total_saved == 0
 
 
-@pytest.mark.parametrize(("amount", "text"), [(Decimal("0.000035"), "0.000035"), (Decimal("3.5E-5"), "0.000035"),
-                                              (Decimal("0"), "0"), (Decimal("12.500"), "12.5"), (Decimal("7"), "7")])
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (Decimal("0.000035"), "0.000035"),
+        (Decimal("3.5E-5"), "0.000035"),
+        (Decimal("0"), "0"),
+        (Decimal("12.500"), "12.5"),
+        (Decimal("7"), "7"),
+    ],
+)
 def test_plain(amount: Decimal, text: str) -> None:
     assert plain(amount) == text

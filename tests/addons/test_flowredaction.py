@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 
 from flowtools import POOL_KEY, captured_logs, chat_flow, router_config
+from hpn_router import meta
+from hpn_router.addons import flowredaction
+from hpn_router.addons.flowredaction import FlowRedaction
 from mitmproxy import flow as mflow
 from mitmproxy import http
 from mitmproxy.addons.view import View
 from mitmproxy.test import taddons, tflow
-
-from hpn_router import meta
-from hpn_router.addons import flowredaction
-from hpn_router.addons.flowredaction import FlowRedaction
 
 FRAGMENT = POOL_KEY[10:24]  # 14 characters of the key
 
@@ -25,12 +24,15 @@ def make() -> FlowRedaction:
 
 def leaky_flow() -> http.HTTPFlow:
     """A flow with the key and client credentials wherever something could have put them."""
-    flow = chat_flow({"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]}, headers={
-        "authorization": "Bearer sk-client-secret-token-1234567890",
-        "x-goog-api-key": POOL_KEY,
-        "cookie": "session=abc",
-        "x-debug": f"tried {FRAGMENT}",
-    })
+    flow = chat_flow(
+        {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]},
+        headers={
+            "authorization": "Bearer sk-client-secret-token-1234567890",
+            "x-goog-api-key": POOL_KEY,
+            "cookie": "session=abc",
+            "x-debug": f"tried {FRAGMENT}",
+        },
+    )
     flow.request.path = f"/v1beta/models/gemini-2.5-flash:generateContent?alt=sse&key={POOL_KEY}"
     body = {"error": {"code": 403, "message": f"Consumer 'api_key:{POOL_KEY}' has been suspended.", "status": "PERMISSION_DENIED"}}
     flow.response = http.Response.make(403, json.dumps(body), {"content-type": "application/json", "set-cookie": "a=b"})
@@ -144,8 +146,11 @@ def test_undecodable_header_bytes_survive() -> None:
 def test_error_bodies_keep_their_guidance_and_stay_json() -> None:
     message = "The admin API needs Authorization: Bearer <server.admin_token>."
     flow = chat_flow({"model": "gpt-4", "messages": []})
-    flow.response = http.Response.make(401, json.dumps({"error": {"message": message, "key": POOL_KEY}}),
-                                       {"content-type": "application/json", "www-authenticate": "Bearer"})
+    flow.response = http.Response.make(
+        401,
+        json.dumps({"error": {"message": message, "key": POOL_KEY}}),
+        {"content-type": "application/json", "www-authenticate": "Bearer"},
+    )
     make().response(flow)
     body = json.loads(flow.response.content)
     assert body["error"] == {"message": message, "key": "<key:key_1>"}

@@ -3,14 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from mitmproxy import connection
-from mitmproxy.options import Options
-from mitmproxy.proxy import layer, layers
-from mitmproxy.proxy.context import Context
-from mitmproxy.proxy.mode_specs import ProxyMode
-from mitmproxy.proxy.server_hooks import ServerConnectionHookData
-from mitmproxy.test import taddons, tflow
-
 from hpn_router import meta
 from hpn_router.addons.answers import is_client_flow
 from hpn_router.addons.endpoints import Endpoints
@@ -18,6 +10,13 @@ from hpn_router.addons.health import Health
 from hpn_router.addons.interception import Interception, router_serves
 from hpn_router.config import parse_config
 from hpn_router.state import RouterState
+from mitmproxy import connection
+from mitmproxy.options import Options
+from mitmproxy.proxy import layer, layers
+from mitmproxy.proxy.context import Context
+from mitmproxy.proxy.mode_specs import ProxyMode
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+from mitmproxy.test import taddons, tflow
 
 REGULAR = ProxyMode.parse("regular@127.0.0.1:8888")
 REVERSE = ProxyMode.parse("reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080")
@@ -57,7 +56,9 @@ def test_requests_for_other_hosts_are_passthrough_and_nobody_answers_them():
     assert flow.response is None and meta.ROUTE not in flow.metadata
 
 
-@pytest.mark.parametrize("mode,url", [(REGULAR, "https://api.openai.com/v1/models"), (REVERSE, "https://generativelanguage.googleapis.com/v1/models")])
+@pytest.mark.parametrize(
+    "mode,url", [(REGULAR, "https://api.openai.com/v1/models"), (REVERSE, "https://generativelanguage.googleapis.com/v1/models")]
+)
 def test_requests_for_the_router_are_left_to_it(mode, url):
     flow = _flow(mode, url)
     Interception().requestheaders(flow)
@@ -73,8 +74,9 @@ def test_intercept_hosts_come_from_the_config():
 
 
 def _next_layer(mode: ProxyMode, address: tuple[str, int] | None, transport: str = "tcp") -> layer.NextLayer:
-    client = connection.Client(peername=("127.0.0.1", 5000), sockname=("127.0.0.1", 8888), timestamp_start=0,
-                               proxy_mode=mode, transport_protocol=transport)  # type: ignore[arg-type]
+    client = connection.Client(
+        peername=("127.0.0.1", 5000), sockname=("127.0.0.1", 8888), timestamp_start=0, proxy_mode=mode, transport_protocol=transport
+    )  # type: ignore[arg-type]
     context = Context(client, Options())
     context.server.address = address
     return layer.NextLayer(context)

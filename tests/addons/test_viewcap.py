@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from mitmproxy.addons.view import View
-from mitmproxy.test import taddons, tflow
-
 from hpn_router.addons.viewcap import ViewCap, oldest_finished
 from hpn_router.config import parse_config
+from mitmproxy.addons.view import View
+from mitmproxy.test import taddons, tflow
 
 ONE_KEY = {"key_pool": {"keys": [{"name": "k", "key": "AIzaK"}]}}
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hpn_router.core.access import ClientRateLimiter, bearer_token, json_too_deep, match_token
 
 TOKENS = ("token-one-aaaaaaaaaaaa", "token-two-bbbbbbbbbbbb")
@@ -31,7 +30,7 @@ def test_json_depth(depth, limit, too_deep):
 
 
 def test_brackets_inside_strings_do_not_count():
-    raw = json.dumps({"content": "[[[[[[[[[[{{{{{{{{ \\\" [[[["}).encode()
+    raw = json.dumps({"content": '[[[[[[[[[[{{{{{{{{ \\" [[[['}).encode()
     assert not json_too_deep(raw, 2)
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from hpn_router.core.cachekey import cache_key, is_cacheable, parse_cache_control
 
 BODY = {
@@ -13,8 +12,7 @@ BODY = {
 }
 
 
-def key(body: dict, *, model: str = "gemini-2.0-flash", endpoint: str = "/v1/chat/completions",
-        client: str | None = "client-a") -> str:
+def key(body: dict, *, model: str = "gemini-2.0-flash", endpoint: str = "/v1/chat/completions", client: str | None = "client-a") -> str:
     return cache_key(body, gemini_model=model, endpoint=endpoint, client_id=client)
 
 

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from hpn_router.core.chat_request import (
     TranslateOptions,
     chat_request_to_gemini,
@@ -89,8 +88,14 @@ def test_tool_results_form_one_turn_in_call_order_with_counts_matching() -> None
 
 
 def test_unknown_tool_call_id_is_invalid() -> None:
-    body = {"model": "m", "messages": [user("hi"), {"role": "assistant", "tool_calls": [call("call_1")]},
-                                       {"role": "tool", "tool_call_id": "call_2", "content": "x"}]}
+    body = {
+        "model": "m",
+        "messages": [
+            user("hi"),
+            {"role": "assistant", "tool_calls": [call("call_1")]},
+            {"role": "tool", "tool_call_id": "call_2", "content": "x"},
+        ],
+    }
     with pytest.raises(InvalidRequest) as err:
         translate(body)
     assert err.value.param == "messages[2].tool_call_id"
@@ -105,11 +110,15 @@ def test_tool_result_without_any_call_is_invalid() -> None:
 
 
 def test_synthesized_ids_are_never_sent_upstream_and_gemini_ids_are_echoed() -> None:
-    body = {"model": "m", "messages": [
-        user("hi"),
-        {"role": "assistant", "tool_calls": [call("call_abcdefghijklmnopqrstuvwx"), call(encode_call_id("g-1", None))]},
-        {"role": "tool", "tool_call_id": "call_abcdefghijklmnopqrstuvwx", "content": "1"},
-        {"role": "tool", "tool_call_id": encode_call_id("g-1", None), "content": "2"}]}
+    body = {
+        "model": "m",
+        "messages": [
+            user("hi"),
+            {"role": "assistant", "tool_calls": [call("call_abcdefghijklmnopqrstuvwx"), call(encode_call_id("g-1", None))]},
+            {"role": "tool", "tool_call_id": "call_abcdefghijklmnopqrstuvwx", "content": "1"},
+            {"role": "tool", "tool_call_id": encode_call_id("g-1", None), "content": "2"},
+        ],
+    }
     gemini = translate(body)
     first, second = (p["functionCall"] for p in gemini["contents"][1]["parts"])
     assert "id" not in first and second["id"] == "g-1"
@@ -119,14 +128,27 @@ def test_synthesized_ids_are_never_sent_upstream_and_gemini_ids_are_echoed() -> 
 
 def test_signature_round_trip_from_response_to_next_request() -> None:
     """Trap 7: each signature goes back onto its own functionCall part."""
-    gemini_response = {"candidates": [{"content": {"role": "model", "parts": [
-        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "SIG/one+=="},
-        {"functionCall": {"id": "abc", "name": "get_weather", "args": {"city": "Rome"}}, "thoughtSignature": "SIG_two"},
-        {"functionCall": {"name": "get_time"}}]}, "finishReason": "STOP"}]}
+    gemini_response = {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "SIG/one+=="},
+                        {"functionCall": {"id": "abc", "name": "get_weather", "args": {"city": "Rome"}}, "thoughtSignature": "SIG_two"},
+                        {"functionCall": {"name": "get_time"}},
+                    ],
+                },
+                "finishReason": "STOP",
+            }
+        ]
+    }
     completion = gemini_to_chat_completion(gemini_response, model="m", completion_id="c", created=1, options=TranslateOptions())
     message = completion["choices"][0]["message"]
-    follow_up = {"model": "m", "messages": [user("go"), message] + [
-        {"role": "tool", "tool_call_id": c["id"], "content": "{}"} for c in message["tool_calls"]]}
+    follow_up = {
+        "model": "m",
+        "messages": [user("go"), message] + [{"role": "tool", "tool_call_id": c["id"], "content": "{}"} for c in message["tool_calls"]],
+    }
     for gemini3 in (False, True):
         parts = translate(follow_up, gemini3=gemini3)["contents"][1]["parts"]
         assert [p.get("thoughtSignature") for p in parts] == ["SIG/one+==", "SIG_two", None]
@@ -135,9 +157,15 @@ def test_signature_round_trip_from_response_to_next_request() -> None:
 
 
 def test_dummy_signature_only_on_gemini3_and_only_on_the_first_call() -> None:
-    body = {"model": "m", "messages": [user("go"), {"role": "assistant", "tool_calls": [call("call_1"), call("call_2")]},
-                                       {"role": "tool", "tool_call_id": "call_1", "content": "1"},
-                                       {"role": "tool", "tool_call_id": "call_2", "content": "2"}]}
+    body = {
+        "model": "m",
+        "messages": [
+            user("go"),
+            {"role": "assistant", "tool_calls": [call("call_1"), call("call_2")]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "1"},
+            {"role": "tool", "tool_call_id": "call_2", "content": "2"},
+        ],
+    }
     plain = translate(body)["contents"][1]["parts"]
     assert all("thoughtSignature" not in p for p in plain)
     g3 = translate(body, gemini3=True)["contents"][1]["parts"]
@@ -146,8 +174,10 @@ def test_dummy_signature_only_on_gemini3_and_only_on_the_first_call() -> None:
 
 
 def test_dummy_not_used_when_first_call_has_its_signature() -> None:
-    body = {"model": "m", "messages": [user("go"), {"role": "assistant", "tool_calls": [
-        call(encode_call_id(None, "real")), call("call_2")]}]}
+    body = {
+        "model": "m",
+        "messages": [user("go"), {"role": "assistant", "tool_calls": [call(encode_call_id(None, "real")), call("call_2")]}],
+    }
     parts = translate(body, gemini3=True)["contents"][1]["parts"]
     assert parts[0]["thoughtSignature"] == "real"
     assert "thoughtSignature" not in parts[1]
@@ -177,8 +207,14 @@ def test_empty_arguments_string_means_no_arguments() -> None:
     ],
 )
 def test_tool_result_becomes_an_object(content: object, expected: dict) -> None:
-    body = {"model": "m", "messages": [user("go"), {"role": "assistant", "tool_calls": [call("call_1")]},
-                                       {"role": "tool", "tool_call_id": "call_1", "content": content}]}
+    body = {
+        "model": "m",
+        "messages": [
+            user("go"),
+            {"role": "assistant", "tool_calls": [call("call_1")]},
+            {"role": "tool", "tool_call_id": "call_1", "content": content},
+        ],
+    }
     assert translate(body)["contents"][2]["parts"][0]["functionResponse"]["response"] == expected
 
 
@@ -193,8 +229,14 @@ def test_stop_string_becomes_list() -> None:
 
 @pytest.mark.parametrize(
     ("effort", "budget", "level"),
-    [("none", 0, "MINIMAL"), ("minimal", 512, "MINIMAL"), ("low", 1024, "LOW"), ("medium", 8192, "MEDIUM"),
-     ("high", 24576, "HIGH"), ("xhigh", 24576, "HIGH")],
+    [
+        ("none", 0, "MINIMAL"),
+        ("minimal", 512, "MINIMAL"),
+        ("low", 1024, "LOW"),
+        ("medium", 8192, "MEDIUM"),
+        ("high", 24576, "HIGH"),
+        ("xhigh", 24576, "HIGH"),
+    ],
 )
 def test_reasoning_effort_table(effort: str, budget: int, level: str) -> None:
     body = {"model": "m", "messages": [user("x")], "reasoning_effort": effort}
@@ -224,8 +266,10 @@ def test_stream_helpers() -> None:
 
 def test_unsupported_url_scheme_in_translation_is_invalid() -> None:
     # Validation already refuses it; the translator double-checks for direct callers.
-    body = {"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "ftp://example.com/a.png"}}]}]}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://example.com/a.png"}}]}],
+    }
     with pytest.raises(InvalidRequest) as err:
         chat_request_to_gemini(body, "m", TranslateOptions())
     assert err.value.param == "messages[0].content[0].image_url.url"

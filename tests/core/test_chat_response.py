@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from hpn_router.core.chat_request import TranslateOptions
 from hpn_router.core.chat_response import (
     FINISH_REASONS,
@@ -42,8 +41,17 @@ def test_golden_response(name: str) -> None:
 
 
 def test_golden_set_covers_the_traps() -> None:
-    for name in ("text", "tool_call_stop", "zero_arg_call", "thought_parts_exposed", "max_tokens_no_parts", "safety",
-                 "blocked_prompt", "multi_candidates", "usage_thoughts_cached"):
+    for name in (
+        "text",
+        "tool_call_stop",
+        "zero_arg_call",
+        "thought_parts_exposed",
+        "max_tokens_no_parts",
+        "safety",
+        "blocked_prompt",
+        "multi_candidates",
+        "usage_thoughts_cached",
+    ):
         assert name in GOLDEN
 
 
@@ -74,12 +82,25 @@ def test_tool_calls_finish_even_on_max_tokens() -> None:
 @pytest.mark.parametrize(
     ("reason", "expected"),
     [
-        ("STOP", "stop"), (None, "stop"), ("FINISH_REASON_UNSPECIFIED", "stop"), ("MAX_TOKENS", "length"),
-        ("CONTINUATION", "length"), ("SAFETY", "content_filter"), ("RECITATION", "content_filter"),
-        ("BLOCKLIST", "content_filter"), ("PROHIBITED_CONTENT", "content_filter"), ("SPII", "content_filter"),
-        ("LANGUAGE", "content_filter"), ("OTHER", "content_filter"), ("IMAGE_SAFETY", "content_filter"),
-        ("NO_IMAGE", "content_filter"), ("MALFORMED_FUNCTION_CALL", "stop"), ("UNEXPECTED_TOOL_CALL", "stop"),
-        ("TOO_MANY_TOOL_CALLS", "stop"), ("MISSING_THOUGHT_SIGNATURE", "stop"), ("MALFORMED_RESPONSE", "stop"),
+        ("STOP", "stop"),
+        (None, "stop"),
+        ("FINISH_REASON_UNSPECIFIED", "stop"),
+        ("MAX_TOKENS", "length"),
+        ("CONTINUATION", "length"),
+        ("SAFETY", "content_filter"),
+        ("RECITATION", "content_filter"),
+        ("BLOCKLIST", "content_filter"),
+        ("PROHIBITED_CONTENT", "content_filter"),
+        ("SPII", "content_filter"),
+        ("LANGUAGE", "content_filter"),
+        ("OTHER", "content_filter"),
+        ("IMAGE_SAFETY", "content_filter"),
+        ("NO_IMAGE", "content_filter"),
+        ("MALFORMED_FUNCTION_CALL", "stop"),
+        ("UNEXPECTED_TOOL_CALL", "stop"),
+        ("TOO_MANY_TOOL_CALLS", "stop"),
+        ("MISSING_THOUGHT_SIGNATURE", "stop"),
+        ("MALFORMED_RESPONSE", "stop"),
         ("BRAND_NEW_REASON", "stop"),
     ],
 )
@@ -103,15 +124,28 @@ def test_finish_table_only_yields_openai_values() -> None:
         # some responses count thoughts inside candidates (prompt + candidates == total): don't double
         ({"promptTokenCount": 10, "candidatesTokenCount": 50, "thoughtsTokenCount": 30, "totalTokenCount": 60}, (10, 50, 60, 0, 30)),
         # tool-use prompt tokens are prompt tokens; cached tokens are reported, not subtracted
-        ({"promptTokenCount": 100, "toolUsePromptTokenCount": 20, "cachedContentTokenCount": 64, "candidatesTokenCount": 5,
-          "totalTokenCount": 125}, (120, 5, 125, 64, 0)),
+        (
+            {
+                "promptTokenCount": 100,
+                "toolUsePromptTokenCount": 20,
+                "cachedContentTokenCount": 64,
+                "candidatesTokenCount": 5,
+                "totalTokenCount": 125,
+            },
+            (120, 5, 125, 64, 0),
+        ),
         # thinking ate the budget: no candidatesTokenCount at all
         ({"promptTokenCount": 12, "thoughtsTokenCount": 100, "totalTokenCount": 112}, (12, 100, 112, 0, 100)),
     ],
 )
 def test_usage_to_openai(meta: dict | None, expected: tuple[int, int, int, int, int]) -> None:
     usage = usage_to_openai(meta)
-    got = (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"],
-           usage["prompt_tokens_details"]["cached_tokens"], usage["completion_tokens_details"]["reasoning_tokens"])
+    got = (
+        usage["prompt_tokens"],
+        usage["completion_tokens"],
+        usage["total_tokens"],
+        usage["prompt_tokens_details"]["cached_tokens"],
+        usage["completion_tokens_details"]["reasoning_tokens"],
+    )
     assert got == expected
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]

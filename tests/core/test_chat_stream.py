@@ -6,15 +6,13 @@ import json
 from typing import Any
 
 import pytest
-
 from hpn_router.core.chat_request import TranslateOptions
 from hpn_router.core.chat_stream import DONE, StreamTranslator
 from hpn_router.core.toolids import decode_call_id
 
 USAGE_1 = {"promptTokenCount": 6, "candidatesTokenCount": 2, "totalTokenCount": 8}
 USAGE_2 = {"promptTokenCount": 6, "candidatesTokenCount": 5, "thoughtsTokenCount": 4, "totalTokenCount": 15}
-USAGE_3 = {"promptTokenCount": 6, "candidatesTokenCount": 9, "thoughtsTokenCount": 4, "cachedContentTokenCount": 2,
-           "totalTokenCount": 19}
+USAGE_3 = {"promptTokenCount": 6, "candidatesTokenCount": 9, "thoughtsTokenCount": 4, "cachedContentTokenCount": 2, "totalTokenCount": 19}
 
 
 def event(*parts: dict, finish: str | None = None, usage: dict | None = None, index: int | None = None) -> dict:
@@ -41,16 +39,24 @@ REALISTIC = sse(
     event({"text": "Thinking about weather…", "thought": True}, usage=USAGE_1),
     event({"text": "The sky"}, usage=USAGE_1),
     event({"text": " is blue — 日本\u2028ok."}, usage=USAGE_2),
-    event({"functionCall": {"id": "c1", "name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "U0lHMQ=="},
-          {"functionCall": {"id": "c2", "name": "get_weather", "args": {"city": "Rome"}}}, usage=USAGE_2),
+    event(
+        {"functionCall": {"id": "c1", "name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "U0lHMQ=="},
+        {"functionCall": {"id": "c2", "name": "get_weather", "args": {"city": "Rome"}}},
+        usage=USAGE_2,
+    ),
     event({"functionCall": {"id": "c3", "name": "get_time"}}, usage=USAGE_3),
     event({"text": ""}, finish="STOP", usage=USAGE_3),
 )
 
 
 def make(include_usage: bool = False, **options: bool) -> StreamTranslator:
-    return StreamTranslator(model="gemini-2.5-flash", completion_id="chatcmpl-1", created=1700000000,
-                            include_usage=include_usage, options=TranslateOptions(**options))
+    return StreamTranslator(
+        model="gemini-2.5-flash",
+        completion_id="chatcmpl-1",
+        created=1700000000,
+        include_usage=include_usage,
+        options=TranslateOptions(**options),
+    )
 
 
 def run(chunks: list[bytes], **kwargs: Any) -> tuple[list[bytes], StreamTranslator]:
@@ -100,9 +106,13 @@ def test_realistic_stream_shape() -> None:
     usage_chunk = body[-1]
     assert usage_chunk["choices"] == []
     # cumulative usage: the last one wins, never a sum (trap 3)
-    assert usage_chunk["usage"] == {"prompt_tokens": 6, "completion_tokens": 13, "total_tokens": 19,
-                                    "prompt_tokens_details": {"cached_tokens": 2},
-                                    "completion_tokens_details": {"reasoning_tokens": 4}}
+    assert usage_chunk["usage"] == {
+        "prompt_tokens": 6,
+        "completion_tokens": 13,
+        "total_tokens": 19,
+        "prompt_tokens_details": {"cached_tokens": 2},
+        "completion_tokens_details": {"reasoning_tokens": 4},
+    }
     assert t.usage == USAGE_3 and t.openai_usage == usage_chunk["usage"]
     assert t.text == "The sky is blue — 日本\u2028ok."
     assert t.started
@@ -199,8 +209,7 @@ def test_final_event_without_trailing_blank_line_is_not_lost() -> None:
 
 
 def test_blocked_prompt_chunk() -> None:
-    out, _ = run([sse({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 3}})],
-                 include_usage=True)
+    out, _ = run([sse({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 3}})], include_usage=True)
     chunks = decode(out)
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert chunks[1]["choices"][0]["finish_reason"] == "content_filter"
@@ -214,8 +223,7 @@ def test_mid_stream_error_event() -> None:
     err = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
     out += t.feed(sse(err, event({"text": "lo"})))
     chunks = decode(out)
-    assert chunks[-1] == {"error": {"message": "The model is overloaded.", "type": "server_error",
-                                    "param": None, "code": "upstream_error"}}
+    assert chunks[-1] == {"error": {"message": "The model is overloaded.", "type": "server_error", "param": None, "code": "upstream_error"}}
     assert all(c != "[DONE]" for c in chunks)
     assert not any(c.get("choices") and c["choices"][0]["finish_reason"] for c in chunks[:-1])  # no fake stop
     assert t.feed(sse(event({"text": "more"}))) == []
@@ -227,8 +235,9 @@ def test_fail_after_disconnect() -> None:
     t = make()
     assert len(t.feed(sse(event({"text": "a"})) + sse(event({"text": "lost"}))[:-3])) == 2  # role + "a"
     out = t.fail("upstream connection lost", code="upstream_disconnect")
-    assert decode(out) == [{"error": {"message": "upstream connection lost", "type": "server_error",
-                                      "param": None, "code": "upstream_disconnect"}}]
+    assert decode(out) == [
+        {"error": {"message": "upstream connection lost", "type": "server_error", "param": None, "code": "upstream_disconnect"}}
+    ]
     assert t.finish() == [] and t.feed(b"data: {}\r\n\r\n") == []
 
 
@@ -247,10 +256,18 @@ def test_malformed_upstream_event_fails_the_stream() -> None:
 
 def test_multiple_candidates_have_their_own_role_chunks_and_call_indexes() -> None:
     body = sse(
-        {"candidates": [{"content": {"parts": [{"text": "A"}]}},
-                        {"content": {"parts": [{"functionCall": {"id": "x", "name": "f"}}]}, "index": 1}]},
-        {"candidates": [{"content": {"parts": [{"functionCall": {"id": "y", "name": "g"}}]}, "index": 1, "finishReason": "STOP"},
-                        {"content": {"parts": [{"text": "B"}]}, "finishReason": "STOP"}]},
+        {
+            "candidates": [
+                {"content": {"parts": [{"text": "A"}]}},
+                {"content": {"parts": [{"functionCall": {"id": "x", "name": "f"}}]}, "index": 1},
+            ]
+        },
+        {
+            "candidates": [
+                {"content": {"parts": [{"functionCall": {"id": "y", "name": "g"}}]}, "index": 1, "finishReason": "STOP"},
+                {"content": {"parts": [{"text": "B"}]}, "finishReason": "STOP"},
+            ]
+        },
     )
     chunks = decode(run([body])[0])[:-1]
     by_choice: dict[int, list[dict]] = {}

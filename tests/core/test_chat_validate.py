@@ -6,7 +6,6 @@ import copy
 from typing import Any
 
 import pytest
-
 from hpn_router.core.chat_request import validate_chat_request
 from hpn_router.core.chat_validate import parse_data_url
 from hpn_router.core.invalid import InvalidRequest
@@ -44,12 +43,24 @@ INVALID: list[tuple[str, object, str | None]] = [
     ("user content number", with_(messages=[{"role": "user", "content": 5}]), "messages[0].content"),
     ("user content null", with_(messages=[{"role": "user", "content": None}]), "messages[0].content"),
     ("system content null", with_(messages=[{"role": "system", "content": None}]), "messages[0].content"),
-    ("system image part", with_(messages=[{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://a/b.png"}}]}]), "messages[0].content[0]"),
+    (
+        "system image part",
+        with_(messages=[{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://a/b.png"}}]}]),
+        "messages[0].content[0]",
+    ),
     ("unknown user part", user_parts({"type": "video", "video": {}}), "messages[0].content[0].type"),
     ("text part not str", user_parts({"type": "text", "text": 1}), "messages[0].content[0].text"),
     ("ftp image", user_parts({"type": "image_url", "image_url": {"url": "ftp://x/y.png"}}), "messages[0].content[0].image_url.url"),
-    ("non-base64 data url", user_parts({"type": "image_url", "image_url": {"url": "data:image/png,abc"}}), "messages[0].content[0].image_url.url"),
-    ("audio bad format", user_parts({"type": "input_audio", "input_audio": {"data": "AAA", "format": "ogg"}}), "messages[0].content[0].input_audio.format"),
+    (
+        "non-base64 data url",
+        user_parts({"type": "image_url", "image_url": {"url": "data:image/png,abc"}}),
+        "messages[0].content[0].image_url.url",
+    ),
+    (
+        "audio bad format",
+        user_parts({"type": "input_audio", "input_audio": {"data": "AAA", "format": "ogg"}}),
+        "messages[0].content[0].input_audio.format",
+    ),
     ("audio no data", user_parts({"type": "input_audio", "input_audio": {"format": "wav"}}), "messages[0].content[0].input_audio.data"),
     ("file_id unsupported", user_parts({"type": "file", "file": {"file_id": "file-abc"}}), "messages[0].content[0].file.file_id"),
     ("file without data", user_parts({"type": "file", "file": {"filename": "a.pdf"}}), "messages[0].content[0].file.file_data"),
@@ -57,11 +68,31 @@ INVALID: list[tuple[str, object, str | None]] = [
     ("tool_calls not list", msgs({"role": "assistant", "tool_calls": CALL}), "messages[1].tool_calls"),
     ("tool call without id", msgs({"role": "assistant", "tool_calls": [{**CALL, "id": ""}]}), "messages[1].tool_calls[0].id"),
     ("tool call bad type", msgs({"role": "assistant", "tool_calls": [{**CALL, "type": "custom"}]}), "messages[1].tool_calls[0].type"),
-    ("tool call no name", msgs({"role": "assistant", "tool_calls": [{**CALL, "function": {"arguments": "{}"}}]}), "messages[1].tool_calls[0].function.name"),
-    ("arguments bad json", msgs({"role": "assistant", "tool_calls": [CALL, {**CALL, "function": {"name": "f", "arguments": "{city: Paris}"}}]}), "messages[1].tool_calls[1].function.arguments"),
-    ("arguments not string", msgs({"role": "assistant", "tool_calls": [{**CALL, "function": {"name": "f", "arguments": {"a": 1}}}]}), "messages[1].tool_calls[0].function.arguments"),
-    ("arguments json array", msgs({"role": "assistant", "tool_calls": [{**CALL, "function": {"name": "f", "arguments": "[1]"}}]}), "messages[1].tool_calls[0].function.arguments"),
-    ("legacy function_call bad json", msgs({"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{"}}), "messages[1].function_call.arguments"),
+    (
+        "tool call no name",
+        msgs({"role": "assistant", "tool_calls": [{**CALL, "function": {"arguments": "{}"}}]}),
+        "messages[1].tool_calls[0].function.name",
+    ),
+    (
+        "arguments bad json",
+        msgs({"role": "assistant", "tool_calls": [CALL, {**CALL, "function": {"name": "f", "arguments": "{city: Paris}"}}]}),
+        "messages[1].tool_calls[1].function.arguments",
+    ),
+    (
+        "arguments not string",
+        msgs({"role": "assistant", "tool_calls": [{**CALL, "function": {"name": "f", "arguments": {"a": 1}}}]}),
+        "messages[1].tool_calls[0].function.arguments",
+    ),
+    (
+        "arguments json array",
+        msgs({"role": "assistant", "tool_calls": [{**CALL, "function": {"name": "f", "arguments": "[1]"}}]}),
+        "messages[1].tool_calls[0].function.arguments",
+    ),
+    (
+        "legacy function_call bad json",
+        msgs({"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{"}}),
+        "messages[1].function_call.arguments",
+    ),
     ("tool without tool_call_id", msgs({"role": "tool", "content": "x"}), "messages[1].tool_call_id"),
     ("tool content object", msgs({"role": "tool", "tool_call_id": "c", "content": {"a": 1}}), "messages[1].content"),
     ("function without name", msgs({"role": "function", "content": "x"}), "messages[1].name"),
@@ -91,19 +122,35 @@ INVALID: list[tuple[str, object, str | None]] = [
     ("response_format unknown", with_(response_format={"type": "xml"}), "response_format.type"),
     ("response_format string", with_(response_format="json"), "response_format.type"),
     ("json_schema missing", with_(response_format={"type": "json_schema"}), "response_format.json_schema"),
-    ("json_schema schema not object", with_(response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": "s"}}), "response_format.json_schema.schema"),
+    (
+        "json_schema schema not object",
+        with_(response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": "s"}}),
+        "response_format.json_schema.schema",
+    ),
     ("tools not list", with_(tools=TOOL), "tools"),
     ("tool custom type", with_(tools=[{"type": "custom", "custom": {"name": "x"}}]), "tools[0].type"),
     ("tool bad name", with_(tools=[{"type": "function", "function": {"name": "1abc"}}]), "tools[0].function.name"),
     ("tool name with space", with_(tools=[{"type": "function", "function": {"name": "get weather"}}]), "tools[0].function.name"),
     ("tool no function", with_(tools=[{"type": "function"}]), "tools[0].function"),
-    ("tool params not object", with_(tools=[{"type": "function", "function": {"name": "f", "parameters": "x"}}]), "tools[0].function.parameters"),
+    (
+        "tool params not object",
+        with_(tools=[{"type": "function", "function": {"name": "f", "parameters": "x"}}]),
+        "tools[0].function.parameters",
+    ),
     ("duplicate tool", with_(tools=[TOOL, TOOL]), "tools[1].function.name"),
     ("tool_choice unknown", with_(tools=[TOOL], tool_choice="any"), "tool_choice"),
     ("tool_choice without tools", with_(tool_choice="required"), "tool_choice"),
-    ("tool_choice unknown name", with_(tools=[TOOL], tool_choice={"type": "function", "function": {"name": "nope"}}), "tool_choice.function.name"),
+    (
+        "tool_choice unknown name",
+        with_(tools=[TOOL], tool_choice={"type": "function", "function": {"name": "nope"}}),
+        "tool_choice.function.name",
+    ),
     ("tool_choice bad type", with_(tools=[TOOL], tool_choice={"type": "mcp"}), "tool_choice.type"),
-    ("allowed_tools bad mode", with_(tools=[TOOL], tool_choice={"type": "allowed_tools", "allowed_tools": {"mode": "none", "tools": []}}), "tool_choice.allowed_tools.mode"),
+    (
+        "allowed_tools bad mode",
+        with_(tools=[TOOL], tool_choice={"type": "allowed_tools", "allowed_tools": {"mode": "none", "tools": []}}),
+        "tool_choice.allowed_tools.mode",
+    ),
     ("reasoning_effort unknown", with_(reasoning_effort="extreme"), "reasoning_effort"),
     ("top_logprobs without logprobs", with_(top_logprobs=2), "top_logprobs"),
     ("top_logprobs range", with_(logprobs=True, top_logprobs=21), "top_logprobs"),
@@ -128,8 +175,9 @@ def test_invalid_requests_name_the_field(case: str, body: object, param: str | N
 
 def test_unknown_role_message_lists_the_roles() -> None:
     with pytest.raises(InvalidRequest) as err:
-        validate_chat_request(with_(messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"},
-                                              {"role": "robot", "content": "c"}]))
+        validate_chat_request(
+            with_(messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "robot", "content": "c"}])
+        )
     assert err.value.message == (
         "messages[2].role: unknown role 'robot'; expected one of system, developer, user, assistant, tool, function"
     )

@@ -6,7 +6,6 @@ import json
 from datetime import datetime
 
 import pytest
-
 from hpn_router.core.classify import (
     PACIFIC,
     Verdict,

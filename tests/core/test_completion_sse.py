@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-
 from hpn_router.core.chat_request import TranslateOptions
 from hpn_router.core.chat_response import gemini_to_chat_completion
 from hpn_router.core.chat_stream import DONE, StreamTranslator
@@ -31,8 +30,13 @@ def gemini_sse(events: list[dict]) -> bytes:
 
 
 def translate_stream(events: list[dict], *, include_usage: bool, expose_reasoning: bool = False) -> list[bytes]:
-    t = StreamTranslator(model="gpt-4o", completion_id="chatcmpl-1", created=1700000000, include_usage=include_usage,
-                         options=TranslateOptions(expose_reasoning=expose_reasoning))
+    t = StreamTranslator(
+        model="gpt-4o",
+        completion_id="chatcmpl-1",
+        created=1700000000,
+        include_usage=include_usage,
+        options=TranslateOptions(expose_reasoning=expose_reasoning),
+    )
     return t.feed(gemini_sse(events)) + t.finish()
 
 
@@ -45,23 +49,42 @@ def collect(chunks: list[bytes], **kwargs: Any) -> StreamCollector:
 
 # Each case: the Gemini stream, and the same answer as one Gemini response.
 CASES = {
-    "text": ([gemini_event([{"text": "The sky"}]), gemini_event([{"text": " is blue — 日本\u2028ok."}], "STOP")],
-             {"candidates": [{"content": {"parts": [{"text": "The sky is blue — 日本\u2028ok."}]}, "finishReason": "STOP"}]}),
-    "tools": ([gemini_event([{"text": "Let me check."}]), gemini_event([CALL_1, CALL_2]), gemini_event([], "STOP")],
-              {"candidates": [{"content": {"parts": [{"text": "Let me check."}, CALL_1, CALL_2]}, "finishReason": "STOP"}]}),
-    "tools_only": ([gemini_event([CALL_1]), gemini_event([], "STOP")],
-                   {"candidates": [{"content": {"parts": [CALL_1]}, "finishReason": "STOP"}]}),
-    "reasoning": ([gemini_event([THOUGHT]), gemini_event([{"text": "Blue."}], "STOP")],
-                  {"candidates": [{"content": {"parts": [THOUGHT, {"text": "Blue."}]}, "finishReason": "STOP"}]}),
-    "two_choices": ([gemini_event([{"text": "A"}], "STOP"), gemini_event([{"text": "B"}], "MAX_TOKENS", index=1)],
-                    {"candidates": [{"content": {"parts": [{"text": "A"}]}, "finishReason": "STOP"},
-                                    {"content": {"parts": [{"text": "B"}]}, "finishReason": "MAX_TOKENS", "index": 1}]}),
+    "text": (
+        [gemini_event([{"text": "The sky"}]), gemini_event([{"text": " is blue — 日本\u2028ok."}], "STOP")],
+        {"candidates": [{"content": {"parts": [{"text": "The sky is blue — 日本\u2028ok."}]}, "finishReason": "STOP"}]},
+    ),
+    "tools": (
+        [gemini_event([{"text": "Let me check."}]), gemini_event([CALL_1, CALL_2]), gemini_event([], "STOP")],
+        {"candidates": [{"content": {"parts": [{"text": "Let me check."}, CALL_1, CALL_2]}, "finishReason": "STOP"}]},
+    ),
+    "tools_only": (
+        [gemini_event([CALL_1]), gemini_event([], "STOP")],
+        {"candidates": [{"content": {"parts": [CALL_1]}, "finishReason": "STOP"}]},
+    ),
+    "reasoning": (
+        [gemini_event([THOUGHT]), gemini_event([{"text": "Blue."}], "STOP")],
+        {"candidates": [{"content": {"parts": [THOUGHT, {"text": "Blue."}]}, "finishReason": "STOP"}]},
+    ),
+    "two_choices": (
+        [gemini_event([{"text": "A"}], "STOP"), gemini_event([{"text": "B"}], "MAX_TOKENS", index=1)],
+        {
+            "candidates": [
+                {"content": {"parts": [{"text": "A"}]}, "finishReason": "STOP"},
+                {"content": {"parts": [{"text": "B"}]}, "finishReason": "MAX_TOKENS", "index": 1},
+            ]
+        },
+    ),
 }
 
 
 def unstreamed(response: dict, *, expose_reasoning: bool) -> dict:
-    return gemini_to_chat_completion({**response, "usageMetadata": USAGE}, model="gpt-4o", completion_id="chatcmpl-1",
-                                     created=1700000000, options=TranslateOptions(expose_reasoning=expose_reasoning))
+    return gemini_to_chat_completion(
+        {**response, "usageMetadata": USAGE},
+        model="gpt-4o",
+        completion_id="chatcmpl-1",
+        created=1700000000,
+        options=TranslateOptions(expose_reasoning=expose_reasoning),
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -121,8 +144,14 @@ def test_without_include_usage_no_usage_field() -> None:
     "chunks",
     [
         pytest.param(translate_stream(CASES["text"][0], include_usage=False)[:-1], id="no_done"),
-        pytest.param([b'data: {"choices": [{"index": 0, "delta": {"content": "x"}}]}\n\n',
-                      b'data: {"error": {"message": "upstream broke"}}\n\n', DONE], id="in_band_error"),
+        pytest.param(
+            [
+                b'data: {"choices": [{"index": 0, "delta": {"content": "x"}}]}\n\n',
+                b'data: {"error": {"message": "upstream broke"}}\n\n',
+                DONE,
+            ],
+            id="in_band_error",
+        ),
         pytest.param([b"data: {not json\n\n", DONE], id="malformed"),
         pytest.param([DONE], id="empty"),
     ],

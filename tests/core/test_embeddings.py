@@ -8,7 +8,6 @@ import struct
 from typing import Any
 
 import pytest
-
 from hpn_router.core.embeddings import (
     MAX_BATCH,
     embedding_batches,
@@ -150,9 +149,7 @@ def test_float_pass_through_and_usage() -> None:
 
 
 def test_normalize() -> None:
-    out = embeddings_to_openai(
-        [gemini([3, 4], [0, 0])], model="m", encoding_format="float", inputs=["a", "b"], normalize=True
-    )
+    out = embeddings_to_openai([gemini([3, 4], [0, 0])], model="m", encoding_format="float", inputs=["a", "b"], normalize=True)
     assert out["data"][0]["embedding"] == pytest.approx([0.6, 0.8])
     assert out["data"][1]["embedding"] == [0.0, 0.0]  # a zero vector stays zero, no division by zero
 

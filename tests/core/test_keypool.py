@@ -100,7 +100,12 @@ def test_disabled_in_config_is_never_picked():
 
 
 def test_rotation_spreads_across_projects_first():
-    keys = [KeyConfig("a1", "k1", project="A"), KeyConfig("a2", "k2", project="A"), KeyConfig("b1", "k3", project="B"), KeyConfig("b2", "k4", project="B")]
+    keys = [
+        KeyConfig("a1", "k1", project="A"),
+        KeyConfig("a2", "k2", project="A"),
+        KeyConfig("b1", "k3", project="B"),
+        KeyConfig("b2", "k4", project="B"),
+    ]
     p = KeyPool(keys, cooldown_seconds=60)
     assert [p.name(p.pick(0.0, M)) for _ in range(4)] == ["a1", "b1", "a2", "b2"]
 
@@ -150,10 +155,20 @@ def test_limits_are_learned_from_quota_failure():
 
     from hpn_router.core.classify import classify_response
 
-    body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "x", "details": [
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-            {"quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "quotaValue": "3"}]},
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}]}}
+    body = {
+        "error": {
+            "code": 429,
+            "status": "RESOURCE_EXHAUSTED",
+            "message": "x",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "quotaValue": "3"}],
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"},
+            ],
+        }
+    }
     p = pool(1)
     p.report(0, classify_response(429, json.dumps(body).encode()), 0.0, M)
     for t in (2.0, 3.0, 4.0):

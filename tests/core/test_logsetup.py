@@ -7,8 +7,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from loguru import logger
-
 from hpn_router.core.redact import Redactor
 from hpn_router.logsetup import (
     bridge_stdlib_to_loguru,
@@ -16,6 +14,7 @@ from hpn_router.logsetup import (
     redacting_formatter,
     unconfigure_logging,
 )
+from loguru import logger
 
 KEY = "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW"
 REDACTOR = Redactor({"key_1": KEY})

@@ -3,7 +3,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
 from hpn_router.core.pricing import (
     SEED_DEFAULT_PRICE,
     SEED_PRICE_TABLE,
@@ -146,18 +145,28 @@ def test_text_of_openai_request() -> None:
         "stop": ["END"],
         "messages": [
             {"role": "system", "content": "Be terse."},
-            {"role": "user", "content": [{"type": "text", "text": "What is this?"},
-                                         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"x\": 1}"}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}],
+            },
         ],
     }
     assert text_of(body) == 'Be terse. What is this? {"x": 1}'
 
 
 def test_text_of_gemini_request_and_embedding_inputs() -> None:
-    gemini = {"systemInstruction": {"parts": [{"text": "Be terse."}]},
-              "contents": [{"role": "user", "parts": [{"text": "Hi"}, {"inlineData": {"data": "AAAA"}}]}]}
+    gemini = {
+        "systemInstruction": {"parts": [{"text": "Be terse."}]},
+        "contents": [{"role": "user", "parts": [{"text": "Hi"}, {"inlineData": {"data": "AAAA"}}]}],
+    }
     assert text_of(gemini) == "Be terse. Hi"
     assert text_of({"model": "text-embedding-3-small", "input": ["one two", "three"]}) == "one two three"
     assert text_of(None) == "" and text_of("loose string") == ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-
 from hpn_router.core.classify import PACIFIC
 from hpn_router.core.quota import Limits, Usage, headroom, next_admission, pacific_day
 

@@ -5,10 +5,9 @@ import string
 from typing import Any
 
 import pytest
+from hpn_router.core.redact import FRAGMENT_MIN, Redactor
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-
-from hpn_router.core.redact import FRAGMENT_MIN, Redactor
 
 KEY_1 = "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW"
 KEY_2 = "AIzaSyZ9y8X7w6V5u4T3s2R1q0PoNmLkJiHgFeD"
@@ -102,7 +101,7 @@ def test_api_key_quote_with_non_google_value(redactor: Redactor) -> None:
         ),
         ('{"api_key": "secret"}', '{"api_key": "<redacted>"}'),
         ("GET /v1beta/models/m:x?key=SECRET&alt=sse", "GET /v1beta/models/m:x?key=<redacted>&alt=sse"),
-        ("url=https://h/p?alt=sse&key=abc \"next\"", "url=https://h/p?alt=sse&key=<redacted> \"next\""),
+        ('url=https://h/p?alt=sse&key=abc "next"', 'url=https://h/p?alt=sse&key=<redacted> "next"'),
         ("client key sk-abcdefghijklmnop1234", "client key sk-<redacted>"),
     ],
 )
@@ -242,11 +241,15 @@ def test_prose_without_secrets_is_unchanged(text: str) -> None:
 
 
 def test_redact_keys_removes_key_values_and_keeps_json_and_prose(redactor: Redactor) -> None:
-    body = json.dumps({"error": {
-        "message": f"Consumer 'api_key:{KEY_1}' suspended; retry https://x.test/?key={UNKNOWN[:20]} with {KEY_2[5:25]}. "
-                   "Send Authorization: Bearer <token>\nand x-goog-api-key: <your key>.",
-        "details": [{"metadata": {"consumer": f"projects/1/api_key:{UNKNOWN}"}}],
-    }})
+    body = json.dumps(
+        {
+            "error": {
+                "message": f"Consumer 'api_key:{KEY_1}' suspended; retry https://x.test/?key={UNKNOWN[:20]} with {KEY_2[5:25]}. "
+                "Send Authorization: Bearer <token>\nand x-goog-api-key: <your key>.",
+                "details": [{"metadata": {"consumer": f"projects/1/api_key:{UNKNOWN}"}}],
+            }
+        }
+    )
     out = redactor.redact_keys(body)
     assert_no_fragment(out, KEY_1, KEY_2, UNKNOWN)
     message = json.loads(out)["error"]["message"]  # still valid JSON

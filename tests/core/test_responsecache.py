@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
 
 

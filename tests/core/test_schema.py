@@ -7,13 +7,33 @@ import json
 from typing import Any
 
 import pytest
-
 from hpn_router.core.schema import ALLOWED_KEYS, has_open_object, to_gemini_schema, to_json_schema
 
 # Keys Gemini rejects with 'Unknown name "X" ... Cannot find field'.
-REJECTED = {"$schema", "$id", "$ref", "$defs", "definitions", "additionalProperties", "const", "oneOf", "allOf",
-            "not", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "propertyNames", "patternProperties",
-            "uniqueItems", "examples", "if", "then", "else", "strict", "prefixItems"}
+REJECTED = {
+    "$schema",
+    "$id",
+    "$ref",
+    "$defs",
+    "definitions",
+    "additionalProperties",
+    "const",
+    "oneOf",
+    "allOf",
+    "not",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "propertyNames",
+    "patternProperties",
+    "uniqueItems",
+    "examples",
+    "if",
+    "then",
+    "else",
+    "strict",
+    "prefixItems",
+}
 
 
 def walk(node: Any) -> list[dict]:
@@ -50,14 +70,19 @@ def assert_gemini_valid(schema: dict) -> None:
 
 def test_openai_strict_schema() -> None:
     schema = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "additionalProperties": False,
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "additionalProperties": False,
         "strict": True,
         "properties": {
             "name": {"type": "string", "format": "email", "pattern": "^.+$"},
             "when": {"type": "string", "format": "date-time"},
             "n": {"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 10, "multipleOf": 2, "format": "int32"},
-            "list": {"type": "array", "items": {"type": "object", "properties": {"x": {"type": "number"}},
-                                                "additionalProperties": False, "required": ["x"]}, "uniqueItems": True},
+            "list": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"x": {"type": "number"}}, "additionalProperties": False, "required": ["x"]},
+                "uniqueItems": True,
+            },
         },
         "required": ["name", "when", "n", "list"],
     }
@@ -83,20 +108,31 @@ def test_input_not_modified() -> None:
 
 
 def test_ref_inlining_with_sibling_override_and_definitions() -> None:
-    schema = {"type": "object", "definitions": {"Pet": {"type": "object", "description": "A pet",
-                                                        "properties": {"kind": {"$ref": "#/definitions/Kind"}}},
-                                                "Kind": {"enum": ["cat", "dog"]}},
-              "properties": {"pet": {"$ref": "#/definitions/Pet", "description": "Your pet"}}}
+    schema = {
+        "type": "object",
+        "definitions": {
+            "Pet": {"type": "object", "description": "A pet", "properties": {"kind": {"$ref": "#/definitions/Kind"}}},
+            "Kind": {"enum": ["cat", "dog"]},
+        },
+        "properties": {"pet": {"$ref": "#/definitions/Pet", "description": "Your pet"}},
+    }
     out = to_gemini_schema(schema)
-    assert out["properties"]["pet"] == {"type": "OBJECT", "description": "Your pet",
-                                        "properties": {"kind": {"type": "STRING", "enum": ["cat", "dog"]}}}
+    assert out["properties"]["pet"] == {
+        "type": "OBJECT",
+        "description": "Your pet",
+        "properties": {"kind": {"type": "STRING", "enum": ["cat", "dog"]}},
+    }
     assert_gemini_valid(out)
 
 
 def test_ref_cycle_is_cut() -> None:
-    schema = {"$defs": {"A": {"type": "object", "properties": {"b": {"$ref": "#/$defs/B"}}},
-                        "B": {"type": "object", "properties": {"a": {"$ref": "#/$defs/A"}, "v": {"type": "integer"}}}},
-              "$ref": "#/$defs/A"}
+    schema = {
+        "$defs": {
+            "A": {"type": "object", "properties": {"b": {"$ref": "#/$defs/B"}}},
+            "B": {"type": "object", "properties": {"a": {"$ref": "#/$defs/A"}, "v": {"type": "integer"}}},
+        },
+        "$ref": "#/$defs/A",
+    }
     out = to_gemini_schema(schema)
     assert_gemini_valid(out)
     inner = out["properties"]["b"]["properties"]
@@ -105,8 +141,11 @@ def test_ref_cycle_is_cut() -> None:
 
 
 def test_same_definition_used_twice_is_not_a_cycle() -> None:
-    schema = {"type": "object", "$defs": {"P": {"type": "object", "properties": {"x": {"type": "number"}}}},
-              "properties": {"from": {"$ref": "#/$defs/P"}, "to": {"$ref": "#/$defs/P"}}}
+    schema = {
+        "type": "object",
+        "$defs": {"P": {"type": "object", "properties": {"x": {"type": "number"}}}},
+        "properties": {"from": {"$ref": "#/$defs/P"}, "to": {"$ref": "#/$defs/P"}},
+    }
     out = to_gemini_schema(schema)
     assert out["properties"]["from"] == out["properties"]["to"] == {"type": "OBJECT", "properties": {"x": {"type": "NUMBER"}}}
 
@@ -118,10 +157,14 @@ def test_same_definition_used_twice_is_not_a_cycle() -> None:
         ({"type": ["null", "integer"], "description": "d"}, {"type": "INTEGER", "description": "d", "nullable": True}),
         ({"anyOf": [{"type": "string"}, {"type": "null"}], "description": "d"}, {"type": "STRING", "description": "d", "nullable": True}),
         ({"oneOf": [{"type": "null"}, {"$ref": "#/$defs/S"}]}, {"type": "STRING", "enum": ["x"], "nullable": True}),
-        ({"anyOf": [{"type": "string"}, {"type": "integer"}], "title": "t", "description": "d"},
-         {"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}], "description": "d"}),
-        ({"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]},
-         {"anyOf": [{"type": "STRING", "nullable": True}, {"type": "INTEGER", "nullable": True}]}),
+        (
+            {"anyOf": [{"type": "string"}, {"type": "integer"}], "title": "t", "description": "d"},
+            {"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}], "description": "d"},
+        ),
+        (
+            {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]},
+            {"anyOf": [{"type": "STRING", "nullable": True}, {"type": "INTEGER", "nullable": True}]},
+        ),
         ({"type": ["string", "number"]}, {"anyOf": [{"type": "STRING"}, {"type": "NUMBER"}]}),
         ({"anyOf": [{"type": "null"}]}, {"type": "STRING", "nullable": True}),
     ],
@@ -159,13 +202,17 @@ def test_enums(node: dict, expected: dict) -> None:
         ({"type": "array"}, {"type": "ARRAY", "items": {"type": "STRING"}}),
         ({"type": "array", "items": {}}, {"type": "ARRAY", "items": {"type": "STRING"}}),
         ({"items": {"type": "integer"}}, {"type": "ARRAY", "items": {"type": "INTEGER"}}),
-        ({"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]},
-         {"type": "ARRAY", "items": {"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}]}}),
+        (
+            {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}]},
+            {"type": "ARRAY", "items": {"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}]}},
+        ),
         ({"type": "object"}, {"type": "OBJECT"}),
         ({"type": "object", "properties": {}, "required": []}, {"type": "OBJECT"}),
         ({"type": "object", "additionalProperties": {"type": "string"}}, {"type": "OBJECT"}),
-        ({"properties": {"a": {"type": "string"}}, "required": ["a", "zz"]},
-         {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}, "required": ["a"]}),
+        (
+            {"properties": {"a": {"type": "string"}}, "required": ["a", "zz"]},
+            {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}, "required": ["a"]},
+        ),
         ({}, {"type": "STRING"}),
         ({"description": "anything"}, {"type": "STRING", "description": "anything"}),
         ({"type": "STRING", "minLength": 2}, {"type": "STRING", "minLength": 2}),
@@ -179,19 +226,44 @@ def test_types_items_and_empty_objects(node: dict, expected: dict) -> None:
 
 
 def test_all_of_is_merged() -> None:
-    node = {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
-                      {"properties": {"b": {"type": "integer"}}, "required": ["b"]}], "description": "both"}
+    node = {
+        "allOf": [
+            {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
+            {"properties": {"b": {"type": "integer"}}, "required": ["b"]},
+        ],
+        "description": "both",
+    }
     out = to_gemini_schema(node)
-    assert out == {"type": "OBJECT", "description": "both",
-                   "properties": {"a": {"type": "STRING"}, "b": {"type": "INTEGER"}}, "required": ["a", "b"]}
+    assert out == {
+        "type": "OBJECT",
+        "description": "both",
+        "properties": {"a": {"type": "STRING"}, "b": {"type": "INTEGER"}},
+        "required": ["a", "b"],
+    }
 
 
 def test_kept_keywords_survive() -> None:
-    node = {"type": "object", "title": "T", "description": "D", "minProperties": 1, "maxProperties": 3,
-            "propertyOrdering": ["a"], "properties": {"a": {"type": "array", "minItems": 1, "maxItems": 2, "items": {
-                "type": "string", "minLength": 1, "maxLength": 5, "pattern": "x", "example": "xx", "default": "x"}}}}
-    assert to_gemini_schema(node) == {**node, "type": "OBJECT", "properties": {"a": {
-        **node["properties"]["a"], "type": "ARRAY", "items": {**node["properties"]["a"]["items"], "type": "STRING"}}}}
+    node = {
+        "type": "object",
+        "title": "T",
+        "description": "D",
+        "minProperties": 1,
+        "maxProperties": 3,
+        "propertyOrdering": ["a"],
+        "properties": {
+            "a": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 2,
+                "items": {"type": "string", "minLength": 1, "maxLength": 5, "pattern": "x", "example": "xx", "default": "x"},
+            }
+        },
+    }
+    assert to_gemini_schema(node) == {
+        **node,
+        "type": "OBJECT",
+        "properties": {"a": {**node["properties"]["a"], "type": "ARRAY", "items": {**node["properties"]["a"]["items"], "type": "STRING"}}},
+    }
 
 
 def test_mcp_style_schema_is_fully_cleaned() -> None:
@@ -213,7 +285,10 @@ def test_mcp_style_schema_is_fully_cleaned() -> None:
     out = to_gemini_schema(schema)
     assert_gemini_valid(out)
     assert out["properties"]["options"]["properties"]["lines"] == {
-        "type": "ARRAY", "items": {"type": "INTEGER", "minimum": 1}, "nullable": True}
+        "type": "ARRAY",
+        "items": {"type": "INTEGER", "minimum": 1},
+        "nullable": True,
+    }
 
 
 @pytest.mark.parametrize(
@@ -224,8 +299,7 @@ def test_mcp_style_schema_is_fully_cleaned() -> None:
         ({"type": "object", "properties": {"m": {"type": "object", "additionalProperties": {"type": "string"}}}}, True),
         ({"type": "object", "properties": {"l": {"type": "array", "items": {"type": "object"}}}}, True),
         ({"type": "object", "properties": {"u": {"anyOf": [{"type": "string"}, {"type": "object"}]}}}, True),
-        ({"type": "object", "properties": {"n": {"type": "object", "properties": {"x": {"type": "object",
-                                                                                    "properties": {}}}}}}, True),
+        ({"type": "object", "properties": {"n": {"type": "object", "properties": {"x": {"type": "object", "properties": {}}}}}}, True),
     ],
 )
 def test_has_open_object_finds_free_form_maps_below_the_root(schema: dict, expected: bool) -> None:
@@ -233,8 +307,14 @@ def test_has_open_object_finds_free_form_maps_below_the_root(schema: dict, expec
 
 
 def test_to_json_schema_keeps_the_schema_but_its_draft_url_and_strict() -> None:
-    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "strict": True, "type": "object",
-              "$defs": {"A": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/A"}}, "additionalProperties": False}
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "strict": True,
+        "type": "object",
+        "$defs": {"A": {"type": "string"}},
+        "properties": {"a": {"$ref": "#/$defs/A"}},
+        "additionalProperties": False,
+    }
     out = to_json_schema(schema)
     assert out == {k: v for k, v in schema.items() if k not in ("$schema", "strict")}
     out["properties"]["a"]["$ref"] = "changed"

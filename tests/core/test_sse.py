@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from hpn_router.core.sse import SseParser
 
 
@@ -17,7 +16,7 @@ def parse(*chunks: bytes) -> list[str]:
 
 @pytest.mark.parametrize("eol", [b"\r\n", b"\n", b"\r"])
 def test_line_endings(eol: bytes) -> None:
-    body = b"data: {\"a\":1}" + eol + eol + b"data: {\"b\":2}" + eol + eol
+    body = b'data: {"a":1}' + eol + eol + b'data: {"b":2}' + eol + eol
     assert parse(body) == ['{"a":1}', '{"b":2}']
 
 
@@ -40,7 +39,7 @@ def test_lone_cr_terminator_at_eof() -> None:
 
 
 def test_every_split_of_a_crlf_body() -> None:
-    body = "data: {\"t\":\"héllo 日本\"}\r\n\r\n: keep-alive\r\n\r\ndata: {\"t\":\"b\"}\r\n\r\n".encode()
+    body = 'data: {"t":"héllo 日本"}\r\n\r\n: keep-alive\r\n\r\ndata: {"t":"b"}\r\n\r\n'.encode()
     expected = ['{"t":"héllo 日本"}', '{"t":"b"}']
     for k in range(len(body) + 1):
         assert parse(body[:k], body[k:]) == expected, k
@@ -59,7 +58,7 @@ def test_comment_only_block_dispatches_nothing() -> None:
 
 
 def test_unicode_line_separators_do_not_split() -> None:
-    body = "data: {\"t\":\"a\u2028b\u2029c\x85d\"}\r\n\r\n".encode()
+    body = 'data: {"t":"a\u2028b\u2029c\x85d"}\r\n\r\n'.encode()
     assert parse(body) == ['{"t":"a\u2028b\u2029c\x85d"}']
 
 
@@ -69,7 +68,7 @@ def test_multibyte_character_split_across_reads() -> None:
 
 
 def test_flush_dispatches_an_unterminated_last_event() -> None:
-    assert parse(b"data: {\"a\":1}\r\n\r\ndata: {\"last\":true}") == ['{"a":1}', '{"last":true}']
+    assert parse(b'data: {"a":1}\r\n\r\ndata: {"last":true}') == ['{"a":1}', '{"last":true}']
     assert parse(b"data: x\r\n") == ["x"]
 
 

@@ -6,7 +6,6 @@ import base64
 import re
 
 import pytest
-
 from hpn_router.core.toolids import (
     DUMMY_THOUGHT_SIGNATURE,
     SIGNATURE_MARK,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-
 from procs import EGRESS_MARKER, KEYS, STARTED, Emulator, Router, scenario, start_emulator, start_router
 
 _log_offsets: dict[str, int] = {}

@@ -18,12 +18,24 @@ from procs import KEYS, Emulator, Router, client_for, http_json, scenario, start
 
 HERE = Path(__file__).resolve().parent
 MSG = [{"role": "user", "content": "Hello cache"}]
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
-                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                                                          "required": ["city"]}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
 # Round prices, so every request's cost is a whole number of cents and /health's two places are exact.
-CENTS = {"pricing": {"as_of": "2024-01-25", "default": {"input_per_million": 10000, "output_per_million": 30000},
-                     "models": {"gpt-4o": {"input_per_million": 20000, "output_per_million": 50000}}}}
+CENTS = {
+    "pricing": {
+        "as_of": "2024-01-25",
+        "default": {"input_per_million": 10000, "output_per_million": 30000},
+        "models": {"gpt-4o": {"input_per_million": 20000, "output_per_million": 50000}},
+    }
+}
 NO_WAIT = {"key_pool": {"max_wait_seconds": 0, "retry_backoff_ms": 0}}
 SLOW_KEY = 4  # emulator key index with latency, for coalescing
 
@@ -33,8 +45,9 @@ def generate_requests(emulator: Emulator) -> list[dict]:
 
 
 def raw_post(router: Router, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(f"{router.base_url}/chat/completions", data=body, method="POST",
-                                     headers={"content-type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        f"{router.base_url}/chat/completions", data=body, method="POST", headers={"content-type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
@@ -83,8 +96,9 @@ def test_streaming_hit_is_a_proper_stream(make_router, emulator):
     client = client_for(make_router())
 
     def stream() -> tuple[str | None, list]:
-        raw = client.chat.completions.with_raw_response.create(model="gpt-4", messages=MSG, stream=True,
-                                                                stream_options={"include_usage": True})
+        raw = client.chat.completions.with_raw_response.create(
+            model="gpt-4", messages=MSG, stream=True, stream_options={"include_usage": True}
+        )
         return cache_status(raw), list(raw.parse())
 
     miss_status, miss = stream()
@@ -104,8 +118,9 @@ def test_streaming_hit_is_a_proper_stream(make_router, emulator):
 
 def test_stream_is_stored_once_complete_then_hits_unstreamed(make_router, emulator):
     client = client_for(make_router())
-    streamed = "".join(c.choices[0].delta.content or "" for c in
-                       client.chat.completions.create(model="gpt-4", messages=MSG, stream=True) if c.choices)
+    streamed = "".join(
+        c.choices[0].delta.content or "" for c in client.chat.completions.create(model="gpt-4", messages=MSG, stream=True) if c.choices
+    )
     raw = client.chat.completions.with_raw_response.create(model="gpt-4", messages=MSG)
     assert cache_status(raw) == "HIT"
     answer = raw.parse()
@@ -130,8 +145,10 @@ def test_tool_calls_replay_as_stream_deltas_with_index(make_router, emulator):
                 entry = calls.setdefault(call.index, {"id": call.id, "name": "", "arguments": ""})
                 entry["name"] += call.function.name or ""
                 entry["arguments"] += call.function.arguments or ""
-    expected = {i: {"id": c.id, "name": c.function.name, "arguments": c.function.arguments}
-                for i, c in enumerate(unstreamed.choices[0].message.tool_calls)}
+    expected = {
+        i: {"id": c.id, "name": c.function.name, "arguments": c.function.arguments}
+        for i, c in enumerate(unstreamed.choices[0].message.tool_calls)
+    }
     assert calls == expected and finish == "tool_calls"
     assert len(generate_requests(emulator)) == 1
 
@@ -236,8 +253,9 @@ def test_cost_header_log_and_exact_health_total(make_router, emulator):
     assert Decimal(raw.headers["x-hpn-saved-usd"]) == cost(raw.parse().usage, 20000, 50000)
     expected += cost(raw.parse().usage, 20000, 50000)
     # A stream's headers leave before its cost is known: no header, but it counts.
-    raw = client.chat.completions.with_raw_response.create(model="gpt-4", messages=[{"role": "user", "content": "Stream cost"}],
-                                                            stream=True, stream_options={"include_usage": True})
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4", messages=[{"role": "user", "content": "Stream cost"}], stream=True, stream_options={"include_usage": True}
+    )
     assert "x-hpn-saved-usd" not in raw.headers
     expected += cost(list(raw.parse())[-1].usage, 10000, 30000)
     # Errors cost nothing.
@@ -248,7 +266,9 @@ def test_cost_header_log_and_exact_health_total(make_router, emulator):
     lines = [json.loads(line) for line in router.log().splitlines() if "CHA-CHING" in line]
     assert len(lines) == 4
     assert sum(Decimal(line["saved_usd"]) for line in lines) == expected
-    assert lines[-1]["msg"] == f"💸 CHA-CHING! You saved ${Decimal(lines[-1]['saved_usd']):.4f} on this request. Total Saved: ${expected:.2f}"
+    assert (
+        lines[-1]["msg"] == f"💸 CHA-CHING! You saved ${Decimal(lines[-1]['saved_usd']):.4f} on this request. Total Saved: ${expected:.2f}"
+    )
 
 
 # --- redaction ------------------------------------------------------------------------
@@ -263,6 +283,7 @@ def leaks(text: str) -> list[str]:
 
 def saved_flow_texts(path: Path) -> list[str]:
     """Every saved flow as text: headers, bodies, URL, metadata, error, comment."""
+
     def default(value: object) -> str:
         return value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
 
@@ -278,8 +299,11 @@ def test_no_key_in_any_log_line_saved_flow_or_response(slow_emulator, tmp_path):
     client's own token)."""
     emu = slow_emulator
     emu.reset()
-    config = {"server": {"read_timeout_seconds": 1}, "key_pool": {"retry_count": 2, "max_wait_seconds": 0, "retry_backoff_ms": 0},
-              "logging": {"level": "debug"}}
+    config = {
+        "server": {"read_timeout_seconds": 1},
+        "key_pool": {"retry_count": 2, "max_wait_seconds": 0, "retry_backoff_ms": 0},
+        "logging": {"level": "debug"},
+    }
     saved = tmp_path / "flows.mitm"
     responses: list[str] = []
 
@@ -291,8 +315,9 @@ def test_no_key_in_any_log_line_saved_flow_or_response(slow_emulator, tmp_path):
         body = json.dumps({"model": "gpt-4", "messages": [{"role": "user", "content": text}]}).encode()
         return keep(*raw_post(r, body, {"authorization": f"Bearer {CLIENT_TOKEN}", **headers}))
 
-    router = start_router(tmp_path, keys=KEYS[:3], gemini_url=emu.url, config=config,
-                          extra_args=["-s", str(HERE / "leaky_addon.py"), "-w", str(saved)])
+    router = start_router(
+        tmp_path, keys=KEYS[:3], gemini_url=emu.url, config=config, extra_args=["-s", str(HERE / "leaky_addon.py"), "-w", str(saved)]
+    )
     first, stream = b"", None
     try:
         # Timeouts, a 429 failover and a 403 that quotes the key, in whatever order the pool picks keys.
@@ -308,15 +333,21 @@ def test_no_key_in_any_log_line_saved_flow_or_response(slow_emulator, tmp_path):
         assert chat(router, "leak it", **{"x-hpn-test": "leak"}) == 200
         assert chat(router, "raise with it", **{"x-hpn-test": "raise"}) == 200
         # Gemini's own API, with the client's own key in the URL and a header.
-        native = urllib.request.Request(f"{router.url}/v1beta/models/gemini-2.5-flash:generateContent?key=client-own-key",
-                                        data=json.dumps({"contents": [{"parts": [{"text": "native"}]}]}).encode(),
-                                        method="POST", headers={"content-type": "application/json", "x-goog-api-key": "client-own-key"})
+        native = urllib.request.Request(
+            f"{router.url}/v1beta/models/gemini-2.5-flash:generateContent?key=client-own-key",
+            data=json.dumps({"contents": [{"parts": [{"text": "native"}]}]}).encode(),
+            method="POST",
+            headers={"content-type": "application/json", "x-goog-api-key": "client-own-key"},
+        )
         with urllib.request.urlopen(native, timeout=10) as response:
             assert keep(response.status, dict(response.headers), response.read()) == 200
         # A stream still in flight when the proxy stops: cut at shutdown, saved all the same.
-        request = urllib.request.Request(f"{router.base_url}/chat/completions", method="POST", data=json.dumps(
-            {"model": "gpt-4", "stream": True, "messages": [{"role": "user", "content": "Long story [[long]]"}]}).encode(),
-            headers={"content-type": "application/json", "authorization": f"Bearer {CLIENT_TOKEN}", "x-hpn-test": "leak"})
+        request = urllib.request.Request(
+            f"{router.base_url}/chat/completions",
+            method="POST",
+            data=json.dumps({"model": "gpt-4", "stream": True, "messages": [{"role": "user", "content": "Long story [[long]]"}]}).encode(),
+            headers={"content-type": "application/json", "authorization": f"Bearer {CLIENT_TOKEN}", "x-hpn-test": "leak"},
+        )
         stream = urllib.request.urlopen(request, timeout=10)
         first = stream.readline()
         # Exhaustion (while the stream runs): the one key left rate limits too.
@@ -339,8 +370,11 @@ def test_no_key_in_any_log_line_saved_flow_or_response(slow_emulator, tmp_path):
     assert any("streamGenerateContent" in f and "Long story" in f for f in flows), "the in-flight stream was saved"
     assert len(flows) >= 7
     # ... and nothing holds a key, a piece of one, or the client's token.
-    for name, text in [("log", logs), *[(f"flow {i}", f) for i, f in enumerate(flows)],
-                       *[(f"response {i}", r) for i, r in enumerate(responses)],
-                       ("raw -w file", saved.read_bytes().decode("latin-1"))]:
+    for name, text in [
+        ("log", logs),
+        *[(f"flow {i}", f) for i, f in enumerate(flows)],
+        *[(f"response {i}", r) for i, r in enumerate(responses)],
+        ("raw -w file", saved.read_bytes().decode("latin-1")),
+    ]:
         assert leaks(text) == [], f"{name} leaks {leaks(text)}"
         assert CLIENT_TOKEN not in text, name

@@ -166,8 +166,9 @@ def test_client_error_from_gemini_is_passed_on_in_openai_format(make_router, emu
 )
 def test_bad_input_is_a_4xx_naming_the_problem_and_never_forwarded(make_router, emulator, body, fragment):
     router = make_router()
-    request = urllib.request.Request(f"{router.base_url}/chat/completions", data=body, method="POST",
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        f"{router.base_url}/chat/completions", data=body, method="POST", headers={"content-type": "application/json"}
+    )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=5)
     assert info.value.code == 400
@@ -191,7 +192,11 @@ def test_100_parallel_requests_all_answered_once(make_router, emulator):
     client = client_for(make_router(), timeout=60)
 
     def ask(i: int) -> str:
-        return client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": f"parallel {i}"}]).choices[0].message.content
+        return (
+            client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": f"parallel {i}"}])
+            .choices[0]
+            .message.content
+        )
 
     with ThreadPoolExecutor(max_workers=25) as pool:
         answers = list(pool.map(ask, range(100)))
@@ -223,19 +228,39 @@ def test_no_key_value_in_the_log(make_router, emulator):
 
 def test_invalid_config_stops_start_up_naming_the_field(tmp_path):
     config = tmp_path / "bad.yaml"
-    config.write_text("key_pool:\n  keys:\n    - {name: a, key: AIzaX1}\n    - {name: b, key: AIzaX2}\n    - {name: c, key: AIzaX3, enabled: yes please}\n")
+    config.write_text(
+        "key_pool:\n  keys:\n    - {name: a, key: AIzaX1}\n    - {name: b, key: AIzaX2}\n    - {name: c, key: AIzaX3, enabled: yes please}\n"
+    )
     result = subprocess.run(
-        [str(BIN / "mitmdump"), "-s", str(REPO / "addons" / "router.py"), "--set", f"hpn_config={config}",
-         "--mode", "reverse:http://127.0.0.1:9@127.0.0.1:0", "--set", f"confdir={tmp_path}"],
-        capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"},
+        [
+            str(BIN / "mitmdump"),
+            "-s",
+            str(REPO / "addons" / "router.py"),
+            "--set",
+            f"hpn_config={config}",
+            "--mode",
+            "reverse:http://127.0.0.1:9@127.0.0.1:0",
+            "--set",
+            f"confdir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert result.returncode != 0
     assert 'key_pool.keys[2].enabled: expected true/false, got "yes please"' in result.stdout + result.stderr
 
 
 def test_no_keys_points_to_the_demo(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "hpn_router", "check"], capture_output=True, text=True,
-                            cwd=REPO / "addons", env={"PATH": "/usr/bin:/bin"}, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "hpn_router", "check"],
+        capture_output=True,
+        text=True,
+        cwd=REPO / "addons",
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=30,
+    )
     assert result.returncode == 1
     assert "./run.sh --demo" in result.stderr
 

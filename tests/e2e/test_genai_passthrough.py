@@ -73,15 +73,23 @@ def test_tools_and_thought_signatures_pass_through_untouched(router, emulator):
     body = {
         "contents": [
             {"role": "user", "parts": [{"text": "Weather in Paris?"}]},
-            {"role": "model", "parts": [{"functionCall": call_part.function_call.model_dump(exclude_none=True),
-                                         "thoughtSignature": signature}]},
-            {"role": "user", "parts": [{"functionResponse": {"id": call_part.function_call.id, "name": "get_weather",
-                                                             "response": {"temp_c": 18}}}]},
+            {
+                "role": "model",
+                "parts": [{"functionCall": call_part.function_call.model_dump(exclude_none=True), "thoughtSignature": signature}],
+            },
+            {
+                "role": "user",
+                "parts": [{"functionResponse": {"id": call_part.function_call.id, "name": "get_weather", "response": {"temp_c": 18}}}],
+            },
         ],
         "tools": [{"functionDeclarations": [weather.model_dump(mode="json", by_alias=True, exclude_none=True)]}],
     }
-    second = httpx.post(f"{router.url}/v1beta/models/gemini-3-flash-preview:generateContent", json=body,
-                        headers={"x-goog-api-key": "client-key-not-in-the-pool"}, timeout=10)
+    second = httpx.post(
+        f"{router.url}/v1beta/models/gemini-3-flash-preview:generateContent",
+        json=body,
+        headers={"x-goog-api-key": "client-key-not-in-the-pool"},
+        timeout=10,
+    )
     assert second.status_code == 200, second.text
     assert second.json()["candidates"][0]["content"]["parts"][0]["text"] == 'Tool results received: [{"temp_c":18}]'
     assert all(key >= 0 for key, _, _ in calls(emulator))
@@ -92,8 +100,9 @@ def test_models_count_tokens_and_embeddings(router, emulator):
     names = [m.name for m in client.models.list()]
     assert "models/gemini-2.5-flash" in names and "models/gemini-embedding-001" in names
     assert client.models.count_tokens(model="gemini-2.5-flash", contents="count these words").total_tokens > 0
-    vectors = client.models.embed_content(model="gemini-embedding-001", contents=["a", "b"],
-                                          config=types.EmbedContentConfig(output_dimensionality=128))
+    vectors = client.models.embed_content(
+        model="gemini-embedding-001", contents=["a", "b"], config=types.EmbedContentConfig(output_dimensionality=128)
+    )
     assert [len(e.values) for e in vectors.embeddings] == [128, 128]
     assert all(key >= 0 for key, _, _ in calls(emulator))
 
@@ -133,8 +142,7 @@ def test_native_stream_reaches_the_client_incrementally(slow_emulator, tmp_path)
     try:
         slow_emulator.set_key(0, "rate_limit")  # and after a failover
         client = genai_client(router)
-        arrivals = [(time.time(), c) for c in client.models.generate_content_stream(
-            model="gemini-2.5-flash", contents="Tell me [[long]]")]
+        arrivals = [(time.time(), c) for c in client.models.generate_content_stream(model="gemini-2.5-flash", contents="Tell me [[long]]")]
     finally:
         router.stop()
     texts = [t for t, c in arrivals if c.text]

@@ -36,9 +36,7 @@ STREAM_DELAY_MS = 80  # the slow emulator also writes each event in two halves (
 LONG = "Tell me a story [[long]]"
 FLASH = "gemini-2.5-flash"  # Gemini 2.5: thinking budgets, no call ids, no signatures
 GEMINI3 = "gemini-3-flash-preview"  # Gemini 3 mode in the emulator: levels, call ids, signatures required
-PNG_1PX = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
-)
+PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -178,9 +176,7 @@ def test_stream_refused_before_the_first_byte_is_a_plain_openai_error(client, em
 
 
 def test_include_usage_sends_a_final_usage_chunk_with_cumulative_counts(client):
-    stream = client.chat.completions.create(
-        model=FLASH, messages=user(LONG), stream=True, stream_options={"include_usage": True}
-    )
+    stream = client.chat.completions.create(model=FLASH, messages=user(LONG), stream=True, stream_options={"include_usage": True})
     chunks = list(stream)
     final = chunks[-1]
     assert final.choices == [] and final.usage is not None
@@ -204,17 +200,22 @@ TIME = {
     "type": "function",
     "function": {
         "name": "get_time",
-        "parameters": {"type": "object", "properties": {"zone": {"type": "string"}, "utc": {"type": "boolean"}},
-                       "required": ["zone", "utc"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"zone": {"type": "string"}, "utc": {"type": "boolean"}},
+            "required": ["zone", "utc"],
+        },
     },
 }
 NEWS = {"type": "function", "function": {"name": "get_news", "parameters": {"type": "object", "properties": {}}}}
 
 
 def test_stream_tool_calls_have_index_id_name_and_whole_arguments(client):
-    chunks = list(client.chat.completions.create(
-        model=FLASH, messages=user("Weather and time please [[parallel]]"), tools=[WEATHER, TIME, NEWS], stream=True
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model=FLASH, messages=user("Weather and time please [[parallel]]"), tools=[WEATHER, TIME, NEWS], stream=True
+        )
+    )
     deltas = [d for c in chunks if c.choices for d in (c.choices[0].delta.tool_calls or [])]
     assert [d.index for d in deltas] == [0, 1, 2]  # counted across the stream, not per chunk
     assert [d.function.name for d in deltas] == ["get_weather", "get_time", "get_news"]
@@ -422,8 +423,11 @@ STRICT_TOOLS = [
             "required": ["root"],
         },
     },
-    {"name": "list_files", "strict": True,  # no-argument, strict form
-     "parameters": {"type": "object", "properties": {}, "required": [], "additionalProperties": False}},
+    {
+        "name": "list_files",
+        "strict": True,  # no-argument, strict form
+        "parameters": {"type": "object", "properties": {}, "required": [], "additionalProperties": False},
+    },
     {"name": "ping"},  # no parameters at all
 ]
 
@@ -479,10 +483,15 @@ def test_real_world_schemas_are_accepted_and_called(client, name):
 
 
 def test_schemas_also_work_on_a_gemini3_model_and_in_a_stream(client):
-    chunks = list(client.chat.completions.create(
-        model=GEMINI3, messages=user("Book it"), tools=all_strict_tools(), stream=True,
-        tool_choice={"type": "function", "function": {"name": "Booking"}},
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model=GEMINI3,
+            messages=user("Book it"),
+            tools=all_strict_tools(),
+            stream=True,
+            tool_choice={"type": "function", "function": {"name": "Booking"}},
+        )
+    )
     (delta,) = [d for c in chunks if c.choices for d in (c.choices[0].delta.tool_calls or [])]
     booking = Booking.model_validate_json(delta.function.arguments)
     assert booking.cabin is Cabin.economy and booking.passengers[0].kind == "adult"
@@ -513,8 +522,9 @@ def test_gemini3_thought_signatures_survive_a_three_turn_tool_loop(client, emula
         if streamed:
             chunks = list(client.chat.completions.create(model=GEMINI3, messages=messages, tools=tools, stream=True))
             deltas = [d for c in chunks if c.choices for d in (c.choices[0].delta.tool_calls or [])]
-            calls = [{"id": d.id, "type": "function", "function": {"name": d.function.name, "arguments": d.function.arguments}}
-                     for d in deltas]
+            calls = [
+                {"id": d.id, "type": "function", "function": {"name": d.function.name, "arguments": d.function.arguments}} for d in deltas
+            ]
         else:
             answer = client.chat.completions.create(model=GEMINI3, messages=messages, tools=tools)
             assert answer.choices[0].finish_reason == "tool_calls"
@@ -584,11 +594,16 @@ def test_input_audio_and_file_data_urls(client):
     text = [{"type": "text", "text": "Describe"}]
     plain = _prompt_tokens(client, text)
     audio = {"type": "input_audio", "input_audio": {"data": base64.b64encode(b"RIFF....WAVEfmt ").decode(), "format": "wav"}}
-    pdf = {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64," + base64.b64encode(b"%PDF-1.4").decode()}}
+    pdf = {
+        "type": "file",
+        "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64," + base64.b64encode(b"%PDF-1.4").decode()},
+    }
     mp3 = {"type": "input_audio", "input_audio": {"data": base64.b64encode(b"ID3\x03").decode(), "format": "mp3"}}
     assert _prompt_tokens(client, text + [audio, pdf, mp3]) == plain + 3 * MEDIA_TOKENS
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model=FLASH, messages=[{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-abc"}}]}])
+        client.chat.completions.create(
+            model=FLASH, messages=[{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-abc"}}]}]
+        )
     assert info.value.code == "unsupported_value"
 
 
@@ -601,8 +616,14 @@ def test_json_object_answer_parses(client):
 
 
 RECIPE_SCHEMA = {
-    "$defs": {"Step": {"type": "object", "properties": {"n": {"type": "integer"}, "text": {"type": "string"}},
-                       "required": ["n", "text"], "additionalProperties": False}},
+    "$defs": {
+        "Step": {
+            "type": "object",
+            "properties": {"n": {"type": "integer"}, "text": {"type": "string"}},
+            "required": ["n", "text"],
+            "additionalProperties": False,
+        }
+    },
     "type": "object",
     "properties": {
         "title": {"type": "string"},
@@ -656,10 +677,15 @@ def test_reasoning_effort_on_gemini3_is_a_thinking_level(client):
 
     low, high = usage("low"), usage("high")
     assert 0 < low.completion_tokens_details.reasoning_tokens < high.completion_tokens_details.reasoning_tokens
-    assert high.completion_tokens - high.completion_tokens_details.reasoning_tokens == low.completion_tokens - low.completion_tokens_details.reasoning_tokens
-    streamed = list(client.chat.completions.create(
-        model=GEMINI3, messages=user("Think"), reasoning_effort="high", stream=True, stream_options={"include_usage": True}
-    ))[-1].usage
+    assert (
+        high.completion_tokens - high.completion_tokens_details.reasoning_tokens
+        == low.completion_tokens - low.completion_tokens_details.reasoning_tokens
+    )
+    streamed = list(
+        client.chat.completions.create(
+            model=GEMINI3, messages=user("Think"), reasoning_effort="high", stream=True, stream_options={"include_usage": True}
+        )
+    )[-1].usage
     assert streamed.completion_tokens_details.reasoning_tokens == high.completion_tokens_details.reasoning_tokens
     assert streamed.completion_tokens == high.completion_tokens
 

@@ -12,7 +12,6 @@ import urllib.request
 import openai
 import pytest
 import yaml
-
 from procs import KEYS, client_for, start_emulator, start_router
 
 MSG = [{"role": "user", "content": "Hello there"}]
@@ -51,8 +50,13 @@ def test_configured_limits_mean_no_429_ever_reaches_gemini(tmp_path):
     keys = [{"key": KEYS[0], "project": "A", "rpm": 3}, {"key": KEYS[1], "project": "B", "rpm": 3}]
     emu = start_emulator({"keys": keys}, tmp_path)
     limits = [{"project": "A", "rpm": 3}, {"project": "B", "rpm": 3}]
-    router = start_router(tmp_path, keys=KEYS[:2], gemini_url=emu.url, env={"HPN_KEY_PROJECTS": "A,B"},
-                          config={"key_pool": {"limits": limits, "max_wait_seconds": 0}})
+    router = start_router(
+        tmp_path,
+        keys=KEYS[:2],
+        gemini_url=emu.url,
+        env={"HPN_KEY_PROJECTS": "A,B"},
+        config={"key_pool": {"limits": limits, "max_wait_seconds": 0}},
+    )
     try:
         client = client_for(router)
         for i in range(6):
@@ -172,8 +176,9 @@ def test_body_and_nesting_limits(make_router, emulator):
 
 
 def test_warning_when_exposed_without_tokens(tmp_path, emulator):
-    router = start_router(tmp_path, keys=KEYS[:1], gemini_url=emulator.url,
-                          extra_args=["--mode", f"regular@0.0.0.0:{__import__('procs').free_port()}"])
+    router = start_router(
+        tmp_path, keys=KEYS[:1], gemini_url=emulator.url, extra_args=["--mode", f"regular@0.0.0.0:{__import__('procs').free_port()}"]
+    )
     try:
         assert "without client tokens" in router.log()
     finally:

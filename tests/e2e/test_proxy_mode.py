@@ -21,7 +21,7 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -34,12 +34,20 @@ CLIENT_TOKEN = "sk-client-not-a-gemini-key"
 # The newest majors that run on Node 20 (openai 7 needs Node 22, undici 8 Node 22.19).
 NODE_PACKAGES = ("openai@6", "undici@7")
 # Runs an app file unchanged, after installing the egress guard in the same interpreter.
-GUARDED_PYTHON = (
-    "import runpy, sys; sys.path.insert(0, sys.argv[2]); import guard_addon; "
-    "runpy.run_path(sys.argv[1], run_name='__main__')"
+GUARDED_PYTHON = "import runpy, sys; sys.path.insert(0, sys.argv[2]); import guard_addon; runpy.run_path(sys.argv[1], run_name='__main__')"
+PROXY_VARS = (
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_OPTIONS",
+    "NODE_USE_ENV_PROXY",
 )
-PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR",
-              "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "NODE_OPTIONS", "NODE_USE_ENV_PROXY")
 
 
 def readme_example(name: str) -> str:
@@ -82,8 +90,11 @@ def router(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def trust(router: Router) -> tuple[Path, Path]:
     """What run.sh does before it starts: `python -m hpn_router trust` (keeps the router's CA,
     writes the bundle of public CAs plus it)."""
-    out = run_checked([sys.executable, "-m", "hpn_router", "trust"], cwd=REPO / "addons",
-                      env=clean_env(HPN_API_KEYS=KEYS[0], HPN_CONFDIR=str(router.confdir)))
+    out = run_checked(
+        [sys.executable, "-m", "hpn_router", "trust"],
+        cwd=REPO / "addons",
+        env=clean_env(HPN_API_KEYS=KEYS[0], HPN_CONFDIR=str(router.confdir)),
+    )
     ca, bundle = (Path(line) for line in out.split())
     assert ca == router.ca_cert and bundle.parent == router.confdir
     return ca, bundle
@@ -94,8 +105,14 @@ def proxy_env(router: Router, trust: tuple[Path, Path], emulator: Emulator) -> d
     """The environment run.sh tells the user to export, plus the key the SDKs insist on."""
     emulator.reset()
     ca, bundle = trust
-    return clean_env(HTTPS_PROXY=router.proxy_url, SSL_CERT_FILE=str(bundle), REQUESTS_CA_BUNDLE=str(bundle),
-                     CURL_CA_BUNDLE=str(bundle), NODE_EXTRA_CA_CERTS=str(ca), OPENAI_API_KEY=CLIENT_TOKEN)
+    return clean_env(
+        HTTPS_PROXY=router.proxy_url,
+        SSL_CERT_FILE=str(bundle),
+        REQUESTS_CA_BUNDLE=str(bundle),
+        CURL_CA_BUNDLE=str(bundle),
+        NODE_EXTRA_CA_CERTS=str(ca),
+        OPENAI_API_KEY=CLIENT_TOKEN,
+    )
 
 
 @pytest.fixture
@@ -117,8 +134,9 @@ def node_modules() -> Path:
     stamp = cache / ("installed-" + "-".join(NODE_PACKAGES).replace("@", "_"))
     if not stamp.is_file():
         cache.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache), *NODE_PACKAGES],
-                                capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache), *NODE_PACKAGES], capture_output=True, text=True, timeout=600
+        )
         assert result.returncode == 0, f"npm install failed:\n{result.stdout}\n{result.stderr}"
         stamp.touch()
     return cache / "node_modules"
@@ -191,8 +209,10 @@ def test_node_sdk_unmodified_through_https_proxy_with_undici_preload(proxy_env, 
 def test_node_sdk_with_node_use_env_proxy(proxy_env, emulator, node_dir):
     version = node_version()
     if not ((22, 21) <= version < (23, 0) or version >= (24, 5)):
-        pytest.skip(f"Node {version[0]}.{version[1]} ignores NODE_USE_ENV_PROXY (Node 22.21+ / 24.5+ honour it); "
-                    "the undici preload test covers this Node")
+        pytest.skip(
+            f"Node {version[0]}.{version[1]} ignores NODE_USE_ENV_PROXY (Node 22.21+ / 24.5+ honour it); "
+            "the undici preload test covers this Node"
+        )
     (node_dir / "app.mjs").write_text(readme_example("proxy-node-app"))
     out = run_node("app.mjs", cwd=node_dir, env={**proxy_env, "NODE_USE_ENV_PROXY": "1"})
     assert "You said: Say hello through the proxy." in out
@@ -226,12 +246,17 @@ def test_other_paths_on_api_openai_com_get_a_clear_404(proxied_client, router, e
 
 def test_more_intercept_hosts_can_be_configured(emulator, tmp_path):
     emulator.reset()
-    router = start_router(tmp_path, keys=KEYS[:3], gemini_url=emulator.url, proxy=True,
-                          config={"intercept_hosts": ["api.openai.com", "llm.internal.test"]})
+    router = start_router(
+        tmp_path, keys=KEYS[:3], gemini_url=emulator.url, proxy=True, config={"intercept_hosts": ["api.openai.com", "llm.internal.test"]}
+    )
     try:
         verify = ssl.create_default_context(cafile=str(router.ca_cert))
-        client = openai.OpenAI(base_url="https://llm.internal.test/v1", api_key=CLIENT_TOKEN, max_retries=0,
-                               http_client=openai.DefaultHttpxClient(proxy=router.proxy_url, verify=verify))
+        client = openai.OpenAI(
+            base_url="https://llm.internal.test/v1",
+            api_key=CLIENT_TOKEN,
+            max_retries=0,
+            http_client=openai.DefaultHttpxClient(proxy=router.proxy_url, verify=verify),
+        )
         answer = client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "other host"}])
         assert "You said: other host" in answer.choices[0].message.content
     finally:
@@ -274,18 +299,21 @@ def _self_signed(tmp: Path, name: str) -> tuple[Path, Path, bytes]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp / "origin-cert.pem", tmp / "origin-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
 
 
@@ -324,8 +352,10 @@ def test_plain_http_to_other_hosts_is_forwarded_untouched(router):
     server, port = _serve("plain-origin", None)
     try:
         with socket.create_connection(("127.0.0.1", router.proxy_port), timeout=10) as raw:
-            raw.sendall(f"GET http://127.0.0.1:{port}/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                        "Authorization: Bearer app-credential\r\nConnection: close\r\n\r\n".encode())
+            raw.sendall(
+                f"GET http://127.0.0.1:{port}/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                "Authorization: Bearer app-credential\r\nConnection: close\r\n\r\n".encode()
+            )
             reply = _read_until(raw, None)
     finally:
         server.shutdown()
@@ -342,7 +372,11 @@ def test_mitmweb_shows_the_client_flow_and_each_attempt_without_keys_and_caps_fl
     emulator.reset()
     web_port = free_port()
     router = start_router(
-        tmp_path, keys=KEYS[:3], gemini_url=emulator.url, proxy=True, program="mitmweb",
+        tmp_path,
+        keys=KEYS[:3],
+        gemini_url=emulator.url,
+        proxy=True,
+        program="mitmweb",
         config={"server": {"mitmweb_max_flows": 8}},
         extra_args=["--web-host", "127.0.0.1", "--web-port", str(web_port), "--set", "web_open_browser=false"],
     )
@@ -350,8 +384,9 @@ def test_mitmweb_shows_the_client_flow_and_each_attempt_without_keys_and_caps_fl
     try:
         emulator.set_key(0, "rate_limit")
         verify = ssl.create_default_context(cafile=str(router.ca_cert))
-        client = openai.OpenAI(api_key=CLIENT_TOKEN, max_retries=0,
-                               http_client=openai.DefaultHttpxClient(proxy=router.proxy_url, verify=verify))
+        client = openai.OpenAI(
+            api_key=CLIENT_TOKEN, max_retries=0, http_client=openai.DefaultHttpxClient(proxy=router.proxy_url, verify=verify)
+        )
         client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "watch me"}])
 
         flows = json.loads(urllib.request.urlopen(f"{web}/flows", timeout=10).read())
@@ -360,8 +395,9 @@ def test_mitmweb_shows_the_client_flow_and_each_attempt_without_keys_and_caps_fl
         assert client_flow["request"]["host"] == "api.openai.com"
         assert client_flow["request"]["path"] == "/v1beta/models/gemini-flash-latest:generateContent"
         assert "authorization" not in {name.lower() for name, _ in client_flow["request"]["headers"]}
-        attempts = [(dict(f["request"]["headers"])["x-goog-api-key"], f["response"]["status_code"])
-                    for f in mine if f["is_replay"] == "request"]
+        attempts = [
+            (dict(f["request"]["headers"])["x-goog-api-key"], f["response"]["status_code"]) for f in mine if f["is_replay"] == "request"
+        ]
         assert attempts == [("<key:key_1>", 429), ("<key:key_2>", 200)]
         stream = client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "stream me"}], stream=True)
         assert "You said: stream me" in "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
@@ -446,11 +482,21 @@ def test_run_sh_starts_both_listeners_and_prints_what_a_user_needs(web, tmp_path
     import time
 
     port, proxy_port, web_port = free_port(), free_port(), free_port()
-    env = clean_env(HPN_VENV=str(_venv_for_run_sh(tmp_path)), HPN_API_KEYS=KEYS[0], HPN_PORT=str(port),
-                    HPN_PROXY_PORT=str(proxy_port), HPN_CONFDIR=str(tmp_path / "ca"), HPN_CONFIG=str(tmp_path / "none.yaml"))
+    env = clean_env(
+        HPN_VENV=str(_venv_for_run_sh(tmp_path)),
+        HPN_API_KEYS=KEYS[0],
+        HPN_PORT=str(port),
+        HPN_PROXY_PORT=str(proxy_port),
+        HPN_CONFDIR=str(tmp_path / "ca"),
+        HPN_CONFIG=str(tmp_path / "none.yaml"),
+    )
     (tmp_path / "none.yaml").write_text("{}\n")
-    args = [str(REPO / "run.sh"), *(["--web", "--web-port", str(web_port), "--set", "web_open_browser=false"] if web else []),
-            "-s", str(TESTS / "guard_addon.py")]
+    args = [
+        str(REPO / "run.sh"),
+        *(["--web", "--web-port", str(web_port), "--set", "web_open_browser=false"] if web else []),
+        "-s",
+        str(TESTS / "guard_addon.py"),
+    ]
     log = tmp_path / "run.log"
     with log.open("w") as out:
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)

@@ -12,7 +12,6 @@ import random
 from pathlib import Path
 
 import aiohttp
-
 from procs import KEYS, start_emulator, start_router
 
 REQUESTS = int(os.environ.get("HPN_SOAK_REQUESTS", "20000"))
@@ -62,9 +61,12 @@ async def drive(url: str, count: int, on_progress) -> list[str]:
 
 def test_soak_every_request_answered_memory_flat(tmp_path):
     emulator = start_emulator(faulty_scenario(), tmp_path)
-    router = start_router(tmp_path, keys=KEYS, gemini_url=emulator.url,
-                          config={"key_pool": {"retry_count": 5, "retry_backoff_ms": 0}, "logging": {"level": "warn"},
-                                  "cache": {"enabled": False}})
+    router = start_router(
+        tmp_path,
+        keys=KEYS,
+        gemini_url=emulator.url,
+        config={"key_pool": {"retry_count": 5, "retry_backoff_ms": 0}, "logging": {"level": "warn"}, "cache": {"enabled": False}},
+    )
     samples: dict[str, int] = {}
 
     def on_progress(i: int) -> None:
@@ -86,6 +88,8 @@ def test_soak_every_request_answered_memory_flat(tmp_path):
     assert statuses.count(200) == REQUESTS  # each request reached Gemini successfully exactly once
     growth = samples["end"] / samples["warm"]
     print("soak RSS samples:", {k: v for k, v in samples.items() if k.startswith("at_")})
-    print(f"soak: {REQUESTS} requests, {statuses.count(429)} x 429, {statuses.count(503)} x 503, "
-          f"RSS {samples['warm']} -> {samples['end']} KiB ({growth:.3f}x)")
+    print(
+        f"soak: {REQUESTS} requests, {statuses.count(429)} x 429, {statuses.count(503)} x 503, "
+        f"RSS {samples['warm']} -> {samples['end']} KiB ({growth:.3f}x)"
+    )
     assert growth <= 1.10

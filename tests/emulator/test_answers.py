@@ -8,18 +8,21 @@ import math
 from typing import Any
 
 import pytest
-
 from gemini_emulator import answers
 from gemini_emulator.answers import AnswerContext, generate_response, stream_chunks
 from gemini_emulator.scenario import BUILTIN_MODELS
 
 INFO = {m.id: m for m in BUILTIN_MODELS}
-WEATHER = {"name": "get_weather", "parameters": {"type": "OBJECT", "properties": {
-    "city": {"type": "STRING"}, "days": {"type": "INTEGER", "minimum": 2}, "unit": {"type": "STRING"}},
-    "required": ["city", "days"]}}
+WEATHER = {
+    "name": "get_weather",
+    "parameters": {
+        "type": "OBJECT",
+        "properties": {"city": {"type": "STRING"}, "days": {"type": "INTEGER", "minimum": 2}, "unit": {"type": "STRING"}},
+        "required": ["city", "days"],
+    },
+}
 NOW = {"name": "get_time"}
-SEARCH = {"name": "search", "parametersJsonSchema": {"type": "object", "properties": {"q": {"type": "string"}},
-                                                     "required": ["q"]}}
+SEARCH = {"name": "search", "parametersJsonSchema": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}}
 
 
 def ctx(model: str = "gemini-2.5-flash-lite", seq: int = 1) -> AnswerContext:
@@ -91,10 +94,17 @@ def test_stop_sequences_cut_before_the_stop() -> None:
 
 
 def test_json_mode_follows_the_schema() -> None:
-    schema = {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer", "minimum": 3},
-                                               "tags": {"type": "array", "items": {"$ref": "#/$defs/Tag"}},
-                                               "kind": {"enum": ["a", "b"]}},
-              "required": ["name"], "$defs": {"Tag": {"type": "string", "format": "date-time"}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "n": {"type": "integer", "minimum": 3},
+            "tags": {"type": "array", "items": {"$ref": "#/$defs/Tag"}},
+            "kind": {"enum": ["a", "b"]},
+        },
+        "required": ["name"],
+        "$defs": {"Tag": {"type": "string", "format": "date-time"}},
+    }
     config = {"responseMimeType": "application/json", "responseJsonSchema": schema}
     value = json.loads(parts(ask("hi", generationConfig=config))[0]["text"])
     assert value == {"name": "example", "n": 3, "tags": ["2024-01-01T00:00:00Z"], "kind": "a"}
@@ -134,11 +144,14 @@ def test_gemini3_calls_get_ids_and_one_signature() -> None:
 
 
 def test_function_responses_get_a_text_answer() -> None:
-    body = {"contents": [{"role": "user", "parts": [{"text": "weather?"}]},
-                         {"role": "model", "parts": [{"functionCall": {"name": "get_time"}}]},
-                         {"role": "user", "parts": [{"functionResponse": {"name": "get_time",
-                                                                          "response": {"now": "noon"}}}]}],
-            "tools": [{"functionDeclarations": [NOW]}]}
+    body = {
+        "contents": [
+            {"role": "user", "parts": [{"text": "weather?"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "get_time"}}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "get_time", "response": {"now": "noon"}}}]},
+        ],
+        "tools": [{"functionDeclarations": [NOW]}],
+    }
     response = generate_response(body, ctx())
     assert parts(response) == [{"text": 'Tool results received: [{"now":"noon"}]'}]
 
@@ -157,17 +170,14 @@ def test_thoughts_and_gemini3_text_signature() -> None:
 
 
 def test_image_parts_count_258_tokens() -> None:
-    body = {"contents": [{"role": "user", "parts": [{"text": "abcd"},
-                                                    {"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]}]}
+    body = {"contents": [{"role": "user", "parts": [{"text": "abcd"}, {"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]}]}
     usage = generate_response(body, ctx())["usageMetadata"]
     assert usage["promptTokenCount"] == 259
-    assert usage["promptTokensDetails"] == [{"modality": "TEXT", "tokenCount": 1},
-                                            {"modality": "IMAGE", "tokenCount": 258}]
+    assert usage["promptTokensDetails"] == [{"modality": "TEXT", "tokenCount": 1}, {"modality": "IMAGE", "tokenCount": 258}]
 
 
 def test_stream_chunks_are_deltas_with_cumulative_usage() -> None:
-    response = ask("stream this please", "gemini-2.5-flash", generationConfig={"thinkingConfig": {
-        "includeThoughts": True}})
+    response = ask("stream this please", "gemini-2.5-flash", generationConfig={"thinkingConfig": {"includeThoughts": True}})
     events = stream_chunks(response)
     assert events[0]["candidates"][0]["content"]["parts"][0]["thought"] is True
     texts = [p["text"] for e in events[1:] for p in e["candidates"][0]["content"].get("parts", [])]
@@ -184,8 +194,7 @@ def test_stream_function_calls_arrive_whole_in_one_chunk() -> None:
     response = ask("[[parallel]]", tools=[{"functionDeclarations": [WEATHER, NOW]}])
     events = stream_chunks(response)
     assert len(events) == 2
-    assert [p["functionCall"]["name"] for p in events[0]["candidates"][0]["content"]["parts"]] == [
-        "get_weather", "get_time"]
+    assert [p["functionCall"]["name"] for p in events[0]["candidates"][0]["content"]["parts"]] == ["get_weather", "get_time"]
 
 
 @pytest.mark.parametrize("text", ["", "a", "two words", "one two three four five six seven  eight nine ", "x" * 10])
@@ -214,5 +223,4 @@ def test_signatures() -> None:
 
 def test_count_tokens_response() -> None:
     body = {"contents": [{"role": "user", "parts": [{"text": "12345678"}]}]}
-    assert answers.count_tokens_response(body) == {"totalTokens": 2,
-                                                   "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 2}]}
+    assert answers.count_tokens_response(body) == {"totalTokens": 2, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 2}]}

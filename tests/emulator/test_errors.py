@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from gemini_emulator import errors
 from gemini_emulator.errors import PER_DAY, PER_MINUTE, Violation
 
@@ -17,13 +16,26 @@ def _types(error: errors.GoogleError) -> list[str]:
 def test_api_key_invalid_matches_google() -> None:
     error = errors.api_key_invalid()
     assert error.status == 400
-    assert error.body == {"error": {
-        "code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT",
-        "details": [
-            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-             "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}},
-            {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
-             "message": "API key not valid. Please pass a valid API key."}]}}
+    assert error.body == {
+        "error": {
+            "code": 400,
+            "message": "API key not valid. Please pass a valid API key.",
+            "status": "INVALID_ARGUMENT",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                    "metadata": {"service": "generativelanguage.googleapis.com"},
+                },
+                {
+                    "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                    "locale": "en-US",
+                    "message": "API key not valid. Please pass a valid API key.",
+                },
+            ],
+        }
+    }
 
 
 def test_expired_key_is_api_key_invalid_with_other_text() -> None:
@@ -50,8 +62,9 @@ def test_missing_key_body() -> None:
 def test_quota_exceeded_shape_and_rotation() -> None:
     orders = set()
     for rotation in range(3):
-        error = errors.quota_exceeded("gemini-2.5-flash", [Violation(PER_MINUTE, 10)], retry_in=37.218164051,
-                                      retry_delay="37s", rotation=rotation)
+        error = errors.quota_exceeded(
+            "gemini-2.5-flash", [Violation(PER_MINUTE, 10)], retry_in=37.218164051, retry_delay="37s", rotation=rotation
+        )
         orders.add(tuple(_types(error)))
         details = {d["@type"].rsplit(".", 1)[1]: d for d in error.body["error"]["details"]}
         assert details["RetryInfo"] == {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}
@@ -75,5 +88,6 @@ def test_format_seconds(seconds: float, text: str) -> None:
 
 
 def test_bare_429_has_no_details() -> None:
-    assert errors.resource_exhausted_bare().body == {"error": {
-        "code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}}
+    assert errors.resource_exhausted_bare().body == {
+        "error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}
+    }

@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from gemini_emulator.__main__ import parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +27,10 @@ def test_serves_until_sigterm() -> None:
             line = process.stdout.readline()
             match = re.fullmatch(r"gemini-emulator listening on http://127\.0\.0\.1:(\d+)\n", line)
             assert match, line
-            request = urllib.request.Request(f"http://127.0.0.1:{match[1]}/v1beta/models/gemini-2.5-flash",
-                                             headers={"x-goog-api-key": "AIzaSyDemoKeyNumberOne00000000000000001"})
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{match[1]}/v1beta/models/gemini-2.5-flash",
+                headers={"x-goog-api-key": "AIzaSyDemoKeyNumberOne00000000000000001"},
+            )
             with urllib.request.urlopen(request, timeout=5) as response:
                 assert json.load(response)["name"] == "models/gemini-2.5-flash"
             process.send_signal(signal.SIGTERM)

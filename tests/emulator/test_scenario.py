@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from gemini_emulator.scenario import ScenarioError, catalogue, load_scenario, model_resource, parse_scenario
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "emulator"
@@ -19,16 +18,19 @@ def test_defaults() -> None:
     assert scenario.is_gemini3("gemini-3.5-flash") and not scenario.is_gemini3("gemini-2.5-pro")
 
 
-@pytest.mark.parametrize(("data", "problem"), [
-    ({"keys": [{"key": "k", "behaviour": "explode"}]}, "keys[0].behaviour: unknown behaviour"),
-    ({"keys": [{"key": "k", "script": ["ok", "nope"]}]}, "keys[0].script[1]"),
-    ({"keys": [{"key": "k", "retry_delay": "2"}]}, "keys[0].retry_delay"),
-    ({"keys": [{"key": "k", "rpm": -1}]}, "keys[0].rpm"),
-    ({"keys": [{"key": "k", "weigth": 1}]}, "keys[0].weigth: unknown field"),
-    ({"keys": [{"key": "k"}, {"key": "k"}]}, "duplicate key"),
-    ({"latency": 5}, "scenario.latency: unknown field"),
-    ({"signature_check": "some"}, "signature_check"),
-])
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        ({"keys": [{"key": "k", "behaviour": "explode"}]}, "keys[0].behaviour: unknown behaviour"),
+        ({"keys": [{"key": "k", "script": ["ok", "nope"]}]}, "keys[0].script[1]"),
+        ({"keys": [{"key": "k", "retry_delay": "2"}]}, "keys[0].retry_delay"),
+        ({"keys": [{"key": "k", "rpm": -1}]}, "keys[0].rpm"),
+        ({"keys": [{"key": "k", "weigth": 1}]}, "keys[0].weigth: unknown field"),
+        ({"keys": [{"key": "k"}, {"key": "k"}]}, "duplicate key"),
+        ({"latency": 5}, "scenario.latency: unknown field"),
+        ({"signature_check": "some"}, "signature_check"),
+    ],
+)
 def test_rejects_bad_scenarios(data: dict, problem: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ScenarioError, match=problem.replace("[", r"\[").replace("]", r"\]")):
         parse_scenario(data)
@@ -55,9 +57,17 @@ def test_test_yaml_loads() -> None:
 
 def test_catalogue_has_required_models_and_fields() -> None:
     models = catalogue(parse_scenario({}))
-    for model in ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite", "gemini-3-flash-preview",
-                  "gemini-3.1-pro-preview", "gemini-3.5-flash", "gemini-flash-latest", "gemini-flash-lite-latest",
-                  "gemini-embedding-001"):
+    for model in (
+        "gemini-2.5-flash",
+        "gemini-2.5-pro",
+        "gemini-2.5-flash-lite",
+        "gemini-3-flash-preview",
+        "gemini-3.1-pro-preview",
+        "gemini-3.5-flash",
+        "gemini-flash-latest",
+        "gemini-flash-lite-latest",
+        "gemini-embedding-001",
+    ):
         resource = model_resource(models[model])
         assert resource["name"] == f"models/{model}"
         assert {"supportedGenerationMethods", "inputTokenLimit", "outputTokenLimit"} <= set(resource)

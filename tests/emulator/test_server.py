@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-
 from gemini_emulator import load_scenario, make_app
 from gemini_emulator.scenario import Scenario
 
@@ -94,18 +93,25 @@ async def test_generate_on_v1_and_v1beta(emu: Emu) -> None:
         assert body["candidates"][0]["content"]["parts"][0]["text"] == "Hello from gemini-2.5-flash! You said: hello"
 
 
-@pytest.mark.parametrize(("behaviour", "status", "state", "message"), [
-    ("invalid", 400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
-    ("expired", 400, "INVALID_ARGUMENT", "API key expired. Please renew the API key."),
-    ("failed_precondition", 400, "FAILED_PRECONDITION", "User location is not supported for the API use."),
-    ("internal", 500, "INTERNAL", "An internal error has occurred. Please retry or report in "
-                                  "https://developers.generativeai.google/guide/troubleshooting"),
-    ("unavailable", 503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
-    ("stream_error", 503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
-    ("deadline", 504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
-    ("rate_limit_bare", 429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
-    ("forbidden", 403, "PERMISSION_DENIED", f"Permission denied: Consumer 'api_key:{KEYS[SPARE]}' has been suspended."),
-])
+@pytest.mark.parametrize(
+    ("behaviour", "status", "state", "message"),
+    [
+        ("invalid", 400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
+        ("expired", 400, "INVALID_ARGUMENT", "API key expired. Please renew the API key."),
+        ("failed_precondition", 400, "FAILED_PRECONDITION", "User location is not supported for the API use."),
+        (
+            "internal",
+            500,
+            "INTERNAL",
+            "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+        ),
+        ("unavailable", 503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
+        ("stream_error", 503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
+        ("deadline", 504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
+        ("rate_limit_bare", 429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+        ("forbidden", 403, "PERMISSION_DENIED", f"Permission denied: Consumer 'api_key:{KEYS[SPARE]}' has been suspended."),
+    ],
+)
 async def test_error_behaviours(emu: Emu, behaviour: str, status: int, state: str, message: str) -> None:
     await emu.set_behaviour(SPARE, behaviour)
     response = await emu.post(f"{FLASH}:generateContent", key=SPARE)
@@ -132,8 +138,7 @@ async def test_rate_limit_429_details_in_shuffled_order(emu: Emu) -> None:
         orders.add(tuple(d["@type"] for d in body["error"]["details"]))
         details = by_type(body)
         assert details["RetryInfo"]["retryDelay"] == "2s"
-        assert details["QuotaFailure"]["violations"][0]["quotaId"] == (
-            "GenerateRequestsPerMinutePerProjectPerModel-FreeTier")
+        assert details["QuotaFailure"]["violations"][0]["quotaId"] == ("GenerateRequestsPerMinutePerProjectPerModel-FreeTier")
         assert details["QuotaFailure"]["violations"][0]["quotaDimensions"]["model"] == "gemini-2.5-flash"
         assert body["error"]["message"].endswith("Please retry in 2s.")
     assert len(orders) > 1
@@ -142,8 +147,7 @@ async def test_rate_limit_429_details_in_shuffled_order(emu: Emu) -> None:
 async def test_rate_limit_day_zero_and_no_retry_info(emu: Emu) -> None:
     await emu.set_behaviour(SPARE, "rate_limit_day")
     day = await (await emu.post(f"{FLASH}:generateContent", key=SPARE)).json()
-    assert by_type(day)["QuotaFailure"]["violations"][0]["quotaId"] == (
-        "GenerateRequestsPerDayPerProjectPerModel-FreeTier")
+    assert by_type(day)["QuotaFailure"]["violations"][0]["quotaId"] == ("GenerateRequestsPerDayPerProjectPerModel-FreeTier")
     assert by_type(day)["RetryInfo"]["retryDelay"] == "2s"
     await emu.set_behaviour(SPARE, "rate_limit_zero")
     zero = await (await emu.post(f"{FLASH}:generateContent", key=SPARE)).json()
@@ -164,13 +168,17 @@ async def test_script_is_consumed_then_behaviour_applies(emu: Emu) -> None:
 
 
 async def test_unknown_and_shut_down_models(emu: Emu) -> None:
-    for model, method in (("gemini-2.0-flash", "generateContent"), ("gemini-embedding-001", "generateContent"),
-                          ("gemini-2.5-flash", "embedContent")):
+    for model, method in (
+        ("gemini-2.0-flash", "generateContent"),
+        ("gemini-embedding-001", "generateContent"),
+        ("gemini-2.5-flash", "embedContent"),
+    ):
         response = await emu.post(f"/v1beta/models/{model}:{method}")
         assert response.status == 404
         assert (await response.json())["error"]["message"] == (
             f"models/{model} is not found for API version v1beta, or is not supported for {method}. Call ListModels"
-            " to see the list of available models and their supported methods.")
+            " to see the list of available models and their supported methods."
+        )
     assert "API version v1," in (await (await emu.post("/v1/models/nope:generateContent")).json())["error"]["message"]
 
 
@@ -192,8 +200,9 @@ async def test_models_list_paging_and_get(emu: Emu) -> None:
 
 
 async def test_sse_framing_and_cumulative_usage(emu: Emu) -> None:
-    response = await emu.post(f"{FLASH}:streamGenerateContent?alt=sse", {**HELLO, "generationConfig": {
-        "thinkingConfig": {"includeThoughts": True}}})
+    response = await emu.post(
+        f"{FLASH}:streamGenerateContent?alt=sse", {**HELLO, "generationConfig": {"thinkingConfig": {"includeThoughts": True}}}
+    )
     assert response.status == 200 and response.headers["Content-Type"] == "text/event-stream"
     events = sse_events(await response.read())
     assert len(events) >= 5 and events[0]["candidates"][0]["content"]["parts"][0]["thought"] is True
@@ -224,8 +233,7 @@ async def test_stream_error_sends_an_in_band_error(emu: Emu) -> None:
     response = await emu.post(f"{FLASH}:streamGenerateContent?alt=sse", key=SPARE)
     events = sse_events(await response.read())
     assert response.status == 200 and len(events) == 3
-    assert events[-1] == {"error": {"code": 503, "message": "The model is overloaded. Please try again later.",
-                                    "status": "UNAVAILABLE"}}
+    assert events[-1] == {"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}}
 
 
 async def test_stream_cut_aborts_mid_stream(emu: Emu) -> None:
@@ -254,12 +262,18 @@ async def test_hang_does_not_block_other_requests(emu: Emu) -> None:
 
 
 async def test_validation_errors_over_http(emu: Emu) -> None:
-    bad = {"contents": [{"role": "user", "parts": [{"text": "x"}]}], "tools": [{"functionDeclarations": [
-        {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}},
-                                     "additionalProperties": False}}]}]}
+    bad = {
+        "contents": [{"role": "user", "parts": [{"text": "x"}]}],
+        "tools": [
+            {
+                "functionDeclarations": [
+                    {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False}}
+                ]
+            }
+        ],
+    }
     response = await emu.post(f"{FLASH}:generateContent", bad)
-    assert response.status == 400 and "Unknown name \"additionalProperties\"" in (await response.json())["error"][
-        "message"]
+    assert response.status == 400 and 'Unknown name "additionalProperties"' in (await response.json())["error"]["message"]
     garbage = await emu.client.post(f"{FLASH}:generateContent", data=b"{nope", headers={"x-goog-api-key": KEYS[GOOD]})
     assert garbage.status == 400
 
@@ -270,8 +284,10 @@ async def test_gemini3_tool_loop_with_issued_signature(emu: Emu) -> None:
     ask: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": "time?"}]}], "tools": tools}
     call = (await (await emu.post(path, ask)).json())["candidates"][0]["content"]
     assert call["parts"][0]["functionCall"]["id"].startswith("fc_") and "thoughtSignature" in call["parts"][0]
-    reply = {"role": "user", "parts": [{"functionResponse": {"name": "get_time", "id": call["parts"][0][
-        "functionCall"]["id"], "response": {"now": "noon"}}}]}
+    reply = {
+        "role": "user",
+        "parts": [{"functionResponse": {"name": "get_time", "id": call["parts"][0]["functionCall"]["id"], "response": {"now": "noon"}}}],
+    }
     loop = {"contents": [*ask["contents"], call, reply], "tools": tools}
     answer = await (await emu.post(path, loop)).json()
     assert answer["candidates"][0]["content"]["parts"][0]["text"] == 'Tool results received: [{"now":"noon"}]'
@@ -295,7 +311,8 @@ async def test_count_tokens_and_embeddings(emu: Emu) -> None:
     assert vectors[0]["values"][:768] == single["embedding"]["values"]
     too_many = await emu.post(f"{embed}:batchEmbedContents", {"requests": [item] * 101})
     assert too_many.status == 400 and (await too_many.json())["error"]["message"] == (
-        "BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch")
+        "BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch"
+    )
     assert (await emu.post(f"{embed}:embedContent", {**item, "outputDimensionality": 4000})).status == 400
 
 
@@ -335,8 +352,14 @@ async def test_stats_reset_and_scenario_endpoints(emu: Emu) -> None:
     stats = json.loads(raw)
     assert stats["by_key"] == {"0": 1, "2": 1, "-1": 1}
     first, second, third = stats["requests"]
-    assert first == {"key_index": 0, "path": f"{FLASH}:generateContent", "model": "gemini-2.5-flash",
-                     "stream": False, "status": 200, "t": emu.clock.now}
+    assert first == {
+        "key_index": 0,
+        "path": f"{FLASH}:generateContent",
+        "model": "gemini-2.5-flash",
+        "stream": False,
+        "status": 200,
+        "t": emu.clock.now,
+    }
     assert (second["stream"], second["status"], third["status"]) == (True, 200, 403)
     bad = await emu.client.post("/_emulator/scenario", json={"key_index": 99, "behaviour": "ok"})
     assert bad.status == 400
@@ -348,8 +371,7 @@ async def test_stats_reset_and_scenario_endpoints(emu: Emu) -> None:
 
 
 async def test_unknown_routes_and_methods(emu: Emu) -> None:
-    for response in (await emu.get(f"{FLASH}:generateContent"), await emu.post(f"{FLASH}:explode"),
-                     await emu.post("/v1beta/models")):
+    for response in (await emu.get(f"{FLASH}:generateContent"), await emu.post(f"{FLASH}:explode"), await emu.post("/v1beta/models")):
         assert response.status == 404
         assert (await response.json())["error"] == {"code": 404, "message": "Method not found.", "status": "NOT_FOUND"}
 

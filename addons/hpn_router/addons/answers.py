@@ -37,9 +37,7 @@ def is_client_flow(flow: http.HTTPFlow) -> bool:
     """A live client request for the router that nobody has answered yet (mitmproxy's guard,
     plus our own recorded attempt flows, which are never handled again, and proxy-mode
     requests for hosts the router does not intercept, which pass through untouched)."""
-    return not (
-        flow.response or flow.error or not flow.live or meta.is_attempt(flow.metadata) or flow.metadata.get(meta.PASSTHROUGH)
-    )
+    return not (flow.response or flow.error or not flow.live or meta.is_attempt(flow.metadata) or flow.metadata.get(meta.PASSTHROUGH))
 
 
 def parse_json_body(flow: http.HTTPFlow) -> Any:

@@ -165,9 +165,7 @@ def answer_hit(flow: http.HTTPFlow, body: dict[str, Any], hit: CachedAnswer, *, 
     flow.metadata.update({meta.LOCAL: True, meta.MODEL: body["model"], meta.STREAM: stream, meta.USAGE: usage})
     flow.metadata[meta.CACHE]["status"] = HIT
     latency_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
-    logger.bind(event="cache_hit", model=body["model"], stream=stream, coalesced=coalesced, latency_ms=latency_ms).info(
-        "⚡ CACHE HIT"
-    )
+    logger.bind(event="cache_hit", model=body["model"], stream=stream, coalesced=coalesced, latency_ms=latency_ms).info("⚡ CACHE HIT")
 
 
 class CacheStore:

@@ -88,9 +88,22 @@ class FlowRedaction:
 
 TRUSTED_METADATA = frozenset(
     {
-        meta.ROUTE, meta.MODEL, meta.GEMINI_MODEL, meta.STREAM, meta.INCLUDE_USAGE, meta.UPSTREAM,
-        meta.LOCAL, meta.UPSTREAM_STATUS, meta.KEY_NAME, meta.ATTEMPTS, meta.RELAYED, meta.USAGE,
-        meta.CLIENT, meta.FULL_HEALTH, meta.SAVED_USD, meta.CACHE,
+        meta.ROUTE,
+        meta.MODEL,
+        meta.GEMINI_MODEL,
+        meta.STREAM,
+        meta.INCLUDE_USAGE,
+        meta.UPSTREAM,
+        meta.LOCAL,
+        meta.UPSTREAM_STATUS,
+        meta.KEY_NAME,
+        meta.ATTEMPTS,
+        meta.RELAYED,
+        meta.USAGE,
+        meta.CLIENT,
+        meta.FULL_HEALTH,
+        meta.SAVED_USD,
+        meta.CACHE,
     }
 )
 

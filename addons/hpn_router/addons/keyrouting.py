@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 
 from loguru import logger
 from mitmproxy import connection, http

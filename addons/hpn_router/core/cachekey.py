@@ -40,9 +40,7 @@ IGNORED_FIELDS = frozenset(
 DEFAULT_TEMPERATURE = 1.0
 
 
-def cache_key(
-    body: dict[str, Any], *, gemini_model: str, endpoint: str, client_id: str | None
-) -> str:
+def cache_key(body: dict[str, Any], *, gemini_model: str, endpoint: str, client_id: str | None) -> str:
     """SHA-256 hex digest of the canonical form of the request.
 
     `client_id` isolates tenants: two clients never share an entry (None is a

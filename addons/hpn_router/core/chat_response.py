@@ -99,9 +99,7 @@ def split_parts(parts: list[dict]) -> tuple[list[str], list[str], list[dict]]:
     return texts, thoughts, calls
 
 
-def gemini_to_chat_completion(
-    resp: dict, *, model: str, completion_id: str, created: int, options: TranslateOptions
-) -> dict:
+def gemini_to_chat_completion(resp: dict, *, model: str, completion_id: str, created: int, options: TranslateOptions) -> dict:
     candidates = resp.get("candidates") or []
     if candidates:
         choices = [_choice(c, options) for c in candidates]

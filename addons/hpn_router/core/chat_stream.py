@@ -46,9 +46,7 @@ def encode_event(payload: dict) -> bytes:
 class StreamTranslator:
     """One OpenAI stream for one upstream Gemini stream; one id/created/model throughout."""
 
-    def __init__(
-        self, *, model: str, completion_id: str, created: int, include_usage: bool, options: TranslateOptions
-    ) -> None:
+    def __init__(self, *, model: str, completion_id: str, created: int, include_usage: bool, options: TranslateOptions) -> None:
         self._model = model
         self._id = completion_id
         self._created = created
@@ -188,4 +186,3 @@ class StreamTranslator:
     def _event(self, payload: dict) -> bytes:
         self.started = True
         return encode_event(payload)
-

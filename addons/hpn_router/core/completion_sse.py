@@ -170,7 +170,6 @@ def _completed_choice(index: int, choice: _Choice) -> dict[str, Any]:
         message["reasoning_content"] = "".join(choice.reasoning)
     if choice.calls:
         message["tool_calls"] = [
-            {"id": c.id, "type": c.type, "function": {"name": c.name, "arguments": c.arguments}}
-            for _, c in sorted(choice.calls.items())
+            {"id": c.id, "type": c.type, "function": {"name": c.name, "arguments": c.arguments}} for _, c in sorted(choice.calls.items())
         ]
     return {"index": index, "message": message, "logprobs": None, "finish_reason": choice.finish_reason or "stop"}

@@ -109,9 +109,7 @@ def embedding_batches(body: dict, gemini_model: str, *, task_type: str | None = 
     return [{"requests": requests[i : i + MAX_BATCH]} for i in range(0, len(requests), MAX_BATCH)]
 
 
-def embeddings_to_openai(
-    responses: list[dict], *, model: str, encoding_format: str, inputs: list[str], normalize: bool
-) -> dict:
+def embeddings_to_openai(responses: list[dict], *, model: str, encoding_format: str, inputs: list[str], normalize: bool) -> dict:
     """Join the batches' vectors into one OpenAI embeddings response.
 
     Raises ValueError (an upstream fault, not the client's) when a response is

@@ -80,9 +80,7 @@ def estimate_tokens(text: str) -> int:
     return max(1, int(estimate))
 
 
-def usage_or_estimate(
-    usage: dict[str, Any] | None, prompt_text: str, answer_text: str
-) -> tuple[int, int, bool]:
+def usage_or_estimate(usage: dict[str, Any] | None, prompt_text: str, answer_text: str) -> tuple[int, int, bool]:
     """`(prompt_tokens, completion_tokens, estimated)`.
 
     Each count comes from the OpenAI-format `usage` when it is a positive

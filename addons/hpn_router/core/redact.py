@@ -59,9 +59,7 @@ _QUOTED_FIELD = re.compile(
     re.IGNORECASE,
 )
 # Header line `authorization: v`; the value runs to the end of the line.
-_HEADER_LINE = re.compile(
-    rf"(?P<head>(?<![\w-])(?:{_LINE_NAMES})[ \t]*:[ \t]*)(?P<val>[^\r\n]+)", re.I
-)
+_HEADER_LINE = re.compile(rf"(?P<head>(?<![\w-])(?:{_LINE_NAMES})[ \t]*:[ \t]*)(?P<val>[^\r\n]+)", re.I)
 _BEARER = re.compile(r"(?P<head>\bBearer\s+)(?P<val>[^\s\"'\\,;]+)", re.IGNORECASE)
 # Google's 403 bodies say "Consumer 'api_key:AIza...' has been suspended".
 _API_KEY_QUOTE = re.compile(r"(?P<head>\bapi_key:\s*)(?P<val>[^\s\"'\\,;)\]}]+)", re.IGNORECASE)
@@ -176,10 +174,7 @@ class Redactor:
     def redact_headers(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """Credential headers become `<redacted>`; other values go through
         `redact` (a URL in a `referer` may carry `?key=`)."""
-        return [
-            (name, REDACTED if name.lower() in SENSITIVE_HEADERS else self.redact(value))
-            for name, value in headers
-        ]
+        return [(name, REDACTED if name.lower() in SENSITIVE_HEADERS else self.redact(value)) for name, value in headers]
 
     def redact_json(self, obj: Any) -> Any:
         """Return a redacted copy of a JSON-like value (dict/list/tuple/str);

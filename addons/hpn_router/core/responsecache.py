@@ -75,9 +75,7 @@ class ResponseCache:
         self._timer = timer
         # The byte budget is TTLCache's own maxsize, so cachetools evicts for
         # it; the entry bound is enforced in `put`.
-        self._cache: TTLCache[str, _Stored] = TTLCache(
-            maxsize=max_bytes, ttl=ttl_seconds, timer=timer, getsizeof=_size
-        )
+        self._cache: TTLCache[str, _Stored] = TTLCache(maxsize=max_bytes, ttl=ttl_seconds, timer=timer, getsizeof=_size)
 
     def get(self, key: str) -> CachedAnswer | None:
         stored = self._cache.get(key)
