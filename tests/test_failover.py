@@ -255,3 +255,10 @@ async def test_waiting_requests_are_served_in_arrival_order():
     results = await asyncio.gather(*tasks)
     assert all(r.result is OK for r in results)
     assert order == [0, 1, 2, 3, 4]
+
+
+async def test_when_every_key_was_tried_a_new_round_starts_within_retry_count():
+    transport = ScriptedTransport({"K1": [AttemptResult(status=503, body=b"{}"), OK]})
+    result = await run(make_pool(1), transport, Clock(), retry_count=3)
+    assert result.result is OK
+    assert transport.calls == ["K1", "K1"]

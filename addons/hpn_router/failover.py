@@ -86,8 +86,13 @@ async def run_with_failover(
     transient_failures = 0
     while len(attempts) <= retry_count:
         index = pool.pick(clock(), request.model, tried)
+        if index is None and tried:
+            # Every usable key was tried once: start a new round (a key whose 503 or short
+            # cooldown is over may serve now), still bounded by retry_count.
+            tried = set()
+            index = pool.pick(clock(), request.model, tried)
         if index is None:
-            waited = await _wait_for_recovery(pool, request.model, clock, waits, wait_budget, tried)
+            waited = await _wait_for_recovery(pool, request.model, clock, waits, wait_budget)
             if waited is None:
                 break
             wait_budget -= waited
@@ -114,14 +119,10 @@ async def run_with_failover(
     return FailoverResult(None, _give_up(pool, request.model, clock(), attempts), attempts)
 
 
-async def _wait_for_recovery(
-    pool: KeyPool, model: str, clock: Callable[[], float], waits: WaitPolicy, budget: float, tried: set[int]
-) -> float | None:
+async def _wait_for_recovery(pool: KeyPool, model: str, clock: Callable[[], float], waits: WaitPolicy, budget: float) -> float | None:
     """Sleep until the earliest key recovers, if that is within the budget; the seconds
-    waited, or None when waiting cannot help (every key tried, disabled, or too far off)."""
+    waited, or None when waiting cannot help (every key disabled, or recovery too far off)."""
     now = clock()
-    if tried and not any(pool.state(i, now, model).value == "cooling" for i in range(len(pool.keys)) if i not in tried):
-        return None  # keys this request already tried don't come back within it
     recovery = pool.exhaustion(now, model).earliest_recovery
     if recovery is None or recovery - now > budget or budget <= 0:
         return None

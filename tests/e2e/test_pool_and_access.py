@@ -75,12 +75,16 @@ def test_a_request_waits_for_the_earliest_recovery(make_router, emulator):
     router = make_router(keys=KEYS[:1], config={"key_pool": {"max_wait_seconds": 5}})
     emulator.set_key(0, "ok", script=["rate_limit"])  # one 429 with RetryInfo 2s, then fine
     client = client_for(router, timeout=30)
-    with pytest.raises(openai.RateLimitError):  # its only key failed within this request
-        client.chat.completions.create(model="gpt-4", messages=MSG)
     started = time.monotonic()
-    answer = client.chat.completions.create(model="gpt-4", messages=MSG)  # waits ~2 s, then served
+    # The only key answers 429 (retry in 2 s): the request waits for it, then it serves.
+    answer = client.chat.completions.create(model="gpt-4", messages=MSG)
     assert "You said" in answer.choices[0].message.content
     assert time.monotonic() - started >= 1.0
+    assert [r["status"] for r in emulator.stats()["requests"]] == [429, 200]
+    emulator.set_key(0, "rate_limit")  # 429 every time, retry in 2 s: beyond a 1 s budget
+    router2 = make_router(keys=KEYS[:1], config={"key_pool": {"max_wait_seconds": 1}})
+    with pytest.raises(openai.RateLimitError):
+        client_for(router2).chat.completions.create(model="gpt-4", messages=MSG)
 
 
 def test_state_survives_a_restart(make_router, emulator):
