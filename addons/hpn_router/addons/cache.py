@@ -23,7 +23,6 @@ Usage:
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +35,7 @@ from hpn_router.addons.answers import is_client_flow
 from hpn_router.config import RouterConfig
 from hpn_router.core.cachekey import cache_key, is_cacheable, parse_cache_control
 from hpn_router.core.chat_request import is_streaming, wants_usage_in_stream
+from hpn_router.core.chat_response import new_completion_id
 from hpn_router.core.chat_validate import validate_chat_request
 from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
 from hpn_router.core.invalid import InvalidRequest
@@ -150,7 +150,7 @@ def answer_hit(flow: http.HTTPFlow, body: dict[str, Any], hit: CachedAnswer, *, 
     usage = hit.usage or hit.completion.get("usage")
     completion = {
         **hit.completion,
-        "id": "chatcmpl-" + secrets.token_hex(12),
+        "id": new_completion_id(),
         "created": int(time.time()),
         "model": body["model"],
         "usage": usage,

@@ -1,24 +1,21 @@
 """ChatTranslation: `POST /v1/chat/completions` as Gemini `generateContent`, and back.
 
-In `request` it validates the OpenAI request and rewrites the flow's request into the Gemini
-request (so mitmweb shows what goes upstream), leaving KeyRouting a plan in `flow.metadata`.
-In `responseheaders`/`response` it turns Gemini's answer, streamed or not, into OpenAI's
-format. Bad input is answered here with a 4xx and never forwarded.
+A translator run by the Translation addon. `translate_request` validates the OpenAI request
+and rewrites the flow's request into the Gemini request (so mitmweb shows what goes
+upstream), leaving KeyRouting a plan in `flow.metadata`; `start_stream`/`translate_response`
+turn Gemini's answer, streamed or not, into OpenAI's format. Bad input raises InvalidRequest,
+which Translation answers with a 4xx; nothing is forwarded.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import time
 
 from mitmproxy import http
 
 from hpn_router import meta
 from hpn_router.addons.answers import (
-    answer_error,
-    answer_exception,
-    is_client_flow,
     parse_json_body,
     replace_body,
     rewrite_request,
@@ -32,13 +29,9 @@ from hpn_router.core.chat_request import (
     validate_chat_request,
     wants_usage_in_stream,
 )
-from hpn_router.core.chat_response import gemini_to_chat_completion
+from hpn_router.core.chat_response import gemini_to_chat_completion, new_completion_id
 from hpn_router.core.chat_stream import StreamTranslator
-from hpn_router.core.upstream_errors import gemini_error_to_openai
 from hpn_router.models import gemini_model_for, is_gemini3
-from hpn_router.routes import Endpoint
-
-CHAT = Endpoint.CHAT.value
 
 
 class ChatTranslation:
@@ -48,15 +41,9 @@ class ChatTranslation:
     def apply(self, config: RouterConfig) -> None:
         self.config = config
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(meta.ROUTE) != CHAT or not is_client_flow(flow) or self.config is None:
-            return
-        try:
-            self._translate_request(flow, self.config)
-        except Exception as e:
-            answer_exception(flow, e, "translate the request")
-
-    def _translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
+    def translate_request(self, flow: http.HTTPFlow) -> None:
+        assert self.config is not None  # Endpoints answers requests that arrive without one
+        config = self.config
         body = validate_chat_request(parse_json_body(flow))
         gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_model)
         gemini_body = chat_request_to_gemini(body, gemini_model, self._options(gemini_model))
@@ -75,15 +62,12 @@ class ChatTranslation:
         content = json.dumps(gemini_body, ensure_ascii=False).encode()
         rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
 
-    def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if not self._is_ours(flow) or not flow.metadata.get(meta.RELAYED):
-            return
+    def start_stream(self, flow: http.HTTPFlow) -> None:
+        """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""
         assert flow.response is not None
-        if flow.response.status_code != 200:
-            return
         translator = StreamTranslator(
             model=str(flow.metadata.get(meta.MODEL)),
-            completion_id=_completion_id(),
+            completion_id=new_completion_id(),
             created=int(time.time()),
             include_usage=bool(flow.metadata.get(meta.INCLUDE_USAGE)),
             options=self._options(str(flow.metadata.get(meta.GEMINI_MODEL))),
@@ -92,35 +76,18 @@ class ChatTranslation:
         flow.response.headers.pop("content-length", None)
         flow.response.stream = StreamAdapter(translator)
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        if not self._is_ours(flow):
-            return
-        try:
-            if flow.metadata.get(meta.RELAYED):
-                self._record_stream(flow)
-            else:
-                self._translate_response(flow)
-        except Exception as e:
-            answer_exception(flow, e, "translate Gemini's answer")
+    def translate_response(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(meta.RELAYED):
+            self._record_stream(flow)
+        else:
+            self._translate_completion(flow)
 
-    def _is_ours(self, flow: http.HTTPFlow) -> bool:
-        return (
-            flow.metadata.get(meta.ROUTE) == CHAT
-            and flow.response is not None
-            and not flow.metadata.get(meta.LOCAL)
-            and not meta.is_attempt(flow.metadata)
-        )
-
-    def _translate_response(self, flow: http.HTTPFlow) -> None:
+    def _translate_completion(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
-        status = flow.response.status_code
-        if status != 200:
-            answer_error(flow, gemini_error_to_openai(status, flow.response.raw_content or b""))
-            return
         completion = gemini_to_chat_completion(
             json.loads(flow.response.raw_content or b"{}"),
             model=str(flow.metadata.get(meta.MODEL)),
-            completion_id=_completion_id(),
+            completion_id=new_completion_id(),
             created=int(time.time()),
             options=self._options(str(flow.metadata.get(meta.GEMINI_MODEL))),
         )
@@ -151,7 +118,3 @@ class StreamAdapter:
     def __call__(self, data: bytes) -> list[bytes]:
         events = self.translator.feed(data) if data else self.translator.finish()
         return [e for e in events if e]
-
-
-def _completion_id() -> str:
-    return "chatcmpl-" + secrets.token_hex(12)

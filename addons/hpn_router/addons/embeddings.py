@@ -12,20 +12,13 @@ from mitmproxy import http
 
 from hpn_router import meta
 from hpn_router.addons.answers import (
-    answer_error,
-    answer_exception,
-    is_client_flow,
     parse_json_body,
     rewrite_request,
     upstream_plan,
 )
 from hpn_router.config import RouterConfig
 from hpn_router.core.embeddings import MAX_DIMENSIONS, embedding_batches, embeddings_to_openai, validate_embeddings_request
-from hpn_router.core.upstream_errors import gemini_error_to_openai
 from hpn_router.models import gemini_model_for
-from hpn_router.routes import Endpoint
-
-EMBEDDINGS = Endpoint.EMBEDDINGS.value
 
 
 class Embeddings:
@@ -35,15 +28,9 @@ class Embeddings:
     def apply(self, config: RouterConfig) -> None:
         self.config = config
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(meta.ROUTE) != EMBEDDINGS or not is_client_flow(flow) or self.config is None:
-            return
-        try:
-            self._translate_request(flow, self.config)
-        except Exception as e:
-            answer_exception(flow, e, "translate the embeddings request")
-
-    def _translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
+    def translate_request(self, flow: http.HTTPFlow) -> None:
+        assert self.config is not None  # Endpoints answers requests that arrive without one
+        config = self.config
         body = validate_embeddings_request(parse_json_body(flow))
         gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_embedding_model)
         batches = embedding_batches(body, gemini_model)
@@ -63,21 +50,8 @@ class Embeddings:
         # A JSON array of batch bodies; KeyRouting sends one request per element.
         rewrite_request(flow, "POST", path, json.dumps(batches, ensure_ascii=False).encode())
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(meta.ROUTE) != EMBEDDINGS or flow.response is None:
-            return
-        if flow.metadata.get(meta.LOCAL) or meta.is_attempt(flow.metadata):
-            return
-        try:
-            self._translate_response(flow)
-        except Exception as e:
-            answer_exception(flow, e, "translate Gemini's embeddings")
-
-    def _translate_response(self, flow: http.HTTPFlow) -> None:
+    def translate_response(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
-        if flow.response.status_code != 200:
-            answer_error(flow, gemini_error_to_openai(flow.response.status_code, flow.response.raw_content or b""))
-            return
         batches = json.loads(flow.request.raw_content or b"[]")
         inputs = [r["content"]["parts"][0]["text"] for batch in batches for r in batch["requests"]]
         options = flow.metadata["hpn.embeddings"]

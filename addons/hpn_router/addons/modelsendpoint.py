@@ -13,14 +13,12 @@ from collections.abc import Callable
 from mitmproxy import http
 
 from hpn_router import meta
-from hpn_router.addons.answers import answer_error, answer_exception, answer_json, is_client_flow, rewrite_request, upstream_plan
+from hpn_router.addons.answers import answer_error, answer_json, rewrite_request, upstream_plan
 from hpn_router.config import RouterConfig
 from hpn_router.core.model_list import find_model, gemini_models_to_openai
-from hpn_router.core.upstream_errors import gemini_error_to_openai
 from hpn_router.errors import NotFoundError
-from hpn_router.routes import Endpoint, match
+from hpn_router.routes import match
 
-ROUTES = {Endpoint.MODELS.value, Endpoint.MODEL.value}
 CACHE_SECONDS = 300.0
 
 
@@ -35,9 +33,7 @@ class ModelsEndpoint:
         self.config = config
         self._listing = None  # aliases may have changed
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(meta.ROUTE) not in ROUTES or not is_client_flow(flow):
-            return
+    def translate_request(self, flow: http.HTTPFlow) -> None:
         flow.metadata["hpn.model_id"] = match(flow.request.method, flow.request.path).model
         if self._listing is not None and self.clock() - self._fetched_at < CACHE_SECONDS:
             self._answer(flow, self._listing)
@@ -46,21 +42,12 @@ class ModelsEndpoint:
         flow.metadata[meta.UPSTREAM] = upstream_plan("GET", path, "pageSize=1000", stream=False, model="models.list")
         rewrite_request(flow, "GET", f"{path}?pageSize=1000", b"")
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(meta.ROUTE) not in ROUTES or flow.response is None:
-            return
-        if flow.metadata.get(meta.LOCAL) or meta.is_attempt(flow.metadata):
-            return
-        try:
-            if flow.response.status_code != 200:
-                answer_error(flow, gemini_error_to_openai(flow.response.status_code, flow.response.raw_content or b""))
-                return
-            models = json.loads(flow.response.raw_content or b"{}").get("models") or []
-            aliases = self.config.models if self.config else {}
-            self._listing, self._fetched_at = gemini_models_to_openai(models, aliases), self.clock()
-            self._answer(flow, self._listing)
-        except Exception as e:
-            answer_exception(flow, e, "list the models")
+    def translate_response(self, flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        models = json.loads(flow.response.raw_content or b"{}").get("models") or []
+        aliases = self.config.models if self.config else {}
+        self._listing, self._fetched_at = gemini_models_to_openai(models, aliases), self.clock()
+        self._answer(flow, self._listing)
 
     def _answer(self, flow: http.HTTPFlow, listing: dict) -> None:
         model_id = flow.metadata.get("hpn.model_id")

@@ -12,16 +12,14 @@ from urllib.parse import urlencode
 from mitmproxy import http
 
 from hpn_router import meta
-from hpn_router.addons.answers import is_client_flow, rewrite_request, upstream_plan
-from hpn_router.routes import Endpoint, match
-
-NATIVE = Endpoint.NATIVE.value
+from hpn_router.addons.answers import rewrite_request, upstream_plan
+from hpn_router.routes import match
 
 
 class NativePassthrough:
-    def request(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(meta.ROUTE) != NATIVE or not is_client_flow(flow):
-            return
+    passes_errors = True  # a Google SDK expects Google's error bodies
+
+    def translate_request(self, flow: http.HTTPFlow) -> None:
         route = match(flow.request.method, flow.request.path)
         stream = route.action == "streamGenerateContent"
         path = flow.request.path.split("?", 1)[0]
@@ -37,9 +35,9 @@ class NativePassthrough:
         )
         rewrite_request(flow, flow.request.method, path + (f"?{query}" if query else ""), flow.request.raw_content or b"")
 
-    def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(meta.ROUTE) == NATIVE and flow.metadata.get(meta.RELAYED) and flow.response is not None:
-            flow.response.stream = True  # Gemini's own SSE, passed through as it arrives
+    def start_stream(self, flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        flow.response.stream = True  # Gemini's own SSE, passed through as it arrives
 
 
 def _query(flow: http.HTTPFlow) -> str:

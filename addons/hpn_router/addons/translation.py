@@ -1,9 +1,15 @@
 """Translation: hands each client request to the translator of its endpoint.
 
-The translators (ChatTranslation, Embeddings, ModelsEndpoint, NativePassthrough) each keep
-to one endpoint and work as addons on their own; this addon dispatches to the one a flow's
-route names, so mitmproxy calls one hook per event instead of four (hook dispatch is most
-of a proxy's CPU per request: see README "Performance").
+The translators (ChatTranslation, Embeddings, ModelsEndpoint, NativePassthrough) each know one
+endpoint; this addon owns what they share: which flows are theirs, OpenAI-format answers to
+Gemini's errors, and catching failures so no hook raises. One addon also means mitmproxy
+calls one hook per event instead of four (hook dispatch is most of a proxy's CPU per request:
+see README "Performance").
+
+A translator has `translate_request(flow)` and, where it applies, `translate_response(flow)`
+(a 200 from Gemini, or a relayed stream that has ended), `start_stream(flow)` (a relayed 200
+stream, before its first byte) and `apply(config)`. `passes_errors = True` hands Gemini's own
+error bodies through (the native API) instead of mapping them to OpenAI's format.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from typing import Any
 from mitmproxy import http
 
 from hpn_router import meta
+from hpn_router.addons.answers import answer_error, answer_exception, is_client_flow
 from hpn_router.config import RouterConfig
+from hpn_router.core.upstream_errors import gemini_error_to_openai
 
 
 class Translation:
@@ -26,18 +34,38 @@ class Translation:
             if hasattr(translator, "apply"):
                 translator.apply(config)
 
-    def _for(self, flow: http.HTTPFlow, hook: str) -> Any:
-        translator = self.by_route.get(flow.metadata.get(meta.ROUTE))  # type: ignore[arg-type]
-        return getattr(translator, hook, None)
-
     def request(self, flow: http.HTTPFlow) -> None:
-        if handler := self._for(flow, "request"):
-            handler(flow)
+        translator = self.by_route.get(flow.metadata.get(meta.ROUTE))  # type: ignore[arg-type]
+        if translator is None or not is_client_flow(flow):
+            return
+        try:
+            translator.translate_request(flow)
+        except Exception as e:
+            answer_exception(flow, e, "translate the request")
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if handler := self._for(flow, "responseheaders"):
-            handler(flow)
+        translator = self._answered_by_gemini(flow)
+        if translator is None or not flow.metadata.get(meta.RELAYED) or flow.response.status_code != 200:  # type: ignore[union-attr]
+            return
+        if start := getattr(translator, "start_stream", None):
+            start(flow)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if handler := self._for(flow, "response"):
-            handler(flow)
+        translator = self._answered_by_gemini(flow)
+        if translator is None:
+            return
+        assert flow.response is not None
+        try:
+            if flow.response.status_code != 200 and not getattr(translator, "passes_errors", False):
+                answer_error(flow, gemini_error_to_openai(flow.response.status_code, flow.response.raw_content or b""))
+            elif translate := getattr(translator, "translate_response", None):
+                translate(flow)
+        except Exception as e:
+            answer_exception(flow, e, "translate Gemini's answer")
+
+    def _answered_by_gemini(self, flow: http.HTTPFlow) -> Any:
+        """The translator of a flow whose response came from Gemini (not the router's own
+        answer, and not one of the recorded attempt flows)."""
+        if flow.response is None or flow.metadata.get(meta.LOCAL) or meta.is_attempt(flow.metadata):
+            return None
+        return self.by_route.get(flow.metadata.get(meta.ROUTE))  # type: ignore[arg-type]

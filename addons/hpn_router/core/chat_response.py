@@ -11,6 +11,7 @@ Gemini says ``STOP`` (trap §4.5); only OpenAI's finish strings ever leave here
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from .chat_request import TranslateOptions
@@ -138,3 +139,8 @@ def _message(content: str | None, calls: list[dict], reasoning: str | None) -> d
 
 def _make_choice(index: int, message: dict, finish: str) -> dict:
     return {"index": index, "message": message, "logprobs": None, "finish_reason": finish}
+
+
+def new_completion_id() -> str:
+    """A fresh `chatcmpl-...` id (each answer gets its own, cached ones included)."""
+    return "chatcmpl-" + secrets.token_hex(12)
