@@ -85,12 +85,7 @@ async def run_with_failover(
     wait_budget = waits.max_wait_seconds
     transient_failures = 0
     while len(attempts) <= retry_count:
-        index = pool.pick(clock(), request.model, tried)
-        if index is None and tried:
-            # Every usable key was tried once: start a new round (a key whose 503 or short
-            # cooldown is over may serve now), still bounded by retry_count.
-            tried = set()
-            index = pool.pick(clock(), request.model, tried)
+        index = _next_key(pool, request.model, clock(), tried)
         if index is None:
             waited = await _wait_for_recovery(pool, request.model, clock, waits, wait_budget)
             if waited is None:
@@ -101,22 +96,40 @@ async def run_with_failover(
             on_rotate(attempts[-1], pool.name(index))
         if transient_failures and waits.backoff_seconds:
             await waits.sleep(waits.backoff_seconds * 2 ** (transient_failures - 1))
-        started = clock()
-        pool.record_send(index, started, request.model)
-        # Input tokens count against tpm; the request size (~4 bytes a token) is known
-        # before sending, Gemini's own count only afterwards.
-        pool.record_tokens(index, started, request.model, len(request.body) // 4)
-        result = await transport.send(request, pool.keys[index].key)
-        outcome = _classify(result)
-        ended = clock()
-        pool.report(index, outcome, ended, request.model)
-        attempts.append(Attempt(len(attempts) + 1, index, pool.name(index), result.status, outcome, started, ended))
-        if not outcome.retry_elsewhere:
-            return FailoverResult(result, None, attempts, pool.name(index))
+        result, attempt = await _attempt(request, pool, transport, index, clock, len(attempts) + 1)
+        attempts.append(attempt)
+        if not attempt.outcome.retry_elsewhere:
+            return FailoverResult(result, None, attempts, attempt.key_name)
         result.close()
         tried.add(index)
-        transient_failures += outcome.verdict is Verdict.TRANSIENT
+        transient_failures += attempt.outcome.verdict is Verdict.TRANSIENT
     return FailoverResult(None, _give_up(pool, request.model, clock(), attempts), attempts)
+
+
+def _next_key(pool: KeyPool, model: str, now: float, tried: set[int]) -> int | None:
+    """The next key not yet tried; once every usable key was tried, a new round starts (a
+    key whose 503 or short cooldown is over may serve now), still bounded by retry_count."""
+    index = pool.pick(now, model, tried)
+    if index is None and tried:
+        tried.clear()
+        index = pool.pick(now, model, tried)
+    return index
+
+
+async def _attempt(
+    request: UpstreamRequest, pool: KeyPool, transport: Transport, index: int, clock: Callable[[], float], number: int
+) -> tuple[AttemptResult, Attempt]:
+    """Send once with key `index` and report the outcome to the pool."""
+    started = clock()
+    pool.record_send(index, started, request.model)
+    # Input tokens count against tpm; the request size (~4 bytes a token) is known before
+    # sending, Gemini's own count only afterwards.
+    pool.record_tokens(index, started, request.model, len(request.body) // 4)
+    result = await transport.send(request, pool.keys[index].key)
+    outcome = _classify(result)
+    ended = clock()
+    pool.report(index, outcome, ended, request.model)
+    return result, Attempt(number, index, pool.name(index), result.status, outcome, started, ended)
 
 
 async def _wait_for_recovery(pool: KeyPool, model: str, clock: Callable[[], float], waits: WaitPolicy, budget: float) -> float | None:

@@ -122,9 +122,11 @@ class KeyPool:
         for step in range(count):
             position = (self._cursor + step) % count
             index = self._order[position]
-            if index in exclude or self.state(index, now, model) is not KeyState.ACTIVE:
+            if index in exclude or index in self._disabled or self._cooldown(index, now, model) is not None:
                 continue
-            room = self._headroom(index, now, model)
+            room = self._headroom(index, now, model)  # once: state() would compute it again
+            if room == 0.0:
+                continue  # budget spent: COOLING
             if room is None:  # no budget known: plain round-robin
                 best = (2.0, position)
                 break

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hpn_router.core.classify import PACIFIC
+from hpn_router.core.classify import PACIFIC, next_pacific_midnight
 
 MINUTE = 60.0
 
@@ -43,14 +43,17 @@ class Usage:
     tokens: deque[list[float]] = field(default_factory=deque)  # [second, input tokens]
     day: str = ""
     day_requests: int = 0
+    day_ends: float = float("-inf")  # the next Pacific midnight: no time-zone maths per request
 
     def prune(self, now: float) -> None:
         for window in (self.requests, self.tokens):
             while window and now - window[0][0] >= MINUTE:
                 window.popleft()
-        today = pacific_day(now)
-        if today != self.day:
-            self.day, self.day_requests = today, 0
+        if now >= self.day_ends or now < self.day_ends - 25 * 3600:  # a new day (or a clock set back)
+            today = pacific_day(now)
+            if today != self.day:
+                self.day, self.day_requests = today, 0
+            self.day_ends = next_pacific_midnight(now)
 
     def record_request(self, now: float) -> None:
         self.prune(now)
