@@ -43,5 +43,5 @@ def _attempt_flow(client: http.HTTPFlow, request: UpstreamRequest, attempt: Atte
     flow.is_replay = "request"
     flow.live = False
     flow.metadata[meta.ATTEMPT_OF] = client.id
-    flow.metadata["hpn.attempt"] = {"number": attempt.number, "key": attempt.key_name, "outcome": attempt.outcome.reason}
+    flow.metadata[meta.ATTEMPT] = {"number": attempt.number, "key": attempt.key_name, "outcome": attempt.outcome.reason}
     return flow

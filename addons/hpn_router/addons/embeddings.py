@@ -41,7 +41,7 @@ class Embeddings:
                 meta.MODEL: body["model"],
                 meta.GEMINI_MODEL: gemini_model,
                 meta.UPSTREAM: upstream_plan("POST", path, "", stream=False, model=gemini_model, batched=True),
-                "hpn.embeddings": {
+                meta.EMBEDDINGS: {
                     "encoding_format": body["encoding_format"],
                     "normalize": dimensions is not None and dimensions < MAX_DIMENSIONS,
                 },
@@ -54,7 +54,7 @@ class Embeddings:
         assert flow.response is not None
         batches = json.loads(flow.request.raw_content or b"[]")
         inputs = [r["content"]["parts"][0]["text"] for batch in batches for r in batch["requests"]]
-        options = flow.metadata["hpn.embeddings"]
+        options = flow.metadata[meta.EMBEDDINGS]
         answer = embeddings_to_openai(
             json.loads(flow.response.raw_content or b"[]"),
             model=str(flow.metadata.get(meta.MODEL)),

@@ -34,7 +34,7 @@ class ModelsEndpoint:
         self._listing = None  # aliases may have changed
 
     def translate_request(self, flow: http.HTTPFlow) -> None:
-        flow.metadata["hpn.model_id"] = match(flow.request.method, flow.request.path).model
+        flow.metadata[meta.MODEL_ID] = match(flow.request.method, flow.request.path).model
         if self._listing is not None and self.clock() - self._fetched_at < CACHE_SECONDS:
             self._answer(flow, self._listing)
             return
@@ -50,7 +50,7 @@ class ModelsEndpoint:
         self._answer(flow, self._listing)
 
     def _answer(self, flow: http.HTTPFlow, listing: dict) -> None:
-        model_id = flow.metadata.get("hpn.model_id")
+        model_id = flow.metadata.get(meta.MODEL_ID)
         if model_id is None:
             answer_json(flow, 200, listing)
         elif (entry := find_model(listing, model_id)) is not None:
