@@ -35,18 +35,10 @@ from hpn_router.models import gemini_model_for, is_gemini3
 
 
 class ChatTranslation:
-    def __init__(self) -> None:
-        self.config: RouterConfig | None = None
-
-    def apply(self, config: RouterConfig) -> None:
-        self.config = config
-
-    def translate_request(self, flow: http.HTTPFlow) -> None:
-        assert self.config is not None  # Endpoints answers requests that arrive without one
-        config = self.config
+    def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         body = validate_chat_request(parse_json_body(flow))
         gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_model)
-        gemini_body = chat_request_to_gemini(body, gemini_model, self._options(gemini_model))
+        gemini_body = chat_request_to_gemini(body, gemini_model, _options(gemini_model, config))
         stream = is_streaming(body)
         path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
         query = "alt=sse" if stream else ""
@@ -62,7 +54,7 @@ class ChatTranslation:
         content = json.dumps(gemini_body, ensure_ascii=False).encode()
         rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
 
-    def start_stream(self, flow: http.HTTPFlow) -> None:
+    def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""
         assert flow.response is not None
         translator = StreamTranslator(
@@ -70,26 +62,26 @@ class ChatTranslation:
             completion_id=new_completion_id(),
             created=int(time.time()),
             include_usage=bool(flow.metadata.get(meta.INCLUDE_USAGE)),
-            options=self._options(str(flow.metadata.get(meta.GEMINI_MODEL))),
+            options=_options(str(flow.metadata.get(meta.GEMINI_MODEL)), config),
         )
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
         flow.response.stream = StreamAdapter(translator)
 
-    def translate_response(self, flow: http.HTTPFlow) -> None:
+    def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         if flow.metadata.get(meta.RELAYED):
             self._record_stream(flow)
         else:
-            self._translate_completion(flow)
+            self._translate_completion(flow, config)
 
-    def _translate_completion(self, flow: http.HTTPFlow) -> None:
+    def _translate_completion(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
         completion = gemini_to_chat_completion(
             json.loads(flow.response.raw_content or b"{}"),
             model=str(flow.metadata.get(meta.MODEL)),
             completion_id=new_completion_id(),
             created=int(time.time()),
-            options=self._options(str(flow.metadata.get(meta.GEMINI_MODEL))),
+            options=_options(str(flow.metadata.get(meta.GEMINI_MODEL)), config),
         )
         flow.metadata[meta.USAGE] = completion.get("usage")
         # Rewritten in place: a new Response would re-run mitmproxy's per-field type checks,
@@ -103,10 +95,6 @@ class ChatTranslation:
             flow.metadata[meta.USAGE] = adapter.translator.openai_usage
             flow.metadata[meta.ANSWER_TEXT] = adapter.translator.text[:20000]
 
-    def _options(self, gemini_model: str) -> TranslateOptions:
-        expose = bool(self.config and self.config.gemini.expose_reasoning)
-        return TranslateOptions(gemini3=is_gemini3(gemini_model), expose_reasoning=expose)
-
 
 class StreamAdapter:
     """mitmproxy's stream callable: bytes in, a *list* of chunks out. Returning b"" would
@@ -118,3 +106,7 @@ class StreamAdapter:
     def __call__(self, data: bytes) -> list[bytes]:
         events = self.translator.feed(data) if data else self.translator.finish()
         return [e for e in events if e]
+
+
+def _options(gemini_model: str, config: RouterConfig) -> TranslateOptions:
+    return TranslateOptions(gemini3=is_gemini3(gemini_model), expose_reasoning=config.gemini.expose_reasoning)

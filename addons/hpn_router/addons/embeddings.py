@@ -22,15 +22,7 @@ from hpn_router.models import gemini_model_for
 
 
 class Embeddings:
-    def __init__(self) -> None:
-        self.config: RouterConfig | None = None
-
-    def apply(self, config: RouterConfig) -> None:
-        self.config = config
-
-    def translate_request(self, flow: http.HTTPFlow) -> None:
-        assert self.config is not None  # Endpoints answers requests that arrive without one
-        config = self.config
+    def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         body = validate_embeddings_request(parse_json_body(flow))
         gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_embedding_model)
         batches = embedding_batches(body, gemini_model)
@@ -50,7 +42,7 @@ class Embeddings:
         # A JSON array of batch bodies; KeyRouting sends one request per element.
         rewrite_request(flow, "POST", path, json.dumps(batches, ensure_ascii=False).encode())
 
-    def translate_response(self, flow: http.HTTPFlow) -> None:
+    def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
         batches = json.loads(flow.request.raw_content or b"[]")
         inputs = [r["content"]["parts"][0]["text"] for batch in batches for r in batch["requests"]]

@@ -24,16 +24,14 @@ CACHE_SECONDS = 300.0
 
 class ModelsEndpoint:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.config: RouterConfig | None = None
         self.clock = clock
         self._listing: dict | None = None
         self._fetched_at = 0.0
 
     def apply(self, config: RouterConfig) -> None:
-        self.config = config
         self._listing = None  # aliases may have changed
 
-    def translate_request(self, flow: http.HTTPFlow) -> None:
+    def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         flow.metadata[meta.MODEL_ID] = match(flow.request.method, flow.request.path).model
         if self._listing is not None and self.clock() - self._fetched_at < CACHE_SECONDS:
             self._answer(flow, self._listing)
@@ -42,10 +40,10 @@ class ModelsEndpoint:
         flow.metadata[meta.UPSTREAM] = upstream_plan("GET", path, "pageSize=1000", stream=False, model="models.list")
         rewrite_request(flow, "GET", f"{path}?pageSize=1000", b"")
 
-    def translate_response(self, flow: http.HTTPFlow) -> None:
+    def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
         models = json.loads(flow.response.raw_content or b"{}").get("models") or []
-        aliases = self.config.models if self.config else {}
+        aliases = config.models
         self._listing, self._fetched_at = gemini_models_to_openai(models, aliases), self.clock()
         self._answer(flow, self._listing)
 

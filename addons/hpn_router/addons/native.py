@@ -13,13 +13,14 @@ from mitmproxy import http
 
 from hpn_router import meta
 from hpn_router.addons.answers import rewrite_request, upstream_plan
+from hpn_router.config import RouterConfig
 from hpn_router.routes import match
 
 
 class NativePassthrough:
     passes_errors = True  # a Google SDK expects Google's error bodies
 
-    def translate_request(self, flow: http.HTTPFlow) -> None:
+    def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         route = match(flow.request.method, flow.request.path)
         stream = route.action == "streamGenerateContent"
         path = flow.request.path.split("?", 1)[0]
@@ -35,7 +36,7 @@ class NativePassthrough:
         )
         rewrite_request(flow, flow.request.method, path + (f"?{query}" if query else ""), flow.request.raw_content or b"")
 
-    def start_stream(self, flow: http.HTTPFlow) -> None:
+    def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
         flow.response.stream = True  # Gemini's own SSE, passed through as it arrives
 

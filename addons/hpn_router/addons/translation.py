@@ -6,9 +6,10 @@ Gemini's errors, and catching failures so no hook raises. One addon also means m
 calls one hook per event instead of four (hook dispatch is most of a proxy's CPU per request:
 see README "Performance").
 
-A translator has `translate_request(flow)` and, where it applies, `translate_response(flow)`
-(a 200 from Gemini, or a relayed stream that has ended), `start_stream(flow)` (a relayed 200
-stream, before its first byte) and `apply(config)`. `passes_errors = True` hands Gemini's own
+A translator has `translate_request(flow, config)` and, where it applies,
+`translate_response(flow, config)` (a 200 from Gemini, or a relayed stream that has ended),
+`start_stream(flow, config)` (a relayed 200 stream, before its first byte) and `apply(config)`
+(a new config arrived). `passes_errors = True` hands Gemini's own
 error bodies through (the native API) instead of mapping them to OpenAI's format.
 """
 
@@ -28,18 +29,21 @@ class Translation:
     def __init__(self, by_route: dict[str, Any]) -> None:
         self.by_route = by_route
         self.translators = list(dict.fromkeys(by_route.values()))  # each once, in order
+        self.config: RouterConfig | None = None
 
     def apply(self, config: RouterConfig) -> None:
+        self.config = config
         for translator in self.translators:
             if hasattr(translator, "apply"):
                 translator.apply(config)
 
     def request(self, flow: http.HTTPFlow) -> None:
         translator = self.by_route.get(flow.metadata.get(meta.ROUTE))  # type: ignore[arg-type]
-        if translator is None or not is_client_flow(flow):
+        # Without a config Endpoints has already answered (is_client_flow is then False).
+        if translator is None or not is_client_flow(flow) or self.config is None:
             return
         try:
-            translator.translate_request(flow)
+            translator.translate_request(flow, self.config)
         except Exception as e:
             answer_exception(flow, e, "translate the request")
 
@@ -48,7 +52,7 @@ class Translation:
         if translator is None or not flow.metadata.get(meta.RELAYED) or flow.response.status_code != 200:  # type: ignore[union-attr]
             return
         if start := getattr(translator, "start_stream", None):
-            start(flow)
+            start(flow, self.config)
 
     def response(self, flow: http.HTTPFlow) -> None:
         translator = self._answered_by_gemini(flow)
@@ -59,13 +63,13 @@ class Translation:
             if flow.response.status_code != 200 and not getattr(translator, "passes_errors", False):
                 answer_error(flow, gemini_error_to_openai(flow.response.status_code, flow.response.raw_content or b""))
             elif translate := getattr(translator, "translate_response", None):
-                translate(flow)
+                translate(flow, self.config)
         except Exception as e:
             answer_exception(flow, e, "translate Gemini's answer")
 
     def _answered_by_gemini(self, flow: http.HTTPFlow) -> Any:
         """The translator of a flow whose response came from Gemini (not the router's own
         answer, and not one of the recorded attempt flows)."""
-        if flow.response is None or flow.metadata.get(meta.LOCAL) or meta.is_attempt(flow.metadata):
+        if flow.response is None or flow.metadata.get(meta.LOCAL) or meta.is_attempt(flow.metadata) or self.config is None:
             return None
         return self.by_route.get(flow.metadata.get(meta.ROUTE))  # type: ignore[arg-type]
