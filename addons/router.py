@@ -26,6 +26,7 @@ from hpn_router.addons.access import Access  # noqa: E402
 from hpn_router.addons.admin import Admin  # noqa: E402
 from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache  # noqa: E402
 from hpn_router.addons.chat import ChatTranslation  # noqa: E402
+from hpn_router.addons.clientview import ClientView  # noqa: E402
 from hpn_router.addons.cost import CostEstimator  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
 from hpn_router.addons.endpoints import Endpoints  # noqa: E402
@@ -70,6 +71,7 @@ addons = [
     settings,
     log_redaction,
     interception,  # before every addon that handles requests: it marks what is not ours
+    ClientView(),  # notes what the client sent before anything rewrites it; shows it again at the end
     access,
     health,
     admin,

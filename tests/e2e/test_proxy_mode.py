@@ -9,6 +9,7 @@ would fail the test instead of reaching the real api.openai.com.
 
 from __future__ import annotations
 
+import http.cookiejar
 import http.server
 import json
 import os
@@ -19,6 +20,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -368,6 +370,24 @@ def test_plain_http_to_other_hosts_is_forwarded_untouched(router):
 # --- mitmweb ----------------------------------------------------------------------------------------
 
 
+def _web_flows(web: str) -> list[dict]:
+    return json.loads(urllib.request.urlopen(f"{web}/flows", timeout=10).read())
+
+
+def _web_body(web: str, flow: dict, part: str = "request") -> bytes:
+    return urllib.request.urlopen(f"{web}/flows/{flow['id']}/{part}/content.data", timeout=10).read()
+
+
+def _web_replay(web: str, flow: dict) -> None:
+    """What the replay button does: mitmweb wants its XSRF cookie echoed in a header."""
+    cookies = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+    opener.open(f"{web}/", timeout=10).read()
+    token = next(c.value for c in cookies if c.name == "_xsrf")
+    request = urllib.request.Request(f"{web}/flows/{flow['id']}/replay", method="POST", headers={"X-XSRFToken": token})
+    opener.open(request, timeout=10).read()
+
+
 def test_mitmweb_shows_the_client_flow_and_each_attempt_without_keys_and_caps_flows(emulator, tmp_path):
     emulator.reset()
     web_port = free_port()
@@ -389,28 +409,57 @@ def test_mitmweb_shows_the_client_flow_and_each_attempt_without_keys_and_caps_fl
         )
         client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "watch me"}])
 
-        flows = json.loads(urllib.request.urlopen(f"{web}/flows", timeout=10).read())
-        mine = [f for f in flows if f["request"]["path"].endswith(":generateContent")]
-        client_flow = next(f for f in mine if not f["is_replay"])
-        assert client_flow["request"]["host"] == "api.openai.com"
-        assert client_flow["request"]["path"] == "/v1beta/models/gemini-flash-latest:generateContent"
-        assert "authorization" not in {name.lower() for name, _ in client_flow["request"]["headers"]}
-        attempts = [
-            (dict(f["request"]["headers"])["x-goog-api-key"], f["response"]["status_code"]) for f in mine if f["is_replay"] == "request"
+        flows = _web_flows(web)
+        # The client's flow is the request the client sent, with the answer it got.
+        client_flow = next(f for f in flows if not f["is_replay"] and f["request"]["path"] != "/health")
+        assert (client_flow["request"]["host"], client_flow["request"]["path"]) == ("api.openai.com", "/v1/chat/completions")
+        assert b"watch me" in _web_body(web, client_flow) and b'"messages"' in _web_body(web, client_flow)
+        assert b'"chat.completion"' in _web_body(web, client_flow, "response")
+        assert "authorization" not in {name.lower() for name, value in client_flow["request"]["headers"] if value != "<redacted>"}
+        # Each upstream attempt is a flow of its own: the real upstream URL and the key's name.
+        attempts = [f for f in flows if f["is_replay"] == "request"]
+        assert all(f["request"]["path"] == "/v1beta/models/gemini-flash-latest:generateContent" for f in attempts)
+        assert all(f["request"]["host"] == "127.0.0.1" for f in attempts)  # the emulator stands in for Gemini
+        assert [(dict(f["request"]["headers"])["x-goog-api-key"], f["response"]["status_code"]) for f in attempts] == [
+            ("<key:key_1>", 429),
+            ("<key:key_2>", 200),
         ]
-        assert attempts == [("<key:key_1>", 429), ("<key:key_2>", 200)]
+
         stream = client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "stream me"}], stream=True)
         assert "You said: stream me" in "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
-        flows = json.loads(urllib.request.urlopen(f"{web}/flows", timeout=10).read())
-        relayed = next(f for f in flows if f["request"]["path"].endswith(":streamGenerateContent?alt=sse") and not f["is_replay"])
-        assert relayed["request"]["host"] == "127.0.0.1"  # the in-process relay mitmproxy streams from
+        flows = _web_flows(web)
+        streamed = [f for f in flows if not f["is_replay"] and b"stream me" in _web_body(web, f)]
+        assert [(f["request"]["host"], f["request"]["path"]) for f in streamed] == [("api.openai.com", "/v1/chat/completions")]
+
+        # Reverse mode: the URL shown is the router's listener, not the reverse target.
+        direct = openai.OpenAI(base_url=router.base_url, api_key=CLIENT_TOKEN, max_retries=0)
+        direct.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "reverse me"}])
+        flows = _web_flows(web)
+        reverse = next(f for f in flows if not f["is_replay"] and b"reverse me" in _web_body(web, f))
+        assert (reverse["request"]["host"], reverse["request"]["port"]) == ("127.0.0.1", router.port)
+        assert reverse["request"]["path"] == "/v1/chat/completions"
+
+        # Replaying an attempt would send the placeholder upstream: refused, nothing reaches Gemini.
+        emulator.reset()
+        attempt = next(f for f in flows if f["is_replay"] == "request")
+        _web_replay(web, attempt)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            replayed = next((f for f in _web_flows(web) if f["id"] == attempt["id"]), None)
+            if replayed and replayed.get("response") and replayed["response"]["status_code"] == 403:
+                break
+            time.sleep(0.1)
+        assert replayed and replayed["response"]["status_code"] == 403
+        assert b"does not replay an upstream attempt" in _web_body(web, replayed, "response")
+        assert emulator.stats()["requests"] == []
+
         dump = urllib.request.urlopen(f"{web}/flows/dump", timeout=10).read()
         assert dump and not any(k.encode() in dump or k[4:16].encode() in dump for k in KEYS)
 
         emulator.reset()
         for i in range(10):
             client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": f"again {i}"}])
-        flows = json.loads(urllib.request.urlopen(f"{web}/flows", timeout=10).read())
+        flows = _web_flows(web)
         assert 4 <= len(flows) <= 8  # each request adds its client flow and one attempt flow
     finally:
         router.stop()
