@@ -116,10 +116,12 @@ def test_bad_logprobs_are_an_openai_400_naming_the_param_and_never_forwarded(cli
     assert len(emulator.stats()["requests"]) == before
 
 
-def test_a_model_without_logprobs_refuses_them_as_gemini_does(client):
+def test_a_model_without_logprobs_refuses_them_as_gemini_does(client, emulator):
+    before = len(emulator.stats()["requests"])
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model=NO_LOGPROBS_MODEL, messages=user("refused"), logprobs=True, top_logprobs=2)
     assert f"Logprobs is not enabled for models/{NO_LOGPROBS_MODEL}" in caught.value.message
+    assert len(emulator.stats()["requests"]) == before + 1  # the client's mistake: no other key is tried
 
 
 # --- legacy functions -------------------------------------------------------------------------
