@@ -5,6 +5,10 @@ Markers in the last user text steer the answer so tests can reach every response
 `[[long]]` (~60 words), `[[block]]` (blocked prompt, no candidates), `[[safety]]`
 (finishReason SAFETY, no content), `[[max_tokens]]` (truncated, MAX_TOKENS), `[[parallel]]`
 (call up to three functions at once), `[[no_tools]]` (answer text although tools are declared).
+With `generationConfig.responseLogprobs` each answer candidate carries a `logprobsResult`: its
+text cut into word and punctuation tokens (which join back to the text exactly), a made-up but
+reproducible log probability per token and, with `logprobs: N`, N alternatives per step (the
+chosen token first). Streamed, each chunk carries the steps of its own text.
 
 Usage:
     response = generate_response(request, AnswerContext("gemini-2.5-flash", info, False, 7))
@@ -37,6 +41,7 @@ GEMINI3_DEFAULT_LEVEL = "HIGH"  # Gemini 3 thinks at HIGH unless told otherwise
 MEDIA_TOKENS = 258
 EMBEDDING_DIMS = 3072
 THOUGHT_TEXT = "Thinking about it…"
+_TOKEN = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")  # a word or a punctuation mark with the space before it
 _FILLER = (
     "the quick brown fox jumps over a lazy dog while seven curious owls watch from an old oak tree and "
     "count the stars above a quiet river that winds through green hills toward a distant sea where small "
@@ -184,7 +189,7 @@ def generate_response(request: dict[str, Any], ctx: AnswerContext) -> dict[str, 
         if thoughts and (config.get("thinkingConfig") or {}).get("includeThoughts"):
             parts.insert(0, {"text": THOUGHT_TEXT, "thought": True})
         content: dict[str, Any] = {"parts": parts, "role": "model"} if parts else {"role": "model"}
-        candidates.append({"content": content, "finishReason": finish, **({"index": i} if i else {})})
+        candidates.append({"content": content, "finishReason": finish, **({"index": i} if i else {}), **_logprobs(config, parts)})
         used += tokens
     return {"candidates": candidates, "usageMetadata": usage(details, used, thoughts), **base}
 
@@ -270,6 +275,51 @@ def _reply(request: dict[str, Any], ctx: AnswerContext, said: str) -> tuple[str,
     return plain, False
 
 
+def _logprobs(config: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """`logprobsResult` and `avgLogprobs` of a candidate, when asked (call-only answers have no steps)."""
+    if not config.get("responseLogprobs"):
+        return {}
+    text = "".join(str(p["text"]) for p in parts if "text" in p and not p.get("thought"))
+    result = logprobs_result(text, int(config.get("logprobs") or 0))
+    chosen = result.get("chosenCandidates") or []
+    if not chosen:
+        return {"logprobsResult": result}
+    average = sum(c["logProbability"] for c in chosen) / len(chosen)
+    return {"logprobsResult": result, "avgLogprobs": round(average, 6)}
+
+
+def logprob_tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def logprobs_result(text: str, alternatives: int) -> dict[str, Any]:
+    """Gemini's `logprobsResult` for `text`; proto3 JSON leaves out empty lists."""
+    chosen: list[dict[str, Any]] = []
+    tops: list[dict[str, Any]] = []
+    for step, token in enumerate(logprob_tokens(text)):
+        digest = hashlib.sha256(f"{step}:{token}".encode()).digest()
+        probability = 0.5 + digest[0] / 512  # in [0.5, 1): the chosen token is the likeliest
+        pick = _logprob_candidate(token, probability)
+        chosen.append(pick)
+        if alternatives:
+            others = [w for w in dict.fromkeys(_FILLER) if token.strip() != w][digest[1] % 8 :]
+            space = token[: len(token) - len(token.lstrip())] or " "
+            # the rest of the mass, halved at each rank: the probabilities never add up past 1
+            rest = [_logprob_candidate(space + w, (1 - probability) / 2 ** (k + 1)) for k, w in enumerate(others[: alternatives - 1])]
+            tops.append({"candidates": [pick, *rest]})
+    result: dict[str, Any] = {}
+    if tops:
+        result["topCandidates"] = tops
+    if chosen:
+        result["chosenCandidates"] = chosen
+    return result
+
+
+def _logprob_candidate(token: str, probability: float) -> dict[str, Any]:
+    token_id = int.from_bytes(hashlib.sha256(token.encode()).digest()[:3], "big") % 256_000
+    return {"token": token, "tokenId": token_id, "logProbability": round(math.log(probability), 6)}
+
+
 def _apply_stop(text: str, stops: list[str]) -> tuple[str, str]:
     cuts = [text.find(s) for s in stops if s and s in text]
     return (text[: min(cuts)], "STOP") if cuts else (text, "STOP")
@@ -292,7 +342,10 @@ def stream_chunks(response: dict[str, Any]) -> list[dict[str, Any]]:
             steps.append(cand)
             continue
         index = {"index": cand["index"]} if "index" in cand else {}
-        steps += [{"content": {"parts": delta, "role": "model"}, **index} for delta in _deltas(parts)]
+        own = [{"content": {"parts": delta, "role": "model"}, **index} for delta in _deltas(parts)]
+        if "logprobsResult" in cand:
+            _share_logprobs(own, cand["logprobsResult"])
+        steps += own
         steps.append({"content": {"role": "model"}, "finishReason": cand["finishReason"], **index})
     weights = [_weight(step) for step in steps]
     total, seen, final = sum(weights) or 1, 0, response["usageMetadata"]
@@ -301,6 +354,28 @@ def stream_chunks(response: dict[str, Any]) -> list[dict[str, Any]]:
         seen += weight
         events.append({"candidates": [step], "usageMetadata": _partial_usage(final, seen / total), **base})
     return events
+
+
+def _share_logprobs(steps: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    """Give each text step the logprobs of the tokens that start in its text."""
+    chosen, tops = result.get("chosenCandidates") or [], result.get("topCandidates") or []
+    starts, offset = [], 0
+    for candidate in chosen:
+        starts.append(offset)
+        offset += len(candidate["token"])
+    offset = 0
+    for step in steps:
+        text = "".join(str(p["text"]) for p in step["content"]["parts"] if "text" in p and not p.get("thought"))
+        if not text:
+            continue
+        mine = [k for k, start in enumerate(starts) if offset <= start < offset + len(text)]
+        offset += len(text)
+        own: dict[str, Any] = {}
+        if tops:
+            own["topCandidates"] = [tops[k] for k in mine]
+        if mine:
+            own["chosenCandidates"] = [chosen[k] for k in mine]
+        step["logprobsResult"] = own
 
 
 def _deltas(parts: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -9,6 +9,8 @@ A scenario is a YAML mapping; every field is optional except `keys[].key`::
     gemini3_models: ["gemini-3*"]  # globs: models in "Gemini 3 mode" (thinkingLevel, signatures, call ids)
     signature_check: all     # all = first functionCall of every model turn must be signed; current = only
                              #   the calls after the last plain user turn (what Google documents)
+    logprobs_models: []      # globs: models that accept generationConfig.responseLogprobs; the others answer
+                             #   400 "Logprobs is not enabled for models/<m>", as Gemini's API does for 2.5 and 3
     keys:
       - key: "AIzaSy..."     # the literal key value (39 chars like a real one)
         project: proj-a      # keys of one project share rpm/rpd (default: a project of its own)
@@ -75,7 +77,7 @@ BEHAVIOURS = frozenset(
 )
 KEY_BEHAVIOURS = frozenset({"invalid", "expired", "forbidden", "suspended"})
 _DURATION = re.compile(r"^\d+(\.\d{1,9})?s$")
-_TOP_FIELDS = {"latency_ms", "stream_delay_ms", "split_events", "models", "gemini3_models", "signature_check", "keys"}
+_TOP_FIELDS = {"latency_ms", "stream_delay_ms", "split_events", "models", "gemini3_models", "signature_check", "logprobs_models", "keys"}
 _KEY_FIELDS = {"key", "project", "behaviour", "retry_delay", "script", "rpm", "rpd", "latency_ms"}
 
 
@@ -104,9 +106,13 @@ class Scenario:
     models: tuple[str, ...] = ()
     gemini3_models: tuple[str, ...] = ("gemini-3*",)
     signature_check: str = "all"
+    logprobs_models: tuple[str, ...] = ()
 
     def is_gemini3(self, model: str) -> bool:
         return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.gemini3_models)
+
+    def enables_logprobs(self, model: str) -> bool:
+        return any(fnmatch.fnmatchcase(model, pattern) for pattern in self.logprobs_models)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +201,7 @@ def parse_scenario(data: Any) -> Scenario:
         models=tuple(_strings(data, "models", "scenario", ())),
         gemini3_models=tuple(_strings(data, "gemini3_models", "scenario", ("gemini-3*",))),
         signature_check=check,
+        logprobs_models=tuple(_strings(data, "logprobs_models", "scenario", ())),
     )
 
 

@@ -311,7 +311,7 @@ def _embed(ex: Exchange, body: Any, info: ModelInfo) -> web.Response:
 
 async def _generate(emu: Emulator, ex: Exchange, body: Any, info: ModelInfo, behaviour: str) -> web.StreamResponse:
     gemini3 = emu.scenario.is_gemini3(info.id)
-    ctx = ValidationContext(info.id, info, gemini3, emu.scenario.signature_check)
+    ctx = ValidationContext(info.id, info, gemini3, emu.scenario.signature_check, emu.scenario.enables_logprobs(info.id))
     if ex.method == "countTokens":
         error = validate_count_tokens(body, ctx)
         request, _ = parse(body, "CountTokensRequest")

@@ -64,6 +64,7 @@ class ValidationContext:
     info: ModelInfo
     gemini3: bool
     signature_check: str = "all"  # "all" model turns, or only the "current" turn (scenario.signature_check)
+    logprobs: bool = False  # the model accepts responseLogprobs (scenario.logprobs_models)
 
 
 class _Reject(Exception):
@@ -306,6 +307,9 @@ def _check_generation_config(config: dict[str, Any], ctx: ValidationContext) -> 
         )
     _check_response_schema(config, mime)
     _check_thinking(config.get("thinkingConfig") or {}, ctx)
+    if config.get("responseLogprobs") and not ctx.logprobs:
+        raise _fail(f"Logprobs is not enabled for models/{ctx.model}")
+    _range(config, "logprobs", 0, 21)  # top alternatives per step: 0..20
 
 
 def _range(config: dict[str, Any], name: str, low: float, high: float, *, zero_is_unset: bool = False) -> None:

@@ -10,6 +10,7 @@ MODEL = "hpn.model"  # the model name the client asked for
 GEMINI_MODEL = "hpn.gemini_model"  # the Gemini model it maps to
 STREAM = "hpn.stream"  # the client asked for a stream
 INCLUDE_USAGE = "hpn.include_usage"
+LEGACY_FUNCTIONS = "hpn.legacy_functions"  # the request used legacy `functions`: answer with `function_call`
 UPSTREAM = "hpn.upstream"  # {"method", "path", "query", "stream"}: what KeyRouting sends
 LOCAL = "hpn.local"  # the response is the router's own final answer: do not translate
 UPSTREAM_STATUS = "hpn.upstream_status"  # status of the answer KeyRouting returned

@@ -21,9 +21,14 @@ RANDOM_ID = re.compile(r"call_[A-Za-z0-9]{24}")
 OPENAI_FINISH = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 
 
-def complete(resp: dict, **options: bool) -> dict:
+def complete(resp: dict, legacy_functions: bool = False, **options: bool) -> dict:
     return gemini_to_chat_completion(
-        resp, model="gemini-2.5-flash", completion_id="chatcmpl-test", created=1764133800, options=TranslateOptions(**options)
+        resp,
+        model="gemini-2.5-flash",
+        completion_id="chatcmpl-test",
+        created=1764133800,
+        options=TranslateOptions(**options),
+        legacy_functions=legacy_functions,
     )
 
 
@@ -51,6 +56,8 @@ def test_golden_set_covers_the_traps() -> None:
         "blocked_prompt",
         "multi_candidates",
         "usage_thoughts_cached",
+        "logprobs",
+        "legacy_function_call",
     ):
         assert name in GOLDEN
 
@@ -72,6 +79,28 @@ def test_thoughts_dropped_unless_exposed() -> None:
     assert hidden["content"] is None and "reasoning_content" not in hidden
     shown = complete(resp, expose_reasoning=True)["choices"][0]["message"]
     assert shown["content"] is None and shown["reasoning_content"] == "hmm"
+
+
+def test_logprobs_tokens_spell_the_answer() -> None:
+    steps = [{"token": t, "logProbability": -0.5} for t in ("日本", " is", " far")]
+    resp = {"candidates": [{"content": {"parts": [{"text": "日本 is far"}]}, "logprobsResult": {"chosenCandidates": steps}}]}
+    choice = complete(resp)["choices"][0]
+    assert "".join(t["token"] for t in choice["logprobs"]["content"]) == choice["message"]["content"]
+    assert bytes(choice["logprobs"]["content"][0]["bytes"]).decode() == "日本"
+
+
+def test_no_logprobs_result_is_null_and_empty_result_is_empty_content() -> None:
+    text = {"content": {"parts": [{"text": "x"}]}}
+    assert complete({"candidates": [text]})["choices"][0]["logprobs"] is None
+    # proto3 omits empty repeated fields: a call-only answer may carry an empty result
+    assert complete({"candidates": [{**text, "logprobsResult": {}}]})["choices"][0]["logprobs"] == {"content": [], "refusal": None}
+
+
+def test_legacy_functions_zero_arg_call() -> None:
+    resp = {"candidates": [{"content": {"parts": [{"functionCall": {"name": "now"}}]}, "finishReason": "STOP"}]}
+    choice = complete(resp, legacy_functions=True)["choices"][0]
+    assert choice["message"]["function_call"] == {"name": "now", "arguments": "{}"} and "tool_calls" not in choice["message"]
+    assert choice["finish_reason"] == "function_call"
 
 
 def test_tool_calls_finish_even_on_max_tokens() -> None:
@@ -107,6 +136,8 @@ def test_tool_calls_finish_even_on_max_tokens() -> None:
 def test_map_finish_reason(reason: str | None, expected: str) -> None:
     assert map_finish_reason(reason, False) == expected
     assert map_finish_reason(reason, True) == "tool_calls"
+    assert map_finish_reason(reason, False, legacy_functions=True) == expected
+    assert map_finish_reason(reason, True, legacy_functions=True) == "function_call"
 
 
 def test_finish_table_only_yields_openai_values() -> None:

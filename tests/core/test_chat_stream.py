@@ -49,13 +49,14 @@ REALISTIC = sse(
 )
 
 
-def make(include_usage: bool = False, **options: bool) -> StreamTranslator:
+def make(include_usage: bool = False, legacy_functions: bool = False, **options: bool) -> StreamTranslator:
     return StreamTranslator(
         model="gemini-2.5-flash",
         completion_id="chatcmpl-1",
         created=1700000000,
         include_usage=include_usage,
         options=TranslateOptions(**options),
+        legacy_functions=legacy_functions,
     )
 
 
@@ -297,3 +298,69 @@ def test_json_array_stream_without_alt_sse_is_an_error_not_an_empty_answer() -> 
 def test_keepalive_only_stream_is_not_mistaken_for_garbage() -> None:
     out, _ = run([b": keep-alive\r\n\r\n", sse(event({"text": "a"}, finish="STOP"))])
     assert decode(out)[-1] == "[DONE]"
+
+
+def steps(*tokens: str, top: int = 2) -> dict:
+    """A Gemini logprobsResult for `tokens`, each with `top` alternatives (the chosen one first)."""
+    chosen = [{"token": t, "logProbability": -0.1 * (i + 1)} for i, t in enumerate(tokens)]
+    tops = [{"candidates": [c, {"token": c["token"] + "?", "logProbability": -3.0}][:top]} for c in chosen]
+    return {"topCandidates": tops, "chosenCandidates": chosen} if top else {"chosenCandidates": chosen}
+
+
+def with_logprobs(body: dict, result: dict) -> dict:
+    body["candidates"][0]["logprobsResult"] = result
+    return body
+
+
+def test_each_chunk_carries_the_logprobs_of_its_own_tokens() -> None:
+    body = sse(
+        with_logprobs(event({"text": "The sky"}), steps("The", " sky")),
+        with_logprobs(event({"text": " is blue."}), steps(" is", " blue", ".")),
+        event(finish="STOP"),
+    )
+    chunks = [c["choices"][0] for c in decode(run([body])[0])[:-1]]
+    texts = [(c["delta"].get("content"), c["logprobs"]) for c in chunks]
+    assert texts[0] == ("", None) and texts[-1] == (None, None)
+    assert [[t["token"] for t in lp["content"]] for _, lp in texts[1:3]] == [["The", " sky"], [" is", " blue", "."]]
+    first = texts[1][1]["content"][0]
+    assert first == {
+        "token": "The",
+        "logprob": -0.1,
+        "bytes": [84, 104, 101],
+        "top_logprobs": [
+            {"token": "The", "logprob": -0.1, "bytes": [84, 104, 101]},
+            {"token": "The?", "logprob": -3.0, "bytes": [84, 104, 101, 63]},
+        ],
+    }
+    assert texts[1][1]["refusal"] is None
+
+
+def test_logprobs_without_text_ride_on_the_finish_chunk() -> None:
+    body = sse(event({"text": "Hi"}), with_logprobs(event(finish="STOP"), steps("Hi", top=0)))
+    chunks = [c["choices"][0] for c in decode(run([body])[0])[:-1]]
+    assert chunks[-1]["finish_reason"] == "stop"
+    hi = {"token": "Hi", "logprob": -0.1, "bytes": [72, 105], "top_logprobs": []}
+    assert chunks[-1]["logprobs"] == {"content": [hi], "refusal": None}
+
+
+def test_legacy_functions_stream_a_function_call_delta() -> None:
+    body = sse(
+        event(
+            {"functionCall": {"id": "c1", "name": "get_weather", "args": {"city": "Paris"}}},
+            {"functionCall": {"id": "c2", "name": "get_weather", "args": {"city": "Rome"}}},
+        ),
+        event({"functionCall": {"name": "get_time"}}, finish="STOP"),
+    )
+    out, _ = run([body], legacy_functions=True)
+    assert deltas(out) == [
+        {"role": "assistant", "content": ""},
+        {"function_call": {"name": "get_weather", "arguments": ""}},
+        {"function_call": {"arguments": '{"city": "Paris"}'}},
+        {},
+    ]
+    assert decode(out)[-2]["choices"][0]["finish_reason"] == "function_call"
+
+
+def test_legacy_functions_text_answer_stops() -> None:
+    out, _ = run([sse(event({"text": "Sunny."}, finish="STOP"))], legacy_functions=True)
+    assert decode(out)[-2]["choices"][0]["finish_reason"] == "stop"

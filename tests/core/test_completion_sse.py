@@ -29,13 +29,16 @@ def gemini_sse(events: list[dict]) -> bytes:
     return b"".join(f"data: {json.dumps(e, ensure_ascii=False)}\r\n\r\n".encode() for e in events)
 
 
-def translate_stream(events: list[dict], *, include_usage: bool, expose_reasoning: bool = False) -> list[bytes]:
+def translate_stream(
+    events: list[dict], *, include_usage: bool, expose_reasoning: bool = False, legacy_functions: bool = False
+) -> list[bytes]:
     t = StreamTranslator(
         model="gpt-4o",
         completion_id="chatcmpl-1",
         created=1700000000,
         include_usage=include_usage,
         options=TranslateOptions(expose_reasoning=expose_reasoning),
+        legacy_functions=legacy_functions,
     )
     return t.feed(gemini_sse(events)) + t.finish()
 
@@ -45,6 +48,16 @@ def collect(chunks: list[bytes], **kwargs: Any) -> StreamCollector:
     for chunk in chunks:
         collector.feed(chunk)
     return collector
+
+
+def logprobs(*tokens: str) -> dict:
+    chosen = [{"token": t, "logProbability": -0.5} for t in tokens]
+    return {"topCandidates": [{"candidates": [c, {"token": "?", "logProbability": -4.0}]} for c in chosen], "chosenCandidates": chosen}
+
+
+def with_logprobs(event: dict, result: dict) -> dict:
+    event["candidates"][0]["logprobsResult"] = result
+    return event
 
 
 # Each case: the Gemini stream, and the same answer as one Gemini response.
@@ -65,6 +78,25 @@ CASES = {
         [gemini_event([THOUGHT]), gemini_event([{"text": "Blue."}], "STOP")],
         {"candidates": [{"content": {"parts": [THOUGHT, {"text": "Blue."}]}, "finishReason": "STOP"}]},
     ),
+    "logprobs": (
+        [
+            with_logprobs(gemini_event([{"text": "The sky"}]), logprobs("The", " sky")),
+            with_logprobs(gemini_event([{"text": " is blue."}], "STOP"), logprobs(" is", " blue", ".")),
+        ],
+        {
+            "candidates": [
+                {
+                    "content": {"parts": [{"text": "The sky is blue."}]},
+                    "finishReason": "STOP",
+                    "logprobsResult": logprobs("The", " sky", " is", " blue", "."),
+                }
+            ]
+        },
+    ),
+    "legacy_functions": (
+        [gemini_event([CALL_1, CALL_2]), gemini_event([], "STOP")],
+        {"candidates": [{"content": {"parts": [CALL_1, CALL_2]}, "finishReason": "STOP"}]},
+    ),
     "two_choices": (
         [gemini_event([{"text": "A"}], "STOP"), gemini_event([{"text": "B"}], "MAX_TOKENS", index=1)],
         {
@@ -77,13 +109,17 @@ CASES = {
 }
 
 
-def unstreamed(response: dict, *, expose_reasoning: bool) -> dict:
+LEGACY = {"legacy_functions"}  # cases whose request used the legacy `functions` field
+
+
+def unstreamed(response: dict, *, expose_reasoning: bool, legacy_functions: bool = False) -> dict:
     return gemini_to_chat_completion(
         {**response, "usageMetadata": USAGE},
         model="gpt-4o",
         completion_id="chatcmpl-1",
         created=1700000000,
         options=TranslateOptions(expose_reasoning=expose_reasoning),
+        legacy_functions=legacy_functions,
     )
 
 
@@ -91,9 +127,10 @@ def unstreamed(response: dict, *, expose_reasoning: bool) -> dict:
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_collected_stream_equals_the_unstreamed_answer(name: str, include_usage: bool) -> None:
     events, response = CASES[name]
-    chunks = translate_stream(events, include_usage=include_usage, expose_reasoning=True)
+    legacy = name in LEGACY
+    chunks = translate_stream(events, include_usage=include_usage, expose_reasoning=True, legacy_functions=legacy)
     collected = collect(chunks).completion()
-    expected = unstreamed(response, expose_reasoning=True)
+    expected = unstreamed(response, expose_reasoning=True, legacy_functions=legacy)
     if not include_usage:
         expected["usage"] = None  # the stream did not carry it (the cache adds it from metadata)
     assert collected == expected
@@ -111,7 +148,7 @@ def test_any_split_gives_the_same_answer() -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_replayed_stream_collects_back_to_the_completion(name: str, include_usage: bool) -> None:
-    completion = unstreamed(CASES[name][1], expose_reasoning=True)
+    completion = unstreamed(CASES[name][1], expose_reasoning=True, legacy_functions=name in LEGACY)
     events = completion_to_sse(completion, include_usage=include_usage)
     assert events[-1] == DONE
     assert all(e.startswith(b"data: ") and e.endswith(b"\n\n") for e in events)
@@ -131,6 +168,27 @@ def test_replayed_stream_shape() -> None:
     assert all(e["object"] == "chat.completion.chunk" and e["id"] == "chatcmpl-1" for e in events)
     assert all(e["usage"] is None for e in events[:-1])
     assert events[-1]["choices"] == [] and events[-1]["usage"]["completion_tokens"] == 13
+
+
+def test_replayed_legacy_function_call_streams_name_then_arguments() -> None:
+    completion = unstreamed(CASES["legacy_functions"][1], expose_reasoning=False, legacy_functions=True)
+    events = [json.loads(e[6:]) for e in completion_to_sse(completion, include_usage=False)[:-1]]
+    assert [e["choices"][0]["delta"] for e in events] == [
+        {"role": "assistant", "content": ""},
+        {"function_call": {"name": "get_weather", "arguments": ""}},
+        {"function_call": {"arguments": '{"city": "Paris"}'}},
+        {},
+    ]
+    assert events[-1]["choices"][0]["finish_reason"] == "function_call"
+
+
+def test_replayed_logprobs_ride_on_the_text_chunk() -> None:
+    completion = unstreamed(CASES["logprobs"][1], expose_reasoning=False)
+    events = [json.loads(e[6:]) for e in completion_to_sse(completion, include_usage=False)[:-1]]
+    text = events[1]["choices"][0]
+    assert text["delta"] == {"content": "The sky is blue."}
+    assert text["logprobs"] == completion["choices"][0]["logprobs"]
+    assert all(e["choices"][0]["logprobs"] is None for e in (events[0], events[2]))
 
 
 def test_without_include_usage_no_usage_field() -> None:

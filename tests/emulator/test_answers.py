@@ -224,3 +224,39 @@ def test_signatures() -> None:
 def test_count_tokens_response() -> None:
     body = {"contents": [{"role": "user", "parts": [{"text": "12345678"}]}]}
     assert answers.count_tokens_response(body) == {"totalTokens": 2, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 2}]}
+
+
+def test_logprobs_spell_the_answer_with_alternatives() -> None:
+    response = ask("Hi, there!", generationConfig={"responseLogprobs": True, "logprobs": 3})
+    candidate = response["candidates"][0]
+    result = candidate["logprobsResult"]
+    text = parts(response)[0]["text"]
+    assert "".join(c["token"] for c in result["chosenCandidates"]) == text
+    assert len(result["topCandidates"]) == len(result["chosenCandidates"])
+    for chosen, top in zip(result["chosenCandidates"], result["topCandidates"], strict=True):
+        alternatives = top["candidates"]
+        assert len(alternatives) == 3 and alternatives[0] == chosen and len({a["token"] for a in alternatives}) == 3
+        assert [a["logProbability"] for a in alternatives] == sorted((a["logProbability"] for a in alternatives), reverse=True)
+        assert sum(math.exp(a["logProbability"]) for a in alternatives) <= 1 and chosen["logProbability"] < 0
+    average = sum(c["logProbability"] for c in result["chosenCandidates"]) / len(result["chosenCandidates"])
+    assert candidate["avgLogprobs"] == pytest.approx(average)
+    assert ask("Hi, there!", generationConfig={"responseLogprobs": True, "logprobs": 3}) == response  # reproducible
+
+
+def test_logprobs_without_alternatives_and_not_asked() -> None:
+    result = ask("Hi", generationConfig={"responseLogprobs": True})["candidates"][0]["logprobsResult"]
+    assert "topCandidates" not in result and result["chosenCandidates"]
+    assert "logprobsResult" not in ask("Hi")["candidates"][0]
+
+
+def test_streamed_logprobs_are_the_chunks_own_tokens() -> None:
+    response = ask("tell me [[long]]", generationConfig={"responseLogprobs": True, "logprobs": 2})
+    events = stream_chunks(response)
+    texts = [e["candidates"][0] for e in events if "parts" in e["candidates"][0]["content"]]
+    assert len(texts) >= 3
+    for chunk in texts:
+        tokens = [c["token"] for c in chunk["logprobsResult"]["chosenCandidates"]]
+        assert "".join(tokens) == chunk["content"]["parts"][0]["text"]
+        assert len(chunk["logprobsResult"]["topCandidates"]) == len(tokens)
+    whole = response["candidates"][0]["logprobsResult"]["chosenCandidates"]
+    assert [c for chunk in texts for c in chunk["logprobsResult"]["chosenCandidates"]] == whole

@@ -73,3 +73,11 @@ def test_catalogue_has_required_models_and_fields() -> None:
         assert {"supportedGenerationMethods", "inputTokenLimit", "outputTokenLimit"} <= set(resource)
     assert "gemini-2.0-flash" not in models
     assert "generateContent" not in models["gemini-embedding-001"].methods
+
+
+def test_logprobs_models_are_globs_and_none_by_default() -> None:
+    assert not parse_scenario({}).enables_logprobs("gemini-2.5-flash")
+    scenario = parse_scenario({"logprobs_models": ["gemini-2.5-*"]})
+    assert scenario.enables_logprobs("gemini-2.5-pro") and not scenario.enables_logprobs("gemini-3-flash-preview")
+    with pytest.raises(ScenarioError, match="logprobs_models: must be a list of strings"):
+        parse_scenario({"logprobs_models": [1]})

@@ -312,3 +312,14 @@ def test_embed_rules() -> None:
     other = {**one, "model": "models/other"}
     mismatch = validate_embed({"requests": [one, other]}, "gemini-embedding-001", batch=True)
     assert mismatch is not None and "requests[1].model" in mismatch.message
+
+
+def test_logprobs_are_refused_where_the_model_does_not_enable_them() -> None:
+    error = check(request(generationConfig={"responseLogprobs": True, "logprobs": 2}))
+    assert error.status == 400 and error.message == "Logprobs is not enabled for models/gemini-2.5-flash"
+    enabled = ValidationContext("gemini-2.5-flash", INFO["gemini-2.5-flash"], False, logprobs=True)
+    assert validate_generate(request(generationConfig={"responseLogprobs": True, "logprobs": 20}), enabled) is None
+    assert validate_generate(request(generationConfig={"responseLogprobs": True, "logprobs": 0}), enabled) is None
+    for bad in (21, -1):
+        error = validate_generate(request(generationConfig={"responseLogprobs": True, "logprobs": bad}), enabled)
+        assert error is not None and f"logprobs value of {bad} but the supported range is from 0 (inclusive) to 21" in error.message

@@ -26,6 +26,7 @@ from hpn_router.core.chat_request import (
     TranslateOptions,
     chat_request_to_gemini,
     is_streaming,
+    uses_legacy_functions,
     validate_chat_request,
     wants_usage_in_stream,
 )
@@ -48,6 +49,7 @@ class ChatTranslation:
                 meta.GEMINI_MODEL: gemini_model,
                 meta.STREAM: stream,
                 meta.INCLUDE_USAGE: wants_usage_in_stream(body),
+                meta.LEGACY_FUNCTIONS: uses_legacy_functions(body),
                 meta.UPSTREAM: upstream_plan("POST", path, query, stream=stream, model=gemini_model),
             }
         )
@@ -63,6 +65,7 @@ class ChatTranslation:
             created=int(time.time()),
             include_usage=bool(flow.metadata.get(meta.INCLUDE_USAGE)),
             options=_options(str(flow.metadata.get(meta.GEMINI_MODEL)), config),
+            legacy_functions=bool(flow.metadata.get(meta.LEGACY_FUNCTIONS)),
         )
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
@@ -82,6 +85,7 @@ class ChatTranslation:
             completion_id=new_completion_id(),
             created=int(time.time()),
             options=_options(str(flow.metadata.get(meta.GEMINI_MODEL)), config),
+            legacy_functions=bool(flow.metadata.get(meta.LEGACY_FUNCTIONS)),
         )
         flow.metadata[meta.USAGE] = completion.get("usage")
         # Rewritten in place: a new Response would re-run mitmproxy's per-field type checks,

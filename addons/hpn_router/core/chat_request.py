@@ -23,6 +23,7 @@ __all__ = [
     "TranslateOptions",
     "chat_request_to_gemini",
     "is_streaming",
+    "uses_legacy_functions",
     "validate_chat_request",
     "wants_usage_in_stream",
 ]
@@ -59,6 +60,11 @@ def is_streaming(body: dict) -> bool:
 def wants_usage_in_stream(body: dict) -> bool:
     options = body.get("stream_options")
     return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def uses_legacy_functions(body: dict) -> bool:
+    """Declared with the deprecated ``functions`` (no ``tools``): such clients read only ``function_call``."""
+    return bool(body.get("functions")) and not body.get("tools")
 
 
 def chat_request_to_gemini(body: dict, gemini_model: str, options: TranslateOptions) -> dict:

@@ -5,7 +5,9 @@ blocked prompts have no candidates, thinking-MAX_TOKENS answers have no parts,
 zero-argument calls have no ``args``, and proto3 JSON omits ``index: 0``.
 A choice that emitted a functionCall finishes with ``tool_calls`` even when
 Gemini says ``STOP`` (trap §4.5); only OpenAI's finish strings ever leave here
-(trap §4.14).
+(trap §4.14). A request that used the legacy ``functions`` field gets its call back
+in the legacy shape (``message.function_call``, finish ``function_call``): old
+clients read only that. Gemini's ``logprobsResult`` becomes ``choices[].logprobs``.
 """
 
 from __future__ import annotations
@@ -47,10 +49,37 @@ DEFAULT_FINISH = "stop"
 BLOCKED_FINISH = "content_filter"
 
 
-def map_finish_reason(gemini_reason: str | None, has_tool_calls: bool) -> str:
+def map_finish_reason(gemini_reason: str | None, has_tool_calls: bool, *, legacy_functions: bool = False) -> str:
     if has_tool_calls:
-        return "tool_calls"
+        return "function_call" if legacy_functions else "tool_calls"
     return FINISH_REASONS.get(gemini_reason or "", DEFAULT_FINISH)
+
+
+def legacy_function_call(call: dict) -> dict:
+    """The legacy ``function_call`` of an OpenAI tool call (no id: the legacy shape has none)."""
+    return {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}
+
+
+def logprobs_to_openai(result: Any) -> dict | None:
+    """OpenAI ``choice.logprobs`` from a Gemini ``logprobsResult``; None when Gemini sent none.
+
+    ``chosenCandidates[i]`` is the token sampled at step i and ``topCandidates[i]`` the
+    alternatives at that step; proto3 JSON omits a ``logProbability`` of 0 and an empty token.
+    """
+    if not isinstance(result, dict):
+        return None
+    tops = result.get("topCandidates") or []
+    content = []
+    for step, chosen in enumerate(result.get("chosenCandidates") or []):
+        top = tops[step] if step < len(tops) and isinstance(tops[step], dict) else {}
+        alternatives = top.get("candidates") or []
+        content.append({**_token_logprob(chosen), "top_logprobs": [_token_logprob(t) for t in alternatives]})
+    return {"content": content, "refusal": None}
+
+
+def _token_logprob(candidate: dict) -> dict:
+    token = str(candidate.get("token") or "")
+    return {"token": token, "logprob": float(candidate.get("logProbability") or 0.0), "bytes": list(token.encode("utf-8"))}
 
 
 def usage_to_openai(usage_metadata: dict | None) -> dict:
@@ -100,10 +129,13 @@ def split_parts(parts: list[dict]) -> tuple[list[str], list[str], list[dict]]:
     return texts, thoughts, calls
 
 
-def gemini_to_chat_completion(resp: dict, *, model: str, completion_id: str, created: int, options: TranslateOptions) -> dict:
+def gemini_to_chat_completion(
+    resp: dict, *, model: str, completion_id: str, created: int, options: TranslateOptions, legacy_functions: bool = False
+) -> dict:
+    """``legacy_functions``: the request declared legacy ``functions``; answer calls in that shape."""
     candidates = resp.get("candidates") or []
     if candidates:
-        choices = [_choice(c, options) for c in candidates]
+        choices = [_choice(c, options, legacy_functions) for c in candidates]
     else:
         # Blocked prompt: HTTP 200 with only promptFeedback. Same shape, no text.
         blocked = bool((resp.get("promptFeedback") or {}).get("blockReason"))
@@ -119,26 +151,30 @@ def gemini_to_chat_completion(resp: dict, *, model: str, completion_id: str, cre
     }
 
 
-def _choice(candidate: dict, options: TranslateOptions) -> dict:
+def _choice(candidate: dict, options: TranslateOptions, legacy_functions: bool) -> dict:
     parts = (candidate.get("content") or {}).get("parts") or []
     texts, thoughts, calls = split_parts(parts)
     reasoning = "".join(thoughts) if options.expose_reasoning and thoughts else None
-    message = _message("".join(texts) if texts else None, calls, reasoning)
-    finish = map_finish_reason(candidate.get("finishReason"), bool(calls))
-    return _make_choice(int(candidate.get("index", 0)), message, finish)
+    message = _message("".join(texts) if texts else None, calls, reasoning, legacy_functions)
+    finish = map_finish_reason(candidate.get("finishReason"), bool(calls), legacy_functions=legacy_functions)
+    logprobs = logprobs_to_openai(candidate.get("logprobsResult"))
+    return _make_choice(int(candidate.get("index", 0)), message, finish, logprobs)
 
 
-def _message(content: str | None, calls: list[dict], reasoning: str | None) -> dict:
+def _message(content: str | None, calls: list[dict], reasoning: str | None, legacy_functions: bool = False) -> dict:
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if reasoning is not None:
         message["reasoning_content"] = reasoning  # non-standard, as DeepSeek/vLLM/litellm
-    if calls:
+    if calls and legacy_functions:
+        # The legacy shape holds one call; Gemini may call several at once, the first one is kept.
+        message["function_call"] = legacy_function_call(calls[0])
+    elif calls:
         message["tool_calls"] = calls
     return message
 
 
-def _make_choice(index: int, message: dict, finish: str) -> dict:
-    return {"index": index, "message": message, "logprobs": None, "finish_reason": finish}
+def _make_choice(index: int, message: dict, finish: str, logprobs: dict | None = None) -> dict:
+    return {"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish}
 
 
 def new_completion_id() -> str:

@@ -7,11 +7,14 @@ counts calls across the whole stream (trap §4.4), then ``delta: {}`` with the
 mapped finish reason (``tool_calls`` if a call was sent, trap §4.5). Usage is
 cumulative upstream, so the last ``usageMetadata`` wins (trap §4.3). An
 in-band ``{"error": …}`` ends the stream with an OpenAI error event and no
-``[DONE]``; nothing is produced after that.
+``[DONE]``; nothing is produced after that. Each Gemini event's ``logprobsResult``
+(the logprobs of that event's tokens) rides on the chunk carrying its text. With
+``legacy_functions`` the first call goes out as ``delta.function_call`` (name, then
+the arguments) and the choice finishes with ``function_call``.
 
 Usage:
     t = StreamTranslator(model=m, completion_id=cid, created=now, include_usage=True,
-                         options=TranslateOptions())
+                         options=TranslateOptions(), legacy_functions=False)
     for chunk in upstream: send(t.feed(chunk))
     send(t.finish())          # or send(t.fail("connection lost")) on a broken upstream
 """
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .chat_request import TranslateOptions
-from .chat_response import map_finish_reason, split_parts, usage_to_openai
+from .chat_response import legacy_function_call, logprobs_to_openai, map_finish_reason, split_parts, usage_to_openai
 from .sse import SseParser
 
 DONE = b"data: [DONE]\n\n"
@@ -46,8 +49,18 @@ def encode_event(payload: dict) -> bytes:
 class StreamTranslator:
     """One OpenAI stream for one upstream Gemini stream; one id/created/model throughout."""
 
-    def __init__(self, *, model: str, completion_id: str, created: int, include_usage: bool, options: TranslateOptions) -> None:
+    def __init__(
+        self,
+        *,
+        model: str,
+        completion_id: str,
+        created: int,
+        include_usage: bool,
+        options: TranslateOptions,
+        legacy_functions: bool = False,
+    ) -> None:
         self._model = model
+        self._legacy_functions = legacy_functions
         self._id = completion_id
         self._created = created
         self._include_usage = include_usage
@@ -141,18 +154,33 @@ class StreamTranslator:
         if choice.finished:
             return out  # nothing belongs to a choice after its finish chunk
         texts, thoughts, calls = split_parts((candidate.get("content") or {}).get("parts") or [])
+        logprobs = logprobs_to_openai(candidate.get("logprobsResult"))
         if self._options.expose_reasoning:
             out += [self._delta(index, {"reasoning_content": t}) for t in thoughts if t]
-        for text in texts:
-            if text:
-                self.text += text
-                out.append(self._delta(index, {"content": text}))
-        for call in calls:
-            out.append(self._delta(index, {"tool_calls": [{"index": choice.calls, **call}]}))
-            choice.calls += 1
+        for text in (t for t in texts if t):
+            self.text += text
+            out.append(self._delta(index, {"content": text}, logprobs=logprobs))
+            logprobs = None  # the event's tokens go out once, on its first text chunk
+        out += self._calls(index, choice, calls)
         if candidate.get("finishReason"):
-            out += self._finish_choice(index, candidate["finishReason"])
+            out += self._finish_choice(index, candidate["finishReason"], logprobs=logprobs)
+        elif logprobs and logprobs["content"]:
+            out.append(self._delta(index, {"content": ""}, logprobs=logprobs))  # tokens without text: still reported
         return out
+
+    def _calls(self, index: int, choice: _Choice, calls: list[dict]) -> list[bytes]:
+        if not self._legacy_functions:
+            sent = [self._delta(index, {"tool_calls": [{"index": choice.calls + n, **call}]}) for n, call in enumerate(calls)]
+            choice.calls += len(calls)
+            return sent
+        if choice.calls or not calls:
+            return []  # the legacy shape holds one call: later ones have no place
+        choice.calls = 1
+        legacy = legacy_function_call(calls[0])
+        return [
+            self._delta(index, {"function_call": {"name": legacy["name"], "arguments": ""}}),
+            self._delta(index, {"function_call": {"arguments": legacy["arguments"]}}),
+        ]
 
     def _start(self, index: int) -> list[bytes]:
         if index in self._choices:
@@ -160,11 +188,11 @@ class StreamTranslator:
         self._choices[index] = _Choice()
         return [self._delta(index, {"role": "assistant", "content": ""})]
 
-    def _finish_choice(self, index: int, reason: str | None, *, blocked: bool = False) -> list[bytes]:
+    def _finish_choice(self, index: int, reason: str | None, *, blocked: bool = False, logprobs: dict | None = None) -> list[bytes]:
         choice = self._choices[index]
         choice.finished = True
-        finish = BLOCKED_FINISH if blocked else map_finish_reason(reason, choice.calls > 0)
-        return [self._delta(index, {}, finish)]
+        finish = BLOCKED_FINISH if blocked else map_finish_reason(reason, choice.calls > 0, legacy_functions=self._legacy_functions)
+        return [self._delta(index, {}, finish, logprobs=logprobs)]
 
     def _envelope(self, choices: list[dict]) -> dict[str, Any]:
         return {
@@ -176,8 +204,8 @@ class StreamTranslator:
             "choices": choices,
         }
 
-    def _delta(self, index: int, delta: dict, finish: str | None = None) -> bytes:
-        choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+    def _delta(self, index: int, delta: dict, finish: str | None = None, *, logprobs: dict | None = None) -> bytes:
+        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         chunk = self._envelope([choice])
         if self._include_usage:
             chunk["usage"] = None  # OpenAI: every chunk says null until the usage chunk

@@ -5,8 +5,10 @@ The flash cache stores complete answers. `StreamCollector` rebuilds the complete
 streamed answer can be stored; `completion_to_sse` turns a stored completion back
 into a stream for a streaming cache hit, shaped like the router's own streams
 (`chat_stream.StreamTranslator`): per choice a role chunk, the reasoning and text
-deltas, one chunk per tool call with its `index`, a finish chunk; then the usage
-chunk if the client asked for it, then `[DONE]`.
+deltas, one chunk per tool call with its `index` (or a legacy `function_call`: its
+name, then its arguments), a finish chunk; then the usage chunk if the client asked
+for it, then `[DONE]`. A choice's `logprobs` ride on its text chunk (on the finish
+chunk when there is no text); the collector joins them back.
 
 Usage:
     collector = StreamCollector(max_chars=64_000_000)
@@ -35,10 +37,10 @@ def completion_to_sse(completion: dict[str, Any], *, include_usage: bool) -> lis
         "system_fingerprint": completion.get("system_fingerprint"),
     }
 
-    def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
+    def chunk(index: int, delta: dict[str, Any], finish: str | None = None, logprobs: dict | None = None) -> bytes:
         payload: dict[str, Any] = {
             **envelope,
-            "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],
         }
         if include_usage:
             payload["usage"] = None  # OpenAI: null on every chunk until the usage chunk
@@ -51,11 +53,17 @@ def completion_to_sse(completion: dict[str, Any], *, include_usage: bool) -> lis
         events.append(chunk(index, {"role": "assistant", "content": ""}))
         if message.get("reasoning_content"):
             events.append(chunk(index, {"reasoning_content": message["reasoning_content"]}))
+        logprobs = choice.get("logprobs")
         if message.get("content"):
-            events.append(chunk(index, {"content": message["content"]}))
+            events.append(chunk(index, {"content": message["content"]}, logprobs=logprobs))
+            logprobs = None
         for n, call in enumerate(message.get("tool_calls") or []):
             events.append(chunk(index, {"tool_calls": [{"index": n, **call}]}))
-        events.append(chunk(index, {}, choice.get("finish_reason") or "stop"))
+        legacy = message.get("function_call")
+        if legacy:
+            events.append(chunk(index, {"function_call": {"name": legacy.get("name"), "arguments": ""}}))
+            events.append(chunk(index, {"function_call": {"arguments": legacy.get("arguments") or ""}}))
+        events.append(chunk(index, {}, choice.get("finish_reason") or "stop", logprobs=logprobs))
     if include_usage:
         events.append(encode_event({**envelope, "choices": [], "usage": completion.get("usage")}))
     events.append(DONE)
@@ -75,6 +83,8 @@ class _Choice:
     content: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
     calls: dict[int, _Call] = field(default_factory=dict)
+    function_call: _Call | None = None  # legacy `functions` requests: one call, no id
+    logprobs: list[dict[str, Any]] | None = None  # None: no chunk carried logprobs
     finish_reason: str | None = None
 
 
@@ -136,6 +146,11 @@ class StreamCollector:
             state.reasoning.append(delta["reasoning_content"])
         for call in delta.get("tool_calls") or []:
             self._call(state, call)
+        if isinstance(delta.get("function_call"), dict):
+            state.function_call = state.function_call or _Call(id=None)
+            _extend(state.function_call, delta["function_call"])
+        if isinstance(choice.get("logprobs"), dict):
+            state.logprobs = (state.logprobs or []) + list(choice["logprobs"].get("content") or [])
         if choice.get("finish_reason"):
             state.finish_reason = choice["finish_reason"]
 
@@ -144,9 +159,7 @@ class StreamCollector:
         call = state.calls.setdefault(int(delta.get("index", len(state.calls))), _Call())
         call.id = delta.get("id") or call.id
         call.type = delta.get("type") or call.type
-        function = delta.get("function") or {}
-        call.name += function.get("name") or ""
-        call.arguments += function.get("arguments") or ""
+        _extend(call, delta.get("function") or {})
 
     def completion(self) -> dict[str, Any] | None:
         """The complete `chat.completion`, or None if the stream is not `complete`."""
@@ -163,6 +176,11 @@ class StreamCollector:
         }
 
 
+def _extend(call: _Call, function: dict[str, Any]) -> None:
+    call.name += function.get("name") or ""
+    call.arguments += function.get("arguments") or ""
+
+
 def _completed_choice(index: int, choice: _Choice) -> dict[str, Any]:
     # Same shape as chat_response: no text at all is `content: null`.
     message: dict[str, Any] = {"role": "assistant", "content": "".join(choice.content) or None, "refusal": None}
@@ -172,4 +190,7 @@ def _completed_choice(index: int, choice: _Choice) -> dict[str, Any]:
         message["tool_calls"] = [
             {"id": c.id, "type": c.type, "function": {"name": c.name, "arguments": c.arguments}} for _, c in sorted(choice.calls.items())
         ]
-    return {"index": index, "message": message, "logprobs": None, "finish_reason": choice.finish_reason or "stop"}
+    if choice.function_call:
+        message["function_call"] = {"name": choice.function_call.name, "arguments": choice.function_call.arguments}
+    logprobs = None if choice.logprobs is None else {"content": choice.logprobs, "refusal": None}
+    return {"index": index, "message": message, "logprobs": logprobs, "finish_reason": choice.finish_reason or "stop"}
