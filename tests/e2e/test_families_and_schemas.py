@@ -9,6 +9,7 @@ as JSON Schema, so the SDK's own `parse()` validation accepts what comes back.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import openai
@@ -150,3 +151,29 @@ def test_parse_with_a_recursive_response_format(client, model):
     completion = client.chat.completions.parse(model=model, messages=[{"role": "user", "content": "A tree"}], response_format=Node)
     tree = completion.choices[0].message.parsed
     assert isinstance(tree, Node) and tree.label
+
+
+def test_a_described_recursive_reference_is_sent_in_a_form_gemini_takes(client):
+    """`{"$ref": ..., "description": ...}` is common in hand-written schemas; Gemini's JSON Schema
+    refuses keywords beside `$ref`, so the router spells it `anyOf: [{"$ref": ...}]`."""
+    tree = {
+        "type": "object",
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "properties": {"label": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+                "required": ["label", "children"],
+            }
+        },
+        "properties": {"root": {"$ref": "#/$defs/Node", "description": "The root node"}},
+        "required": ["root"],
+    }
+    answer = client.chat.completions.create(
+        model="gemini-2.5-flash",
+        messages=[{"role": "user", "content": "Save a tree"}],
+        tools=[{"type": "function", "function": {"name": "save_tree", "parameters": tree}}],
+        tool_choice="required",
+        response_format={"type": "json_schema", "json_schema": {"name": "tree", "schema": tree}},
+    )
+    (call,) = answer.choices[0].message.tool_calls
+    assert Node.model_validate(json.loads(call.function.arguments)["root"]).label

@@ -23,7 +23,7 @@ from typing import Any
 
 from .chat_messages import messages_to_contents
 from .chat_validate import validate_chat_request
-from .schema import has_open_object, to_gemini_schema, to_json_schema
+from .schema import clean_schema, has_open_object, to_json_schema
 
 __all__ = [
     "FAMILY_2",
@@ -160,8 +160,9 @@ def _response_format(fmt: dict | None) -> dict:
         return {"responseMimeType": JSON_MIME}
     if kind == "json_schema":
         schema = (fmt or {}).get("json_schema", {}).get("schema")
-        # responseJsonSchema takes real JSON Schema; name/strict are OpenAI-only wrappers.
-        return {"responseMimeType": JSON_MIME, **({"responseJsonSchema": schema} if schema else {})}
+        # responseJsonSchema takes real JSON Schema (recursion, tuples...), so nothing is lost;
+        # name/strict are OpenAI-only wrappers.
+        return {"responseMimeType": JSON_MIME, **({"responseJsonSchema": to_json_schema(schema)} if schema else {})}
     return {}
 
 
@@ -209,10 +210,11 @@ def _declaration(function: dict) -> dict:
         declaration["description"] = function["description"]
     schema = function.get("parameters")
     if schema:
-        parameters = to_gemini_schema(schema)
+        parameters, losses = clean_schema(schema)
         open_root = parameters.get("type") == "OBJECT" and "properties" not in parameters
-        if has_open_object(parameters) or (open_root and schema.get("additionalProperties") not in (None, False)):
-            # A free-form map the OpenAPI subset cannot express: send the real JSON Schema.
+        if losses or has_open_object(parameters) or (open_root and schema.get("additionalProperties") not in (None, False)):
+            # The OpenAPI subset cannot express it (recursion, tuples, a free-form map...): a
+            # cleaned copy would let the model answer what the client's validator rejects.
             declaration["parametersJsonSchema"] = to_json_schema(schema)
         elif not open_root:  # a no-argument tool sends no parameters (an empty OBJECT is a 400)
             parameters.pop("nullable", None)
