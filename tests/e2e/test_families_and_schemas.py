@@ -111,11 +111,13 @@ def test_penalties_on_a_gemini25_model_are_sent(client):
 def test_tool_loop_on_an_alias_keeps_working_whatever_it_points_at(client, aliases_as_25):
     """A client that kept only the call id (no signature) still gets its second turn answered:
     unknown families get Google's placeholder signature, which both families accept."""
-    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]
+    lookup = {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}
+    tools = [{"type": "function", "function": lookup}]
     for chosen in (client, aliases_as_25):
+        unsigned = {"id": "call_plain", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
         messages = [
             {"role": "user", "content": "Look it up"},
-            {"role": "assistant", "tool_calls": [{"id": "call_plain", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]},
+            {"role": "assistant", "tool_calls": [unsigned]},
             {"role": "tool", "tool_call_id": "call_plain", "content": "found"},
         ]
         answer = chosen.chat.completions.create(model="gpt-4o", messages=messages, tools=tools)
@@ -128,7 +130,10 @@ def test_tool_loop_on_an_alias_keeps_working_whatever_it_points_at(client, alias
 @pytest.mark.parametrize("model", ["gemini-2.5-flash", "gemini-3-flash-preview", "gpt-4o"])
 def test_parse_with_a_recursive_pydantic_tool(client, model):
     completion = client.chat.completions.parse(
-        model=model, messages=[{"role": "user", "content": "Build a tree"}], tools=[openai.pydantic_function_tool(Node)], tool_choice="required"
+        model=model,
+        messages=[{"role": "user", "content": "Build a tree"}],
+        tools=[openai.pydantic_function_tool(Node)],
+        tool_choice="required",
     )
     (call,) = completion.choices[0].message.tool_calls
     assert isinstance(call.function.parsed_arguments, Node)

@@ -329,7 +329,8 @@ def test_more_json_schema_keywords_are_rejected_in_parameters(keyword: str) -> N
 
 @pytest.mark.parametrize("keyword", ["$ref", "$defs", "prefixItems"])
 def test_json_schema_keywords_are_rejected_in_response_schema(keyword: str) -> None:
-    config = {"responseMimeType": "application/json", "responseSchema": {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}, keyword: {}}}
+    schema = {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}, keyword: {}}
+    config = {"responseMimeType": "application/json", "responseSchema": schema}
     error = check(request(generationConfig=config))
     assert f'Unknown name "{keyword}" at \'generation_config.response_schema\'' in error.message
 
