@@ -327,7 +327,13 @@ def example_value(schema: Any, root: dict[str, Any], *, fill_all: bool, depth: i
         names = list(properties) if fill_all and depth < 4 else schema.get("required") or []
         return {n: example_value(properties.get(n, {}), root, fill_all=fill_all, depth=depth + 1) for n in names}
     if kind == "array":
-        count = max(1, int(schema.get("minItems") or 0))
+        positions = schema.get("prefixItems")
+        if isinstance(positions, list) and positions:  # a tuple: one value per position
+            return [example_value(p, root, fill_all=fill_all, depth=depth + 1) for p in positions]
+        # Deep down an array stays empty unless it must not be, so a recursive tree ends.
+        count = max(1 if depth < 4 else 0, int(schema.get("minItems") or 0))
+        if not count:
+            return []
         item = example_value(schema.get("items", {}), root, fill_all=fill_all, depth=depth + 1)
         return [item] * min(count, int(schema.get("maxItems", count)))
     return _example_scalar(kind, schema)

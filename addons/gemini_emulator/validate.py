@@ -55,6 +55,7 @@ DATA_FIELDS = ("text", "inlineData", "fileData", "functionCall", "functionRespon
 _FUNCTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 _CACHED_NAME = re.compile(r"^cachedContents/[A-Za-z0-9_-]+$")
 _STRING_FORMATS = ("enum", "date-time")
+_JSON_SCHEMA_DATA = ("enum", "const", "default", "examples", "example")  # values, not subschemas
 Lines = list[tuple[str, str]]
 
 
@@ -247,6 +248,8 @@ def _check_tools(request: dict[str, Any]) -> None:
                 check_schema(parameters, f"{where}.parameters", lines)
             if json_schema is not None and not isinstance(json_schema, dict):
                 lines.append((f"{where}.parameters_json_schema", "must be a JSON object"))
+            elif json_schema is not None:
+                check_json_schema(json_schema, f"{where}.parameters_json_schema", lines)
     if lines:
         raise _Reject(lines=lines)
     calling = (request.get("toolConfig") or {}).get("functionCallingConfig") or {}
@@ -282,6 +285,23 @@ def check_schema(node: Any, where: str, lines: Lines) -> None:
         check_schema(node["items"], f"{where}.items", lines)
     for k, child in enumerate(node.get("anyOf") or []):
         check_schema(child, f"{where}.any_of[{k}]", lines)
+
+
+def check_json_schema(node: Any, where: str, lines: Lines) -> None:
+    """`parametersJsonSchema`/`responseJsonSchema` take real JSON Schema ($ref, $defs, prefixItems,
+    anyOf...), with one documented rule: a `$ref` node may hold only other `$` keys."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            check_json_schema(item, f"{where}[{i}]", lines)
+        return
+    if not isinstance(node, dict):
+        return
+    others = sorted(k for k in node if not str(k).startswith("$"))
+    if isinstance(node.get("$ref"), str) and others:
+        lines.append((where, f"a schema with $ref may not have other keywords (found {', '.join(others)})"))
+    for key, child in node.items():
+        if key not in _JSON_SCHEMA_DATA:
+            check_json_schema(child, f"{where}.{key}", lines)
 
 
 def _check_generation_config(config: dict[str, Any], ctx: ValidationContext) -> None:
@@ -344,6 +364,7 @@ def _check_response_schema(config: dict[str, Any], mime: str | None) -> None:
         raise _Reject(lines=[(f"{where}.response_json_schema", "must be a JSON object")])
     lines: Lines = []
     check_schema(schema, f"{where}.response_schema", lines)
+    check_json_schema(json_schema, f"{where}.response_json_schema", lines)
     if lines:
         raise _Reject(lines=lines)
 

@@ -22,6 +22,7 @@ USAGE = "hpn.usage"  # OpenAI-format usage of the final answer, when known
 ANSWER_TEXT = "hpn.answer_text"  # length-bounded text of the answer, for cost estimates
 CACHE = "hpn.cache"  # {"status": HIT|MISS|BYPASS, "key", "store", "leader"}: set by CacheLookup
 SAVED_USD = "hpn.saved_usd"  # what the request would have cost on OpenAI, exact decimal string
+IGNORED_PARAMS = "hpn.ignored_params"  # chat parameters not sent to this model (named to the client)
 PASSTHROUGH = "hpn.passthrough"  # proxy mode, a host the router does not intercept: hands off
 
 

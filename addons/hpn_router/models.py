@@ -17,8 +17,3 @@ def gemini_model_for(requested: str, aliases: Mapping[str, str], default_model: 
         return name
     return default_model
 
-
-def is_gemini3(model: str) -> bool:
-    """Gemini 3.x takes thinkingLevel, rejects penalties and requires thought signatures.
-    The `-latest` aliases point at 3.x models today (wire-formats §1.10)."""
-    return model.startswith("gemini-3") or model in {"gemini-flash-latest", "gemini-flash-lite-latest", "gemini-pro-latest"}

@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 from hpn_router.core.chat_request import (
+    FAMILY_2,
+    FAMILY_3,
+    FAMILY_UNKNOWN,
     TranslateOptions,
     chat_request_to_gemini,
+    ignored_params,
     is_streaming,
+    model_family,
     validate_chat_request,
     wants_usage_in_stream,
 )
@@ -19,6 +24,7 @@ from hpn_router.core.invalid import InvalidRequest
 from hpn_router.core.toolids import DUMMY_THOUGHT_SIGNATURE, encode_call_id
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "translate" / "request"
+G3 = "gemini-3-flash-preview"
 GOLDEN = sorted(p.name.removesuffix(".openai.json") for p in DATA.glob("*.openai.json"))
 
 
@@ -149,8 +155,8 @@ def test_signature_round_trip_from_response_to_next_request() -> None:
         "model": "m",
         "messages": [user("go"), message] + [{"role": "tool", "tool_call_id": c["id"], "content": "{}"} for c in message["tool_calls"]],
     }
-    for gemini3 in (False, True):
-        parts = translate(follow_up, gemini3=gemini3)["contents"][1]["parts"]
+    for model in ("gemini-2.5-flash", G3):
+        parts = translate(follow_up, model=model)["contents"][1]["parts"]
         assert [p.get("thoughtSignature") for p in parts] == ["SIG/one+==", "SIG_two", None]
         assert [p["functionCall"].get("id") for p in parts] == [None, "abc", None]
         assert [p["functionCall"]["args"] for p in parts] == [{"city": "Paris"}, {"city": "Rome"}, {}]
@@ -168,7 +174,7 @@ def test_dummy_signature_only_on_gemini3_and_only_on_the_first_call() -> None:
     }
     plain = translate(body)["contents"][1]["parts"]
     assert all("thoughtSignature" not in p for p in plain)
-    g3 = translate(body, gemini3=True)["contents"][1]["parts"]
+    g3 = translate(body, model=G3)["contents"][1]["parts"]
     assert g3[0]["thoughtSignature"] == DUMMY_THOUGHT_SIGNATURE == "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
     assert "thoughtSignature" not in g3[1]
 
@@ -178,7 +184,7 @@ def test_dummy_not_used_when_first_call_has_its_signature() -> None:
         "model": "m",
         "messages": [user("go"), {"role": "assistant", "tool_calls": [call(encode_call_id(None, "real")), call("call_2")]}],
     }
-    parts = translate(body, gemini3=True)["contents"][1]["parts"]
+    parts = translate(body, model=G3)["contents"][1]["parts"]
     assert parts[0]["thoughtSignature"] == "real"
     assert "thoughtSignature" not in parts[1]
 
@@ -241,7 +247,7 @@ def test_stop_string_becomes_list() -> None:
 def test_reasoning_effort_table(effort: str, budget: int, level: str) -> None:
     body = {"model": "m", "messages": [user("x")], "reasoning_effort": effort}
     assert translate(body)["generationConfig"]["thinkingConfig"] == {"thinkingBudget": budget}
-    assert translate(body, gemini3=True)["generationConfig"]["thinkingConfig"] == {"thinkingLevel": level}
+    assert translate(body, model=G3)["generationConfig"]["thinkingConfig"] == {"thinkingLevel": level}
 
 
 def test_include_thoughts_only_when_exposing_reasoning() -> None:
@@ -253,7 +259,66 @@ def test_include_thoughts_only_when_exposing_reasoning() -> None:
 def test_penalties_kept_before_gemini3_and_dropped_on_it() -> None:
     body = {"model": "m", "messages": [user("x")], "presence_penalty": 1, "frequency_penalty": 0.5}
     assert translate(body)["generationConfig"] == {"presencePenalty": 1, "frequencyPenalty": 0.5}
-    assert "generationConfig" not in translate(body, gemini3=True)
+    assert "generationConfig" not in translate(body, model=G3)
+
+
+@pytest.mark.parametrize(
+    ("model", "family"),
+    [
+        ("gemini-2.5-flash", FAMILY_2),
+        ("gemini-2.5-pro", FAMILY_2),
+        ("gemini-2.0-flash", FAMILY_2),
+        ("models/gemini-2.5-flash-lite", FAMILY_2),
+        ("gemini-3-flash-preview", FAMILY_3),
+        ("gemini-3.1-pro-preview", FAMILY_3),
+        ("gemini-3.5-flash", FAMILY_3),
+        ("gemini-flash-latest", FAMILY_UNKNOWN),  # moving aliases: never guessed
+        ("gemini-flash-lite-latest", FAMILY_UNKNOWN),
+        ("gemini-pro-latest", FAMILY_UNKNOWN),
+        ("gemini-4-flash", FAMILY_UNKNOWN),
+        ("gemini-30b", FAMILY_UNKNOWN),
+        ("gemma-3-27b-it", FAMILY_UNKNOWN),
+    ],
+)
+def test_model_family_comes_only_from_an_explicit_version(model: str, family: str) -> None:
+    assert model_family(model) == family
+
+
+@pytest.mark.parametrize("effort", ["none", "minimal", "low", "medium", "high", "xhigh"])
+@pytest.mark.parametrize("alias", ["gemini-flash-latest", "gemini-flash-lite-latest", "gemini-4-flash"])
+def test_reasoning_effort_on_an_unknown_family_is_a_budget_both_families_take(alias: str, effort: str) -> None:
+    body = {"model": "gpt-4o", "messages": [user("x")], "reasoning_effort": effort}
+    assert translate(body, model=alias)["generationConfig"]["thinkingConfig"] == translate(body)["generationConfig"]["thinkingConfig"]
+
+
+def test_a_pro_name_never_gets_budget_zero_nor_a_level_pro_refuses() -> None:
+    body = {"model": "m", "messages": [user("x")], "reasoning_effort": "none"}
+    assert translate(body, model="gemini-pro-latest")["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 128}
+    assert translate(body, model="gemini-2.5-pro")["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 128}
+    levels = {
+        effort: translate({**body, "reasoning_effort": effort}, model="gemini-3.1-pro-preview")["generationConfig"]["thinkingConfig"]
+        for effort in ("none", "minimal", "low", "medium", "high", "xhigh")
+    }
+    assert {e: c["thinkingLevel"] for e, c in levels.items()} == {
+        "none": "LOW", "minimal": "LOW", "low": "LOW", "medium": "HIGH", "high": "HIGH", "xhigh": "HIGH",
+    }  # fmt: skip
+
+
+def test_penalties_are_sent_only_to_gemini2_and_named_when_ignored() -> None:
+    body = {"model": "m", "messages": [user("x")], "presence_penalty": 1, "frequency_penalty": 0.5}
+    for model in ("gemini-flash-latest", "gemini-4-flash", G3):
+        assert "generationConfig" not in translate(body, model=model)
+        assert ignored_params(body, model) == ["presence_penalty", "frequency_penalty"]
+    assert ignored_params(body, "gemini-2.5-flash") == []
+    assert ignored_params({**body, "presence_penalty": None}, G3) == ["frequency_penalty"]
+    assert ignored_params({"model": "m", "messages": [user("x")]}, G3) == []
+
+
+def test_placeholder_signature_on_unknown_families_too() -> None:
+    body = {"model": "m", "messages": [user("go"), {"role": "assistant", "tool_calls": [call("call_1")]}]}
+    for model in ("gemini-flash-latest", "gemini-4-pro"):
+        assert translate(body, model=model)["contents"][1]["parts"][0]["thoughtSignature"] == DUMMY_THOUGHT_SIGNATURE
+    assert "thoughtSignature" not in translate(body)["contents"][1]["parts"][0]
 
 
 def test_stream_helpers() -> None:

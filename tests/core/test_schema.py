@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hpn_router.core.schema import ALLOWED_KEYS, has_open_object, to_gemini_schema, to_json_schema
+from hpn_router.core.schema import ALLOWED_KEYS, clean_schema, has_open_object, to_gemini_schema, to_json_schema
 
 # Keys Gemini rejects with 'Unknown name "X" ... Cannot find field'.
 REJECTED = {
@@ -319,3 +319,79 @@ def test_to_json_schema_keeps_the_schema_but_its_draft_url_and_strict() -> None:
     assert out == {k: v for k, v in schema.items() if k not in ("$schema", "strict")}
     out["properties"]["a"]["$ref"] = "changed"
     assert schema["properties"]["a"]["$ref"] == "#/$defs/A"
+
+
+TREE = {
+    "$defs": {
+        "Node": {
+            "type": "object",
+            "properties": {"label": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+            "required": ["label", "children"],
+        }
+    },
+    "$ref": "#/$defs/Node",
+}
+
+
+@pytest.mark.parametrize(
+    ("schema", "losses"),
+    [
+        (TREE, ["recursive reference #/$defs/Node"]),
+        ({"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}]}, ["prefixItems", "tuple items"]),
+        ({"type": "array", "items": [{"type": "integer"}, {"type": "string"}]}, ["tuple items"]),
+        ({"type": "integer", "enum": [1, 2]}, ["enum of non-strings"]),
+        ({"const": 2}, ["enum of non-strings"]),
+        ({"type": "number", "exclusiveMinimum": 0}, ["exclusiveMinimum"]),
+        ({"type": "number", "minimum": 0, "exclusiveMinimum": True}, ["exclusiveMinimum"]),  # draft-04 spelling
+        ({"type": "string", "format": "email"}, ["format email"]),
+        ({"type": "integer", "multipleOf": 5}, ["multipleOf"]),
+        ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, ["uniqueItems"]),
+        ({"type": "object", "properties": {"a": {"type": "string"}}, "patternProperties": {"^x": {}}}, ["patternProperties"]),
+        ({"type": "string", "not": {"enum": ["x"]}}, ["not"]),
+    ],
+)
+def test_clean_schema_names_what_the_subset_cannot_express(schema: dict, losses: list[str]) -> None:
+    wrapped = {"type": "object", "properties": {"f": schema}, "$defs": schema.get("$defs", {})}
+    assert clean_schema(wrapped).losses == losses
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "format": "date-time", "minLength": 1, "pattern": "^2"},
+        {"type": "integer", "format": "int32", "minimum": 1, "maximum": 5},
+        {"type": "string", "enum": ["a", "b", None]},
+        {"const": "fixed"},
+        {"type": ["string", "null"], "title": "T", "examples": ["x"], "$comment": "c"},
+        {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False},
+        {"$ref": "#/$defs/Missing"},  # broken for the client too: a described STRING, as before
+        {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}}, {"required": ["a"]}]},
+    ],
+)
+def test_clean_schema_loses_nothing_a_validator_checks_on_ordinary_schemas(schema: dict) -> None:
+    assert clean_schema({"type": "object", "properties": {"f": schema}}).losses == []
+
+
+def test_clean_schema_reports_only_reachable_definitions() -> None:
+    schema = {"type": "object", "$defs": {"Unused": {"type": "integer", "multipleOf": 2}}, "properties": {"a": {"type": "string"}}}
+    assert clean_schema(schema).losses == []
+
+
+def test_to_json_schema_spells_ref_siblings_and_const_with_documented_keywords() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {"Node": TREE["$defs"]["Node"]},
+        "properties": {
+            "root": {"$ref": "#/$defs/Node", "description": "The root"},
+            "kind": {"const": "tree", "description": "Always tree"},
+            "plain": {"$ref": "#/$defs/Node"},
+            "data": {"type": "object", "properties": {"$ref": {"type": "string"}}, "default": {"$ref": "not a schema", "x": 1}},
+        },
+    }
+    out = to_json_schema(schema)
+    assert out["properties"]["root"] == {"anyOf": [{"$ref": "#/$defs/Node"}], "description": "The root"}
+    assert out["properties"]["kind"] == {"enum": ["tree"], "description": "Always tree"}
+    assert out["properties"]["plain"] == {"$ref": "#/$defs/Node"}
+    assert out["properties"]["data"] == schema["properties"]["data"]  # a property named $ref, and data, untouched
+    assert out["$defs"] == schema["$defs"]

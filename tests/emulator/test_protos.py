@@ -63,3 +63,23 @@ def test_example_values_for_gemini_and_json_schemas() -> None:
     assert isinstance(value, dict) and "node" in value
     assert example_value({"anyOf": [{"type": "null"}, {"const": 7}]}, {}, fill_all=False) == 7
     assert example_value({"type": "array", "items": {"type": "boolean"}, "minItems": 2}, {}, fill_all=False) == [True, True]
+
+
+def test_example_values_end_a_recursive_tree_validly_and_fill_tuples() -> None:
+    tree = {
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "properties": {"label": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}},
+                "required": ["label", "children"],
+            }
+        },
+        "$ref": "#/$defs/Node",
+    }
+    for fill_all in (False, True):
+        node, depth = example_value(tree, tree, fill_all=fill_all), 0
+        while node["children"]:  # every node is a whole Node; the leaves have no children
+            (node,), depth = node["children"], depth + 1
+        assert node == {"label": "example", "children": []} and depth >= 1
+    pair = {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "minItems": 2, "maxItems": 2}
+    assert example_value(pair, pair, fill_all=False) == [1, "example"]

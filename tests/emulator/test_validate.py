@@ -323,3 +323,45 @@ def test_logprobs_are_refused_where_the_model_does_not_enable_them() -> None:
     for bad in (21, -1):
         error = validate_generate(request(generationConfig={"responseLogprobs": True, "logprobs": bad}), enabled)
         assert error is not None and f"logprobs value of {bad} but the supported range is from 0 (inclusive) to 21" in error.message
+
+
+TUPLE_TREE = {
+    "type": "object",
+    "$defs": {"Node": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}}}},
+    "properties": {"root": {"$ref": "#/$defs/Node"}, "span": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}]}},
+}
+
+
+@pytest.mark.parametrize("keyword", ["prefixItems", "$id", "$anchor", "definitions", "multipleOf", "uniqueItems"])
+def test_more_json_schema_keywords_are_rejected_in_parameters(keyword: str) -> None:
+    error = check(with_params({"type": "OBJECT", "properties": {"a": {"type": "STRING"}}, keyword: {}}))
+    assert error.message == f"Invalid JSON payload received. Unknown name \"{keyword}\" at '{PARAMS_AT}': Cannot find field."
+
+
+@pytest.mark.parametrize("keyword", ["$ref", "$defs", "prefixItems"])
+def test_json_schema_keywords_are_rejected_in_response_schema(keyword: str) -> None:
+    schema = {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}, keyword: {}}
+    config = {"responseMimeType": "application/json", "responseSchema": schema}
+    error = check(request(generationConfig=config))
+    assert f'Unknown name "{keyword}" at \'generation_config.response_schema\'' in error.message
+
+
+def test_recursion_and_tuples_are_accepted_as_json_schema() -> None:
+    tools = [{"functionDeclarations": [{"name": "f", "parametersJsonSchema": TUPLE_TREE}]}]
+    config = {"responseMimeType": "application/json", "responseJsonSchema": TUPLE_TREE}
+    assert validate_generate(request(tools=tools, generationConfig=config), ctx()) is None
+    assert validate_generate(request(tools=tools, generationConfig=config), ctx("gemini-3-flash-preview")) is None
+
+
+def test_a_ref_with_sibling_keywords_is_refused_in_json_schema() -> None:
+    schema = {"type": "object", "$defs": {"A": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/A", "description": "A"}}}
+    tools = [{"functionDeclarations": [{"name": "f", "parametersJsonSchema": schema}]}]
+    error = check(request(tools=tools))
+    assert error.message == (
+        "* GenerateContentRequest.tools[0].function_declarations[0].parameters_json_schema.properties.a:"
+        " a schema with $ref may not have other keywords (found description)\n"
+    )
+    config = {"responseMimeType": "application/json", "responseJsonSchema": schema}
+    assert "generation_config.response_json_schema.properties.a" in check(request(generationConfig=config)).message
+    wrapped = {**schema, "properties": {"a": {"anyOf": [{"$ref": "#/$defs/A"}], "description": "A", "default": {"$ref": "x", "y": 1}}}}
+    assert validate_generate(request(generationConfig={**config, "responseJsonSchema": wrapped}), ctx()) is None

@@ -4,7 +4,8 @@ A translator run by the Translation addon. `translate_request` validates the Ope
 and rewrites the flow's request into the Gemini request (so mitmweb shows what goes
 upstream), leaving KeyRouting a plan in `flow.metadata`; `start_stream`/`translate_response`
 turn Gemini's answer, streamed or not, into OpenAI's format. Bad input raises InvalidRequest,
-which Translation answers with a 4xx; nothing is forwarded.
+which Translation answers with a 4xx; nothing is forwarded. Parameters the target model does
+not take (penalties, on Gemini 3 and on aliases) are left out and named in `X-HPN-Ignored-Params`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hpn_router.config import RouterConfig
 from hpn_router.core.chat_request import (
     TranslateOptions,
     chat_request_to_gemini,
+    ignored_params,
     is_streaming,
     uses_legacy_functions,
     validate_chat_request,
@@ -32,14 +34,16 @@ from hpn_router.core.chat_request import (
 )
 from hpn_router.core.chat_response import gemini_to_chat_completion, new_completion_id
 from hpn_router.core.chat_stream import StreamTranslator
-from hpn_router.models import gemini_model_for, is_gemini3
+from hpn_router.models import gemini_model_for
+
+IGNORED_HEADER = "X-HPN-Ignored-Params"
 
 
 class ChatTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         body = validate_chat_request(parse_json_body(flow))
         gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_model)
-        gemini_body = chat_request_to_gemini(body, gemini_model, _options(gemini_model, config))
+        gemini_body = chat_request_to_gemini(body, gemini_model, _options(config))
         stream = is_streaming(body)
         path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
         query = "alt=sse" if stream else ""
@@ -51,6 +55,7 @@ class ChatTranslation:
                 meta.INCLUDE_USAGE: wants_usage_in_stream(body),
                 meta.LEGACY_FUNCTIONS: uses_legacy_functions(body),
                 meta.UPSTREAM: upstream_plan("POST", path, query, stream=stream, model=gemini_model),
+                meta.IGNORED_PARAMS: ignored_params(body, gemini_model),
             }
         )
         content = json.dumps(gemini_body, ensure_ascii=False).encode()
@@ -64,9 +69,10 @@ class ChatTranslation:
             completion_id=new_completion_id(),
             created=int(time.time()),
             include_usage=bool(flow.metadata.get(meta.INCLUDE_USAGE)),
-            options=_options(str(flow.metadata.get(meta.GEMINI_MODEL)), config),
+            options=_options(config),
             legacy_functions=bool(flow.metadata.get(meta.LEGACY_FUNCTIONS)),
         )
+        _name_ignored_params(flow)
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
         flow.response.stream = StreamAdapter(translator)
@@ -84,13 +90,14 @@ class ChatTranslation:
             model=str(flow.metadata.get(meta.MODEL)),
             completion_id=new_completion_id(),
             created=int(time.time()),
-            options=_options(str(flow.metadata.get(meta.GEMINI_MODEL)), config),
+            options=_options(config),
             legacy_functions=bool(flow.metadata.get(meta.LEGACY_FUNCTIONS)),
         )
         flow.metadata[meta.USAGE] = completion.get("usage")
         # Rewritten in place: a new Response would re-run mitmproxy's per-field type checks,
         # a measurable share of the router's CPU per request.
         replace_body(flow.response, json.dumps(completion, ensure_ascii=False).encode())
+        _name_ignored_params(flow)
 
     def _record_stream(self, flow: http.HTTPFlow) -> None:
         """A streamed answer has gone out; keep what the cost estimator needs."""
@@ -112,5 +119,11 @@ class StreamAdapter:
         return [e for e in events if e]
 
 
-def _options(gemini_model: str, config: RouterConfig) -> TranslateOptions:
-    return TranslateOptions(gemini3=is_gemini3(gemini_model), expose_reasoning=config.gemini.expose_reasoning)
+def _options(config: RouterConfig) -> TranslateOptions:
+    return TranslateOptions(expose_reasoning=config.gemini.expose_reasoning)
+
+
+def _name_ignored_params(flow: http.HTTPFlow) -> None:
+    ignored = flow.metadata.get(meta.IGNORED_PARAMS)
+    if ignored and flow.response is not None:
+        flow.response.headers[IGNORED_HEADER] = ", ".join(ignored)

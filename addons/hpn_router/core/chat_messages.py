@@ -8,8 +8,8 @@ Rules, in the order they bite (trap §4.9):
   ``functionResponse`` parts right after it, in call order; a missing result is
   filled with an error object so the counts match (Gemini 400 otherwise);
 - thought signatures and Gemini call ids come back out of the tool-call id
-  (``toolids``); on Gemini 3 the first call of a model turn without one gets
-  Google's dummy signature;
+  (``toolids``); where Gemini may require one (Gemini 3, or a model whose family
+  is unknown) the first call of a model turn without one gets Google's dummy signature;
 - the conversation must open with a user turn: a minimal one is added when
   there is none (system-only request) or the history starts with the model.
 """
@@ -50,7 +50,7 @@ class _Call:
     response: dict | None = None
 
 
-def messages_to_contents(messages: list[dict], *, gemini3: bool) -> tuple[list[Part], list[dict]]:
+def messages_to_contents(messages: list[dict], *, placeholder_signatures: bool) -> tuple[list[Part], list[dict]]:
     """``(systemInstruction parts, contents)`` for validated ``messages``."""
     builder = _Builder()
     for i, message in enumerate(messages):
@@ -59,7 +59,7 @@ def messages_to_contents(messages: list[dict], *, gemini3: bool) -> tuple[list[P
     contents = builder.contents
     if not contents or contents[0]["role"] != "user":
         contents.insert(0, {"role": "user", "parts": [{"text": MINIMAL_USER_TEXT}]})
-    if gemini3:
+    if placeholder_signatures:
         _add_dummy_signatures(contents)
     return builder.system, contents
 
