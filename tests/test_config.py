@@ -219,7 +219,8 @@ def test_admin_token_must_differ_from_every_client_token(where):
 
 def test_cors_origins_are_exact_origins_normalised():
     assert parse_config(ONE_KEY, {}).server.cors_origins == ()
-    raw = {**ONE_KEY, "server": {"cors_origins": ["https://App.example.com", "http://localhost:3000/", "https://x.test:443", "http://[::1]:5173"]}}
+    origins = ["https://App.example.com", "http://localhost:3000/", "https://x.test:443", "http://[::1]:5173"]
+    raw = {**ONE_KEY, "server": {"cors_origins": origins}}
     config = parse_config(raw, {})
     assert config.server.cors_origins == ("https://app.example.com", "http://localhost:3000", "https://x.test", "http://[::1]:5173")
 

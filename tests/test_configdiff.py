@@ -31,7 +31,8 @@ def test_settings_changed_by_field_name_never_by_value() -> None:
 
 def test_a_key_moved_to_another_project_or_disabled_is_changed() -> None:
     old = parse_config({"key_pool": {"keys": [{"name": "a", "key": KEY_A}, {"name": "b", "key": KEY_B}]}}, {})
-    new = parse_config({"key_pool": {"keys": [{"name": "a", "key": KEY_A, "project": "p"}, {"name": "b", "key": KEY_B, "enabled": False}]}}, {})
+    keys = [{"name": "a", "key": KEY_A, "project": "p"}, {"name": "b", "key": KEY_B, "enabled": False}]
+    new = parse_config({"key_pool": {"keys": keys}}, {})
     assert config_changes(old, new)["keys_changed"] == ["a", "b"]
 
 

@@ -245,7 +245,9 @@ def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
     admin_token = _optional_token(env.get("HPN_ADMIN_TOKEN") or data.get("admin_token"), "server.admin_token")
     if admin_token is not None and admin_token in client_tokens:
         # Every client could use the admin API; the message never shows the token.
-        raise ConfigError("server.admin_token: the same value as a client token (server.client_tokens); give the admin API a token of its own")
+        raise ConfigError(
+            "server.admin_token: the same value as a client token (server.client_tokens); give the admin API a token of its own"
+        )
     return ServerConfig(
         client_tokens=client_tokens,
         admin_token=admin_token,
