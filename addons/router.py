@@ -27,6 +27,7 @@ from hpn_router.addons.admin import Admin  # noqa: E402
 from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache  # noqa: E402
 from hpn_router.addons.chat import ChatTranslation  # noqa: E402
 from hpn_router.addons.clientview import ClientView  # noqa: E402
+from hpn_router.addons.cors import Cors, CorsHeaders, CorsPreflight  # noqa: E402
 from hpn_router.addons.cost import CostEstimator  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
 from hpn_router.addons.endpoints import Endpoints  # noqa: E402
@@ -47,6 +48,7 @@ state = RouterState()
 log_redaction = LogRedaction(Redactor({}))  # first: every later line is redacted
 interception = Interception()  # proxy mode: only intercepted hosts are ours, the rest tunnels
 view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
+cors = Cors()  # server.cors_origins, shared by CorsPreflight and CorsHeaders
 access = Access()  # client tokens, admin token, per-client rate, body limits
 health = Health(state)  # answers /health, counts answered requests
 endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
@@ -63,7 +65,7 @@ cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /heal
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
 settings = Settings(
-    consumers=[log_redaction, interception, view_cap, access, endpoints, translation, key_routing, flash_cache, cost, flow_redaction]
+    consumers=[log_redaction, interception, view_cap, cors, access, endpoints, translation, key_routing, flash_cache, cost, flow_redaction]
 )
 admin = Admin(state, settings.reload)  # /admin/keys, /admin/reload, SIGHUP
 
@@ -72,6 +74,7 @@ addons = [
     log_redaction,
     interception,  # before every addon that handles requests: it marks what is not ours
     ClientView(),  # notes what the client sent before anything rewrites it; shows it again at the end
+    CorsPreflight(cors),  # before Access: browsers send preflights without a token
     access,
     health,
     admin,
@@ -81,6 +84,7 @@ addons = [
     key_routing,
     CacheStore(flash_cache),  # after translation: stores the OpenAI answer
     cost,
+    CorsHeaders(cors),  # after the translation, which rebuilds answers' headers
     view_cap,
     flow_redaction,  # last: scrubs finished flows before Dumper, Save and View see them
 ]

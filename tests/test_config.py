@@ -199,3 +199,52 @@ def test_listeners_and_trust_commands(tmp_path):
     key_before = (tmp_path / "my ca" / "mitmproxy-ca.pem").read_bytes()
     run("trust")
     assert (tmp_path / "my ca" / "mitmproxy-ca.pem").read_bytes() == key_before  # an existing CA is kept
+
+
+@pytest.mark.parametrize("where", ["env", "file"])
+def test_admin_token_must_differ_from_every_client_token(where):
+    token = "shared-token-dddddddddddd"
+    env = {"HPN_CLIENT_TOKENS": f"client-token-aaaaaaaaaaaa,{token}"}
+    raw = dict(ONE_KEY)
+    if where == "env":
+        env["HPN_ADMIN_TOKEN"] = token
+    else:
+        raw["server"] = {"admin_token": token}
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, env)
+    message = str(info.value)
+    assert message.startswith("server.admin_token:") and "client token" in message
+    assert token not in message and "dddd" not in message
+
+
+def test_cors_origins_are_exact_origins_normalised():
+    assert parse_config(ONE_KEY, {}).server.cors_origins == ()
+    origins = ["https://App.example.com", "http://localhost:3000/", "https://x.test:443", "http://[::1]:5173"]
+    raw = {**ONE_KEY, "server": {"cors_origins": origins}}
+    config = parse_config(raw, {})
+    assert config.server.cors_origins == ("https://app.example.com", "http://localhost:3000", "https://x.test", "http://[::1]:5173")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("https://app.example.com", r"server.cors_origins: expected a list of origins"),
+        (["app.example.com"], r"server.cors_origins\[0\]: expected an origin such as https://app.example.com"),
+        (["https://app.example.com/path"], r"server.cors_origins\[0\]: expected an origin"),
+        (["null"], r"server.cors_origins\[0\]: expected an origin"),
+        (["ftp://x.test"], r"server.cors_origins\[0\]: expected an origin"),
+        (["https://*.example.com"], r"server.cors_origins\[0\]: expected an origin"),
+        (["*", "https://app.example.com"], r"server.cors_origins: \"\*\" must be the only entry"),
+    ],
+)
+def test_cors_origins_errors(value, problem):
+    with pytest.raises(ConfigError, match=problem):
+        parse_config({**ONE_KEY, "server": {"cors_origins": value}}, {"HPN_CLIENT_TOKENS": "client-token-aaaaaaaaaaaa"})
+
+
+def test_cors_any_origin_needs_client_tokens():
+    """"*" lets every web page the user opens call the router: only with client tokens."""
+    with pytest.raises(ConfigError, match=r"server.cors_origins: \"\*\" needs server.client_tokens"):
+        parse_config({**ONE_KEY, "server": {"cors_origins": ["*"]}}, {})
+    config = parse_config({**ONE_KEY, "server": {"cors_origins": ["*"]}}, {"HPN_CLIENT_TOKENS": "client-token-aaaaaaaaaaaa"})
+    assert config.server.cors_origins == ("*",)

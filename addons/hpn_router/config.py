@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -71,6 +72,9 @@ class ServerConfig:
     proxy_port: int = 8888  # the regular (HTTPS_PROXY) listener; 8081 is mitmweb's own UI
     confdir: str = "~/.mitmproxy"  # mitmproxy's confdir: where its CA lives
     mitmweb_max_flows: int = 1000  # flows mitmweb keeps in memory (the oldest finished go)
+    # Web origins whose pages may call the router from a browser (exact origins, or "*" alone,
+    # which needs client tokens); empty: no CORS headers, browsers refuse cross-origin calls.
+    cors_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +174,7 @@ SERVER_FIELDS = {
     "proxy_port",
     "confdir",
     "mitmweb_max_flows",
+    "cors_origins",
 }
 
 
@@ -193,13 +198,60 @@ def _optional_token(value: Any, path: str) -> str | None:
     return tokens[0] if tokens else None
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(value: Any, path: str) -> str:
+    """An exact web origin, as browsers send it in `Origin`: scheme://host[:port], lower case,
+    the default port left out."""
+    text = as_str(value, path).strip()
+    hint = f"{path}: expected an origin such as https://app.example.com (scheme, host and port only), got {show(value)}"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(hint) from None
+    host = parts.hostname or ""
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host or parts.username or parts.password:
+        raise ConfigError(hint)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "*" in host:
+        raise ConfigError(hint)
+    scheme = parts.scheme.lower()
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown_host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else "")
+
+
+def _cors_origins(raw: Any, client_tokens: tuple[str, ...]) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"server.cors_origins: expected a list of origins (https://app.example.com) or [\"*\"], got {show(raw)}")
+    if "*" in raw:
+        if len(raw) > 1:
+            raise ConfigError('server.cors_origins: "*" must be the only entry (it allows every origin)')
+        if not client_tokens:
+            # Without tokens, any web page the user happens to open could spend the pool's keys
+            # through the user's browser and read the answers.
+            raise ConfigError('server.cors_origins: "*" needs server.client_tokens; without them, list the exact origins instead')
+        return ("*",)
+    return tuple(dict.fromkeys(_origin(v, f"server.cors_origins[{i}]") for i, v in enumerate(raw)))
+
+
 def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
     data = as_mapping(raw, "server")
     reject_unknown(data, SERVER_FIELDS, "server")
     d = ServerConfig()
+    client_tokens = _tokens(env.get("HPN_CLIENT_TOKENS") or data.get("client_tokens"), "server.client_tokens")
+    admin_token = _optional_token(env.get("HPN_ADMIN_TOKEN") or data.get("admin_token"), "server.admin_token")
+    if admin_token is not None and admin_token in client_tokens:
+        # Every client could use the admin API; the message never shows the token.
+        raise ConfigError(
+            "server.admin_token: the same value as a client token (server.client_tokens); give the admin API a token of its own"
+        )
     return ServerConfig(
-        client_tokens=_tokens(env.get("HPN_CLIENT_TOKENS") or data.get("client_tokens"), "server.client_tokens"),
-        admin_token=_optional_token(env.get("HPN_ADMIN_TOKEN") or data.get("admin_token"), "server.admin_token"),
+        client_tokens=client_tokens,
+        admin_token=admin_token,
+        cors_origins=_cors_origins(data.get("cors_origins"), client_tokens),
         client_rpm=as_int(data.get("client_rpm", d.client_rpm), "server.client_rpm"),
         max_body_bytes=as_int(data.get("max_body_bytes", d.max_body_bytes), "server.max_body_bytes", minimum=1024),
         max_json_depth=as_int(data.get("max_json_depth", d.max_json_depth), "server.max_json_depth", minimum=2, maximum=500),

@@ -3,6 +3,7 @@
     RouterError                      500 server_error
     ├── InvalidRequestError          400 invalid_request_error (bad JSON, fields, roles)
     │   ├── NotFoundError            404 (unknown path or model)
+    │   ├── MethodNotAllowed         405, with `Allow` (the methods the path serves)
     │   └── PayloadTooLarge          413
     ├── RateLimitedError             429 rate_limit_exceeded (every key cooling)
     ├── QuotaExhaustedError          429 insufficient_quota (only per-day quotas left)
@@ -43,6 +44,18 @@ class InvalidRequestError(RouterError):
 class NotFoundError(InvalidRequestError):
     status = 404
     code = "not_found"
+
+
+class MethodNotAllowed(InvalidRequestError):
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+    def headers(self) -> dict[str, str]:
+        return {"allow": ", ".join(self.allowed)}
 
 
 class PayloadTooLarge(InvalidRequestError):

@@ -1,4 +1,5 @@
-"""Which endpoint a client request is for. Pure: method and path in, Route out."""
+"""Which endpoint a client request is for, and which methods each path allows. Pure: method
+and path in, Route out."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Route:
     model: str | None = None  # for MODEL and NATIVE
     action: str | None = None  # NATIVE: generateContent, streamGenerateContent, ...
     version: str = "v1beta"
+    allowed: tuple[str, ...] = ()  # METHOD_NOT_ALLOWED: the methods the path does allow
 
 
 # google-genai sends /v1/models/{m}:generateContent when given a custom base URL, so native
@@ -35,35 +37,48 @@ _NATIVE_MODELS = re.compile(r"^/(v1beta)/models(?:/([^/:]+))?$")
 _OPENAI_MODEL = re.compile(r"^/v1/models/(.+)$")
 NATIVE_ACTIONS = {"generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"}
 
+GET, POST = ("GET",), ("POST",)
 _SIMPLE = {
-    "/health": (Endpoint.HEALTH, {"GET", "HEAD"}),
-    "/v1/chat/completions": (Endpoint.CHAT, {"POST"}),
-    "/v1/embeddings": (Endpoint.EMBEDDINGS, {"POST"}),
-    "/v1/models": (Endpoint.MODELS, {"GET"}),
+    "/health": (Endpoint.HEALTH, ("GET", "HEAD")),
+    "/v1/chat/completions": (Endpoint.CHAT, POST),
+    "/v1/embeddings": (Endpoint.EMBEDDINGS, POST),
+    "/v1/models": (Endpoint.MODELS, GET),
 }
 
 
 def match(method: str, raw_path: str) -> Route:
-    path = raw_path.split("?", 1)[0]
-    if len(path) > 1:
-        path = path.rstrip("/")
+    path = _clean(raw_path)
+    allowed = allowed_methods(path)
+    if not allowed:
+        return Route(Endpoint.NOT_FOUND)
+    if method not in allowed:
+        return Route(Endpoint.METHOD_NOT_ALLOWED, allowed=allowed)
     if path in _SIMPLE:
-        endpoint, methods = _SIMPLE[path]
-        return Route(endpoint) if method in methods else Route(Endpoint.METHOD_NOT_ALLOWED)
+        return Route(_SIMPLE[path][0])
     if native := _NATIVE.match(path):
         version, model, action = native.groups()
-        if action not in NATIVE_ACTIONS:
-            return Route(Endpoint.NOT_FOUND)
-        if method != "POST":
-            return Route(Endpoint.METHOD_NOT_ALLOWED)
         return Route(Endpoint.NATIVE, unquote(model), action, version)
     if native_models := _NATIVE_MODELS.match(path):
-        if method != "GET":
-            return Route(Endpoint.METHOD_NOT_ALLOWED)
         version, model = native_models.groups()
         return Route(Endpoint.NATIVE, unquote(model) if model else None, None, version)
-    if model := _OPENAI_MODEL.match(path):
-        if method != "GET":
-            return Route(Endpoint.METHOD_NOT_ALLOWED)
-        return Route(Endpoint.MODEL, unquote(model.group(1)))
-    return Route(Endpoint.NOT_FOUND)
+    model = _OPENAI_MODEL.match(path)
+    assert model is not None  # allowed_methods knows no other path
+    return Route(Endpoint.MODEL, unquote(model.group(1)))
+
+
+def allowed_methods(raw_path: str) -> tuple[str, ...]:
+    """The methods the router serves on a path (for `Allow` and CORS preflights); () for a
+    path it does not serve."""
+    path = _clean(raw_path)
+    if path in _SIMPLE:
+        return _SIMPLE[path][1]
+    if native := _NATIVE.match(path):
+        return POST if native.group(3) in NATIVE_ACTIONS else ()
+    if _NATIVE_MODELS.match(path) or _OPENAI_MODEL.match(path):
+        return GET
+    return ()
+
+
+def _clean(raw_path: str) -> str:
+    path = raw_path.split("?", 1)[0]
+    return path.rstrip("/") if len(path) > 1 else path

@@ -71,6 +71,8 @@ def test_unknown_path_is_404_and_wrong_method_405():
         g = flow(method="GET", path="/v1/chat/completions")
         endpoints.request(g)
         assert g.response.status_code == 405
+        assert g.response.reason == "Method Not Allowed" and g.response.headers["allow"] == "POST"
+        assert error_of(g)["code"] == "method_not_allowed"
 
 
 def test_health_hides_counters_from_anonymous_callers():

@@ -131,6 +131,23 @@ async def test_no_cache_skips_the_lookup_but_stores() -> None:
     assert json.loads(again.response.content)["choices"][0]["message"]["content"] == "new"
 
 
+async def test_pragma_no_cache_skips_the_lookup_but_stores() -> None:
+    _, lookup, store = make()
+    await ask(lookup, store, answer=completion("old"))
+    fresh = await ask(lookup, store, answer=completion("new"), headers={"pragma": "no-cache"})
+    assert status(fresh) == "BYPASS" and json.loads(fresh.response.content)["choices"][0]["message"]["content"] == "new"
+    again = await ask(lookup, store)
+    assert json.loads(again.response.content)["choices"][0]["message"]["content"] == "new"
+
+
+async def test_end_users_of_one_client_do_not_share_entries() -> None:
+    _, lookup, store = make()
+    await ask(lookup, store, {**BODY, "user": "alice"}, client="client_1")
+    assert status(await ask(lookup, store, {**BODY, "user": "bob"}, client="client_1")) == "MISS"
+    assert status(await ask(lookup, store, {**BODY, "safety_identifier": "bob"}, client="client_1")) == "MISS"
+    assert status(await ask(lookup, store, {**BODY, "user": "alice"}, client="client_1")) == "HIT"
+
+
 async def test_no_store_is_not_stored_but_may_hit() -> None:
     _, lookup, store = make()
     assert status(await ask(lookup, store, headers={"Cache-Control": "no-store"})) == "MISS"

@@ -40,8 +40,22 @@ def test_real_usage_priced_exactly_with_header_and_log() -> None:
     assert state.total_saved == expected
     assert flow.response.headers[HEADER] == "0.000035" == flow.metadata[meta.SAVED_USD]
     [line] = [r for r in logs if r.get("event") == "cost"]
-    assert line["msg"] == "💸 CHA-CHING! You saved $0.0000 on this request. Total Saved: $0.00"
+    assert line["msg"] == "💸 CHA-CHING! You saved $0.000035 on this request. Total Saved: $0.000035"
     assert line["saved_usd"] == "0.000035" and line["estimated"] is False
+
+
+def test_a_small_total_shows_its_significant_digits() -> None:
+    state, estimator = make()
+    state.total_saved = Decimal("0.001265")
+    with captured_logs() as logs:
+        estimator.response(answered())
+    [line] = [r for r in logs if r.get("event") == "cost"]
+    assert line["msg"] == "💸 CHA-CHING! You saved $0.000035 on this request. Total Saved: $0.0013"
+    state.total_saved = Decimal("45.6699")
+    with captured_logs() as logs:
+        estimator.response(answered())
+    [line] = [r for r in logs if r.get("event") == "cost"]
+    assert line["msg"] == "💸 CHA-CHING! You saved $0.000035 on this request. Total Saved: $45.67"  # the seed's format
 
 
 def test_per_model_price_by_the_requested_name() -> None:

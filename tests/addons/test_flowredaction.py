@@ -157,9 +157,52 @@ def test_error_bodies_keep_their_guidance_and_stay_json() -> None:
     assert flow.response.headers["www-authenticate"] == "Bearer"
 
 
-def test_passthrough_flows_are_left_alone() -> None:
-    flow = leaky_flow()
+def passthrough_flow() -> http.HTTPFlow:
+    """Proxy mode, a host the router does not serve: the app's own credentials for it."""
+    flow = tflow.tflow(resp=True)
     flow.metadata[meta.PASSTHROUGH] = True
-    before = text_of(flow)
+    for name, value in {
+        "authorization": "Bearer other-host-secret-0001",
+        "proxy-authorization": "Basic b3RoZXI6c2VjcmV0",
+        "cookie": "sid=other-host-cookie-0002",
+        "x-api-key": "other-host-api-key-0003",
+        "api-key": "azure-key-0004",
+        "x-goog-api-key": POOL_KEY,
+        "accept": "application/json",
+    }.items():
+        flow.request.headers[name] = value
+    flow.response.headers["set-cookie"] = "sid=new-session"
+    return flow
+
+
+def test_passthrough_flows_lose_their_request_credentials_but_not_their_answer() -> None:
+    """In `response` the request has been forwarded; the answer has not reached the app yet,
+    so it stays as the other host sent it."""
+    flow = passthrough_flow()
+    answer = flow.response.get_state()
     make().response(flow)
-    assert text_of(flow) == before
+    saved = text_of(flow)
+    for secret in ("other-host-secret", "b3RoZXI6c2VjcmV0", "other-host-cookie", "other-host-api-key", "azure-key", POOL_KEY[:12]):
+        assert secret not in saved
+    for name in ("authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-goog-api-key"):
+        assert flow.request.headers[name] == "<redacted>"
+    assert flow.request.headers["accept"] == "application/json"
+    assert flow.response.get_state() == answer
+
+
+def test_passthrough_errors_and_flows_in_flight_at_shutdown_are_scrubbed() -> None:
+    addon = make()
+    failed = passthrough_flow()
+    failed.response = None
+    failed.error = mflow.Error("connection refused")
+    addon.requestheaders(failed)
+    addon.error(failed)
+    assert failed.request.headers["authorization"] == "<redacted>"
+    in_flight = passthrough_flow()
+    in_flight.response = None
+    addon.requestheaders(in_flight)
+    with taddons.context(addon):
+        addon.done()
+    assert in_flight.request.headers["cookie"] == "<redacted>"
+
+

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hpn_router.core.cachekey import cache_key, is_cacheable, parse_cache_control
+from hpn_router.core.cachekey import cache_key, is_cacheable, parse_cache_control, request_cache_directives
 
 BODY = {
     "model": "gpt-4",
@@ -32,8 +32,8 @@ def test_key_order_and_whitespace_do_not_matter() -> None:
     [
         {"stream": True},
         {"stream": True, "stream_options": {"include_usage": True}},
-        {"user": "u-42"},
         {"metadata": {"trace": "x"}},
+        {"prompt_cache_retention": "24h"},
         {"store": True},
         {"service_tier": "auto"},
         {"model": "my-alias-for-gpt-4"},
@@ -56,6 +56,14 @@ def test_fields_that_do_not_change_the_answer_are_ignored(extra: dict) -> None:
 )
 def test_fields_that_change_the_answer_miss(change: dict) -> None:
     assert key({**BODY, **change}) != key(BODY)
+
+
+@pytest.mark.parametrize("field", ["user", "safety_identifier", "prompt_cache_key"])
+def test_end_user_fields_split_the_cache(field: str) -> None:
+    """Two end users of one app (one client token) never get each other's answers."""
+    alice, bob = key({**BODY, field: "alice"}), key({**BODY, field: "bob"})
+    assert len({alice, bob, key(BODY)}) == 3
+    assert key({**BODY, field: "alice"}) == alice
 
 
 def test_integral_float_equals_int() -> None:
@@ -119,3 +127,20 @@ def test_is_cacheable_with_sampled_caching(body: dict) -> None:
 )
 def test_parse_cache_control(header: str | None, expected: tuple[bool, bool]) -> None:
     assert parse_cache_control(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "pragma", "expected"),
+    [
+        (None, "no-cache", (True, False)),  # an HTTP/1.0 client's way to ask for a fresh answer
+        (None, "No-Cache", (True, False)),
+        ("", "no-cache", (True, False)),
+        (None, "x-other, no-cache", (True, False)),
+        (None, "no-cachex", (False, False)),
+        (None, None, (False, False)),
+        ("no-store", "no-cache", (False, True)),  # Cache-Control present: Pragma is ignored
+        ("max-age=0", "no-cache", (False, False)),
+    ],
+)
+def test_pragma_no_cache_counts_without_cache_control(cache_control: str | None, pragma: str | None, expected: tuple[bool, bool]) -> None:
+    assert request_cache_directives(cache_control, pragma) == expected

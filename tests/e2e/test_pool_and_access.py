@@ -187,3 +187,42 @@ def test_warning_when_exposed_without_tokens(tmp_path, emulator):
         assert "without client tokens" in router.log()
     finally:
         router.stop()
+
+
+def _log_events(router, event: str) -> list[dict]:
+    lines = []
+    for line in router.log().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == event:
+            lines.append(record)
+    return lines
+
+
+def test_each_reload_is_logged_with_its_trigger_outcome_and_changed_names(make_router, emulator, tmp_path):
+    def pool(**keys: str) -> dict:
+        return {"server": {"admin_token": ADMIN}, "key_pool": {"keys": [{"name": n, "key": k} for n, k in keys.items()]}}
+
+    router = make_router(config=pool(key_a=KEYS[0], key_b=KEYS[1]), env={"HPN_API_KEYS": ""})
+    config_file = next(tmp_path.glob("config-*.yaml"))
+    changed = pool(key_b=KEYS[2], key_c=KEYS[3])
+    config_file.write_text(yaml.safe_dump({**changed, "cache": {"ttl_seconds": 42}}))
+    status, body, _ = call("POST", f"{router.url}/admin/reload", ADMIN, b"")
+    assert status == 200 and body["reloaded"] is True
+    [record] = _log_events(router, "config_reload")
+    assert record["trigger"] == "admin_api" and record["by"].startswith("127.0.0.1") and record["outcome"] == "reloaded"
+    assert (record["keys_added"], record["keys_removed"], record["keys_changed"]) == (["key_c"], ["key_a"], ["key_b"])
+    assert record["settings_changed"] == ["cache.ttl_seconds"]
+
+    config_file.write_text("server: {port: not-a-port}\n")
+    router.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while len(_log_events(router, "config_reload")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    refused = _log_events(router, "config_reload")[1]
+    assert refused["trigger"] == "sighup" and refused["outcome"] == "refused" and "server.port" in refused["error"]
+    assert refused["level"] == "error"
+    log = router.log()
+    assert all(key not in log for key in KEYS) and ADMIN not in log

@@ -9,6 +9,7 @@ would fail the test instead of reaching the real api.openai.com.
 
 from __future__ import annotations
 
+import dataclasses
 import http.cookiejar
 import http.server
 import json
@@ -29,6 +30,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from mitmproxy.io import FlowReader
 from procs import EGRESS_MARKER, KEYS, REPO, Emulator, Router, free_port, start_router
 
 TESTS = REPO / "tests"
@@ -365,6 +367,57 @@ def test_plain_http_to_other_hosts_is_forwarded_untouched(router):
     # Nothing rewritten either way: the app's credential reached the origin, its cookie the app.
     assert b"x-seen-authorization: Bearer app-credential\r\n" in reply
     assert b"set-cookie: session=origin-cookie\r\n" in reply
+
+
+def _passthrough_private_config() -> dict:
+    """Lets the proxy listener reach the loopback origin, where the router has that option
+    (`server.passthrough_private`); a router without it passes loopback through anyway."""
+    from hpn_router.config import ServerConfig
+
+    names = {f.name for f in dataclasses.fields(ServerConfig)}
+    return {"server": {"passthrough_private": True}} if "passthrough_private" in names else {}
+
+
+def test_passthrough_credentials_are_forwarded_but_never_saved_nor_printed(emulator, tmp_path):
+    """Another host's credentials reach it and its cookie reaches the app, but neither the
+    saved flows (`-w`) nor the printed flows (flow_detail 3) show the app's credentials."""
+    saved = tmp_path / "flows.mitm"
+    # procs.py sets flow_detail=0 and mitmdump refuses a second value: raise it once running.
+    verbose = tmp_path / "print_flows.py"
+    verbose.write_text("from mitmproxy import ctx\n\n\ndef running():\n    ctx.options.update(flow_detail=3)\n")
+    router = start_router(
+        tmp_path,
+        keys=KEYS[:3],
+        gemini_url=emulator.url,
+        proxy=True,
+        config=_passthrough_private_config(),
+        extra_args=["-s", str(verbose), "-w", str(saved)],
+    )
+    secrets = {
+        "authorization": "Bearer other-host-token-0001",
+        "cookie": "sid=other-host-cookie-0002",
+        "x-api-key": "other-host-api-key-0003",
+        "api-key": "azure-style-key-0004",
+        "x-goog-api-key": "other-google-key-0005",
+    }
+    server, port = _serve("plain-origin", None)
+    try:
+        with httpx.Client(proxy=router.proxy_url, timeout=10) as client:
+            reply = client.get(f"http://127.0.0.1:{port}/private", headers=secrets)
+    finally:
+        server.shutdown()
+        router.stop()
+    assert reply.text == "plain-origin /private"
+    assert reply.headers["x-seen-authorization"] == secrets["authorization"]  # forwarded as sent
+    assert reply.headers["set-cookie"] == "session=origin-cookie"  # the answer reached the app as sent
+    with saved.open("rb") as file:
+        [flow] = [f for f in FlowReader(file).stream() if f.request.path == "/private"]
+    for name in secrets:
+        assert flow.request.headers[name] == "<redacted>"
+    log = router.log()
+    assert re.search(r"(?m)^\s*api-key: <redacted>$", log)  # the request was printed, scrubbed
+    for name, value in secrets.items():  # (the origin's answer echoes the authorization: that stays)
+        assert not re.search(rf"(?m)^\s*{name}: {re.escape(value)}", log)
 
 
 # --- mitmweb ----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,15 @@ def test_demo_yaml() -> None:
     assert [k.rpd for k in scenario.keys].count(2) == 1  # one key runs out early: the demo shows a failover
     assert len({k.project for k in scenario.keys}) == 3
     assert scenario.latency_ms >= 100 and scenario.stream_delay_ms >= 50
+
+
+def test_demo_texts_say_when_the_demo_key_runs_out() -> None:
+    """The scenario's comment and run.sh's demo text name the key's real daily quota."""
+    [rpd] = [k.rpd for k in load_scenario(CONFIGS / "demo.yaml").keys if k.rpd is not None]
+    comment = re.search(r"runs out for the day after (\d+) generate requests", (CONFIGS / "demo.yaml").read_text())
+    run_sh = re.search(r"runs out of its daily\s+quota after (\d+) requests", (CONFIGS.parents[1] / "run.sh").read_text())
+    assert comment and run_sh
+    assert int(comment.group(1)) == int(run_sh.group(1)) == rpd
 
 
 def test_test_yaml_loads() -> None:

@@ -13,6 +13,7 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from loguru import logger
 from mitmproxy import http
@@ -22,7 +23,10 @@ from hpn_router.core.keypool import KeyPool
 from hpn_router.errors import InvalidRequestError, NotFoundError
 from hpn_router.state import RouterState
 
-Reloader = Callable[[], str | None]  # returns an error message, or None when reloaded
+class Reloader(Protocol):
+    """Settings.reload: returns an error message, or None when reloaded; logs the reload."""
+
+    def __call__(self, *, trigger: str, by: str | None = None) -> str | None: ...
 
 
 class Admin:
@@ -44,11 +48,10 @@ class Admin:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
     def _on_sighup(self) -> None:
-        error = self.reload()
-        if error:
-            logger.error("Reload on SIGHUP failed; keeping the previous config: {}", error)
-        else:
-            logger.info("Configuration reloaded on SIGHUP")
+        try:
+            self.reload(trigger="sighup")  # logs its outcome
+        except Exception:
+            logger.exception("Reload on SIGHUP failed")
 
     def request(self, flow: http.HTTPFlow) -> None:
         path = flow.request.path.split("?", 1)[0].rstrip("/")
@@ -62,7 +65,7 @@ class Admin:
         elif len(parts) == 3 and parts[0] == "keys" and parts[2] == "enable" and method == "POST" and pool:
             self._enable(flow, pool, parts[1])
         elif parts == ["reload"] and method == "POST":
-            error = self.reload()
+            error = self.reload(trigger="admin_api", by=_peer(flow))
             if error:
                 answer_error(flow, InvalidRequestError(f"Reload failed; the previous config stays: {error}", code="invalid_config"))
             else:
@@ -98,6 +101,12 @@ class Admin:
                 }
             )
         return rows
+
+
+def _peer(flow: http.HTTPFlow) -> str:
+    """The admin caller's address, host:port."""
+    peer = flow.client_conn.peername
+    return f"{peer[0]}:{peer[1]}" if peer else "unknown"
 
 
 def _iso(timestamp: float) -> str:

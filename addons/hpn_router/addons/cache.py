@@ -11,7 +11,8 @@ Two addons around the translation, sharing one `FlashCache` (router.py wires the
   (collected by a tee around the stream in `responseheaders`).
 
 Every answer to a chat request the cache looked at carries `X-HPN-Cache: HIT`, `MISS` or
-`BYPASS` (not looked up: `Cache-Control: no-cache`, or a sampled request with
+`BYPASS` (not looked up: `Cache-Control: no-cache` or, without Cache-Control, HTTP/1.0's
+`Pragma: no-cache`; or a sampled request with
 `cache.cache_sampled: false`).
 
 Usage:
@@ -33,7 +34,7 @@ from mitmproxy import http
 from hpn_router import meta
 from hpn_router.addons.answers import is_client_flow
 from hpn_router.config import RouterConfig
-from hpn_router.core.cachekey import cache_key, is_cacheable, parse_cache_control
+from hpn_router.core.cachekey import cache_key, is_cacheable, request_cache_directives
 from hpn_router.core.chat_request import is_streaming, wants_usage_in_stream
 from hpn_router.core.chat_response import new_completion_id
 from hpn_router.core.chat_validate import validate_chat_request
@@ -110,7 +111,8 @@ class CacheLookup:
         if not is_cacheable(body, cache_sampled=config.cache.cache_sampled):
             flow.metadata[meta.CACHE] = {"status": BYPASS}
             return
-        no_cache, no_store = parse_cache_control(flow.request.headers.get("cache-control"))
+        headers = flow.request.headers
+        no_cache, no_store = request_cache_directives(headers.get("cache-control"), headers.get("pragma"))
         gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_model)
         key = cache_key(body, gemini_model=gemini_model, endpoint=CHAT_PATH, client_id=flow.metadata.get(meta.CLIENT))
         state: dict[str, Any] = {"status": BYPASS if no_cache else MISS, "key": key, "store": not no_store, "leader": False}

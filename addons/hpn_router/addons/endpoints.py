@@ -9,7 +9,7 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 from hpn_router import meta
 from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.config import RouterConfig
-from hpn_router.errors import InvalidRequestError, NotFoundError, RouterError
+from hpn_router.errors import MethodNotAllowed, NotFoundError, RouterError
 from hpn_router.routes import Endpoint, match
 
 SERVED = "/v1/chat/completions, /v1/embeddings, /v1/models, /v1beta/models/... (Gemini's own API) and /health"
@@ -32,9 +32,9 @@ class Endpoints:
         if route.endpoint is Endpoint.NOT_FOUND:
             answer_error(flow, NotFoundError(f"{_router(flow)} does not serve {flow.request.path.split('?')[0]}. It serves {SERVED}."))
         elif route.endpoint is Endpoint.METHOD_NOT_ALLOWED:
-            message = f"Method {flow.request.method} is not allowed on {flow.request.path.split('?')[0]}."
-            answer_error(flow, InvalidRequestError(message, code="method_not_allowed"))
-            flow.response.status_code = 405  # type: ignore[union-attr]
+            path = flow.request.path.split("?")[0]
+            message = f"Method {flow.request.method} is not allowed on {path}; use {' or '.join(route.allowed)}."
+            answer_error(flow, MethodNotAllowed(message, allowed=route.allowed))
         elif self.config is None:
             answer_error(flow, RouterError("The router has no valid configuration; see its log."))
 

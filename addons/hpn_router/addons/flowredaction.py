@@ -17,8 +17,13 @@ scrubs those flows and every flow a view holds (mitmweb: the recorded attempt fl
 
 The router never puts a key into a flow (the attempts are made outside mitmproxy), so this
 is the safety net for everything else: a client's own credentials, an addon that copies a
-key somewhere, an error message that quotes one. No hook raises. Flows for hosts the router
-does not serve (proxy mode, PASSTHROUGH) are left as they are.
+key somewhere, an error message that quotes one. No hook raises.
+
+Flows for hosts the router does not serve (proxy mode, PASSTHROUGH) lose only their request's
+credential headers and secrets in the URL and header values, in `response`, `error` and
+`done`: by then the request has been forwarded as the app sent it (or never will be). Their
+answer is left alone: in `response` it has not reached the app yet, so its headers
+(`Set-Cookie` included) and body stay as the other host sent them.
 
 Usage:
     flow_redaction = FlowRedaction()   # apply(config) gives it the pool's keys
@@ -50,8 +55,6 @@ class FlowRedaction:
 
     def response(self, flow: http.HTTPFlow) -> None:
         self._live.pop(flow.id, None)
-        if flow.metadata.get(meta.PASSTHROUGH):
-            return  # proxy mode, not the router's host: forwarded untouched (no key can be in it)
         self.scrub(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
@@ -71,16 +74,19 @@ class FlowRedaction:
             self.scrub(flow)
 
     def scrub(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(meta.PASSTHROUGH):
-            return  # proxy mode, a host the router does not serve: hands off (no key in it)
         try:
-            scrub_flow(flow, self.redactor)
+            if flow.metadata.get(meta.PASSTHROUGH):
+                scrub_passthrough(flow, self.redactor)
+            else:
+                scrub_flow(flow, self.redactor)
         except Exception:
             logger.exception("flow redaction failed; dropping the flow's credential headers")
             try:
-                for message in (flow.request, flow.response):
+                # A passthrough answer is still on its way to the app: only its request.
+                messages = (flow.request,) if flow.metadata.get(meta.PASSTHROUGH) else (flow.request, flow.response)
+                for message in messages:
                     if message is not None:
-                        for name in ("authorization", "x-goog-api-key", "cookie", "set-cookie"):
+                        for name in SENSITIVE_HEADERS:
                             message.headers.pop(name, None)
             except Exception:
                 logger.exception("flow redaction fallback failed")
@@ -135,6 +141,20 @@ def scrub_flow(flow: http.HTTPFlow, redactor: Redactor) -> None:
             clean_value: Any = redactor.redact_json(value)
             if clean_value != value:
                 flow.metadata[name] = clean_value
+
+
+def scrub_passthrough(flow: http.HTTPFlow, redactor: Redactor) -> None:
+    """A flow the router only forwarded: its request, already sent, is scrubbed like ours;
+    its answer is what the app gets and stays as it is."""
+    request = flow.request
+    scrub_headers(request.headers, redactor)
+    path = redactor.redact(request.path)
+    if path != request.path:
+        request.path = path
+    if flow.error is not None and flow.error.msg:
+        flow.error.msg = redactor.redact(flow.error.msg)
+    if flow.comment:
+        flow.comment = redactor.redact(flow.comment)
 
 
 def scrub_headers(headers: http.Headers, redactor: Redactor, *, keys_only: bool = False) -> None:

@@ -5,6 +5,10 @@ Usage:
 
 Without `hpn_config`, the file named by HPN_CONFIG, else configs/config.yaml (if present),
 else the environment alone (HPN_API_KEYS, ...) configures the router.
+
+Every reload after the first load is logged (`event: config_reload`): its trigger (`admin_api`
+with the caller's address, `sighup`, or `option` for a changed `hpn_config`), its outcome
+(`reloaded` or `refused` with the error) and what changed, by name only (configdiff.py).
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from loguru import logger
 from mitmproxy import ctx
 
 from hpn_router.config import ConfigError, RouterConfig, load_config
+from hpn_router.configdiff import config_changes
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "config.yaml"
 
@@ -44,22 +50,30 @@ class Settings:
     def configure(self, updated: set[str]) -> None:
         if "hpn_config" not in updated:
             return
-        error = self.reload()
+        error = self.reload(trigger="option")
         if error:
             # Logged through stdlib logging, which mitmproxy's ErrorCheck watches: an error
             # during start-up makes mitmdump exit non-zero. Later, the last good config stays.
             logging.getLogger("hpn.settings").error("Invalid configuration: %s", error)
 
-    def reload(self) -> str | None:
-        """Load the config again and hand it out; the error message, or None."""
+    def reload(self, *, trigger: str = "option", by: str | None = None) -> str | None:
+        """Load the config again and hand it out; the error message, or None. `trigger` and
+        `by` (who asked, e.g. the admin caller's address) go into the reload's log line."""
         path = ctx.options.hpn_config or (str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None)
+        previous = self.config
+        log = logger.bind(event="config_reload", trigger=trigger, by=by)
         try:
             config = load_config(path, self.env())
         except ConfigError as e:
+            if previous is not None:  # at start-up, configure reports it (and mitmdump exits)
+                log.bind(outcome="refused", error=str(e)).error("Config reload ({}) refused; the previous config stays: {}", trigger, e)
             return str(e)
         self.config = config
         for consumer in self.consumers:
             consumer.apply(config)
+        if previous is not None:
+            changes = config_changes(previous, config)
+            log.bind(outcome="reloaded", **changes).info("Configuration reloaded ({})", trigger)
         return None
 
     def running(self) -> None:

@@ -3,9 +3,14 @@
 Two requests share a cache entry exactly when they would get the same answer:
 same endpoint, same Gemini model (after model-name mapping, so `gpt-4` and an
 alias of it share entries), same client, and the same body apart from fields
-that only change the *delivery* (`stream`), bookkeeping (`user`, `metadata`,
-`store`, `service_tier`) or the body's own `model` name. Key order, whitespace
-and `1` vs `1.0` do not matter.
+that only change the *delivery* (`stream`), bookkeeping (`metadata`, `store`,
+`service_tier`, `prompt_cache_retention`) or the body's own `model` name. Key
+order, whitespace and `1` vs `1.0` do not matter.
+
+The fields that name the app's end user (`user`, and OpenAI's successors of it,
+`safety_identifier` and `prompt_cache_key`) stay in the key: one app with one
+client token serves many people, and one person must never get the answer
+another person's request produced.
 
 Streaming and non-streaming requests share an entry on purpose: the cache
 stores the complete chat.completion and re-emits it as SSE for a streaming hit.
@@ -14,7 +19,7 @@ Usage:
     if is_cacheable(body, cache_sampled=cfg.cache_sampled):
         key = cache_key(body, gemini_model="gemini-2.0-flash",
                         endpoint="/v1/chat/completions", client_id=client)
-        skip_lookup, skip_store = parse_cache_control(headers.get("cache-control"))
+        skip_lookup, skip_store = request_cache_directives(headers.get("cache-control"), headers.get("pragma"))
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ IGNORED_FIELDS = frozenset(
     {
         "stream",
         "stream_options",
-        "user",
         "metadata",
         "store",
         "service_tier",
+        "prompt_cache_retention",
         # Replaced by the mapped Gemini model, so aliases share an entry.
         "model",
     }
@@ -118,3 +123,17 @@ def parse_cache_control(header: str | None) -> tuple[bool, bool]:
         return False, False
     names = {part.split("=", 1)[0].strip().lower() for part in header.split(",")}
     return "no-cache" in names, "no-store" in names
+
+
+def request_cache_directives(cache_control: str | None, pragma: str | None) -> tuple[bool, bool]:
+    """`(skip_lookup, skip_store)` from a request's Cache-Control and Pragma headers.
+
+    HTTP/1.0 clients ask for a fresh answer with `Pragma: no-cache`; it counts as
+    `Cache-Control: no-cache` (lookup skipped, the fresh answer stored) when the
+    request has no Cache-Control header, which otherwise decides alone (RFC 9111 §5.4).
+    """
+    if cache_control:
+        return parse_cache_control(cache_control)
+    if not pragma:
+        return False, False
+    return "no-cache" in {part.strip().lower() for part in pragma.split(",")}, False

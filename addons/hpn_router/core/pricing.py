@@ -145,11 +145,17 @@ class SavingsLedger:
         return self._total
 
 
-def format_usd(amount: Decimal, places: int = 4) -> str:
-    """`$0.0008` (per request, 4 places) or `$45.67` (health, places=2),
-    rounded half up; zero and amounts that round to zero show as `$0.00..`,
-    never `$-0.00`."""
-    rounded = amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, _CTX)
+def format_usd(amount: Decimal, places: int = 4, *, significant: int = 2) -> str:
+    """`$0.0008` (per request, 4 places) or `$45.67` (totals, places=2), rounded half up.
+
+    An amount smaller than one unit of the last place shows `significant` digits instead
+    (`$0.0013`, `$0.000035`): rounded to `places` it would read as a misleading `$0.00`.
+    Zero shows as `$0.00..`, never `$-0.00`."""
+    unit = Decimal(1).scaleb(-places)
+    rounded = amount.quantize(unit, ROUND_HALF_UP, _CTX)
+    if amount and abs(amount) < unit:
+        small = amount.quantize(Decimal(1).scaleb(amount.adjusted() - (significant - 1)), ROUND_HALF_UP, _CTX)
+        rounded = small if abs(small) < unit else rounded  # $0.00999 rounds up to $0.01
     if rounded.is_zero():
         rounded = abs(rounded)
     sign = "-" if rounded < 0 else ""

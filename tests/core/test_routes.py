@@ -1,0 +1,37 @@
+"""Which endpoint a method and path are for, and which methods a path allows."""
+
+from __future__ import annotations
+
+import pytest
+from hpn_router.errors import MethodNotAllowed, to_openai_error
+from hpn_router.routes import Endpoint, allowed_methods, match
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/v1/chat/completions", ("POST",)),
+        ("OPTIONS", "/v1/embeddings/", ("POST",)),
+        ("POST", "/v1/models", ("GET",)),
+        ("DELETE", "/health", ("GET", "HEAD")),
+        ("GET", "/v1beta/models/gemini-2.5-flash:generateContent", ("POST",)),
+        ("POST", "/v1beta/models", ("GET",)),
+        ("PUT", "/v1/models/gpt-4o", ("GET",)),
+    ],
+)
+def test_wrong_method_names_the_allowed_ones(method: str, path: str, allowed: tuple[str, ...]) -> None:
+    route = match(method, path)
+    assert route.endpoint is Endpoint.METHOD_NOT_ALLOWED and route.allowed == allowed
+    assert allowed_methods(path) == allowed
+
+
+def test_unknown_paths_allow_nothing() -> None:
+    assert match("GET", "/v1/nope").endpoint is Endpoint.NOT_FOUND
+    assert allowed_methods("/v1/nope") == ()
+    assert allowed_methods("/v1beta/models/m:unknownAction") == ()
+
+
+def test_method_not_allowed_is_a_405_with_allow() -> None:
+    status, body, headers = to_openai_error(MethodNotAllowed("Method GET is not allowed on /v1/chat/completions.", allowed=("POST",)))
+    assert status == 405 and headers["allow"] == "POST"
+    assert b'"code": "method_not_allowed"' in body and b'"type": "invalid_request_error"' in body
