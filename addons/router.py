@@ -26,7 +26,7 @@ from hpn_router.addons.access import Access  # noqa: E402
 from hpn_router.addons.admin import Admin  # noqa: E402
 from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache  # noqa: E402
 from hpn_router.addons.chat import ChatTranslation  # noqa: E402
-from hpn_router.addons.clientview import ClientView  # noqa: E402
+from hpn_router.addons.clientview import ClientView, NoteClientRequest, ShowClientRequest  # noqa: E402
 from hpn_router.addons.cors import Cors, CorsHeaders, CorsPreflight  # noqa: E402
 from hpn_router.addons.cost import CostEstimator  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
@@ -60,6 +60,7 @@ translation = Translation(  # one addon in the chain, dispatching by the flow's 
     {"chat": chat, "embeddings": embeddings, "models": models, "model": models, "native": native}
 )
 key_routing = KeyRouting(state)  # last in `request`: attempts with pool keys, failover, relay
+client_view = ClientView()  # the client's request, shown again once it is answered
 flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
@@ -73,7 +74,7 @@ addons = [
     settings,
     log_redaction,
     interception,  # before every addon that handles requests: it marks what is not ours
-    ClientView(),  # notes what the client sent before anything rewrites it; shows it again at the end
+    NoteClientRequest(client_view),  # what the client sent, before anything rewrites it
     CorsPreflight(cors),  # before Access: browsers send preflights without a token
     access,
     health,
@@ -86,5 +87,6 @@ addons = [
     cost,
     CorsHeaders(cors),  # after the translation, which rebuilds answers' headers
     view_cap,
+    ShowClientRequest(client_view),  # after every addon that reads the upstream request
     flow_redaction,  # last: scrubs finished flows before Dumper, Save and View see them
 ]

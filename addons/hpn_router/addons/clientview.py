@@ -3,8 +3,8 @@
 While the router handles a request it rewrites the flow's request into the Gemini request it
 sends (and, for a stream, points it at the in-process relay), so mitmweb, saved flows (`-w`)
 and the dump would otherwise show a `generativelanguage.googleapis.com` URL that was never
-contacted. This addon notes what the client sent (`requestheaders`: method, URL, headers;
-`request`: the body, before any translator runs) and puts it back once the request has gone
+contacted. NoteClientRequest notes what the client sent (`requestheaders`: method, URL, headers;
+`request`: the body, before any translator runs); ShowClientRequest puts it back once the request has gone
 where it goes (`responseheaders`, `response`, `error`). In reverse mode the URL shown is the
 router's own listener (the client called that, not the reverse target mitmproxy put in the
 flow). The upstream attempts are flows of their own (attempt_flows.py).
@@ -15,7 +15,8 @@ send that placeholder upstream: it is refused with a message saying what to repl
 
 Usage:
     client_view = ClientView()
-    addons = [settings, log_redaction, client_view, ...]   # before any addon that rewrites
+    addons = [..., NoteClientRequest(client_view), ...,   # before any addon that rewrites
+              ShowClientRequest(client_view), flow_redaction]
 """
 
 from __future__ import annotations
@@ -66,8 +67,17 @@ class SentRequest:
 
 
 class ClientView:
+    """What each client flow sent, by flow id, from NoteClientRequest to ShowClientRequest."""
+
     def __init__(self) -> None:
-        self._sent: dict[str, SentRequest] = {}
+        self.sent: dict[str, SentRequest] = {}
+
+
+class NoteClientRequest:
+    """Early in the chain: notes the client's request before any addon rewrites it."""
+
+    def __init__(self, view: ClientView) -> None:
+        self.view = view
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if meta.is_attempt(flow.metadata):
@@ -77,18 +87,27 @@ class ClientView:
             return
         if flow.response or flow.error or flow.metadata.get(meta.PASSTHROUGH):
             return
-        self._sent[flow.id] = _as_sent(flow)
+        self.view.sent[flow.id] = _as_sent(flow)
 
     def request(self, flow: http.HTTPFlow) -> None:
-        sent = self._sent.get(flow.id)
+        sent = self.view.sent.get(flow.id)
         if sent is not None:
             sent.content = flow.request.raw_content
 
+
+class ShowClientRequest:
+    """Late in the chain (after the translators and Cost, which may still read the upstream
+    request; before FlowRedaction): puts the client's request back."""
+
+    def __init__(self, view: ClientView) -> None:
+        self.view = view
+
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         # A relayed stream: the request has reached the relay, so the view may show the
-        # client's request while the answer streams.
-        sent = self._sent.get(flow.id)
-        if sent is not None and sent.content is not None:
+        # client's request while the answer streams. Other answers wait for `response`: a
+        # translator may still read the upstream request there (embeddings' batches).
+        sent = self.view.sent.get(flow.id)
+        if flow.metadata.get(meta.RELAYED) and sent is not None and sent.content is not None:
             sent.restore(flow.request)
 
     def response(self, flow: http.HTTPFlow) -> None:
@@ -98,7 +117,7 @@ class ClientView:
         self._finish(flow)
 
     def _finish(self, flow: http.HTTPFlow) -> None:
-        sent = self._sent.pop(flow.id, None)
+        sent = self.view.sent.pop(flow.id, None)
         if sent is not None and sent.content is not None:
             sent.restore(flow.request)
 
