@@ -102,7 +102,7 @@ class Access:
 
     def _check_body(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         raw = flow.request.raw_content or b""
-        if len(raw) > config.server.max_body_bytes:  # chunked uploads carry no content-length
+        if len(raw) > config.server.max_body_bytes:  # only when mitmproxy's body_size_limit is not set (Settings sets it)
             raise PayloadTooLarge(f"The request body is {len(raw)} bytes; the limit is {config.server.max_body_bytes}.")
         excess = json_excess(raw, max_depth=config.server.max_json_depth, max_items=config.server.max_json_items)
         if excess == "depth":
