@@ -39,6 +39,7 @@ from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
 from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
+from hpn_router.addons.timeouts import Timeouts  # noqa: E402
 from hpn_router.addons.translation import Translation  # noqa: E402
 from hpn_router.addons.viewcap import ViewCap  # noqa: E402
 from hpn_router.core.redact import Redactor  # noqa: E402
@@ -50,6 +51,7 @@ interception = Interception()  # proxy mode: only intercepted hosts are ours, th
 view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 cors = Cors()  # server.cors_origins, shared by CorsPreflight and CorsHeaders
 access = Access()  # client tokens, admin token, per-client rate, body limits
+timeouts = Timeouts()  # closes client connections too slow with their headers, or idle too long
 health = Health(state)  # answers /health, counts answered requests
 endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
 chat = ChatTranslation()  # /v1/chat/completions <-> generateContent
@@ -66,7 +68,9 @@ cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /heal
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
 settings = Settings(
-    consumers=[log_redaction, interception, view_cap, cors, access, endpoints, translation, key_routing, flash_cache, cost, flow_redaction]
+    consumers=[
+        log_redaction, interception, view_cap, cors, access, timeouts, endpoints, translation, key_routing, flash_cache, cost, flow_redaction
+    ]
 )
 admin = Admin(state, settings.reload)  # /admin/keys, /admin/reload, SIGHUP
 
@@ -74,6 +78,7 @@ addons = [
     settings,
     log_redaction,
     interception,  # before every addon that handles requests: it marks what is not ours
+    timeouts,  # early: a failing later hook must not keep a connection's deadline from being set
     NoteClientRequest(client_view),  # what the client sent, before anything rewrites it
     CorsPreflight(cors),  # before Access: browsers send preflights without a token
     access,

@@ -29,6 +29,8 @@ def test_example_config_is_valid():
     config = parse_config(raw, {"GEMINI_KEY_1": "AIzaSyFromEnv1", "GEMINI_KEY_2": "AIzaSyFromEnv2"})
     assert [k.name for k in config.key_pool.keys] == ["gemini_key_1", "gemini_key_2"]
     assert config.key_pool.keys[0].key == "AIzaSyFromEnv1"
+    server = config.server
+    assert (server.max_json_items, server.header_timeout_seconds, server.idle_timeout_seconds) == (500_000, 30, 120)
 
 
 def test_environment_beats_the_file():
@@ -166,6 +168,9 @@ def test_proxy_listener_confdir_and_mitmweb_cap():
         ({}, {"HPN_PORT": "8888"}, "server.proxy_port: 8888 is server.port too"),
         ({"server": {"mitmweb_max_flows": 0}}, {}, "server.mitmweb_max_flows: expected an integer >= 1, got 0"),
         ({"server": {"confdir": ""}}, {}, 'server.confdir: expected a non-empty string, got ""'),
+        ({"server": {"max_json_items": 10}}, {}, "server.max_json_items: expected an integer >= 100, got 10"),
+        ({"server": {"header_timeout_seconds": 0}}, {}, "server.header_timeout_seconds: expected an integer >= 1, got 0"),
+        ({"server": {"idle_timeout_seconds": "soon"}}, {}, 'server.idle_timeout_seconds: expected an integer, got "soon"'),
         ({"intercept_hosts": "api.openai.com"}, {}, 'intercept_hosts: expected a list of host names, got "api.openai.com"'),
         ({"intercept_hosts": ["https://api.openai.com/v1"]}, {}, "intercept_hosts[0]: expected a host name such as api.openai.com"),
         ({"intercept_hosts": ["ok.example", "api.openai.com:443"]}, {}, "intercept_hosts[1]: expected a host name"),

@@ -69,6 +69,11 @@ class ServerConfig:
     client_rpm: int = 0  # requests per minute per client token (0: unlimited)
     max_body_bytes: int = 32 * 1024 * 1024  # inline images and PDFs are large, but bounded
     max_json_depth: int = 64
+    # JSON elements (containers, strings, commas between values) a body may hold: parsing
+    # millions of tiny objects costs a gigabyte and seconds of the one event loop.
+    max_json_items: int = 500_000
+    header_timeout_seconds: int = 30  # a client must finish its request headers within this
+    idle_timeout_seconds: int = 120  # a keep-alive connection with no request is closed after this
     proxy_port: int = 8888  # the regular (HTTPS_PROXY) listener; 8081 is mitmweb's own UI
     confdir: str = "~/.mitmproxy"  # mitmproxy's confdir: where its CA lives
     mitmweb_max_flows: int = 1000  # flows mitmweb keeps in memory (the oldest finished go)
@@ -171,6 +176,9 @@ SERVER_FIELDS = {
     "client_rpm",
     "max_body_bytes",
     "max_json_depth",
+    "max_json_items",
+    "header_timeout_seconds",
+    "idle_timeout_seconds",
     "proxy_port",
     "confdir",
     "mitmweb_max_flows",
@@ -255,6 +263,11 @@ def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
         client_rpm=as_int(data.get("client_rpm", d.client_rpm), "server.client_rpm"),
         max_body_bytes=as_int(data.get("max_body_bytes", d.max_body_bytes), "server.max_body_bytes", minimum=1024),
         max_json_depth=as_int(data.get("max_json_depth", d.max_json_depth), "server.max_json_depth", minimum=2, maximum=500),
+        max_json_items=as_int(data.get("max_json_items", d.max_json_items), "server.max_json_items", minimum=100),
+        header_timeout_seconds=as_int(
+            data.get("header_timeout_seconds", d.header_timeout_seconds), "server.header_timeout_seconds", minimum=1
+        ),
+        idle_timeout_seconds=as_int(data.get("idle_timeout_seconds", d.idle_timeout_seconds), "server.idle_timeout_seconds", minimum=1),
         host=as_str(data.get("host", d.host), "server.host"),
         port=as_int(data.get("port", d.port), "server.port", minimum=1, maximum=65535),
         proxy_port=as_int(data.get("proxy_port", d.proxy_port), "server.proxy_port", minimum=1, maximum=65535),

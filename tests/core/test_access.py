@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hpn_router.core.access import ClientRateLimiter, bearer_token, json_too_deep, match_token
+from hpn_router.core.access import ClientRateLimiter, bearer_token, has_lone_surrogate, json_excess, match_token
 
 TOKENS = ("token-one-aaaaaaaaaaaa", "token-two-bbbbbbbbbbbb")
 
@@ -23,15 +23,51 @@ def test_match_token():
     assert match_token("x", ()) is None
 
 
-@pytest.mark.parametrize("depth,limit,too_deep", [(5, 5, False), (6, 5, True), (100, 64, True)])
-def test_json_depth(depth, limit, too_deep):
-    raw = ("[" * depth + "]" * depth).encode()
-    assert json_too_deep(raw, limit) is too_deep
+def excess(raw: bytes, max_depth: int = 64, max_items: int = 1000) -> str | None:
+    return json_excess(raw, max_depth=max_depth, max_items=max_items)
 
 
-def test_brackets_inside_strings_do_not_count():
-    raw = json.dumps({"content": '[[[[[[[[[[{{{{{{{{ \\" [[[['}).encode()
-    assert not json_too_deep(raw, 2)
+@pytest.mark.parametrize("depth,limit,expected", [(5, 5, None), (6, 5, "depth"), (100, 64, "depth")])
+def test_json_depth(depth, limit, expected):
+    assert excess(("[" * depth + "]" * depth).encode(), max_depth=limit) == expected
+
+
+def test_unclosed_nesting_is_too_deep():
+    assert excess(b"[" * 100_000, max_depth=64, max_items=10**6) == "depth"
+
+
+def test_brackets_commas_and_quotes_inside_strings_do_not_count():
+    raw = json.dumps({"content": '[[[[[[[[[[{{{{{{{{ \\" [[[[ ,,,,,,,, \\\\" ' + "," * 5000}).encode()
+    assert excess(raw, max_depth=2, max_items=10) is None
+
+
+def test_items_count_containers_strings_and_values():
+    raw = json.dumps({"messages": [{"role": "user", "content": "hi"}] * 10, "input": list(range(50))}).encode()
+    # {, 2 keys, 2 arrays, 10 objects (each 4 strings and a comma), 9 + 1 + 49 more commas: 124
+    assert excess(raw, max_items=124) is None
+    assert excess(raw, max_items=123) == "items"
+
+
+def test_many_tiny_objects_are_refused_without_reading_the_whole_body():
+    raw = b"[" + b",".join([b'{"a":1}'] * 1_000_000) + b"]"
+    assert excess(raw, max_items=200_000) == "items"
+
+
+@pytest.mark.parametrize(
+    "text,lone",
+    [
+        ('"\\ud800"', True),  # a high surrogate alone
+        ('"\\udc00x"', True),  # a low surrogate alone
+        ('"\\uD83D\\uDE00"', False),  # a pair (an emoji, as ensure_ascii writes it)
+        ('"\\\\ud800"', False),  # an escaped backslash, then the text ud800
+        ('"\\\\\\ud800"', True),  # an escaped backslash, then a lone surrogate
+        ('"\\ud83d\\\\udc00"', True),  # a high surrogate, an escaped backslash, text
+        ('"plain \\u00e9"', False),
+    ],
+)
+def test_lone_surrogates(text, lone):
+    assert has_lone_surrogate(text.encode()) is lone
+    assert json.loads(text)  # json.loads accepts every one of them
 
 
 def test_client_rate_limiter_window():

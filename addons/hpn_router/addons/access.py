@@ -5,8 +5,10 @@
   stays open but shows anonymous callers only the status.
 - `/admin/...` needs the separate `server.admin_token`.
 - `server.client_rpm`: requests per minute per client; over it, that client alone gets 429.
-- Bodies over `server.max_body_bytes` get 413, JSON nested deeper than `server.max_json_depth`
-  400 — before anything parses them.
+- Bodies over `server.max_body_bytes` get 413 while they arrive (mitmproxy's `body_size_limit`,
+  which Settings sets from it; chunked uploads included). JSON nested deeper than
+  `server.max_json_depth`, with more than `server.max_json_items` elements, or with a lone
+  surrogate escape gets 400 — before anything parses it.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from loguru import logger
 from mitmproxy import ctx, http
 
 from hpn_router import meta
-from hpn_router.addons.answers import answer_error, is_client_flow
+from hpn_router.addons.answers import LONE_SURROGATE_MESSAGE, answer_error, is_client_flow
 from hpn_router.config import RouterConfig
-from hpn_router.core.access import ClientRateLimiter, bearer_token, json_too_deep, match_token
+from hpn_router.core.access import ClientRateLimiter, bearer_token, has_lone_surrogate, json_excess, match_token
 from hpn_router.errors import InvalidRequestError, PayloadTooLarge, RateLimitedError, RouterError
 
 
@@ -100,10 +102,17 @@ class Access:
 
     def _check_body(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         raw = flow.request.raw_content or b""
-        if len(raw) > config.server.max_body_bytes:  # chunked uploads carry no content-length
+        if len(raw) > config.server.max_body_bytes:  # only when mitmproxy's body_size_limit is not set (Settings sets it)
             raise PayloadTooLarge(f"The request body is {len(raw)} bytes; the limit is {config.server.max_body_bytes}.")
-        if json_too_deep(raw, config.server.max_json_depth):
+        excess = json_excess(raw, max_depth=config.server.max_json_depth, max_items=config.server.max_json_items)
+        if excess == "depth":
             raise InvalidRequestError(f"The request body nests JSON deeper than {config.server.max_json_depth} levels.")
+        if excess == "items":
+            raise InvalidRequestError(
+                f"The request body holds more than {config.server.max_json_items} JSON elements (server.max_json_items)."
+            )
+        if has_lone_surrogate(raw):
+            raise InvalidRequestError(LONE_SURROGATE_MESSAGE)
 
 
 def _listen_hosts(modes: object) -> list[str]:

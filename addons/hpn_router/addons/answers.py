@@ -9,6 +9,7 @@ from loguru import logger
 from mitmproxy import http
 
 from hpn_router import meta
+from hpn_router.core.access import has_lone_surrogate
 from hpn_router.core.invalid import InvalidRequest
 from hpn_router.errors import InvalidRequestError, RouterError, to_openai_error
 
@@ -40,11 +41,20 @@ def is_client_flow(flow: http.HTTPFlow) -> bool:
     return not (flow.response or flow.error or not flow.live or meta.is_attempt(flow.metadata) or flow.metadata.get(meta.PASSTHROUGH))
 
 
+LONE_SURROGATE_MESSAGE = (
+    "The request body is not valid JSON text: it escapes half of a UTF-16 surrogate pair alone (e.g. \"\\ud800\"), "
+    "which no UTF-8 text can hold."
+)
+
+
 def parse_json_body(flow: http.HTTPFlow) -> Any:
     """The client's JSON body, or an InvalidRequestError saying what is wrong with it."""
     raw = flow.request.raw_content or b""
     if not raw.strip():
         raise InvalidRequestError("The request body is empty; expected a JSON object.")
+    # json.loads accepts a lone surrogate escape; encoding the string later would fail.
+    if has_lone_surrogate(raw):
+        raise InvalidRequestError(LONE_SURROGATE_MESSAGE)
     try:
         return json.loads(raw)
     except UnicodeDecodeError:

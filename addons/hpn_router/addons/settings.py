@@ -71,6 +71,7 @@ class Settings:
         self.config = config
         for consumer in self.consumers:
             consumer.apply(config)
+        _bound_bodies(config)
         if previous is not None:
             changes = config_changes(previous, config)
             log.bind(outcome="reloaded", **changes).info("Configuration reloaded ({})", trigger)
@@ -81,3 +82,13 @@ class Settings:
         # connect, although the router answers everything itself (mitmproxy-notes §2.4).
         if ctx.options.connection_strategy != "lazy":
             ctx.options.update(connection_strategy="lazy")
+
+
+def _bound_bodies(config: RouterConfig) -> None:
+    """mitmproxy buffers a request body whole before the `request` hook; with body_size_limit
+    it stops reading once the body (chunked too) passes the limit and answers 413 itself.
+    It bounds buffered responses too (502), which only passthrough answers are: Gemini's
+    answers come through the router's own client, and relayed streams are not buffered."""
+    limit = str(config.server.max_body_bytes)
+    if "body_size_limit" in ctx.options and ctx.options.body_size_limit != limit:
+        ctx.options.update(body_size_limit=limit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections import deque
+from typing import Literal
 
 MINUTE = 60.0
 
@@ -29,36 +30,72 @@ def match_token(presented: str | None, tokens: tuple[str, ...]) -> int | None:
     return found
 
 
-_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+# Outside strings, the bytes that matter to the shape: brackets and the quote opening a string.
+_SHAPE = re.compile(rb'[\[\]{}"]')
+_OPENERS = frozenset(b"[{")
+_QUOTE = ord('"')
+# A surrogate escape that is not half of a pair (high then low): JSON allows it, Python's
+# json.loads accepts it, and the str it makes cannot be encoded to UTF-8 anywhere later.
+_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_LONE_SURROGATE = re.compile(_HIGH + rb"(?!" + _LOW + rb")|(?<!" + _HIGH + rb")" + _LOW)
 
 
-def json_too_deep(raw: bytes, limit: int) -> bool:
-    """True when arrays/objects nest deeper than `limit`. Checked before json.loads, whose
-    recursion on a deeply nested body would raise RecursionError (or worse). Only the
-    structural bytes are visited (a regex finds them), so a large base64 image costs little."""
-    depth = 0
-    in_string = escaped = False
-    escape_at = -2
-    for match in _STRUCTURE.finditer(raw):
-        char = match.group()
-        if escaped:
-            escaped = False
-            if match.start() == escape_at + 1:
-                continue  # the escaped character itself
-        if in_string:
-            if char == b"\\":
-                escaped, escape_at = True, match.start()
-            elif char == b'"':
-                in_string = False
-        elif char == b'"':
-            in_string = True
-        elif char in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in (b"]", b"}"):
-            depth -= 1
-    return False
+def json_excess(raw: bytes, *, max_depth: int, max_items: int) -> Literal["depth", "items"] | None:
+    """Which shape limit a JSON body exceeds ("depth" or "items"), or None. Checked before
+    json.loads, whose recursion on deep nesting raises RecursionError and whose object graph
+    for millions of tiny values costs a gigabyte and seconds of the event loop.
+
+    Items are containers, strings and the commas between values: about one per value. The
+    scan stops at the first excess, so refusing costs time in proportion to `max_items`, not
+    to the body; strings are skipped at memchr speed (a large base64 image costs little).
+    Invalid JSON stops the scan early and is left to json.loads to refuse."""
+    raw = _without_escaped_quotes(raw)
+    items = depth = pos = 0
+    search, find, count = _SHAPE.search, raw.find, raw.count
+    while (match := search(raw, pos)) is not None:
+        at = match.start()
+        if at > pos:
+            items += count(b",", pos, at)
+        char = raw[at]
+        if char == _QUOTE:
+            end = find(b'"', at + 1)
+            if end < 0:
+                return None  # an unterminated string: not JSON
+            pos = end + 1
+            items += 1
+        else:
+            pos = at + 1
+            if char in _OPENERS:
+                depth += 1
+                items += 1
+                if depth > max_depth:
+                    return "depth"
+            else:
+                depth -= 1
+                if depth < 0:
+                    return None  # a closer without an opener: not JSON
+        if items > max_items:
+            return "items"
+    items += count(b",", pos)
+    return "items" if items > max_items else None
+
+
+def _without_escaped_quotes(raw: bytes) -> bytes:
+    r"""The body with every `\\` and `\"` escape removed, so each remaining quote opens or
+    closes a string. Removing `\\` first, left to right, pairs backslashes as JSON does."""
+    if b"\\" not in raw:
+        return raw
+    return raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+
+
+def has_lone_surrogate(raw: bytes) -> bool:
+    r"""Whether a JSON body escapes half of a UTF-16 surrogate pair alone (`"\ud800"`)."""
+    if b"\\u" not in raw:
+        return False
+    # Each escaped backslash becomes two plain bytes: `\\ud800` in the JSON is the text `\ud800`,
+    # and no two escapes become adjacent that were not.
+    return _LONE_SURROGATE.search(raw.replace(b"\\\\", b"__")) is not None
 
 
 class ClientRateLimiter:
