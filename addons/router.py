@@ -36,6 +36,8 @@ from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
 from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
 from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
+from hpn_router.addons.passthrough import PassthroughGuard  # noqa: E402
+from hpn_router.addons.proxyauth import ProxyClientAuth  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
 from hpn_router.addons.translation import Translation  # noqa: E402
 from hpn_router.addons.viewcap import ViewCap  # noqa: E402
@@ -45,6 +47,7 @@ from hpn_router.state import RouterState  # noqa: E402
 state = RouterState()
 log_redaction = LogRedaction(Redactor({}))  # first: every later line is redacted
 interception = Interception()  # proxy mode: only intercepted hosts are ours, the rest tunnels
+proxy_auth = ProxyClientAuth()  # proxy mode: a client token for every tunnel and request; no open proxy
 view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 access = Access()  # client tokens, admin token, per-client rate, body limits
 health = Health(state)  # answers /health, counts answered requests
@@ -57,12 +60,26 @@ translation = Translation(  # one addon in the chain, dispatching by the flow's 
     {"chat": chat, "embeddings": embeddings, "models": models, "model": models, "native": native}
 )
 key_routing = KeyRouting(state)  # last in `request`: attempts with pool keys, failover, relay
+passthrough_guard = PassthroughGuard(relay_port=lambda: key_routing.relay.port)  # passthrough: public hosts only
 flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
 settings = Settings(
-    consumers=[log_redaction, interception, view_cap, access, endpoints, translation, key_routing, flash_cache, cost, flow_redaction]
+    consumers=[
+        log_redaction,
+        interception,
+        proxy_auth,
+        passthrough_guard,
+        view_cap,
+        access,
+        endpoints,
+        translation,
+        key_routing,
+        flash_cache,
+        cost,
+        flow_redaction,
+    ]
 )
 admin = Admin(state, settings.reload)  # /admin/keys, /admin/reload, SIGHUP
 
@@ -70,6 +87,8 @@ addons = [
     settings,
     log_redaction,
     interception,  # before every addon that handles requests: it marks what is not ours
+    proxy_auth,  # right after: nothing on the proxy listener goes further without a token
+    passthrough_guard,  # what is not ours goes only to public hosts
     access,
     health,
     admin,

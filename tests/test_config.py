@@ -158,6 +158,14 @@ def test_proxy_listener_confdir_and_mitmweb_cap():
     assert config.intercept_hosts == ("api.openai.com", "llm.internal.test")
 
 
+def test_proxy_listener_safety_settings():
+    server = parse_config(ONE_KEY, {}).server
+    assert (server.passthrough, server.passthrough_private, server.proxy_open) == (True, False, False)
+    raw = {**ONE_KEY, "server": {"passthrough": False, "passthrough_private": True, "proxy_open": True}}
+    server = parse_config(raw, {}).server
+    assert (server.passthrough, server.passthrough_private, server.proxy_open) == (False, True, True)
+
+
 @pytest.mark.parametrize(
     "raw,env,message",
     [
@@ -166,6 +174,9 @@ def test_proxy_listener_confdir_and_mitmweb_cap():
         ({}, {"HPN_PORT": "8888"}, "server.proxy_port: 8888 is server.port too"),
         ({"server": {"mitmweb_max_flows": 0}}, {}, "server.mitmweb_max_flows: expected an integer >= 1, got 0"),
         ({"server": {"confdir": ""}}, {}, 'server.confdir: expected a non-empty string, got ""'),
+        ({"server": {"proxy_open": "x"}}, {}, 'server.proxy_open: expected true/false, got "x"'),
+        ({"server": {"passthrough": "no"}}, {}, 'server.passthrough: expected true/false, got "no"'),
+        ({"server": {"passthrough_private": 1}}, {}, "server.passthrough_private: expected true/false, got 1"),
         ({"intercept_hosts": "api.openai.com"}, {}, 'intercept_hosts: expected a list of host names, got "api.openai.com"'),
         ({"intercept_hosts": ["https://api.openai.com/v1"]}, {}, "intercept_hosts[0]: expected a host name such as api.openai.com"),
         ({"intercept_hosts": ["ok.example", "api.openai.com:443"]}, {}, "intercept_hosts[1]: expected a host name"),
@@ -190,7 +201,7 @@ def test_listeners_and_trust_commands(tmp_path):
         env=env,
         timeout=60,
     )
-    assert run("listeners").stdout == f"127.0.0.1 8080 9001 {tmp_path / 'my ca'}\n"
+    assert run("listeners").stdout == f"127.0.0.1 8080 9001 none {tmp_path / 'my ca'}\n"
     assert run("check").stdout == "127.0.0.1 8080\n"
     ca, bundle = (Path(p) for p in run("trust").stdout.splitlines())
     assert ca == tmp_path / "my ca" / "mitmproxy-ca-cert.pem" and bundle == tmp_path / "my ca" / "hpn-ca-bundle.pem"

@@ -71,6 +71,12 @@ class ServerConfig:
     proxy_port: int = 8888  # the regular (HTTPS_PROXY) listener; 8081 is mitmweb's own UI
     confdir: str = "~/.mitmproxy"  # mitmproxy's confdir: where its CA lives
     mitmweb_max_flows: int = 1000  # flows mitmweb keeps in memory (the oldest finished go)
+    # The proxy listener (see README "Proxy mode"): whether it forwards hosts it does not
+    # intercept, whether those may be internal addresses, and whether it may open without
+    # client tokens beyond loopback.
+    passthrough: bool = True
+    passthrough_private: bool = False
+    proxy_open: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +176,9 @@ SERVER_FIELDS = {
     "proxy_port",
     "confdir",
     "mitmweb_max_flows",
+    "passthrough",
+    "passthrough_private",
+    "proxy_open",
 }
 
 
@@ -210,6 +219,9 @@ def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
         mitmweb_max_flows=as_int(data.get("mitmweb_max_flows", d.mitmweb_max_flows), "server.mitmweb_max_flows", minimum=1),
         read_timeout_seconds=as_int(data.get("read_timeout_seconds", d.read_timeout_seconds), "server.read_timeout_seconds", minimum=1),
         write_timeout_seconds=as_int(data.get("write_timeout_seconds", d.write_timeout_seconds), "server.write_timeout_seconds", minimum=1),
+        passthrough=as_bool(data.get("passthrough", d.passthrough), "server.passthrough"),
+        passthrough_private=as_bool(data.get("passthrough_private", d.passthrough_private), "server.passthrough_private"),
+        proxy_open=as_bool(data.get("proxy_open", d.proxy_open), "server.proxy_open"),
     )
 
 
