@@ -12,12 +12,15 @@ from __future__ import annotations
 import base64
 import http.server
 import os
+import shutil
 import socket
 import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
@@ -289,3 +292,50 @@ def test_mitmdump_does_not_open_a_proxy_listener_beyond_loopback_without_tokens(
     output = result.stdout + result.stderr
     assert "server.proxy_open" in output and "would be an open proxy" in output
     assert "Error logged during startup, exiting" in output
+
+
+def _venv_for_run_sh(tmp: Path) -> Path:
+    """This interpreter's venv behind symlinks, with the stamp run.sh takes as installed."""
+    prefix = Path(sys.prefix)
+    if not (prefix / "pyvenv.cfg").is_file():
+        pytest.skip("the tests do not run from a venv")
+    venv = tmp / "venv"
+    venv.mkdir()
+    (venv / "bin").symlink_to(Path(sys.executable).parent, target_is_directory=True)
+    (venv / "lib").symlink_to(prefix / "lib", target_is_directory=True)
+    shutil.copy(prefix / "pyvenv.cfg", venv / "pyvenv.cfg")
+    digest = subprocess.run(["sha1sum", str(REPO / "pyproject.toml")], capture_output=True, text=True, check=True).stdout
+    (venv / f".hpn-installed-{digest[:12]}").touch()
+    return venv
+
+
+def test_run_sh_prints_the_proxy_url_with_a_token_placeholder(tmp_path):
+    port, proxy_port = free_port(), free_port()
+    (tmp_path / "none.yaml").write_text("{}\n")
+    env = clean_env(
+        HPN_VENV=str(_venv_for_run_sh(tmp_path)),
+        HPN_API_KEYS=KEYS[0],
+        HPN_CLIENT_TOKENS=TOKEN,
+        HPN_PORT=str(port),
+        HPN_PROXY_PORT=str(proxy_port),
+        HPN_CONFDIR=str(tmp_path / "ca"),
+        HPN_CONFIG=str(tmp_path / "none.yaml"),
+    )
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(REPO / "run.sh"), "-s", str(TESTS / "guard_addon.py")], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while f"listening at 127.0.0.1:{port}" not in log.read_text() and proc.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        exports = [line.strip() for line in log.read_text().splitlines() if line.strip().startswith("export ")]
+        assert exports[0] == f"export HTTPS_PROXY=http://hpn:<your-client-token>@127.0.0.1:{proxy_port}"
+        # The printed lines with the user's token filled in make curl reach the router.
+        script = "\n".join(exports).replace("<your-client-token>", TOKEN) + "\ncurl -sS https://api.openai.com/health"
+        out = subprocess.run(["bash", "-c", script], env=clean_env(), capture_output=True, text=True, timeout=60)
+        assert '"status": "healthy"' in out.stdout, out.stdout + out.stderr
+    finally:
+        proc.send_signal(2)
+        proc.wait(15)
+    assert TOKEN not in log.read_text()
