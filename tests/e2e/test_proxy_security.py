@@ -116,9 +116,8 @@ def local_service() -> Iterator[_Counting]:
 @pytest.fixture(scope="module")
 def secured(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
     """Client tokens set; the default passthrough rules."""
-    router = start_router(
-        tmp_path_factory.mktemp("secured"), keys=KEYS[:3], gemini_url=emulator.url, proxy=True, config={"server": {"client_tokens": [TOKEN]}}
-    )
+    config = {"server": {"client_tokens": [TOKEN]}}
+    router = start_router(tmp_path_factory.mktemp("secured"), keys=KEYS[:3], gemini_url=emulator.url, proxy=True, config=config)
     yield router
     router.stop()
 

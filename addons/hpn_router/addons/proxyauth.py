@@ -50,12 +50,14 @@ class ProxyClosed(RouterError):
 
 
 def is_proxy_listener(mode: mode_specs.ProxyMode) -> bool:
-    """Listeners where clients name the destination (HTTP proxy protocol)."""
-    return isinstance(mode, (mode_specs.RegularMode, mode_specs.UpstreamMode))
+    """The router's proxy listener: a regular-mode one (`--mode regular@host:port`). Other
+    forward modes (upstream, socks5, ...) are not the router's; an upstream mode's
+    Proxy-Authorization and internal upstream proxy must stay as the operator set them."""
+    return isinstance(mode, mode_specs.RegularMode)
 
 
 def proxy_listen_hosts(specs: object, default_host: str) -> list[str]:
-    """Listen hosts of the regular/upstream-mode specs in mitmproxy's `mode` option."""
+    """Listen hosts of the regular-mode specs in mitmproxy's `mode` option."""
     hosts = []
     for spec in specs if isinstance(specs, (list, tuple)) else []:
         try:
