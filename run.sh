@@ -29,12 +29,16 @@ setup() {  # $1: "" or "test"
     fi
 }
 
-listeners() {  # validates the config; prints "HOST PORT PROXY_PORT CONFDIR"
-    "$VENV/bin/python" -m hpn_router listeners
+hpn_router() {  # this checkout's package, whichever checkout the venv was installed from
+    PYTHONPATH="$ROOT/addons${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/python" -m hpn_router "$@"
+}
+
+listeners() {  # validates the config; prints "HOST PORT PROXY_PORT PROXY_AUTH CONFDIR"
+    hpn_router listeners
 }
 
 launch() {  # $1: exec | run; then [--web] [mitmdump/mitmweb args...]
-    local how="$1" program=mitmdump host port proxy_port confdir ca bundle local_host
+    local how="$1" program=mitmdump host port proxy_port proxy_auth confdir ca bundle local_host proxy_user=""
     local -a extra=()
     shift
     if [ "${1:-}" = "--web" ]; then
@@ -42,16 +46,18 @@ launch() {  # $1: exec | run; then [--web] [mitmdump/mitmweb args...]
         program=mitmweb
         extra=(--web-host 127.0.0.1)
     fi
-    read -r host port proxy_port confdir < <(listeners) || exit 1
-    { read -r ca; read -r bundle; } < <("$VENV/bin/python" -m hpn_router trust) || exit 1
+    read -r host port proxy_port proxy_auth confdir < <(listeners) || exit 1
+    { read -r ca; read -r bundle; } < <(hpn_router trust) || exit 1
     if [ "$host" != "127.0.0.1" ] && [ "$host" != "localhost" ] && [ "$host" != "::1" ]; then
         echo "hpn-router: WARNING: listening on $host:$port and :$proxy_port exposes your key pool to the network." >&2
     fi
     case "$host" in 0.0.0.0|::|"[::]") local_host=127.0.0.1 ;; *) local_host="$host" ;; esac
+    # The proxy listener demands a client token as the proxy password; never print a token.
+    if [ "$proxy_auth" = token ]; then proxy_user="hpn:<your-client-token>@"; fi
     cat >&2 <<MSG
 hpn-router: OpenAI base_url = http://$local_host:$port/v1
 hpn-router: unmodified apps that call api.openai.com: run them with
-  export HTTPS_PROXY=http://$local_host:$proxy_port
+  export HTTPS_PROXY=http://$proxy_user$local_host:$proxy_port
   export SSL_CERT_FILE=$bundle REQUESTS_CA_BUNDLE=$bundle CURL_CA_BUNDLE=$bundle
   export NODE_EXTRA_CA_CERTS=$ca
 hpn-router: mitmproxy's CA certificate is $ca (the bundle is the public CAs plus it)

@@ -38,6 +38,8 @@ from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
 from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
 from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
+from hpn_router.addons.passthrough import PassthroughGuard  # noqa: E402
+from hpn_router.addons.proxyauth import ProxyClientAuth  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
 from hpn_router.addons.timeouts import Timeouts  # noqa: E402
 from hpn_router.addons.translation import Translation  # noqa: E402
@@ -48,6 +50,7 @@ from hpn_router.state import RouterState  # noqa: E402
 state = RouterState()
 log_redaction = LogRedaction(Redactor({}))  # first: every later line is redacted
 interception = Interception()  # proxy mode: only intercepted hosts are ours, the rest tunnels
+proxy_auth = ProxyClientAuth()  # proxy mode: a client token for every tunnel and request; no open proxy
 view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 cors = Cors()  # server.cors_origins, shared by CorsPreflight and CorsHeaders
 access = Access()  # client tokens, admin token, per-client rate, body limits
@@ -63,13 +66,27 @@ translation = Translation(  # one addon in the chain, dispatching by the flow's 
 )
 key_routing = KeyRouting(state)  # last in `request`: attempts with pool keys, failover, relay
 client_view = ClientView()  # the client's request, shown again once it is answered
+passthrough_guard = PassthroughGuard(relay_port=lambda: key_routing.relay.port)  # passthrough: public hosts only
 flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
 settings = Settings(
     consumers=[
-        log_redaction, interception, view_cap, cors, access, timeouts, endpoints, translation, key_routing, flash_cache, cost, flow_redaction
+        log_redaction,
+        interception,
+        proxy_auth,
+        passthrough_guard,
+        view_cap,
+        cors,
+        access,
+        timeouts,
+        endpoints,
+        translation,
+        key_routing,
+        flash_cache,
+        cost,
+        flow_redaction,
     ]
 )
 admin = Admin(state, settings.reload)  # /admin/keys, /admin/reload, SIGHUP
@@ -78,6 +95,8 @@ addons = [
     settings,
     log_redaction,
     interception,  # before every addon that handles requests: it marks what is not ours
+    proxy_auth,  # right after: nothing on the proxy listener goes further without a token
+    passthrough_guard,  # what is not ours goes only to public hosts
     timeouts,  # early: a failing later hook must not keep a connection's deadline from being set
     NoteClientRequest(client_view),  # what the client sent, before anything rewrites it
     CorsPreflight(cors),  # before Access: browsers send preflights without a token

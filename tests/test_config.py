@@ -160,6 +160,14 @@ def test_proxy_listener_confdir_and_mitmweb_cap():
     assert config.intercept_hosts == ("api.openai.com", "llm.internal.test")
 
 
+def test_proxy_listener_safety_settings():
+    server = parse_config(ONE_KEY, {}).server
+    assert (server.passthrough, server.passthrough_private, server.proxy_open) == (True, False, False)
+    raw = {**ONE_KEY, "server": {"passthrough": False, "passthrough_private": True, "proxy_open": True}}
+    server = parse_config(raw, {}).server
+    assert (server.passthrough, server.passthrough_private, server.proxy_open) == (False, True, True)
+
+
 @pytest.mark.parametrize(
     "raw,env,message",
     [
@@ -171,6 +179,9 @@ def test_proxy_listener_confdir_and_mitmweb_cap():
         ({"server": {"max_json_items": 10}}, {}, "server.max_json_items: expected an integer >= 100, got 10"),
         ({"server": {"header_timeout_seconds": 0}}, {}, "server.header_timeout_seconds: expected an integer >= 1, got 0"),
         ({"server": {"idle_timeout_seconds": "soon"}}, {}, 'server.idle_timeout_seconds: expected an integer, got "soon"'),
+        ({"server": {"proxy_open": "x"}}, {}, 'server.proxy_open: expected true/false, got "x"'),
+        ({"server": {"passthrough": "no"}}, {}, 'server.passthrough: expected true/false, got "no"'),
+        ({"server": {"passthrough_private": 1}}, {}, "server.passthrough_private: expected true/false, got 1"),
         ({"intercept_hosts": "api.openai.com"}, {}, 'intercept_hosts: expected a list of host names, got "api.openai.com"'),
         ({"intercept_hosts": ["https://api.openai.com/v1"]}, {}, "intercept_hosts[0]: expected a host name such as api.openai.com"),
         ({"intercept_hosts": ["ok.example", "api.openai.com:443"]}, {}, "intercept_hosts[1]: expected a host name"),
@@ -195,7 +206,7 @@ def test_listeners_and_trust_commands(tmp_path):
         env=env,
         timeout=60,
     )
-    assert run("listeners").stdout == f"127.0.0.1 8080 9001 {tmp_path / 'my ca'}\n"
+    assert run("listeners").stdout == f"127.0.0.1 8080 9001 none {tmp_path / 'my ca'}\n"
     assert run("check").stdout == "127.0.0.1 8080\n"
     ca, bundle = (Path(p) for p in run("trust").stdout.splitlines())
     assert ca == tmp_path / "my ca" / "mitmproxy-ca-cert.pem" and bundle == tmp_path / "my ca" / "hpn-ca-bundle.pem"

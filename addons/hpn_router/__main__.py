@@ -2,9 +2,10 @@
 
 Usage:
     python -m hpn_router check [CONFIG]      validate the config; print "HOST PORT" on success
-    python -m hpn_router listeners [CONFIG]  validate the config; print
-                                             "HOST PORT PROXY_PORT CONFDIR" (confdir last and
-                                             expanded, so `read -r host port proxy confdir` works)
+    python -m hpn_router listeners [CONFIG]  validate the config for both listeners; print
+                                             "HOST PORT PROXY_PORT PROXY_AUTH CONFDIR", PROXY_AUTH
+                                             being "token" (client tokens set) or "none" (confdir
+                                             last and expanded, so `read -r ... confdir` works)
     python -m hpn_router trust [CONFIG]      create mitmproxy's CA in server.confdir if missing and
                                              the bundle of public CAs plus it; print both paths
 """
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from hpn_router.config import ConfigError, RouterConfig, load_config
+from hpn_router.core.destinations import open_proxy_refusal
 
 
 def trust(config: RouterConfig) -> str:
@@ -25,9 +27,20 @@ def trust(config: RouterConfig) -> str:
     return f"{ensure_ca(confdir)}\n{write_bundle(confdir)}"
 
 
+def listeners(config: RouterConfig) -> str:
+    """What run.sh opens: the reverse listener and the proxy listener, both on server.host.
+    The proxy listener must not be an open proxy beyond loopback (core/destinations.py)."""
+    server = config.server
+    problem = open_proxy_refusal(server.host, has_client_tokens=bool(server.client_tokens), proxy_open=server.proxy_open)
+    if problem:
+        raise ConfigError(problem)
+    auth = "token" if server.client_tokens else "none"
+    return f"{server.host} {server.port} {server.proxy_port} {auth} {os.path.expanduser(server.confdir)}"
+
+
 COMMANDS = {
     "check": lambda c: f"{c.server.host} {c.server.port}",
-    "listeners": lambda c: f"{c.server.host} {c.server.port} {c.server.proxy_port} {os.path.expanduser(c.server.confdir)}",
+    "listeners": listeners,
     "trust": trust,
 }
 
@@ -39,10 +52,11 @@ def main(argv: list[str]) -> int:
     path = argv[1] if len(argv) > 1 else None
     try:
         config: RouterConfig = load_config(path, os.environ)
+        output = COMMANDS[argv[0]](config)
     except ConfigError as e:
         print(f"hpn-router: invalid configuration: {e}", file=sys.stderr)
         return 1
-    print(COMMANDS[argv[0]](config))
+    print(output)
     return 0
 
 

@@ -80,6 +80,12 @@ class ServerConfig:
     # Web origins whose pages may call the router from a browser (exact origins, or "*" alone,
     # which needs client tokens); empty: no CORS headers, browsers refuse cross-origin calls.
     cors_origins: tuple[str, ...] = ()
+    # The proxy listener (see README "Proxy mode"): whether it forwards hosts it does not
+    # intercept, whether those may be internal addresses, and whether it may open without
+    # client tokens beyond loopback.
+    passthrough: bool = True
+    passthrough_private: bool = False
+    proxy_open: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +189,9 @@ SERVER_FIELDS = {
     "confdir",
     "mitmweb_max_flows",
     "cors_origins",
+    "passthrough",
+    "passthrough_private",
+    "proxy_open",
 }
 
 
@@ -275,6 +284,9 @@ def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:
         mitmweb_max_flows=as_int(data.get("mitmweb_max_flows", d.mitmweb_max_flows), "server.mitmweb_max_flows", minimum=1),
         read_timeout_seconds=as_int(data.get("read_timeout_seconds", d.read_timeout_seconds), "server.read_timeout_seconds", minimum=1),
         write_timeout_seconds=as_int(data.get("write_timeout_seconds", d.write_timeout_seconds), "server.write_timeout_seconds", minimum=1),
+        passthrough=as_bool(data.get("passthrough", d.passthrough), "server.passthrough"),
+        passthrough_private=as_bool(data.get("passthrough_private", d.passthrough_private), "server.passthrough_private"),
+        proxy_open=as_bool(data.get("proxy_open", d.proxy_open), "server.proxy_open"),
     )
 
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from hpn_router.core.access import ClientRateLimiter, bearer_token, has_lone_surrogate, json_excess, match_token
+from hpn_router.core.access import ClientRateLimiter, basic_password, bearer_token, json_too_deep, match_token
 
 TOKENS = ("token-one-aaaaaaaaaaaa", "token-two-bbbbbbbbbbbb")
 
@@ -82,3 +83,30 @@ def test_client_rate_limiter_window():
 def test_unlimited():
     limiter = ClientRateLimiter(rpm=0)
     assert all(limiter.admit("a", float(t)) is None for t in range(1000))
+
+
+def _basic(text: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "header,expected",
+    [
+        (_basic("hpn:token-one-aaaaaaaaaaaa"), "token-one-aaaaaaaaaaaa"),
+        (_basic(":token-one-aaaaaaaaaaaa"), "token-one-aaaaaaaaaaaa"),  # no user name at all
+        (_basic("anyone:pass:with:colons"), "pass:with:colons"),
+        ("basic " + _basic("u:p")[6:], "p"),
+        (_basic("user-only"), None),
+        (_basic("user:"), None),
+        ("Basic not*base64", None),
+        ("Basic dTp", None),  # bad padding
+        ("Basic /w==", None),  # a byte that is not UTF-8
+        ("Bearer token-one-aaaaaaaaaaaa", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_basic_password(header, expected):
+    assert basic_password(header) == expected

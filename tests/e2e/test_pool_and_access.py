@@ -180,10 +180,17 @@ def test_body_and_nesting_limits(make_router, emulator):
     assert call("POST", url, None, chat_body())[0] == 200
 
 
-def test_warning_when_exposed_without_tokens(tmp_path, emulator):
-    router = start_router(
-        tmp_path, keys=KEYS[:1], gemini_url=emulator.url, extra_args=["--mode", f"regular@0.0.0.0:{__import__('procs').free_port()}"]
-    )
+@pytest.mark.parametrize(
+    "mode,config",
+    [
+        ("reverse:https://generativelanguage.googleapis.com@0.0.0.0:{port}", {}),  # no proxy listener: it may open
+        ("regular@0.0.0.0:{port}", {"server": {"proxy_open": True}}),  # an open proxy, asked for knowingly
+    ],
+    ids=["reverse", "proxy_open"],
+)
+def test_warning_when_exposed_without_tokens(tmp_path, emulator, mode, config):
+    port = __import__("procs").free_port()
+    router = start_router(tmp_path, keys=KEYS[:1], gemini_url=emulator.url, config=config, extra_args=["--mode", mode.format(port=port)])
     try:
         assert "without client tokens" in router.log()
     finally:

@@ -85,7 +85,11 @@ def generate_calls(emulator: Emulator) -> int:
 
 @pytest.fixture(scope="module")
 def router(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
-    router = start_router(tmp_path_factory.mktemp("proxy"), keys=KEYS[:3], gemini_url=emulator.url, proxy=True)
+    # The stand-ins for other hosts listen on loopback, which passthrough refuses by default:
+    # passthrough_private is the documented way to allow it (test_proxy_security.py covers the default).
+    router = start_router(
+        tmp_path_factory.mktemp("proxy"), keys=KEYS[:3], gemini_url=emulator.url, proxy=True, config={"server": {"passthrough_private": True}}
+    )
     yield router
     router.stop()
 

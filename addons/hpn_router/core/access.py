@@ -3,6 +3,8 @@ shape limits that keep a hostile body from costing memory or a crash. Pure."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import re
 from collections import deque
@@ -16,6 +18,22 @@ def bearer_token(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.strip().partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def basic_password(authorization: str | None) -> str | None:
+    """The password of `Basic base64(user:password)`, whatever the user name, or None.
+    The proxy listener takes a client token as the password (`http://hpn:TOKEN@host:8888`)."""
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # not base64, not ASCII, or not UTF-8 inside
+        return None
+    _, colon, password = decoded.partition(":")  # a user name has no colon; a password may
+    return password if colon and password else None
 
 
 def match_token(presented: str | None, tokens: tuple[str, ...]) -> int | None:
