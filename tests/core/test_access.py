@@ -3,8 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hpn_router.core.access import ClientRateLimiter, bearer_token, has_lone_surrogate, json_excess, match_token
-from hpn_router.core.access import ClientRateLimiter, basic_password, bearer_token, json_too_deep, match_token
+from hpn_router.core.access import ClientRateLimiter, basic_password, bearer_token, has_lone_surrogate, json_excess, match_token
 
 TOKENS = ("token-one-aaaaaaaaaaaa", "token-two-bbbbbbbbbbbb")
 
