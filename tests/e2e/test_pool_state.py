@@ -79,7 +79,8 @@ def test_a_state_file_of_unexpected_shape_starts_the_router_fresh(make_router, t
 
 def test_a_second_router_on_the_same_state_file_refuses_to_start(make_router, emulator, tmp_path):
     first = make_router()
-    with pytest.raises(RuntimeError, match="mitmdump exited with 1") as info:
+    # Non-zero (ErrorCheck exits with 1; mitmdump's teardown after it has been seen to crash).
+    with pytest.raises(RuntimeError, match=r"mitmdump exited with (?!0:)-?\d+:") as info:
         start_router(tmp_path, keys=KEYS[:2], gemini_url=emulator.url)
     message = str(info.value)
     assert "is in use by another router" in message and "HPN_STATE_FILE" in message
