@@ -232,7 +232,8 @@ class Bench:
         # confdir in tmp: no CA generated under ~/.mitmproxy. The tests' egress guard addon
         # (wraps socket.connect, one more addon in every hook) is not part of the router: leave it out.
         extra = {"guard": False} if "guard" in inspect.signature(start_router).parameters else {}
-        router = start_router(self.tmp, keys=keys, gemini_url=self.emu.url, config=cfg, **extra)
+        # No pool state: routers of one run share a folder, and one router owns one state file.
+        router = start_router(self.tmp, keys=keys, gemini_url=self.emu.url, config=cfg, env={"HPN_STATE_FILE": ""}, **extra)
         self._procs.append(router)
         return router
 

@@ -264,3 +264,20 @@ def test_cors_any_origin_needs_client_tokens():
         parse_config({**ONE_KEY, "server": {"cors_origins": ["*"]}}, {})
     config = parse_config({**ONE_KEY, "server": {"cors_origins": ["*"]}}, {"HPN_CLIENT_TOKENS": "client-token-aaaaaaaaaaaa"})
     assert config.server.cors_origins == ("*",)
+
+
+def test_state_file_from_the_environment_beats_the_file_and_empty_turns_it_off():
+    raw = {"key_pool": {"state_file": "/var/lib/hpn/state.json"}}
+    assert parse_config(raw, {"HPN_API_KEYS": "AIzaA"}).key_pool.state_file == "/var/lib/hpn/state.json"
+    assert parse_config(raw, {"HPN_API_KEYS": "AIzaA", "HPN_STATE_FILE": "/tmp/b.json"}).key_pool.state_file == "/tmp/b.json"
+    assert parse_config(raw, {"HPN_API_KEYS": "AIzaA", "HPN_STATE_FILE": ""}).key_pool.state_file == ""
+    assert parse_config({}, {"HPN_API_KEYS": "AIzaA"}).key_pool.state_file == ".hpn/state.json"
+    with pytest.raises(ConfigError, match="key_pool.state_file: expected a non-empty string, got 3"):
+        parse_config({"key_pool": {"state_file": 3}}, {"HPN_API_KEYS": "AIzaA"})
+
+
+def test_a_key_without_a_project_is_its_own_project_by_value_not_by_name():
+    one = parse_config({}, {"HPN_API_KEYS": "AIzaA,AIzaB"}).key_pool.keys
+    other = parse_config({}, {"HPN_API_KEYS": "AIzaC,AIzaB"}).key_pool.keys
+    assert one[0].project_id != other[0].project_id and one[1].project_id == other[1].project_id
+    assert one[0].project_label == other[0].project_label == "key:key_1"

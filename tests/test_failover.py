@@ -262,3 +262,16 @@ async def test_when_every_key_was_tried_a_new_round_starts_within_retry_count():
     result = await run(make_pool(1), transport, Clock(), retry_count=3)
     assert result.result is OK
     assert transport.calls == ["K1", "K1"]
+
+
+async def test_a_key_that_timed_out_is_not_tried_by_the_next_requests():
+    transport = ScriptedTransport({"K1": [AttemptResult(error="timeout")], "K2": [OK], "K3": [OK]})
+    pool, clock = make_pool(), Clock()
+    for _ in range(4):
+        assert (await run(pool, transport, clock)).result is OK
+        clock.now += 1
+    assert transport.calls.count("K1") == 1
+    clock.now += 5  # the breaker's first interval is over: the key gets another chance
+    for _ in range(3):
+        await run(pool, transport, clock)
+    assert transport.calls.count("K1") == 2

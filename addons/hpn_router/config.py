@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -37,10 +38,18 @@ DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_MODEL = "gemini-flash-latest"
 DEFAULT_EMBEDDING_MODEL = "gemini-embedding-001"
 DEFAULT_INTERCEPT_HOSTS = ("api.openai.com",)
+DEFAULT_STATE_FILE = ".hpn/state.json"  # relative to the working directory
 NO_KEYS_HINT = (
     "key_pool.keys: no API keys configured. Set HPN_API_KEYS=key1,key2 or add keys to the "
     "config file; to try the router without a key, run ./run.sh --demo"
 )
+
+
+def key_fingerprint(value: str) -> str:
+    """A non-secret identity of a key value, for the state file: SHA-256 of the whole value
+    (a Gemini key holds far too much entropy to be guessed back from its digest). Never
+    shown where the key's name serves: logs, the admin API and /health use names."""
+    return hashlib.sha256(b"hpn-router key\0" + value.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +59,20 @@ class KeyConfig:
     provider: str = "google"
     enabled: bool = True
     project: str | None = None
+    fingerprint: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", key_fingerprint(self.key))
 
     @property
     def project_id(self) -> str:
-        """Quotas belong to a Cloud project; a key without one is its own project."""
+        """Quotas belong to a Cloud project; a key without one is its own project, named by
+        the key's value (not its name, which moves to another key when keys are reordered)."""
+        return self.project or f"key:{self.fingerprint}"
+
+    @property
+    def project_label(self) -> str:
+        """The project as users see it (admin API): a key without one shows its own name."""
         return self.project or f"key:{self.name}"
 
 
@@ -108,7 +127,7 @@ class KeyPoolConfig:
     max_wait_seconds: int = 10  # a request waits this long for the earliest key recovery
     retry_backoff_ms: int = 200  # before retrying after a 5xx/timeout, doubled each time
     limits: tuple[QuotaLimit, ...] = ()
-    state_file: str = ".hpn/state.json"  # pool state kept across restarts ("" = none)
+    state_file: str = DEFAULT_STATE_FILE  # pool state kept across restarts ("" = none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,8 +391,18 @@ def _key_pool(raw: Any, env: Mapping[str, str]) -> KeyPoolConfig:
         max_wait_seconds=as_int(data.get("max_wait_seconds", 10), "key_pool.max_wait_seconds", maximum=600),
         retry_backoff_ms=as_int(data.get("retry_backoff_ms", 200), "key_pool.retry_backoff_ms", maximum=60000),
         limits=_limits(data.get("limits")),
-        state_file=str(data.get("state_file", ".hpn/state.json") or ""),
+        state_file=_state_file(data, env),
     )
+
+
+def _state_file(data: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """HPN_STATE_FILE beats key_pool.state_file; an empty value keeps no state."""
+    if "HPN_STATE_FILE" in env:
+        return env["HPN_STATE_FILE"].strip()
+    value = data.get("state_file", DEFAULT_STATE_FILE)
+    if value is None or value == "":
+        return ""
+    return as_str(value, "key_pool.state_file")
 
 
 KEY_POOL_FIELDS = {

@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from hpn_router.core.classify import Outcome, Verdict, classify_response, classify_transport_error
+from loguru import logger
+
+from hpn_router.core.classify import BACKS_OFF, Outcome, Verdict, classify_response, classify_transport_error
 from hpn_router.core.keypool import KeyPool
 from hpn_router.errors import (
     NoUsableKeyError,
@@ -102,7 +104,7 @@ async def run_with_failover(
             return FailoverResult(result, None, attempts, attempt.key_name)
         result.close()
         tried.add(index)
-        transient_failures += attempt.outcome.verdict is Verdict.TRANSIENT
+        transient_failures += attempt.outcome.verdict in BACKS_OFF
     return FailoverResult(None, _give_up(pool, request.model, clock(), attempts), attempts)
 
 
@@ -129,6 +131,8 @@ async def _attempt(
     outcome = _classify(result)
     ended = clock()
     pool.report(index, outcome, ended, request.model)
+    if outcome.verdict is Verdict.UNANSWERED:
+        _log_breaker(pool, index, ended)
     return result, Attempt(number, index, pool.name(index), result.status, outcome, started, ended)
 
 
@@ -143,6 +147,19 @@ async def _wait_for_recovery(pool: KeyPool, model: str, clock: Callable[[], floa
         delay = max(0.0, recovery - clock())
         await waits.sleep(delay)
     return max(delay, 0.001)  # never a zero step, so the budget always shrinks
+
+
+def _log_breaker(pool: KeyPool, index: int, now: float) -> None:
+    breaker = pool.breaker_of(index, now)
+    if breaker is None:
+        return
+    logger.bind(
+        event="key_unanswered",
+        key=pool.name(index),
+        reason=breaker.reason,
+        failures=breaker.failures,
+        skipped_seconds=round(breaker.until - now, 1),
+    ).warning("Key did not answer; passed over for a while")
 
 
 def _classify(result: AttemptResult) -> Outcome:

@@ -99,8 +99,9 @@ def test_404_and_success():
     assert classify_response(200, b"{}").verdict is Verdict.OK
 
 
-def test_transport_errors_are_transient():
-    assert classify_transport_error("timeout").verdict is Verdict.TRANSIENT
+def test_transport_errors_are_retried_elsewhere_and_mark_the_key_unanswered():
+    outcome = classify_transport_error("timeout")
+    assert outcome.verdict is Verdict.UNANSWERED and outcome.retry_elsewhere
 
 
 def test_array_envelope_is_understood():

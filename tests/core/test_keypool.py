@@ -198,3 +198,53 @@ def test_enable_brings_a_key_back():
     p.report(0, Outcome(Verdict.KEY_FORBIDDEN, "403"), now=0.0, model=M)
     p.enable(0)
     assert p.state(0, 0.0, M) is KeyState.ACTIVE
+
+
+def no_answer(kind: str = "timeout") -> Outcome:
+    return Outcome(Verdict.UNANSWERED, kind)
+
+
+def test_a_key_that_does_not_answer_is_skipped_for_a_short_while():
+    p = pool(3)
+    p.report(0, no_answer(), now=100.0, model=M)
+    assert [p.pick(101.0, M) for _ in range(4)] == [1, 2, 1, 2]
+    breaker = p.breaker_of(0, 101.0)
+    assert breaker is not None and (breaker.failures, breaker.until, breaker.reason) == (1, 105.0, "timeout")
+    assert p.breaker_of(0, 105.0) is None and p.pick(105.0, M, {1, 2}) == 0
+
+
+def test_the_skip_grows_with_each_failure_in_a_row_up_to_a_minute():
+    p = pool(2)
+    untils = []
+    for n in range(6):
+        now = 1000.0 * n
+        p.report(0, no_answer("connection error (ServerDisconnectedError)"), now=now, model=M)
+        untils.append(p.breaker_of(0, now).until - now)
+    assert untils == [5.0, 10.0, 20.0, 40.0, 60.0, 60.0]
+
+
+def test_any_answer_from_the_key_closes_its_breaker():
+    p = pool(2)
+    p.report(0, no_answer(), now=0.0, model=M)
+    p.report(0, no_answer(), now=20.0, model=M)
+    p.report(0, Outcome(Verdict.RATE_LIMITED, "429", retry_after=1), now=31.0, model=M)
+    assert p.breaker_of(0, 31.0) is None
+    p.report(0, no_answer(), now=40.0, model=M)
+    assert p.breaker_of(0, 40.0).until == 45.0  # counting starts again
+
+
+def test_the_breaker_is_per_key_not_per_project():
+    keys = [KeyConfig("a", "k1", project="p1"), KeyConfig("b", "k2", project="p1")]
+    p = KeyPool(keys, cooldown_seconds=60)
+    p.report(0, no_answer(), now=0.0, model=M)
+    assert p.breaker_of(1, 1.0) is None
+    assert {p.pick(1.0, M) for _ in range(3)} == {1}
+
+
+def test_when_every_other_key_is_unusable_a_tripped_key_is_still_tried():
+    p = pool(2)
+    p.report(0, no_answer(), now=0.0, model=M)
+    p.report(1, Outcome(Verdict.KEY_INVALID, "400"), now=0.0, model=M)
+    assert p.pick(1.0, M) == 0  # better a key that may hang than no key at all
+    assert p.state(0, 1.0, M) is KeyState.ACTIVE and p.has_active(1.0, M)
+    assert p.pick(1.0, M, {0}) is None

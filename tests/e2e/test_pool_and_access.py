@@ -82,7 +82,8 @@ def test_a_request_waits_for_the_earliest_recovery(make_router, emulator):
     assert time.monotonic() - started >= 1.0
     assert [r["status"] for r in emulator.stats()["requests"]] == [429, 200]
     emulator.set_key(0, "rate_limit")  # 429 every time, retry in 2 s: beyond a 1 s budget
-    router2 = make_router(keys=KEYS[:1], config={"key_pool": {"max_wait_seconds": 1}})
+    # A second router running beside the first needs a state file of its own.
+    router2 = make_router(keys=KEYS[:1], config={"key_pool": {"max_wait_seconds": 1}}, env={"HPN_STATE_FILE": ""})
     with pytest.raises(openai.RateLimitError):
         client_for(router2).chat.completions.create(model="gpt-4", messages=MSG)
 

@@ -87,15 +87,14 @@ class Admin:
         rows = []
         for index, key in enumerate(pool.keys):
             reason = pool.disabled_reason(index)
-            cooldown = pool.cooldown_of(index, now)
-            state = "disabled" if reason else "cooling" if cooldown else "active"
+            pause = None if reason else _pause(pool, index, now)
             rows.append(
                 {
                     "name": key.name,
-                    "project": key.project_id,
-                    "state": state,
-                    "reason": reason or (cooldown.reason if cooldown else None),
-                    "until": _iso(cooldown.until) if cooldown and not reason else None,
+                    "project": key.project_label,
+                    "state": "disabled" if reason else "cooling" if pause else "active",
+                    "reason": reason or (pause[1] if pause else None),
+                    "until": _iso(pause[0]) if pause else None,
                     "requests_today": pool.requests_today(index, now),
                     "requests_last_minute": pool.requests_last_minute(index, now),
                 }
@@ -107,6 +106,18 @@ def _peer(flow: http.HTTPFlow) -> str:
     """The admin caller's address, host:port."""
     peer = flow.client_conn.peername
     return f"{peer[0]}:{peer[1]}" if peer else "unknown"
+
+
+def _pause(pool: KeyPool, index: int, now: float) -> tuple[float, str] | None:
+    """Why and until when a key is passed over: its project's cooldown or its own breaker
+    (it did not answer lately), whichever lasts longer."""
+    pauses = []
+    if cooldown := pool.cooldown_of(index, now):
+        pauses.append((cooldown.until, cooldown.reason))
+    if breaker := pool.breaker_of(index, now):
+        times = "once" if breaker.failures == 1 else f"{breaker.failures} times in a row"
+        pauses.append((breaker.until, f"no answer ({breaker.reason}) {times}"))
+    return max(pauses, default=None)
 
 
 def _iso(timestamp: float) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from mitmproxy import http
 
 from hpn_router import meta
@@ -12,8 +15,9 @@ from hpn_router.state import RouterState
 
 
 class Health:
-    def __init__(self, state: RouterState) -> None:
+    def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time) -> None:
         self.state = state
+        self.clock = clock
 
     def request(self, flow: http.HTTPFlow) -> None:
         if not is_client_flow(flow):
@@ -26,6 +30,7 @@ class Health:
         return {
             "status": "healthy" if self.state.active_keys() else "degraded",
             "active_keys": self.state.active_keys(),
+            "unanswered_keys": self.state.pool.unanswered_count(self.clock()) if self.state.pool else 0,
             "total_requests": self.state.total_requests,
             "total_saved": format_usd(self.state.total_saved, places=2),
         }

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from loguru import logger
 from mitmproxy import connection, http
@@ -21,13 +22,13 @@ from hpn_router import meta
 from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.config import RouterConfig
-from hpn_router.core.keypool import KeyPool
+from hpn_router.core.keypool import KeyPool, SnapshotError
 from hpn_router.core.quota import Limits
 from hpn_router.errors import RouterError
 from hpn_router.failover import Attempt, FailoverResult, WaitPolicy, run_with_failover
 from hpn_router.relay import TOKEN_HEADER, StreamRelay
 from hpn_router.state import RouterState
-from hpn_router.statefile import load_state, save_state
+from hpn_router.statefile import StateFileInUse, StateLock, load_state, save_state
 from hpn_router.upstream import AttemptResult, GeminiTransport, UpstreamRequest
 
 
@@ -40,17 +41,22 @@ class KeyRouting:
         self.waits = WaitPolicy()
         self.relay = StreamRelay()
         self._saved_at = 0.0
+        self._state_lock: StateLock | None = None  # held while this process owns the state file
         self._in_flight: dict[str, set[asyncio.Future[None]]] = {}
 
     def apply(self, config: RouterConfig) -> None:
-        """A new config (start-up or reload): keys that stay keep their state."""
-        previous = self.state.pool.snapshot(self.clock()) if self.state.pool else load_state(config.key_pool.state_file)
+        """A new config (start-up or reload): keys whose value stays keep their state, under
+        whatever name or position they have now; a changed value starts fresh."""
         settings = config.key_pool
         limits = {(q.project, q.model): Limits(q.rpm, q.rpd, q.tpm) for q in settings.limits}
         pool = KeyPool(settings.keys, cooldown_seconds=settings.cooldown_seconds, limits=limits)
-        pool.restore(previous, self.clock())
-        if self.state.pool is None and previous.get("total_saved"):
-            self.state.total_saved = Decimal(str(previous["total_saved"]))
+        if self.state.pool is not None:
+            pool.restore(self.state.pool.snapshot(self.clock()), self.clock())
+            self._move_state_file(settings.state_file)
+        elif self._own_state_file(settings.state_file):
+            self._restore_saved(pool, settings.state_file)
+        else:
+            return  # refused at start-up (logged as an error, so mitmdump exits)
         self.state.pool = pool
         self.waits = WaitPolicy(max_wait_seconds=settings.max_wait_seconds, backoff_seconds=settings.retry_backoff_ms / 1000)
         if self.transport is None or self.config is None or self.config.gemini.base_url != config.gemini.base_url:
@@ -58,10 +64,54 @@ class KeyRouting:
         self.transport.timeout_seconds = config.server.read_timeout_seconds
         self.config = config
 
+    def _own_state_file(self, path: str) -> bool:
+        """Lock the state file for this process; False when another router holds it."""
+        if not path:
+            return True
+        try:
+            self._state_lock = StateLock.acquire(path)
+        except StateFileInUse as e:
+            # Through stdlib logging, which mitmproxy's ErrorCheck watches: at start-up an
+            # error makes mitmdump exit non-zero instead of sharing another router's state.
+            logging.getLogger("hpn.state").error("%s", e)
+            return False
+        except OSError as e:
+            logger.warning("Cannot lock the state file; pool state is not kept", path=path, error=type(e).__name__)
+            return True
+        return True
+
+    def _move_state_file(self, path: str) -> None:
+        """A reload naming another state file: take it if it is free, else keep the old one."""
+        held = self._state_lock.path if self._state_lock else ""
+        if path == held:
+            return
+        previous = self._state_lock
+        try:
+            self._state_lock = StateLock.acquire(path) if path else None
+        except (StateFileInUse, OSError) as e:
+            logger.error("Keeping the previous state file: {}", e if isinstance(e, StateFileInUse) else type(e).__name__)
+            return
+        if previous:
+            previous.release()
+
+    def _restore_saved(self, pool: KeyPool, path: str) -> None:
+        """The state file's pool state and savings total, all or nothing: a file of any
+        unexpected shape starts the router fresh, with a warning, rather than failing."""
+        saved = load_state(path) if self._state_lock else {}
+        if not saved:
+            return
+        try:
+            total = _saved_total(saved)
+            pool.restore(saved, self.clock())
+        except SnapshotError as e:
+            logger.warning("State file has an unexpected shape; starting fresh", path=path, problem=str(e))
+            return
+        self.state.total_saved = total
+
     def save_state(self) -> None:
-        if self.config and self.state.pool:
+        if self.config and self.state.pool and self._state_lock:
             snapshot = self.state.pool.snapshot(self.clock())
-            save_state(self.config.key_pool.state_file, {**snapshot, "total_saved": str(self.state.total_saved)})
+            save_state(self._state_lock.path, {**snapshot, "total_saved": str(self.state.total_saved)})
             self._saved_at = self.clock()
 
     def response(self, flow: http.HTTPFlow) -> None:
@@ -77,6 +127,9 @@ class KeyRouting:
             for task in tasks:
                 task.cancel()
         self.save_state()
+        if self._state_lock:
+            self._state_lock.release()
+            self._state_lock = None
         await self.relay.stop()
         if self.transport:
             await self.transport.close()
@@ -189,6 +242,18 @@ class KeyRouting:
             status=attempts[-1].status if attempts else None,
             latency_ms=round((self.clock() - started) * 1000, 1),
         ).info("Gemini answered" if key_name else "No key could answer")
+
+
+def _saved_total(saved: dict[str, object]) -> Decimal:
+    """The savings total of a state file: a decimal string, finite and not negative."""
+    text = saved.get("total_saved")
+    try:
+        total = Decimal(text) if isinstance(text, str) else None
+    except InvalidOperation:
+        total = None
+    if total is None or not total.is_finite() or total < 0:
+        raise SnapshotError('total_saved: expected a decimal string such as "0.0123"')
+    return total
 
 
 def _upstream_request(plan: dict[str, object], body: bytes) -> UpstreamRequest:

@@ -26,7 +26,8 @@ class Verdict(Enum):
     KEY_INVALID = "key_invalid"  # disable the key for good, retry elsewhere
     KEY_FORBIDDEN = "key_forbidden"  # 403: disable, retry elsewhere
     KEY_PRECONDITION = "key_precondition"  # location/billing of the key's project: disable
-    TRANSIENT = "transient"  # 500/503/504, connect errors, timeouts: retry elsewhere, no penalty
+    TRANSIENT = "transient"  # 500/502/503/504: retry elsewhere, no penalty (Gemini answered)
+    UNANSWERED = "unanswered"  # timeout, reset, refused: retry elsewhere, skip this key briefly
     CLIENT_ERROR = "client_error"  # the request itself is wrong: answer the client, no penalty
 
 
@@ -37,7 +38,10 @@ RETRY_ELSEWHERE = {
     Verdict.KEY_FORBIDDEN,
     Verdict.KEY_PRECONDITION,
     Verdict.TRANSIENT,
+    Verdict.UNANSWERED,
 }
+# Failures worth a short backoff before the next attempt: the service, not the key's quota.
+BACKS_OFF = {Verdict.TRANSIENT, Verdict.UNANSWERED}
 DISABLES_KEY = {Verdict.KEY_INVALID, Verdict.KEY_FORBIDDEN, Verdict.KEY_PRECONDITION}
 
 
@@ -165,5 +169,6 @@ def classify_response(status: int, body: bytes | str | None) -> Outcome:
 
 
 def classify_transport_error(kind: str) -> Outcome:
-    """Connection refused/reset or timeout before an answer: retry on another key."""
-    return Outcome(Verdict.TRANSIENT, kind)
+    """Connection refused/reset or timeout before an answer: retry on another key, and let
+    the pool skip this one for a while, so the next requests do not wait for it too."""
+    return Outcome(Verdict.UNANSWERED, kind)

@@ -13,6 +13,15 @@ Rules (each transition takes the time as an argument; nothing here sleeps or rea
 4. Picking: among ACTIVE keys, the one whose project has the most headroom goes next; ties
    (and pools without known budgets) go round-robin, in an order that alternates projects so
    load spreads across projects first.
+5. A key that did not answer (timeout, reset, refused connection) trips its own circuit
+   breaker: it is passed over for 5 s, doubling with each failure in a row up to 60 s, so the
+   next requests do not wait for it too. Any answer from the key closes the breaker. A hanging
+   key is a key problem, so this is per key, not per project; and when no other key is
+   usable, a tripped key is still tried rather than failing the request.
+6. Saved state (snapshot/restore) follows key values, never names or positions: per-key
+   state is filed under the key's digest, and a key without a project is its own project
+   under that digest too. State of keys or projects that are gone is dropped; a snapshot of
+   any unexpected shape is refused whole (SnapshotError), so the pool starts fresh.
 
 The pool runs on one asyncio loop and never awaits, so every method is atomic with respect
 to concurrent requests; no lock is needed.
@@ -20,6 +29,7 @@ to concurrent requests; no lock is needed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -31,6 +41,12 @@ from hpn_router.core.classify import DISABLES_KEY, Outcome, Verdict, next_pacifi
 from hpn_router.core.quota import Limits, Usage, headroom, next_admission, pacific_day
 
 Slot = tuple[str, str]  # (project, model)
+BREAKER_FIRST_SECONDS = 5.0
+BREAKER_MAX_SECONDS = 60.0
+
+
+class SnapshotError(ValueError):
+    """A saved state that is not what snapshot() writes; the message says where."""
 
 
 class KeyState(Enum):
@@ -44,6 +60,15 @@ class Cooldown:
     until: float
     daily: bool  # a per-day quota: the client is told insufficient_quota, not "retry soon"
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    """A key that did not answer `failures` times in a row is passed over until `until`."""
+
+    failures: int
+    until: float
+    reason: str  # the last failure: "timeout", "connection error (...)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +106,7 @@ class KeyPool:
         self._disabled: dict[int, str] = {i: "disabled in config" for i, k in enumerate(self.keys) if not k.enabled}
         self._cooldowns: dict[Slot, Cooldown] = {}
         self._usage: dict[Slot, Usage] = {}
+        self._breakers: dict[int, Breaker] = {}
 
     def name(self, index: int) -> str:
         return self.keys[index].name
@@ -113,16 +139,38 @@ class KeyPool:
         found = [c for (p, m), c in self._cooldowns.items() if p == project and (model is None or m == model) and c.until > now]
         return max(found, key=lambda c: c.until, default=None)
 
+    def breaker_of(self, index: int, now: float) -> Breaker | None:
+        """The key's open circuit breaker (it did not answer lately), if any."""
+        breaker = self._breakers.get(index)
+        return breaker if breaker is not None and breaker.until > now else None
+
+    def unanswered_count(self, now: float) -> int:
+        """Keys passed over right now because they did not answer."""
+        return sum(1 for i in self._breakers if self.breaker_of(i, now) is not None and i not in self._disabled)
+
     # -- picking ----------------------------------------------------------------------
 
     def pick(self, now: float, model: str, exclude: set[int] | frozenset[int] = frozenset()) -> int | None:
-        """The next ACTIVE key for `model`, skipping `exclude`."""
+        """The next ACTIVE key for `model`, skipping `exclude`; a key whose breaker is open
+        only when no other key is usable."""
+        best = self._best(now, model, exclude, skip_tripped=True)
+        if best is None:
+            best = self._best(now, model, exclude, skip_tripped=False)
+        if best is None:
+            return None
+        self._cursor = (best + 1) % len(self._order)
+        return self._order[best]
+
+    def _best(self, now: float, model: str, exclude: set[int] | frozenset[int], *, skip_tripped: bool) -> int | None:
+        """The position in the rotation of the key with the most headroom (the first, on ties)."""
         count = len(self._order)
         best: tuple[float, int] | None = None  # (headroom, position in the rotation)
         for step in range(count):
             position = (self._cursor + step) % count
             index = self._order[position]
             if index in exclude or index in self._disabled or self._cooldown(index, now, model) is not None:
+                continue
+            if skip_tripped and self.breaker_of(index, now) is not None:
                 continue
             room = self._headroom(index, now, model)  # once: state() would compute it again
             if room == 0.0:
@@ -132,10 +180,7 @@ class KeyPool:
                 break
             if best is None or room > best[0]:
                 best = (room, position)
-        if best is None:
-            return None
-        self._cursor = (best[1] + 1) % count
-        return self._order[best[1]]
+        return None if best is None else best[1]
 
     # -- reports ----------------------------------------------------------------------
 
@@ -148,6 +193,10 @@ class KeyPool:
 
     def report(self, index: int, outcome: Outcome, now: float, model: str) -> None:
         """Apply an attempt's outcome to the key that made it."""
+        if outcome.verdict is Verdict.UNANSWERED:
+            self._trip(index, now, outcome.reason)
+            return
+        self._breakers.pop(index, None)  # the key answered: its connection is fine
         if outcome.verdict in DISABLES_KEY:
             self._disabled[index] = outcome.reason
             return
@@ -160,8 +209,9 @@ class KeyPool:
             self._cool(index, model, Cooldown(next_pacific_midnight(now), True, outcome.reason))
 
     def enable(self, index: int) -> None:
-        """An operator re-enables a key: forget its disable reason and its cooldowns."""
+        """An operator re-enables a key: forget its disable reason, breaker and cooldowns."""
         self._disabled.pop(index, None)
+        self._breakers.pop(index, None)
         project = self.keys[index].project_id
         for slot in [s for s in self._cooldowns if s[0] == project]:
             del self._cooldowns[slot]
@@ -199,9 +249,10 @@ class KeyPool:
     # -- persistence ------------------------------------------------------------------
 
     def snapshot(self, now: float) -> dict[str, Any]:
-        """JSON-able state that should survive a restart (names, never key values)."""
+        """JSON-able state that should survive a restart. Keys appear by digest (their value
+        may move to another name or position), never by value or name."""
         return {
-            "disabled": {self.name(i): reason for i, reason in self._disabled.items() if self.keys[i].enabled},
+            "keys": {self.keys[i].fingerprint: {"disabled": reason} for i, reason in self._disabled.items() if self.keys[i].enabled},
             "cooldowns": [
                 {"project": p, "model": m, "until": c.until, "daily": c.daily, "reason": c.reason}
                 for (p, m), c in self._cooldowns.items()
@@ -214,21 +265,24 @@ class KeyPool:
             ],
         }
 
-    def restore(self, snapshot: Mapping[str, Any], now: float) -> None:
-        """Take back what a snapshot says about the keys and projects that still exist."""
+    def restore(self, snapshot: Any, now: float) -> None:
+        """Take back what a snapshot says about the keys and projects that still exist.
+        Raises SnapshotError, changing nothing, when the snapshot has any other shape."""
+        saved = parse_snapshot(snapshot)
+        by_fingerprint = {k.fingerprint: i for i, k in enumerate(self.keys)}
+        for fingerprint, reason in saved.disabled.items():
+            index = by_fingerprint.get(fingerprint)
+            if index is not None and self.keys[index].enabled:
+                self._disabled[index] = reason
         projects = {k.project_id for k in self.keys}
-        for name, reason in (snapshot.get("disabled") or {}).items():
-            index = self.index_of(name)
-            if index is not None:
-                self._disabled[index] = str(reason)
-        for c in snapshot.get("cooldowns") or []:
-            if c.get("project") in projects and float(c.get("until", 0)) > now:
-                self._cooldowns[(c["project"], c["model"])] = Cooldown(float(c["until"]), bool(c.get("daily")), str(c.get("reason", "")))
-        for d in snapshot.get("day_counts") or []:
-            if d.get("project") in projects and d.get("day") == pacific_day(now):
-                usage = self._usage.setdefault((d["project"], d["model"]), Usage())
+        for slot, cooldown in saved.cooldowns.items():
+            if slot[0] in projects and cooldown.until > now:
+                self._cool_slot(slot, cooldown)
+        for slot, (day, requests) in saved.day_counts.items():
+            if slot[0] in projects and day == pacific_day(now):
+                usage = self._usage.setdefault(slot, Usage())
                 usage.prune(now)
-                usage.day_requests = max(usage.day_requests, int(d.get("requests", 0)))
+                usage.day_requests = max(usage.day_requests, requests)
 
     # -- internals --------------------------------------------------------------------
 
@@ -258,8 +312,15 @@ class KeyPool:
         elif window == "day":
             self._learned[slot] = Limits(known.rpm, value, known.tpm)
 
+    def _trip(self, index: int, now: float, reason: str) -> None:
+        failures = (self._breakers[index].failures if index in self._breakers else 0) + 1
+        skip = min(BREAKER_FIRST_SECONDS * 2 ** (failures - 1), BREAKER_MAX_SECONDS)
+        self._breakers[index] = Breaker(failures, now + skip, reason)
+
     def _cool(self, index: int, model: str, cooldown: Cooldown) -> None:
-        slot = self._slot(index, model)
+        self._cool_slot(self._slot(index, model), cooldown)
+
+    def _cool_slot(self, slot: Slot, cooldown: Cooldown) -> None:
         current = self._cooldowns.get(slot)
         if current is None or cooldown.until > current.until:
             self._cooldowns[slot] = cooldown
@@ -273,3 +334,62 @@ class KeyPool:
             del self._cooldowns[slot]  # expired: forget it so the dict cannot grow
             return None
         return cooldown
+
+
+# -- reading a saved snapshot ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    disabled: dict[str, str]  # key digest -> reason
+    cooldowns: dict[Slot, Cooldown]
+    day_counts: dict[Slot, tuple[str, int]]  # (Pacific day, requests)
+
+
+def parse_snapshot(data: Any) -> SavedState:
+    """What snapshot() wrote, checked field by field (the file may be edited, truncated by
+    hand, or from another program): any other shape raises SnapshotError."""
+    if not isinstance(data, Mapping):
+        raise SnapshotError(f"expected an object, got {type(data).__name__}")
+    keys = _field(data, "keys", Mapping, "state")
+    disabled = {str(fingerprint): _field(keys[fingerprint], "disabled", str, f"keys.{str(fingerprint)[:16]}") for fingerprint in keys}
+    cooldowns: dict[Slot, Cooldown] = {}
+    for i, entry in enumerate(_field(data, "cooldowns", list, "state")):
+        where = f"cooldowns[{i}]"
+        slot = _slot_of(entry, where)
+        until = _number(_field(entry, "until", (int, float), where), f"{where}.until")
+        cooldowns[slot] = Cooldown(until, _field(entry, "daily", bool, where), _field(entry, "reason", str, where))
+    day_counts: dict[Slot, tuple[str, int]] = {}
+    for i, entry in enumerate(_field(data, "day_counts", list, "state")):
+        where = f"day_counts[{i}]"
+        slot = _slot_of(entry, where)
+        requests = _field(entry, "requests", int, where)
+        if requests < 0:
+            raise SnapshotError(f"{where}.requests: negative")
+        day_counts[slot] = (_field(entry, "day", str, where), requests)
+    return SavedState(disabled, cooldowns, day_counts)
+
+
+def _field(data: Any, name: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise SnapshotError(f"{where}: expected an object")
+    if name not in data:
+        raise SnapshotError(f"{where}.{name}: missing")
+    value = data[name]
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        raise SnapshotError(f"{where}.{name}: unexpected {type(value).__name__}")
+    return value
+
+
+def _slot_of(entry: Any, where: str) -> Slot:
+    return (_field(entry, "project", str, where), _field(entry, "model", str, where))
+
+
+def _number(value: float, where: str) -> float:
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise SnapshotError(f"{where}: not a finite number")
+    return number
