@@ -6,7 +6,7 @@ Usage:
                                              "HOST PORT PROXY_PORT CONFDIR" (confdir last and
                                              expanded, so `read -r host port proxy confdir` works)
     python -m hpn_router trust [CONFIG]      create mitmproxy's CA in server.confdir if missing and
-                                             the bundle of public CAs plus it; print both paths
+                                             the bundle of this machine's trusted CAs plus it; print both paths
 """
 
 from __future__ import annotations
