@@ -109,9 +109,20 @@ class Person(BaseModel):
     likes_tea: bool
 
 
+class Team(BaseModel):
+    lead: Person
+    members: list[Person]
+    motto: str | None = None
+
+
 def test_langchain_with_structured_output(router):
-    structured = chat(router).with_structured_output(Person)
+    structured = chat(router).with_structured_output(Person)  # response_format json_schema, LangChain's default
     assert structured.invoke("Describe Ada") == Person(name="example", age=1, likes_tea=True)
+    ada = Person(name="example", age=1, likes_tea=True)
+    nested = chat(router).with_structured_output(Team)  # $defs and an optional field
+    assert nested.invoke("Describe the team") == Team(lead=ada, members=[ada], motto="example")
+    as_tool = chat(router).with_structured_output(Person, method="function_calling")
+    assert as_tool.invoke("Describe Ada") == ada
 
 
 def test_langchain_embeddings_with_defaults_send_token_ids(router, offline_tiktoken):
