@@ -60,7 +60,7 @@ hpn-router: unmodified apps that call api.openai.com: run them with
   export HTTPS_PROXY=http://$proxy_user$local_host:$proxy_port
   export SSL_CERT_FILE=$bundle REQUESTS_CA_BUNDLE=$bundle CURL_CA_BUNDLE=$bundle
   export NODE_EXTRA_CA_CERTS=$ca
-hpn-router: mitmproxy's CA certificate is $ca (the bundle is the public CAs plus it)
+hpn-router: mitmproxy's CA certificate is $ca (the bundle is the CAs this machine trusts plus it)
 MSG
     if [ "$program" = mitmweb ]; then
         echo "hpn-router: mitmweb UI at http://127.0.0.1:8081 unless --web-port says otherwise" >&2

@@ -7,7 +7,7 @@ Usage:
                                              being "token" (client tokens set) or "none" (confdir
                                              last and expanded, so `read -r ... confdir` works)
     python -m hpn_router trust [CONFIG]      create mitmproxy's CA in server.confdir if missing and
-                                             the bundle of public CAs plus it; print both paths
+                                             the bundle of this machine's trusted CAs plus it; print both paths
 """
 
 from __future__ import annotations

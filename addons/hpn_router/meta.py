@@ -32,6 +32,7 @@ def is_attempt(metadata: dict) -> bool:
 
 CLIENT = "hpn.client"  # which client token ("client_" + a digest of the token), or "anonymous"
 FULL_HEALTH = "hpn.full_health"  # the caller may see /health's counters
-EMBEDDINGS = "hpn.embeddings"  # {"encoding_format", "normalize"}: how to shape the vectors
+EMBEDDINGS = "hpn.embeddings"  # {"encoding_format", "normalize", "prompt_tokens"}: how to shape the vectors
 MODEL_ID = "hpn.model_id"  # GET /v1/models/{id}: the id asked for
+GEMINI_LISTING = "hpn.gemini_listing"  # GET /v1/models from a Google client: {"page_size", "page_token"}, answered in Gemini's shape
 ATTEMPT = "hpn.attempt"  # on a recorded attempt flow: {"number", "key" (name), "outcome"}

@@ -10,11 +10,15 @@ from typing import Any
 import pytest
 from hpn_router.core.embeddings import (
     MAX_BATCH,
+    decode_token_ids,
     embedding_batches,
     embeddings_to_openai,
+    holds_token_ids,
+    token_id_count,
     validate_embeddings_request,
 )
 from hpn_router.core.invalid import InvalidRequest
+from hpn_router.tiktoken_files import cl100k_base
 
 BASE: dict[str, Any] = {"model": "text-embedding-3-small", "input": "hello"}
 
@@ -47,8 +51,9 @@ INVALID: list[tuple[str, object, str | None, str | None]] = [
     ("null in list", with_(input=["a", None]), "input[1]", None),
     ("empty in list", with_(input=["a", ""]), "input[1]", None),
     ("nested strings", with_(input=[["a"]]), "input[0]", None),
-    ("token array", with_(input=[1, 2, 3]), "input", "unsupported_value"),
-    ("token arrays", with_(input=[[1, 2], [3]]), "input", "unsupported_value"),
+    ("empty token array", with_(input=[[1, 2], []]), "input[1]", None),
+    ("token array with a string", with_(input=[[1, 2], ["a"]]), "input[1]", None),
+    ("token float", with_(input=[1, 2.0]), "input[0]", None),
     ("bad encoding", with_(encoding_format="int8"), "encoding_format", None),
     ("dimensions zero", with_(dimensions=0), "dimensions", None),
     ("dimensions negative", with_(dimensions=-5), "dimensions", None),
@@ -72,8 +77,6 @@ def test_invalid(body: object, param: str | None, code: str | None) -> None:
 def test_message_shows_bad_value() -> None:
     with pytest.raises(InvalidRequest, match=r"^input\[3\]: expected a string, got 5$"):
         validate_embeddings_request(with_(input=["a", "b", "c", 5]))
-    with pytest.raises(InvalidRequest, match="token-array inputs are not supported"):
-        validate_embeddings_request(with_(input=[1, 2]))
 
 
 def test_valid_defaults() -> None:
@@ -91,6 +94,54 @@ def test_valid_dimensions_and_base64(dims: int) -> None:
 
 def test_explicit_null_encoding_is_float() -> None:
     assert validate_embeddings_request(with_(encoding_format=None))["encoding_format"] == "float"
+
+
+# --- token ids ----------------------------------------------------------------
+
+HELLO_WORLD = [15339, 1917]  # cl100k_base
+
+
+def test_text_input_is_not_token_ids() -> None:
+    assert not holds_token_ids(validate_embeddings_request(with_(input=["a"])))
+
+
+@pytest.mark.parametrize(
+    ("sent", "texts", "count"),
+    [
+        (HELLO_WORLD, ["hello world"], 2),
+        ([HELLO_WORLD, [9906], [100257]], ["hello world", "Hello", "<|endoftext|>"], 4),
+        ([[94]], ["\ufffd"], 1),  # half of a multi-byte character, as tiktoken's decode spells it
+    ],
+)
+def test_token_ids_decode_to_their_text(sent: list, texts: list[str], count: int) -> None:
+    body = validate_embeddings_request(with_(input=sent, dimensions=256))
+    assert holds_token_ids(body) and token_id_count(body) == count
+    decoded = decode_token_ids(body, cl100k_base())
+    assert decoded == {**body, "input": texts}
+    assert [r["content"]["parts"][0]["text"] for r in embedding_batches(decoded, "gemini-embedding-001")[0]["requests"]] == texts
+
+
+@pytest.mark.parametrize(
+    ("sent", "param", "bad"),
+    [
+        ([15339, 100256], "input", "100256"),  # a gap between the ranks and the special tokens
+        ([HELLO_WORLD, [15339, 100300]], "input[1]", "100300"),
+        ([[1], [-1]], "input[1]", "-1"),
+        ([[2**64]], "input[0]", str(2**64)),
+    ],
+)
+def test_token_ids_outside_cl100k_base_name_the_input(sent: list, param: str, bad: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        decode_token_ids(validate_embeddings_request(with_(input=sent)), cl100k_base())
+    assert info.value.param == param
+    assert info.value.message == f"{param}: token id {bad} is not in cl100k_base, the encoding of OpenAI's embedding models"
+
+
+def test_known_token_count_is_the_usage() -> None:
+    out = embeddings_to_openai(
+        [gemini([1.0])], model="m", encoding_format="float", inputs=["a long text"], normalize=False, prompt_tokens=7
+    )
+    assert out["usage"] == {"prompt_tokens": 7, "total_tokens": 7}
 
 
 # --- batching -----------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from gemini_emulator.answers import DUMMY_SIGNATURES, verify_signature
 from google import genai
 from google.genai import errors, types
-from procs import KEYS, Emulator, Router, scenario, start_emulator, start_router
+from procs import KEYS, Emulator, Router, client_for, scenario, start_emulator, start_router
 
 STREAM_DELAY_MS = 80
 
@@ -151,3 +151,23 @@ def test_native_stream_reaches_the_client_incrementally(slow_emulator, tmp_path)
     # The emulator cannot finish before its start + (text events) * delay; see test_openai_surface.
     upstream_done_no_earlier_than = requests[1]["t"] + len(texts) * STREAM_DELAY_MS / 1000
     assert len(texts) >= 8 and texts[0] < upstream_done_no_earlier_than and texts[len(texts) // 2] < upstream_done_no_earlier_than
+
+
+@pytest.mark.parametrize("version", ["v1", "v1beta"])
+def test_models_list_and_get_answer_in_geminis_shape_on_both_prefixes(router, emulator, version):
+    """google-genai lists through GET /{version}/models; on /v1 that path is also OpenAI's, and
+    Google's client must still get Gemini's shape there (the OpenAI SDK keeps OpenAI's)."""
+    client = genai_client(router, version)
+    names = [m.name for m in client.models.list()]
+    assert {"models/gemini-2.5-flash", "models/gemini-embedding-001"} <= set(names) and len(names) == len(set(names))
+    pages = client.models.list(config={"page_size": 2})
+    assert len(pages.page) == 2 and [m.name for m in pages] == names  # the pager follows nextPageToken to the end
+    flash = client.models.get(model="gemini-2.5-flash")
+    assert flash.name == "models/gemini-2.5-flash" and flash.input_token_limit > 0 and "generateContent" in flash.supported_actions
+    with pytest.raises(errors.ClientError) as info:
+        client.models.get(model="gemini-0-nonexistent")
+    assert info.value.code == 404 and info.value.status == "NOT_FOUND"
+    openai_client = client_for(router)
+    assert "gemini-2.5-flash" in [m.id for m in openai_client.models.list()]
+    assert openai_client.models.retrieve("gemini-2.5-flash").owned_by == "google"
+    assert all(key >= 0 for key, _, _ in calls(emulator))

@@ -1,7 +1,11 @@
-"""ModelsEndpoint: `GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list format.
+"""ModelsEndpoint: `GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list format, or in
+Gemini's own for Google's clients.
 
 The list is Gemini's live model list (fetched through KeyRouting with a pool key) plus the
-configured aliases, cached for a few minutes so model pickers don't spend quota.
+configured aliases, cached for a few minutes so model pickers don't spend quota. google-genai
+told `api_version="v1"` lists and gets models on these same paths: a request carrying Google's
+headers (`x-goog-api-key`, `x-goog-api-client`, google-genai's user agent, or `?key=`) gets
+Gemini's pages and model resources from the same cached list, and Gemini's error bodies.
 """
 
 from __future__ import annotations
@@ -15,7 +19,15 @@ from mitmproxy import http
 from hpn_router import meta
 from hpn_router.addons.answers import answer_error, answer_json, rewrite_request, upstream_plan
 from hpn_router.config import RouterConfig
-from hpn_router.core.model_list import find_model, gemini_models_to_openai
+from hpn_router.core.model_list import (
+    bare_id,
+    find_gemini_model,
+    find_model,
+    gemini_error,
+    gemini_models_page,
+    gemini_models_to_openai,
+    wants_gemini_shape,
+)
 from hpn_router.errors import NotFoundError
 from hpn_router.routes import match
 
@@ -26,6 +38,7 @@ class ModelsEndpoint:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._listing: dict | None = None
+        self._gemini_models: list[dict] = []  # Gemini's own resources, for Google's clients
         self._fetched_at = 0.0
 
     def apply(self, config: RouterConfig) -> None:
@@ -33,8 +46,16 @@ class ModelsEndpoint:
 
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         flow.metadata[meta.MODEL_ID] = match(flow.request.method, flow.request.path).model
+        headers, query = flow.request.headers, flow.request.query
+        if wants_gemini_shape(
+            goog_api_key=headers.get("x-goog-api-key"),
+            goog_api_client=headers.get("x-goog-api-client"),
+            user_agent=headers.get("user-agent"),
+            query_key=query.get("key"),
+        ):
+            flow.metadata[meta.GEMINI_LISTING] = {"page_size": query.get("pageSize"), "page_token": query.get("pageToken")}
         if self._listing is not None and self.clock() - self._fetched_at < CACHE_SECONDS:
-            self._answer(flow, self._listing)
+            self._answer(flow)
             return
         path = "/v1beta/models"
         flow.metadata[meta.UPSTREAM] = upstream_plan("GET", path, "pageSize=1000", stream=False, model="models.list")
@@ -45,13 +66,32 @@ class ModelsEndpoint:
         models = json.loads(flow.response.raw_content or b"{}").get("models") or []
         aliases = config.models
         self._listing, self._fetched_at = gemini_models_to_openai(models, aliases), self.clock()
-        self._answer(flow, self._listing)
+        self._gemini_models = [m for m in models if isinstance(m, dict)]
+        self._answer(flow)
 
-    def _answer(self, flow: http.HTTPFlow, listing: dict) -> None:
+    def _answer(self, flow: http.HTTPFlow) -> None:
+        if (native := flow.metadata.get(meta.GEMINI_LISTING)) is not None:
+            self._answer_in_geminis_shape(flow, native)
+            return
+        assert self._listing is not None
         model_id = flow.metadata.get(meta.MODEL_ID)
         if model_id is None:
-            answer_json(flow, 200, listing)
-        elif (entry := find_model(listing, model_id)) is not None:
+            answer_json(flow, 200, self._listing)
+        elif (entry := find_model(self._listing, model_id)) is not None:
             answer_json(flow, 200, entry)
         else:
             answer_error(flow, NotFoundError(f"The model '{model_id}' does not exist.", param="model", code="model_not_found"))
+
+    def _answer_in_geminis_shape(self, flow: http.HTTPFlow, native: dict) -> None:
+        model_id = flow.metadata.get(meta.MODEL_ID)
+        if model_id is None:
+            try:
+                page = gemini_models_page(self._gemini_models, page_size=native["page_size"], page_token=native["page_token"])
+            except ValueError as e:
+                answer_json(flow, 400, gemini_error(400, str(e)))
+                return
+            answer_json(flow, 200, page)
+        elif (found := find_gemini_model(self._gemini_models, model_id)) is not None:
+            answer_json(flow, 200, found)
+        else:
+            answer_json(flow, 404, gemini_error(404, f"models/{bare_id(model_id)} is not found."))

@@ -5,8 +5,14 @@ Pure: dicts in, dicts out. Inputs go out in batches of at most ``MAX_BATCH``
 Vectors are returned as floats or, when asked, as base64 of little-endian
 float32 — openai-python asks for base64 whenever its caller did not choose.
 
+Inputs may be token ids (``int[]`` or ``int[][]``, counted with tiktoken's
+cl100k_base: LangChain's OpenAIEmbeddings sends them by default). Gemini takes
+only text, so they are decoded back to it with the encoding the caller passes.
+
 Usage:
     body = validate_embeddings_request(json.loads(raw))
+    if holds_token_ids(body):
+        body = decode_token_ids(body, encoding)   # a tiktoken.Encoding for cl100k_base
     batches = embedding_batches(body, "gemini-embedding-001", task_type=None)
     # POST each to models/gemini-embedding-001:batchEmbedContents, in order
     dims = body.get("dimensions")
@@ -22,7 +28,8 @@ import base64
 import json
 import math
 import struct
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from .chat_validate import fail, is_int, is_number
 from .invalid import InvalidRequest
@@ -34,12 +41,22 @@ ENCODING_FORMATS = ("float", "base64")
 MIN_DIMENSIONS = 128
 MAX_DIMENSIONS = 3072
 UNSUPPORTED = "unsupported_value"
-TOKEN_ARRAYS = "token-array inputs are not supported; send the text as strings"
+# The encoding of text-embedding-3-* and ada-002, and the one tiktoken users (LangChain among
+# them) fall back to for model names tiktoken does not know, such as Gemini's.
+TOKEN_ENCODING = "cl100k_base"
+
+
+class TokenDecoder(Protocol):
+    """What decoding needs of a tiktoken.Encoding. Raises KeyError (or OverflowError) for an
+    id outside the encoding's vocabulary."""
+
+    def decode_bytes(self, tokens: Sequence[int], /) -> bytes: ...
 
 
 def validate_embeddings_request(body: object) -> dict:
-    """Check ``body``; return a copy with ``input`` as a list of strings and
-    ``encoding_format`` filled in (default ``"float"``). Raise InvalidRequest.
+    """Check ``body``; return a copy with ``input`` as a list of strings (token ids stay
+    as sent: see ``holds_token_ids``) and ``encoding_format`` filled in (default
+    ``"float"``). Raise InvalidRequest.
 
     ``user`` and unknown keys are kept but never sent upstream.
     """
@@ -67,23 +84,70 @@ def validate_embeddings_request(body: object) -> dict:
     return {**body, "input": texts, "encoding_format": encoding_format}
 
 
-def _check_input(value: object) -> list[str]:
+def _check_input(value: object) -> list[str] | list[int] | list[list[int]]:
     if isinstance(value, str):
         if not value:
             raise fail("input", "must not be an empty string")
         return [value]
     if not isinstance(value, list) or not value:
         raise fail("input", "must be a non-empty string or a non-empty array of strings")
-    # int[] / int[][] are OpenAI token ids (tiktoken); Gemini has no such input
-    # and its tokenizer differs, so they cannot be decoded or passed on.
-    if all(is_int(v) for v in value) or all(isinstance(v, list) and all(is_int(t) for t in v) for v in value):
-        raise fail("input", TOKEN_ARRAYS, UNSUPPORTED)
+    # int[] is one input of token ids, int[][] several (tiktoken's output, as OpenAI takes it).
+    if all(is_int(v) for v in value):
+        return list(value)
+    if isinstance(value[0], list):
+        for i, tokens in enumerate(value):
+            if not isinstance(tokens, list) or not all(is_int(t) for t in tokens):
+                raise fail(f"input[{i}]", f"expected an array of token ids (integers), got {_show(tokens)}")
+            if not tokens:
+                raise fail(f"input[{i}]", "must not be an empty array of token ids")
+        return [list(tokens) for tokens in value]
     for i, text in enumerate(value):
         if not isinstance(text, str):
             raise fail(f"input[{i}]", f"expected a string, got {_show(text)}")
         if not text:
             raise fail(f"input[{i}]", "must not be an empty string")
     return list(value)
+
+
+def holds_token_ids(body: dict) -> bool:
+    """Whether a validated request's input is token ids, to decode before batching."""
+    return not isinstance(body["input"][0], str)
+
+
+def token_id_count(body: dict) -> int:
+    """How many token ids a validated token-id request holds: its exact usage."""
+    value = body["input"]
+    return len(value) if is_int(value[0]) else sum(len(tokens) for tokens in value)
+
+
+def decode_token_ids(body: dict, encoding: TokenDecoder) -> dict:
+    """A copy of a validated token-id request with each input decoded to its text.
+
+    An id outside the vocabulary is an InvalidRequest naming the input (``input`` for a
+    single ``int[]``, else ``input[i]``). Bytes that are not UTF-8 on their own (a multi-byte
+    character split between two inputs) become U+FFFD, as tiktoken's own ``decode`` does.
+    """
+    value = body["input"]
+    if is_int(value[0]):
+        return {**body, "input": [_decode(value, encoding, "input")]}
+    return {**body, "input": [_decode(tokens, encoding, f"input[{i}]") for i, tokens in enumerate(value)]}
+
+
+def _decode(tokens: list[int], encoding: TokenDecoder, param: str) -> str:
+    try:
+        return encoding.decode_bytes(tokens).decode("utf-8", errors="replace")
+    except (KeyError, OverflowError, ValueError):
+        pass
+    bad = next((t for t in tokens if not _decodes(t, encoding)), tokens[0])
+    raise fail(param, f"token id {bad} is not in {TOKEN_ENCODING}, the encoding of OpenAI's embedding models")
+
+
+def _decodes(token: int, encoding: TokenDecoder) -> bool:
+    try:
+        encoding.decode_bytes([token])
+    except (KeyError, OverflowError, ValueError):
+        return False
+    return True
 
 
 def _show(value: object) -> str:
@@ -109,8 +173,11 @@ def embedding_batches(body: dict, gemini_model: str, *, task_type: str | None = 
     return [{"requests": requests[i : i + MAX_BATCH]} for i in range(0, len(requests), MAX_BATCH)]
 
 
-def embeddings_to_openai(responses: list[dict], *, model: str, encoding_format: str, inputs: list[str], normalize: bool) -> dict:
-    """Join the batches' vectors into one OpenAI embeddings response.
+def embeddings_to_openai(
+    responses: list[dict], *, model: str, encoding_format: str, inputs: list[str], normalize: bool, prompt_tokens: int | None = None
+) -> dict:
+    """Join the batches' vectors into one OpenAI embeddings response. ``prompt_tokens`` is
+    the usage to report when known (the number of token ids sent), else it is estimated.
 
     Raises ValueError (an upstream fault, not the client's) when a response is
     malformed or the number of vectors differs from the number of inputs.
@@ -129,7 +196,7 @@ def embeddings_to_openai(responses: list[dict], *, model: str, encoding_format: 
     # per request would double the upstream traffic, so the count is a cheap
     # deterministic estimate: ceil(characters / 4) per input, OpenAI's rule of
     # thumb for English text. It is an estimate, not a billable figure.
-    tokens = sum(math.ceil(len(text) / 4) for text in inputs)
+    tokens = prompt_tokens if prompt_tokens is not None else sum(math.ceil(len(text) / 4) for text in inputs)
     return {
         "object": "list",
         "data": data,
