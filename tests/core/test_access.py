@@ -23,6 +23,12 @@ def test_match_token():
     assert match_token("x", ()) is None
 
 
+def test_a_token_that_is_not_utf8_matches_nothing():
+    presented = b"\xff\xfe".decode("utf-8", "surrogateescape")  # how mitmproxy hands out such a header
+    assert match_token(presented, TOKENS) is None
+    assert match_token(bearer_token("Bearer " + presented), TOKENS) is None
+
+
 @pytest.mark.parametrize("depth,limit,too_deep", [(5, 5, False), (6, 5, True), (100, 64, True)])
 def test_json_depth(depth, limit, too_deep):
     raw = ("[" * depth + "]" * depth).encode()
