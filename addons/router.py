@@ -29,6 +29,7 @@ from hpn_router.addons.chat import ChatTranslation  # noqa: E402
 from hpn_router.addons.cost import CostEstimator  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
 from hpn_router.addons.endpoints import Endpoints  # noqa: E402
+from hpn_router.addons.failclosed import FailClosed, guard_hooks  # noqa: E402
 from hpn_router.addons.flowredaction import FlowRedaction  # noqa: E402
 from hpn_router.addons.health import Health  # noqa: E402
 from hpn_router.addons.interception import Interception  # noqa: E402
@@ -40,11 +41,14 @@ from hpn_router.addons.settings import Settings  # noqa: E402
 from hpn_router.addons.translation import Translation  # noqa: E402
 from hpn_router.addons.viewcap import ViewCap  # noqa: E402
 from hpn_router.core.redact import Redactor  # noqa: E402
+from hpn_router.relay import StreamRelay  # noqa: E402
 from hpn_router.state import RouterState  # noqa: E402
 
 state = RouterState()
+relay = StreamRelay()  # streams KeyRouting fetched; the router's error for anything it did not route
 log_redaction = LogRedaction(Redactor({}))  # first: every later line is redacted
 interception = Interception()  # proxy mode: only intercepted hosts are ours, the rest tunnels
+fail_closed = FailClosed(relay)  # every flow we serve targets the relay until the router answers or routes it
 view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 access = Access()  # client tokens, admin token, per-client rate, body limits
 health = Health(state)  # answers /health, counts answered requests
@@ -56,7 +60,7 @@ native = NativePassthrough()  # Gemini's own API with a pool key
 translation = Translation(  # one addon in the chain, dispatching by the flow's endpoint
     {"chat": chat, "embeddings": embeddings, "models": models, "model": models, "native": native}
 )
-key_routing = KeyRouting(state)  # last in `request`: attempts with pool keys, failover, relay
+key_routing = KeyRouting(state, relay=relay)  # last in `request`: attempts with pool keys, failover, relay
 flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
@@ -70,6 +74,7 @@ addons = [
     settings,
     log_redaction,
     interception,  # before every addon that handles requests: it marks what is not ours
+    fail_closed,  # right after: nothing of ours leaves unless the router answers or routes it
     access,
     health,
     admin,
@@ -82,3 +87,4 @@ addons = [
     view_cap,
     flow_redaction,  # last: scrubs finished flows before Dumper, Save and View see them
 ]
+guard_hooks(addons)  # no hook raises: one addon's failure cannot skip the later ones (redaction)

@@ -33,3 +33,5 @@ FULL_HEALTH = "hpn.full_health"  # the caller may see /health's counters
 EMBEDDINGS = "hpn.embeddings"  # {"encoding_format", "normalize"}: how to shape the vectors
 MODEL_ID = "hpn.model_id"  # GET /v1/models/{id}: the id asked for
 ATTEMPT = "hpn.attempt"  # on a recorded attempt flow: {"number", "key" (name), "outcome"}
+TARGET = "hpn.target"  # [scheme, host, port] the client addressed; FailClosed points the flow at the relay
+FAILED = "hpn.failed"  # a router hook failed on this flow: its answer is the router's error
