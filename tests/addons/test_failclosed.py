@@ -185,3 +185,15 @@ def test_an_answered_flow_shows_the_client_target_and_a_relayed_stream_the_relay
     assert answered.request.host == failed.request.host == "api.openai.com"
     assert (relayed.request.host, relayed.request.port) == ("127.0.0.1", 41000)
     assert answered.response.status_code == 200
+
+
+def test_the_router_guards_every_hook_of_every_addon_and_fail_closed_comes_right_after_interception():
+    import router
+    from mitmproxy import hooks
+
+    hooked = [(type(a).__name__, name) for a in router.addons for name in hooks.all_hooks if callable(getattr(a, name, None))]
+    assert ("FailClosed", "requestheaders") in hooked and ("KeyRouting", "request") in hooked
+    assert all(hasattr(getattr(a, name), "__wrapped__") for a in router.addons for name in hooks.all_hooks if callable(getattr(a, name, None)))
+    names = [type(a).__name__ for a in router.addons]
+    assert names.index("FailClosed") == names.index("Interception") + 1
+    assert router.key_routing.relay is router.fail_closed.relay
