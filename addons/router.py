@@ -31,6 +31,7 @@ from hpn_router.addons.cors import Cors, CorsHeaders, CorsPreflight  # noqa: E40
 from hpn_router.addons.cost import CostEstimator  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
 from hpn_router.addons.endpoints import Endpoints  # noqa: E402
+from hpn_router.addons.failclosed import FailClosed, guard_hooks  # noqa: E402
 from hpn_router.addons.flowredaction import FlowRedaction  # noqa: E402
 from hpn_router.addons.health import Health  # noqa: E402
 from hpn_router.addons.interception import Interception  # noqa: E402
@@ -45,12 +46,15 @@ from hpn_router.addons.timeouts import Timeouts  # noqa: E402
 from hpn_router.addons.translation import Translation  # noqa: E402
 from hpn_router.addons.viewcap import ViewCap  # noqa: E402
 from hpn_router.core.redact import Redactor  # noqa: E402
+from hpn_router.relay import StreamRelay  # noqa: E402
 from hpn_router.state import RouterState  # noqa: E402
 
 state = RouterState()
+relay = StreamRelay()  # streams KeyRouting fetched; the router's error for anything it did not route
 log_redaction = LogRedaction(Redactor({}))  # first: every later line is redacted
 interception = Interception()  # proxy mode: only intercepted hosts are ours, the rest tunnels
 proxy_auth = ProxyClientAuth()  # proxy mode: a client token for every tunnel and request; no open proxy
+fail_closed = FailClosed(relay)  # every flow we serve targets the relay until the router answers or routes it
 view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 cors = Cors()  # server.cors_origins, shared by CorsPreflight and CorsHeaders
 access = Access()  # client tokens, admin token, per-client rate, body limits
@@ -64,9 +68,9 @@ native = NativePassthrough()  # Gemini's own API with a pool key
 translation = Translation(  # one addon in the chain, dispatching by the flow's endpoint
     {"chat": chat, "embeddings": embeddings, "models": models, "model": models, "native": native}
 )
-key_routing = KeyRouting(state)  # last in `request`: attempts with pool keys, failover, relay
+key_routing = KeyRouting(state, relay=relay)  # last in `request`: attempts with pool keys, failover, relay
 client_view = ClientView()  # the client's request, shown again once it is answered
-passthrough_guard = PassthroughGuard(relay_port=lambda: key_routing.relay.port)  # passthrough: public hosts only
+passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrough: public hosts only
 flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
@@ -98,7 +102,8 @@ addons = [
     proxy_auth,  # right after: nothing on the proxy listener goes further without a token
     passthrough_guard,  # what is not ours goes only to public hosts
     timeouts,  # early: a failing later hook must not keep a connection's deadline from being set
-    NoteClientRequest(client_view),  # what the client sent, before anything rewrites it
+    NoteClientRequest(client_view),  # what the client sent, before FailClosed retargets it
+    fail_closed,  # nothing of ours leaves unless the router answers or routes it
     CorsPreflight(cors),  # before Access: browsers send preflights without a token
     access,
     health,
@@ -114,3 +119,4 @@ addons = [
     ShowClientRequest(client_view),  # after every addon that reads the upstream request
     flow_redaction,  # last: scrubs finished flows before Dumper, Save and View see them
 ]
+guard_hooks(addons)  # no hook raises: one addon's failure cannot skip the later ones (redaction)

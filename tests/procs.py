@@ -130,9 +130,13 @@ def start_router(
     proxy: bool = False,
     program: str = "mitmdump",
     guard: bool = True,
+    scripts_before: list[Path] | None = None,
+    reverse_target: str = "https://generativelanguage.googleapis.com",
 ) -> Router:
     """`proxy` adds the regular-mode listener; `program` may be "mitmweb"; `guard` loads
-    tests/guard_addon.py first (refuses and reports any connection outside loopback)."""
+    tests/guard_addon.py first (refuses and reports any connection outside loopback);
+    `scripts_before` are loaded before router.py; `reverse_target` is where mitmproxy would
+    forward a request the router let through (the emulator, to see that nothing arrives)."""
     port = free_port()
     proxy_port = free_port() if proxy else None
     confdir = tmp / f"mitmproxy-conf-{port}"
@@ -149,10 +153,11 @@ def start_router(
     args = [
         str(BIN / program),
         *(["-s", str(GUARD)] if guard else []),
+        *[arg for script in scripts_before or [] for arg in ("-s", str(script))],
         "-s",
         str(REPO / "addons" / "router.py"),
         "--mode",
-        f"reverse:https://generativelanguage.googleapis.com@127.0.0.1:{port}",
+        f"reverse:{reverse_target}@127.0.0.1:{port}",
         *(["--mode", f"regular@127.0.0.1:{proxy_port}"] if proxy else []),
         "--set",
         f"confdir={confdir}",

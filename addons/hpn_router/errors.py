@@ -115,6 +115,11 @@ class UpstreamError(RouterError):
         self.type = "invalid_request_error" if 400 <= status < 500 else "server_error"
 
 
+def router_failed() -> RouterError:
+    """The answer when the router itself failed (a hook raised, or a request reached no route)."""
+    return RouterError("The router failed to handle this request.")
+
+
 def error_body(message: str, type_: str, param: str | None, code: str | None) -> dict[str, object]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 

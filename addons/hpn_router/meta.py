@@ -36,3 +36,5 @@ EMBEDDINGS = "hpn.embeddings"  # {"encoding_format", "normalize", "prompt_tokens
 MODEL_ID = "hpn.model_id"  # GET /v1/models/{id}: the id asked for
 GEMINI_LISTING = "hpn.gemini_listing"  # GET /v1/models from a Google client: {"page_size", "page_token"}, answered in Gemini's shape
 ATTEMPT = "hpn.attempt"  # on a recorded attempt flow: {"number", "key" (name), "outcome"}
+TARGET = "hpn.target"  # [scheme, host, port] the client addressed; FailClosed points the flow at the relay
+FAILED = "hpn.failed"  # a router hook failed on this flow: its answer is the router's error

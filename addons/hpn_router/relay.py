@@ -1,32 +1,49 @@
-"""An in-process loopback relay that lets mitmproxy stream an answer the router fetched.
+"""An in-process loopback relay that lets mitmproxy stream an answer the router fetched, and
+answers every request the router did not route with the router's own error.
 
 mitmproxy only pumps response bytes from a flow's own server connection, and a hook cannot
-push bytes to the client (mitmproxy-notes §4.4). So for a streaming request the router runs
-its attempt loop first, parks the open upstream response here under a random token, and
-points the flow at this relay; mitmproxy then streams the relay's answer through the
-translator chunk by chunk, as if Gemini itself were answering.
+push bytes to the client. So for a streaming request the router runs its attempt loop first,
+parks the open upstream response here under a random one-time token, and points the flow at
+this relay; mitmproxy then streams the relay's answer through the translator chunk by chunk,
+as if Gemini itself were answering. If the upstream breaks mid-stream the relay appends a
+Gemini-style `{"error": ...}` event, which the translator turns into an in-band error for the
+client. If mitmproxy closes the connection (the client went away) the upstream response is
+closed.
 
-The relay speaks just enough HTTP/1.1 for mitmproxy's keep-alive connection: it reads a
-request head (and body), answers with the parked response's status and headers, and pipes
-the body with chunked encoding. If the upstream breaks mid-stream it appends a Gemini-style
-`{"error": ...}` event, which the translator turns into an in-band error for the client.
-If mitmproxy closes the connection (the client went away) the upstream response is closed.
+FailClosed points every flow the router serves at this relay *without* a token before any
+other router addon looks at it, so a request the router did not answer or route (a hook that
+failed, an addon that skipped the router's hooks) ends here: it gets the router's own
+OpenAI-format 500, marked with REFUSED_HEADER, and nothing goes upstream.
+
+What it reads is bounded: only loopback peers, one request per connection, a head of at most
+MAX_HEAD bytes and the whole request within READ_SECONDS; the body (mitmproxy forwards the
+flow's body) is read in pieces and discarded, at most `max_body_bytes` of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import json
 import secrets
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 
 import aiohttp
 from loguru import logger
 
+from hpn_router.errors import router_failed, to_openai_error
+
 TOKEN_HEADER = "x-hpn-relay-token"
+REFUSED_HEADER = "x-hpn-relay-refused"  # on the relay's own error answer: FailClosed makes it final
 PARK_SECONDS = 30.0  # a parked stream nobody fetched is closed after this
-_MAX_HEAD = 64 * 1024
+MAX_HEAD = 64 * 1024
+READ_SECONDS = 10.0  # mitmproxy sends a whole request at once, over loopback
+LINGER_SECONDS = 1.0
+MAX_BODY = 64 * 1024 * 1024  # KeyRouting sets it from server.max_body_bytes
+_PIECE = 64 * 1024
 
 
 @dataclass
@@ -35,22 +52,49 @@ class _Parked:
     parked_at: float
 
 
+@dataclass
+class RelayRequest:
+    """What the relay needs of a request head: the token, the body's framing, and the
+    method and path (without the query) for the log."""
+
+    line: str
+    token: str | None
+    length: int
+    chunked: bool
+
+
 def upstream_broke_event(reason: str) -> bytes:
     """A Gemini-shaped in-band error, so the translator has one path for every failure."""
     error = {"error": {"code": 502, "status": "UNAVAILABLE", "message": f"Upstream stream broke: {reason}"}}
     return b"data: " + json.dumps(error).encode() + b"\r\n\r\n"
 
 
+def refused_answer() -> bytes:
+    """The router's own error, as the relay sends it."""
+    status, body, headers = to_openai_error(router_failed())
+    head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+    for name, value in {**headers, REFUSED_HEADER: "1", "content-length": str(len(body)), "connection": "close"}.items():
+        head += f"{name}: {value}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def is_loopback_peer(peer: object) -> bool:
+    try:
+        return ipaddress.ip_address(peer[0]).is_loopback  # type: ignore[index]
+    except (TypeError, IndexError, ValueError):
+        return False
+
+
 class StreamRelay:
     def __init__(self) -> None:
         self._parked: dict[str, _Parked] = {}
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
+        self.max_body_bytes = MAX_BODY
 
     async def start(self) -> int:
         if self._server is None:
-            self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=MAX_HEAD)
             self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
@@ -74,46 +118,128 @@ class StreamRelay:
             self._parked.pop(token).response.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One request per connection: the parked stream its token names, else the router's
+        error; then the connection closes."""
         try:
-            while head := await _read_head(reader):
-                token, length = _parse_head(head)
-                if length:
-                    await reader.readexactly(length)
-                parked = self._parked.pop(token, None) if token else None
-                if parked is None:
-                    writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
-                    await writer.drain()
-                    continue
-                await _pipe(parked.response, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            if not is_loopback_peer(writer.get_extra_info("peername")):
+                logger.bind(event="relay_refused").warning("The relay refused a connection that is not from loopback")
+                return
+            parked, refusal = await self._read_request(reader)
+            if parked is None:
+                logger.bind(event="fail_closed", reason=refusal).error(
+                    "The router did not route this request ({}): answered its own error (500), sent nothing upstream", refusal
+                )
+                writer.write(refused_answer())
+                await writer.drain()
+                await _linger(reader, writer)
+                return
+            await _pipe(parked.response, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
             pass  # mitmproxy closed the connection: the client is gone
         finally:
             writer.close()
 
+    async def _read_request(self, reader: asyncio.StreamReader) -> tuple[_Parked | None, str]:
+        """Reads (and discards) the whole request: the parked stream its token names, or None
+        and why not."""
+        parked, line = None, "request"
+        try:
+            async with asyncio.timeout(READ_SECONDS):
+                request = parse_head(await reader.readuntil(b"\r\n\r\n"))
+                line = request.line
+                parked = self._parked.pop(request.token, None) if request.token else None
+                await discard_body(reader, request, self.max_body_bytes)
+        except (asyncio.LimitOverrunError, TimeoutError, ValueError) as e:
+            _close(parked)
+            return None, _refusal(e, line)
+        except BaseException:  # the connection closed mid-request, or the relay stops
+            _close(parked)
+            raise
+        return (parked, "") if parked else (None, f"{line} without a valid relay token")
 
-async def _read_head(reader: asyncio.StreamReader) -> bytes:
-    try:
-        return await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
-        return b""
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """After an answer to a request not read to its end: end our side, then discard what the
+    peer still sends for a moment, so closing does not reset the connection (which can lose
+    the answer on its way)."""
+    writer.write_eof()
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(LINGER_SECONDS):
+            while await reader.read(_PIECE):
+                pass
 
 
-def _parse_head(head: bytes) -> tuple[str | None, int]:
-    token, length = None, 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
+def _close(parked: _Parked | None) -> None:
+    if parked is not None:
+        parked.response.close()
+
+
+def _refusal(error: Exception, line: str) -> str:
+    if isinstance(error, asyncio.LimitOverrunError):
+        return f"a request head or line over {MAX_HEAD} bytes"
+    if isinstance(error, TimeoutError):
+        return f"{line}: not read within {READ_SECONDS:g} s"
+    return f"{line}: {error}"
+
+
+def parse_head(head: bytes) -> RelayRequest:
+    lines = head.split(b"\r\n")
+    method, _, target = lines[0].decode("latin-1").partition(" ")
+    path = target.partition(" ")[0].split("?", 1)[0][:200]
+    token, length, chunked = None, 0, False
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        name, value = name.strip().lower(), value.strip()
+        if not colon:
+            continue
         if name == TOKEN_HEADER.encode():
-            token = value.strip().decode("ascii", "replace")
+            token = value.decode("ascii", "replace")
         elif name == b"content-length":
-            length = int(value.strip() or 0)
-    return token, length
+            if not value.isdigit():
+                raise ValueError("an invalid content-length")
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+    return RelayRequest(f"{method[:16]} {path}", token, length, chunked)
+
+
+async def discard_body(reader: asyncio.StreamReader, request: RelayRequest, limit: int) -> None:
+    """Reads the request's body (content-length or chunked) and throws it away; ValueError
+    when it is over `limit` bytes or malformed."""
+    if not request.chunked:
+        if request.length > limit:
+            raise ValueError(f"a body over {limit} bytes")
+        await _skip(reader, request.length)
+        return
+    total = 0
+    while True:
+        size_line = await reader.readuntil(b"\r\n")
+        size = int(size_line.split(b";")[0].strip(), 16)  # ValueError on junk
+        total += len(size_line) + size
+        if size < 0 or total > limit:
+            raise ValueError(f"a body over {limit} bytes" if size >= 0 else "a malformed chunk")
+        if size == 0:
+            break
+        await _skip(reader, size + 2)
+    while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
+        total += len(trailer)
+        if total > limit:
+            raise ValueError(f"a body over {limit} bytes")
+
+
+async def _skip(reader: asyncio.StreamReader, count: int) -> None:
+    while count > 0:
+        piece = await reader.read(min(count, _PIECE))
+        if not piece:
+            raise asyncio.IncompleteReadError(b"", count)
+        count -= len(piece)
 
 
 async def _pipe(response: aiohttp.ClientResponse, writer: asyncio.StreamWriter) -> None:
     content_type = response.headers.get("content-type", "text/event-stream")
     writer.write(
-        b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type.encode() + b"\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type.encode() + b"\r\ncache-control: no-cache\r\n"
+        b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
     )
     try:
         try:

@@ -27,6 +27,12 @@ def excess(raw: bytes, max_depth: int = 64, max_items: int = 1000) -> str | None
     return json_excess(raw, max_depth=max_depth, max_items=max_items)
 
 
+def test_a_token_that_is_not_utf8_matches_nothing():
+    presented = b"\xff\xfe".decode("utf-8", "surrogateescape")  # how mitmproxy hands out such a header
+    assert match_token(presented, TOKENS) is None
+    assert match_token(bearer_token("Bearer " + presented), TOKENS) is None
+
+
 @pytest.mark.parametrize("depth,limit,expected", [(5, 5, None), (6, 5, "depth"), (100, 64, "depth")])
 def test_json_depth(depth, limit, expected):
     assert excess(("[" * depth + "]" * depth).encode(), max_depth=limit) == expected

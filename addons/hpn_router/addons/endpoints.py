@@ -43,4 +43,4 @@ def _router(flow: http.HTTPFlow) -> str:
     """Who answers: in proxy mode the app believes it talks to the intercepted host."""
     if isinstance(flow.client_conn.proxy_mode, ReverseMode):
         return "HPN Router"
-    return f"HPN Router (a Gemini gateway answering for {flow.request.host})"
+    return f"HPN Router (a Gemini gateway answering for {flow.request.pretty_host})"  # .host names the relay (FailClosed)

@@ -24,7 +24,7 @@ from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.config import RouterConfig
 from hpn_router.core.keypool import KeyPool, SnapshotError
 from hpn_router.core.quota import Limits
-from hpn_router.errors import RouterError
+from hpn_router.errors import RouterError, router_failed
 from hpn_router.failover import Attempt, FailoverResult, WaitPolicy, run_with_failover
 from hpn_router.relay import TOKEN_HEADER, StreamRelay
 from hpn_router.state import RouterState
@@ -33,13 +33,13 @@ from hpn_router.upstream import AttemptResult, GeminiTransport, UpstreamRequest
 
 
 class KeyRouting:
-    def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, state: RouterState, *, relay: StreamRelay | None = None, clock: Callable[[], float] = time.time) -> None:
         self.state = state
         self.clock = clock
         self.config: RouterConfig | None = None
         self.transport: GeminiTransport | None = None
         self.waits = WaitPolicy()
-        self.relay = StreamRelay()
+        self.relay = relay or StreamRelay()
         self._saved_at = 0.0
         self._state_lock: StateLock | None = None  # held while this process owns the state file
         self._in_flight: dict[str, set[asyncio.Future[None]]] = {}
@@ -62,6 +62,9 @@ class KeyRouting:
         if self.transport is None or self.config is None or self.config.gemini.base_url != config.gemini.base_url:
             self.transport = GeminiTransport(config.gemini.base_url, timeout_seconds=config.server.read_timeout_seconds)
         self.transport.timeout_seconds = config.server.read_timeout_seconds
+        # The relay reads and discards the body mitmproxy forwards with a stream's request; a
+        # translated body can outgrow the client's a little.
+        self.relay.max_body_bytes = 2 * config.server.max_body_bytes
         self.config = config
 
     def _own_state_file(self, path: str) -> bool:
@@ -150,7 +153,7 @@ class KeyRouting:
             flow.kill()
         except Exception:  # never raise out of a hook: later addons (redaction) must still run
             logger.exception("key routing failed")
-            answer_error(flow, RouterError("The router failed to handle this request."))
+            answer_error(flow, router_failed())
         finally:
             tasks.discard(task)
             if not tasks:

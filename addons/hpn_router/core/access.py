@@ -38,12 +38,14 @@ def basic_password(authorization: str | None) -> str | None:
 
 def match_token(presented: str | None, tokens: tuple[str, ...]) -> int | None:
     """Index of the configured token that `presented` equals, or None. Compares against
-    every token in constant time, so timing tells nothing about how much matched."""
+    every token in constant time, so timing tells nothing about how much matched. A header
+    that is not UTF-8 arrives surrogate-escaped (mitmproxy's decoding): it matches no token."""
     if presented is None:
         return None
+    raw = presented.encode("utf-8", "surrogateescape")
     found = None
     for index, token in enumerate(tokens):
-        if hmac.compare_digest(presented.encode(), token.encode()):
+        if hmac.compare_digest(raw, token.encode()):
             found = index
     return found
 

@@ -1,0 +1,142 @@
+"""FailClosed: nothing a client sends reaches an upstream unless the router routed it.
+
+Usage (router.py):
+    fail_closed = FailClosed(relay)     # the StreamRelay KeyRouting parks streams in
+    addons = guard_hooks([settings, log_redaction, interception, fail_closed, access, ...])
+
+mitmproxy forwards a request to its target (the reverse target, or the host a proxy client
+named) unless an addon answered it, and an addon whose hook raises makes mitmproxy skip that
+hook in every later addon. Two nets keep such a request from leaving:
+
+- `FailClosed.requestheaders`, before any other router addon sees the request, points every
+  flow the router serves at the in-process relay without a relay token. The router's own
+  answers (`flow.response` set in `request`) never connect; KeyRouting gives a stream the
+  relay's one-time token. Anything else reaches the relay, which answers the router's
+  OpenAI-format 500 and logs it. Proxy-mode requests for hosts the router does not intercept
+  (PASSTHROUGH, marked by Interception just before) are left alone.
+- `guard_hooks` wraps every hook of every router addon: an exception is logged (redacted) and
+  the flow gets the router's error, so one addon's bug cannot skip the later addons
+  (redaction among them). A failed `server_connect` refuses the connection. Start-up and
+  shutdown hooks log through stdlib logging, which makes mitmdump exit if start-up failed.
+
+Only where mitmproxy connects changes (`flow.request.host`, `port`, `scheme`); the Host header
+stays, so after this addon read the client's host from `flow.request.pretty_host` (or
+`meta.TARGET`). When the flow ends the target the client addressed comes back (a relayed
+stream keeps the relay's, as before), so mitmweb and saved flows show what they did before.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from loguru import logger
+from mitmproxy import addonmanager  # noqa: F401  (defines the `load` hook)
+from mitmproxy import exceptions, hooks, http
+from mitmproxy.proxy import layers  # noqa: F401  (defines the HTTP, TCP, TLS, ... hooks)
+from mitmproxy.proxy import server_hooks
+
+from hpn_router import meta
+from hpn_router.addons.answers import answer_error, is_client_flow
+from hpn_router.errors import router_failed
+from hpn_router.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay
+
+LIFECYCLE = frozenset({"load", "configure", "running", "done"})
+
+
+class FailClosed:
+    def __init__(self, relay: StreamRelay) -> None:
+        self.relay = relay
+
+    async def running(self) -> None:
+        await self.relay.start()  # before the first request (KeyRouting starts it later too)
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if not is_client_flow(flow):
+            return
+        flow.request.headers.pop(TOKEN_HEADER, None)  # only KeyRouting hands out relay tokens
+        if not self.relay.port:
+            answer_error(flow, router_failed())  # not started yet (or stopped): nowhere safe to send it
+            return
+        flow.metadata[meta.TARGET] = [flow.request.scheme, flow.request.host, flow.request.port]
+        _connect_to(flow.request, "http", "127.0.0.1", self.relay.port)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(meta.PASSTHROUGH) or flow.response is None:
+            return
+        if flow.metadata.get(meta.FAILED) or flow.response.headers.get(REFUSED_HEADER):
+            # The relay's refusal, or an answer a failed response-side hook left half-made:
+            # the router's own error, final (no translation).
+            answer_error(flow, router_failed())
+        self._restore_target(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._restore_target(flow)
+
+    def _restore_target(self, flow: http.HTTPFlow) -> None:
+        target = flow.metadata.get(meta.TARGET)
+        if target and not flow.metadata.get(meta.RELAYED):
+            _connect_to(flow.request, *target)
+
+
+def _connect_to(request: http.Request, scheme: str, host: str, port: int) -> None:
+    """Where mitmproxy connects, only: unlike the setters, the Host header (and so
+    `pretty_host`, mitmweb's URL) keeps what the client sent."""
+    request.data.scheme, request.data.host, request.data.port = scheme.encode(), host, port
+
+
+def guard_hooks(addons: list[Any]) -> list[Any]:
+    """The same addons, each hook wrapped so that it never raises (see the module docstring).
+    The wrappers are instance attributes, so names, commands and isinstance stay as they were."""
+    for addon in addons:
+        for name in hooks.all_hooks:
+            method = getattr(addon, name, None)
+            if callable(method):
+                setattr(addon, name, _guarded(addon, name, method))
+    return addons
+
+
+def _guarded(addon: Any, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def guarded_async(*args: Any) -> Any:
+            try:
+                return await method(*args)
+            except (exceptions.AddonHalt, exceptions.OptionsError):
+                raise  # mitmproxy's own signals, not failures
+            except Exception as e:
+                hook_failed(addon, name, args, e)
+
+        return guarded_async
+
+    @functools.wraps(method)
+    def guarded(*args: Any) -> Any:
+        try:
+            return method(*args)
+        except (exceptions.AddonHalt, exceptions.OptionsError):
+            raise
+        except Exception as e:
+            hook_failed(addon, name, args, e)
+
+    return guarded
+
+
+def hook_failed(addon: Any, hook: str, args: tuple[Any, ...], error: Exception) -> None:
+    """Log a hook's exception and close what it was handling: a flow gets the router's error,
+    a server connection is refused."""
+    what = f"{type(addon).__name__}.{hook}"
+    if hook in LIFECYCLE:
+        logging.getLogger("hpn.guard").error("%s failed", what, exc_info=error)
+        return
+    logger.opt(exception=error).bind(event="hook_failed", hook=what).error("{} failed; the router answers its own error", what)
+    subject = args[0] if args else None
+    if isinstance(subject, http.HTTPFlow):
+        subject.metadata[meta.FAILED] = True
+        if subject.live and subject.error is None:
+            answer_error(subject, router_failed())
+    elif isinstance(subject, server_hooks.ServerConnectionHookData) and hook == "server_connect":
+        subject.server.error = subject.server.error or f"HPN Router refused this connection: {what} failed"

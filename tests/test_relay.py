@@ -1,0 +1,141 @@
+"""The stream relay against real sockets: it serves a parked stream to the router's token
+only, answers everything else with the router's own error once and closes, and bounds what
+it reads (head size, body size, time)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+from flowtools import captured_logs
+from hpn_router import relay
+from hpn_router.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay, is_loopback_peer
+
+EVENTS = [b'data: {"n": 1}\r\n\r\n', b'data: {"n": 2}\r\n\r\n']
+
+
+@pytest.fixture
+async def stream_relay() -> AsyncIterator[StreamRelay]:
+    r = StreamRelay()
+    await r.start()
+    yield r
+    await r.stop()
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[aiohttp.ClientSession]:
+    """A real aiohttp upstream answering an event stream, and a session to fetch it with."""
+
+    async def events(_: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(_)
+        for event in EVENTS:
+            await response.write(event)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/stream", events)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
+        yield session
+    await runner.cleanup()
+
+
+async def exchange(port: int, request: bytes) -> bytes:
+    """Sends `request`, returns everything the relay sends until it closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.read(-1), 20)  # read(-1): until the relay closes
+    finally:
+        writer.close()
+
+
+def head(token: str | None = None, extra: bytes = b"") -> bytes:
+    lines = b"POST /v1beta/models/m:streamGenerateContent?alt=sse&key=x HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+    if token:
+        lines += f"{TOKEN_HEADER}: {token}\r\n".encode()
+    return lines + extra + b"\r\n"
+
+
+def assert_refused(reply: bytes) -> None:
+    status_line, _, rest = reply.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert status_line == b"HTTP/1.1 500 Internal Server Error"
+    assert b"content-type: application/json" in headers and REFUSED_HEADER.encode() in headers and b"connection: close" in headers
+    assert json.loads(body) == {"error": {"message": "The router failed to handle this request.", "type": "server_error", "param": None, "code": None}}
+
+
+async def test_a_parked_stream_is_served_once_to_its_token_and_the_connection_closes(stream_relay, upstream):
+    token = stream_relay.park(await upstream.get("/stream"))
+    reply = await exchange(stream_relay.port, head(token, b"content-length: 2\r\n") + b"{}")
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b"connection: close" in reply.split(b"\r\n\r\n")[0]
+    assert all(event in reply for event in EVENTS) and reply.endswith(b"0\r\n\r\n")
+    assert_refused(await exchange(stream_relay.port, head(token)))  # one time only
+
+
+@pytest.mark.parametrize("token", [None, "not-a-parked-token"])
+async def test_a_request_without_a_valid_token_gets_the_routers_error_once(stream_relay, token):
+    with captured_logs() as records:
+        # A second request on the same connection is never read: the relay closed it.
+        reply = await exchange(stream_relay.port, head(token, b"content-length: 2\r\n") + b"{}" + head(token))
+    assert_refused(reply)
+    assert reply.count(b"HTTP/1.1") == 1
+    [record] = [r for r in records if r.get("event") == "fail_closed"]
+    assert record["reason"] == "POST /v1beta/models/m:streamGenerateContent without a valid relay token"  # no query: no key= in logs
+
+
+async def test_a_chunked_body_is_read_and_discarded(stream_relay, upstream):
+    token = stream_relay.park(await upstream.get("/stream"))
+    body = b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\ntrailer: x\r\n\r\n"
+    reply = await exchange(stream_relay.port, head(token, b"transfer-encoding: chunked\r\n") + body)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and EVENTS[1] in reply
+
+
+async def test_a_body_over_the_limit_is_refused_without_reading_it_and_closes_its_stream(stream_relay, upstream):
+    stream_relay.max_body_bytes = 1024
+    response = await upstream.get("/stream")
+    token = stream_relay.park(response)
+    assert_refused(await exchange(stream_relay.port, head(token, b"content-length: 1025\r\n")))  # no body sent: not waited for
+    assert response.closed
+    chunked = head(token, b"transfer-encoding: chunked\r\n") + b"800\r\n"
+    assert_refused(await exchange(stream_relay.port, chunked))
+
+
+async def test_a_body_is_read_in_pieces_up_to_the_limit(stream_relay, upstream):
+    stream_relay.max_body_bytes = 4 * 1024 * 1024
+    token = stream_relay.park(await upstream.get("/stream"))
+    body = b"x" * (4 * 1024 * 1024)
+    reply = await exchange(stream_relay.port, head(token, b"content-length: %d\r\n" % len(body)) + body)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+async def test_an_oversized_head_is_refused(stream_relay):
+    huge = b"x-filler: " + b"a" * (relay.MAX_HEAD + 10) + b"\r\n"
+    assert_refused(await exchange(stream_relay.port, head(None, huge)))
+
+
+@pytest.mark.parametrize("bad", [b"content-length: -1\r\n", b"content-length: 12abc\r\n"])
+async def test_a_malformed_head_is_refused(stream_relay, bad):
+    assert_refused(await exchange(stream_relay.port, head(None, bad)))
+
+
+async def test_a_request_that_never_completes_is_refused_after_the_read_timeout(stream_relay, monkeypatch):
+    monkeypatch.setattr(relay, "READ_SECONDS", 0.2)
+    assert_refused(await exchange(stream_relay.port, b"POST / HTTP/1.1\r\nhost: x\r\n"))  # the head never ends
+    assert_refused(await exchange(stream_relay.port, head(None, b"content-length: 100\r\n") + b"short"))
+
+
+def test_only_loopback_peers_are_served():
+    assert is_loopback_peer(("127.0.0.1", 5000)) and is_loopback_peer(("127.8.9.10", 1)) and is_loopback_peer(("::1", 1, 0, 0))
+    assert not is_loopback_peer(("192.168.1.2", 5000)) and not is_loopback_peer(("10.0.0.1", 1))
+    assert not is_loopback_peer(None) and not is_loopback_peer(("not-an-ip", 1))
