@@ -187,7 +187,7 @@ def test_an_answered_flow_shows_the_client_target_and_a_relayed_stream_the_relay
     assert answered.response.status_code == 200
 
 
-def test_the_router_guards_every_hook_of_every_addon_and_fail_closed_comes_right_after_interception():
+def test_the_router_guards_every_hook_of_every_addon_and_fail_closed_comes_before_any_addon_that_answers():
     import router
     from mitmproxy import hooks
 
@@ -195,5 +195,7 @@ def test_the_router_guards_every_hook_of_every_addon_and_fail_closed_comes_right
     assert ("FailClosed", "requestheaders") in hooked and ("KeyRouting", "request") in hooked
     assert all(hasattr(getattr(a, name), "__wrapped__") for a in router.addons for name in hooks.all_hooks if callable(getattr(a, name, None)))
     names = [type(a).__name__ for a in router.addons]
-    assert names.index("FailClosed") == names.index("Interception") + 1
+    between = names[names.index("Interception") + 1 : names.index("FailClosed")]
+    # Only guards that refuse or note (never route) may see a request before FailClosed retargets it.
+    assert between == ["ProxyClientAuth", "PassthroughGuard", "Timeouts", "NoteClientRequest"]
     assert router.key_routing.relay is router.fail_closed.relay
