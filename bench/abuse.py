@@ -47,7 +47,13 @@ class Router:
         config_path = tmp / f"config-{self.port}.yaml"
         config_path.write_text(yaml.safe_dump(config))
         env = {**os.environ, "HPN_API_KEYS": ",".join(KEYS[:2]), "HPN_GEMINI_BASE_URL": emulator_url, "HPN_CONFIG": str(config_path)}
-        args = [str(BIN / "mitmdump"), "-s", str(addons / "router.py"), "--mode", f"reverse:https://generativelanguage.googleapis.com@127.0.0.1:{self.port}"]
+        args = [
+            str(BIN / "mitmdump"),
+            "-s",
+            str(addons / "router.py"),
+            "--mode",
+            f"reverse:https://generativelanguage.googleapis.com@127.0.0.1:{self.port}",
+        ]
         args += ["--set", f"confdir={tmp / 'conf'}", "--set", "connection_strategy=lazy", "--set", "flow_detail=0"]
         self.log = tmp / f"router-{self.port}.log"
         self.proc = subprocess.Popen(args, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, cwd=tmp)

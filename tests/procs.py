@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -199,3 +200,43 @@ def scenario(**overrides: object) -> dict:
 
 def client_for(router: Router, **kw: object) -> openai.OpenAI:
     return openai.OpenAI(base_url=router.base_url, api_key="sk-client-token-not-a-gemini-key", max_retries=0, **kw)  # type: ignore[arg-type]
+
+
+def raw_exchange(port: int, head: bytes) -> bytes:
+    """Send raw request bytes to 127.0.0.1:port; the reply's head and body (by content-length),
+    for requests no HTTP client library would send."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(head)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head_bytes, _, body = data.partition(b"\r\n\r\n")
+        lines = head_bytes.lower().split(b"\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in lines[1:] if line.startswith(b"content-length:")), 0)
+        while len(body) < length:
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    return head_bytes + b"\r\n\r\n" + body
+
+
+def venv_for_run_sh(tmp: Path) -> Path:
+    """A venv folder run.sh accepts as set up: this interpreter's, behind symlinks, with the
+    install stamp run.sh looks for (so it installs nothing)."""
+    prefix = Path(sys.prefix)
+    if not (prefix / "pyvenv.cfg").is_file():
+        import pytest
+
+        pytest.skip("the tests do not run from a venv")
+    venv = tmp / "venv"
+    venv.mkdir()
+    (venv / "bin").symlink_to(Path(sys.executable).parent, target_is_directory=True)
+    (venv / "lib").symlink_to(prefix / "lib", target_is_directory=True)
+    shutil.copy(prefix / "pyvenv.cfg", venv / "pyvenv.cfg")
+    digest = subprocess.run(["sha1sum", str(REPO / "pyproject.toml")], capture_output=True, text=True, check=True).stdout
+    (venv / f".hpn-installed-{digest[:12]}").touch()
+    return venv

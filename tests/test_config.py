@@ -198,14 +198,12 @@ def test_listeners_and_trust_commands(tmp_path):
     import sys
 
     env = {"PATH": "/usr/bin:/bin", "HPN_API_KEYS": "AIzaK", "HPN_PROXY_PORT": "9001", "HPN_CONFDIR": str(tmp_path / "my ca")}
-    run = lambda *args: subprocess.run(
-        [sys.executable, "-m", "hpn_router", *args],
-        capture_output=True,
-        text=True,  # noqa: E731
-        cwd=REPO / "addons",
-        env=env,
-        timeout=60,
-    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hpn_router", *args], capture_output=True, text=True, cwd=REPO / "addons", env=env, timeout=60
+        )
+
     assert run("listeners").stdout == f"127.0.0.1 8080 9001 none {tmp_path / 'my ca'}\n"
     assert run("check").stdout == "127.0.0.1 8080\n"
     ca, bundle = (Path(p) for p in run("trust").stdout.splitlines())
@@ -259,7 +257,7 @@ def test_cors_origins_errors(value, problem):
 
 
 def test_cors_any_origin_needs_client_tokens():
-    """"*" lets every web page the user opens call the router: only with client tokens."""
+    """ "*" lets every web page the user opens call the router: only with client tokens."""
     with pytest.raises(ConfigError, match=r"server.cors_origins: \"\*\" needs server.client_tokens"):
         parse_config({**ONE_KEY, "server": {"cors_origins": ["*"]}}, {})
     config = parse_config({**ONE_KEY, "server": {"cors_origins": ["*"]}}, {"HPN_CLIENT_TOKENS": "client-token-aaaaaaaaaaaa"})

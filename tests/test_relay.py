@@ -72,7 +72,8 @@ def assert_refused(reply: bytes) -> None:
     headers, _, body = rest.partition(b"\r\n\r\n")
     assert status_line == b"HTTP/1.1 500 Internal Server Error"
     assert b"content-type: application/json" in headers and REFUSED_HEADER.encode() in headers and b"connection: close" in headers
-    assert json.loads(body) == {"error": {"message": "The router failed to handle this request.", "type": "server_error", "param": None, "code": None}}
+    failed = {"message": "The router failed to handle this request.", "type": "server_error", "param": None, "code": None}
+    assert json.loads(body) == {"error": failed}
 
 
 async def test_a_parked_stream_is_served_once_to_its_token_and_the_connection_closes(stream_relay, upstream):

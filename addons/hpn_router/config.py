@@ -261,7 +261,7 @@ def _cors_origins(raw: Any, client_tokens: tuple[str, ...]) -> tuple[str, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise ConfigError(f"server.cors_origins: expected a list of origins (https://app.example.com) or [\"*\"], got {show(raw)}")
+        raise ConfigError(f'server.cors_origins: expected a list of origins (https://app.example.com) or ["*"], got {show(raw)}')
     if "*" in raw:
         if len(raw) > 1:
             raise ConfigError('server.cors_origins: "*" must be the only entry (it allows every origin)')

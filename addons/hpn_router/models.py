@@ -16,4 +16,3 @@ def gemini_model_for(requested: str, aliases: Mapping[str, str], default_model: 
     if name.startswith("gemini-") or name.startswith("gemma-"):
         return name
     return default_model
-

@@ -193,7 +193,8 @@ def test_the_router_guards_every_hook_of_every_addon_and_fail_closed_comes_befor
 
     hooked = [(type(a).__name__, name) for a in router.addons for name in hooks.all_hooks if callable(getattr(a, name, None))]
     assert ("FailClosed", "requestheaders") in hooked and ("KeyRouting", "request") in hooked
-    assert all(hasattr(getattr(a, name), "__wrapped__") for a in router.addons for name in hooks.all_hooks if callable(getattr(a, name, None)))
+    hooks_of = [getattr(a, name) for a in router.addons for name in hooks.all_hooks if callable(getattr(a, name, None))]
+    assert all(hasattr(hook, "__wrapped__") for hook in hooks_of)
     names = [type(a).__name__ for a in router.addons]
     between = names[names.index("Interception") + 1 : names.index("FailClosed")]
     # Only guards that refuse or note (never route) may see a request before FailClosed retargets it.

@@ -204,5 +204,3 @@ def test_passthrough_errors_and_flows_in_flight_at_shutdown_are_scrubbed() -> No
     with taddons.context(addon):
         addon.done()
     assert in_flight.request.headers["cookie"] == "<redacted>"
-
-

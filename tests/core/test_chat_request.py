@@ -76,7 +76,7 @@ def test_never_empty_parts_or_text(name: str) -> None:
     for content in gemini["contents"]:
         assert content["parts"], content
         assert content["role"] in ("user", "model")
-    for previous, current in zip(gemini["contents"], gemini["contents"][1:]):
+    for previous, current in zip(gemini["contents"], gemini["contents"][1:], strict=False):
         assert previous["role"] != current["role"], "consecutive same-role turns must be merged"
     for part in all_parts(gemini):
         assert part.get("text", "x") != ""

@@ -70,8 +70,19 @@ def test_a_refusal_names_the_setting_that_allows_it():
 
 @pytest.mark.parametrize(
     "host,loopback",
-    [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("[::1]", True), ("localhost", True), ("LOCALHOST.", True),
-     ("0.0.0.0", False), ("::", False), ("", False), ("192.168.1.5", False), ("router.lan", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("192.168.1.5", False),
+        ("router.lan", False),
+    ],
 )
 def test_is_loopback_host(host, loopback):
     assert is_loopback_host(host) is loopback

@@ -33,7 +33,7 @@ def gemini(*vectors: list[float]) -> dict:
 
 def decode(b64: str) -> list[float]:
     raw = base64.b64decode(b64)
-    return list(struct.unpack("<%df" % (len(raw) // 4), raw))
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
 
 
 # --- validation ---------------------------------------------------------------

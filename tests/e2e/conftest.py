@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import openai
 import pytest
-from procs import EGRESS_MARKER, KEYS, STARTED, Emulator, Router, scenario, start_emulator, start_router
+from procs import EGRESS_MARKER, KEYS, STARTED, Emulator, Router, client_for, scenario, start_emulator, start_router
 
 _log_offsets: dict[str, int] = {}
 
@@ -46,3 +47,25 @@ def make_router(emulator: Emulator, tmp_path) -> Iterator[Callable[..., Router]]
     yield make
     for router in started:
         router.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_router(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
+    """One router for a module's tests (three keys, default config) on the module's emulator;
+    a module may override either fixture."""
+    router = start_router(tmp_path_factory.mktemp("router"), keys=KEYS[:3], gemini_url=emulator.url)
+    yield router
+    router.stop()
+
+
+@pytest.fixture
+def router(shared_router: Router, emulator: Emulator) -> Router:
+    """The module's router, with the emulator's counters and scripts reset for this test."""
+    emulator.reset()
+    return shared_router
+
+
+@pytest.fixture
+def client(router: Router) -> openai.OpenAI:
+    """The official OpenAI SDK on the module's router (max_retries=0: no retry hides a bug)."""
+    return client_for(router)

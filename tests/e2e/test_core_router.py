@@ -235,7 +235,8 @@ def test_no_key_value_in_the_log(make_router, emulator):
 def test_invalid_config_stops_start_up_naming_the_field(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text(
-        "key_pool:\n  keys:\n    - {name: a, key: AIzaX1}\n    - {name: b, key: AIzaX2}\n    - {name: c, key: AIzaX3, enabled: yes please}\n"
+        "key_pool:\n  keys:\n    - {name: a, key: AIzaX1}\n    - {name: b, key: AIzaX2}\n"
+        "    - {name: c, key: AIzaX3, enabled: yes please}\n"
     )
     result = subprocess.run(
         [

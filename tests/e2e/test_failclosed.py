@@ -85,7 +85,8 @@ def test_proxy_mode_requests_for_an_intercepted_host_fail_closed_too(emulator, t
         http_client = openai.DefaultHttpxClient(proxy=router.proxy_url, verify=verify)
         client = openai.OpenAI(api_key="sk-client-not-a-gemini-key", max_retries=0, http_client=http_client)
         with pytest.raises(openai.InternalServerError) as failed:
-            client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "hi"}], extra_headers={"x-test-fail": "request"})
+            messages = [{"role": "user", "content": "hi"}]
+            client.chat.completions.create(model="gpt-4", messages=messages, extra_headers={"x-test-fail": "request"})
         assert failed.value.status_code == 500 and failed.value.body == ROUTER_FAILED
         assert emulator.stats()["requests"] == []
         assert "Refused a connection to intercepted host" not in router.log()  # it never tried

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from procs import KEYS, Emulator, Router, client_for, scenario, start_emulator, start_router
+from procs import KEYS, client_for, scenario, start_emulator, start_router
 from pydantic import BaseModel
 
 EFFORTS = ["none", "minimal", "low", "medium", "high"]
@@ -32,19 +32,6 @@ class Segment(BaseModel):
 
     name: str
     span: tuple[int, str]
-
-
-@pytest.fixture(scope="module")
-def router(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
-    started = start_router(tmp_path_factory.mktemp("families"), keys=KEYS[:2], gemini_url=emulator.url)
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def client(router: Router, emulator: Emulator) -> openai.OpenAI:
-    emulator.reset()
-    return client_for(router)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +57,7 @@ def test_reasoning_effort_on_the_default_model_when_the_alias_is_gemini3(client,
 
 @pytest.mark.parametrize("effort", EFFORTS)
 def test_reasoning_effort_on_the_default_model_when_the_alias_is_gemini25(aliases_as_25, effort):
-    answer = aliases_as_25.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "Think"}], reasoning_effort=effort
-    )
+    answer = aliases_as_25.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Think"}], reasoning_effort=effort)
     assert answer.choices[0].message.content
     thought = answer.usage.completion_tokens_details.reasoning_tokens
     assert (thought == 0) if effort == "none" else (thought > 0)

@@ -28,19 +28,6 @@ def calls(emulator: Emulator) -> list[tuple[int, str, int]]:
     return [(r["key_index"], r["path"], r["status"]) for r in emulator.stats()["requests"]]
 
 
-@pytest.fixture(scope="module")
-def shared_router(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
-    router = start_router(tmp_path_factory.mktemp("native"), keys=KEYS[:3], gemini_url=emulator.url)
-    yield router
-    router.stop()
-
-
-@pytest.fixture
-def router(shared_router: Router, emulator: Emulator) -> Router:
-    emulator.reset()
-    return shared_router
-
-
 @pytest.mark.parametrize("version", [None, "v1beta", "v1"])
 def test_generate_content_and_stream_with_a_pool_key(router, emulator, version):
     client = genai_client(router, version)

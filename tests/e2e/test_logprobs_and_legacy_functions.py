@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from procs import KEYS, Emulator, Router, client_for, scenario, start_emulator, start_router
+from procs import Emulator, scenario, start_emulator
 
 LOGPROBS_MODEL = "gemini-2.5-flash"
 NO_LOGPROBS_MODEL = "gemini-2.5-pro"
@@ -30,19 +30,6 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     emu = start_emulator(scenario(logprobs_models=[LOGPROBS_MODEL]), tmp_path_factory.mktemp("emulator"))
     yield emu
     emu.stop()
-
-
-@pytest.fixture(scope="module")
-def router(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
-    started = start_router(tmp_path_factory.mktemp("router"), keys=KEYS[:3], gemini_url=emulator.url)
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def client(router: Router, emulator: Emulator) -> openai.OpenAI:
-    emulator.reset()
-    return client_for(router)
 
 
 def user(text: str) -> list[dict]:

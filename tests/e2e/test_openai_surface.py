@@ -18,7 +18,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 import httpx
@@ -432,7 +432,7 @@ STRICT_TOOLS = [
 ]
 
 
-class Cabin(str, Enum):
+class Cabin(StrEnum):
     economy = "economy"
     business = "business"
 

@@ -31,7 +31,7 @@ import httpx
 import openai
 import pytest
 from mitmproxy.io import FlowReader
-from procs import EGRESS_MARKER, KEYS, REPO, Emulator, Router, free_port, start_router
+from procs import EGRESS_MARKER, KEYS, REPO, Emulator, Router, free_port, start_router, venv_for_run_sh
 
 TESTS = REPO / "tests"
 CLIENT_TOKEN = "sk-client-not-a-gemini-key"
@@ -88,7 +88,11 @@ def router(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iter
     # The stand-ins for other hosts listen on loopback, which passthrough refuses by default:
     # passthrough_private is the documented way to allow it (test_proxy_security.py covers the default).
     router = start_router(
-        tmp_path_factory.mktemp("proxy"), keys=KEYS[:3], gemini_url=emulator.url, proxy=True, config={"server": {"passthrough_private": True}}
+        tmp_path_factory.mktemp("proxy"),
+        keys=KEYS[:3],
+        gemini_url=emulator.url,
+        proxy=True,
+        config={"server": {"passthrough_private": True}},
     )
     yield router
     router.stop()
@@ -567,29 +571,13 @@ def test_the_guard_refuses_sockets_outside_loopback_before_connecting(tmp_path):
 # --- run.sh ----------------------------------------------------------------------------------------
 
 
-def _venv_for_run_sh(tmp: Path) -> Path:
-    """A venv folder run.sh accepts as set up: this interpreter's, behind symlinks, with the
-    install stamp run.sh looks for (so it installs nothing)."""
-    prefix = Path(sys.prefix)
-    if not (prefix / "pyvenv.cfg").is_file():
-        pytest.skip("the tests do not run from a venv")
-    venv = tmp / "venv"
-    venv.mkdir()
-    (venv / "bin").symlink_to(Path(sys.executable).parent, target_is_directory=True)
-    (venv / "lib").symlink_to(prefix / "lib", target_is_directory=True)
-    shutil.copy(prefix / "pyvenv.cfg", venv / "pyvenv.cfg")
-    digest = subprocess.run(["sha1sum", str(REPO / "pyproject.toml")], capture_output=True, text=True, check=True).stdout
-    (venv / f".hpn-installed-{digest[:12]}").touch()
-    return venv
-
-
 @pytest.mark.parametrize("web", [False, True], ids=["mitmdump", "mitmweb"])
 def test_run_sh_starts_both_listeners_and_prints_what_a_user_needs(web, tmp_path):
     import time
 
     port, proxy_port, web_port = free_port(), free_port(), free_port()
     env = clean_env(
-        HPN_VENV=str(_venv_for_run_sh(tmp_path)),
+        HPN_VENV=str(venv_for_run_sh(tmp_path)),
         HPN_API_KEYS=KEYS[0],
         HPN_PORT=str(port),
         HPN_PROXY_PORT=str(proxy_port),

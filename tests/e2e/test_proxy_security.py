@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import http.server
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -20,12 +19,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
-from procs import KEYS, REPO, Emulator, Router, free_port, start_router
+from procs import KEYS, REPO, Emulator, Router, free_port, raw_exchange, start_router, venv_for_run_sh
 
 TESTS = REPO / "tests"
 TOKEN = "hpn-client-token-0123456789abcdef"
@@ -50,22 +48,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def proxy_exchange(router: Router, head: str) -> bytes:
     """Send one request head to the proxy listener; the reply's head (and body, if any)."""
-    with socket.create_connection(("127.0.0.1", router.proxy_port), timeout=10) as raw:
-        raw.sendall(head.encode())
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = raw.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head_bytes, _, body = data.partition(b"\r\n\r\n")
-        length = next((int(line.split(b":")[1]) for line in head_bytes.lower().split(b"\r\n") if line.startswith(b"content-length:")), 0)
-        while len(body) < length:
-            chunk = raw.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-    return head_bytes + b"\r\n\r\n" + body
+    return raw_exchange(router.proxy_port, head.encode())
 
 
 def connect(router: Router, target: str, authorization: str | None = None) -> bytes:
@@ -293,26 +276,11 @@ def test_mitmdump_does_not_open_a_proxy_listener_beyond_loopback_without_tokens(
     assert "Error logged during startup, exiting" in output
 
 
-def _venv_for_run_sh(tmp: Path) -> Path:
-    """This interpreter's venv behind symlinks, with the stamp run.sh takes as installed."""
-    prefix = Path(sys.prefix)
-    if not (prefix / "pyvenv.cfg").is_file():
-        pytest.skip("the tests do not run from a venv")
-    venv = tmp / "venv"
-    venv.mkdir()
-    (venv / "bin").symlink_to(Path(sys.executable).parent, target_is_directory=True)
-    (venv / "lib").symlink_to(prefix / "lib", target_is_directory=True)
-    shutil.copy(prefix / "pyvenv.cfg", venv / "pyvenv.cfg")
-    digest = subprocess.run(["sha1sum", str(REPO / "pyproject.toml")], capture_output=True, text=True, check=True).stdout
-    (venv / f".hpn-installed-{digest[:12]}").touch()
-    return venv
-
-
 def test_run_sh_prints_the_proxy_url_with_a_token_placeholder(tmp_path):
     port, proxy_port = free_port(), free_port()
     (tmp_path / "none.yaml").write_text("{}\n")
     env = clean_env(
-        HPN_VENV=str(_venv_for_run_sh(tmp_path)),
+        HPN_VENV=str(venv_for_run_sh(tmp_path)),
         HPN_API_KEYS=KEYS[0],
         HPN_CLIENT_TOKENS=TOKEN,
         HPN_PORT=str(port),

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from procs import KEYS, Router, start_router
+from procs import KEYS, Router, raw_exchange, start_router
 
 TOKEN = "hpn-fuzz-client-token-0123456789"
 PROXY_AUTH = "Basic " + base64.b64encode(f"hpn:{TOKEN}".encode()).decode()
@@ -71,24 +71,9 @@ def guarded_router(emulator, tmp_path_factory) -> Iterator[Router]:
 
 def exchange(port: int, head: bytes) -> tuple[int, bytes]:
     """Send a raw request head; the status code and the body of the reply."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        raw.sendall(head)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = raw.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head_bytes, _, body = data.partition(b"\r\n\r\n")
-        lines = head_bytes.split(b"\r\n")
-        length = next((int(line.split(b":", 1)[1]) for line in lines[1:] if line.lower().startswith(b"content-length:")), 0)
-        while len(body) < length:
-            chunk = raw.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-    status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
-    return status, body
+    head_bytes, _, body = raw_exchange(port, head).partition(b"\r\n\r\n")
+    status_line = head_bytes.split(b"\r\n", 1)[0].split()
+    return (int(status_line[1]) if len(status_line) > 1 else 0), body
 
 
 # Header values as raw bytes: anything but CR, LF and NUL (which end or break the header line).
@@ -106,8 +91,17 @@ BODY = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "
 def test_any_credential_bytes_get_a_401_and_nothing_goes_upstream(guarded_router, emulator, name, scheme, value, path):
     before = len(emulator.stats()["requests"])
     head = (
-        b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        + name + b": " + scheme + value + b"\r\nContent-Length: " + str(len(BODY)).encode() + b"\r\nConnection: close\r\n\r\n" + BODY
+        b"POST "
+        + path
+        + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + name
+        + b": "
+        + scheme
+        + value
+        + b"\r\nContent-Length: "
+        + str(len(BODY)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + BODY
     )
     status, body = exchange(guarded_router.port, head)
     assert status in (400, 401), (name, scheme + value, status, body[:200])

@@ -24,25 +24,12 @@ from hpn_router.tiktoken_files import write_tiktoken_cache
 from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
-from procs import KEYS, Emulator, Router, client_for, start_router
+from procs import Router, client_for
 from pydantic import BaseModel
 from tiktoken_ext import openai_public
 
 TOKEN = "sk-client-token-not-a-gemini-key"
 MODEL = "gpt-4o"  # the router's default mapping, as an app written for OpenAI would send
-
-
-@pytest.fixture(scope="module")
-def shared_router(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
-    router = start_router(tmp_path_factory.mktemp("third-party"), keys=KEYS[:3], gemini_url=emulator.url)
-    yield router
-    router.stop()
-
-
-@pytest.fixture
-def router(shared_router: Router, emulator: Emulator) -> Router:
-    emulator.reset()
-    return shared_router
 
 
 @pytest.fixture(scope="module")

@@ -343,7 +343,7 @@ def test_json_schema_keywords_are_rejected_in_response_schema(keyword: str) -> N
     schema = {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}, keyword: {}}
     config = {"responseMimeType": "application/json", "responseSchema": schema}
     error = check(request(generationConfig=config))
-    assert f'Unknown name "{keyword}" at \'generation_config.response_schema\'' in error.message
+    assert f"Unknown name \"{keyword}\" at 'generation_config.response_schema'" in error.message
 
 
 def test_recursion_and_tuples_are_accepted_as_json_schema() -> None:

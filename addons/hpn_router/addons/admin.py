@@ -23,6 +23,7 @@ from hpn_router.core.keypool import KeyPool
 from hpn_router.errors import InvalidRequestError, NotFoundError
 from hpn_router.state import RouterState
 
+
 class Reloader(Protocol):
     """Settings.reload: returns an error message, or None when reloaded; logs the reload."""
 

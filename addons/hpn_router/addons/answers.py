@@ -42,7 +42,7 @@ def is_client_flow(flow: http.HTTPFlow) -> bool:
 
 
 LONE_SURROGATE_MESSAGE = (
-    "The request body is not valid JSON text: it escapes half of a UTF-16 surrogate pair alone (e.g. \"\\ud800\"), "
+    'The request body is not valid JSON text: it escapes half of a UTF-16 surrogate pair alone (e.g. "\\ud800"), '
     "which no UTF-8 text can hold."
 )
 

@@ -34,10 +34,16 @@ from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
-from mitmproxy import addonmanager  # noqa: F401  (defines the `load` hook)
-from mitmproxy import exceptions, hooks, http
-from mitmproxy.proxy import layers  # noqa: F401  (defines the HTTP, TCP, TLS, ... hooks)
-from mitmproxy.proxy import server_hooks
+from mitmproxy import (
+    addonmanager,  # noqa: F401  (defines the `load` hook)
+    exceptions,
+    hooks,
+    http,
+)
+from mitmproxy.proxy import (
+    layers,  # noqa: F401  (defines the HTTP, TCP, TLS, ... hooks)
+    server_hooks,
+)
 
 from hpn_router import meta
 from hpn_router.addons.answers import answer_error, is_client_flow

@@ -150,7 +150,7 @@ class PassthroughGuard:
             return Verdict(refusal=f"it is not an intercepted host ({served}) and server.passthrough is false")
         try:
             addresses = await resolve(host, port)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return Verdict(unresolved=True)
         if not addresses:
             return Verdict(unresolved=True)

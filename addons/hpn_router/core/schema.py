@@ -19,7 +19,8 @@ python-genai ``process_schema``:
 Some schemas have no counterpart in the subset, and a cleaned copy would let the model
 produce arguments the client's own validator rejects. ``clean_schema`` reports what the
 cleanup could not keep (``losses``): recursion through ``$ref`` (a tree), tuples
-(``prefixItems``), enums and ``const`` on non-strings, exclusive bounds, string formats other than ``enum``/``date-time`` (email, uuid, date...), and constraint
+(``prefixItems``), enums and ``const`` on non-strings, exclusive bounds, string formats other
+than ``enum``/``date-time`` (email, uuid, date...), and constraint
 keywords the subset lacks (``multipleOf``, ``uniqueItems``, ``not``, ``if``...). A free-form
 object (a map such as ``{"type": "object", "additionalProperties": {"type": "string"}}``,
 pydantic's ``dict[str, str]``) cleans to an OBJECT without properties, which Gemini rejects
