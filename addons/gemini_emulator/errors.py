@@ -2,7 +2,7 @@
 
 Every builder returns a `GoogleError(status, body)`; `body` is the full
 `{"error": {"code", "message", "status", "details"?}}` envelope. Wording follows
-wire-formats §1.8 and bodies quoted in public issue threads; where no real body was
+docs/gemini-wire-format.md#errors and bodies quoted in public issue threads; where no real body was
 ever observed the text is the emulator's own, in Google's style.
 
 Usage:
@@ -158,7 +158,7 @@ def format_seconds(seconds: float) -> str:
 
 
 def quota_exceeded(model: str, violations: Sequence[Violation], *, retry_in: float, retry_delay: str | None, rotation: int) -> GoogleError:
-    """The 429 of wire-formats §1.8.
+    """The 429 of docs/gemini-wire-format.md#errors.
 
     `retry_in` is the precise delay quoted in the message; `retry_delay` the coarser
     RetryInfo value (None = omit RetryInfo, as Google sometimes does). `rotation`

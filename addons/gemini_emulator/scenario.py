@@ -161,7 +161,7 @@ def catalogue(scenario: Scenario) -> dict[str, ModelInfo]:
 
 
 def model_resource(info: ModelInfo) -> dict[str, Any]:
-    """The `Model` JSON of GET models/{m} (wire-formats §1.2)."""
+    """The `Model` JSON of GET models/{m} (docs/gemini-wire-format.md#endpoints)."""
     resource: dict[str, Any] = {
         "name": f"models/{info.id}",
         "version": "001" if info.embedding else info.id.removeprefix("gemini-"),

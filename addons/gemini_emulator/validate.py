@@ -198,7 +198,7 @@ def _check_part(part: dict[str, Any], where: str) -> None:
 
 
 def _check_turns(contents: list[dict[str, Any]]) -> None:
-    """Google's function-calling turn rules (wire-formats §3.2 rules 3 and 5)."""
+    """Google's function-calling turn rules (docs/gemini-wire-format.md#messages-to-contents, rules 3 and 5)."""
     previous_calls, previous_role = 0, None
     for content in contents:
         role = content.get("role") or "user"

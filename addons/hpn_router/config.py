@@ -33,7 +33,7 @@ from hpn_router.configfields import (
 )
 
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
-# Hard-coded model versions get shut down (wire-formats §1.10); the alias follows Google's
+# Hard-coded model versions get shut down (docs/gemini-wire-format.md#models-get-shut-down); the alias follows Google's
 # current Flash model.
 DEFAULT_MODEL = "gemini-flash-latest"
 DEFAULT_EMBEDDING_MODEL = "gemini-embedding-001"

@@ -1,4 +1,4 @@
-"""OpenAI request -> Gemini body: golden pairs plus the rules a golden cannot show."""
+"""OpenAI request -> Gemini body: golden pairs plus the rules a golden cannot show (traps: docs/gemini-wire-format.md#traps)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""StreamTranslator: Gemini SSE bytes -> OpenAI chunk events, in any split."""
+"""StreamTranslator: Gemini SSE bytes -> OpenAI chunk events, in any split (traps by number: docs/gemini-wire-format.md#traps)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""to_gemini_schema: JSON Schema -> Gemini's OpenAPI subset (trap 8)."""
+"""to_gemini_schema: JSON Schema -> Gemini's OpenAPI subset (trap 8, docs/gemini-wire-format.md#traps)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ OpenAI SDK (max_retries=0) against the strict Gemini emulator.
 Most tests share one router (their outcome does not depend on key-pool state); tests that
 count upstream attempts or change config start their own. Streaming timing uses a second
 emulator whose events are `STREAM_DELAY_MS` apart; the only time assertions are orderings
-against that emulator's own timeline (wire-formats §2.4, §3.7; traps §4.1-4.15).
+against that emulator's own timeline (docs/gemini-wire-format.md#openai-streaming,
+docs/gemini-wire-format.md#streaming-translation; the traps by number: docs/gemini-wire-format.md#traps).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pydantic import BaseModel
 
 ALIASES = {"my-fast": "gemini-2.5-flash", "house-model": "gemini-3-flash-preview"}
 SHARED_CONFIG = {"models": ALIASES}
-STREAM_DELAY_MS = 80  # the slow emulator also writes each event in two halves (trap 4.1)
+STREAM_DELAY_MS = 80  # the slow emulator also writes each event in two halves (trap 1)
 LONG = "Tell me a story [[long]]"
 FLASH = "gemini-2.5-flash"  # Gemini 2.5: thinking budgets, no call ids, no signatures
 GEMINI3 = "gemini-3-flash-preview"  # Gemini 3 mode in the emulator: levels, call ids, signatures required
@@ -134,7 +135,7 @@ def raw_stream(router: Router, body: dict) -> bytes:
 
 
 def sse_payloads(raw: bytes) -> list[str]:
-    assert b"\r\n" not in raw  # the client side uses \n\n framing (§3.7)
+    assert b"\r\n" not in raw  # the client side uses \n\n framing (docs/gemini-wire-format.md#streaming-translation)
     return [event.removeprefix("data: ") for event in raw.decode().split("\n\n") if event]
 
 
@@ -157,7 +158,7 @@ def test_stream_text_arrives_incrementally_with_one_id_and_a_finish_chunk(slow_c
 
 
 def test_stream_ends_with_done_and_matches_the_non_streamed_text(client, shared_router):
-    # U+2028 is content, not a line break (trap 4.1: str.splitlines would split the event).
+    # U+2028 is content, not a line break (trap 1: str.splitlines would split the event).
     ask = user("Compare me\u2028 and the rest")
     payloads = sse_payloads(raw_stream(shared_router, {"model": FLASH, "messages": ask, "stream": True}))
     assert payloads[-1] == "[DONE]" and payloads.count("[DONE]") == 1

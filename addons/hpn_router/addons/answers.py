@@ -87,7 +87,7 @@ def upstream_plan(method: str, path: str, query: str, *, stream: bool, model: st
 
 def answer_exception(flow: http.HTTPFlow, exc: Exception, what: str) -> None:
     """Answer a hook's failure; hooks never raise (a raising hook would skip the same hook
-    in every later addon, redaction included: mitmproxy-notes §7)."""
+    in every later addon, redaction included: docs/mitmproxy.md#hooks-must-not-raise)."""
     if isinstance(exc, InvalidRequest):
         answer_error(flow, InvalidRequestError(exc.message, param=exc.param, code=exc.code))
     elif isinstance(exc, RouterError):

@@ -109,7 +109,7 @@ class ChatTranslation:
 
 class StreamAdapter:
     """mitmproxy's stream callable: bytes in, a *list* of chunks out. Returning b"" would
-    end the client's chunked body early (mitmproxy-notes §4.2), so nothing empty leaves."""
+    end the client's chunked body early (docs/mitmproxy.md#the-empty-chunk-ends-the-body), so nothing empty leaves."""
 
     def __init__(self, translator: StreamTranslator) -> None:
         self.translator = translator

@@ -10,7 +10,7 @@ Usage:
 - TLS: a tunnel (CONNECT) to any other host becomes a raw TCP relay in `next_layer`, before
   mitmproxy looks at the bytes: no certificate of ours, nothing decrypted, no flow. The
   decision is per connection, unlike mitmproxy's `allow_hosts`, which would also turn the
-  reverse listener into a tunnel (mitmproxy-notes §10). Our `next_layer` runs before
+  reverse listener into a tunnel (docs/mitmproxy.md#allow_hosts-is-global). Our `next_layer` runs before
   mitmproxy's own NextLayer addon, which never overrides a layer set by another addon.
 - Plain HTTP proxy requests for other hosts are marked PASSTHROUGH in `requestheaders`, so no
   router addon touches them (`is_client_flow`) and mitmproxy forwards them as they are. This

@@ -79,7 +79,7 @@ class Settings:
 
     def running(self) -> None:
         # Eager connections would dial the reverse target (or api.openai.com) on every client
-        # connect, although the router answers everything itself (mitmproxy-notes §2.4).
+        # connect, although the router answers everything itself (docs/mitmproxy.md#lazy-connections).
         if ctx.options.connection_strategy != "lazy":
             ctx.options.update(connection_strategy="lazy")
 

@@ -4,7 +4,7 @@ Usage:
     ./run.sh --web        # mitmweb with the router's addons; the cap comes from the config
 
 mitmweb keeps every flow in memory (~3.6 MB per 1000 small flows, without bound:
-mitmproxy-notes §5). After each finished flow this addon removes the oldest finished flows
+docs/mitmproxy.md#mitmweb-keeps-every-flow). After each finished flow this addon removes the oldest finished flows
 beyond the cap through the View's own API (`view.remove`), so the UI drops them too. Live
 flows are never removed (removing kills them). mitmdump has no view: there it does nothing.
 """

@@ -1,6 +1,7 @@
-"""OpenAI ``messages`` → Gemini ``systemInstruction`` parts + ``contents`` (wire-formats §3.2, §3.5).
+"""OpenAI ``messages`` → Gemini ``systemInstruction`` parts + ``contents``.
 
-Rules, in the order they bite (trap §4.9):
+The mapping: docs/gemini-wire-format.md#messages-to-contents and docs/gemini-wire-format.md#content-parts.
+Rules, in the order they bite (trap 9, docs/gemini-wire-format.md#traps):
 - system/developer text goes to ``systemInstruction`` in order;
 - consecutive same-role turns are merged; empty text is never sent, and a
   message that leaves no parts is dropped (Gemini 400s on empty ``parts``);
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 from .chat_validate import fail, parse_data_url
 from .toolids import DUMMY_THOUGHT_SIGNATURE, decode_call_id
 
-# Whitespace, not "": Gemini rejects empty text parameters (wire-formats §3.2 rule 6).
+# Whitespace, not "": Gemini rejects empty text parameters (docs/gemini-wire-format.md#messages-to-contents, rule 6).
 MINIMAL_USER_TEXT = " "
 MISSING_RESULT = {"error": "no result provided"}
 AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mp3"}
@@ -172,7 +173,7 @@ def _text_parts(content: object) -> list[Part]:
 
 
 def _response_object(content: object) -> dict:
-    """functionResponse.response must be an object (wire-formats §1.3)."""
+    """functionResponse.response must be an object (docs/gemini-wire-format.md#generatecontent-request)."""
     text = _text_of(content)
     try:
         value = json.loads(text)

@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions request → Gemini ``generateContent`` body (wire-formats §3.1).
+"""OpenAI Chat Completions request → Gemini ``generateContent`` body (docs/gemini-wire-format.md#request-mapping).
 
 Pure: dicts in, dict out. The same body serves ``streamGenerateContent``; the
 model goes in the URL, so ``gemini_model`` only steers model-specific limits.

@@ -1,11 +1,13 @@
-"""Gemini ``GenerateContentResponse`` → OpenAI ``chat.completion`` (wire-formats §3.6, §3.8).
+"""Gemini ``GenerateContentResponse`` → OpenAI ``chat.completion``.
 
-Nothing here assumes ``candidates[0].content.parts[0].text`` exists (trap §4.6):
+The mapping: docs/gemini-wire-format.md#response-mapping and docs/gemini-wire-format.md#usage;
+the traps by number: docs/gemini-wire-format.md#traps.
+Nothing here assumes ``candidates[0].content.parts[0].text`` exists (trap 6):
 blocked prompts have no candidates, thinking-MAX_TOKENS answers have no parts,
 zero-argument calls have no ``args``, and proto3 JSON omits ``index: 0``.
 A choice that emitted a functionCall finishes with ``tool_calls`` even when
-Gemini says ``STOP`` (trap §4.5); only OpenAI's finish strings ever leave here
-(trap §4.14). A request that used the legacy ``functions`` field gets its call back
+Gemini says ``STOP`` (trap 5); only OpenAI's finish strings ever leave here
+(trap 14). A request that used the legacy ``functions`` field gets its call back
 in the legacy shape (``message.function_call``, finish ``function_call``): old
 clients read only that. Gemini's ``logprobsResult`` becomes ``choices[].logprobs``.
 """

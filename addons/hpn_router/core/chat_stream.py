@@ -1,11 +1,12 @@
 """Sans-I/O translator: Gemini ``streamGenerateContent?alt=sse`` bytes → OpenAI chunk events.
 
 Feed upstream bytes in any split; get OpenAI SSE events (``data: {...}\\n\\n``)
-back (wire-formats §2.4, §3.7). Per choice: a role chunk first, text deltas,
+back (docs/gemini-wire-format.md#openai-streaming, docs/gemini-wire-format.md#streaming-translation; the traps by
+number: docs/gemini-wire-format.md#traps). Per choice: a role chunk first, text deltas,
 ONE chunk per functionCall (Gemini sends calls whole) with an ``index`` that
-counts calls across the whole stream (trap §4.4), then ``delta: {}`` with the
-mapped finish reason (``tool_calls`` if a call was sent, trap §4.5). Usage is
-cumulative upstream, so the last ``usageMetadata`` wins (trap §4.3). An
+counts calls across the whole stream (trap 4), then ``delta: {}`` with the
+mapped finish reason (``tool_calls`` if a call was sent, trap 5). Usage is
+cumulative upstream, so the last ``usageMetadata`` wins (trap 3). An
 in-band ``{"error": …}`` ends the stream with an OpenAI error event and no
 ``[DONE]``; nothing is produced after that. Each Gemini event's ``logprobsResult``
 (the logprobs of that event's tokens) rides on the chunk carrying its text. With
@@ -93,7 +94,7 @@ class StreamTranslator:
             return out
         if self._raw_seen and not self._events:
             # Bytes but no `data:` event: a JSON-array stream (URL without
-            # ?alt=sse, trap §4.2) or garbage. Say so instead of an empty answer.
+            # ?alt=sse, trap 2 in docs/gemini-wire-format.md#traps) or garbage. Say so instead of an empty answer.
             return self.fail("upstream response was not a server-sent event stream")
         if not self._choices:
             out += self._start(0)  # empty upstream: still a well-formed (empty) answer

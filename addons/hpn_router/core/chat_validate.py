@@ -23,7 +23,7 @@ RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 AUDIO_FORMATS = ("wav", "mp3")
 URL_SCHEMES = ("http://", "https://")
 # OpenAI documents up to 4 stop sequences; Gemini takes 5, so 5 is let through
-# and only what Gemini would reject is a 400 here (wire-formats §3.1).
+# and only what Gemini would reject is a 400 here (docs/gemini-wire-format.md#request-mapping).
 MAX_STOP = 5
 # (low, high) inclusive; None = unbounded.
 NUMBER_RANGES: dict[str, tuple[float, float]] = {
@@ -40,7 +40,7 @@ INT_RANGES: dict[str, tuple[int | None, int | None]] = {
     "seed": (None, None),
 }
 BOOL_FIELDS = ("stream", "logprobs", "parallel_tool_calls")
-# Gemini's function-name rule (wire-formats §1.4), stricter than OpenAI's.
+# Gemini's function-name rule (docs/gemini-wire-format.md#function-declarations-and-the-schema-subset), stricter than OpenAI's.
 TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,63}")
 DATA_URL = re.compile(r"data:(?P<mime>[\w.+\-]+/[\w.+\-]+)(?:;[^,;]*)*?;base64,(?P<data>.*)", re.S)
 UNSUPPORTED = "unsupported_value"

@@ -1,6 +1,6 @@
 """Classify every upstream failure into what the key pool and the client should do.
 
-Gemini hides different fates behind the same status codes (wire-formats §1.8): an invalid
+Gemini hides different fates behind the same status codes (docs/gemini-wire-format.md#errors): an invalid
 key is a 400 like a malformed request, and a per-day quota is a 429 like a per-minute one.
 The classifier reads `ErrorInfo.reason`, `QuotaFailure.violations[].quotaId` and
 `RetryInfo.retryDelay` (found by `@type`, since Google varies the order of `details`).
@@ -141,7 +141,7 @@ def _classify_429(error: dict[str, Any]) -> Outcome:
     quota_ids = _quota_ids(error)
     message = str(error.get("message", ""))
     # A per-day 429 still carries a short retryDelay: trusting it would hammer a key that is
-    # spent until midnight (anchors §0). `limit: 0` means the model is not on this tier at all.
+    # spent until midnight (docs/gemini-wire-format.md#quotas). `limit: 0` means the model is not on this tier at all.
     learned = _learned_limit(error)
     if any("PerDay" in q for q in quota_ids):
         return Outcome(Verdict.QUOTA_EXHAUSTED, "429 per-day quota exhausted", quota_limit=learned)

@@ -1,4 +1,4 @@
-"""OpenAI ``/v1/embeddings`` ⇄ Gemini ``batchEmbedContents`` (wire-formats §3.10).
+"""OpenAI ``/v1/embeddings`` ⇄ Gemini ``batchEmbedContents`` (docs/gemini-wire-format.md#embeddings).
 
 Pure: dicts in, dicts out. Inputs go out in batches of at most ``MAX_BATCH``
 (Gemini rejects bigger ones with a 400) and come back in the same order.
@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from .chat_validate import fail, is_int, is_number
 from .invalid import InvalidRequest
 
-# Gemini's per-call limit for batchEmbedContents (wire-formats §1.2).
+# Gemini's per-call limit for batchEmbedContents (docs/gemini-wire-format.md#endpoints).
 MAX_BATCH = 100
 ENCODING_FORMATS = ("float", "base64")
 # gemini-embedding-001's outputDimensionality range; its default is the maximum.
@@ -162,7 +162,7 @@ def _show(value: object) -> str:
 def embedding_batches(body: dict, gemini_model: str, *, task_type: str | None = None) -> list[dict]:
     """``batchEmbedContents`` bodies for a validated request, each ≤ MAX_BATCH, in input order."""
     texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
-    # Every request must name the same model as the URL, with the prefix (§1.2).
+    # Every request must name the same model as the URL, with the prefix (docs/gemini-wire-format.md#endpoints).
     name = gemini_model if gemini_model.startswith("models/") else f"models/{gemini_model}"
     extra: dict[str, Any] = {}
     if body.get("dimensions") is not None:

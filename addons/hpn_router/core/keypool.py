@@ -4,7 +4,7 @@ Rules (each transition takes the time as an argument; nothing here sleeps or rea
 
 1. A key is DISABLED after an invalid-key, forbidden or precondition failure; the reason is
    kept. Only an operator (admin API) or a config reload brings it back.
-2. Quotas belong to a Cloud project and a model (wire-formats §1.9), so cooldowns, usage and
+2. Quotas belong to a Cloud project and a model (docs/gemini-wire-format.md#quotas), so cooldowns, usage and
    budgets are kept per (project, model): a 429 cools every key of that project for that
    model. A key without a project is its own project.
 3. A key is COOLING for a model while its project cools for that model, or while its

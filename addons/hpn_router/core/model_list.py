@@ -1,4 +1,4 @@
-"""Gemini ``models.list`` → OpenAI ``GET /v1/models`` (wire-formats §2.6), or back to
+"""Gemini ``models.list`` → OpenAI ``GET /v1/models`` (docs/gemini-wire-format.md#models-and-embeddings), or back to
 Gemini's own shape for Google's clients.
 
 Pure: the caller fetches every page of ``models`` and passes the ``models``

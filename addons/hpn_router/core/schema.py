@@ -1,7 +1,7 @@
-"""JSON Schema → the OpenAPI 3.0 subset Gemini accepts in ``parameters`` (wire-formats §3.4).
+"""JSON Schema → the OpenAPI 3.0 subset Gemini accepts in ``parameters`` (docs/gemini-wire-format.md#schema-cleanup).
 
 OpenAI/MCP tool schemas sent verbatim fail with ``Unknown name "additionalProperties"``
-and friends (trap §4.8). The cleanup follows litellm ``build_vertex_schema`` and
+and friends (trap 8, docs/gemini-wire-format.md#traps). The cleanup follows litellm ``build_vertex_schema`` and
 python-genai ``process_schema``:
 
 - ``$ref`` into ``$defs``/``definitions`` is inlined; a reference back into its own

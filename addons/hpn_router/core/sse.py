@@ -1,8 +1,8 @@
-"""Sans-I/O parser for the Gemini ``?alt=sse`` stream (wire-formats §1.7).
+"""Sans-I/O parser for the Gemini ``?alt=sse`` stream (docs/gemini-wire-format.md#gemini-streaming).
 
 Feed raw bytes as they arrive, in any split; get back the complete ``data:``
 payloads. Gemini frames events with CRLF, so LF, CR and CRLF are all accepted
-(trap §4.1), including a CR at the end of one read whose LF arrives in the next.
+(trap 1, docs/gemini-wire-format.md#traps), including a CR at the end of one read whose LF arrives in the next.
 Only those three terminate lines: U+2028/U+2029 inside JSON text are content
 (``str.splitlines`` would break them). UTF-8 is decoded incrementally, so a
 multi-byte character split across reads survives.

@@ -1,7 +1,7 @@
 """Tool-call ids that OpenAI clients see, and the thought signatures they carry.
 
 OpenAI clients keep only ``id/type/function`` of a tool call, so everything Gemini
-needs back on the next request travels inside the id (wire-formats §3.3):
+needs back on the next request travels inside the id (docs/gemini-wire-format.md#tool-call-ids-and-signatures):
 
     <base>[__thought__<sig>]
 
@@ -34,7 +34,7 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9.\-]+")
 _HEX = re.compile(r"(?:[0-9a-f]{2})+")
 
 # Google's documented last resort when a Gemini 3 function call has lost its
-# signature (wire-formats §1.11); it lowers quality, so only used when needed.
+# signature (docs/gemini-wire-format.md#thought-signatures); it lowers quality, so only used when needed.
 DUMMY_THOUGHT_SIGNATURE = base64.b64encode(b"skip_thought_signature_validator").decode("ascii")
 
 

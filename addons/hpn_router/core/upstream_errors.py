@@ -1,4 +1,4 @@
-"""Gemini error answers that reach the client, mapped to OpenAI's error envelope (§3.9).
+"""Gemini error answers that reach the client, mapped to OpenAI's error envelope (docs/gemini-wire-format.md#errors-to-the-client).
 
 Only answers the pool does not retry get here: request-shaped 400s, 404 for an unknown
 model, and 5xx after the retries ran out. Google's envelope (and its array form) never
