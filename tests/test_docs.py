@@ -1,4 +1,4 @@
-"""The design notes the code cites live in the repository.
+"""The design notes the code cites live in the repository, and the README's Code map follows the wiring.
 
 A citation names a file under docs/ and, optionally, one of its headings as GitHub renders the
 anchor: `docs/mitmproxy.md#hook-order`. Every citation in the repository's code, configs and
@@ -8,6 +8,7 @@ Markdown must resolve; section numbers of notes that are not in the repository (
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -150,3 +151,48 @@ def test_slug_follows_github() -> None:
     assert slug("Dependencies: the h11 pin") == "dependencies-the-h11-pin"
     assert slug("generateContent request") == "generatecontent-request"
     assert slug("Proxy mode: unmodified apps") == "proxy-mode-unmodified-apps"
+
+
+# The README's Code map --------------------------------------------------------------------
+
+
+def wired_addon_classes() -> list[str]:
+    """The class of every entry of `addons = [...]` in addons/router.py, in order."""
+    tree = ast.parse((ROOT / "addons" / "router.py").read_text(encoding="utf-8"))
+    built: dict[str, str] = {}
+    entries: list[ast.expr] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name == "addons" and isinstance(node.value, ast.List):
+                entries = node.value.elts
+            elif isinstance(node.value, ast.Call):
+                built[name] = called_name(node.value)
+    assert entries, "addons/router.py has no `addons = [...]` list"
+    return [called_name(e) if isinstance(e, ast.Call) else built[e.id] for e in entries if isinstance(e, ast.Call | ast.Name)]
+
+
+def called_name(call: ast.Call) -> str:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ast.unparse(func)
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", text, re.MULTILINE | re.DOTALL)
+    assert m, f'README.md has no "## {title}" section'
+    return m.group(1)
+
+
+def test_the_code_map_lists_every_wired_addon_in_order() -> None:
+    code_map = readme_section("Code map")
+    wired = wired_addon_classes()
+    assert len(wired) > 10
+    missing = [name for name in wired if f"`{name}`" not in code_map]
+    assert not missing, f"README Code map does not list {missing}, which addons/router.py wires"
+    positions = [code_map.index(f"`{name}`") for name in wired]
+    assert positions == sorted(positions), f"README Code map lists the addons in another order than addons/router.py: {wired}"
+
+
+def test_the_contents_list_the_code_map() -> None:
+    assert "- [Code map](#code-map)" in readme_section("Contents")
