@@ -75,6 +75,6 @@ def as_decimal(value: Any, path: str) -> Decimal:
         number = Decimal(str(value))  # str() keeps 0.5 exact instead of its binary float
     except InvalidOperation:
         raise ConfigError(f"{path}: expected a number, got {show(value)}") from None
-    if number < 0 or not number.is_finite():
+    if not number.is_finite() or number < 0:  # NaN first: comparing it raises
         raise ConfigError(f"{path}: expected a non-negative number, got {show(value)}")
     return number

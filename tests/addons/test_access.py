@@ -1,0 +1,57 @@
+"""Access: client tokens (Bearer or Google's header), the per-client rate, and bodies over
+the limit, each refused in OpenAI's format before anything else runs."""
+
+from __future__ import annotations
+
+import json
+
+from hpn_router.addons.access import Access
+from hpn_router.config import parse_config
+from mitmproxy.test import taddons, tflow
+
+TOKENS = ["client-one-0123456789abcdef", "client-two-0123456789abcdef"]
+
+
+def access(**server: object) -> Access:
+    addon = Access(clock=lambda: 1000.0)
+    addon.apply(parse_config({"server": server, "key_pool": {"keys": [{"name": "k", "key": "AIzaSyAccessKey"}], "state_file": ""}}, {}))
+    return addon
+
+
+def ask(addon: Access, headers: dict[str, str] | None = None, path: str = "/v1/chat/completions", body: bytes = b"{}"):
+    flow = tflow.tflow()
+    flow.response = None
+    flow.request.method, flow.request.path, flow.request.content = "POST", path, body
+    flow.request.headers.update(headers or {})
+    with taddons.context():
+        addon.requestheaders(flow)
+        if flow.response is None:
+            addon.request(flow)
+    return flow
+
+
+def test_a_known_token_passes_in_either_header_and_an_unknown_one_is_401():
+    addon = access(client_tokens=TOKENS)
+    assert ask(addon, {"authorization": f"Bearer {TOKENS[1]}"}).response is None
+    assert ask(addon, {"x-goog-api-key": TOKENS[0]}).response is None
+    for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": TOKENS[0]}):
+        refused = ask(addon, headers)
+        assert refused.response.status_code == 401 and json.loads(refused.response.content)["error"]["code"] == "invalid_api_key"
+
+
+def test_without_client_tokens_everyone_passes():
+    assert ask(access()).response is None
+
+
+def test_the_per_client_rate_is_enforced_with_a_retry_after():
+    addon = access(client_tokens=TOKENS, client_rpm=2)
+    mine, theirs = {"authorization": f"Bearer {TOKENS[0]}"}, {"authorization": f"Bearer {TOKENS[1]}"}
+    assert ask(addon, mine).response is None and ask(addon, mine).response is None
+    limited = ask(addon, mine)
+    assert limited.response.status_code == 429 and int(limited.response.headers["retry-after"]) >= 1
+    assert ask(addon, theirs).response is None  # each client has its own window
+
+
+def test_a_body_over_the_limit_is_a_413():
+    flow = ask(access(max_body_bytes=1024), body=b"x" * 2048)
+    assert flow.response.status_code == 413 and "1024" in json.loads(flow.response.content)["error"]["message"]

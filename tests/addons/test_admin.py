@@ -1,0 +1,148 @@
+"""Admin: the pool's keys by name and state (never a key value), re-enabling a key, and
+config reloads, behind Access, which alone checks the admin token."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hpn_router.addons.access import Access
+from hpn_router.addons.admin import Admin
+from hpn_router.config import parse_config
+from hpn_router.core.classify import Outcome, Verdict
+from hpn_router.core.keypool import KeyPool, KeyState
+from hpn_router.state import RouterState
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow
+
+ADMIN_TOKEN = "admin-token-0123456789abcdef"
+KEYS = {"alpha": "AIzaSyAdminKeyAlphaAaaaaaaaaaaaaaaaaaaaa", "beta": "AIzaSyAdminKeyBetaBbbbbbbbbbbbbbbbbbbbbb"}
+NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+MODEL = "gemini-2.5-flash"
+CONFIG = parse_config(
+    {
+        "server": {"admin_token": ADMIN_TOKEN},
+        "key_pool": {"keys": [{"name": n, "key": k, "project": "p1" if n == "alpha" else None} for n, k in KEYS.items()]},
+    },
+    {},
+)
+
+
+class Reloads:
+    """Stands in for Settings.reload: records each call, answers with a scripted error."""
+
+    def __init__(self, error: str | None = None) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.error = error
+
+    def __call__(self, *, trigger: str, by: str | None = None) -> str | None:
+        self.calls.append({"trigger": trigger, "by": by})
+        return self.error
+
+
+def setup(reload: Reloads | None = None) -> tuple[Access, Admin, RouterState, Reloads]:
+    state = RouterState(pool=KeyPool(CONFIG.key_pool.keys, cooldown_seconds=60))
+    reload = reload or Reloads()
+    access = Access(clock=lambda: NOW)
+    access.apply(CONFIG)
+    return access, Admin(state, reload, clock=lambda: NOW), state, reload
+
+
+def call(access: Access, admin: Admin, method: str, path: str, token: str | None = ADMIN_TOKEN) -> http.HTTPFlow:
+    flow = tflow.tflow()
+    flow.response = None
+    flow.request.method, flow.request.path, flow.request.content = method, path, b""
+    if token:
+        flow.request.headers["authorization"] = f"Bearer {token}"
+    access.request(flow)
+    admin.request(flow)
+    return flow
+
+
+def body(flow: http.HTTPFlow) -> Any:
+    return json.loads(flow.response.content)
+
+
+def test_keys_lists_names_and_states_never_key_values():
+    access, admin, state, _ = setup()
+    state.pool.report(0, Outcome(Verdict.RATE_LIMITED, "429 per-minute quota", retry_after=30), NOW, MODEL)
+    state.pool.report(1, Outcome(Verdict.KEY_INVALID, "400 API key invalid"), NOW, MODEL)
+    with taddons.context():
+        flow = call(access, admin, "GET", "/admin/keys")
+    assert flow.response.status_code == 200
+    assert body(flow)["keys"] == [
+        {
+            "name": "alpha",
+            "project": "p1",
+            "state": "cooling",
+            "reason": "429 per-minute quota",
+            "until": "2026-01-01T00:00:30+00:00",
+            "requests_today": 0,
+            "requests_last_minute": 0,
+        },
+        {
+            "name": "beta",
+            "project": "key:beta",
+            "state": "disabled",
+            "reason": "400 API key invalid",
+            "until": None,
+            "requests_today": 0,
+            "requests_last_minute": 0,
+        },
+    ]
+    assert not any(key[:12] in flow.response.text for key in KEYS.values())
+
+
+def test_enable_brings_a_disabled_key_back():
+    access, admin, state, _ = setup()
+    state.pool.report(1, Outcome(Verdict.KEY_FORBIDDEN, "403 forbidden"), NOW, MODEL)
+    with taddons.context():
+        flow = call(access, admin, "POST", "/admin/keys/beta/enable")
+        unknown = call(access, admin, "POST", "/admin/keys/gamma/enable")
+    assert flow.response.status_code == 200 and body(flow)["state"] == "active" and body(flow)["name"] == "beta"
+    assert state.pool.state(1, NOW, MODEL) is KeyState.ACTIVE
+    assert unknown.response.status_code == 404 and body(unknown)["error"]["param"] == "name"
+
+
+def test_reload_reports_the_new_pool_or_why_the_previous_config_stays():
+    access, admin, _, reloads = setup()
+    with taddons.context():
+        flow = call(access, admin, "POST", "/admin/reload")
+    assert flow.response.status_code == 200 and body(flow) == {"reloaded": True, "keys": 2}
+    assert reloads.calls == [{"trigger": "admin_api", "by": "127.0.0.1:22"}]  # the caller, for the reload's log line
+
+    access, admin, _, reloads = setup(Reloads(error="server.port: expected an integer"))
+    with taddons.context():
+        refused = call(access, admin, "POST", "/admin/reload")
+    assert refused.response.status_code == 400
+    assert body(refused)["error"]["code"] == "invalid_config" and "server.port" in body(refused)["error"]["message"]
+
+
+def test_unknown_actions_and_wrong_methods_are_404():
+    access, admin, _, reloads = setup()
+    with taddons.context():
+        for method, path in (("GET", "/admin/reload"), ("DELETE", "/admin/keys"), ("GET", "/admin/nothing")):
+            flow = call(access, admin, method, path)
+            assert flow.response.status_code == 404, path
+    assert reloads.calls == []
+
+
+def test_the_admin_token_is_checked_by_access_before_admin_acts():
+    access, admin, state, reloads = setup()
+    state.pool.report(1, Outcome(Verdict.KEY_INVALID, "400"), NOW, MODEL)
+    with taddons.context():
+        for token in (None, "wrong-token", CONFIG.server.admin_token[:-1]):
+            for method, path in (("POST", "/admin/reload"), ("POST", "/admin/keys/beta/enable"), ("GET", "/admin/keys")):
+                flow = call(access, admin, method, path, token=token)
+                assert flow.response.status_code == 401 and "alpha" not in flow.response.text
+    assert reloads.calls == [] and state.pool.state(1, NOW, MODEL) is KeyState.DISABLED
+
+
+def test_paths_outside_admin_are_not_admins():
+    _, admin, _, _ = setup()
+    flow = tflow.tflow()
+    flow.response = None
+    flow.request.path = "/v1/models"
+    with taddons.context():
+        admin.request(flow)
+    assert flow.response is None

@@ -1,0 +1,69 @@
+"""The helpers addons answer with: OpenAI-format errors, JSON bodies read with a clear 400,
+the Gemini request rewritten without the client's credentials, and failures answered."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hpn_router.addons.answers import answer_error, answer_exception, answer_json, is_client_flow, parse_json_body, rewrite_request
+from hpn_router.core.invalid import InvalidRequest
+from hpn_router.errors import InvalidRequestError, RateLimitedError
+from mitmproxy.test import taddons, tflow
+
+
+def client_flow(content: bytes = b"{}"):
+    flow = tflow.tflow()
+    flow.response = None
+    flow.request.content = content
+    return flow
+
+
+def test_answers_make_the_flow_no_longer_a_client_flow_to_handle():
+    flow = client_flow()
+    assert is_client_flow(flow)
+    answer_error(flow, RateLimitedError("slow down", retry_after=2))
+    assert not is_client_flow(flow)
+    assert flow.response.status_code == 429 and flow.response.headers["retry-after"] == "2"
+    assert json.loads(flow.response.content)["error"]["message"] == "slow down"
+    other = client_flow()
+    answer_json(other, 201, {"é": 1}, {"x-extra": "1"})
+    assert other.response.content == '{"é": 1}'.encode() and other.response.headers["x-extra"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"  ", "The request body is empty; expected a JSON object."),
+        (b"{nope", "The request body is not valid JSON"),
+        (b'{"a": "\\ud800"}', "half of a UTF-16 surrogate pair"),
+        (b'{"a": "\xff"}', "The request body is not valid UTF-8 JSON."),
+    ],
+)
+def test_a_body_that_is_not_json_is_a_400_saying_why(content, message):
+    with pytest.raises(InvalidRequestError) as raised:
+        parse_json_body(client_flow(content))
+    assert message in raised.value.message and raised.value.status == 400
+
+
+def test_the_rewritten_request_carries_no_client_credentials():
+    flow = client_flow()
+    for name in ("authorization", "x-goog-api-key", "cookie", "openai-organization", "OpenAI-Project"):
+        flow.request.headers[name] = "secret"
+    flow.request.headers["content-type"] = "text/plain"
+    flow.request.headers["user-agent"] = "sdk"
+    rewrite_request(flow, "POST", "/v1beta/models/m:generateContent", b'{"contents": []}')
+    assert "secret" not in str(flow.request.headers.fields)
+    assert flow.request.headers["content-type"] == "application/json" and flow.request.headers["user-agent"] == "sdk"
+    assert flow.request.path == "/v1beta/models/m:generateContent" and flow.request.content == b'{"contents": []}'
+
+
+def test_exceptions_are_answered_by_kind_and_unexpected_ones_without_their_text():
+    invalid, known, unexpected = client_flow(), client_flow(), client_flow()
+    with taddons.context():
+        answer_exception(invalid, InvalidRequest("bad role", param="messages[0].role"), "translate the request")
+        answer_exception(known, RateLimitedError("later", retry_after=1), "translate the request")
+        answer_exception(unexpected, KeyError("AIzaSySecretInAnError"), "translate the request")
+    assert invalid.response.status_code == 400 and json.loads(invalid.response.content)["error"]["param"] == "messages[0].role"
+    assert known.response.status_code == 429
+    assert unexpected.response.status_code == 500 and "AIzaSy" not in unexpected.response.text

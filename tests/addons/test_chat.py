@@ -1,0 +1,74 @@
+"""ChatTranslation in the router's chain: an OpenAI chat request becomes Gemini's
+generateContent (model mapped, client credentials dropped), Gemini's answer comes back as a
+chat.completion, bad input is a 400 that never goes upstream, and streamed events are
+translated as they arrive."""
+
+from __future__ import annotations
+
+import json
+
+from hpn_router.addons.chat import IGNORED_HEADER, ChatTranslation
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow
+from routerchain import POOL_KEY, RouterChain, chain_config, gemini_json, json_of
+
+GEMINI_ANSWER = {
+    "candidates": [{"content": {"role": "model", "parts": [{"text": "Bonjour"}]}, "finishReason": "STOP", "index": 0}],
+    "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 1, "totalTokenCount": 5},
+}
+
+
+async def test_a_chat_request_goes_to_gemini_and_comes_back_as_a_chat_completion():
+    config = chain_config(models={"fast": "gemini-2.5-flash-lite"})
+    chain = RouterChain(gemini_json(GEMINI_ANSWER), config=config)
+    body = {"model": "fast", "messages": [{"role": "system", "content": "Be brief"}, {"role": "user", "content": "Hello"}]}
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/chat/completions", body, {"authorization": "Bearer client-secret"})
+    [sent] = chain.sent
+    assert sent.path == "/v1beta/models/gemini-2.5-flash-lite:generateContent" and not sent.stream
+    gemini = json.loads(sent.body)
+    assert gemini["contents"] == [{"role": "user", "parts": [{"text": "Hello"}]}]
+    assert gemini["systemInstruction"]["parts"][0]["text"] == "Be brief"
+    assert "authorization" not in flow.request.headers and chain.transport.sent[0][1] == POOL_KEY
+    answer = json_of(flow)
+    assert flow.response.status_code == 200 and flow.response.headers["content-type"] == "application/json"
+    assert answer["object"] == "chat.completion" and answer["model"] == "fast"
+    assert answer["choices"][0]["message"]["role"] == "assistant" and answer["choices"][0]["message"]["content"] == "Bonjour"
+    assert answer["choices"][0]["finish_reason"] == "stop" and answer["usage"]["prompt_tokens"] == 4
+
+
+async def test_bad_input_is_a_400_naming_the_field_and_nothing_goes_upstream():
+    chain = RouterChain()
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/chat/completions", {"model": "gpt-4o", "messages": []})
+        garbage = await chain.send("POST", "/v1/chat/completions", b"{not json")
+    assert chain.sent == []
+    assert flow.response.status_code == 400 and json_of(flow)["error"]["param"] == "messages"
+    assert garbage.response.status_code == 400 and "not valid JSON" in json_of(garbage)["error"]["message"]
+
+
+async def test_parameters_the_model_does_not_take_are_named_to_the_client():
+    chain = RouterChain(gemini_json(GEMINI_ANSWER))
+    body = {"model": "gemini-3-pro-preview", "messages": [{"role": "user", "content": "Hi"}], "frequency_penalty": 0.5}
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/chat/completions", body)
+    assert "frequencyPenalty" not in json.loads(chain.sent[0].body).get("generationConfig", {})
+    assert flow.response.headers[IGNORED_HEADER] == "frequency_penalty"
+
+
+def test_a_relayed_stream_is_translated_event_by_event():
+    chat, config = ChatTranslation(), chain_config()
+    flow = tflow.tflow()
+    flow.request.content = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "stream": True}).encode()
+    chat.translate_request(flow, config)
+    flow.response = http.Response.make(200, b"", {"content-type": "text/event-stream", "content-length": "0"})
+    chat.start_stream(flow, config)
+    assert flow.response.headers["content-type"] == "text/event-stream" and "content-length" not in flow.response.headers
+    event = b"data: " + json.dumps(GEMINI_ANSWER).encode() + b"\r\n\r\n"
+    chunks = flow.response.stream(event) + flow.response.stream(b"")
+    events = [e.removeprefix("data: ") for e in b"".join(chunks).decode().split("\n\n") if e]
+    assert events[-1] == "[DONE]"
+    deltas = [json.loads(e)["choices"][0]["delta"] for e in events[:-1]]
+    assert "".join(d.get("content") or "" for d in deltas) == "Bonjour"
+    assert {json.loads(e)["object"] for e in events[:-1]} == {"chat.completion.chunk"}
+    assert all(chunk for chunk in chunks)  # an empty chunk would end the client's body early

@@ -1,0 +1,259 @@
+"""KeyRouting in-process: a fake transport stands in for Gemini (it replaces the one `apply`
+built), and each client request goes through the real chain (Endpoints, Translation with the
+chat translator, KeyRouting, Translation again), so the tests read what the client gets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from hpn_router.addons.chat import ChatTranslation
+from hpn_router.addons.endpoints import Endpoints
+from hpn_router.addons.keyrouting import KeyRouting
+from hpn_router.addons.translation import Translation
+from hpn_router.config import parse_config
+from hpn_router.core.keypool import KeyState
+from hpn_router.relay import TOKEN_HEADER
+from hpn_router.state import RouterState
+from hpn_router.upstream import AttemptResult, UpstreamRequest
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow
+
+FIRST, SECOND = "AIzaSyRoutingKeyFirstAaaaaaaaaaaaaaaaaaa", "AIzaSyRoutingKeySecondBbbbbbbbbbbbbbbbbb"
+MODEL = "gemini-2.5-flash"
+NOW = 1_700_000_000.0
+
+
+def config(**key_pool: Any):
+    keys = [{"name": "first", "key": FIRST}, {"name": "second", "key": SECOND}]
+    pool = {"keys": keys, "state_file": "", "max_wait_seconds": 0, "retry_backoff_ms": 0, **key_pool}
+    return parse_config({"key_pool": pool, "gemini": {"default_model": MODEL}}, {})
+
+
+def gemini_answer(text: str = "Hi there") -> AttemptResult:
+    body = {
+        "candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5},
+    }
+    return AttemptResult(status=200, headers={"content-type": "application/json"}, body=json.dumps(body).encode())
+
+
+def rate_limited() -> AttemptResult:
+    details = [
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [{"quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}],
+        },
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s"},
+    ]
+    body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota", "details": details}}
+    return AttemptResult(status=429, headers={"content-type": "application/json"}, body=json.dumps(body).encode())
+
+
+class FakeTransport:
+    """Answers each send with the next scripted result and records what it was sent."""
+
+    def __init__(self, *answers: AttemptResult) -> None:
+        self.answers = list(answers)
+        self.sent: list[tuple[UpstreamRequest, str]] = []
+        self.timeout_seconds = 0.0
+        self.closed = False
+
+    async def send(self, request: UpstreamRequest, key: str) -> AttemptResult:
+        self.sent.append((request, key))
+        return self.answers.pop(0)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class Router:
+    """The addons a chat request meets, wired as router.py wires them."""
+
+    def __init__(self, transport: Any, **key_pool: Any) -> None:
+        self.state = RouterState()
+        self.endpoints = Endpoints()
+        self.translation = Translation({"chat": ChatTranslation()})
+        self.routing = KeyRouting(self.state, clock=lambda: NOW)
+        cfg = config(**key_pool)
+        for addon in (self.endpoints, self.translation, self.routing):
+            addon.apply(cfg)
+        self.routing.transport = transport
+
+    async def ask(self, body: dict[str, Any]) -> http.HTTPFlow:
+        flow = self.client_request(body)
+        await self.route(flow)
+        return flow
+
+    @staticmethod
+    def client_request(body: dict[str, Any]) -> http.HTTPFlow:
+        flow = tflow.tflow()
+        flow.response = None
+        flow.request.method = "POST"
+        flow.request.path = "/v1/chat/completions"
+        flow.request.headers["content-type"] = "application/json"
+        flow.request.headers["authorization"] = "Bearer client-token"
+        flow.request.content = json.dumps(body).encode()
+        return flow
+
+    async def route(self, flow: http.HTTPFlow) -> None:
+        self.endpoints.request(flow)
+        self.translation.request(flow)
+        await self.routing.request(flow)
+
+    def finish(self, flow: http.HTTPFlow) -> None:
+        self.translation.response(flow)
+        self.routing.response(flow)
+
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]}
+
+
+def error_of(flow: http.HTTPFlow) -> dict[str, Any]:
+    return json.loads(flow.response.content)["error"]
+
+
+async def test_a_429_fails_over_to_the_next_key_whose_answer_the_client_gets():
+    transport = FakeTransport(rate_limited(), gemini_answer("Hi there"))
+    router = Router(transport)
+    with taddons.context():
+        flow = await router.ask(CHAT)
+        router.finish(flow)
+    assert [key for _, key in transport.sent] == [FIRST, SECOND]
+    request = transport.sent[1][0]
+    assert request.path == f"/v1beta/models/{MODEL}:generateContent" and not request.stream
+    assert json.loads(request.body)["contents"][0]["parts"][0]["text"] == "Hello"
+    assert flow.response.status_code == 200
+    answer = json.loads(flow.response.content)
+    assert answer["object"] == "chat.completion" and answer["choices"][0]["message"]["content"] == "Hi there"
+    assert answer["model"] == "gpt-4o" and answer["usage"]["total_tokens"] == 5
+    pool = router.state.pool
+    assert pool.state(0, NOW, MODEL) is KeyState.COOLING and pool.state(1, NOW, MODEL) is KeyState.ACTIVE
+    assert "authorization" not in request.body.decode() and "client-token" not in flow.request.headers.get("authorization", "")
+
+
+async def test_when_every_key_is_cooling_the_client_gets_a_429_and_nothing_more_goes_upstream():
+    transport = FakeTransport(rate_limited(), rate_limited())
+    router = Router(transport)
+    with taddons.context():
+        flow = await router.ask(CHAT)
+        again = await router.ask(CHAT)
+    assert len(transport.sent) == 2  # the second request found no key to try
+    for answered in (flow, again):
+        assert answered.response.status_code == 429
+        assert error_of(answered)["type"] and "rate limited" in error_of(answered)["message"]
+        assert 1 <= int(answered.response.headers["retry-after"]) <= 30
+        assert FIRST not in answered.response.text and SECOND not in answered.response.text
+
+
+async def test_an_error_quoting_the_key_reaches_the_client_without_it():
+    quoted = {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": f"Bad request for api_key:{FIRST}"}}
+    transport = FakeTransport(AttemptResult(status=400, body=json.dumps(quoted).encode()))
+    router = Router(transport)
+    with taddons.context():
+        flow = await router.ask(CHAT)
+        router.finish(flow)
+    assert flow.response.status_code == 400
+    assert FIRST not in flow.response.text and "<key:first>" in error_of(flow)["message"]
+
+
+class FakeStream:
+    """What an open aiohttp stream offers the relay: headers, content.iter_any(), close()."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.headers = {"content-type": "text/event-stream"}
+        self.chunks = chunks
+        self.content = self
+        self.closed = False
+
+    async def iter_any(self):
+        for chunk in self.chunks:
+            yield chunk
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def fetch_from_relay(port: int, token: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"POST /v1beta/models/x HTTP/1.1\r\nhost: x\r\n{TOKEN_HEADER}: {token}\r\ncontent-length: 0\r\n\r\n".encode())
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return answer
+
+
+async def test_an_accepted_stream_is_handed_to_the_relay_which_serves_it_once():
+    event = b'data: {"candidates": [{"content": {"parts": [{"text": "Hi"}]}}]}\r\n\r\n'
+    stream = FakeStream(event)
+    transport = FakeTransport(AttemptResult(status=200, headers={"content-type": "text/event-stream"}, stream=stream))
+    router = Router(transport)
+    await router.routing.running()
+    try:
+        with taddons.context():
+            flow = await router.ask({**CHAT, "stream": True})
+        request, _ = transport.sent[0]
+        assert request.stream and request.query == "alt=sse" and request.path.endswith(":streamGenerateContent")
+        assert flow.response is None  # mitmproxy fetches the answer from the relay
+        assert (flow.request.host, flow.request.port) == ("127.0.0.1", router.routing.relay.port)
+        token = flow.request.headers[TOKEN_HEADER]
+        answer = await fetch_from_relay(router.routing.relay.port, token)
+        assert answer.startswith(b"HTTP/1.1 200") and event in answer and stream.closed
+        assert b"HTTP/1.1 500" in await fetch_from_relay(router.routing.relay.port, token)  # a token serves once
+    finally:
+        await router.routing.done()
+    assert transport.closed
+
+
+class BrokenTransport(FakeTransport):
+    async def send(self, request: UpstreamRequest, key: str) -> AttemptResult:
+        raise RuntimeError(f"bug with {key}")
+
+
+async def test_a_failing_transport_is_answered_with_the_routers_error_not_raised():
+    router = Router(BrokenTransport())
+    with taddons.context():
+        flow = await router.ask(CHAT)
+    assert flow.response.status_code == 500
+    assert error_of(flow)["type"] == "server_error" and FIRST not in flow.response.text
+
+
+class HangingTransport(FakeTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.cancelled = False
+
+    async def send(self, request: UpstreamRequest, key: str) -> AttemptResult:
+        self.sent.append((request, key))
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("unreachable")
+
+
+async def test_a_client_that_disconnects_cancels_its_upstream_request():
+    transport = HangingTransport()
+    router = Router(transport)
+    with taddons.context():
+        flow = router.client_request(CHAT)
+        routing = asyncio.ensure_future(router.route(flow))
+        await asyncio.wait_for(transport.started.wait(), 5)
+        router.routing.client_disconnected(flow.client_conn)
+        await asyncio.wait_for(routing, 5)
+    assert len(transport.sent) == 1 and transport.cancelled
+    assert flow.error is not None and flow.response is None  # killed: nothing is sent to a gone client
+
+
+async def test_without_a_valid_config_the_client_gets_an_error_and_nothing_goes_upstream():
+    transport = FakeTransport()
+    router = Router(transport)
+    router.state.pool = None  # as after a start-up whose state file another router holds
+    with taddons.context():
+        flow = await router.ask(CHAT)
+    assert flow.response.status_code == 500 and "no valid configuration" in error_of(flow)["message"]
+    assert transport.sent == []

@@ -1,0 +1,127 @@
+"""GeminiTransport against a real HTTP server on 127.0.0.1: what goes on the wire (the key
+only in its header), what comes back (kept headers, bodies, open streams), and failures
+reported by kind only (timeout, refused connection)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from hpn_router.upstream import GeminiTransport, UpstreamRequest
+
+KEY = "AIzaSyUpstreamKey0123456789AbCdEfGhIjKl"
+PATH = "/v1beta/models/gemini-2.5-flash:generateContent"
+
+
+class Gemini:
+    """A stand-in Gemini that records each request and answers as told."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, object]] = []
+        self.release = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.seen.append(
+            {"method": request.method, "url": str(request.url), "headers": dict(request.headers), "body": await request.read()}
+        )
+        if request.path.endswith(":slow"):
+            await self.release.wait()
+        if request.path.endswith(":streamGenerateContent"):
+            response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+            await response.prepare(request)
+            for n in range(3):
+                await response.write(f'data: {{"n": {n}}}\r\n\r\n'.encode())
+            await response.write_eof()
+            return response
+        if request.path.endswith(":limited"):
+            return web.json_response({"error": {"code": 429}}, status=429)
+        return web.json_response({"ok": True}, headers={"x-gemini-service-tier": "standard", "x-internal": "dropped"})
+
+
+@pytest.fixture
+async def gemini() -> AsyncIterator[tuple[Gemini, str]]:
+    fake = Gemini()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", fake.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield fake, f"http://127.0.0.1:{port}/"
+    fake.release.set()
+    await runner.cleanup()
+
+
+def request(path: str = PATH, *, query: str = "", stream: bool = False, method: str = "POST", body: bytes = b'{"contents": []}'):
+    return UpstreamRequest(method, path, query, body if method != "GET" else b"", stream, "gemini-2.5-flash")
+
+
+async def test_the_key_travels_only_in_its_header_and_the_answer_comes_back(gemini):
+    fake, base_url = gemini
+    transport = GeminiTransport(base_url, timeout_seconds=5)
+    try:
+        result = await transport.send(request(), KEY)
+    finally:
+        await transport.close()
+    [seen] = fake.seen
+    assert seen["method"] == "POST" and seen["url"].endswith(PATH) and KEY not in seen["url"]
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert headers["x-goog-api-key"] == KEY and headers["content-type"] == "application/json"
+    assert [name for name, value in headers.items() if KEY in value] == ["x-goog-api-key"]
+    assert seen["body"] == b'{"contents": []}'
+    assert result.status == 200 and result.body == b'{"ok": true}' and result.error is None and result.stream is None
+    assert result.headers == {"content-type": "application/json; charset=utf-8", "x-gemini-service-tier": "standard"}
+
+
+async def test_a_get_sends_no_body_and_keeps_its_query(gemini):
+    fake, base_url = gemini
+    transport = GeminiTransport(base_url, timeout_seconds=5)
+    try:
+        await transport.send(request("/v1beta/models", query="pageSize=5", method="GET"), KEY)
+    finally:
+        await transport.close()
+    assert fake.seen[0]["method"] == "GET" and fake.seen[0]["url"].endswith("/v1beta/models?pageSize=5") and fake.seen[0]["body"] == b""
+
+
+async def test_an_accepted_stream_is_returned_open_and_an_error_is_read_whole(gemini):
+    _, base_url = gemini
+    transport = GeminiTransport(base_url, timeout_seconds=5)
+    try:
+        result = await transport.send(request("/v1beta/models/m:streamGenerateContent", query="alt=sse", stream=True), KEY)
+        assert result.status == 200 and result.stream is not None and result.body == b""
+        chunks = b"".join([chunk async for chunk in result.stream.content.iter_any()])
+        assert chunks.count(b"data: ") == 3
+        result.close()
+        assert result.stream is None
+        limited = await transport.send(request("/v1beta/models/m:limited", stream=True), KEY)
+        assert limited.status == 429 and limited.stream is None and b"429" in limited.body
+    finally:
+        await transport.close()
+
+
+async def test_an_answer_slower_than_the_timeout_is_reported_as_a_timeout(gemini):
+    fake, base_url = gemini
+    transport = GeminiTransport(base_url, timeout_seconds=0.2)
+    try:
+        result = await transport.send(request("/v1beta/models/m:slow"), KEY)
+    finally:
+        await transport.close()
+    assert len(fake.seen) == 1  # it was sent, then given up on
+    assert result.status is None and result.error == "timeout" and result.stream is None
+
+
+async def test_a_refused_connection_is_reported_by_kind_only():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again below: nothing listens there
+    transport = GeminiTransport(f"http://127.0.0.1:{port}", timeout_seconds=5)
+    try:
+        result = await transport.send(request(), KEY)
+    finally:
+        await transport.close()
+    assert result.status is None and result.error is not None
+    assert result.error.startswith("connection error (") and str(port) not in result.error and KEY not in result.error
