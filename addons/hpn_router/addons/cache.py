@@ -3,13 +3,14 @@
 Two addons around the translation, sharing one `FlashCache` (router.py wires them):
 
 * `CacheLookup` runs after Endpoints and before ChatTranslation in `request`: it keys the
-  client's own OpenAI body (parsed and validated once, then shared with ChatTranslation
-  through the flow's context) (model name mapped, see core/cachekey.py) and answers a hit
+  client's own OpenAI body (model name mapped, see core/cachekey.py; parsed and validated
+  once, ChatTranslation reads the same parse from the flow's context) and answers a hit
   locally, as JSON or as an SSE stream, without touching a key or the upstream. While an
   identical request is already upstream, it waits for that answer instead (coalescing).
 * `CacheStore` runs after ChatTranslation: it stores complete 200 answers in `response`,
-  non-streamed from the completion ChatTranslation left in the flow's context, streamed from a copy of the SSE bytes the client was sent
-  (collected by a tee around the stream in `responseheaders`).
+  non-streamed from the completion ChatTranslation left in the flow's context (not parsed
+  again), streamed from a copy of the SSE bytes the client was sent (collected by a tee
+  around the stream in `responseheaders`).
 
 Every answer to a chat request the cache looked at carries `X-HPN-Cache: HIT`, `MISS` or
 `BYPASS` (not looked up: `Cache-Control: no-cache` or, without Cache-Control, HTTP/1.0's
