@@ -27,6 +27,7 @@ from hpn_router.addons.admin import Admin  # noqa: E402
 from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache  # noqa: E402
 from hpn_router.addons.chat import ChatTranslation  # noqa: E402
 from hpn_router.addons.clientview import ClientView, NoteClientRequest, ShowClientRequest  # noqa: E402
+from hpn_router.addons.contextmetadata import ContextMetadata  # noqa: E402
 from hpn_router.addons.cors import Cors, CorsHeaders, CorsPreflight  # noqa: E402
 from hpn_router.addons.cost import CostEstimator  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
@@ -117,6 +118,7 @@ addons = [
     CorsHeaders(cors),  # after the translation, which rebuilds answers' headers
     view_cap,
     ShowClientRequest(client_view),  # after every addon that reads the upstream request
+    ContextMetadata(),  # after every addon that reads the flow's context: what mitmweb and -w show
     flow_redaction,  # last: scrubs finished flows before Dumper, Save and View see them
 ]
 guard_hooks(addons)  # no hook raises: one addon's failure cannot skip the later ones (redaction)

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hpn_router import meta
 from hpn_router.config import RouterConfig, parse_config
+from hpn_router.flowcontext import context
 from loguru import logger
 from mitmproxy import http
 from mitmproxy.test import tflow
@@ -31,8 +31,8 @@ def chat_flow(body: dict[str, Any] | bytes, *, headers: dict[str, str] | None = 
     flow.request.headers.update({"content-type": "application/json", **(headers or {})})
     flow.request.content = body if isinstance(body, bytes) else json.dumps(body).encode()
     flow.request.timestamp_start = time.time()
-    flow.metadata[meta.ROUTE] = "chat"
-    flow.metadata[meta.CLIENT] = client
+    ctx = context(flow)
+    ctx.route, ctx.client = "chat", client
     return flow
 
 
@@ -53,11 +53,11 @@ def completion(text: str = "Hello!", *, model: str = "gpt-4", usage: dict[str, i
 def answer_from_upstream(flow: http.HTTPFlow, body: dict[str, Any], status: int = 200) -> None:
     """What ChatTranslation leaves after a non-streamed Gemini answer."""
     flow.response = http.Response.make(status, json.dumps(body), {"content-type": "application/json"})
+    ctx = context(flow)
     if status == 200:
-        flow.metadata[meta.USAGE] = body.get("usage")
-        flow.metadata[meta.MODEL] = body.get("model")
+        ctx.usage, ctx.model = body.get("usage"), body.get("model")
     else:
-        flow.metadata[meta.LOCAL] = True  # ChatTranslation's answer_error
+        ctx.local = True  # ChatTranslation's answer_error
 
 
 @contextmanager

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from hpn_router import meta
 from hpn_router.addons.access import Access
 from hpn_router.addons.endpoints import Endpoints
 from hpn_router.addons.health import Health
 from hpn_router.config import parse_config
 from hpn_router.core.keypool import KeyPool
+from hpn_router.flowcontext import context
 from hpn_router.state import RouterState
 from mitmproxy.test import taddons, tflow, tutils
 
@@ -45,8 +45,8 @@ def test_valid_token_names_the_client():
         f = flow(auth=TOKEN)
         access.request(f)
         assert f.response is None
-        assert f.metadata[meta.CLIENT].startswith("client_") and f.metadata[meta.FULL_HEALTH]
-        assert TOKEN not in f.metadata[meta.CLIENT]
+        assert context(f).client.startswith("client_") and context(f).full_health
+        assert TOKEN not in context(f).client
 
 
 def test_already_answered_flows_are_left_alone():
@@ -58,7 +58,7 @@ def test_already_answered_flows_are_left_alone():
         f.response = tutils.tresp()
         access.request(f)
         endpoints.request(f)
-        assert f.response.status_code == 200 and meta.ROUTE not in f.metadata
+        assert f.response.status_code == 200 and context(f).route is None
 
 
 def test_unknown_path_is_404_and_wrong_method_405():
@@ -80,7 +80,7 @@ def test_health_hides_counters_from_anonymous_callers():
     health = Health(state)
     with taddons.context(health):
         f = flow(method="GET", path="/health")
-        f.metadata[meta.FULL_HEALTH] = False
+        context(f).full_health = False
         health.request(f)
         assert json.loads(f.response.content) == {"status": "healthy"}
         g = flow(method="GET", path="/health")

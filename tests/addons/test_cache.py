@@ -13,6 +13,7 @@ from hpn_router.addons.cache import HEADER, CacheLookup, CacheStore, FlashCache
 from hpn_router.addons.chat import StreamAdapter
 from hpn_router.core.chat_request import TranslateOptions
 from hpn_router.core.chat_stream import StreamTranslator
+from hpn_router.flowcontext import CacheDecision, context
 from mitmproxy import http
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}
@@ -56,11 +57,11 @@ async def test_miss_then_hit_answers_locally() -> None:
     with captured_logs() as logs:
         second = await ask(lookup, store, answer=completion("must not be used"))
     assert status(second) == "HIT"
-    assert second.metadata[meta.LOCAL] is True
+    assert context(second).local is True
     answer = json.loads(second.response.content)
     assert answer["choices"][0]["message"]["content"] == "Hello!"
     assert answer["id"].startswith("chatcmpl-") and answer["id"] != "chatcmpl-upstream"
-    assert answer["usage"] == second.metadata[meta.USAGE] == completion()["usage"]
+    assert answer["usage"] == context(second).usage == completion()["usage"]
     [hit] = [r for r in logs if r["msg"] == "⚡ CACHE HIT"]
     assert hit["latency_ms"] >= 0 and hit["coalesced"] is False
 
@@ -158,7 +159,7 @@ async def test_no_store_is_not_stored_but_may_hit() -> None:
 async def test_disabled_cache_does_nothing() -> None:
     flash, lookup, store = make(enabled=False)
     flow = await ask(lookup, store)
-    assert flash.entries is None and meta.CACHE not in flow.metadata and status(flow) is None
+    assert flash.entries is None and context(flow).cache is None and status(flow) is None
 
 
 async def test_sampled_requests_bypass_when_configured() -> None:
@@ -193,17 +194,17 @@ async def test_invalid_request_is_left_to_the_translation() -> None:
     for body in (b"{not json", {"model": "gpt-4", "messages": []}, {"messages": [{"role": "user", "content": "x"}]}):
         flow = chat_flow(body)
         await lookup.request(flow)
-        assert flow.response is None and meta.CACHE not in flow.metadata
+        assert flow.response is None and context(flow).cache is None
 
 
 async def test_replays_and_attempt_flows_are_neither_looked_up_nor_stored() -> None:
     flash, lookup, store = make()
     await ask(lookup, store)
     replay = chat_flow(BODY)
-    replay.metadata[meta.CACHE] = {"status": "HIT", "key": "stale", "store": True, "leader": False}  # from the original
+    context(replay).cache = CacheDecision("HIT", key="stale", store=True)  # from the original
     replay.is_replay = "request"
     await lookup.request(replay)
-    assert replay.response is None and meta.CACHE not in replay.metadata
+    assert replay.response is None and context(replay).cache is None
     replay2 = chat_flow({**BODY, "messages": [{"role": "user", "content": "new"}]})
     await lookup.request(replay2)
     replay2.is_replay = "request"
@@ -227,7 +228,7 @@ async def test_lookup_failure_never_raises() -> None:
     flow = chat_flow(BODY)
     with captured_logs() as logs:
         await lookup.request(flow)
-    assert flow.response is None and meta.CACHE not in flow.metadata
+    assert flow.response is None and context(flow).cache is None
     assert any(r["msg"] == "cache lookup failed" for r in logs)
     assert len(flash.inflight) == 0
 
@@ -254,7 +255,7 @@ async def stream_through(
     flow = chat_flow(body)
     await lookup.request(flow)
     assert flow.response is None
-    flow.metadata[meta.RELAYED] = True
+    context(flow).relayed = True
     flow.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
     translator = StreamTranslator(
         model=body["model"], completion_id="chatcmpl-s", created=1, include_usage=False, options=TranslateOptions()
@@ -267,7 +268,7 @@ async def stream_through(
     for chunk in [*gemini_stream("Streamed answer", error=error), b""]:
         sent += b"".join(flow.response.stream(chunk))
     assert flow.response.stream is adapter  # ChatTranslation finds its own adapter in `response`
-    flow.metadata[meta.USAGE] = translator.openai_usage  # what ChatTranslation.response records
+    context(flow).usage = translator.openai_usage  # what ChatTranslation.response records
     store.response(flow)
     return flow, sent
 
@@ -281,7 +282,7 @@ async def test_stream_is_stored_once_complete_and_hits_unstreamed() -> None:
     assert status(hit) == "HIT"
     answer = json.loads(hit.response.content)
     assert answer["choices"][0]["message"]["content"] == "Streamed answer"
-    assert answer["usage"]["prompt_tokens"] == 4  # kept from metadata: the stream had no usage chunk
+    assert answer["usage"]["prompt_tokens"] == 4  # kept in the flow context: the stream had no usage chunk
 
 
 async def test_stream_with_in_band_error_is_not_stored() -> None:
@@ -313,7 +314,7 @@ async def test_identical_requests_in_flight_go_upstream_once() -> None:
     flash, lookup, store = make()
     leader = chat_flow(BODY)
     await lookup.request(leader)
-    assert leader.response is None and leader.metadata[meta.CACHE]["leader"] is True
+    assert leader.response is None and context(leader).cache.leader is True
     followers = [chat_flow(BODY) for _ in range(9)]
     with captured_logs() as logs:
         waiting = [asyncio.ensure_future(lookup.request(f)) for f in followers]
@@ -339,7 +340,7 @@ async def test_failed_leader_sends_followers_upstream() -> None:
     store.error(leader)
     await waiting
     assert follower.response is None  # it asks upstream itself
-    assert follower.metadata[meta.CACHE]["leader"] is True  # and leads whoever comes next
+    assert context(follower).cache.leader is True  # and leads whoever comes next
     assert len(flash.inflight) == 1
 
 
@@ -347,7 +348,7 @@ async def test_no_store_requests_follow_but_never_lead() -> None:
     flash, lookup, _ = make()
     flow = chat_flow(BODY, headers={"cache-control": "no-store"})
     await lookup.request(flow)
-    assert flow.metadata[meta.CACHE]["leader"] is False and len(flash.inflight) == 0
+    assert context(flow).cache.leader is False and len(flash.inflight) == 0
 
 
 async def test_a_stuck_leader_is_dropped_after_the_wait() -> None:
@@ -364,7 +365,7 @@ async def test_a_stuck_leader_is_dropped_after_the_wait() -> None:
     follower = chat_flow(BODY)
     await asyncio.gather(lookup.request(follower), tick())
     assert follower.response is None
-    assert follower.metadata[meta.CACHE]["leader"] is True  # took over
+    assert context(follower).cache.leader is True  # took over
     assert len(flash.inflight) == 1
 
 

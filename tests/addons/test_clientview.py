@@ -8,6 +8,7 @@ from flowtools import chat_flow
 from hpn_router import meta
 from hpn_router.addons.answers import rewrite_request
 from hpn_router.addons.clientview import ClientView, NoteClientRequest, ShowClientRequest
+from hpn_router.flowcontext import context
 from mitmproxy import http
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import tflow
@@ -53,7 +54,7 @@ def test_reverse_mode_shows_the_routers_listener_not_the_reverse_target() -> Non
     flow.request.scheme, flow.request.host, flow.request.port = "https", "generativelanguage.googleapis.com", 443
     handled(flow, view)
     flow.response = http.Response.make(200, b"data: {}\n\n")
-    flow.metadata[meta.RELAYED] = True
+    context(flow).relayed = True
     view.show.responseheaders(flow)  # a relayed stream: shown as the client's request while it streams
     assert flow.request.url == "http://127.0.0.1:8080/v1/chat/completions"
     assert flow.request.headers["host"] == "127.0.0.1:8080"
@@ -82,7 +83,7 @@ def test_a_replayed_attempt_is_refused_before_anything_is_sent() -> None:
 def test_passthrough_flows_are_not_touched() -> None:
     view = Pair()
     flow = tflow.tflow()
-    flow.metadata[meta.PASSTHROUGH] = True
+    context(flow).passthrough = True
     view.note.requestheaders(flow)
     view.note.request(flow)
     assert view.sent == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hpn_router import meta
 from hpn_router.addons.cors import Cors, CorsHeaders, CorsPreflight
 from hpn_router.config import parse_config
+from hpn_router.flowcontext import context
 from mitmproxy import http
 from mitmproxy.test import tflow, tutils
 
@@ -34,9 +35,11 @@ def test_preflight_for_an_unknown_path_allows_the_method_asked_for() -> None:
 
 def test_passthrough_and_attempt_flows_are_left_alone() -> None:
     preflight, headers = make()
-    for marker in ({meta.PASSTHROUGH: True}, {meta.ATTEMPT_OF: "client-flow-id"}):
+    for passthrough, attempt_of in ((True, None), (False, "client-flow-id")):
         flow = options("/v1/chat/completions")
-        flow.metadata.update(marker)
+        context(flow).passthrough = passthrough
+        if attempt_of:
+            flow.metadata[meta.ATTEMPT_OF] = attempt_of
         preflight.request(flow)
         assert flow.response is None
         flow.response = http.Response.make(200, b"other host")

@@ -10,6 +10,7 @@ from flowtools import answer_from_upstream, captured_logs, chat_flow, completion
 from hpn_router import meta
 from hpn_router.addons.cost import HEADER, CostEstimator, plain
 from hpn_router.addons.health import Health
+from hpn_router.flowcontext import CacheDecision, context
 from hpn_router.state import RouterState
 from mitmproxy import http
 
@@ -38,7 +39,7 @@ def test_real_usage_priced_exactly_with_header_and_log() -> None:
     # 10 prompt tokens at $0.50/M + 20 completion tokens at $1.50/M
     expected = Decimal("0.000035")
     assert state.total_saved == expected
-    assert flow.response.headers[HEADER] == "0.000035" == flow.metadata[meta.SAVED_USD]
+    assert flow.response.headers[HEADER] == "0.000035" == context(flow).saved_usd
     [line] = [r for r in logs if r.get("event") == "cost"]
     assert line["msg"] == "💸 CHA-CHING! You saved $0.000035 on this request. Total Saved: $0.000035"
     assert line["saved_usd"] == "0.000035" and line["estimated"] is False
@@ -90,7 +91,8 @@ def test_word_estimate_only_without_usage() -> None:
 def test_stream_uses_recorded_usage_or_answer_text() -> None:
     state, estimator = make()
     flow = chat_flow({**BODY, "stream": True})
-    flow.metadata.update({meta.RELAYED: True, meta.MODEL: "gpt-4", meta.USAGE: None, meta.ANSWER_TEXT: "a b c d e f g h i j"})
+    ctx = context(flow)
+    ctx.relayed, ctx.model, ctx.usage, ctx.answer_text = True, "gpt-4", None, "a b c d e f g h i j"
     flow.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
     flow.response.content = None  # a streamed body is not kept
     estimator.response(flow)
@@ -101,14 +103,9 @@ def test_cache_hit_counts_the_saved_answer() -> None:
     state, estimator = make()
     flow = chat_flow(BODY)
     flow.response = http.Response.make(200, json.dumps(completion()), {"content-type": "application/json"})
-    flow.metadata.update(
-        {
-            meta.LOCAL: True,
-            meta.MODEL: "gpt-4",
-            meta.USAGE: completion()["usage"],
-            meta.CACHE: {"status": "HIT", "key": "k", "store": True, "leader": False},
-        }
-    )
+    ctx = context(flow)
+    ctx.local, ctx.model, ctx.usage = True, "gpt-4", completion()["usage"]
+    ctx.cache = CacheDecision("HIT", key="k", store=True)
     estimator.response(flow)
     assert state.total_saved == Decimal("0.000035")
 
@@ -118,7 +115,7 @@ def test_what_never_counts(case: str) -> None:
     state, estimator = make()
     flow = answered()
     if case == "local_error":
-        flow.metadata[meta.LOCAL] = True  # e.g. a 400 or 429 the router answered itself
+        context(flow).local = True  # e.g. a 400 or 429 the router answered itself
     elif case == "upstream_error":
         flow.response.status_code = 503
     elif case == "replay":
@@ -126,9 +123,9 @@ def test_what_never_counts(case: str) -> None:
     elif case == "attempt":
         flow.metadata[meta.ATTEMPT_OF] = "client-flow"
     elif case == "health":
-        del flow.metadata[meta.ROUTE]
+        context(flow).route = None
     else:
-        flow.metadata[meta.ROUTE] = "native"
+        context(flow).route = "native"
     estimator.response(flow)
     assert state.total_saved == 0 and HEADER not in flow.response.headers
 
@@ -136,9 +133,9 @@ def test_what_never_counts(case: str) -> None:
 def test_embeddings_count_inputs_only() -> None:
     state, estimator = make(models={"text-embedding-3-small": {"input_per_million": "0.02", "output_per_million": "0"}})
     flow = chat_flow({"model": "text-embedding-3-small", "input": ["x"]})
-    flow.metadata[meta.ROUTE] = "embeddings"
+    context(flow).route = "embeddings"
     flow.response = http.Response.make(200, b'{"object": "list", "data": []}', {"content-type": "application/json"})
-    flow.metadata.update({meta.MODEL: "text-embedding-3-small", meta.USAGE: {"prompt_tokens": 500, "total_tokens": 500}})
+    context(flow).model, context(flow).usage = "text-embedding-3-small", {"prompt_tokens": 500, "total_tokens": 500}
     estimator.response(flow)
     assert state.total_saved == Decimal("0.00001")
 
@@ -147,7 +144,7 @@ def test_a_million_requests_sum_exactly() -> None:
     state, estimator = make()
     usage = {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1}  # $0.0000005 each
     flow = answered(answer=completion("", usage=usage))
-    flow.metadata[meta.USAGE] = usage
+    context(flow).usage = usage
     for _ in range(1000):
         estimator.response(flow)
     state.savings.add(Decimal("0.0000005") * 999_000)

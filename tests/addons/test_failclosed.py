@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from hpn_router import meta
 from hpn_router.addons.failclosed import FailClosed, guard_hooks
+from hpn_router.flowcontext import context
 from hpn_router.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay
 from mitmproxy import connection, exceptions
 from mitmproxy.proxy.layers.http import HttpRequestHook
@@ -71,7 +71,7 @@ async def test_a_failing_request_hook_answers_the_routers_error_and_later_addons
         f = client_flow()
         await tctx.master.addons.handle_lifecycle(HttpRequestHook(f))
         assert f.response.status_code == 500 and router_error(f) == {"error": ROUTER_FAILED}
-        assert f.metadata[meta.FAILED] and f.metadata[meta.LOCAL]
+        assert context(f).failed and context(f).local
         assert recorder.seen == ["request"]
 
 
@@ -120,7 +120,7 @@ def test_an_error_hook_failure_adds_no_answer():
     f = client_flow()
     f.error = tflow.terr()
     addon.error(f)
-    assert f.response is None and f.metadata[meta.FAILED]
+    assert f.response is None and context(f).failed
 
 
 # --- FailClosed -------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_every_flow_the_router_serves_targets_the_relay_without_a_token(fail_clo
 
 def test_passthrough_and_answered_flows_are_left_alone(fail_closed):
     passthrough = client_flow()
-    passthrough.metadata[meta.PASSTHROUGH] = True
+    context(passthrough).passthrough = True
     answered = client_flow()
     answered.response = tutils.tresp()
     for f in (passthrough, answered):
@@ -162,11 +162,11 @@ def test_before_the_relay_runs_a_flow_gets_the_routers_error(fail_closed):
 def test_the_relays_refusal_is_the_final_answer_and_the_client_target_comes_back(fail_closed):
     f = client_flow()
     fail_closed.requestheaders(f)
-    f.metadata[meta.ROUTE] = "chat"  # Endpoints ran, then the rest of `request` was skipped
+    context(f).route = "chat"  # Endpoints ran, then the rest of `request` was skipped
     f.response = tutils.tresp(status_code=500, content=json.dumps({"error": ROUTER_FAILED}).encode())
     f.response.headers[REFUSED_HEADER] = "1"
     fail_closed.response(f)
-    assert f.metadata[meta.LOCAL] and REFUSED_HEADER not in f.response.headers  # Translation leaves it alone
+    assert context(f).local and REFUSED_HEADER not in f.response.headers  # Translation leaves it alone
     assert router_error(f) == {"error": ROUTER_FAILED}
     assert (f.request.scheme, f.request.host, f.request.port) == ("https", "api.openai.com", 443)
 
@@ -177,7 +177,7 @@ def test_an_answered_flow_shows_the_client_target_and_a_relayed_stream_the_relay
         fail_closed.requestheaders(f)
     answered.response = tutils.tresp()
     relayed.response = tutils.tresp()
-    relayed.metadata[meta.RELAYED] = True
+    context(relayed).relayed = True
     failed.error = tflow.terr()
     fail_closed.response(answered)
     fail_closed.response(relayed)

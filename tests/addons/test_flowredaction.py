@@ -8,6 +8,7 @@ from flowtools import POOL_KEY, captured_logs, chat_flow, router_config
 from hpn_router import meta
 from hpn_router.addons import flowredaction
 from hpn_router.addons.flowredaction import FlowRedaction
+from hpn_router.flowcontext import context
 from mitmproxy import flow as mflow
 from mitmproxy import http
 from mitmproxy.addons.view import View
@@ -160,7 +161,7 @@ def test_error_bodies_keep_their_guidance_and_stay_json() -> None:
 def passthrough_flow() -> http.HTTPFlow:
     """Proxy mode, a host the router does not serve: the app's own credentials for it."""
     flow = tflow.tflow(resp=True)
-    flow.metadata[meta.PASSTHROUGH] = True
+    context(flow).passthrough = True
     for name, value in {
         "authorization": "Bearer other-host-secret-0001",
         "proxy-authorization": "Basic b3RoZXI6c2VjcmV0",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from hpn_router import meta
 from hpn_router.addons.answers import is_client_flow
 from hpn_router.addons.endpoints import Endpoints
 from hpn_router.addons.health import Health
 from hpn_router.addons.interception import Interception, router_serves
 from hpn_router.config import parse_config
+from hpn_router.flowcontext import context
 from hpn_router.state import RouterState
 from mitmproxy import connection
 from mitmproxy.options import Options
@@ -50,10 +50,10 @@ def test_requests_for_other_hosts_are_passthrough_and_nobody_answers_them():
     addon, health = Interception(), Health(RouterState())
     flow = _flow(REGULAR, "http://example.com/health")
     addon.requestheaders(flow)
-    assert flow.metadata[meta.PASSTHROUGH] is True and not is_client_flow(flow)
+    assert context(flow).passthrough is True and not is_client_flow(flow)
     health.request(flow)
     Endpoints().request(flow)
-    assert flow.response is None and meta.ROUTE not in flow.metadata
+    assert flow.response is None and context(flow).route is None
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ def test_requests_for_other_hosts_are_passthrough_and_nobody_answers_them():
 def test_requests_for_the_router_are_left_to_it(mode, url):
     flow = _flow(mode, url)
     Interception().requestheaders(flow)
-    assert meta.PASSTHROUGH not in flow.metadata and is_client_flow(flow)
+    assert not context(flow).passthrough and is_client_flow(flow)
 
 
 def test_intercept_hosts_come_from_the_config():
@@ -70,7 +70,7 @@ def test_intercept_hosts_come_from_the_config():
     addon.apply(parse_config({"key_pool": {"keys": [{"name": "k", "key": "AIzaK"}]}, "intercept_hosts": ["llm.internal.test"]}, {}))
     flow = _flow(REGULAR, "https://api.openai.com/v1/models")
     addon.requestheaders(flow)
-    assert flow.metadata[meta.PASSTHROUGH] is True
+    assert context(flow).passthrough is True
 
 
 def _next_layer(mode: ProxyMode, address: tuple[str, int] | None, transport: str = "tcp") -> layer.NextLayer:

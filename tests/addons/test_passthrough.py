@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hpn_router import meta
 from hpn_router.addons.passthrough import PassthroughGuard
 from hpn_router.config import parse_config
+from hpn_router.flowcontext import context
 from mitmproxy import connection
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
@@ -78,7 +78,7 @@ async def test_passthrough_false_refuses_every_host_it_is_asked_for():
     flow = tflow.tflow()
     flow.client_conn.proxy_mode = REGULAR
     flow.request.url = "http://example.com/"
-    flow.metadata[meta.PASSTHROUGH] = True
+    context(flow).passthrough = True
     await guard.requestheaders(flow)
     assert flow.response is not None and flow.response.status_code == 403
     assert flow.response.json()["error"]["code"] == "destination_refused"
@@ -89,7 +89,7 @@ async def test_a_plain_request_to_loopback_gets_403_before_anything_is_dialled()
     flow = tflow.tflow()
     flow.client_conn.proxy_mode = REGULAR
     flow.request.url = "http://localhost:6379/"
-    flow.metadata[meta.PASSTHROUGH] = True
+    context(flow).passthrough = True
     await guard.requestheaders(flow)
     assert flow.response is not None and flow.response.status_code == 403
     assert "loopback" in flow.response.json()["error"]["message"]

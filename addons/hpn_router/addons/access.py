@@ -21,11 +21,11 @@ from collections.abc import Callable
 from loguru import logger
 from mitmproxy import ctx, http
 
-from hpn_router import meta
 from hpn_router.addons.answers import LONE_SURROGATE_MESSAGE, answer_error, is_client_flow
 from hpn_router.config import RouterConfig
 from hpn_router.core.access import ClientRateLimiter, bearer_token, has_lone_surrogate, json_excess, match_token
 from hpn_router.errors import InvalidRequestError, PayloadTooLarge, RateLimitedError, RouterError
+from hpn_router.flowcontext import context
 
 
 class Unauthorized(RouterError):
@@ -78,8 +78,9 @@ class Access:
                 raise Unauthorized("The admin API needs Authorization: Bearer <server.admin_token>.")
             return
         client = self._client(flow, config)
-        flow.metadata[meta.CLIENT] = client
-        flow.metadata[meta.FULL_HEALTH] = client != "anonymous" or not config.server.client_tokens
+        ctx = context(flow)
+        ctx.client = client
+        ctx.full_health = client != "anonymous" or not config.server.client_tokens
         if path == "/health":
             return
         if config.server.client_tokens and client == "anonymous":

@@ -12,19 +12,20 @@ from hpn_router import meta
 from hpn_router.core.access import has_lone_surrogate
 from hpn_router.core.invalid import InvalidRequest
 from hpn_router.errors import InvalidRequestError, RouterError, to_openai_error
+from hpn_router.flowcontext import context
 
 
 def answer_json(flow: http.HTTPFlow, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
     """Set the router's own final answer: later addons must not translate it again."""
     body = json.dumps(payload, ensure_ascii=False).encode()
     flow.response = http.Response.make(status, body, {"content-type": "application/json", **(headers or {})})
-    flow.metadata[meta.LOCAL] = True
+    context(flow).local = True
 
 
 def answer_error(flow: http.HTTPFlow, err: RouterError) -> None:
     status, body, headers = to_openai_error(err)
     flow.response = http.Response.make(status, body, headers)
-    flow.metadata[meta.LOCAL] = True
+    context(flow).local = True
 
 
 def replace_body(response: http.Response, body: bytes, content_type: str = "application/json") -> None:
@@ -38,7 +39,7 @@ def is_client_flow(flow: http.HTTPFlow) -> bool:
     """A live client request for the router that nobody has answered yet (mitmproxy's guard,
     plus our own recorded attempt flows, which are never handled again, and proxy-mode
     requests for hosts the router does not intercept, which pass through untouched)."""
-    return not (flow.response or flow.error or not flow.live or meta.is_attempt(flow.metadata) or flow.metadata.get(meta.PASSTHROUGH))
+    return not (flow.response or flow.error or not flow.live or meta.is_attempt(flow) or context(flow).passthrough)
 
 
 LONE_SURROGATE_MESSAGE = (
@@ -78,11 +79,6 @@ def rewrite_request(flow: http.HTTPFlow, method: str, path: str, body: bytes) ->
         (name, value) for name, value in headers.fields if name.lower() not in _CREDENTIALS and name.lower() != b"content-type"
     ) + ((b"content-type", b"application/json"),)
     flow.request.content = body
-
-
-def upstream_plan(method: str, path: str, query: str, *, stream: bool, model: str, batched: bool = False) -> dict[str, Any]:
-    """What KeyRouting sends (metadata must stay JSON-like)."""
-    return {"method": method, "path": path, "query": query, "stream": stream, "model": model, "batched": batched}
 
 
 def answer_exception(flow: http.HTTPFlow, exc: Exception, what: str) -> None:

@@ -3,12 +3,14 @@
 Two addons around the translation, sharing one `FlashCache` (router.py wires them):
 
 * `CacheLookup` runs after Endpoints and before ChatTranslation in `request`: it keys the
-  client's own OpenAI body (model name mapped, see core/cachekey.py) and answers a hit
+  client's own OpenAI body (model name mapped, see core/cachekey.py; parsed and validated
+  once, ChatTranslation reads the same parse from the flow's context) and answers a hit
   locally, as JSON or as an SSE stream, without touching a key or the upstream. While an
   identical request is already upstream, it waits for that answer instead (coalescing).
 * `CacheStore` runs after ChatTranslation: it stores complete 200 answers in `response`,
-  non-streamed from the body, streamed from a copy of the SSE bytes the client was sent
-  (collected by a tee around the stream in `responseheaders`).
+  non-streamed from the completion ChatTranslation left in the flow's context (not parsed
+  again), streamed from a copy of the SSE bytes the client was sent (collected by a tee
+  around the stream in `responseheaders`).
 
 Every answer to a chat request the cache looked at carries `X-HPN-Cache: HIT`, `MISS` or
 `BYPASS` (not looked up: `Cache-Control: no-cache` or, without Cache-Control, HTTP/1.0's
@@ -33,14 +35,16 @@ from mitmproxy import http
 
 from hpn_router import meta
 from hpn_router.addons.answers import is_client_flow
+from hpn_router.addons.chat import chat_request
 from hpn_router.config import RouterConfig
 from hpn_router.core.cachekey import cache_key, is_cacheable, request_cache_directives
 from hpn_router.core.chat_request import is_streaming, wants_usage_in_stream
 from hpn_router.core.chat_response import new_completion_id
-from hpn_router.core.chat_validate import validate_chat_request
 from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
 from hpn_router.core.invalid import InvalidRequest
 from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
+from hpn_router.errors import RouterError
+from hpn_router.flowcontext import CacheDecision, context
 from hpn_router.models import gemini_model_for
 from hpn_router.routes import Endpoint
 
@@ -74,11 +78,11 @@ class FlashCache:
         # upstream themselves.
         self.wait_seconds = float(config.server.read_timeout_seconds * (config.key_pool.retry_count + 1))
 
-    def release(self, state: dict[str, Any], answer: CachedAnswer | None) -> None:
+    def release(self, decision: CacheDecision, answer: CachedAnswer | None) -> None:
         """A leader is done (answer None: it failed); its followers stop waiting."""
-        if state.get("leader"):
-            state["leader"] = False
-            self.inflight.finish(state["key"], answer)
+        if decision.leader and decision.key is not None:
+            decision.leader = False
+            self.inflight.finish(decision.key, answer)
 
 
 class CacheLookup:
@@ -86,10 +90,11 @@ class CacheLookup:
         self.flash = flash
 
     async def request(self, flow: http.HTTPFlow) -> None:
+        ctx = context(flow)
         if flow.is_replay:
-            flow.metadata.pop(meta.CACHE, None)  # a replay asks upstream again; never stored
+            ctx.cache = None  # a replay asks upstream again; never stored
             return
-        if flow.metadata.get(meta.ROUTE) != CHAT or not is_client_flow(flow):
+        if ctx.route != CHAT or not is_client_flow(flow):
             return
         try:
             await self._lookup(flow)
@@ -97,9 +102,9 @@ class CacheLookup:
             # Never raise out of a hook (later addons, redaction included, would be skipped);
             # the request goes upstream as if the cache did not exist.
             logger.exception("cache lookup failed")
-            state = flow.metadata.pop(meta.CACHE, None)
-            if state:
-                self.flash.release(state, None)
+            decision, ctx.cache = ctx.cache, None
+            if decision:
+                self.flash.release(decision, None)
 
     async def _lookup(self, flow: http.HTTPFlow) -> None:
         config, entries = self.flash.config, self.flash.entries
@@ -108,15 +113,15 @@ class CacheLookup:
         body = _chat_body(flow)
         if body is None:
             return  # ChatTranslation answers the 400
+        ctx = context(flow)
         if not is_cacheable(body, cache_sampled=config.cache.cache_sampled):
-            flow.metadata[meta.CACHE] = {"status": BYPASS}
+            ctx.cache = CacheDecision(BYPASS)
             return
         headers = flow.request.headers
         no_cache, no_store = request_cache_directives(headers.get("cache-control"), headers.get("pragma"))
         gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_model)
-        key = cache_key(body, gemini_model=gemini_model, endpoint=CHAT_PATH, client_id=flow.metadata.get(meta.CLIENT))
-        state: dict[str, Any] = {"status": BYPASS if no_cache else MISS, "key": key, "store": not no_store, "leader": False}
-        flow.metadata[meta.CACHE] = state
+        key = cache_key(body, gemini_model=gemini_model, endpoint=CHAT_PATH, client_id=ctx.client)
+        decision = ctx.cache = CacheDecision(BYPASS if no_cache else MISS, key=key, store=not no_store)
         if no_cache:
             return
         hit, coalesced = entries.get(key), False
@@ -125,8 +130,8 @@ class CacheLookup:
             coalesced = hit is not None
         if hit is not None:
             answer_hit(flow, body, hit, coalesced=coalesced)
-        elif state["store"] and self.flash.inflight.begin(key):
-            state["leader"] = True  # CacheStore releases the followers in response/error
+        elif decision.store and self.flash.inflight.begin(key):
+            decision.leader = True  # CacheStore releases the followers in response/error
 
     async def _follow(self, key: str) -> CachedAnswer | None:
         started = self.flash.timer()
@@ -141,8 +146,8 @@ class CacheLookup:
 
 def _chat_body(flow: http.HTTPFlow) -> dict[str, Any] | None:
     try:
-        return validate_chat_request(json.loads(flow.request.raw_content or b""))
-    except (ValueError, InvalidRequest):
+        return chat_request(flow)
+    except (ValueError, InvalidRequest, RouterError):
         return None
 
 
@@ -164,8 +169,10 @@ def answer_hit(flow: http.HTTPFlow, body: dict[str, Any], hit: CachedAnswer, *, 
         content = json.dumps(completion, ensure_ascii=False).encode()
         headers = {"content-type": "application/json"}
     flow.response = http.Response.make(200, content, {**headers, HEADER: HIT})
-    flow.metadata.update({meta.LOCAL: True, meta.MODEL: body["model"], meta.STREAM: stream, meta.USAGE: usage})
-    flow.metadata[meta.CACHE]["status"] = HIT
+    ctx = context(flow)
+    ctx.local, ctx.model, ctx.stream, ctx.usage = True, body["model"], stream, usage
+    assert ctx.cache is not None  # CacheLookup decided before answering
+    ctx.cache.status = HIT
     latency_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
     logger.bind(event="cache_hit", model=body["model"], stream=stream, coalesced=coalesced, latency_ms=latency_ms).info("⚡ CACHE HIT")
 
@@ -176,12 +183,12 @@ class CacheStore:
         self._tees: dict[str, StreamTee] = {}
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        state = flow.metadata.get(meta.CACHE)
-        if not state or flow.response is None or flow.is_replay or meta.is_attempt(flow.metadata):
+        decision = context(flow).cache
+        if not decision or flow.response is None or flow.is_replay or meta.is_attempt(flow):
             return
         try:
-            flow.response.headers[HEADER] = state["status"]  # a stream's headers leave after this hook
-            if _storable(flow, state) and callable(flow.response.stream):
+            flow.response.headers[HEADER] = decision.status  # a stream's headers leave after this hook
+            if _storable(flow, decision) and callable(flow.response.stream):
                 max_chars = self.flash.config.cache.max_bytes if self.flash.config else None
                 tee = StreamTee(flow.response.stream, flow.response, max_chars=max_chars)
                 flow.response.stream = tee
@@ -191,58 +198,69 @@ class CacheStore:
 
     def response(self, flow: http.HTTPFlow) -> None:
         tee = self._tees.pop(flow.id, None)
-        state = flow.metadata.get(meta.CACHE)
-        if not state or flow.is_replay or meta.is_attempt(flow.metadata):
+        decision = context(flow).cache
+        if not decision or flow.is_replay or meta.is_attempt(flow):
             return
         answer = None
         try:
             if flow.response is not None:
-                flow.response.headers[HEADER] = state["status"]
-                if _storable(flow, state):
+                flow.response.headers[HEADER] = decision.status
+                if _storable(flow, decision):
                     answer = self._answer(flow, tee)
-            if answer is not None and self.flash.entries is not None:
-                self.flash.entries.put(state["key"], answer)
+            if answer is not None and self.flash.entries is not None and decision.key is not None:
+                self.flash.entries.put(decision.key, answer)
         except Exception:
             logger.exception("cache: could not store the answer")
         finally:
-            self.flash.release(state, answer)
+            self.flash.release(decision, answer)
 
     def error(self, flow: http.HTTPFlow) -> None:
         self._tees.pop(flow.id, None)
-        state = flow.metadata.get(meta.CACHE)
-        if state and not flow.is_replay:
+        decision = context(flow).cache
+        if decision and not flow.is_replay:
             try:
-                self.flash.release(state, None)
+                self.flash.release(decision, None)
             except Exception:
                 logger.exception("cache: could not release waiting requests")
 
     def _answer(self, flow: http.HTTPFlow, tee: StreamTee | None) -> CachedAnswer | None:
         assert flow.response is not None
+        ctx = context(flow)
         completion: Any
-        if flow.metadata.get(meta.RELAYED):
+        if ctx.relayed:
             completion = tee.collector.completion() if tee else None
         else:
-            completion = json.loads(flow.response.raw_content or b"null")
+            completion = _completion(flow)
             if not isinstance(completion, dict) or completion.get("object") != "chat.completion":
                 return None
         if completion is None:
             return None
         # A stream without include_usage carried no usage; ChatTranslation kept it.
-        usage = flow.metadata.get(meta.USAGE) or completion.get("usage")
+        usage = ctx.usage or completion.get("usage")
         completion["usage"] = completion.get("usage") or usage
         return CachedAnswer(completion, usage, self.flash.timer())
 
 
-def _storable(flow: http.HTTPFlow, state: dict[str, Any]) -> bool:
+def _completion(flow: http.HTTPFlow) -> Any:
+    """The non-streamed answer: the completion ChatTranslation wrote, unless the body has
+    changed since (then, or without one, the body parsed). A copy: the entry gets its usage."""
+    assert flow.response is not None
+    answer = context(flow).answer
+    if answer is not None and answer.raw is flow.response.raw_content and isinstance(answer.value, dict):
+        return dict(answer.value)
+    return json.loads(flow.response.raw_content or b"null")
+
+
+def _storable(flow: http.HTTPFlow, decision: CacheDecision) -> bool:
     """An answer from upstream to a request whose answer may be stored (and only such a
     request leads followers): not a hit, not the router's own error answer."""
     return (
-        "key" in state
-        and state["status"] != HIT
-        and state["store"]
+        decision.key is not None
+        and decision.status != HIT
+        and decision.store
         and flow.response is not None
         and flow.response.status_code == 200
-        and not flow.metadata.get(meta.LOCAL)
+        and not context(flow).local
     )
 
 

@@ -2,7 +2,7 @@
 
 A translator run by the Translation addon. `translate_request` validates the OpenAI request
 and rewrites the flow's request into the Gemini request (so mitmweb shows what goes
-upstream), leaving KeyRouting a plan in `flow.metadata`; `start_stream`/`translate_response`
+upstream), leaving KeyRouting a plan in the flow's context; `start_stream`/`translate_response`
 turn Gemini's answer, streamed or not, into OpenAI's format. Bad input raises InvalidRequest,
 which Translation answers with a 4xx; nothing is forwarded. Parameters the target model does
 not take (penalties, on Gemini 3 and on aliases) are left out and named in `X-HPN-Ignored-Params`.
@@ -15,12 +15,10 @@ import time
 
 from mitmproxy import http
 
-from hpn_router import meta
 from hpn_router.addons.answers import (
     parse_json_body,
     replace_body,
     rewrite_request,
-    upstream_plan,
 )
 from hpn_router.config import RouterConfig
 from hpn_router.core.chat_request import (
@@ -34,6 +32,7 @@ from hpn_router.core.chat_request import (
 )
 from hpn_router.core.chat_response import gemini_to_chat_completion, new_completion_id
 from hpn_router.core.chat_stream import StreamTranslator
+from hpn_router.flowcontext import Parsed, UpstreamPlan, context
 from hpn_router.models import gemini_model_for
 
 IGNORED_HEADER = "X-HPN-Ignored-Params"
@@ -41,36 +40,34 @@ IGNORED_HEADER = "X-HPN-Ignored-Params"
 
 class ChatTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
-        body = validate_chat_request(parse_json_body(flow))
+        body = chat_request(flow)
         gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_model)
         gemini_body = chat_request_to_gemini(body, gemini_model, _options(config))
         stream = is_streaming(body)
         path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
         query = "alt=sse" if stream else ""
-        flow.metadata.update(
-            {
-                meta.MODEL: body["model"],
-                meta.GEMINI_MODEL: gemini_model,
-                meta.STREAM: stream,
-                meta.INCLUDE_USAGE: wants_usage_in_stream(body),
-                meta.LEGACY_FUNCTIONS: uses_legacy_functions(body),
-                meta.UPSTREAM: upstream_plan("POST", path, query, stream=stream, model=gemini_model),
-                meta.IGNORED_PARAMS: ignored_params(body, gemini_model),
-            }
-        )
+        ctx = context(flow)
+        ctx.model = body["model"]
+        ctx.gemini_model = gemini_model
+        ctx.stream = stream
+        ctx.include_usage = wants_usage_in_stream(body)
+        ctx.legacy_functions = uses_legacy_functions(body)
+        ctx.upstream = UpstreamPlan("POST", path, query, stream=stream, model=gemini_model)
+        ctx.ignored_params = ignored_params(body, gemini_model)
         content = json.dumps(gemini_body, ensure_ascii=False).encode()
         rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
 
     def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""
         assert flow.response is not None
+        ctx = context(flow)
         translator = StreamTranslator(
-            model=str(flow.metadata.get(meta.MODEL)),
+            model=ctx.model or "",
             completion_id=new_completion_id(),
             created=int(time.time()),
-            include_usage=bool(flow.metadata.get(meta.INCLUDE_USAGE)),
+            include_usage=ctx.include_usage,
             options=_options(config),
-            legacy_functions=bool(flow.metadata.get(meta.LEGACY_FUNCTIONS)),
+            legacy_functions=ctx.legacy_functions,
         )
         _name_ignored_params(flow)
         flow.response.headers["content-type"] = "text/event-stream"
@@ -78,33 +75,36 @@ class ChatTranslation:
         flow.response.stream = StreamAdapter(translator)
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
-        if flow.metadata.get(meta.RELAYED):
+        if context(flow).relayed:
             self._record_stream(flow)
         else:
             self._translate_completion(flow, config)
 
     def _translate_completion(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
+        ctx = context(flow)
         completion = gemini_to_chat_completion(
             json.loads(flow.response.raw_content or b"{}"),
-            model=str(flow.metadata.get(meta.MODEL)),
+            model=ctx.model or "",
             completion_id=new_completion_id(),
             created=int(time.time()),
             options=_options(config),
-            legacy_functions=bool(flow.metadata.get(meta.LEGACY_FUNCTIONS)),
+            legacy_functions=ctx.legacy_functions,
         )
-        flow.metadata[meta.USAGE] = completion.get("usage")
+        ctx.usage = completion.get("usage")
         # Rewritten in place: a new Response would re-run mitmproxy's per-field type checks,
         # a measurable share of the router's CPU per request.
         replace_body(flow.response, json.dumps(completion, ensure_ascii=False).encode())
+        ctx.answer = Parsed(flow.response.raw_content, completion)  # CacheStore and Cost read it, not the body
         _name_ignored_params(flow)
 
     def _record_stream(self, flow: http.HTTPFlow) -> None:
         """A streamed answer has gone out; keep what the cost estimator needs."""
         adapter = flow.response.stream if flow.response else None
         if isinstance(adapter, StreamAdapter):
-            flow.metadata[meta.USAGE] = adapter.translator.openai_usage
-            flow.metadata[meta.ANSWER_TEXT] = adapter.translator.text[:20000]
+            ctx = context(flow)
+            ctx.usage = adapter.translator.openai_usage
+            ctx.answer_text = adapter.translator.text[:20000]
 
 
 class StreamAdapter:
@@ -119,11 +119,22 @@ class StreamAdapter:
         return [e for e in events if e]
 
 
+def chat_request(flow: http.HTTPFlow) -> dict:
+    """The client's chat request, parsed and validated once per body: CacheLookup (which runs
+    first) and translate_request share it through the flow's context. Raises what
+    parse_json_body and validate_chat_request raise."""
+    ctx = context(flow)
+    raw = flow.request.raw_content
+    if ctx.request is None or ctx.request.raw is not raw:
+        ctx.request = Parsed(raw, validate_chat_request(parse_json_body(flow)))
+    return ctx.request.value
+
+
 def _options(config: RouterConfig) -> TranslateOptions:
     return TranslateOptions(expose_reasoning=config.gemini.expose_reasoning)
 
 
 def _name_ignored_params(flow: http.HTTPFlow) -> None:
-    ignored = flow.metadata.get(meta.IGNORED_PARAMS)
+    ignored = context(flow).ignored_params
     if ignored and flow.response is not None:
         flow.response.headers[IGNORED_HEADER] = ", ".join(ignored)

@@ -30,6 +30,7 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 from hpn_router import meta
 from hpn_router.addons.answers import answer_error
 from hpn_router.errors import RouterError
+from hpn_router.flowcontext import context
 
 ATTEMPT_REPLAY_REFUSED = (
     "HPN Router does not replay an upstream attempt: it holds the key's name, not the key. "
@@ -80,12 +81,12 @@ class NoteClientRequest:
         self.view = view
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if meta.is_attempt(flow.metadata):
+        if meta.is_attempt(flow):
             if flow.is_replay == "request":
                 logger.bind(event="attempt_replay_refused").warning("Refused to replay an upstream attempt flow")
                 answer_error(flow, AttemptReplayRefused(ATTEMPT_REPLAY_REFUSED))
             return
-        if flow.response or flow.error or flow.metadata.get(meta.PASSTHROUGH):
+        if flow.response or flow.error or context(flow).passthrough:
             return
         self.view.sent[flow.id] = _as_sent(flow)
 
@@ -107,7 +108,7 @@ class ShowClientRequest:
         # client's request while the answer streams. Other answers wait for `response`: a
         # translator may still read the upstream request there (embeddings' batches).
         sent = self.view.sent.get(flow.id)
-        if flow.metadata.get(meta.RELAYED) and sent is not None and sent.content is not None:
+        if context(flow).relayed and sent is not None and sent.content is not None:
             sent.restore(flow.request)
 
     def response(self, flow: http.HTTPFlow) -> None:

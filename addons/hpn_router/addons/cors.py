@@ -31,6 +31,7 @@ from hpn_router import meta
 from hpn_router.addons.answers import is_client_flow
 from hpn_router.config import RouterConfig
 from hpn_router.core.cors import ANY, allow_origin, answer_headers, is_preflight, preflight_headers
+from hpn_router.flowcontext import context
 from hpn_router.routes import allowed_methods
 
 
@@ -67,7 +68,7 @@ class CorsPreflight:
         # An unknown path still gets its preflight: the page then reads the 404 that follows.
         methods = allowed_methods(flow.request.path) or (requested,)
         flow.response = http.Response.make(204, b"", preflight_headers(allow, methods, headers.get("access-control-request-headers")))
-        flow.metadata[meta.LOCAL] = True
+        context(flow).local = True
 
 
 class CorsHeaders:
@@ -82,7 +83,7 @@ class CorsHeaders:
 
     def _add(self, flow: http.HTTPFlow) -> None:
         try:
-            if flow.response is None or flow.metadata.get(meta.PASSTHROUGH) or meta.is_attempt(flow.metadata):
+            if flow.response is None or context(flow).passthrough or meta.is_attempt(flow):
                 return
             allow = self.cors.allow(flow)
             if allow is None:

@@ -3,7 +3,7 @@
 Runs after the translation (and after CacheStore) in `response`. Counts each client request
 answered with a 200, once: chat completions (cache hits included, at the saved answer's
 tokens) and embeddings. Prices come from the dated `pricing` table by the model name the
-client asked for; token counts are Gemini's real ones (`hpn.usage`, thinking tokens already
+client asked for; token counts are Gemini's real ones (the flow context's usage, thinking tokens already
 in `completion_tokens`), estimated as words x 1.3 only where Gemini gave none. Upstream
 attempts are not flows, the router's own error answers cost nothing, and replays of a flow
 (mitmweb) are not client traffic, so nothing is counted twice.
@@ -37,6 +37,7 @@ from hpn_router.core.pricing import (
     text_of,
     usage_or_estimate,
 )
+from hpn_router.flowcontext import FlowContext, context
 from hpn_router.routes import Endpoint
 from hpn_router.state import RouterState
 
@@ -78,24 +79,23 @@ class CostEstimator:
 
     def _count(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
-        model = str(flow.metadata.get(meta.MODEL) or "")
-        usage = flow.metadata.get(meta.USAGE)
-        usage = usage if isinstance(usage, dict) else {}
+        ctx = context(flow)
+        model = ctx.model or ""
+        usage = ctx.usage if isinstance(ctx.usage, dict) else {}
         prompt_text = "" if _positive(usage.get("prompt_tokens")) else text_of(_json(flow.request.raw_content))
-        answer_text = "" if _positive(usage.get("completion_tokens")) else _answer_text(flow)
+        answer_text = "" if _positive(usage.get("completion_tokens")) else _answer_text(flow, ctx)
         prompt, completion, estimated = usage_or_estimate(usage, prompt_text, answer_text)
         cost = request_cost(self.prices.price_for(model), prompt, completion)
         total = self.state.savings.add(cost)
-        flow.metadata[meta.SAVED_USD] = plain(cost)
+        ctx.saved_usd = plain(cost)
         flow.response.headers[HEADER] = plain(cost)
-        cache = flow.metadata.get(meta.CACHE) or {}
         logger.bind(
             event="cost",
             model=model,
             prompt_tokens=prompt,
             completion_tokens=completion,
             estimated=estimated,
-            cache_hit=cache.get("status") == "HIT",
+            cache_hit=ctx.cache is not None and ctx.cache.status == "HIT",
             saved_usd=plain(cost),
             total_saved_usd=plain(total),
         ).info("💸 CHA-CHING! You saved {} on this request. Total Saved: {}", format_usd(cost), format_usd(total, places=2))
@@ -103,20 +103,23 @@ class CostEstimator:
 
 def counts(flow: http.HTTPFlow) -> bool:
     """A client's chat or embeddings request answered with a 200, by Gemini or the cache."""
-    if flow.metadata.get(meta.ROUTE) not in (CHAT, EMBEDDINGS) or flow.response is None:
+    ctx = context(flow)
+    if ctx.route not in (CHAT, EMBEDDINGS) or flow.response is None:
         return False
-    if flow.is_replay or meta.is_attempt(flow.metadata) or flow.response.status_code != 200:
+    if flow.is_replay or meta.is_attempt(flow) or flow.response.status_code != 200:
         return False
-    hit = (flow.metadata.get(meta.CACHE) or {}).get("status") == "HIT"
-    return hit or not flow.metadata.get(meta.LOCAL)
+    hit = ctx.cache is not None and ctx.cache.status == "HIT"
+    return hit or not ctx.local
 
 
-def _answer_text(flow: http.HTTPFlow) -> str:
-    if flow.metadata.get(meta.ROUTE) == EMBEDDINGS:
+def _answer_text(flow: http.HTTPFlow, ctx: FlowContext) -> str:
+    if ctx.route == EMBEDDINGS:
         return ""  # embeddings have no output tokens
-    if isinstance(flow.metadata.get(meta.ANSWER_TEXT), str):
-        return flow.metadata[meta.ANSWER_TEXT]  # a stream: its body is gone
-    answer = _json(flow.response.raw_content if flow.response else None)
+    if ctx.answer_text is not None:
+        return ctx.answer_text  # a stream: its body is gone
+    raw = flow.response.raw_content if flow.response else None
+    # The completion ChatTranslation wrote, unless the body changed since.
+    answer = ctx.answer.value if ctx.answer is not None and ctx.answer.raw is raw else _json(raw)
     return text_of(answer.get("choices") if isinstance(answer, dict) else None)
 
 

@@ -12,11 +12,9 @@ import json
 
 from mitmproxy import http
 
-from hpn_router import meta
 from hpn_router.addons.answers import (
     parse_json_body,
     rewrite_request,
-    upstream_plan,
 )
 from hpn_router.config import RouterConfig
 from hpn_router.core.embeddings import (
@@ -30,6 +28,7 @@ from hpn_router.core.embeddings import (
     validate_embeddings_request,
 )
 from hpn_router.errors import RouterError
+from hpn_router.flowcontext import EmbeddingsOptions, UpstreamPlan, context
 from hpn_router.models import gemini_model_for
 from hpn_router.tiktoken_files import EncodingUnavailable, cl100k_base
 
@@ -45,17 +44,14 @@ class Embeddings:
         batches = embedding_batches(body, gemini_model)
         dimensions = body.get("dimensions")
         path = f"/v1beta/models/{gemini_model}:batchEmbedContents"
-        flow.metadata.update(
-            {
-                meta.MODEL: body["model"],
-                meta.GEMINI_MODEL: gemini_model,
-                meta.UPSTREAM: upstream_plan("POST", path, "", stream=False, model=gemini_model, batched=True),
-                meta.EMBEDDINGS: {
-                    "encoding_format": body["encoding_format"],
-                    "normalize": dimensions is not None and dimensions < MAX_DIMENSIONS,
-                    "prompt_tokens": prompt_tokens,
-                },
-            }
+        ctx = context(flow)
+        ctx.model = body["model"]
+        ctx.gemini_model = gemini_model
+        ctx.upstream = UpstreamPlan("POST", path, "", stream=False, model=gemini_model, batched=True)
+        ctx.embeddings = EmbeddingsOptions(
+            encoding_format=body["encoding_format"],
+            normalize=dimensions is not None and dimensions < MAX_DIMENSIONS,
+            prompt_tokens=prompt_tokens,
         )
         # A JSON array of batch bodies; KeyRouting sends one request per element.
         rewrite_request(flow, "POST", path, json.dumps(batches, ensure_ascii=False).encode())
@@ -64,16 +60,18 @@ class Embeddings:
         assert flow.response is not None
         batches = json.loads(flow.request.raw_content or b"[]")
         inputs = [r["content"]["parts"][0]["text"] for batch in batches for r in batch["requests"]]
-        options = flow.metadata[meta.EMBEDDINGS]
+        ctx = context(flow)
+        options = ctx.embeddings
+        assert options is not None  # set by translate_request
         answer = embeddings_to_openai(
             json.loads(flow.response.raw_content or b"[]"),
-            model=str(flow.metadata.get(meta.MODEL)),
-            encoding_format=options["encoding_format"],
+            model=ctx.model or "",
+            encoding_format=options.encoding_format,
             inputs=inputs,
-            normalize=options["normalize"],
-            prompt_tokens=options.get("prompt_tokens"),
+            normalize=options.normalize,
+            prompt_tokens=options.prompt_tokens,
         )
-        flow.metadata[meta.USAGE] = answer["usage"]
+        ctx.usage = answer["usage"]
         flow.response = http.Response.make(200, json.dumps(answer), {"content-type": "application/json"})
 
 

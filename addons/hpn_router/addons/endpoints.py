@@ -6,10 +6,10 @@ from __future__ import annotations
 from mitmproxy import http
 from mitmproxy.proxy.mode_specs import ReverseMode
 
-from hpn_router import meta
 from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.config import RouterConfig
 from hpn_router.errors import MethodNotAllowed, NotFoundError, RouterError
+from hpn_router.flowcontext import context
 from hpn_router.routes import Endpoint, match
 
 SERVED = "/v1/chat/completions, /v1/embeddings, /v1/models, /v1beta/models/... (Gemini's own API) and /health"
@@ -28,7 +28,7 @@ class Endpoints:
         route = match(flow.request.method, flow.request.path)
         if route.endpoint is Endpoint.HEALTH:
             return
-        flow.metadata[meta.ROUTE] = route.endpoint.value
+        context(flow).route = route.endpoint.value
         if route.endpoint is Endpoint.NOT_FOUND:
             answer_error(flow, NotFoundError(f"{_router(flow)} does not serve {flow.request.path.split('?')[0]}. It serves {SERVED}."))
         elif route.endpoint is Endpoint.METHOD_NOT_ALLOWED:

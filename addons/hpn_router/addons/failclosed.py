@@ -21,7 +21,7 @@ hook in every later addon. Two nets keep such a request from leaving:
 
 Only where mitmproxy connects changes (`flow.request.host`, `port`, `scheme`); the Host header
 stays, so after this addon read the client's host from `flow.request.pretty_host` (or
-`meta.TARGET`). When the flow ends the target the client addressed comes back (a relayed
+the flow context's `target`). When the flow ends the target the client addressed comes back (a relayed
 stream keeps the relay's, as before), so mitmweb and saved flows show what they did before.
 """
 
@@ -45,9 +45,9 @@ from mitmproxy.proxy import (
     server_hooks,
 )
 
-from hpn_router import meta
 from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.errors import router_failed
+from hpn_router.flowcontext import context
 from hpn_router.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay
 
 LIFECYCLE = frozenset({"load", "configure", "running", "done"})
@@ -67,13 +67,14 @@ class FailClosed:
         if not self.relay.port:
             answer_error(flow, router_failed())  # not started yet (or stopped): nowhere safe to send it
             return
-        flow.metadata[meta.TARGET] = [flow.request.scheme, flow.request.host, flow.request.port]
+        context(flow).target = (flow.request.scheme, flow.request.host, flow.request.port)
         _connect_to(flow.request, "http", "127.0.0.1", self.relay.port)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(meta.PASSTHROUGH) or flow.response is None:
+        ctx = context(flow)
+        if ctx.passthrough or flow.response is None:
             return
-        if flow.metadata.get(meta.FAILED) or flow.response.headers.get(REFUSED_HEADER):
+        if ctx.failed or flow.response.headers.get(REFUSED_HEADER):
             # The relay's refusal, or an answer a failed response-side hook left half-made:
             # the router's own error, final (no translation).
             answer_error(flow, router_failed())
@@ -83,8 +84,9 @@ class FailClosed:
         self._restore_target(flow)
 
     def _restore_target(self, flow: http.HTTPFlow) -> None:
-        target = flow.metadata.get(meta.TARGET)
-        if target and not flow.metadata.get(meta.RELAYED):
+        ctx = context(flow)
+        target = ctx.target
+        if target and not ctx.relayed:
             _connect_to(flow.request, *target)
 
 
@@ -141,7 +143,7 @@ def hook_failed(addon: Any, hook: str, args: tuple[Any, ...], error: Exception) 
     logger.opt(exception=error).bind(event="hook_failed", hook=what).error("{} failed; the router answers its own error", what)
     subject = args[0] if args else None
     if isinstance(subject, http.HTTPFlow):
-        subject.metadata[meta.FAILED] = True
+        context(subject).failed = True
         if subject.live and subject.error is None:
             answer_error(subject, router_failed())
     elif isinstance(subject, server_hooks.ServerConnectionHookData) and hook == "server_connect":

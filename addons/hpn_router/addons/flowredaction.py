@@ -40,6 +40,7 @@ from mitmproxy import ctx, http
 from hpn_router import meta
 from hpn_router.config import RouterConfig
 from hpn_router.core.redact import REDACTED, SENSITIVE_HEADERS, Redactor
+from hpn_router.flowcontext import context
 
 
 class FlowRedaction:
@@ -75,7 +76,7 @@ class FlowRedaction:
 
     def scrub(self, flow: http.HTTPFlow) -> None:
         try:
-            if flow.metadata.get(meta.PASSTHROUGH):
+            if context(flow).passthrough:
                 scrub_passthrough(flow, self.redactor)
             else:
                 scrub_flow(flow, self.redactor)
@@ -83,7 +84,7 @@ class FlowRedaction:
             logger.exception("flow redaction failed; dropping the flow's credential headers")
             try:
                 # A passthrough answer is still on its way to the app: only its request.
-                messages = (flow.request,) if flow.metadata.get(meta.PASSTHROUGH) else (flow.request, flow.response)
+                messages = (flow.request,) if context(flow).passthrough else (flow.request, flow.response)
                 for message in messages:
                     if message is not None:
                         for name in SENSITIVE_HEADERS:
@@ -95,21 +96,15 @@ class FlowRedaction:
 TRUSTED_METADATA = frozenset(
     {
         meta.ROUTE,
+        meta.CLIENT,
         meta.MODEL,
         meta.GEMINI_MODEL,
-        meta.STREAM,
-        meta.INCLUDE_USAGE,
-        meta.UPSTREAM,
-        meta.LOCAL,
-        meta.UPSTREAM_STATUS,
-        meta.KEY_NAME,
+        meta.KEY,
         meta.ATTEMPTS,
-        meta.RELAYED,
-        meta.USAGE,
-        meta.CLIENT,
-        meta.FULL_HEALTH,
-        meta.SAVED_USD,
         meta.CACHE,
+        meta.USAGE,
+        meta.SAVED_USD,
+        meta.PASSTHROUGH,
     }
 )
 

@@ -10,6 +10,7 @@ from mitmproxy import http
 from hpn_router import meta
 from hpn_router.addons.answers import answer_json, is_client_flow
 from hpn_router.core.pricing import format_usd
+from hpn_router.flowcontext import context
 from hpn_router.routes import Endpoint, match
 from hpn_router.state import RouterState
 
@@ -23,7 +24,7 @@ class Health:
         if not is_client_flow(flow):
             return
         if match(flow.request.method, flow.request.path).endpoint is Endpoint.HEALTH:
-            full = flow.metadata.get(meta.FULL_HEALTH, True)
+            full = context(flow).full_health
             answer_json(flow, 200, self.snapshot() if full else {"status": self.snapshot()["status"]})
 
     def snapshot(self) -> dict[str, object]:
@@ -36,5 +37,5 @@ class Health:
         }
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if meta.ROUTE in flow.metadata and not meta.is_attempt(flow.metadata):
+        if context(flow).route is not None and not meta.is_attempt(flow):
             self.state.total_requests += 1

@@ -26,8 +26,8 @@ from loguru import logger
 from mitmproxy import http
 from mitmproxy.proxy import layer, layers, mode_specs, server_hooks
 
-from hpn_router import meta
 from hpn_router.config import DEFAULT_INTERCEPT_HOSTS, RouterConfig
+from hpn_router.flowcontext import context
 
 
 def router_serves(mode: mode_specs.ProxyMode, host: str, intercepted: frozenset[str]) -> bool:
@@ -58,7 +58,7 @@ class Interception:
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if not router_serves(flow.client_conn.proxy_mode, flow.request.host, self.hosts):
-            flow.metadata[meta.PASSTHROUGH] = True
+            context(flow).passthrough = True
 
     def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         address = data.server.address

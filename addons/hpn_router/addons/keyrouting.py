@@ -18,7 +18,6 @@ from decimal import Decimal, InvalidOperation
 from loguru import logger
 from mitmproxy import connection, http
 
-from hpn_router import meta
 from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.config import RouterConfig
@@ -26,6 +25,7 @@ from hpn_router.core.keypool import KeyPool, SnapshotError
 from hpn_router.core.quota import Limits
 from hpn_router.errors import RouterError, router_failed
 from hpn_router.failover import Attempt, FailoverResult, WaitPolicy, run_with_failover
+from hpn_router.flowcontext import UpstreamPlan, context
 from hpn_router.relay import TOKEN_HEADER, StreamRelay
 from hpn_router.state import RouterState
 from hpn_router.statefile import StateFileInUse, StateLock, load_state, save_state
@@ -119,7 +119,7 @@ class KeyRouting:
 
     def response(self, flow: http.HTTPFlow) -> None:
         # Persist at most once a second, after requests that went upstream.
-        if flow.metadata.get(meta.ATTEMPTS) and self.clock() - self._saved_at >= 1.0:
+        if context(flow).attempts and self.clock() - self._saved_at >= 1.0:
             self.save_state()
 
     async def running(self) -> None:
@@ -138,8 +138,8 @@ class KeyRouting:
             await self.transport.close()
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        plan = flow.metadata.get(meta.UPSTREAM)
-        if not plan or not is_client_flow(flow):
+        plan = context(flow).upstream
+        if plan is None or not is_client_flow(flow):
             return
         # The attempts run as a task we hold, so a client that disconnects cancels its
         # upstream request (client_disconnected fires while this hook is still pending).
@@ -163,12 +163,12 @@ class KeyRouting:
         for task in self._in_flight.pop(client.id, set()):
             task.cancel()
 
-    async def _route(self, flow: http.HTTPFlow, plan: dict[str, object]) -> None:
+    async def _route(self, flow: http.HTTPFlow, plan: UpstreamPlan) -> None:
         if self.config is None or self.transport is None or self.state.pool is None:
             answer_error(flow, RouterError("The router has no valid configuration; see its log."))
             return
         body = flow.request.raw_content or b""
-        if plan.get("batched"):
+        if plan.batched:
             await self._route_batches(flow, plan, json.loads(body))
             return
         request = _upstream_request(plan, body)
@@ -178,7 +178,7 @@ class KeyRouting:
         elif outcome.result is not None:
             self._deliver(flow, outcome.result, outcome.key_name or "")
 
-    async def _route_batches(self, flow: http.HTTPFlow, plan: dict[str, object], bodies: list[object]) -> None:
+    async def _route_batches(self, flow: http.HTTPFlow, plan: UpstreamPlan, bodies: list[object]) -> None:
         """Several upstream requests for one client request (embeddings beyond 100 inputs):
         each with its own failover, in order; the first failure answers the client."""
         answers: list[object] = []
@@ -193,7 +193,7 @@ class KeyRouting:
                 return
             answers.append(json.loads(outcome.result.body))
         combined = AttemptResult(status=200, headers={"content-type": "application/json"}, body=json.dumps(answers).encode())
-        self._deliver(flow, combined, str(flow.metadata.get(meta.KEY_NAME, "")))
+        self._deliver(flow, combined, context(flow).key_name or "")
 
     async def _attempt(self, flow: http.HTTPFlow, request: UpstreamRequest) -> FailoverResult:
         assert self.config is not None and self.transport is not None and self.state.pool is not None
@@ -207,16 +207,16 @@ class KeyRouting:
             on_rotate=_log_rotation,
             waits=self.waits,
         )
-        flow.metadata[meta.ATTEMPTS] = int(flow.metadata.get(meta.ATTEMPTS, 0)) + len(outcome.attempts)
+        ctx = context(flow)
+        ctx.attempts += len(outcome.attempts)
         if outcome.key_name:
-            flow.metadata[meta.KEY_NAME] = outcome.key_name
+            ctx.key_name = outcome.key_name
         record_attempts(flow, request, outcome.attempts, self.config.gemini.base_url)
         self._log_served(request, outcome.key_name, outcome.attempts, started)
         return outcome
 
     def _deliver(self, flow: http.HTTPFlow, result: AttemptResult, key_name: str) -> None:
-        flow.metadata[meta.KEY_NAME] = key_name
-        flow.metadata[meta.UPSTREAM_STATUS] = result.status
+        context(flow).key_name = key_name
         if result.stream is not None:
             self._relay(flow, result)
             return
@@ -233,7 +233,7 @@ class KeyRouting:
         flow.request.host = "127.0.0.1"
         flow.request.port = self.relay.port
         flow.request.headers[TOKEN_HEADER] = token
-        flow.metadata[meta.RELAYED] = True
+        context(flow).relayed = True
 
     def _log_served(self, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float) -> None:
         logger.bind(
@@ -259,15 +259,8 @@ def _saved_total(saved: dict[str, object]) -> Decimal:
     return total
 
 
-def _upstream_request(plan: dict[str, object], body: bytes) -> UpstreamRequest:
-    return UpstreamRequest(
-        method=str(plan["method"]),
-        path=str(plan["path"]),
-        query=str(plan.get("query") or ""),
-        body=body,
-        stream=bool(plan.get("stream")),
-        model=str(plan["model"]),
-    )
+def _upstream_request(plan: UpstreamPlan, body: bytes) -> UpstreamRequest:
+    return UpstreamRequest(method=plan.method, path=plan.path, query=plan.query, body=body, stream=plan.stream, model=plan.model)
 
 
 def _log_rotation(failed: Attempt, next_key: str) -> None:

@@ -16,8 +16,7 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from hpn_router import meta
-from hpn_router.addons.answers import answer_error, answer_json, rewrite_request, upstream_plan
+from hpn_router.addons.answers import answer_error, answer_json, rewrite_request
 from hpn_router.config import RouterConfig
 from hpn_router.core.model_list import (
     bare_id,
@@ -29,6 +28,7 @@ from hpn_router.core.model_list import (
     wants_gemini_shape,
 )
 from hpn_router.errors import NotFoundError
+from hpn_router.flowcontext import GeminiListing, UpstreamPlan, context
 from hpn_router.routes import match
 
 CACHE_SECONDS = 300.0
@@ -45,7 +45,8 @@ class ModelsEndpoint:
         self._listing = None  # aliases may have changed
 
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
-        flow.metadata[meta.MODEL_ID] = match(flow.request.method, flow.request.path).model
+        ctx = context(flow)
+        ctx.model_id = match(flow.request.method, flow.request.path).model
         headers, query = flow.request.headers, flow.request.query
         if wants_gemini_shape(
             goog_api_key=headers.get("x-goog-api-key"),
@@ -53,12 +54,12 @@ class ModelsEndpoint:
             user_agent=headers.get("user-agent"),
             query_key=query.get("key"),
         ):
-            flow.metadata[meta.GEMINI_LISTING] = {"page_size": query.get("pageSize"), "page_token": query.get("pageToken")}
+            ctx.gemini_listing = GeminiListing(page_size=query.get("pageSize"), page_token=query.get("pageToken"))
         if self._listing is not None and self.clock() - self._fetched_at < CACHE_SECONDS:
             self._answer(flow)
             return
         path = "/v1beta/models"
-        flow.metadata[meta.UPSTREAM] = upstream_plan("GET", path, "pageSize=1000", stream=False, model="models.list")
+        ctx.upstream = UpstreamPlan("GET", path, "pageSize=1000", stream=False, model="models.list")
         rewrite_request(flow, "GET", f"{path}?pageSize=1000", b"")
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
@@ -70,11 +71,12 @@ class ModelsEndpoint:
         self._answer(flow)
 
     def _answer(self, flow: http.HTTPFlow) -> None:
-        if (native := flow.metadata.get(meta.GEMINI_LISTING)) is not None:
-            self._answer_in_geminis_shape(flow, native)
+        ctx = context(flow)
+        if ctx.gemini_listing is not None:
+            self._answer_in_geminis_shape(flow, ctx.gemini_listing)
             return
         assert self._listing is not None
-        model_id = flow.metadata.get(meta.MODEL_ID)
+        model_id = ctx.model_id
         if model_id is None:
             answer_json(flow, 200, self._listing)
         elif (entry := find_model(self._listing, model_id)) is not None:
@@ -82,11 +84,11 @@ class ModelsEndpoint:
         else:
             answer_error(flow, NotFoundError(f"The model '{model_id}' does not exist.", param="model", code="model_not_found"))
 
-    def _answer_in_geminis_shape(self, flow: http.HTTPFlow, native: dict) -> None:
-        model_id = flow.metadata.get(meta.MODEL_ID)
+    def _answer_in_geminis_shape(self, flow: http.HTTPFlow, native: GeminiListing) -> None:
+        model_id = context(flow).model_id
         if model_id is None:
             try:
-                page = gemini_models_page(self._gemini_models, page_size=native["page_size"], page_token=native["page_token"])
+                page = gemini_models_page(self._gemini_models, page_size=native.page_size, page_token=native.page_token)
             except ValueError as e:
                 answer_json(flow, 400, gemini_error(400, str(e)))
                 return

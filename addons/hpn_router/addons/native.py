@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 
 from mitmproxy import http
 
-from hpn_router import meta
-from hpn_router.addons.answers import rewrite_request, upstream_plan
+from hpn_router.addons.answers import rewrite_request
 from hpn_router.config import RouterConfig
+from hpn_router.flowcontext import UpstreamPlan, context
 from hpn_router.routes import match
 
 
@@ -26,14 +26,10 @@ class NativePassthrough:
         path = flow.request.path.split("?", 1)[0]
         # The client's own `key=` (if any) must not travel on; `alt=sse` must.
         query = _query(flow)
-        flow.metadata.update(
-            {
-                meta.MODEL: route.model,
-                meta.GEMINI_MODEL: route.model,
-                meta.STREAM: stream,
-                meta.UPSTREAM: upstream_plan(flow.request.method, path, query, stream=stream, model=route.model or "models.list"),
-            }
-        )
+        ctx = context(flow)
+        ctx.model = ctx.gemini_model = route.model
+        ctx.stream = stream
+        ctx.upstream = UpstreamPlan(flow.request.method, path, query, stream=stream, model=route.model or "models.list")
         rewrite_request(flow, flow.request.method, path + (f"?{query}" if query else ""), flow.request.raw_content or b"")
 
     def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:

@@ -34,13 +34,13 @@ from loguru import logger
 from mitmproxy import ctx, http
 from mitmproxy.proxy import mode_specs, server_hooks
 
-from hpn_router import meta
 from hpn_router.addons.answers import answer_error
 from hpn_router.addons.interception import router_serves
 from hpn_router.addons.proxyauth import is_proxy_listener
 from hpn_router.config import DEFAULT_INTERCEPT_HOSTS, RouterConfig
 from hpn_router.core.destinations import parse_ip, passthrough_refusal
 from hpn_router.errors import RouterError
+from hpn_router.flowcontext import context
 
 RESOLVE_SECONDS = 10.0
 PORT_OPTIONS = ("listen_port", "web_port")  # mitmweb's UI port, when mitmweb runs
@@ -101,7 +101,7 @@ class PassthroughGuard:
         await self._check_request(flow, answer_unresolved=True)
 
     async def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if not flow.metadata.get(meta.PASSTHROUGH) or flow.response or not is_proxy_listener(flow.client_conn.proxy_mode):
+        if not context(flow).passthrough or flow.response or not is_proxy_listener(flow.client_conn.proxy_mode):
             return
         # A name that does not resolve is left to the connection check, which refuses it.
         await self._check_request(flow, answer_unresolved=False)

@@ -23,6 +23,7 @@ from hpn_router import meta
 from hpn_router.addons.answers import answer_error, answer_exception, is_client_flow
 from hpn_router.config import RouterConfig
 from hpn_router.core.upstream_errors import gemini_error_to_openai
+from hpn_router.flowcontext import context
 
 
 class Translation:
@@ -38,7 +39,7 @@ class Translation:
                 translator.apply(config)
 
     def request(self, flow: http.HTTPFlow) -> None:
-        translator = self.by_route.get(flow.metadata.get(meta.ROUTE))  # type: ignore[arg-type]
+        translator = self.by_route.get(context(flow).route)  # type: ignore[arg-type]
         # Without a config Endpoints has already answered (is_client_flow is then False).
         if translator is None or not is_client_flow(flow) or self.config is None:
             return
@@ -49,7 +50,7 @@ class Translation:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         translator = self._answered_by_gemini(flow)
-        if translator is None or not flow.metadata.get(meta.RELAYED) or flow.response.status_code != 200:  # type: ignore[union-attr]
+        if translator is None or not context(flow).relayed or flow.response.status_code != 200:  # type: ignore[union-attr]
             return
         if start := getattr(translator, "start_stream", None):
             start(flow, self.config)
@@ -70,6 +71,7 @@ class Translation:
     def _answered_by_gemini(self, flow: http.HTTPFlow) -> Any:
         """The translator of a flow whose response came from Gemini (not the router's own
         answer, and not one of the recorded attempt flows)."""
-        if flow.response is None or flow.metadata.get(meta.LOCAL) or meta.is_attempt(flow.metadata) or self.config is None:
+        ctx = context(flow)
+        if flow.response is None or ctx.local or meta.is_attempt(flow) or self.config is None:
             return None
-        return self.by_route.get(flow.metadata.get(meta.ROUTE))  # type: ignore[arg-type]
+        return self.by_route.get(ctx.route)  # type: ignore[arg-type]

@@ -1,0 +1,58 @@
+"""ContextMetadata: when a flow ends, what mitmweb should show about it goes into `flow.metadata`.
+
+The addons share a typed `FlowContext` (flowcontext.py) that never enters the flow; this
+addon writes the displayed part of it once, in `response` and `error`, as the plain
+entries named in `meta.py` (route, client, model, Gemini model, key name, attempts, cache
+status, usage, saved USD; `hpn.passthrough` on flows the router only forwarded), and drops
+the parsed bodies. It runs after every addon that reads the context and just before
+FlowRedaction, so Dumper, Save (`-w`) and mitmweb see the entries.
+
+Usage:
+    addons = [..., ShowClientRequest(client_view), ContextMetadata(), flow_redaction]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loguru import logger
+from mitmproxy import http
+
+from hpn_router import meta
+from hpn_router.flowcontext import FlowContext, context
+
+
+class ContextMetadata:
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._publish(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._publish(flow)
+
+    def _publish(self, flow: http.HTTPFlow) -> None:
+        try:
+            ctx = context(flow)
+            flow.metadata.update(displayed(ctx))
+            ctx.release_bodies()
+        except Exception:  # never raise out of a hook: redaction runs after this addon
+            logger.exception("could not note the flow's metadata")
+
+
+def displayed(ctx: FlowContext) -> dict[str, Any]:
+    """The entries mitmweb shows for a flow: plain values, the ones known only."""
+    if ctx.passthrough:
+        return {meta.PASSTHROUGH: True}
+    if ctx.route is None:
+        return {}
+    entries: dict[str, Any] = {
+        meta.ROUTE: ctx.route,
+        meta.CLIENT: ctx.client,
+        meta.MODEL: ctx.model,
+        meta.GEMINI_MODEL: ctx.gemini_model,
+        meta.KEY: ctx.key_name or None,
+        meta.ATTEMPTS: ctx.attempts or None,
+        meta.CACHE: ctx.cache.status if ctx.cache else None,
+        meta.USAGE: ctx.usage,
+        meta.SAVED_USD: ctx.saved_usd,
+    }
+    return {name: value for name, value in entries.items() if value is not None}

@@ -1,0 +1,130 @@
+"""FlowContext: what the router's addons know about one flow, typed, in one place.
+
+Usage:
+    from hpn_router.flowcontext import context
+    ctx = context(flow)          # created on first use, the same object for the flow's life
+    ctx.route, ctx.model, ctx.upstream, ctx.cache, ...
+
+Where it lives: a table keyed by the flow object itself, holding its entries weakly
+(`weakref.WeakKeyDictionary`), not `flow.metadata`. mitmproxy deep-copies `flow.metadata` in
+`get_state` and writes it with tnetstring for `-w` and mitmweb, which takes plain types only
+(bytes, str, numbers, lists, dicts): a dataclass there would break saving flows. Outside the
+flow nothing of this reaches a saved file or a view, and the weak table cannot leak: an
+entry goes when its flow does (mitmweb's view keeps a flow, and so its context, until the
+flow is dropped; `ContextMetadata` releases the parsed bodies when the flow ends). A replay
+from mitmweb re-runs the same flow object, so it finds the context its first run left, as
+it found the same `flow.metadata` before. Flows loaded from a file have none: they start
+empty. A copy (`flow.copy()`) is a new object and gets a new, empty context.
+
+What mitmweb should show is written into `flow.metadata` once, when the flow ends, by the
+`ContextMetadata` addon: the names in `meta.py`, plain values only, never a key's value.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from mitmproxy import http
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamPlan:
+    """What KeyRouting sends: the translated request's method, path and query; `batched`:
+    the body is a JSON array of request bodies, one upstream request each (embeddings)."""
+
+    method: str
+    path: str
+    query: str
+    stream: bool
+    model: str
+    batched: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingsOptions:
+    """How to shape the vectors Gemini returns for the client."""
+
+    encoding_format: str
+    normalize: bool
+    prompt_tokens: int | None  # counted from token-id inputs; None: Gemini's count
+
+
+@dataclass(frozen=True, slots=True)
+class GeminiListing:
+    """GET /v1/models from a Google client: answered in Gemini's own shape, by pages."""
+
+    page_size: str | None
+    page_token: str | None
+
+
+@dataclass(slots=True)
+class CacheDecision:
+    """What CacheLookup decided. `key` is None when the request is not cacheable at all;
+    `leader`: this flow is the one upstream for its key, others wait for its answer."""
+
+    status: str  # HIT | MISS | BYPASS
+    key: str | None = None
+    store: bool = False
+    leader: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A JSON body parsed once, with the bytes it came from: a reader checks `raw is` the
+    body it would parse, so an edited or rewritten body is never answered from a stale parse."""
+
+    raw: bytes | None
+    value: Any
+
+
+@dataclass(slots=True)
+class FlowContext:
+    # Who and what (Access, Endpoints, Interception, FailClosed)
+    route: str | None = None  # Endpoint value of a client request the router handles
+    client: str | None = None  # "client_" + a digest of the client's token, or "anonymous"
+    full_health: bool = True  # the caller may see /health's counters
+    passthrough: bool = False  # proxy mode, a host the router does not intercept: hands off
+    target: tuple[str, str, int] | None = None  # (scheme, host, port) the client addressed
+    failed: bool = False  # a router hook failed on this flow: its answer is the router's error
+    local: bool = False  # the response is the router's own final answer: do not translate
+    # The client's request, as the translators read it
+    request: Parsed | None = None  # the validated chat request (see addons/chat.chat_request)
+    model: str | None = None  # the model name the client asked for
+    gemini_model: str | None = None  # the Gemini model it maps to
+    stream: bool = False  # the client asked for a stream
+    include_usage: bool = False  # stream_options.include_usage
+    legacy_functions: bool = False  # the request used legacy `functions`: answer with `function_call`
+    ignored_params: list[str] = field(default_factory=list)  # chat parameters not sent to this model
+    embeddings: EmbeddingsOptions | None = None
+    model_id: str | None = None  # GET /v1/models/{id}: the id asked for
+    gemini_listing: GeminiListing | None = None
+    # Upstream (KeyRouting)
+    upstream: UpstreamPlan | None = None
+    key_name: str | None = None  # name of the key that served the request; never its value
+    attempts: int = 0  # upstream attempts made
+    relayed: bool = False  # the answer streams from the relay
+    # The answer (translators, cache, cost)
+    answer: Parsed | None = None  # the OpenAI-format completion the translator wrote
+    usage: dict[str, Any] | None = None  # OpenAI-format usage of the final answer, when known
+    answer_text: str | None = None  # a stream's text, length-bounded, for cost estimates
+    cache: CacheDecision | None = None
+    saved_usd: str | None = None  # what the request would have cost on OpenAI, exact decimal
+
+    def release_bodies(self) -> None:
+        """The flow has ended: drop the parsed bodies (a view may keep the flow for long)."""
+        self.request = None
+        self.answer = None
+        self.answer_text = None
+
+
+_contexts: weakref.WeakKeyDictionary[http.HTTPFlow, FlowContext] = weakref.WeakKeyDictionary()
+
+
+def context(flow: http.HTTPFlow) -> FlowContext:
+    """The flow's context, created empty on first use."""
+    ctx = _contexts.get(flow)
+    if ctx is None:
+        ctx = _contexts[flow] = FlowContext()
+    return ctx
