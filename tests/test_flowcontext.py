@@ -1,20 +1,17 @@
-"""FlowContext: the addons' typed per-flow state, parsed bodies shared instead of parsed again,
-and the plain entries mitmweb and saved flows (-w) get when the flow ends."""
+"""FlowContext: the addons' typed per-flow state; parsed bodies are shared instead of parsed
+again, and a context lives exactly as long as its flow."""
 
 from __future__ import annotations
 
 import gc
-import io
 import json
 
 from flowtools import answer_from_upstream, chat_flow, completion, router_config
-from hpn_router import flowcontext, meta
+from hpn_router import flowcontext
 from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache
 from hpn_router.addons.chat import ChatTranslation, chat_request
-from hpn_router.addons.contextmetadata import ContextMetadata
-from hpn_router.flowcontext import CacheDecision, Parsed, UpstreamPlan, context
+from hpn_router.flowcontext import Parsed, context
 from mitmproxy import http
-from mitmproxy.io import FlowReader, FlowWriter
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}
 GEMINI_ANSWER = {
@@ -75,51 +72,6 @@ async def test_cache_store_takes_the_completion_from_the_context_while_the_body_
     context(flow).answer = Parsed(b"bytes the body no longer holds", completion("stale"))
     store.response(flow)
     assert flash.entries.get(context(flow).cache.key).completion["choices"][0]["message"]["content"] == "in the body"
-
-
-def round_trip(flow: http.HTTPFlow) -> http.HTTPFlow:
-    """What `-w` writes and mitmweb loads: tnetstring, plain types only."""
-    buffer = io.BytesIO()
-    FlowWriter(buffer).add(flow)
-    buffer.seek(0)
-    [loaded] = FlowReader(buffer).stream()
-    return loaded
-
-
-def test_a_finished_flow_shows_the_documented_entries_as_plain_values() -> None:
-    flow = chat_flow(BODY, client="client_abc")
-    ctx = context(flow)
-    ctx.request = Parsed(flow.request.raw_content, BODY)
-    ctx.model, ctx.gemini_model, ctx.key_name, ctx.attempts = "gpt-4", "gemini-2.5-flash", "key_2", 2
-    ctx.upstream = UpstreamPlan("POST", "/v1beta/models/gemini-2.5-flash:generateContent", "", stream=False, model="gemini-2.5-flash")
-    ctx.cache = CacheDecision("MISS", key="k", store=True, leader=True)
-    ctx.usage, ctx.saved_usd = completion()["usage"], "0.000035"
-    answer_from_upstream(flow, completion())
-    ContextMetadata().response(flow)
-    assert round_trip(flow).metadata == {
-        meta.ROUTE: "chat",
-        meta.CLIENT: "client_abc",
-        meta.MODEL: "gpt-4",
-        meta.GEMINI_MODEL: "gemini-2.5-flash",
-        meta.KEY: "key_2",
-        meta.ATTEMPTS: 2,
-        meta.CACHE: "MISS",
-        meta.USAGE: completion()["usage"],
-        meta.SAVED_USD: "0.000035",
-    }
-    assert ctx.request is None and ctx.answer is None  # the parsed bodies are dropped when the flow ends
-
-
-def test_a_passthrough_flow_is_marked_and_an_unrouted_one_gets_nothing() -> None:
-    forwarded = chat_flow(BODY)
-    context(forwarded).route, context(forwarded).passthrough = None, True
-    unrouted = chat_flow(BODY)
-    context(unrouted).route = None
-    for flow in (forwarded, unrouted):
-        flow.error = None
-        ContextMetadata().error(flow)
-    assert round_trip(forwarded).metadata == {meta.PASSTHROUGH: True}
-    assert round_trip(unrouted).metadata == {}
 
 
 def test_a_context_lives_as_long_as_its_flow() -> None:
