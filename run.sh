@@ -13,17 +13,22 @@ VENV="${HPN_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
 cd "$ROOT"
 
-setup() {  # $1: "" or "test"
+setup() {  # $1: "" or "test" (the router's test extra, and the emulators' hpn-emulator command)
     local extra="$1" stamp
+    local -a packages=(-e ".${extra:+[$extra]}") manifests=(pyproject.toml)
     if [ ! -x "$VENV/bin/python" ]; then
         echo "hpn-router: creating $VENV" >&2
         "$PY" -m venv "$VENV"
     fi
-    stamp="$VENV/.hpn-installed-$(sha1sum pyproject.toml | cut -c1-12)${extra:+-$extra}"
+    if [ "$extra" = test ]; then
+        packages+=(-e ./emulators)
+        manifests+=(emulators/pyproject.toml)
+    fi
+    stamp="$VENV/.hpn-installed-$(cat "${manifests[@]}" | sha1sum | cut -c1-12)${extra:+-$extra}"
     if [ ! -f "$stamp" ]; then
         echo "hpn-router: installing dependencies into $VENV" >&2
         "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
-        "$VENV/bin/python" -m pip install --quiet -e ".${extra:+[$extra]}" >&2
+        "$VENV/bin/python" -m pip install --quiet "${packages[@]}" >&2
         "$VENV/bin/python" -m pip check >&2
         touch "$stamp"
     fi
@@ -79,7 +84,9 @@ start_router() {
 demo() {
     # Globals, not locals: the EXIT trap runs after this function has returned.
     DEMO_PORT_FILE="$(mktemp)"
-    "$VENV/bin/python" -m gemini_emulator --port 0 --quiet --scenario "$ROOT/configs/emulator/demo.yaml" >"$DEMO_PORT_FILE" &
+    # The emulators are not part of the router's install (nor of the Docker image): run this checkout's.
+    PYTHONPATH="$ROOT/emulators${PYTHONPATH:+:$PYTHONPATH}" \
+        "$VENV/bin/python" -m gemini_emulator --port 0 --quiet --scenario "$ROOT/configs/emulator/demo.yaml" >"$DEMO_PORT_FILE" &
     DEMO_EMULATOR_PID=$!
     trap 'kill "$DEMO_EMULATOR_PID" 2>/dev/null || true; rm -f "$DEMO_PORT_FILE"' EXIT INT TERM
     for _ in $(seq 100); do grep -q listening "$DEMO_PORT_FILE" && break; sleep 0.1; done

@@ -71,7 +71,7 @@ def start_emulator(scenario: dict, tmp: Path) -> Emulator:
     path.write_text(yaml.safe_dump(scenario))
     proc = subprocess.Popen(
         [sys.executable, "-m", "gemini_emulator", "--port", "0", "--scenario", str(path), "--quiet"],
-        cwd=REPO / "addons",
+        cwd=REPO / "emulators",  # the emulators are a folder of their own, not installed with the router
         stdout=subprocess.PIPE,
         text=True,
     )

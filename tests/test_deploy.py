@@ -7,6 +7,8 @@ import configparser
 import re
 import shutil
 import subprocess
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -46,6 +48,40 @@ def test_dockerfile_essentials():
 def test_dockerignore_keeps_local_configs_and_venvs_out():
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {"configs/config.yaml", ".venv", ".git"} <= set(ignored)
+
+
+def _emulator_packages(folder: Path) -> list[Path]:
+    return [init.parent for init in folder.rglob("__init__.py") if "emulator" in init.parent.name]
+
+
+def test_image_leaves_the_emulators_out():
+    """The emulators are test and demo tools: the image gets only the router's sources."""
+    sources = [s for a in (a for i, a in dockerfile() if i == "COPY") for s in a.split()[:-1]]
+    assert "." not in sources and not any(s.startswith("emulators") for s in sources)
+    for source in (REPO / s for s in sources if (REPO / s).is_dir()):
+        assert _emulator_packages(source) == [], source
+    assert "emulators" in (REPO / ".dockerignore").read_text().split()
+
+
+def wheel_packages() -> list[str]:
+    """The packages setuptools' find puts in the router's wheel, as pyproject.toml configures it."""
+    find = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert all(pattern.startswith("hpn_router") for pattern in find["include"]), find["include"]
+    found = []
+    for where in (REPO / w for w in find["where"]):
+        for init in where.rglob("__init__.py"):
+            name = ".".join(init.parent.relative_to(where).parts)
+            if any(fnmatch(name, pattern) for pattern in find["include"]):
+                found.append(name)
+    return found
+
+
+def test_wheel_holds_the_router_and_no_emulator():
+    packages = wheel_packages()
+    assert "hpn_router" in packages
+    assert [p for p in packages if p.split(".")[0] != "hpn_router"] == []
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"].get("scripts", {})
+    assert not any("emulator" in target for target in scripts.values())  # a command the wheel cannot run
 
 
 def unit() -> configparser.ConfigParser:

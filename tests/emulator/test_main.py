@@ -19,7 +19,7 @@ DEMO = ROOT / "configs" / "emulator" / "demo.yaml"
 
 
 def test_serves_until_sigterm() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "addons")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "emulators")}
     command = [sys.executable, "-m", "gemini_emulator", "--port", "0", "--scenario", str(DEMO), "--quiet"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) as process:
         try:
