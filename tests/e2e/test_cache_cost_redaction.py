@@ -188,9 +188,10 @@ def test_cache_can_be_turned_off(make_router, emulator):
 
 @pytest.fixture(scope="module")
 def slow_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """Streams with 200 ms between events; key 4 answers after 500 ms."""
+    """Streams with 200 ms between events; key 4 answers after 3 s (so that, even on a loaded
+    machine, every concurrent duplicate arrives while the first is still in flight)."""
     spec = scenario(stream_delay_ms=200)
-    spec["keys"][SLOW_KEY]["latency_ms"] = 500
+    spec["keys"][SLOW_KEY]["latency_ms"] = 3000
     emu = start_emulator(spec, tmp_path_factory.mktemp("slow-emulator"))
     yield emu
     emu.stop()
