@@ -4,7 +4,10 @@
 #                                 the HTTPS_PROXY listener on server.host:server.proxy_port
 #   ./run.sh --web [args...]      the same in mitmweb (UI on 127.0.0.1:8081)
 #   ./run.sh --demo [--web] [args...]  start the Gemini emulator + the router with three demo keys
-#   ./run.sh test [pytest args]   install test dependencies and run the whole test suite
+#   ./run.sh test                 install test dependencies, run the gates (./run.sh lint), then the
+#                                 whole test suite with the coverage floor (what CI runs)
+#   ./run.sh test [pytest args]   only pytest with those args: no gates, no coverage floor
+#   ./run.sh lint                 only the gates: ruff check, ruff format --check, mypy on core/
 #   ./run.sh setup                only create the venv and install (Docker build, systemd install)
 set -euo pipefail
 
@@ -111,11 +114,38 @@ MSG
     launch run "$@"
 }
 
+LINT_PATHS=(addons tests bench)
+
+gate() {  # $1: how to fix a failure; then the command
+    local fix="$1"
+    shift
+    echo "hpn-router: gate: $*" >&2
+    "$@" || { echo "hpn-router: gate failed: $*" >&2; echo "hpn-router: to fix: $fix" >&2; exit 1; }
+}
+
+lint() {  # ruff and mypy read their settings from pyproject.toml ([tool.ruff], [tool.mypy])
+    local bin="$VENV/bin"
+    gate "$bin/ruff check --fix ${LINT_PATHS[*]}, then fix the rest by hand" "$bin/ruff" check "${LINT_PATHS[@]}"
+    gate "$bin/ruff format ${LINT_PATHS[*]}" "$bin/ruff" format --check "${LINT_PATHS[@]}"
+    gate "add or correct the annotations mypy names (strict on addons/hpn_router/core)" "$bin/mypy"
+}
+
 case "${1:-}" in
     test)
         shift
         setup test
-        exec "$VENV/bin/python" -m pytest "$@"
+        if [ $# -gt 0 ]; then
+            exec "$VENV/bin/python" -m pytest "$@"
+        fi
+        lint
+        # Coverage is measured in this process only (unit, hook and in-process e2e code), not
+        # inside the mitmdump subprocesses; the floor is [tool.coverage.report] fail_under.
+        exec "$VENV/bin/python" -m pytest --cov --cov-report=
+        ;;
+    lint)
+        shift
+        setup test
+        lint
         ;;
     setup)
         setup ""

@@ -89,6 +89,12 @@ INVALID: list[tuple[str, object, str | None]] = [
         "messages[1].tool_calls[0].function.arguments",
     ),
     (
+        # json.loads raises a plain ValueError (not JSONDecodeError) past Python's int digit limit.
+        "arguments integer over 4300 digits",
+        msgs({"role": "assistant", "tool_calls": [{**CALL, "function": {"name": "f", "arguments": '{"a": ' + "1" * 5000 + "}"}}]}),
+        "messages[1].tool_calls[0].function.arguments",
+    ),
+    (
         "legacy function_call bad json",
         msgs({"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{"}}),
         "messages[1].function_call.arguments",

@@ -48,10 +48,10 @@ class _Call:
     openai_id: str | None  # None for legacy function_call / unmatched function results
     name: str
     gemini_id: str | None
-    response: dict | None = None
+    response: dict[str, Any] | None = None
 
 
-def messages_to_contents(messages: list[dict], *, placeholder_signatures: bool) -> tuple[list[Part], list[dict]]:
+def messages_to_contents(messages: list[dict[str, Any]], *, placeholder_signatures: bool) -> tuple[list[Part], list[dict[str, Any]]]:
     """``(systemInstruction parts, contents)`` for validated ``messages``."""
     builder = _Builder()
     for i, message in enumerate(messages):
@@ -68,10 +68,10 @@ def messages_to_contents(messages: list[dict], *, placeholder_signatures: bool) 
 class _Builder:
     def __init__(self) -> None:
         self.system: list[Part] = []
-        self.contents: list[dict] = []
+        self.contents: list[dict[str, Any]] = []
         self.pending: list[_Call] = []
 
-    def add(self, message: dict, p: str) -> None:
+    def add(self, message: dict[str, Any], p: str) -> None:
         role = message["role"]
         if role in ("system", "developer"):
             self.system += _text_parts(message.get("content"))
@@ -94,7 +94,7 @@ class _Builder:
         else:
             self.contents.append({"role": role, "parts": parts})
 
-    def _assistant_parts(self, message: dict) -> list[Part]:
+    def _assistant_parts(self, message: dict[str, Any]) -> list[Part]:
         parts = _text_parts(message.get("content"))
         for call in message.get("tool_calls") or []:
             gemini_id, signature = decode_call_id(call["id"])
@@ -106,7 +106,7 @@ class _Builder:
             parts.append(_call_part(legacy, None, None))
         return parts
 
-    def _tool_result(self, message: dict, p: str) -> None:
+    def _tool_result(self, message: dict[str, Any], p: str) -> None:
         call_id = message["tool_call_id"]
         call = next((c for c in self.pending if c.openai_id == call_id), None)
         if call is None:
@@ -114,7 +114,7 @@ class _Builder:
             raise fail(f"{p}.tool_call_id", problem)
         call.response = _response_object(message.get("content"))
 
-    def _function_result(self, message: dict) -> None:
+    def _function_result(self, message: dict[str, Any]) -> None:
         name = message["name"]
         call = next((c for c in self.pending if c.name == name and c.response is None), None)
         if call is None:
@@ -140,7 +140,7 @@ class _Builder:
         self._append("user", parts)
 
 
-def _call_part(function: dict, gemini_id: str | None, signature: str | None) -> Part:
+def _call_part(function: dict[str, Any], gemini_id: str | None, signature: str | None) -> Part:
     arguments = function.get("arguments") or ""
     call: dict[str, Any] = {"name": function["name"], "args": json.loads(arguments) if arguments.strip() else {}}
     if gemini_id:
@@ -151,7 +151,7 @@ def _call_part(function: dict, gemini_id: str | None, signature: str | None) -> 
     return part
 
 
-def _add_dummy_signatures(contents: list[dict]) -> None:
+def _add_dummy_signatures(contents: list[dict[str, Any]]) -> None:
     for content in contents:
         if content["role"] != "model":
             continue
@@ -172,7 +172,7 @@ def _text_parts(content: object) -> list[Part]:
     return [{"text": content}] if isinstance(content, str) and content else []
 
 
-def _response_object(content: object) -> dict:
+def _response_object(content: object) -> dict[str, Any]:
     """functionResponse.response must be an object (docs/gemini-wire-format.md#generatecontent-request)."""
     text = _text_of(content)
     try:
@@ -182,18 +182,18 @@ def _response_object(content: object) -> dict:
     return value if isinstance(value, dict) else {"result": value}
 
 
-def _user_parts(content: object, p: str) -> list[Part]:
+def _user_parts(content: str | list[Any], p: str) -> list[Part]:  # validated: a string or a list
     if isinstance(content, str):
         return [{"text": content}] if content else []
     parts: list[Part] = []
-    for k, item in enumerate(content):  # type: ignore[arg-type]
+    for k, item in enumerate(content):
         part = _user_part(item, f"{p}.content[{k}]")
         if part is not None:
             parts.append(part)
     return parts
 
 
-def _user_part(item: dict, p: str) -> Part | None:
+def _user_part(item: dict[str, Any], p: str) -> Part | None:
     kind = item["type"]
     if kind == "text":
         return {"text": item["text"]} if item["text"] else None

@@ -88,28 +88,28 @@ def model_family(gemini_model: str) -> str:
     return FAMILY_UNKNOWN
 
 
-def ignored_params(body: dict, gemini_model: str) -> list[str]:
+def ignored_params(body: dict[str, Any], gemini_model: str) -> list[str]:
     """The request's parameters that are not sent to this model (the router tells the client)."""
     if model_family(gemini_model) == FAMILY_2:
         return []
     return [key for key in PENALTY_PARAMS if body.get(key) is not None]
 
 
-def is_streaming(body: dict) -> bool:
+def is_streaming(body: dict[str, Any]) -> bool:
     return body.get("stream") is True
 
 
-def wants_usage_in_stream(body: dict) -> bool:
+def wants_usage_in_stream(body: dict[str, Any]) -> bool:
     options = body.get("stream_options")
     return isinstance(options, dict) and options.get("include_usage") is True
 
 
-def uses_legacy_functions(body: dict) -> bool:
+def uses_legacy_functions(body: dict[str, Any]) -> bool:
     """Declared with the deprecated ``functions`` (no ``tools``): such clients read only ``function_call``."""
     return bool(body.get("functions")) and not body.get("tools")
 
 
-def chat_request_to_gemini(body: dict, gemini_model: str, options: TranslateOptions) -> dict:
+def chat_request_to_gemini(body: dict[str, Any], gemini_model: str, options: TranslateOptions) -> dict[str, Any]:
     """Translate a validated request; raises InvalidRequest for inconsistent history.
 
     Dropped on purpose (no Gemini equivalent): user, metadata, store,
@@ -133,7 +133,7 @@ def chat_request_to_gemini(body: dict, gemini_model: str, options: TranslateOpti
     return out
 
 
-def _generation_config(body: dict, gemini_model: str, family: str, options: TranslateOptions) -> dict:
+def _generation_config(body: dict[str, Any], gemini_model: str, family: str, options: TranslateOptions) -> dict[str, Any]:
     config: dict[str, Any] = {}
     params = {**DIRECT_PARAMS, **PENALTY_PARAMS} if family == FAMILY_2 else DIRECT_PARAMS
     for key, target in params.items():
@@ -160,7 +160,7 @@ def _generation_config(body: dict, gemini_model: str, family: str, options: Tran
     return config
 
 
-def _response_format(fmt: dict | None) -> dict:
+def _response_format(fmt: dict[str, Any] | None) -> dict[str, Any]:
     kind = fmt.get("type") if fmt else None
     if kind == "json_object":
         return {"responseMimeType": JSON_MIME}
@@ -172,7 +172,7 @@ def _response_format(fmt: dict | None) -> dict:
     return {}
 
 
-def _thinking_config(effort: str | None, gemini_model: str, family: str, options: TranslateOptions) -> dict:
+def _thinking_config(effort: str | None, gemini_model: str, family: str, options: TranslateOptions) -> dict[str, Any]:
     """A level for Gemini 3; a budget for 2.5 and for unknown families, since Gemini 3 takes a
     budget too while 2.5 refuses a level ("Thinking level is not supported for this model")."""
     thinking: dict[str, Any] = {}
@@ -188,7 +188,7 @@ def _thinking_config(effort: str | None, gemini_model: str, family: str, options
     return thinking
 
 
-def _tools(body: dict) -> tuple[list[dict], dict | None]:
+def _tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """``(functionDeclarations, functionCallingConfig or None)``."""
     functions = [t["function"] for t in body.get("tools") or []] + list(body.get("functions") or [])
     declarations = [_declaration(f) for f in functions]
@@ -210,7 +210,7 @@ def _tools(body: dict) -> tuple[list[dict], dict | None]:
     return declarations, {"mode": "ANY", "allowedFunctionNames": [choice["function"]["name"]]}
 
 
-def _declaration(function: dict) -> dict:
+def _declaration(function: dict[str, Any]) -> dict[str, Any]:
     declaration: dict[str, Any] = {"name": function["name"]}
     if function.get("description"):
         declaration["description"] = function["description"]

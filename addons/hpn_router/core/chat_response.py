@@ -57,12 +57,12 @@ def map_finish_reason(gemini_reason: str | None, has_tool_calls: bool, *, legacy
     return FINISH_REASONS.get(gemini_reason or "", DEFAULT_FINISH)
 
 
-def legacy_function_call(call: dict) -> dict:
+def legacy_function_call(call: dict[str, Any]) -> dict[str, Any]:
     """The legacy ``function_call`` of an OpenAI tool call (no id: the legacy shape has none)."""
     return {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}
 
 
-def logprobs_to_openai(result: Any) -> dict | None:
+def logprobs_to_openai(result: Any) -> dict[str, Any] | None:
     """OpenAI ``choice.logprobs`` from a Gemini ``logprobsResult``; None when Gemini sent none.
 
     ``chosenCandidates[i]`` is the token sampled at step i and ``topCandidates[i]`` the
@@ -79,12 +79,12 @@ def logprobs_to_openai(result: Any) -> dict | None:
     return {"content": content, "refusal": None}
 
 
-def _token_logprob(candidate: dict) -> dict:
+def _token_logprob(candidate: dict[str, Any]) -> dict[str, Any]:
     token = str(candidate.get("token") or "")
     return {"token": token, "logprob": float(candidate.get("logProbability") or 0.0), "bytes": list(token.encode("utf-8"))}
 
 
-def usage_to_openai(usage_metadata: dict | None) -> dict:
+def usage_to_openai(usage_metadata: dict[str, Any] | None) -> dict[str, Any]:
     """OpenAI usage from Gemini usageMetadata; every count optional (proto3 omits 0)."""
     meta = usage_metadata or {}
     prompt = int(meta.get("promptTokenCount", 0)) + int(meta.get("toolUsePromptTokenCount", 0))
@@ -105,7 +105,7 @@ def usage_to_openai(usage_metadata: dict | None) -> dict:
     }
 
 
-def tool_call_from_part(part: dict) -> dict:
+def tool_call_from_part(part: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI tool call (arguments as a string) from a functionCall part."""
     call = part["functionCall"]
     return {
@@ -118,11 +118,11 @@ def tool_call_from_part(part: dict) -> dict:
     }
 
 
-def split_parts(parts: list[dict]) -> tuple[list[str], list[str], list[dict]]:
+def split_parts(parts: list[dict[str, Any]]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
     """``(answer texts, thought texts, tool calls)`` of one candidate's parts."""
     texts: list[str] = []
     thoughts: list[str] = []
-    calls: list[dict] = []
+    calls: list[dict[str, Any]] = []
     for part in parts:
         if "functionCall" in part:
             calls.append(tool_call_from_part(part))
@@ -132,8 +132,8 @@ def split_parts(parts: list[dict]) -> tuple[list[str], list[str], list[dict]]:
 
 
 def gemini_to_chat_completion(
-    resp: dict, *, model: str, completion_id: str, created: int, options: TranslateOptions, legacy_functions: bool = False
-) -> dict:
+    resp: dict[str, Any], *, model: str, completion_id: str, created: int, options: TranslateOptions, legacy_functions: bool = False
+) -> dict[str, Any]:
     """``legacy_functions``: the request declared legacy ``functions``; answer calls in that shape."""
     candidates = resp.get("candidates") or []
     if candidates:
@@ -153,7 +153,7 @@ def gemini_to_chat_completion(
     }
 
 
-def _choice(candidate: dict, options: TranslateOptions, legacy_functions: bool) -> dict:
+def _choice(candidate: dict[str, Any], options: TranslateOptions, legacy_functions: bool) -> dict[str, Any]:
     parts = (candidate.get("content") or {}).get("parts") or []
     texts, thoughts, calls = split_parts(parts)
     reasoning = "".join(thoughts) if options.expose_reasoning and thoughts else None
@@ -163,7 +163,7 @@ def _choice(candidate: dict, options: TranslateOptions, legacy_functions: bool) 
     return _make_choice(int(candidate.get("index", 0)), message, finish, logprobs)
 
 
-def _message(content: str | None, calls: list[dict], reasoning: str | None, legacy_functions: bool = False) -> dict:
+def _message(content: str | None, calls: list[dict[str, Any]], reasoning: str | None, legacy_functions: bool = False) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if reasoning is not None:
         message["reasoning_content"] = reasoning  # non-standard, as DeepSeek/vLLM/litellm
@@ -175,7 +175,7 @@ def _message(content: str | None, calls: list[dict], reasoning: str | None, lega
     return message
 
 
-def _make_choice(index: int, message: dict, finish: str, logprobs: dict | None = None) -> dict:
+def _make_choice(index: int, message: dict[str, Any], finish: str, logprobs: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish}
 
 

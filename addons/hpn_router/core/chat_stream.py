@@ -40,7 +40,7 @@ class _Choice:
     finished: bool = False
 
 
-def encode_event(payload: dict) -> bytes:
+def encode_event(payload: dict[str, Any]) -> bytes:
     """One client SSE event. U+2028/U+2029 are escaped: some line splitters break on them."""
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
@@ -71,12 +71,12 @@ class StreamTranslator:
         self._closed = False
         self._events = 0  # upstream SSE events parsed
         self._raw_seen = False  # any non-whitespace upstream byte
-        self.usage: dict | None = None
+        self.usage: dict[str, Any] | None = None
         self.text = ""
         self.started = False
 
     @property
-    def openai_usage(self) -> dict | None:
+    def openai_usage(self) -> dict[str, Any] | None:
         return usage_to_openai(self.usage) if self.usage is not None else None
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -148,7 +148,7 @@ class StreamTranslator:
             out += self._finish_choice(0, None, blocked=True)
         return out
 
-    def _candidate(self, candidate: dict) -> list[bytes]:
+    def _candidate(self, candidate: dict[str, Any]) -> list[bytes]:
         index = int(candidate.get("index", 0))
         out = self._start(index)
         choice = self._choices[index]
@@ -169,7 +169,7 @@ class StreamTranslator:
             out.append(self._delta(index, {"content": ""}, logprobs=logprobs))  # tokens without text: still reported
         return out
 
-    def _calls(self, index: int, choice: _Choice, calls: list[dict]) -> list[bytes]:
+    def _calls(self, index: int, choice: _Choice, calls: list[dict[str, Any]]) -> list[bytes]:
         if not self._legacy_functions:
             sent = [self._delta(index, {"tool_calls": [{"index": choice.calls + n, **call}]}) for n, call in enumerate(calls)]
             choice.calls += len(calls)
@@ -189,13 +189,15 @@ class StreamTranslator:
         self._choices[index] = _Choice()
         return [self._delta(index, {"role": "assistant", "content": ""})]
 
-    def _finish_choice(self, index: int, reason: str | None, *, blocked: bool = False, logprobs: dict | None = None) -> list[bytes]:
+    def _finish_choice(
+        self, index: int, reason: str | None, *, blocked: bool = False, logprobs: dict[str, Any] | None = None
+    ) -> list[bytes]:
         choice = self._choices[index]
         choice.finished = True
         finish = BLOCKED_FINISH if blocked else map_finish_reason(reason, choice.calls > 0, legacy_functions=self._legacy_functions)
         return [self._delta(index, {}, finish, logprobs=logprobs)]
 
-    def _envelope(self, choices: list[dict]) -> dict[str, Any]:
+    def _envelope(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "id": self._id,
             "object": "chat.completion.chunk",
@@ -205,13 +207,13 @@ class StreamTranslator:
             "choices": choices,
         }
 
-    def _delta(self, index: int, delta: dict, finish: str | None = None, *, logprobs: dict | None = None) -> bytes:
+    def _delta(self, index: int, delta: dict[str, Any], finish: str | None = None, *, logprobs: dict[str, Any] | None = None) -> bytes:
         choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         chunk = self._envelope([choice])
         if self._include_usage:
             chunk["usage"] = None  # OpenAI: every chunk says null until the usage chunk
         return self._event(chunk)
 
-    def _event(self, payload: dict) -> bytes:
+    def _event(self, payload: dict[str, Any]) -> bytes:
         self.started = True
         return encode_event(payload)

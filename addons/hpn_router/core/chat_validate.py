@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Any
 
 from .invalid import InvalidRequest
 
@@ -64,7 +65,7 @@ def is_number(value: object) -> bool:
     return (is_int(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
 
 
-def validate_chat_request(body: object) -> dict:
+def validate_chat_request(body: object) -> dict[str, Any]:
     """Check ``body`` and return it (as the same dict); raise InvalidRequest."""
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
@@ -85,7 +86,7 @@ def validate_chat_request(body: object) -> dict:
     return body
 
 
-def _check_scalars(body: dict) -> None:
+def _check_scalars(body: dict[str, Any]) -> None:
     for key, (low, high) in NUMBER_RANGES.items():
         value = body.get(key)
         if value is not None and not (is_number(value) and low <= value <= high):
@@ -140,7 +141,7 @@ def _check_response_format(fmt: object) -> None:
             raise fail("response_format.json_schema.schema", "must be an object")
 
 
-def _check_tools(body: dict) -> set[str]:
+def _check_tools(body: dict[str, Any]) -> set[str]:
     """Validate ``tools`` (and legacy ``functions``); return the declared names."""
     names: set[str] = set()
     for key in ("tools", "functions"):
@@ -255,11 +256,11 @@ def _check_text_content(content: object, p: str, extra_types: tuple[str, ...] = 
         kind = part.get("type") if isinstance(part, dict) else None
         if kind in extra_types:
             continue
-        if kind != "text" or not isinstance(part.get("text"), str):  # type: ignore[union-attr]
+        if kind != "text" or not isinstance(part.get("text"), str):
             raise fail(f"{p}[{k}]", "must be a text part {'type': 'text', 'text': '...'}")
 
 
-def _check_assistant(message: dict, p: str) -> None:
+def _check_assistant(message: dict[str, Any], p: str) -> None:
     calls = message.get("tool_calls")
     if calls is not None:
         if not isinstance(calls, list):
@@ -297,8 +298,10 @@ def _check_call_function(function: object, p: str) -> None:
         return  # "" is how some clients spell a zero-argument call
     try:
         parsed = json.loads(arguments)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise fail(f"{p}.arguments", f"is not valid JSON ({exc.msg} at position {exc.pos})") from exc
+    except ValueError as exc:  # not a syntax error: an integer past Python's 4300-digit conversion limit
+        raise fail(f"{p}.arguments", "is not valid JSON (a number too long to read)") from exc
     if not isinstance(parsed, dict):
         raise fail(f"{p}.arguments", "must encode a JSON object")
 
@@ -312,24 +315,24 @@ def _check_user_content(content: object, p: str) -> None:
         _check_user_part(part, f"{p}.content[{k}]")
 
 
-def _check_user_part(part: object, p: str) -> None:
+def _check_user_part(part: Any, p: str) -> None:  # a dict when kind is set: the branches below read it
     kind = part.get("type") if isinstance(part, dict) else None
     if kind == "text":
-        if not isinstance(part.get("text"), str):  # type: ignore[union-attr]
+        if not isinstance(part.get("text"), str):
             raise fail(f"{p}.text", "must be a string")
     elif kind == "image_url":
-        image = part.get("image_url")  # type: ignore[union-attr]
+        image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else image
         if not isinstance(url, str) or not (url.startswith(URL_SCHEMES) or parse_data_url(url)):
             raise fail(f"{p}.image_url.url", "must be an http(s) URL or a base64 data URL", UNSUPPORTED)
     elif kind == "input_audio":
-        audio = part.get("input_audio")  # type: ignore[union-attr]
+        audio = part.get("input_audio")
         if not isinstance(audio, dict) or not isinstance(audio.get("data"), str) or not audio["data"]:
             raise fail(f"{p}.input_audio.data", "must be a non-empty base64 string")
         if audio.get("format") not in AUDIO_FORMATS:
             raise fail(f"{p}.input_audio.format", f"must be one of {', '.join(AUDIO_FORMATS)}")
     elif kind == "file":
-        _check_file_part(part.get("file"), f"{p}.file")  # type: ignore[union-attr]
+        _check_file_part(part.get("file"), f"{p}.file")
     else:
         raise fail(f"{p}.type", f"unknown content part type {kind!r}; expected text, image_url, input_audio or file")
 

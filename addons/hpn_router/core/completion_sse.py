@@ -37,7 +37,7 @@ def completion_to_sse(completion: dict[str, Any], *, include_usage: bool) -> lis
         "system_fingerprint": completion.get("system_fingerprint"),
     }
 
-    def chunk(index: int, delta: dict[str, Any], finish: str | None = None, logprobs: dict | None = None) -> bytes:
+    def chunk(index: int, delta: dict[str, Any], finish: str | None = None, logprobs: dict[str, Any] | None = None) -> bytes:
         payload: dict[str, Any] = {
             **envelope,
             "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],

@@ -53,7 +53,7 @@ class TokenDecoder(Protocol):
     def decode_bytes(self, tokens: Sequence[int], /) -> bytes: ...
 
 
-def validate_embeddings_request(body: object) -> dict:
+def validate_embeddings_request(body: object) -> dict[str, Any]:
     """Check ``body``; return a copy with ``input`` as a list of strings (token ids stay
     as sent: see ``holds_token_ids``) and ``encoding_format`` filled in (default
     ``"float"``). Raise InvalidRequest.
@@ -109,18 +109,18 @@ def _check_input(value: object) -> list[str] | list[int] | list[list[int]]:
     return list(value)
 
 
-def holds_token_ids(body: dict) -> bool:
+def holds_token_ids(body: dict[str, Any]) -> bool:
     """Whether a validated request's input is token ids, to decode before batching."""
     return not isinstance(body["input"][0], str)
 
 
-def token_id_count(body: dict) -> int:
+def token_id_count(body: dict[str, Any]) -> int:
     """How many token ids a validated token-id request holds: its exact usage."""
     value = body["input"]
     return len(value) if is_int(value[0]) else sum(len(tokens) for tokens in value)
 
 
-def decode_token_ids(body: dict, encoding: TokenDecoder) -> dict:
+def decode_token_ids(body: dict[str, Any], encoding: TokenDecoder) -> dict[str, Any]:
     """A copy of a validated token-id request with each input decoded to its text.
 
     An id outside the vocabulary is an InvalidRequest naming the input (``input`` for a
@@ -159,7 +159,7 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def embedding_batches(body: dict, gemini_model: str, *, task_type: str | None = None) -> list[dict]:
+def embedding_batches(body: dict[str, Any], gemini_model: str, *, task_type: str | None = None) -> list[dict[str, Any]]:
     """``batchEmbedContents`` bodies for a validated request, each ≤ MAX_BATCH, in input order."""
     texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
     # Every request must name the same model as the URL, with the prefix (docs/gemini-wire-format.md#endpoints).
@@ -174,8 +174,14 @@ def embedding_batches(body: dict, gemini_model: str, *, task_type: str | None = 
 
 
 def embeddings_to_openai(
-    responses: list[dict], *, model: str, encoding_format: str, inputs: list[str], normalize: bool, prompt_tokens: int | None = None
-) -> dict:
+    responses: list[dict[str, Any]],
+    *,
+    model: str,
+    encoding_format: str,
+    inputs: list[str],
+    normalize: bool,
+    prompt_tokens: int | None = None,
+) -> dict[str, Any]:
     """Join the batches' vectors into one OpenAI embeddings response. ``prompt_tokens`` is
     the usage to report when known (the number of token ids sent), else it is estimated.
 
@@ -205,7 +211,7 @@ def embeddings_to_openai(
     }
 
 
-def _embeddings(response: object) -> list:
+def _embeddings(response: object) -> list[Any]:
     items = response.get("embeddings") if isinstance(response, dict) else None
     if not isinstance(items, list):
         raise ValueError("batchEmbedContents response has no 'embeddings' array")

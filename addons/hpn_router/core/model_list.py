@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from typing import Any
 
 PREFIX = "models/"
 # Models that serve neither chat nor embeddings (e.g. AQA, Imagen's "predict")
@@ -36,9 +37,9 @@ def bare_id(name: str) -> str:
     return name.removeprefix(PREFIX)
 
 
-def gemini_models_to_openai(gemini_models: list[dict], aliases: Mapping[str, str], *, created: int = 0) -> dict:
+def gemini_models_to_openai(gemini_models: list[dict[str, Any]], aliases: Mapping[str, str], *, created: int = 0) -> dict[str, Any]:
     """``{"object": "list", "data": [...]}``: Gemini order first, then aliases sorted, no duplicates."""
-    data: list[dict] = []
+    data: list[dict[str, Any]] = []
     seen: set[str] = set()
 
     def add(model_id: str, owned_by: str) -> None:
@@ -59,7 +60,7 @@ def gemini_models_to_openai(gemini_models: list[dict], aliases: Mapping[str, str
     return {"object": "list", "data": data}
 
 
-def find_model(listing: dict, model_id: str) -> dict | None:
+def find_model(listing: dict[str, Any], model_id: str) -> dict[str, Any] | None:
     """The entry of ``listing`` whose id is ``model_id`` (``models/x`` accepted), else None."""
     wanted = bare_id(model_id)
     return next((entry for entry in listing.get("data", []) if entry.get("id") == wanted), None)
@@ -80,18 +81,18 @@ def wants_gemini_shape(*, goog_api_key: str | None, goog_api_client: str | None,
     return goog_api_key is not None or goog_api_client is not None or query_key is not None or "google-genai" in agent
 
 
-def gemini_models_page(gemini_models: list[dict], *, page_size: str | None, page_token: str | None) -> dict:
+def gemini_models_page(gemini_models: list[dict[str, Any]], *, page_size: str | None, page_token: str | None) -> dict[str, Any]:
     """One page of ``models.list`` as Gemini answers it: ``{"models": [...]}`` plus
     ``nextPageToken`` unless it is the last page. Raises ValueError for a page size or token
     that is not one (Gemini answers those with 400 INVALID_ARGUMENT)."""
     try:
         size = int(page_size) if page_size else DEFAULT_PAGE_SIZE
     except ValueError:
-        raise ValueError(f"Invalid page size: {page_size[:20]!r}.") from None
+        raise ValueError(f"Invalid page size: {(page_size or '')[:20]!r}.") from None
     size = DEFAULT_PAGE_SIZE if size <= 0 else min(size, MAX_PAGE_SIZE)
     start = _page_start(page_token) if page_token else 0
     models = [m for m in gemini_models if isinstance(m, dict) and isinstance(m.get("name"), str)]
-    page: dict = {"models": models[start : start + size]}
+    page: dict[str, Any] = {"models": models[start : start + size]}
     if start + size < len(models):
         page["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
     return page
@@ -107,13 +108,13 @@ def _page_start(token: str) -> int:
     return start
 
 
-def find_gemini_model(gemini_models: list[dict], model_id: str) -> dict | None:
+def find_gemini_model(gemini_models: list[dict[str, Any]], model_id: str) -> dict[str, Any] | None:
     """The model resource named ``model_id`` (with or without ``models/``), else None."""
     wanted = PREFIX + bare_id(model_id)
     return next((m for m in gemini_models if isinstance(m, dict) and m.get("name") == wanted), None)
 
 
-def gemini_error(status: int, message: str) -> dict:
+def gemini_error(status: int, message: str) -> dict[str, Any]:
     """Gemini's error body, which Google's clients parse (code, message, status)."""
     return {"error": {"code": status, "message": message, "status": GEMINI_STATUS[status]}}
 

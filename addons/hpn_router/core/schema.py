@@ -77,7 +77,7 @@ class _Context:
             self.losses.append(what)
 
 
-def clean_schema(schema: dict) -> Cleaned:
+def clean_schema(schema: dict[str, Any]) -> Cleaned:
     """A cleaned copy of ``schema`` and what it lost; the input is never modified."""
     schema = copy.deepcopy(schema)
     ctx = _Context({})
@@ -88,7 +88,7 @@ def clean_schema(schema: dict) -> Cleaned:
     return Cleaned(cleaned, ctx.losses)
 
 
-def to_gemini_schema(schema: dict) -> dict:
+def to_gemini_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A cleaned copy of ``schema`` (see ``clean_schema`` for what it may lose)."""
     return clean_schema(schema).schema
 
@@ -106,13 +106,14 @@ def has_open_object(cleaned: Schema) -> bool:
     return False
 
 
-def to_json_schema(schema: dict) -> dict:
+def to_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A copy of a JSON Schema for ``parametersJsonSchema``/``responseJsonSchema``: ``$schema``
     (a draft URL, not a constraint) and OpenAI's ``strict`` flag are left out. Two spellings
     outside Gemini's documented keywords become equivalent ones: ``const`` a one-value ``enum``,
     and a ``$ref`` with sibling keywords (a ``$ref`` node may hold only ``$`` keys)
     ``{"anyOf": [{"$ref": ...}], <siblings>}``."""
-    return _documented_spelling({k: v for k, v in schema.items() if k not in ("$schema", "strict")})
+    spelled: dict[str, Any] = _documented_spelling({k: v for k, v in schema.items() if k not in ("$schema", "strict")})
+    return spelled
 
 
 def _documented_spelling(node: Any) -> Any:
@@ -206,7 +207,7 @@ def _clean_union(node: Schema, branches: list[Any], ctx: _Context, seen: tuple[s
     if nullable:
         for branch in cleaned:
             branch["nullable"] = True
-    out: Schema = {"anyOf": cleaned}
+    out = {"anyOf": cleaned}
     # An anyOf node may carry only anyOf (+description) on Gemini.
     if isinstance(rest.get("description"), str):
         out["description"] = rest["description"]
