@@ -114,7 +114,7 @@ MSG
     launch run "$@"
 }
 
-LINT_PATHS=(addons tests bench)
+LINT_PATHS=(addons emulators tests bench)
 
 gate() {  # $1: how to fix a failure; then the command
     local fix="$1"
