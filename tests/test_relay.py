@@ -49,6 +49,13 @@ async def upstream() -> AsyncIterator[aiohttp.ClientSession]:
     await runner.cleanup()
 
 
+@pytest.fixture(autouse=True)
+def short_keep_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A served connection stays open for mitmproxy's next request; here it closes soon after,
+    so `exchange` can read until the relay closes."""
+    monkeypatch.setattr(relay, "IDLE_SECONDS", 0.3)
+
+
 async def exchange(port: int, request: bytes) -> bytes:
     """Sends `request`, returns everything the relay sends until it closes."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -76,12 +83,22 @@ def assert_refused(reply: bytes) -> None:
     assert json.loads(body) == {"error": failed}
 
 
-async def test_a_parked_stream_is_served_once_to_its_token_and_the_connection_closes(stream_relay, upstream):
+async def test_parked_streams_are_served_once_to_their_tokens_on_one_kept_alive_connection(stream_relay, upstream):
+    first = stream_relay.park(await upstream.get("/stream"))
+    second = stream_relay.park(await upstream.get("/stream"))
+    # Two streams on one connection (mitmproxy reuses it), then the first token again: refused,
+    # and only then does the relay close the connection.
+    reply = await exchange(stream_relay.port, head(first, b"content-length: 2\r\n") + b"{}" + head(second) + head(first))
+    served, refusal, rest = reply.partition(b"HTTP/1.1 500")
+    assert served.count(b"HTTP/1.1 200 OK\r\n") == 2 and b"connection: close" not in served
+    assert all(served.count(event) == 2 for event in EVENTS) and served.endswith(b"0\r\n\r\n")
+    assert_refused(refusal + rest)  # one time only
+
+
+async def test_a_kept_alive_connection_with_no_next_request_closes_quietly(stream_relay, upstream):
     token = stream_relay.park(await upstream.get("/stream"))
-    reply = await exchange(stream_relay.port, head(token, b"content-length: 2\r\n") + b"{}")
-    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b"connection: close" in reply.split(b"\r\n\r\n")[0]
-    assert all(event in reply for event in EVENTS) and reply.endswith(b"0\r\n\r\n")
-    assert_refused(await exchange(stream_relay.port, head(token)))  # one time only
+    reply = await exchange(stream_relay.port, head(token))
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"0\r\n\r\n") and b"HTTP/1.1 500" not in reply
 
 
 @pytest.mark.parametrize("token", [None, "not-a-parked-token"])

@@ -15,9 +15,10 @@ other router addon looks at it, so a request the router did not answer or route 
 failed, an addon that skipped the router's hooks) ends here: it gets the router's own
 OpenAI-format 500, marked with REFUSED_HEADER, and nothing goes upstream.
 
-What it reads is bounded: only loopback peers, one request per connection, a head of at most
-MAX_HEAD bytes and the whole request within READ_SECONDS; the body (mitmproxy forwards the
-flow's body) is read in pieces and discarded, at most `max_body_bytes` of it.
+What it reads is bounded: only loopback peers, a head of at most MAX_HEAD bytes and the whole
+request within READ_SECONDS (a connection kept alive after a served stream may wait
+IDLE_SECONDS for its next request); the body (mitmproxy forwards the flow's body) is read in
+pieces and discarded, at most `max_body_bytes` of it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ REFUSED_HEADER = "x-hpn-relay-refused"  # on the relay's own error answer: FailC
 PARK_SECONDS = 30.0  # a parked stream nobody fetched is closed after this
 MAX_HEAD = 64 * 1024
 READ_SECONDS = 10.0  # mitmproxy sends a whole request at once, over loopback
+IDLE_SECONDS = 60.0  # a kept-alive connection waits this long for mitmproxy's next request
 LINGER_SECONDS = 1.0
 MAX_BODY = 64 * 1024 * 1024  # KeyRouting sets it from server.max_body_bytes
 _PIECE = 64 * 1024
@@ -118,34 +120,50 @@ class StreamRelay:
             self._parked.pop(token).response.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One request per connection: the parked stream its token names, else the router's
-        error; then the connection closes."""
+        """The parked stream each request's token names; a served stream keeps the connection
+        open for mitmproxy's next one (a new connection per stream costs the first chunk
+        milliseconds). A request without a valid token gets the router's error, and the
+        connection closes."""
         try:
             if not is_loopback_peer(writer.get_extra_info("peername")):
                 logger.bind(event="relay_refused").warning("The relay refused a connection that is not from loopback")
                 return
-            parked, refusal = await self._read_request(reader)
-            if parked is None:
-                logger.bind(event="fail_closed", reason=refusal).error(
-                    "The router did not route this request ({}): answered its own error (500), sent nothing upstream", refusal
-                )
-                writer.write(refused_answer())
-                await writer.drain()
-                await _linger(reader, writer)
-                return
-            await _pipe(parked.response, writer)
+            wait = READ_SECONDS  # the first request arrives at once; a kept-alive one may idle
+            while True:
+                parked, refusal = await self._read_request(reader, wait)
+                if parked is None:
+                    if refusal:
+                        self._refuse(refusal, writer)
+                        await writer.drain()
+                        await _linger(reader, writer)
+                    return
+                await _pipe(parked.response, writer)
+                wait = IDLE_SECONDS
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # mitmproxy closed the connection: the client is gone
         finally:
             writer.close()
 
-    async def _read_request(self, reader: asyncio.StreamReader) -> tuple[_Parked | None, str]:
+    def _refuse(self, refusal: str, writer: asyncio.StreamWriter) -> None:
+        logger.bind(event="fail_closed", reason=refusal).error(
+            "The router did not route this request ({}): answered its own error (500), sent nothing upstream", refusal
+        )
+        writer.write(refused_answer())
+
+    async def _read_request(self, reader: asyncio.StreamReader, wait: float) -> tuple[_Parked | None, str]:
         """Reads (and discards) the whole request: the parked stream its token names, or None
-        and why not."""
+        and why not ("" when a kept-alive connection saw no next request: close it quietly)."""
         parked, line = None, "request"
         try:
+            async with asyncio.timeout(wait):
+                head = await reader.readuntil(b"\r\n\r\n")
+        except TimeoutError as e:
+            return None, "" if wait == IDLE_SECONDS else _refusal(e, line)
+        except (asyncio.LimitOverrunError, ValueError) as e:
+            return None, _refusal(e, line)
+        try:
             async with asyncio.timeout(READ_SECONDS):
-                request = parse_head(await reader.readuntil(b"\r\n\r\n"))
+                request = parse_head(head)
                 line = request.line
                 parked = self._parked.pop(request.token, None) if request.token else None
                 await discard_body(reader, request, self.max_body_bytes)
@@ -239,7 +257,7 @@ async def _pipe(response: aiohttp.ClientResponse, writer: asyncio.StreamWriter) 
     content_type = response.headers.get("content-type", "text/event-stream")
     writer.write(
         b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type.encode() + b"\r\ncache-control: no-cache\r\n"
-        b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        b"transfer-encoding: chunked\r\n\r\n"
     )
     try:
         try:

@@ -179,7 +179,11 @@ async def fetch_from_relay(port: int, token: str) -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"POST /v1beta/models/x HTTP/1.1\r\nhost: x\r\n{TOKEN_HEADER}: {token}\r\ncontent-length: 0\r\n\r\n".encode())
     await writer.drain()
-    answer = await asyncio.wait_for(reader.read(), 5)
+    answer = b""
+    # A served stream ends with the last chunk (the relay keeps the connection for the next
+    # request); a refusal ends when the relay closes.
+    while not answer.endswith(b"0\r\n\r\n") and (piece := await asyncio.wait_for(reader.read(65536), 5)):
+        answer += piece
     writer.close()
     return answer
 
