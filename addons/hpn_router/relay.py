@@ -256,8 +256,7 @@ async def _skip(reader: asyncio.StreamReader, count: int) -> None:
 async def _pipe(response: aiohttp.ClientResponse, writer: asyncio.StreamWriter) -> None:
     content_type = response.headers.get("content-type", "text/event-stream")
     writer.write(
-        b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type.encode() + b"\r\ncache-control: no-cache\r\n"
-        b"transfer-encoding: chunked\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type.encode() + b"\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
     )
     try:
         try:
