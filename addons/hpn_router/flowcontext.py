@@ -122,6 +122,14 @@ class FlowContext:
 _contexts: weakref.WeakKeyDictionary[http.HTTPFlow, FlowContext] = weakref.WeakKeyDictionary()
 
 
+def start(flow: http.HTTPFlow) -> FlowContext:
+    """A fresh context for a flow entering the router (Interception, the first addon to see a
+    request). A replay from mitmweb reuses the flow object, whose context still holds the
+    previous run's flags and answer: it must start empty like any new request."""
+    ctx = _contexts[flow] = FlowContext()
+    return ctx
+
+
 def context(flow: http.HTTPFlow) -> FlowContext:
     """The flow's context, created empty on first use."""
     ctx = _contexts.get(flow)

@@ -65,6 +65,18 @@ def test_requests_for_the_router_are_left_to_it(mode, url):
     assert not context(flow).passthrough and is_client_flow(flow)
 
 
+def test_a_replayed_flow_starts_with_a_fresh_context():
+    """mitmweb replays the same flow object: what its last run decided (an answer of the
+    router's own, a relayed stream, a route) must not carry over to the new run."""
+    flow = _flow(REVERSE, "https://generativelanguage.googleapis.com/v1/chat/completions")
+    Interception().requestheaders(flow)
+    first = context(flow)
+    first.local, first.relayed, first.route = True, True, "chat"
+    flow.is_replay = "request"
+    Interception().requestheaders(flow)
+    assert context(flow) is not first and (context(flow).local, context(flow).relayed, context(flow).route) == (False, False, None)
+
+
 def test_intercept_hosts_come_from_the_config():
     addon = Interception()
     addon.apply(parse_config({"key_pool": {"keys": [{"name": "k", "key": "AIzaK"}]}, "intercept_hosts": ["llm.internal.test"]}, {}))

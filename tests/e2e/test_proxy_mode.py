@@ -514,6 +514,19 @@ def test_mitmweb_shows_the_client_flow_and_each_attempt_without_keys_and_caps_fl
         assert b"does not replay an upstream attempt" in _web_body(web, replayed, "response")
         assert emulator.stats()["requests"] == []
 
+        # Replaying the client's flow sends it through the router again, so through the pool,
+        # and it starts afresh (not with its first run's state).
+        _web_replay(web, reverse)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            again = next((f for f in _web_flows(web) if f["id"] == reverse["id"]), None)
+            if again and again["is_replay"] == "request" and again.get("response"):
+                break
+            time.sleep(0.1)
+        assert again and again["response"]["status_code"] == 200
+        assert json.loads(_web_body(web, again, "response"))["object"] == "chat.completion"
+        assert [r["path"] for r in emulator.stats()["requests"]] == ["/v1beta/models/gemini-flash-latest:generateContent"]
+
         dump = urllib.request.urlopen(f"{web}/flows/dump", timeout=10).read()
         assert dump and not any(k.encode() in dump or k[4:16].encode() in dump for k in KEYS)
 

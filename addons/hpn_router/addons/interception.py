@@ -27,7 +27,7 @@ from mitmproxy import http
 from mitmproxy.proxy import layer, layers, mode_specs, server_hooks
 
 from hpn_router.config import DEFAULT_INTERCEPT_HOSTS, RouterConfig
-from hpn_router.flowcontext import context
+from hpn_router.flowcontext import start
 
 
 def router_serves(mode: mode_specs.ProxyMode, host: str, intercepted: frozenset[str]) -> bool:
@@ -57,8 +57,9 @@ class Interception:
             nextlayer.layer = layers.TCPLayer(context, ignore=True)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
+        ctx = start(flow)  # first router addon in the chain: a replayed flow starts afresh too
         if not router_serves(flow.client_conn.proxy_mode, flow.request.host, self.hosts):
-            context(flow).passthrough = True
+            ctx.passthrough = True
 
     def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         address = data.server.address
