@@ -21,7 +21,8 @@ from mitmproxy import connection, http
 from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.config import RouterConfig
-from hpn_router.core.keypool import KeyPool, SnapshotError
+from hpn_router.core.keypool import KeyPool
+from hpn_router.core.poolsnapshot import SnapshotError
 from hpn_router.core.quota import Limits
 from hpn_router.errors import RouterError, router_failed
 from hpn_router.failover import Attempt, FailoverResult, WaitPolicy, run_with_failover

@@ -29,7 +29,6 @@ to concurrent requests; no lock is needed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -38,15 +37,11 @@ from typing import Any
 
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import DISABLES_KEY, Outcome, Verdict, next_pacific_midnight
+from hpn_router.core.poolsnapshot import Slot, parse_snapshot
 from hpn_router.core.quota import Limits, Usage, headroom, next_admission, pacific_day
 
-Slot = tuple[str, str]  # (project, model)
 BREAKER_FIRST_SECONDS = 5.0
 BREAKER_MAX_SECONDS = 60.0
-
-
-class SnapshotError(ValueError):
-    """A saved state that is not what snapshot() writes; the message says where."""
 
 
 class KeyState(Enum):
@@ -275,9 +270,9 @@ class KeyPool:
             if index is not None and self.keys[index].enabled:
                 self._disabled[index] = reason
         projects = {k.project_id for k in self.keys}
-        for slot, cooldown in saved.cooldowns.items():
-            if slot[0] in projects and cooldown.until > now:
-                self._cool_slot(slot, cooldown)
+        for slot, (until, daily, reason) in saved.cooldowns.items():
+            if slot[0] in projects and until > now:
+                self._cool_slot(slot, Cooldown(until, daily, reason))
         for slot, (day, requests) in saved.day_counts.items():
             if slot[0] in projects and day == pacific_day(now):
                 usage = self._usage.setdefault(slot, Usage())
@@ -334,62 +329,3 @@ class KeyPool:
             del self._cooldowns[slot]  # expired: forget it so the dict cannot grow
             return None
         return cooldown
-
-
-# -- reading a saved snapshot ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SavedState:
-    disabled: dict[str, str]  # key digest -> reason
-    cooldowns: dict[Slot, Cooldown]
-    day_counts: dict[Slot, tuple[str, int]]  # (Pacific day, requests)
-
-
-def parse_snapshot(data: Any) -> SavedState:
-    """What snapshot() wrote, checked field by field (the file may be edited, truncated by
-    hand, or from another program): any other shape raises SnapshotError."""
-    if not isinstance(data, Mapping):
-        raise SnapshotError(f"expected an object, got {type(data).__name__}")
-    keys = _field(data, "keys", Mapping, "state")
-    disabled = {str(fingerprint): _field(keys[fingerprint], "disabled", str, f"keys.{str(fingerprint)[:16]}") for fingerprint in keys}
-    cooldowns: dict[Slot, Cooldown] = {}
-    for i, entry in enumerate(_field(data, "cooldowns", list, "state")):
-        where = f"cooldowns[{i}]"
-        slot = _slot_of(entry, where)
-        until = _number(_field(entry, "until", (int, float), where), f"{where}.until")
-        cooldowns[slot] = Cooldown(until, _field(entry, "daily", bool, where), _field(entry, "reason", str, where))
-    day_counts: dict[Slot, tuple[str, int]] = {}
-    for i, entry in enumerate(_field(data, "day_counts", list, "state")):
-        where = f"day_counts[{i}]"
-        slot = _slot_of(entry, where)
-        requests = _field(entry, "requests", int, where)
-        if requests < 0:
-            raise SnapshotError(f"{where}.requests: negative")
-        day_counts[slot] = (_field(entry, "day", str, where), requests)
-    return SavedState(disabled, cooldowns, day_counts)
-
-
-def _field(data: Any, name: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise SnapshotError(f"{where}: expected an object")
-    if name not in data:
-        raise SnapshotError(f"{where}.{name}: missing")
-    value = data[name]
-    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
-        raise SnapshotError(f"{where}.{name}: unexpected {type(value).__name__}")
-    return value
-
-
-def _slot_of(entry: Any, where: str) -> Slot:
-    return (_field(entry, "project", str, where), _field(entry, "model", str, where))
-
-
-def _number(value: float, where: str) -> float:
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise SnapshotError(f"{where}: not a finite number")
-    return number
