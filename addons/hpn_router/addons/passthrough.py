@@ -108,11 +108,7 @@ class PassthroughGuard:
 
     async def _check_request(self, flow: http.HTTPFlow, *, answer_unresolved: bool) -> None:
         host, port = flow.request.host, flow.request.port
-        try:
-            verdict = await self.verdict(host, port)
-        except Exception:  # never raise out of a hook; refuse instead
-            logger.exception("passthrough check failed")
-            verdict = Verdict(refusal="could not be checked")
+        verdict = await self._checked_verdict(host, port)
         if verdict.unresolved:
             if answer_unresolved:  # a tunnel would otherwise be accepted, then closed
                 answer_error(flow, Unresolved(f"HPN Router's proxy could not resolve {host}."))
@@ -127,17 +123,21 @@ class PassthroughGuard:
         host, port = address
         if self._is_relay(host, port):
             return
-        try:
-            verdict = await self.verdict(host, port)
-        except Exception:
-            logger.exception("passthrough check failed")
-            verdict = Verdict(refusal="could not be checked")
+        verdict = await self._checked_verdict(host, port)
         if verdict.address and not verdict.refusal:
             data.server.address = (verdict.address, port)  # dial exactly what was checked
             return
         reason = "could not be resolved" if verdict.unresolved else verdict.refusal
         _log_refusal(host, port, str(reason))
         data.server.error = f"HPN Router's proxy does not connect to {host}:{port}: {reason}"
+
+    async def _checked_verdict(self, host: str, port: int) -> Verdict:
+        """The verdict, or a refusal when checking itself failed: fail closed."""
+        try:
+            return await self.verdict(host, port)
+        except Exception:
+            logger.exception("passthrough check failed")
+            return Verdict(refusal="could not be checked")
 
     def _is_relay(self, host: str, port: int) -> bool:
         relay = self.relay_port()
