@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -26,6 +25,7 @@ from hpn_router.configfields import (
     as_decimal,
     as_int,
     as_mapping,
+    as_origin,
     as_str,
     as_url,
     reject_unknown,
@@ -234,29 +234,6 @@ def _optional_token(value: Any, path: str) -> str | None:
     return tokens[0] if tokens else None
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _origin(value: Any, path: str) -> str:
-    """An exact web origin, as browsers send it in `Origin`: scheme://host[:port], lower case,
-    the default port left out."""
-    text = as_str(value, path).strip()
-    hint = f"{path}: expected an origin such as https://app.example.com (scheme, host and port only), got {show(value)}"
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise ConfigError(hint) from None
-    host = parts.hostname or ""
-    if parts.scheme.lower() not in _DEFAULT_PORTS or not host or parts.username or parts.password:
-        raise ConfigError(hint)
-    if parts.path not in ("", "/") or parts.query or parts.fragment or "*" in host:
-        raise ConfigError(hint)
-    scheme = parts.scheme.lower()
-    shown_host = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{shown_host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else "")
-
-
 def _cors_origins(raw: Any, client_tokens: tuple[str, ...]) -> tuple[str, ...]:
     if raw is None:
         return ()
@@ -270,7 +247,7 @@ def _cors_origins(raw: Any, client_tokens: tuple[str, ...]) -> tuple[str, ...]:
             # through the user's browser and read the answers.
             raise ConfigError('server.cors_origins: "*" needs server.client_tokens; without them, list the exact origins instead')
         return ("*",)
-    return tuple(dict.fromkeys(_origin(v, f"server.cors_origins[{i}]") for i, v in enumerate(raw)))
+    return tuple(dict.fromkeys(as_origin(v, f"server.cors_origins[{i}]") for i, v in enumerate(raw)))
 
 
 def _server(raw: Any, env: Mapping[str, str]) -> ServerConfig:

@@ -78,3 +78,26 @@ def as_decimal(value: Any, path: str) -> Decimal:
     if not number.is_finite() or number < 0:  # NaN first: comparing it raises
         raise ConfigError(f"{path}: expected a non-negative number, got {show(value)}")
     return number
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def as_origin(value: Any, path: str) -> str:
+    """An exact web origin, as browsers send it in `Origin`: scheme://host[:port], lower case,
+    the default port left out."""
+    text = as_str(value, path).strip()
+    hint = f"{path}: expected an origin such as https://app.example.com (scheme, host and port only), got {show(value)}"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(hint) from None
+    host = parts.hostname or ""
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host or parts.username or parts.password:
+        raise ConfigError(hint)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "*" in host:
+        raise ConfigError(hint)
+    scheme = parts.scheme.lower()
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown_host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else "")
