@@ -47,8 +47,8 @@ from hpn_router.addons.timeouts import Timeouts  # noqa: E402
 from hpn_router.addons.translation import Translation  # noqa: E402
 from hpn_router.addons.viewcap import ViewCap  # noqa: E402
 from hpn_router.core.redact import Redactor  # noqa: E402
-from hpn_router.relay import StreamRelay  # noqa: E402
-from hpn_router.state import RouterState  # noqa: E402
+from hpn_router.core.state import RouterState  # noqa: E402
+from hpn_router.edge.relay import StreamRelay  # noqa: E402
 
 state = RouterState()
 relay = StreamRelay()  # streams KeyRouting fetched; the router's error for anything it did not route

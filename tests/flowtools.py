@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig, parse_config
-from hpn_router.flowcontext import context
 from loguru import logger
 from mitmproxy import http
 from mitmproxy.test import tflow

@@ -15,8 +15,8 @@ from hpn_router.addons.modelsendpoint import ModelsEndpoint
 from hpn_router.addons.native import NativePassthrough
 from hpn_router.addons.translation import Translation
 from hpn_router.config import RouterConfig, parse_config
-from hpn_router.state import RouterState
-from hpn_router.upstream import AttemptResult, UpstreamRequest
+from hpn_router.core.state import RouterState
+from hpn_router.edge.upstream import AttemptResult, UpstreamRequest
 from mitmproxy import http
 from mitmproxy.test import tflow
 

@@ -21,7 +21,7 @@ from hpn_router.core.destinations import open_proxy_refusal
 
 
 def trust(config: RouterConfig) -> str:
-    from hpn_router.cabundle import ensure_ca, write_bundle  # imports mitmproxy: only here
+    from hpn_router.edge.cabundle import ensure_ca, write_bundle  # imports mitmproxy: only here
 
     confdir = Path(config.server.confdir).expanduser()
     return f"{ensure_ca(confdir)}\n{write_bundle(confdir)}"

@@ -6,11 +6,11 @@ import json
 
 from hpn_router.addons.access import Access
 from hpn_router.addons.endpoints import Endpoints
+from hpn_router.addons.flowcontext import context
 from hpn_router.addons.health import Health
 from hpn_router.config import parse_config
 from hpn_router.core.keypool import KeyPool
-from hpn_router.flowcontext import context
-from hpn_router.state import RouterState
+from hpn_router.core.state import RouterState
 from mitmproxy.test import taddons, tflow, tutils
 
 TOKEN = "client-token-0123456789"

@@ -7,8 +7,8 @@ import json
 
 import pytest
 from hpn_router.addons.answers import answer_error, answer_exception, answer_json, is_client_flow, parse_json_body, rewrite_request
+from hpn_router.core.errors import InvalidRequestError, RateLimitedError
 from hpn_router.core.invalid import InvalidRequest
-from hpn_router.errors import InvalidRequestError, RateLimitedError
 from mitmproxy.test import taddons, tflow
 
 

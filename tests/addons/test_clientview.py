@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from flowtools import chat_flow
-from hpn_router import meta
+from hpn_router.addons import meta
 from hpn_router.addons.answers import rewrite_request
 from hpn_router.addons.clientview import ClientView, NoteClientRequest, ShowClientRequest
-from hpn_router.flowcontext import context
+from hpn_router.addons.flowcontext import context
 from mitmproxy import http
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import tflow

@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 
 from flowtools import answer_from_upstream, chat_flow, completion
-from hpn_router import meta
+from hpn_router.addons import meta
 from hpn_router.addons.contextmetadata import ContextMetadata
-from hpn_router.flowcontext import CacheDecision, Parsed, UpstreamPlan, context
+from hpn_router.addons.flowcontext import CacheDecision, Parsed, UpstreamPlan, context
 from mitmproxy import http
 from mitmproxy.io import FlowReader, FlowWriter
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hpn_router import meta
+from hpn_router.addons import meta
 from hpn_router.addons.cors import Cors, CorsHeaders, CorsPreflight
+from hpn_router.addons.flowcontext import context
 from hpn_router.config import parse_config
-from hpn_router.flowcontext import context
 from mitmproxy import http
 from mitmproxy.test import tflow, tutils
 

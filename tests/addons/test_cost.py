@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 from flowtools import answer_from_upstream, captured_logs, chat_flow, completion, router_config
-from hpn_router import meta
+from hpn_router.addons import meta
 from hpn_router.addons.cost import HEADER, CostEstimator, plain
+from hpn_router.addons.flowcontext import CacheDecision, context
 from hpn_router.addons.health import Health
-from hpn_router.flowcontext import CacheDecision, context
-from hpn_router.state import RouterState
+from hpn_router.core.state import RouterState
 from mitmproxy import http
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "one two three four five six seven eight nine ten"}]}

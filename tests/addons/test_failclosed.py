@@ -7,8 +7,8 @@ import json
 
 import pytest
 from hpn_router.addons.failclosed import FailClosed, guard_hooks
-from hpn_router.flowcontext import context
-from hpn_router.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay
+from hpn_router.addons.flowcontext import context
+from hpn_router.edge.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay
 from mitmproxy import connection, exceptions
 from mitmproxy.proxy.layers.http import HttpRequestHook
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData

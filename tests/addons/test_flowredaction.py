@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 from flowtools import POOL_KEY, captured_logs, chat_flow, router_config
-from hpn_router import meta
-from hpn_router.addons import flowredaction
+from hpn_router.addons import flowredaction, meta
+from hpn_router.addons.flowcontext import context
 from hpn_router.addons.flowredaction import FlowRedaction
-from hpn_router.flowcontext import context
 from mitmproxy import flow as mflow
 from mitmproxy import http
 from mitmproxy.addons.view import View

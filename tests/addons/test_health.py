@@ -12,7 +12,7 @@ from hpn_router.addons.health import Health
 from hpn_router.config import parse_config
 from hpn_router.core.classify import Outcome, Verdict
 from hpn_router.core.keypool import KeyPool
-from hpn_router.state import RouterState
+from hpn_router.core.state import RouterState
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from hpn_router.addons.answers import is_client_flow
 from hpn_router.addons.endpoints import Endpoints
+from hpn_router.addons.flowcontext import context
 from hpn_router.addons.health import Health
 from hpn_router.addons.interception import Interception, router_serves
 from hpn_router.config import parse_config
-from hpn_router.flowcontext import context
-from hpn_router.state import RouterState
+from hpn_router.core.state import RouterState
 from mitmproxy import connection
 from mitmproxy.options import Options
 from mitmproxy.proxy import layer, layers

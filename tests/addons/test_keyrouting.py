@@ -14,9 +14,9 @@ from hpn_router.addons.keyrouting import KeyRouting
 from hpn_router.addons.translation import Translation
 from hpn_router.config import parse_config
 from hpn_router.core.keypool import KeyState
-from hpn_router.relay import TOKEN_HEADER
-from hpn_router.state import RouterState
-from hpn_router.upstream import AttemptResult, UpstreamRequest
+from hpn_router.core.state import RouterState
+from hpn_router.edge.relay import TOKEN_HEADER
+from hpn_router.edge.upstream import AttemptResult, UpstreamRequest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 

@@ -11,7 +11,7 @@ from hpn_router.addons.keyrouting import KeyRouting
 from hpn_router.config import parse_config
 from hpn_router.core.classify import Outcome, Verdict
 from hpn_router.core.keypool import KeyState
-from hpn_router.state import RouterState
+from hpn_router.core.state import RouterState
 
 A, B = "AIzaSyHookKeyAaaaaaaaaaaaaaaaaaaaaaaaaa", "AIzaSyHookKeyBbbbbbbbbbbbbbbbbbbbbbbbbb"
 M = "gemini-2.5-flash"

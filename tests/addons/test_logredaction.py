@@ -11,7 +11,7 @@ import pytest
 from hpn_router.addons.logredaction import LogRedaction
 from hpn_router.config import parse_config
 from hpn_router.core.redact import Redactor
-from hpn_router.logsetup import unconfigure_logging
+from hpn_router.edge.logsetup import unconfigure_logging
 from loguru import logger
 
 OLD, NEW = "AIzaSyLogRedactionOldKey0123456789abcd", "AIzaSyLogRedactionNewKey0123456789abcd"

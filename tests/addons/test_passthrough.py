@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hpn_router.addons.flowcontext import context
 from hpn_router.addons.passthrough import PassthroughGuard
 from hpn_router.config import parse_config
-from hpn_router.flowcontext import context
 from mitmproxy import connection
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData

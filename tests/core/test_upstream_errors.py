@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
+from hpn_router.core.errors import InvalidRequestError, NotFoundError, UpstreamError
 from hpn_router.core.upstream_errors import gemini_error_to_openai
-from hpn_router.errors import InvalidRequestError, NotFoundError, UpstreamError
 
 
 def body(code: int, message: str, status: str = "", details: list | None = None, array: bool = False) -> bytes:

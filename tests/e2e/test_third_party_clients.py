@@ -20,7 +20,7 @@ import openai
 import pytest
 import tiktoken
 from gemini_emulator.answers import embedding as emulator_embedding
-from hpn_router.tiktoken_files import write_tiktoken_cache
+from hpn_router.edge.tiktoken_files import write_tiktoken_cache
 from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings

@@ -22,10 +22,10 @@ from loguru import logger
 from mitmproxy import ctx, http
 
 from hpn_router.addons.answers import LONE_SURROGATE_MESSAGE, answer_error, is_client_flow
+from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
 from hpn_router.core.access import ClientRateLimiter, bearer_token, has_lone_surrogate, json_excess, match_token
-from hpn_router.errors import InvalidRequestError, PayloadTooLarge, RateLimitedError, RouterError
-from hpn_router.flowcontext import context
+from hpn_router.core.errors import InvalidRequestError, PayloadTooLarge, RateLimitedError, RouterError
 
 
 class Unauthorized(RouterError):

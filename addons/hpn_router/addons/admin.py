@@ -19,9 +19,9 @@ from loguru import logger
 from mitmproxy import http
 
 from hpn_router.addons.answers import answer_error, answer_json, is_client_flow
+from hpn_router.core.errors import InvalidRequestError, NotFoundError
 from hpn_router.core.keypool import KeyPool
-from hpn_router.errors import InvalidRequestError, NotFoundError
-from hpn_router.state import RouterState
+from hpn_router.core.state import RouterState
 
 
 class Reloader(Protocol):

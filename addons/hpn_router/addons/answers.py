@@ -8,11 +8,11 @@ from typing import Any
 from loguru import logger
 from mitmproxy import http
 
-from hpn_router import meta
+from hpn_router.addons import meta
+from hpn_router.addons.flowcontext import context
 from hpn_router.core.access import has_lone_surrogate
+from hpn_router.core.errors import InvalidRequestError, RouterError, to_openai_error
 from hpn_router.core.invalid import InvalidRequest
-from hpn_router.errors import InvalidRequestError, RouterError, to_openai_error
-from hpn_router.flowcontext import context
 
 
 def answer_json(flow: http.HTTPFlow, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 from mitmproxy import connection, ctx, http
 
-from hpn_router import meta
-from hpn_router.failover import Attempt
-from hpn_router.upstream import UpstreamRequest
+from hpn_router.addons import meta
+from hpn_router.edge.failover import Attempt
+from hpn_router.edge.upstream import UpstreamRequest
 
 
 def record_attempts(flow: http.HTTPFlow, request: UpstreamRequest, attempts: list[Attempt], base_url: str) -> None:

@@ -33,20 +33,20 @@ from typing import Any
 from loguru import logger
 from mitmproxy import http
 
-from hpn_router import meta
+from hpn_router.addons import meta
 from hpn_router.addons.answers import is_client_flow
 from hpn_router.addons.chat import chat_request
+from hpn_router.addons.flowcontext import CacheDecision, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.cachekey import cache_key, is_cacheable, request_cache_directives
 from hpn_router.core.chat_request import is_streaming, wants_usage_in_stream
 from hpn_router.core.chat_response import new_completion_id
 from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
+from hpn_router.core.errors import RouterError
 from hpn_router.core.invalid import InvalidRequest
+from hpn_router.core.models import gemini_model_for
 from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
-from hpn_router.errors import RouterError
-from hpn_router.flowcontext import CacheDecision, context
-from hpn_router.models import gemini_model_for
-from hpn_router.routes import Endpoint
+from hpn_router.core.routes import Endpoint
 
 CHAT = Endpoint.CHAT.value
 CHAT_PATH = "/v1/chat/completions"

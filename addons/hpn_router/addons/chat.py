@@ -20,6 +20,7 @@ from hpn_router.addons.answers import (
     replace_body,
     rewrite_request,
 )
+from hpn_router.addons.flowcontext import Parsed, UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.chat_request import (
     TranslateOptions,
@@ -32,8 +33,7 @@ from hpn_router.core.chat_request import (
 )
 from hpn_router.core.chat_response import gemini_to_chat_completion, new_completion_id
 from hpn_router.core.chat_stream import StreamTranslator
-from hpn_router.flowcontext import Parsed, UpstreamPlan, context
-from hpn_router.models import gemini_model_for
+from hpn_router.core.models import gemini_model_for
 
 IGNORED_HEADER = "X-HPN-Ignored-Params"
 

@@ -27,10 +27,10 @@ from loguru import logger
 from mitmproxy import http
 from mitmproxy.proxy.mode_specs import ReverseMode
 
-from hpn_router import meta
+from hpn_router.addons import meta
 from hpn_router.addons.answers import answer_error
-from hpn_router.errors import RouterError
-from hpn_router.flowcontext import context
+from hpn_router.addons.flowcontext import context
+from hpn_router.core.errors import RouterError
 
 ATTEMPT_REPLAY_REFUSED = (
     "HPN Router does not replay an upstream attempt: it holds the key's name, not the key. "

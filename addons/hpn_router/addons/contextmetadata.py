@@ -18,8 +18,8 @@ from typing import Any
 from loguru import logger
 from mitmproxy import http
 
-from hpn_router import meta
-from hpn_router.flowcontext import FlowContext, context
+from hpn_router.addons import meta
+from hpn_router.addons.flowcontext import FlowContext, context
 
 
 class ContextMetadata:

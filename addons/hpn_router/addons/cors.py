@@ -27,12 +27,12 @@ from __future__ import annotations
 from loguru import logger
 from mitmproxy import http
 
-from hpn_router import meta
+from hpn_router.addons import meta
 from hpn_router.addons.answers import is_client_flow
+from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
 from hpn_router.core.cors import ANY, allow_origin, answer_headers, is_preflight, preflight_headers
-from hpn_router.flowcontext import context
-from hpn_router.routes import allowed_methods
+from hpn_router.core.routes import allowed_methods
 
 
 class Cors:

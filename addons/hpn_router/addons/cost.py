@@ -26,7 +26,8 @@ from typing import Any
 from loguru import logger
 from mitmproxy import http
 
-from hpn_router import meta
+from hpn_router.addons import meta
+from hpn_router.addons.flowcontext import FlowContext, context
 from hpn_router.config import PriceConfig, PricingConfig, RouterConfig
 from hpn_router.core.pricing import (
     SEED_PRICE_TABLE,
@@ -37,9 +38,8 @@ from hpn_router.core.pricing import (
     text_of,
     usage_or_estimate,
 )
-from hpn_router.flowcontext import FlowContext, context
-from hpn_router.routes import Endpoint
-from hpn_router.state import RouterState
+from hpn_router.core.routes import Endpoint
+from hpn_router.core.state import RouterState
 
 HEADER = "X-HPN-Saved-USD"
 CHAT, EMBEDDINGS = Endpoint.CHAT.value, Endpoint.EMBEDDINGS.value

@@ -3,7 +3,7 @@
 More than 100 inputs go out as several batches (Gemini's limit); KeyRouting sends them in
 order with failover each, and the vectors come back in the client's order. Token-id inputs
 (LangChain's default) are decoded to text with cl100k_base, loaded on first use from the file
-the install ships (hpn_router.tiktoken_files), never from the network.
+the install ships (hpn_router.edge.tiktoken_files), never from the network.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from hpn_router.addons.answers import (
     parse_json_body,
     rewrite_request,
 )
+from hpn_router.addons.flowcontext import EmbeddingsOptions, UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.embeddings import (
     MAX_DIMENSIONS,
@@ -27,10 +28,9 @@ from hpn_router.core.embeddings import (
     token_id_count,
     validate_embeddings_request,
 )
-from hpn_router.errors import RouterError
-from hpn_router.flowcontext import EmbeddingsOptions, UpstreamPlan, context
-from hpn_router.models import gemini_model_for
-from hpn_router.tiktoken_files import EncodingUnavailable, cl100k_base
+from hpn_router.core.errors import RouterError
+from hpn_router.core.models import gemini_model_for
+from hpn_router.edge.tiktoken_files import EncodingUnavailable, cl100k_base
 
 
 class Embeddings:

@@ -7,10 +7,10 @@ from mitmproxy import http
 from mitmproxy.proxy.mode_specs import ReverseMode
 
 from hpn_router.addons.answers import answer_error, is_client_flow
+from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
-from hpn_router.errors import MethodNotAllowed, NotFoundError, RouterError
-from hpn_router.flowcontext import context
-from hpn_router.routes import Endpoint, match
+from hpn_router.core.errors import MethodNotAllowed, NotFoundError, RouterError
+from hpn_router.core.routes import Endpoint, match
 
 SERVED = "/v1/chat/completions, /v1/embeddings, /v1/models, /v1beta/models/... (Gemini's own API) and /health"
 

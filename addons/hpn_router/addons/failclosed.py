@@ -46,9 +46,9 @@ from mitmproxy.proxy import (
 )
 
 from hpn_router.addons.answers import answer_error, is_client_flow
-from hpn_router.errors import router_failed
-from hpn_router.flowcontext import context
-from hpn_router.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay
+from hpn_router.addons.flowcontext import context
+from hpn_router.core.errors import router_failed
+from hpn_router.edge.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay
 
 LIFECYCLE = frozenset({"load", "configure", "running", "done"})
 

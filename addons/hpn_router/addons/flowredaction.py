@@ -37,10 +37,10 @@ from typing import Any
 from loguru import logger
 from mitmproxy import ctx, http
 
-from hpn_router import meta
+from hpn_router.addons import meta
+from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
 from hpn_router.core.redact import REDACTED, SENSITIVE_HEADERS, Redactor
-from hpn_router.flowcontext import context
 
 
 class FlowRedaction:

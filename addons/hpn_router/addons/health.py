@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from hpn_router import meta
+from hpn_router.addons import meta
 from hpn_router.addons.answers import answer_json, is_client_flow
+from hpn_router.addons.flowcontext import context
 from hpn_router.core.pricing import format_usd
-from hpn_router.flowcontext import context
-from hpn_router.routes import Endpoint, match
-from hpn_router.state import RouterState
+from hpn_router.core.routes import Endpoint, match
+from hpn_router.core.state import RouterState
 
 
 class Health:

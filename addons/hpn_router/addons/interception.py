@@ -26,8 +26,8 @@ from loguru import logger
 from mitmproxy import http
 from mitmproxy.proxy import layer, layers, mode_specs, server_hooks
 
+from hpn_router.addons.flowcontext import start
 from hpn_router.config import DEFAULT_INTERCEPT_HOSTS, RouterConfig
-from hpn_router.flowcontext import start
 
 
 def router_serves(mode: mode_specs.ProxyMode, host: str, intercepted: frozenset[str]) -> bool:

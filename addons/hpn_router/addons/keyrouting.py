@@ -20,17 +20,17 @@ from mitmproxy import connection, http
 
 from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.addons.attempt_flows import record_attempts
+from hpn_router.addons.flowcontext import UpstreamPlan, context
 from hpn_router.config import RouterConfig
+from hpn_router.core.errors import RouterError, router_failed
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.poolsnapshot import SnapshotError
 from hpn_router.core.quota import Limits
-from hpn_router.errors import RouterError, router_failed
-from hpn_router.failover import Attempt, FailoverResult, WaitPolicy, run_with_failover
-from hpn_router.flowcontext import UpstreamPlan, context
-from hpn_router.relay import TOKEN_HEADER, StreamRelay
-from hpn_router.state import RouterState
-from hpn_router.statefile import StateFileInUse, StateLock, load_state, save_state
-from hpn_router.upstream import AttemptResult, GeminiTransport, UpstreamRequest
+from hpn_router.core.state import RouterState
+from hpn_router.edge.failover import Attempt, FailoverResult, WaitPolicy, run_with_failover
+from hpn_router.edge.relay import TOKEN_HEADER, StreamRelay
+from hpn_router.edge.statefile import StateFileInUse, StateLock, load_state, save_state
+from hpn_router.edge.upstream import AttemptResult, GeminiTransport, UpstreamRequest
 
 
 class KeyRouting:

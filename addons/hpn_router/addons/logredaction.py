@@ -12,7 +12,7 @@ import sys
 
 from hpn_router.config import RouterConfig
 from hpn_router.core.redact import Redactor
-from hpn_router.logsetup import configure_logging, redacting_formatter
+from hpn_router.edge.logsetup import configure_logging, redacting_formatter
 
 
 class LogRedaction:

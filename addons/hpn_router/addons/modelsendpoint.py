@@ -17,7 +17,9 @@ from collections.abc import Callable
 from mitmproxy import http
 
 from hpn_router.addons.answers import answer_error, answer_json, rewrite_request
+from hpn_router.addons.flowcontext import GeminiListing, UpstreamPlan, context
 from hpn_router.config import RouterConfig
+from hpn_router.core.errors import NotFoundError
 from hpn_router.core.model_list import (
     bare_id,
     find_gemini_model,
@@ -27,9 +29,7 @@ from hpn_router.core.model_list import (
     gemini_models_to_openai,
     wants_gemini_shape,
 )
-from hpn_router.errors import NotFoundError
-from hpn_router.flowcontext import GeminiListing, UpstreamPlan, context
-from hpn_router.routes import match
+from hpn_router.core.routes import match
 
 CACHE_SECONDS = 300.0
 

@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 from mitmproxy import http
 
 from hpn_router.addons.answers import rewrite_request
+from hpn_router.addons.flowcontext import UpstreamPlan, context
 from hpn_router.config import RouterConfig
-from hpn_router.flowcontext import UpstreamPlan, context
-from hpn_router.routes import match
+from hpn_router.core.routes import match
 
 
 class NativePassthrough:

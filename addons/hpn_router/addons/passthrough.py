@@ -35,12 +35,12 @@ from mitmproxy import ctx, http
 from mitmproxy.proxy import mode_specs, server_hooks
 
 from hpn_router.addons.answers import answer_error
+from hpn_router.addons.flowcontext import context
 from hpn_router.addons.interception import router_serves
 from hpn_router.addons.proxyauth import is_proxy_listener
 from hpn_router.config import DEFAULT_INTERCEPT_HOSTS, RouterConfig
 from hpn_router.core.destinations import parse_ip, passthrough_refusal
-from hpn_router.errors import RouterError
-from hpn_router.flowcontext import context
+from hpn_router.core.errors import RouterError
 
 RESOLVE_SECONDS = 10.0
 PORT_OPTIONS = ("listen_port", "web_port")  # mitmweb's UI port, when mitmweb runs

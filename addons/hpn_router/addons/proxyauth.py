@@ -28,7 +28,7 @@ from hpn_router.addons.answers import answer_error
 from hpn_router.config import RouterConfig
 from hpn_router.core.access import basic_password, match_token
 from hpn_router.core.destinations import open_proxy_refusal
-from hpn_router.errors import RouterError
+from hpn_router.core.errors import RouterError
 
 REALM = "HPN Router"
 PROXY_AUTHORIZATION = "proxy-authorization"

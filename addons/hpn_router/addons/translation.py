@@ -19,11 +19,11 @@ from typing import Any
 
 from mitmproxy import http
 
-from hpn_router import meta
+from hpn_router.addons import meta
 from hpn_router.addons.answers import answer_error, answer_exception, is_client_flow
+from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
 from hpn_router.core.upstream_errors import gemini_error_to_openai
-from hpn_router.flowcontext import context
 
 
 class Translation:

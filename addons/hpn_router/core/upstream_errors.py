@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hpn_router.errors import InvalidRequestError, NotFoundError, RouterError, UpstreamError
+from hpn_router.core.errors import InvalidRequestError, NotFoundError, RouterError, UpstreamError
 
 
 def _envelope(body: bytes) -> dict[str, Any]:

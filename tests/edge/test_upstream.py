@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from hpn_router.upstream import GeminiTransport, UpstreamRequest
+from hpn_router.edge.upstream import GeminiTransport, UpstreamRequest
 
 KEY = "AIzaSyUpstreamKey0123456789AbCdEfGhIjKl"
 PATH = "/v1beta/models/gemini-2.5-flash:generateContent"

@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from hpn_router.cabundle import BUNDLE, ensure_ca, write_bundle
+from hpn_router.edge.cabundle import BUNDLE, ensure_ca, write_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 

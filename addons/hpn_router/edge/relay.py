@@ -35,7 +35,7 @@ from http import HTTPStatus
 import aiohttp
 from loguru import logger
 
-from hpn_router.errors import router_failed, to_openai_error
+from hpn_router.core.errors import router_failed, to_openai_error
 
 TOKEN_HEADER = "x-hpn-relay-token"
 REFUSED_HEADER = "x-hpn-relay-refused"  # on the relay's own error answer: FailClosed makes it final

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hpn_router.models import gemini_model_for
+from hpn_router.core.models import gemini_model_for
 
 ALIASES = {"gpt-4o": "gemini-2.5-pro", "fast": "gemini-2.5-flash-lite"}
 DEFAULT = "gemini-2.5-flash"

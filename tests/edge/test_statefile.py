@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hpn_router.statefile import VERSION, StateFileInUse, StateLock, load_state, save_state
+from hpn_router.edge.statefile import VERSION, StateFileInUse, StateLock, load_state, save_state
 
 
 def test_state_of_another_version_or_shape_is_ignored(tmp_path):

@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from flowtools import captured_logs
-from hpn_router import relay
-from hpn_router.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay, is_loopback_peer
+from hpn_router.edge import relay
+from hpn_router.edge.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay, is_loopback_peer
 
 EVENTS = [b'data: {"n": 1}\r\n\r\n', b'data: {"n": 2}\r\n\r\n']
 

@@ -20,15 +20,15 @@ from typing import Protocol
 from loguru import logger
 
 from hpn_router.core.classify import BACKS_OFF, Outcome, Verdict, classify_response, classify_transport_error
-from hpn_router.core.keypool import KeyPool
-from hpn_router.errors import (
+from hpn_router.core.errors import (
     NoUsableKeyError,
     QuotaExhaustedError,
     RateLimitedError,
     RouterError,
     UpstreamError,
 )
-from hpn_router.upstream import AttemptResult, UpstreamRequest
+from hpn_router.core.keypool import KeyPool
+from hpn_router.edge.upstream import AttemptResult, UpstreamRequest
 
 
 class Transport(Protocol):

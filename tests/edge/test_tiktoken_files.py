@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hpn_router import tiktoken_files
-from hpn_router.tiktoken_files import BLOB_URL, EncodingUnavailable, bpe_file, cl100k_base, parse_ranks, write_tiktoken_cache
+from hpn_router.edge import tiktoken_files
+from hpn_router.edge.tiktoken_files import BLOB_URL, EncodingUnavailable, bpe_file, cl100k_base, parse_ranks, write_tiktoken_cache
 
 
 def test_the_shipped_file_decodes_token_ids_as_openai_counts_them():

@@ -7,7 +7,7 @@ from decimal import Decimal
 from hpn_router.config import parse_config
 from hpn_router.core.classify import Outcome, Verdict
 from hpn_router.core.keypool import KeyPool
-from hpn_router.state import RouterState
+from hpn_router.core.state import RouterState
 
 
 def test_active_keys_without_and_with_a_pool():

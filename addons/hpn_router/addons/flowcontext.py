@@ -1,7 +1,7 @@
 """FlowContext: what the router's addons know about one flow, typed, in one place.
 
 Usage:
-    from hpn_router.flowcontext import context
+    from hpn_router.addons.flowcontext import context
     ctx = context(flow)          # created on first use, the same object for the flow's life
     ctx.route, ctx.model, ctx.upstream, ctx.cache, ...
 

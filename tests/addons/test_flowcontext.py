@@ -7,10 +7,10 @@ import gc
 import json
 
 from flowtools import answer_from_upstream, chat_flow, completion, router_config
-from hpn_router import flowcontext
+from hpn_router.addons import flowcontext
 from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache
 from hpn_router.addons.chat import ChatTranslation, chat_request
-from hpn_router.flowcontext import Parsed, context
+from hpn_router.addons.flowcontext import Parsed, context
 from mitmproxy import http
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}

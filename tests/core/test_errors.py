@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hpn_router.errors import (
+from hpn_router.core.errors import (
     InvalidRequestError,
     MethodNotAllowed,
     NotFoundError,

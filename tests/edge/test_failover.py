@@ -7,10 +7,10 @@ import json
 
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import classify_response
+from hpn_router.core.errors import NoUsableKeyError, QuotaExhaustedError, RateLimitedError, UpstreamError
 from hpn_router.core.keypool import KeyPool
-from hpn_router.errors import NoUsableKeyError, QuotaExhaustedError, RateLimitedError, UpstreamError
-from hpn_router.failover import run_with_failover
-from hpn_router.upstream import AttemptResult, UpstreamRequest
+from hpn_router.edge.failover import run_with_failover
+from hpn_router.edge.upstream import AttemptResult, UpstreamRequest
 
 MODEL = "gemini-2.5-flash"
 REQUEST = UpstreamRequest("POST", f"/v1beta/models/{MODEL}:generateContent", "", b"{}", False, MODEL)
@@ -182,7 +182,7 @@ class SleepingClock(Clock):
 
 
 async def test_a_request_waits_for_the_earliest_recovery_within_budget():
-    from hpn_router.failover import WaitPolicy
+    from hpn_router.edge.failover import WaitPolicy
 
     clock = SleepingClock()
     pool = make_pool(1)
@@ -197,7 +197,7 @@ async def test_a_request_waits_for_the_earliest_recovery_within_budget():
 
 
 async def test_recovery_beyond_the_budget_answers_429_at_once():
-    from hpn_router.failover import WaitPolicy
+    from hpn_router.edge.failover import WaitPolicy
 
     clock = SleepingClock()
     pool = make_pool(1)
@@ -211,7 +211,7 @@ async def test_recovery_beyond_the_budget_answers_429_at_once():
 
 
 async def test_backoff_doubles_between_transient_failures():
-    from hpn_router.failover import WaitPolicy
+    from hpn_router.edge.failover import WaitPolicy
 
     clock = SleepingClock()
     fail = AttemptResult(status=503, body=b"{}")
@@ -224,7 +224,7 @@ async def test_backoff_doubles_between_transient_failures():
 
 
 async def test_waiting_requests_are_served_in_arrival_order():
-    from hpn_router.failover import WaitPolicy
+    from hpn_router.edge.failover import WaitPolicy
 
     order: list[int] = []
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from hpn_router.core.redact import Redactor
-from hpn_router.logsetup import (
+from hpn_router.edge.logsetup import (
     bridge_stdlib_to_loguru,
     configure_logging,
     redacting_formatter,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hpn_router.errors import MethodNotAllowed, to_openai_error
-from hpn_router.routes import Endpoint, allowed_methods, match
+from hpn_router.core.errors import MethodNotAllowed, to_openai_error
+from hpn_router.core.routes import Endpoint, allowed_methods, match
 
 
 @pytest.mark.parametrize(
