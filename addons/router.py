@@ -8,7 +8,7 @@ Usage:
 
 This file only wires the addons together; each concern lives in its own addon under
 hpn_router/addons, and the pure logic under hpn_router/core. The order matters: within one
-hook mitmproxy calls the addons in this order.
+hook the Pipeline calls the addons in this order.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from hpn_router.addons.cors import Cors, CorsHeaders, CorsPreflight  # noqa: E40
 from hpn_router.addons.cost import CostEstimator  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
 from hpn_router.addons.endpoints import Endpoints  # noqa: E402
-from hpn_router.addons.failclosed import FailClosed, guard_hooks  # noqa: E402
+from hpn_router.addons.failclosed import FailClosed  # noqa: E402
 from hpn_router.addons.flowredaction import FlowRedaction  # noqa: E402
 from hpn_router.addons.health import Health  # noqa: E402
 from hpn_router.addons.interception import Interception  # noqa: E402
@@ -41,6 +41,7 @@ from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
 from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
 from hpn_router.addons.passthrough import PassthroughGuard  # noqa: E402
+from hpn_router.addons.pipeline import Pipeline  # noqa: E402
 from hpn_router.addons.proxyauth import ProxyClientAuth  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
 from hpn_router.addons.timeouts import Timeouts  # noqa: E402
@@ -121,4 +122,7 @@ addons = [
     ContextMetadata(),  # after every addon that reads the flow's context: what mitmweb and -w show
     flow_redaction,  # last: scrubs finished flows before Dumper, Save and View see them
 ]
-guard_hooks(addons)  # no hook raises: one addon's failure cannot skip the later ones (redaction)
+# mitmproxy sees one addon: it looks each hook up once instead of on every addon, and every call
+# is guarded, so one addon's failure cannot skip the later ones (redaction).
+pipeline = Pipeline(addons)
+addons = [pipeline]

@@ -157,14 +157,15 @@ def test_slug_follows_github() -> None:
 
 
 def wired_addon_classes() -> list[str]:
-    """The class of every entry of `addons = [...]` in addons/router.py, in order."""
+    """The class of every entry of the first `addons = [...]` in addons/router.py, in order (the
+    Pipeline that then holds them is what mitmproxy sees)."""
     tree = ast.parse((ROOT / "addons" / "router.py").read_text(encoding="utf-8"))
     built: dict[str, str] = {}
     entries: list[ast.expr] = []
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
-            if name == "addons" and isinstance(node.value, ast.List):
+            if name == "addons" and isinstance(node.value, ast.List) and not entries:
                 entries = node.value.elts
             elif isinstance(node.value, ast.Call):
                 built[name] = called_name(node.value)

@@ -2,7 +2,7 @@
 
 Usage (router.py):
     fail_closed = FailClosed(relay)     # the StreamRelay KeyRouting parks streams in
-    addons = guard_hooks([settings, log_redaction, interception, fail_closed, access, ...])
+    addons = [Pipeline([settings, log_redaction, interception, fail_closed, access, ...])]
 
 mitmproxy forwards a request to its target (the reverse target, or the host a proxy client
 named) unless an addon answered it, and an addon whose hook raises makes mitmproxy skip that
@@ -14,10 +14,11 @@ hook in every later addon. Two nets keep such a request from leaving:
   relay's one-time token. Anything else reaches the relay, which answers the router's
   OpenAI-format 500 and logs it. Proxy-mode requests for hosts the router does not intercept
   (PASSTHROUGH, marked by Interception just before) are left alone.
-- `guard_hooks` wraps every hook of every router addon: an exception is logged (redacted) and
-  the flow gets the router's error, so one addon's bug cannot skip the later addons
-  (redaction among them). A failed `server_connect` refuses the connection. Start-up and
-  shutdown hooks log through stdlib logging, which makes mitmdump exit if start-up failed.
+- The Pipeline (pipeline.py) guards every hook of every router addon with `hook_failed`: an
+  exception is logged (redacted) and the flow gets the router's error, so one addon's bug cannot
+  skip the later addons (redaction among them). A failed `server_connect` refuses the
+  connection. Start-up and shutdown hooks log through stdlib logging, which makes mitmdump exit
+  if start-up failed.
 
 Only where mitmproxy connects changes (`flow.request.host`, `port`, `scheme`); the Host header
 stays, so after this addon read the client's host from `flow.request.pretty_host` (or
@@ -27,23 +28,12 @@ stream keeps the relay's, as before), so mitmweb and saved flows show what they 
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
-from mitmproxy import (
-    addonmanager,  # noqa: F401  (defines the `load` hook)
-    exceptions,
-    hooks,
-    http,
-)
-from mitmproxy.proxy import (
-    layers,  # noqa: F401  (defines the HTTP, TCP, TLS, ... hooks)
-    server_hooks,
-)
+from mitmproxy import http
+from mitmproxy.proxy import server_hooks
 
 from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.addons.flowcontext import context
@@ -94,43 +84,6 @@ def _connect_to(request: http.Request, scheme: str, host: str, port: int) -> Non
     """Where mitmproxy connects, only: unlike the setters, the Host header (and so
     `pretty_host`, mitmweb's URL) keeps what the client sent."""
     request.data.scheme, request.data.host, request.data.port = scheme.encode(), host, port
-
-
-def guard_hooks(addons: list[Any]) -> list[Any]:
-    """The same addons, each hook wrapped so that it never raises (see the module docstring).
-    The wrappers are instance attributes, so names, commands and isinstance stay as they were."""
-    for addon in addons:
-        for name in hooks.all_hooks:
-            method = getattr(addon, name, None)
-            if callable(method):
-                setattr(addon, name, _guarded(addon, name, method))
-    return addons
-
-
-def _guarded(addon: Any, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-    if inspect.iscoroutinefunction(method):
-
-        @functools.wraps(method)
-        async def guarded_async(*args: Any) -> Any:
-            try:
-                return await method(*args)
-            except (exceptions.AddonHalt, exceptions.OptionsError):
-                raise  # mitmproxy's own signals, not failures
-            except Exception as e:
-                hook_failed(addon, name, args, e)
-
-        return guarded_async
-
-    @functools.wraps(method)
-    def guarded(*args: Any) -> Any:
-        try:
-            return method(*args)
-        except (exceptions.AddonHalt, exceptions.OptionsError):
-            raise
-        except Exception as e:
-            hook_failed(addon, name, args, e)
-
-    return guarded
 
 
 def hook_failed(addon: Any, hook: str, args: tuple[Any, ...], error: Exception) -> None:

@@ -1,0 +1,198 @@
+"""The Pipeline: the router's addons as one mitmproxy addon. Hooks run in the list's order,
+async ones are awaited, and a failing hook answers the router's own error without skipping
+the addons after it."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+
+import pytest
+from hpn_router.addons.failclosed import FailClosed
+from hpn_router.addons.flowcontext import context
+from hpn_router.addons.pipeline import Pipeline
+from hpn_router.edge.relay import StreamRelay
+from mitmproxy import connection, exceptions
+from mitmproxy.proxy.layers.http import HttpRequestHook, HttpResponseHook
+from mitmproxy.proxy.server_hooks import ServerConnectionHookData
+from mitmproxy.test import taddons, tflow, tutils
+
+ROUTER_FAILED = {"message": "The router failed to handle this request.", "type": "server_error", "param": None, "code": None}
+
+
+def client_flow():
+    f = tflow.tflow(req=tutils.treq(host="api.openai.com", port=443, scheme=b"https", path=b"/v1/chat/completions"))
+    f.request.headers["host"] = "api.openai.com"
+    f.response = None
+    return f
+
+
+def router_error(f) -> dict:
+    assert f.response.headers["content-type"] == "application/json"
+    return json.loads(f.response.content)
+
+
+class Recorder:
+    """Notes each hook it sees, in a log shared with the other recorders."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name, self.log = name, log
+
+    def request(self, flow) -> None:
+        self.log.append(f"{self.name}.request")
+
+    def response(self, flow) -> None:
+        self.log.append(f"{self.name}.response")
+
+
+class AsyncRecorder(Recorder):
+    async def request(self, flow) -> None:
+        await asyncio.sleep(0)  # a real suspension: the next addon must wait for it
+        self.log.append(f"{self.name}.request")
+
+
+class Broken:
+    """Raises in every hook it has."""
+
+    def requestheaders(self, flow) -> None:
+        raise RuntimeError("broken requestheaders")
+
+    async def request(self, flow) -> None:
+        raise RuntimeError("broken request")
+
+    def responseheaders(self, flow) -> None:
+        raise RuntimeError("broken responseheaders")
+
+    def response(self, flow) -> None:
+        raise RuntimeError("broken response")
+
+    def error(self, flow) -> None:
+        raise RuntimeError("broken error")
+
+    def server_connect(self, data) -> None:
+        raise RuntimeError("broken server_connect")
+
+    def configure(self, updated) -> None:
+        raise exceptions.OptionsError("a bad option value")  # mitmproxy's own signal passes through
+
+
+# --- order and awaiting -------------------------------------------------------------------------
+
+
+async def test_hooks_run_in_the_lists_order_and_async_ones_are_awaited_before_the_next():
+    log: list[str] = []
+    pipeline = Pipeline([Recorder("a", log), AsyncRecorder("b", log), Recorder("c", log)])
+    with taddons.context() as tctx:
+        tctx.master.addons.add(pipeline)
+        f = client_flow()
+        await tctx.master.addons.handle_lifecycle(HttpRequestHook(f))
+        f.response = tutils.tresp()
+        await tctx.master.addons.handle_lifecycle(HttpResponseHook(f))
+    assert log == ["a.request", "b.request", "c.request", "a.response", "b.response", "c.response"]
+
+
+def test_a_hook_is_async_only_when_one_of_its_addons_is():
+    log: list[str] = []
+    pipeline = Pipeline([Recorder("a", log), AsyncRecorder("b", log)])
+    assert inspect.iscoroutinefunction(pipeline.request)
+    assert not inspect.iscoroutinefunction(pipeline.response)  # mitmproxy may call it where it cannot await
+
+
+def test_mitmproxy_sees_one_addon_with_only_the_hooks_its_addons_have():
+    log: list[str] = []
+    pipeline = Pipeline([Recorder("a", log), Recorder("b", log)])
+    assert not hasattr(pipeline, "addons")  # mitmproxy would walk it on every event
+    assert not hasattr(pipeline, "requestheaders") and not hasattr(pipeline, "update")
+    assert [type(a) for a, _, _ in pipeline.handlers["request"]] == [Recorder, Recorder]
+
+
+def test_load_reaches_the_addons_and_their_options_exist():
+    class WithOption:
+        def load(self, loader) -> None:
+            loader.add_option("pipeline_test_option", int, 7, "an option an addon adds in load")
+
+    with taddons.context() as tctx:
+        tctx.master.addons.add(Pipeline([WithOption()]))  # mitmproxy calls `load` where it cannot await
+        assert tctx.options.pipeline_test_option == 7
+
+
+def test_rebuild_picks_up_a_changed_member_list():
+    log: list[str] = []
+    pipeline = Pipeline([Recorder("a", log)])
+    pipeline.members.append(Broken())
+    pipeline.rebuild()
+    assert [type(a) for a, _, _ in pipeline.handlers["request"]] == [Recorder, Broken]
+    pipeline.members[:] = [Recorder("a", log)]
+    pipeline.rebuild()
+    assert not hasattr(pipeline, "requestheaders")
+
+
+# --- a failing hook is contained ------------------------------------------------------------------
+
+
+async def test_a_failing_request_hook_answers_the_routers_error_and_later_addons_still_run():
+    log: list[str] = []
+    with taddons.context() as tctx:
+        tctx.master.addons.add(Pipeline([Broken(), Recorder("after", log)]))
+        f = client_flow()
+        await tctx.master.addons.handle_lifecycle(HttpRequestHook(f))
+        assert f.response.status_code == 500 and router_error(f) == {"error": ROUTER_FAILED}
+        assert context(f).failed and context(f).local
+        assert log == ["after.request"]
+
+
+def test_a_failing_response_hook_leaves_the_routers_error_not_a_half_made_answer():
+    log: list[str] = []
+    pipeline = Pipeline([Broken(), Recorder("after", log)])
+    f = client_flow()
+    f.response = tutils.tresp(content=b'{"candidates": "half translated"}')
+    pipeline.response(f)
+    assert f.response.status_code == 500 and router_error(f) == {"error": ROUTER_FAILED}
+    assert log == ["after.response"]
+
+
+def test_a_failing_responseheaders_hook_ends_as_the_routers_error_in_response():
+    relay = StreamRelay()
+    relay.port = 41000
+    pipeline = Pipeline([FailClosed(relay), Broken()])
+    f = client_flow()
+    f.response = tutils.tresp(content=b"")
+    pipeline.responseheaders(f)
+    f.response.content = b'{"candidates": []}'  # mitmproxy then reads the upstream body into the response
+    pipeline.response(f)  # FailClosed's, then Broken's (which fails again: still the router's error)
+    assert f.response.status_code == 500 and router_error(f) == {"error": ROUTER_FAILED}
+
+
+def test_a_failing_server_connect_refuses_the_connection():
+    pipeline = Pipeline([Broken()])
+    data = ServerConnectionHookData(server=connection.Server(address=("10.0.0.1", 80)), client=tflow.tclient_conn())
+    pipeline.server_connect(data)
+    assert "Broken.server_connect failed" in (data.server.error or "")
+
+
+def test_mitmproxys_own_signals_pass_through():
+    pipeline = Pipeline([Broken()])
+    with pytest.raises(exceptions.OptionsError):
+        pipeline.configure(set())
+
+
+def test_an_error_hook_failure_adds_no_answer():
+    pipeline = Pipeline([Broken()])
+    f = client_flow()
+    f.error = tflow.terr()
+    pipeline.error(f)
+    assert f.response is None and context(f).failed
+
+
+# --- the router -----------------------------------------------------------------------------------
+
+
+def test_the_router_is_one_pipeline_that_dispatches_every_hook_of_every_addon():
+    import router
+    from mitmproxy import hooks
+
+    assert router.addons == [router.pipeline]
+    for name in hooks.all_hooks:
+        expected = [a for a in router.pipeline.members if callable(getattr(a, name, None))]
+        assert [a for a, _, _ in router.pipeline.handlers.get(name, ())] == expected, name
