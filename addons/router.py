@@ -42,6 +42,7 @@ from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
 from hpn_router.addons.passthrough import PassthroughGuard  # noqa: E402
 from hpn_router.addons.pipeline import Pipeline  # noqa: E402
+from hpn_router.addons.poolkeeper import PoolKeeper  # noqa: E402
 from hpn_router.addons.proxyauth import ProxyClientAuth  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
 from hpn_router.addons.timeouts import Timeouts  # noqa: E402
@@ -70,6 +71,7 @@ native = NativePassthrough()  # Gemini's own API with a pool key
 translation = Translation(  # one addon in the chain, dispatching by the flow's endpoint
     {"chat": chat, "embeddings": embeddings, "models": models, "model": models, "native": native}
 )
+pool_keeper = PoolKeeper(state)  # the key pool from each config; the state file (lock, restore, saves)
 key_routing = KeyRouting(state, relay=relay)  # last in `request`: attempts with pool keys, failover, relay
 client_view = ClientView()  # the client's request, shown again once it is answered
 passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrough: public hosts only
@@ -89,6 +91,7 @@ settings = Settings(
         timeouts,
         endpoints,
         translation,
+        pool_keeper,
         key_routing,
         flash_cache,
         cost,
@@ -114,6 +117,7 @@ addons = [
     CacheLookup(flash_cache),  # before translation: keys and answers the client's own request
     translation,
     key_routing,
+    pool_keeper,  # its `response` saves the pool's state after requests that went upstream
     CacheStore(flash_cache),  # after translation: stores the OpenAI answer
     cost,
     CorsHeaders(cors),  # after the translation, which rebuilds answers' headers

@@ -13,10 +13,11 @@ from hpn_router.addons.endpoints import Endpoints
 from hpn_router.addons.keyrouting import KeyRouting
 from hpn_router.addons.modelsendpoint import ModelsEndpoint
 from hpn_router.addons.native import NativePassthrough
+from hpn_router.addons.poolkeeper import PoolKeeper
 from hpn_router.addons.translation import Translation
 from hpn_router.config import RouterConfig, parse_config
 from hpn_router.core.state import RouterState
-from hpn_router.edge.upstream import AttemptResult, UpstreamRequest
+from hpn_router.core.transport import AttemptResult, UpstreamRequest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
@@ -45,6 +46,9 @@ class FakeTransport:
         self.sent.append((request, key))
         return self.answers.pop(0)
 
+    def configure(self, config: RouterConfig) -> None:
+        pass
+
     async def close(self) -> None:
         pass
 
@@ -57,11 +61,11 @@ class RouterChain:
         default = {"chat": ChatTranslation(), "embeddings": Embeddings(), "models": models, "model": models, "native": NativePassthrough()}
         self.endpoints = Endpoints()
         self.translation = Translation(translators or default)
-        self.routing = KeyRouting(self.state, clock=lambda: NOW)
+        self.pool = PoolKeeper(self.state, clock=lambda: NOW)
+        self.routing = KeyRouting(self.state, transports={"gemini": self.transport}, clock=lambda: NOW)
         cfg = config or chain_config()
-        for addon in (self.endpoints, self.translation, self.routing):
+        for addon in (self.endpoints, self.translation, self.pool, self.routing):
             addon.apply(cfg)
-        self.routing.transport = self.transport
 
     async def send(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> http.HTTPFlow:
         """One client request through the request hooks, then (if Gemini answered it) the

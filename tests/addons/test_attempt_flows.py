@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.core.classify import Outcome, Verdict
-from hpn_router.edge.failover import Attempt
-from hpn_router.edge.upstream import UpstreamRequest
+from hpn_router.core.failover import Attempt
+from hpn_router.core.transport import UpstreamRequest
 from mitmproxy.addons.view import View
 from mitmproxy.test import taddons, tflow
 

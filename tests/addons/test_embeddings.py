@@ -48,7 +48,7 @@ async def test_inputs_become_one_batch_and_vectors_come_back_in_openais_format()
 
 async def test_more_than_a_hundred_inputs_go_as_batches_in_order():
     chain = RouterChain()
-    chain.routing.transport = transport = EchoingTransport()
+    chain.routing.transports["gemini"] = transport = EchoingTransport()
     inputs = [f"text {n}" for n in range(150)]
     with taddons.context():
         flow = await chain.send("POST", "/v1/embeddings", {"model": "text-embedding-3-small", "input": inputs})

@@ -1,6 +1,7 @@
-"""KeyRouting in-process: a fake transport stands in for Gemini (it replaces the one `apply`
-built), and each client request goes through the real chain (Endpoints, Translation with the
-chat translator, KeyRouting, Translation again), so the tests read what the client gets."""
+"""KeyRouting in-process: a scripted transport, handed to KeyRouting, stands in for Gemini, and
+each client request goes through the real chain (Endpoints, Translation with the chat
+translator, KeyRouting, Translation again), so the tests read what the client gets. No
+sockets but the relay's own (on 127.0.0.1), no emulator."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from typing import Any
 
 from hpn_router.addons.chat import ChatTranslation
 from hpn_router.addons.endpoints import Endpoints
+from hpn_router.addons.flowcontext import UpstreamPlan, context
 from hpn_router.addons.keyrouting import KeyRouting
+from hpn_router.addons.poolkeeper import PoolKeeper
 from hpn_router.addons.translation import Translation
 from hpn_router.config import parse_config
 from hpn_router.core.keypool import KeyState
 from hpn_router.core.state import RouterState
+from hpn_router.core.transport import AttemptResult, UpstreamRequest
 from hpn_router.edge.relay import TOKEN_HEADER
-from hpn_router.edge.upstream import AttemptResult, UpstreamRequest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
@@ -57,8 +60,11 @@ class FakeTransport:
     def __init__(self, *answers: AttemptResult) -> None:
         self.answers = list(answers)
         self.sent: list[tuple[UpstreamRequest, str]] = []
-        self.timeout_seconds = 0.0
+        self.configured: list[Any] = []
         self.closed = False
+
+    def configure(self, config: Any) -> None:
+        self.configured.append(config)
 
     async def send(self, request: UpstreamRequest, key: str) -> AttemptResult:
         self.sent.append((request, key))
@@ -75,11 +81,13 @@ class Router:
         self.state = RouterState()
         self.endpoints = Endpoints()
         self.translation = Translation({"chat": ChatTranslation()})
-        self.routing = KeyRouting(self.state, clock=lambda: NOW)
-        cfg = config(**key_pool)
-        for addon in (self.endpoints, self.translation, self.routing):
+        self.pool = PoolKeeper(self.state, clock=lambda: NOW)
+        self.routing = KeyRouting(self.state, transports={"gemini": transport}, clock=lambda: NOW)
+        self.apply(config(**key_pool))
+
+    def apply(self, cfg: Any) -> None:
+        for addon in (self.endpoints, self.translation, self.pool, self.routing):
             addon.apply(cfg)
-        self.routing.transport = transport
 
     async def ask(self, body: dict[str, Any]) -> http.HTTPFlow:
         flow = self.client_request(body)
@@ -104,7 +112,7 @@ class Router:
 
     def finish(self, flow: http.HTTPFlow) -> None:
         self.translation.response(flow)
-        self.routing.response(flow)
+        self.pool.response(flow)
 
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]}
@@ -261,3 +269,94 @@ async def test_without_a_valid_config_the_client_gets_an_error_and_nothing_goes_
         flow = await router.ask(CHAT)
     assert flow.response.status_code == 500 and "no valid configuration" in error_of(flow)["message"]
     assert transport.sent == []
+
+
+async def test_timeouts_fail_over_and_when_every_key_times_out_the_client_gets_a_504():
+    transport = FakeTransport(AttemptResult(error="timeout"), gemini_answer("Late but here"))
+    router = Router(transport)
+    with taddons.context():
+        flow = await router.ask(CHAT)
+        router.finish(flow)
+    assert [key for _, key in transport.sent] == [FIRST, SECOND]
+    assert json.loads(flow.response.content)["choices"][0]["message"]["content"] == "Late but here"
+    timing_out = FakeTransport(AttemptResult(error="timeout"), AttemptResult(error="timeout"))
+    with taddons.context():
+        flow = await Router(timing_out, retry_count=1).ask(CHAT)
+    assert flow.response.status_code == 504 and "timeout" in error_of(flow)["message"]
+
+
+def batch_flow(*bodies: bytes, provider: str = "gemini") -> http.HTTPFlow:
+    """A flow as a translator leaves it: the plan names the upstream bodies."""
+    flow = tflow.tflow()
+    flow.response = None
+    flow.request.content = b"the request mitmweb shows, not sent"
+    path = "/v1beta/models/text-embedding-004:batchEmbedContents"
+    context(flow).upstream = UpstreamPlan("POST", path, "", stream=False, model="text-embedding-004", batches=bodies, provider=provider)
+    return flow
+
+
+async def test_each_batch_goes_upstream_as_planned_and_the_answers_come_back_as_one_array():
+    answers = [AttemptResult(status=200, body=b'{"embeddings": [{"values": [%d.0]}]}' % n) for n in range(2)]
+    transport = FakeTransport(answers[0], rate_limited(), answers[1])
+    router = Router(transport)
+    with taddons.context():
+        flow = batch_flow(b'{"requests": [1]}', b'{"requests": [2]}')
+        await router.routing.request(flow)
+    assert [(request.body, key) for request, key in transport.sent] == [
+        (b'{"requests": [1]}', FIRST),
+        (b'{"requests": [2]}', SECOND),  # the keys take turns; the second batch fails over on its own
+        (b'{"requests": [2]}', FIRST),
+    ]
+    assert flow.response.status_code == 200 and flow.response.headers["content-type"] == "application/json"
+    assert json.loads(flow.response.content) == [{"embeddings": [{"values": [0.0]}]}, {"embeddings": [{"values": [1.0]}]}]
+    assert context(flow).attempts == 3 and context(flow).key_name == "first"
+
+
+async def test_a_batch_gemini_refuses_answers_the_client_and_later_batches_are_not_sent():
+    refused = {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": f"bad batch for api_key:{FIRST}"}}
+    transport = FakeTransport(AttemptResult(status=400, body=json.dumps(refused).encode()))
+    router = Router(transport)
+    with taddons.context():
+        flow = batch_flow(b'{"requests": [1]}', b'{"requests": [2]}')
+        await router.routing.request(flow)
+    assert len(transport.sent) == 1
+    assert flow.response.status_code == 400 and FIRST not in flow.response.text and "<key:first>" in flow.response.text
+
+
+async def test_the_plans_provider_picks_the_transport_and_an_unknown_one_sends_nothing():
+    gemini, other = FakeTransport(), FakeTransport(AttemptResult(status=200, body=b"[]"))
+    router = Router(gemini)
+    router.routing.transports["other"] = other
+    with taddons.context():
+        served = batch_flow(b"{}", provider="other")
+        await router.routing.request(served)
+        unknown = batch_flow(b"{}", provider="nobody")
+        await router.routing.request(unknown)
+    assert gemini.sent == [] and len(other.sent) == 1 and served.response.status_code == 200
+    assert unknown.response.status_code == 500 and "no valid configuration" in error_of(unknown)["message"]
+
+
+async def test_every_transport_follows_each_config_and_is_closed_at_shutdown():
+    transport = FakeTransport()
+    router = Router(transport)
+    reloaded = config(retry_count=1)
+    router.apply(reloaded)
+    assert transport.configured[-1] is reloaded and len(transport.configured) == 2
+    await router.routing.done()
+    assert transport.closed
+
+
+async def test_a_reload_keeps_the_pools_state_and_scrubs_with_the_keys_new_names():
+    quoted = {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": f"Bad request for api_key:{SECOND}"}}
+    transport = FakeTransport(rate_limited(), AttemptResult(status=400, body=json.dumps(quoted).encode()))
+    router = Router(transport)
+    with taddons.context():
+        await router.ask(CHAT)  # first: 429, cooling; second: the 400
+        keys = [{"name": "renamed-first", "key": FIRST}, {"name": "renamed-second", "key": SECOND}]
+        router.apply(config(keys=keys))
+        assert router.state.pool.state(0, NOW, MODEL) is KeyState.COOLING  # kept by value across the reload
+        again = FakeTransport(AttemptResult(status=400, body=json.dumps(quoted).encode()))
+        router.routing.transports["gemini"] = again
+        flow = await router.ask(CHAT)
+    assert [key for _, key in again.sent] == [SECOND]  # the cooling key is still skipped
+    assert SECOND not in flow.response.text and "<key:renamed-second>" in flow.response.text

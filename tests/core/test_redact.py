@@ -5,7 +5,7 @@ import string
 from typing import Any
 
 import pytest
-from hpn_router.core.redact import FRAGMENT_MIN, Redactor
+from hpn_router.core.redact import FRAGMENT_MIN, Redactor, redact_key_values
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -265,3 +265,18 @@ def test_redact_keys_never_breaks_json_strings(noise: str, start: int) -> None:
     out = redactor.redact_keys(body)
     assert_no_fragment(out, KEY_1)
     json.loads(out)
+
+
+def test_an_error_body_for_the_client_names_the_key_instead_of_quoting_it(redactor: Redactor) -> None:
+    quoted = {"error": {"code": 403, "message": f"Consumer 'api_key:{KEY_2}' has been suspended.", "hint": f"key {KEY_1[3:30]}"}}
+    clean = redact_key_values(json.dumps(quoted).encode(), redactor)
+    message = json.loads(clean)["error"]
+    assert message["message"] == "Consumer 'api_key:<key:key_2>' has been suspended." and message["hint"] == "key <key:key_1>"
+    assert_no_fragment(clean.decode(), KEY_1, KEY_2)
+
+
+def test_a_body_without_a_key_comes_back_as_it_was_even_when_not_utf8(redactor: Redactor) -> None:
+    body = b'{"error": {"message": "send Authorization: Bearer <token>"}}'
+    assert redact_key_values(body, redactor) is body
+    binary = b"\xff\xfe" + KEY_1.encode() + b"\x80"
+    assert redact_key_values(binary, redactor) == b"\xff\xfe<key:key_1>\x80"

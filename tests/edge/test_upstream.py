@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from hpn_router.edge.upstream import GeminiTransport, UpstreamRequest
+from hpn_router.core.transport import UpstreamRequest
+from hpn_router.edge.upstream import GeminiTransport
 
 KEY = "AIzaSyUpstreamKey0123456789AbCdEfGhIjKl"
 PATH = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -125,3 +126,17 @@ async def test_a_refused_connection_is_reported_by_kind_only():
         await transport.close()
     assert result.status is None and result.error is not None
     assert result.error.startswith("connection error (") and str(port) not in result.error and KEY not in result.error
+
+
+async def test_configure_follows_the_configs_base_url_and_timeout(gemini):
+    from hpn_router.config import parse_config
+
+    fake, base_url = gemini
+    transport = GeminiTransport()  # as KeyRouting builds it, before the first config
+    try:
+        transport.configure(parse_config({"gemini": {"base_url": base_url}, "server": {"read_timeout_seconds": 7}}, {"HPN_API_KEYS": KEY}))
+        assert transport.timeout_seconds == 7 and transport.base_url == base_url.rstrip("/")
+        answered = await transport.send(request(), KEY)
+        assert answered.status == 200 and len(fake.seen) == 1
+    finally:
+        await transport.close()

@@ -1,6 +1,6 @@
 """Shows each upstream attempt in mitmweb as a flow of its own.
 
-The router makes its attempts itself (see failover.py), so mitmproxy never sees them as
+The router makes its attempts itself (see core/failover.py), so mitmproxy never sees them as
 flows. When a flow view is loaded (mitmweb, mitmproxy console) every attempt is added to it
 as a replay flow next to the client's flow, carrying the key's *name* instead of the key.
 mitmdump has no view: there the attempts are in the log (one rotation event per failover).
@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from mitmproxy import connection, ctx, http
 
 from hpn_router.addons import meta
-from hpn_router.edge.failover import Attempt
-from hpn_router.edge.upstream import UpstreamRequest
+from hpn_router.core.failover import Attempt
+from hpn_router.core.transport import UpstreamRequest
 
 
 def record_attempts(flow: http.HTTPFlow, request: UpstreamRequest, attempts: list[Attempt], base_url: str) -> None:

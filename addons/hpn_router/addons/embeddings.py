@@ -47,13 +47,14 @@ class Embeddings:
         ctx = context(flow)
         ctx.model = body["model"]
         ctx.gemini_model = gemini_model
-        ctx.upstream = UpstreamPlan("POST", path, "", stream=False, model=gemini_model, batched=True)
+        bodies = tuple(json.dumps(batch).encode() for batch in batches)
+        ctx.upstream = UpstreamPlan("POST", path, "", stream=False, model=gemini_model, batches=bodies)
         ctx.embeddings = EmbeddingsOptions(
             encoding_format=body["encoding_format"],
             normalize=dimensions is not None and dimensions < MAX_DIMENSIONS,
             prompt_tokens=prompt_tokens,
         )
-        # A JSON array of batch bodies; KeyRouting sends one request per element.
+        # The batches as one JSON array: what mitmweb shows, and what translate_response reads back.
         rewrite_request(flow, "POST", path, json.dumps(batches, ensure_ascii=False).encode())
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:

@@ -31,15 +31,18 @@ from mitmproxy import http
 
 @dataclass(frozen=True, slots=True)
 class UpstreamPlan:
-    """What KeyRouting sends: the translated request's method, path and query; `batched`:
-    the body is a JSON array of request bodies, one upstream request each (embeddings)."""
+    """What KeyRouting sends: the translated request's method, path and query, with the flow's
+    request body, to `provider` (a transport KeyRouting holds). `batches`, when not empty: one
+    upstream request per body instead (embeddings beyond one batch), answered together as a
+    JSON array of the upstream answers, in order."""
 
     method: str
     path: str
     query: str
     stream: bool
     model: str
-    batched: bool = False
+    batches: tuple[bytes, ...] = ()
+    provider: str = "gemini"
 
 
 @dataclass(frozen=True, slots=True)

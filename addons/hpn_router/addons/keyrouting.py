@@ -1,19 +1,22 @@
-"""KeyRouting: sends each translated request to Gemini with a pool key, failing over.
+"""KeyRouting: sends each translated request upstream with a pool key, failing over.
 
-Runs after Translation in the `request` hook. The Gemini request is the flow's request
-(Translation rewrote it); this addon runs the attempt loop (`failover.py`) and then either
-sets `flow.response` to Gemini's answer, or, for a stream that Gemini accepted, points the
-flow at the in-process relay so mitmproxy streams it to the client as it arrives.
+Runs after Translation in the `request` hook. Translation leaves a plan in the flow's context
+(`UpstreamPlan`: method, path, provider, the bodies of embedding batches); this addon runs the
+attempt loop (`core/failover.py`) with the plan's provider transport and then either sets
+`flow.response` to the upstream answer (key values scrubbed from error bodies), or, for a
+stream that was accepted, points the flow at the in-process relay so mitmproxy streams it to
+the client as it arrives. A client that disconnects cancels its upstream attempts.
+
+The pool is PoolKeeper's (built from each config, state file); the transports are handed in
+(`transports`, by provider name), so tests route with a scripted one and no sockets.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import time
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from loguru import logger
 from mitmproxy import connection, http
@@ -23,105 +26,48 @@ from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.addons.flowcontext import UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import RouterError, router_failed
+from hpn_router.core.failover import Attempt, FailoverResult, KeyPassedOver, WaitPolicy, run_with_failover
 from hpn_router.core.keypool import KeyPool
-from hpn_router.core.poolsnapshot import SnapshotError
-from hpn_router.core.quota import Limits
+from hpn_router.core.redact import Redactor, redact_key_values
 from hpn_router.core.state import RouterState
-from hpn_router.edge.failover import Attempt, FailoverResult, WaitPolicy, run_with_failover
+from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest, join_json_answers
 from hpn_router.edge.relay import TOKEN_HEADER, StreamRelay
-from hpn_router.edge.statefile import StateFileInUse, StateLock, load_state, save_state
-from hpn_router.edge.upstream import AttemptResult, GeminiTransport, UpstreamRequest
+from hpn_router.edge.upstream import GeminiTransport
+
+
+class ProviderTransport(Transport, Protocol):
+    """A transport that follows the config (its base URL, its timeouts) on each reload."""
+
+    def configure(self, config: RouterConfig) -> None: ...
 
 
 class KeyRouting:
-    def __init__(self, state: RouterState, *, relay: StreamRelay | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        state: RouterState,
+        *,
+        relay: StreamRelay | None = None,
+        transports: Mapping[str, ProviderTransport] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.state = state
         self.clock = clock
         self.config: RouterConfig | None = None
-        self.transport: GeminiTransport | None = None
+        self.transports: dict[str, ProviderTransport] = dict(transports or {"gemini": GeminiTransport()})
         self.waits = WaitPolicy()
         self.relay = relay or StreamRelay()
-        self._saved_at = 0.0
-        self._state_lock: StateLock | None = None  # held while this process owns the state file
         self._in_flight: dict[str, set[asyncio.Future[None]]] = {}
+        self._redactor: tuple[KeyPool, Redactor] | None = None  # the pool it was built for
 
     def apply(self, config: RouterConfig) -> None:
-        """A new config (start-up or reload): keys whose value stays keep their state, under
-        whatever name or position they have now; a changed value starts fresh."""
         settings = config.key_pool
-        limits = {(q.project, q.model): Limits(q.rpm, q.rpd, q.tpm) for q in settings.limits}
-        pool = KeyPool(settings.keys, cooldown_seconds=settings.cooldown_seconds, limits=limits)
-        if self.state.pool is not None:
-            pool.restore(self.state.pool.snapshot(self.clock()), self.clock())
-            self._move_state_file(settings.state_file)
-        elif self._own_state_file(settings.state_file):
-            self._restore_saved(pool, settings.state_file)
-        else:
-            return  # refused at start-up (logged as an error, so mitmdump exits)
-        self.state.pool = pool
         self.waits = WaitPolicy(max_wait_seconds=settings.max_wait_seconds, backoff_seconds=settings.retry_backoff_ms / 1000)
-        if self.transport is None or self.config is None or self.config.gemini.base_url != config.gemini.base_url:
-            self.transport = GeminiTransport(config.gemini.base_url, timeout_seconds=config.server.read_timeout_seconds)
-        self.transport.timeout_seconds = config.server.read_timeout_seconds
+        for transport in self.transports.values():
+            transport.configure(config)
         # The relay reads and discards the body mitmproxy forwards with a stream's request; a
         # translated body can outgrow the client's a little.
         self.relay.max_body_bytes = 2 * config.server.max_body_bytes
         self.config = config
-
-    def _own_state_file(self, path: str) -> bool:
-        """Lock the state file for this process; False when another router holds it."""
-        if not path:
-            return True
-        try:
-            self._state_lock = StateLock.acquire(path)
-        except StateFileInUse as e:
-            # Through stdlib logging, which mitmproxy's ErrorCheck watches: at start-up an
-            # error makes mitmdump exit non-zero instead of sharing another router's state.
-            logging.getLogger("hpn.state").error("%s", e)
-            return False
-        except OSError as e:
-            logger.warning("Cannot lock the state file; pool state is not kept", path=path, error=type(e).__name__)
-            return True
-        return True
-
-    def _move_state_file(self, path: str) -> None:
-        """A reload naming another state file: take it if it is free, else keep the old one."""
-        held = self._state_lock.path if self._state_lock else ""
-        if path == held:
-            return
-        previous = self._state_lock
-        try:
-            self._state_lock = StateLock.acquire(path) if path else None
-        except (StateFileInUse, OSError) as e:
-            logger.error("Keeping the previous state file: {}", e if isinstance(e, StateFileInUse) else type(e).__name__)
-            return
-        if previous:
-            previous.release()
-
-    def _restore_saved(self, pool: KeyPool, path: str) -> None:
-        """The state file's pool state and savings total, all or nothing: a file of any
-        unexpected shape starts the router fresh, with a warning, rather than failing."""
-        saved = load_state(path) if self._state_lock else {}
-        if not saved:
-            return
-        try:
-            total = _saved_total(saved)
-            pool.restore(saved, self.clock())
-        except SnapshotError as e:
-            logger.warning("State file has an unexpected shape; starting fresh", path=path, problem=str(e))
-            return
-        self.state.total_saved = total
-
-    def save_state(self) -> None:
-        if self.config and self.state.pool and self._state_lock:
-            snapshot = self.state.pool.snapshot(self.clock())
-            save_state(self._state_lock.path, {**snapshot, "total_saved": str(self.state.total_saved)})
-            self._saved_at = self.clock()
-
-    def response(self, flow: http.HTTPFlow) -> None:
-        # Persist at most once a second, after requests that went upstream.
-        if context(flow).attempts and self.clock() - self._saved_at >= 1.0:
-            self.save_state()
 
     async def running(self) -> None:
         await self.relay.start()
@@ -130,13 +76,9 @@ class KeyRouting:
         for tasks in self._in_flight.values():
             for task in tasks:
                 task.cancel()
-        self.save_state()
-        if self._state_lock:
-            self._state_lock.release()
-            self._state_lock = None
         await self.relay.stop()
-        if self.transport:
-            await self.transport.close()
+        for transport in self.transports.values():
+            await transport.close()
 
     async def request(self, flow: http.HTTPFlow) -> None:
         plan = context(flow).upstream
@@ -165,26 +107,27 @@ class KeyRouting:
             task.cancel()
 
     async def _route(self, flow: http.HTTPFlow, plan: UpstreamPlan) -> None:
-        if self.config is None or self.transport is None or self.state.pool is None:
+        transport = self.transports.get(plan.provider)
+        if self.config is None or self.state.pool is None or transport is None:
             answer_error(flow, RouterError("The router has no valid configuration; see its log."))
             return
-        body = flow.request.raw_content or b""
-        if plan.batched:
-            await self._route_batches(flow, plan, json.loads(body))
+        if plan.batches:
+            await self._route_batches(flow, plan, transport)
             return
-        request = _upstream_request(plan, body)
-        outcome = await self._attempt(flow, request)
+        request = _upstream_request(plan, flow.request.raw_content or b"")
+        outcome = await self._attempt(flow, request, transport)
         if outcome.error is not None:
             answer_error(flow, outcome.error)
         elif outcome.result is not None:
             self._deliver(flow, outcome.result, outcome.key_name or "")
 
-    async def _route_batches(self, flow: http.HTTPFlow, plan: UpstreamPlan, bodies: list[object]) -> None:
+    async def _route_batches(self, flow: http.HTTPFlow, plan: UpstreamPlan, transport: Transport) -> None:
         """Several upstream requests for one client request (embeddings beyond 100 inputs):
-        each with its own failover, in order; the first failure answers the client."""
-        answers: list[object] = []
-        for body in bodies:
-            outcome = await self._attempt(flow, _upstream_request(plan, json.dumps(body).encode()))
+        each with its own failover, in order; the first failure answers the client. The answer
+        is a JSON array of the batches' answers, in order."""
+        answers: list[bytes] = []
+        for body in plan.batches:
+            outcome = await self._attempt(flow, _upstream_request(plan, body), transport)
             if outcome.error is not None:
                 answer_error(flow, outcome.error)
                 return
@@ -192,20 +135,21 @@ class KeyRouting:
             if outcome.result.status != 200:
                 self._deliver(flow, outcome.result, outcome.key_name or "")
                 return
-            answers.append(json.loads(outcome.result.body))
-        combined = AttemptResult(status=200, headers={"content-type": "application/json"}, body=json.dumps(answers).encode())
+            answers.append(outcome.result.body)
+        combined = AttemptResult(status=200, headers={"content-type": "application/json"}, body=join_json_answers(answers))
         self._deliver(flow, combined, context(flow).key_name or "")
 
-    async def _attempt(self, flow: http.HTTPFlow, request: UpstreamRequest) -> FailoverResult:
-        assert self.config is not None and self.transport is not None and self.state.pool is not None
+    async def _attempt(self, flow: http.HTTPFlow, request: UpstreamRequest, transport: Transport) -> FailoverResult:
+        assert self.config is not None and self.state.pool is not None
         started = self.clock()
         outcome = await run_with_failover(
             request,
             pool=self.state.pool,
-            transport=self.transport,
+            transport=transport,
             retry_count=self.config.key_pool.retry_count,
             clock=self.clock,
             on_rotate=_log_rotation,
+            on_passed_over=_log_passed_over,
             waits=self.waits,
         )
         ctx = context(flow)
@@ -222,12 +166,21 @@ class KeyRouting:
             self._relay(flow, result)
             return
         status = result.status or 502
-        body = _scrub(result.body, self.state.pool) if status >= 400 else result.body
+        # Gemini quotes keys in some error bodies (403 `api_key:...`): no key value leaves.
+        body = redact_key_values(result.body, self._pool_redactor()) if status >= 400 else result.body
         flow.response = http.Response.make(status, body, result.headers)
+
+    def _pool_redactor(self) -> Redactor:
+        """A Redactor for the pool's keys, rebuilt when a reload brings a new pool."""
+        pool = self.state.pool
+        assert pool is not None
+        if self._redactor is None or self._redactor[0] is not pool:
+            self._redactor = (pool, Redactor({key.name: key.key for key in pool.keys}))
+        return self._redactor[1]
 
     def _relay(self, flow: http.HTTPFlow, result: AttemptResult) -> None:
         assert result.stream is not None
-        token = self.relay.park(result.stream)
+        token = self.relay.park(result.stream)  # type: ignore[arg-type]  # the transport's stream is the relay's
         result.stream = None
         # mitmproxy keeps the Gemini path in the flow (shown in mitmweb) but dials the relay.
         flow.request.scheme = "http"
@@ -248,18 +201,6 @@ class KeyRouting:
         ).info("Gemini answered" if key_name else "No key could answer")
 
 
-def _saved_total(saved: dict[str, object]) -> Decimal:
-    """The savings total of a state file: a decimal string, finite and not negative."""
-    text = saved.get("total_saved")
-    try:
-        total = Decimal(text) if isinstance(text, str) else None
-    except InvalidOperation:
-        total = None
-    if total is None or not total.is_finite() or total < 0:
-        raise SnapshotError('total_saved: expected a decimal string such as "0.0123"')
-    return total
-
-
 def _upstream_request(plan: UpstreamPlan, body: bytes) -> UpstreamRequest:
     return UpstreamRequest(method=plan.method, path=plan.path, query=plan.query, body=body, stream=plan.stream, model=plan.model)
 
@@ -274,11 +215,11 @@ def _log_rotation(failed: Attempt, next_key: str) -> None:
     ).warning("Key rotation triggered")
 
 
-def _scrub(body: bytes, pool: KeyPool | None) -> bytes:
-    """Gemini quotes keys in some error bodies (403 `api_key:...`): no key value leaves."""
-    if pool is None:
-        return body
-    for key in pool.keys:
-        if key.key.encode() in body:
-            body = body.replace(key.key.encode(), f"<key:{key.name}>".encode())
-    return body
+def _log_passed_over(event: KeyPassedOver) -> None:
+    logger.bind(
+        event="key_unanswered",
+        key=event.key_name,
+        reason=event.reason,
+        failures=event.failures,
+        skipped_seconds=event.skipped_seconds,
+    ).warning("Key did not answer; passed over for a while")

@@ -194,6 +194,15 @@ class Redactor:
         return self.redact_json(value)
 
 
+def redact_key_values(body: bytes, redactor: Redactor) -> bytes:
+    """An upstream answer's body with every key value removed (`Redactor.redact_keys`: Gemini
+    quotes the key in some error bodies, `api_key:...`), for the client. Bytes that are not
+    UTF-8 pass through unchanged around the replacements; a body without a key is returned as is."""
+    text = body.decode("utf-8", "surrogateescape")
+    redacted = redactor.redact_keys(text)
+    return body if redacted == text else redacted.encode("utf-8", "surrogateescape")
+
+
 class _Pool(NamedTuple):
     windows: dict[str, list[_Occurrence]]  # every 12-char window -> where it occurs
     runs: re.Pattern[str] | None  # runs of 12+ characters that occur in any key

@@ -11,33 +11,14 @@ exception class name only: third-party messages can quote URLs and headers.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import aiohttp
 
+from hpn_router.core.transport import AttemptResult, UpstreamRequest
 
-@dataclass(frozen=True, slots=True)
-class UpstreamRequest:
-    method: str
-    path: str  # "/v1beta/models/gemini-x:generateContent"
-    query: str  # "alt=sse" or ""
-    body: bytes
-    stream: bool
-    model: str  # the Gemini model, for quota scoping
-
-
-@dataclass(slots=True)
-class AttemptResult:
-    status: int | None = None  # None: no answer (connection error or timeout)
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    error: str | None = None  # transport failure kind, never a third-party message
-    stream: aiohttp.ClientResponse | None = None  # an open 200 stream, body not read yet
-
-    def close(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
-            self.stream = None
+if TYPE_CHECKING:
+    from hpn_router.config import RouterConfig
 
 
 # Response headers worth passing on; hop-by-hop and length headers are recomputed.
@@ -45,10 +26,22 @@ _KEEP_HEADERS = ("content-type", "x-gemini-service-tier", "server-timing")
 
 
 class GeminiTransport:
-    def __init__(self, base_url: str, *, timeout_seconds: float) -> None:
+    """The `gemini` transport KeyRouting uses unless it is handed another (tests hand it a
+    scripted one). `configure` follows each config, keeping its connections across reloads."""
+
+    def __init__(self, base_url: str = "", *, timeout_seconds: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_seconds = timeout_seconds
         self._session: aiohttp.ClientSession | None = None
+
+    def configure(self, config: RouterConfig) -> None:
+        """gemini.base_url and server.read_timeout_seconds. A new base URL gets new connections
+        (streams still open on the old ones finish there); a new timeout bounds the next attempts."""
+        base_url = config.gemini.base_url.rstrip("/")
+        if base_url != self.base_url:
+            self._session = None
+        self.base_url = base_url
+        self.timeout_seconds = config.server.read_timeout_seconds
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

@@ -6,7 +6,9 @@ this request), reports its outcome to the pool, and stops at the first answer th
 worth retrying elsewhere. A streaming attempt counts as answered once Gemini sent a 200
 status line: after that the client is committed to that stream.
 
-The transport and the clock are passed in, so the loop is tested without sockets or sleeps.
+The transport, the clock and the sleep are passed in, so the loop is tested without sockets
+or sleeps; what is worth logging (a rotation, a key passed over) is handed to callbacks, which
+the routing addon logs.
 """
 
 from __future__ import annotations
@@ -15,9 +17,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from loguru import logger
 
 from hpn_router.core.classify import BACKS_OFF, Outcome, Verdict, classify_response, classify_transport_error
 from hpn_router.core.errors import (
@@ -28,11 +27,7 @@ from hpn_router.core.errors import (
     UpstreamError,
 )
 from hpn_router.core.keypool import KeyPool
-from hpn_router.edge.upstream import AttemptResult, UpstreamRequest
-
-
-class Transport(Protocol):
-    async def send(self, request: UpstreamRequest, key: str) -> AttemptResult: ...
+from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +51,19 @@ class FailoverResult:
     key_name: str | None = None  # the key whose answer is returned
 
 
+@dataclass(frozen=True, slots=True)
+class KeyPassedOver:
+    """A key did not answer (timeout, refused connection) often enough that its breaker is
+    open: it is skipped until `skipped_seconds` from now."""
+
+    key_name: str
+    reason: str
+    failures: int
+    skipped_seconds: float
+
+
 RotationHook = Callable[[Attempt, str], None]  # (failed attempt, next key name)
+PassedOverHook = Callable[[KeyPassedOver], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,7 @@ async def run_with_failover(
     retry_count: int,
     clock: Callable[[], float] = time.time,
     on_rotate: RotationHook | None = None,
+    on_passed_over: PassedOverHook | None = None,
     waits: WaitPolicy | None = None,
 ) -> FailoverResult:
     waits = waits or WaitPolicy()
@@ -100,6 +108,8 @@ async def run_with_failover(
             await waits.sleep(waits.backoff_seconds * 2 ** (transient_failures - 1))
         result, attempt = await _attempt(request, pool, transport, index, clock, len(attempts) + 1)
         attempts.append(attempt)
+        if attempt.outcome.verdict is Verdict.UNANSWERED and on_passed_over:
+            _report_breaker(pool, index, attempt.ended, on_passed_over)
         if not attempt.outcome.retry_elsewhere:
             return FailoverResult(result, None, attempts, attempt.key_name)
         result.close()
@@ -131,8 +141,6 @@ async def _attempt(
     outcome = _classify(result)
     ended = clock()
     pool.report(index, outcome, ended, request.model)
-    if outcome.verdict is Verdict.UNANSWERED:
-        _log_breaker(pool, index, ended)
     return result, Attempt(number, index, pool.name(index), result.status, outcome, started, ended)
 
 
@@ -149,17 +157,10 @@ async def _wait_for_recovery(pool: KeyPool, model: str, clock: Callable[[], floa
     return max(delay, 0.001)  # never a zero step, so the budget always shrinks
 
 
-def _log_breaker(pool: KeyPool, index: int, now: float) -> None:
+def _report_breaker(pool: KeyPool, index: int, now: float, on_passed_over: PassedOverHook) -> None:
     breaker = pool.breaker_of(index, now)
-    if breaker is None:
-        return
-    logger.bind(
-        event="key_unanswered",
-        key=pool.name(index),
-        reason=breaker.reason,
-        failures=breaker.failures,
-        skipped_seconds=round(breaker.until - now, 1),
-    ).warning("Key did not answer; passed over for a while")
+    if breaker is not None:
+        on_passed_over(KeyPassedOver(pool.name(index), breaker.reason, breaker.failures, round(breaker.until - now, 1)))
 
 
 def _classify(result: AttemptResult) -> Outcome:

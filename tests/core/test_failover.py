@@ -8,9 +8,9 @@ import json
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import classify_response
 from hpn_router.core.errors import NoUsableKeyError, QuotaExhaustedError, RateLimitedError, UpstreamError
+from hpn_router.core.failover import KeyPassedOver, run_with_failover
 from hpn_router.core.keypool import KeyPool
-from hpn_router.edge.failover import run_with_failover
-from hpn_router.edge.upstream import AttemptResult, UpstreamRequest
+from hpn_router.core.transport import AttemptResult, UpstreamRequest
 
 MODEL = "gemini-2.5-flash"
 REQUEST = UpstreamRequest("POST", f"/v1beta/models/{MODEL}:generateContent", "", b"{}", False, MODEL)
@@ -182,7 +182,7 @@ class SleepingClock(Clock):
 
 
 async def test_a_request_waits_for_the_earliest_recovery_within_budget():
-    from hpn_router.edge.failover import WaitPolicy
+    from hpn_router.core.failover import WaitPolicy
 
     clock = SleepingClock()
     pool = make_pool(1)
@@ -197,7 +197,7 @@ async def test_a_request_waits_for_the_earliest_recovery_within_budget():
 
 
 async def test_recovery_beyond_the_budget_answers_429_at_once():
-    from hpn_router.edge.failover import WaitPolicy
+    from hpn_router.core.failover import WaitPolicy
 
     clock = SleepingClock()
     pool = make_pool(1)
@@ -211,7 +211,7 @@ async def test_recovery_beyond_the_budget_answers_429_at_once():
 
 
 async def test_backoff_doubles_between_transient_failures():
-    from hpn_router.edge.failover import WaitPolicy
+    from hpn_router.core.failover import WaitPolicy
 
     clock = SleepingClock()
     fail = AttemptResult(status=503, body=b"{}")
@@ -224,7 +224,7 @@ async def test_backoff_doubles_between_transient_failures():
 
 
 async def test_waiting_requests_are_served_in_arrival_order():
-    from hpn_router.edge.failover import WaitPolicy
+    from hpn_router.core.failover import WaitPolicy
 
     order: list[int] = []
 
@@ -275,3 +275,13 @@ async def test_a_key_that_timed_out_is_not_tried_by_the_next_requests():
     for _ in range(3):
         await run(pool, transport, clock)
     assert transport.calls.count("K1") == 2
+
+
+async def test_a_key_passed_over_is_reported_to_the_caller_by_name_for_logging():
+    transport = ScriptedTransport({"K1": [AttemptResult(error="timeout")], "K2": [rate_limited()], "K3": [OK]})
+    passed_over: list[KeyPassedOver] = []
+    result = await run_with_failover(
+        REQUEST, pool=make_pool(), transport=transport, retry_count=3, clock=Clock(), on_passed_over=passed_over.append
+    )
+    assert result.result is OK
+    assert passed_over == [KeyPassedOver("key_1", "timeout", 1, 5.0)]  # the 429 is a cooldown, not a key that did not answer
