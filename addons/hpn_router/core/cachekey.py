@@ -28,8 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import fields, is_dataclass
-from functools import cache
+from dataclasses import fields
 from typing import Any
 
 from .model.request import ChatRequest
@@ -47,33 +46,52 @@ def cache_key(request: ChatRequest, *, upstream_model: str, endpoint: str, clien
     `client_id` isolates tenants: two clients never share an entry (None is a
     client of its own, for deployments without client keys).
     """
-    body = {name: _canonical(getattr(request, name)) for name in _field_names(ChatRequest) if name not in IGNORED_FIELDS}
+    body = _plain(request)
+    for name in IGNORED_FIELDS:
+        body.pop(name, None)
     canonical = {"endpoint": endpoint, "model": upstream_model, "client": client_id, "body": body}
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # The encoder walks the tuples and plain values itself and calls _plain for each model
+    # object inside: one pass, no copy of the request.
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
     # surrogatepass: a lone surrogate from a JSON "\ud800" escape must hash,
     # not raise.
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _canonical(value: Any) -> Any:
-    """Plain JSON values: a model object becomes its type name and its set fields (so parts of
-    different kinds never collide); integral floats become ints (JSON `1.0` is `1`)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str | int | bool) or value is None:
-        return value
-    if is_dataclass(value):
-        plain = {name: _canonical(getattr(value, name)) for name in _field_names(type(value))}  # type: ignore[arg-type]
-        return {"type": type(value).__name__, **{k: v for k, v in plain.items() if v is not None}}
-    if isinstance(value, Mapping):
-        return {k: _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
+def _plain(value: Any) -> dict[str, Any]:
+    """A model object as its type name and its set fields (so parts of different kinds never
+    collide), integral floats as ints (JSON `1.0` is `1`), also inside JSON values it holds.
+    Type checks by identity: this runs for every part of every chat request."""
+    cls = type(value)
+    names = _FIELDS.get(cls)
+    if names is None:
+        if isinstance(value, Mapping):  # a read-only mapping some translator kept
+            return {k: _normalize(v) for k, v in value.items()}
+        names = _FIELDS[cls] = tuple(f.name for f in fields(value))  # TypeError for anything else
+    out: dict[str, Any] = {"type": cls.__name__}
+    for name in names:
+        item = getattr(value, name)
+        if item is None:
+            continue
+        kind = type(item)
+        if kind is float or kind is dict:
+            item = _normalize(item)
+        out[name] = item
+    return out
+
+
+def _normalize(value: Any) -> Any:
+    """Map integral floats to ints (JSON `1.0` and `1` are the same number)."""
+    kind = type(value)
+    if kind is float:
+        return int(value) if value.is_integer() else value
+    if kind is dict:
+        return {k: _normalize(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_normalize(v) for v in value]
     return value
 
 
