@@ -12,8 +12,8 @@ from hpn_router.addons import meta
 from hpn_router.addons.cache import HEADER, CacheLookup, CacheStore, FlashCache
 from hpn_router.addons.chat import StreamAdapter
 from hpn_router.addons.flowcontext import CacheDecision, context
-from hpn_router.core.chat_request import TranslateOptions
 from hpn_router.core.chat_stream import StreamTranslator
+from hpn_router.core.providers.gemini.chat_request import TranslateOptions
 from mitmproxy import http
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}

@@ -72,3 +72,43 @@ def test_a_relayed_stream_is_translated_event_by_event():
     assert "".join(d.get("content") or "" for d in deltas) == "Bonjour"
     assert {json.loads(e)["object"] for e in events[:-1]} == {"chat.completion.chunk"}
     assert all(chunk for chunk in chunks)  # an empty chunk would end the client's body early
+
+
+async def test_the_body_is_read_into_the_model_once_for_cache_translation_and_cost(monkeypatch):
+    """CacheLookup runs before Translation and Cost after it: all three read the one ChatRequest
+    the first of them made, so a large body is parsed and validated once per flow."""
+    from hpn_router.addons import chat
+    from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache
+    from hpn_router.addons.cost import CostEstimator
+    from hpn_router.core.state import RouterState
+
+    calls = {"json": 0, "model": 0}
+
+    def counted(name, function):
+        def wrapper(*args):
+            calls[name] += 1
+            return function(*args)
+
+        return wrapper
+
+    monkeypatch.setattr(chat, "parse_json_body", counted("json", chat.parse_json_body))
+    monkeypatch.setattr(chat, "parse_chat_request", counted("model", chat.parse_chat_request))
+    no_usage = {**GEMINI_ANSWER, "usageMetadata": {}}  # Cost then estimates from the prompt's text
+    chain, flash = RouterChain(gemini_json(no_usage)), FlashCache()
+    flash.apply(chain_config())
+    lookup, store, cost = CacheLookup(flash), CacheStore(flash), CostEstimator(RouterState())
+    flow = tflow.tflow()
+    flow.response = None
+    flow.request.method, flow.request.path = "POST", "/v1/chat/completions"
+    flow.request.content = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}], "temperature": 0}).encode()
+    with taddons.context():
+        chain.endpoints.request(flow)
+        await lookup.request(flow)
+        chain.translation.request(flow)
+        await chain.routing.request(flow)
+        chain.translation.response(flow)
+        store.response(flow)
+        cost.response(flow)
+    assert flow.response.status_code == 200 and flow.response.headers["X-HPN-Cache"] == "MISS"
+    assert flow.response.headers["X-HPN-Saved-USD"] != "0"  # Cost read the prompt from the model
+    assert calls == {"json": 1, "model": 1}

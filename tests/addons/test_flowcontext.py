@@ -31,7 +31,7 @@ async def test_cache_lookup_and_translation_share_one_parse_of_the_chat_request(
     flow = chat_flow(BODY)
     await lookup.request(flow)
     parsed = context(flow).request
-    assert parsed is not None and parsed.value["model"] == "gpt-4"
+    assert parsed is not None and parsed.value.model == "gpt-4"
     ChatTranslation().translate_request(flow, router_config())
     assert context(flow).request is parsed  # translate_request did not parse the body again
     plan = context(flow).upstream
@@ -40,9 +40,9 @@ async def test_cache_lookup_and_translation_share_one_parse_of_the_chat_request(
 
 def test_an_edited_body_is_parsed_anew() -> None:
     flow = chat_flow(BODY)
-    assert chat_request(flow)["model"] == "gpt-4"
+    assert chat_request(flow).model == "gpt-4"
     flow.request.content = json.dumps({**BODY, "model": "gpt-4o"}).encode()  # e.g. edited in mitmweb before a replay
-    assert chat_request(flow)["model"] == "gpt-4o"
+    assert chat_request(flow).model == "gpt-4o"
 
 
 def test_the_translated_completion_is_kept_with_the_bytes_it_became() -> None:

@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from hpn_router.core.chat_request import TranslateOptions
 from hpn_router.core.chat_response import (
     FINISH_REASONS,
     gemini_to_chat_completion,
     map_finish_reason,
     usage_to_openai,
 )
+from hpn_router.core.providers.gemini.chat_request import TranslateOptions
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "translate" / "response"
 GOLDEN = sorted(p.name.removesuffix(".gemini.json") for p in DATA.glob("*.gemini.json"))

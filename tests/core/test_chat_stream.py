@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from hpn_router.core.chat_request import TranslateOptions
 from hpn_router.core.chat_stream import DONE, StreamTranslator
+from hpn_router.core.providers.gemini.chat_request import TranslateOptions
 from hpn_router.core.toolids import decode_call_id
 
 USAGE_1 = {"promptTokenCount": 6, "candidatesTokenCount": 2, "totalTokenCount": 8}

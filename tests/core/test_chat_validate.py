@@ -6,8 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from hpn_router.core.chat_request import validate_chat_request
-from hpn_router.core.chat_validate import parse_data_url
+from hpn_router.core.chat_validate import parse_data_url, validate_chat_request
 from hpn_router.core.invalid import InvalidRequest
 
 BASE: dict[str, Any] = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}

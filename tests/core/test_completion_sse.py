@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from hpn_router.core.chat_request import TranslateOptions
 from hpn_router.core.chat_response import gemini_to_chat_completion
 from hpn_router.core.chat_stream import DONE, StreamTranslator
 from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
+from hpn_router.core.providers.gemini.chat_request import TranslateOptions
 
 USAGE = {"promptTokenCount": 6, "candidatesTokenCount": 9, "thoughtsTokenCount": 4, "totalTokenCount": 19}
 CALL_1 = {"functionCall": {"id": "c1", "name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "U0lHMQ=="}

@@ -3,8 +3,8 @@
 Two addons around the translation, sharing one `FlashCache` (router.py wires them):
 
 * `CacheLookup` runs after Endpoints and before ChatTranslation in `request`: it keys the
-  client's own OpenAI body (model name mapped, see core/cachekey.py; parsed and validated
-  once, ChatTranslation reads the same parse from the flow's context) and answers a hit
+  client's request as the ChatRequest model (model name mapped, see core/cachekey.py; read
+  once, ChatTranslation takes the same object from the flow's context) and answers a hit
   locally, as JSON or as an SSE stream, without touching a key or the upstream. While an
   identical request is already upstream, it waits for that answer instead (coalescing).
 * `CacheStore` runs after ChatTranslation: it stores complete 200 answers in `response`,
@@ -39,11 +39,11 @@ from hpn_router.addons.chat import chat_request
 from hpn_router.addons.flowcontext import CacheDecision, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.cachekey import cache_key, is_cacheable, request_cache_directives
-from hpn_router.core.chat_request import is_streaming, wants_usage_in_stream
 from hpn_router.core.chat_response import new_completion_id
 from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
 from hpn_router.core.errors import RouterError
 from hpn_router.core.invalid import InvalidRequest
+from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.models import gemini_model_for
 from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
 from hpn_router.core.routes import Endpoint
@@ -110,17 +110,17 @@ class CacheLookup:
         config, entries = self.flash.config, self.flash.entries
         if config is None or entries is None:
             return
-        body = _chat_body(flow)
-        if body is None:
+        request = _chat_request(flow)
+        if request is None:
             return  # ChatTranslation answers the 400
         ctx = context(flow)
-        if not is_cacheable(body, cache_sampled=config.cache.cache_sampled):
+        if not is_cacheable(request, cache_sampled=config.cache.cache_sampled):
             ctx.cache = CacheDecision(BYPASS)
             return
         headers = flow.request.headers
         no_cache, no_store = request_cache_directives(headers.get("cache-control"), headers.get("pragma"))
-        gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_model)
-        key = cache_key(body, gemini_model=gemini_model, endpoint=CHAT_PATH, client_id=ctx.client)
+        gemini_model = gemini_model_for(request.model, config.models, config.gemini.default_model)
+        key = cache_key(request, upstream_model=gemini_model, endpoint=CHAT_PATH, client_id=ctx.client)
         decision = ctx.cache = CacheDecision(BYPASS if no_cache else MISS, key=key, store=not no_store)
         if no_cache:
             return
@@ -129,7 +129,7 @@ class CacheLookup:
             hit = await self._follow(key)
             coalesced = hit is not None
         if hit is not None:
-            answer_hit(flow, body, hit, coalesced=coalesced)
+            answer_hit(flow, request, hit, coalesced=coalesced)
         elif decision.store and self.flash.inflight.begin(key):
             decision.leader = True  # CacheStore releases the followers in response/error
 
@@ -144,37 +144,37 @@ class CacheLookup:
         return hit
 
 
-def _chat_body(flow: http.HTTPFlow) -> dict[str, Any] | None:
+def _chat_request(flow: http.HTTPFlow) -> ChatRequest | None:
     try:
         return chat_request(flow)
     except (ValueError, InvalidRequest, RouterError):
         return None
 
 
-def answer_hit(flow: http.HTTPFlow, body: dict[str, Any], hit: CachedAnswer, *, coalesced: bool) -> None:
+def answer_hit(flow: http.HTTPFlow, request: ChatRequest, hit: CachedAnswer, *, coalesced: bool) -> None:
     """Answer from the cache: a fresh id and timestamp, the model name this client asked for."""
-    stream = is_streaming(body)
+    stream = request.stream
     usage = hit.usage or hit.completion.get("usage")
     completion = {
         **hit.completion,
         "id": new_completion_id(),
         "created": int(time.time()),
-        "model": body["model"],
+        "model": request.model,
         "usage": usage,
     }
     if stream:
-        content = b"".join(completion_to_sse(completion, include_usage=wants_usage_in_stream(body)))
+        content = b"".join(completion_to_sse(completion, include_usage=request.include_usage))
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
     else:
         content = json.dumps(completion, ensure_ascii=False).encode()
         headers = {"content-type": "application/json"}
     flow.response = http.Response.make(200, content, {**headers, HEADER: HIT})
     ctx = context(flow)
-    ctx.local, ctx.model, ctx.stream, ctx.usage = True, body["model"], stream, usage
+    ctx.local, ctx.model, ctx.stream, ctx.usage = True, request.model, stream, usage
     assert ctx.cache is not None  # CacheLookup decided before answering
     ctx.cache.status = HIT
     latency_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
-    logger.bind(event="cache_hit", model=body["model"], stream=stream, coalesced=coalesced, latency_ms=latency_ms).info("⚡ CACHE HIT")
+    logger.bind(event="cache_hit", model=request.model, stream=stream, coalesced=coalesced, latency_ms=latency_ms).info("⚡ CACHE HIT")
 
 
 class CacheStore:

@@ -1,8 +1,9 @@
 """ChatTranslation: `POST /v1/chat/completions` as Gemini `generateContent`, and back.
 
-A translator run by the Translation addon. `translate_request` validates the OpenAI request
-and rewrites the flow's request into the Gemini request (so mitmweb shows what goes
-upstream), leaving KeyRouting a plan in the flow's context; `start_stream`/`translate_response`
+A translator run by the Translation addon. `translate_request` reads the OpenAI request into
+the ChatRequest model (core/inbound/openai_chat_request.py), turns that into Gemini's body
+(core/providers/gemini/chat_request.py) and rewrites the flow's request into it (so mitmweb
+shows what goes upstream), leaving KeyRouting a plan in the flow's context; `start_stream`/`translate_response`
 turn Gemini's answer, streamed or not, into OpenAI's format. Bad input raises InvalidRequest,
 which Translation answers with a 4xx; nothing is forwarded. Parameters the target model does
 not take (penalties, on Gemini 3 and on aliases) are left out and named in `X-HPN-Ignored-Params`.
@@ -22,38 +23,32 @@ from hpn_router.addons.answers import (
 )
 from hpn_router.addons.flowcontext import Parsed, UpstreamPlan, context
 from hpn_router.config import RouterConfig
-from hpn_router.core.chat_request import (
-    TranslateOptions,
-    chat_request_to_gemini,
-    ignored_params,
-    is_streaming,
-    uses_legacy_functions,
-    validate_chat_request,
-    wants_usage_in_stream,
-)
 from hpn_router.core.chat_response import gemini_to_chat_completion, new_completion_id
 from hpn_router.core.chat_stream import StreamTranslator
+from hpn_router.core.inbound.openai_chat_request import parse_chat_request
+from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.models import gemini_model_for
+from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini, ignored_params
 
 IGNORED_HEADER = "X-HPN-Ignored-Params"
 
 
 class ChatTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
-        body = chat_request(flow)
-        gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_model)
-        gemini_body = chat_request_to_gemini(body, gemini_model, _options(config))
-        stream = is_streaming(body)
+        request = chat_request(flow)
+        gemini_model = gemini_model_for(request.model, config.models, config.gemini.default_model)
+        gemini_body = chat_request_to_gemini(request, gemini_model, _options(config))
+        stream = request.stream
         path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
         query = "alt=sse" if stream else ""
         ctx = context(flow)
-        ctx.model = body["model"]
+        ctx.model = request.model
         ctx.gemini_model = gemini_model
         ctx.stream = stream
-        ctx.include_usage = wants_usage_in_stream(body)
-        ctx.legacy_functions = uses_legacy_functions(body)
+        ctx.include_usage = request.include_usage
+        ctx.legacy_functions = request.legacy_functions
         ctx.upstream = UpstreamPlan("POST", path, query, stream=stream, model=gemini_model)
-        ctx.ignored_params = ignored_params(body, gemini_model)
+        ctx.ignored_params = ignored_params(request, gemini_model)
         content = json.dumps(gemini_body, ensure_ascii=False).encode()
         rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
 
@@ -119,15 +114,17 @@ class StreamAdapter:
         return [e for e in events if e]
 
 
-def chat_request(flow: http.HTTPFlow) -> dict:
-    """The client's chat request, parsed and validated once per body: CacheLookup (which runs
-    first) and translate_request share it through the flow's context. Raises what
-    parse_json_body and validate_chat_request raise."""
+def chat_request(flow: http.HTTPFlow) -> ChatRequest:
+    """The client's chat request as the model, parsed and validated once per body: CacheLookup
+    (which runs first), translate_request and Cost share it through the flow's context. A body
+    edited since (mitmweb's intercept) is parsed again. Raises what parse_json_body and
+    parse_chat_request raise."""
     ctx = context(flow)
     raw = flow.request.raw_content
     if ctx.request is None or ctx.request.raw is not raw:
-        ctx.request = Parsed(raw, validate_chat_request(parse_json_body(flow)))
-    return ctx.request.value
+        ctx.request = Parsed(raw, parse_chat_request(parse_json_body(flow)))
+    request: ChatRequest = ctx.request.value
+    return request
 
 
 def _options(config: RouterConfig) -> TranslateOptions:

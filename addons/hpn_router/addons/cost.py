@@ -29,6 +29,7 @@ from mitmproxy import http
 from hpn_router.addons import meta
 from hpn_router.addons.flowcontext import FlowContext, context
 from hpn_router.config import PriceConfig, PricingConfig, RouterConfig
+from hpn_router.core.model.request import ChatRequest, prompt_text
 from hpn_router.core.pricing import (
     SEED_PRICE_TABLE,
     Price,
@@ -82,7 +83,7 @@ class CostEstimator:
         ctx = context(flow)
         model = ctx.model or ""
         usage = ctx.usage if isinstance(ctx.usage, dict) else {}
-        prompt_text = "" if _positive(usage.get("prompt_tokens")) else text_of(_json(flow.request.raw_content))
+        prompt_text = "" if _positive(usage.get("prompt_tokens")) else _prompt_text(flow, ctx)
         answer_text = "" if _positive(usage.get("completion_tokens")) else _answer_text(flow, ctx)
         prompt, completion, estimated = usage_or_estimate(usage, prompt_text, answer_text)
         cost = request_cost(self.prices.price_for(model), prompt, completion)
@@ -110,6 +111,14 @@ def counts(flow: http.HTTPFlow) -> bool:
         return False
     hit = ctx.cache is not None and ctx.cache.status == "HIT"
     return hit or not ctx.local
+
+
+def _prompt_text(flow: http.HTTPFlow, ctx: FlowContext) -> str:
+    """A chat request's prose from its model (read once, see addons/chat.chat_request); other
+    requests' from their body."""
+    if ctx.request is not None and isinstance(ctx.request.value, ChatRequest):
+        return prompt_text(ctx.request.value)
+    return text_of(_json(flow.request.raw_content))
 
 
 def _answer_text(flow: http.HTTPFlow, ctx: FlowContext) -> str:

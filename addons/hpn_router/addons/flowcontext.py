@@ -93,7 +93,7 @@ class FlowContext:
     failed: bool = False  # a router hook failed on this flow: its answer is the router's error
     local: bool = False  # the response is the router's own final answer: do not translate
     # The client's request, as the translators read it
-    request: Parsed | None = None  # the validated chat request (see addons/chat.chat_request)
+    request: Parsed | None = None  # Parsed(raw, ChatRequest): the chat request, read once (addons/chat.chat_request)
     model: str | None = None  # the model name the client asked for
     gemini_model: str | None = None  # the Gemini model it maps to
     stream: bool = False  # the client asked for a stream

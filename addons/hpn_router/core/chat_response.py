@@ -18,7 +18,7 @@ import json
 import secrets
 from typing import Any
 
-from .chat_request import TranslateOptions
+from .providers.gemini.chat_request import TranslateOptions
 from .toolids import encode_call_id
 
 # Gemini finishReason -> OpenAI finish_reason when no tool call was emitted.

@@ -26,8 +26,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .chat_request import TranslateOptions
 from .chat_response import legacy_function_call, logprobs_to_openai, map_finish_reason, split_parts, usage_to_openai
+from .providers.gemini.chat_request import TranslateOptions
 from .sse import SseParser
 
 DONE = b"data: [DONE]\n\n"

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -77,7 +78,7 @@ class _Context:
             self.losses.append(what)
 
 
-def clean_schema(schema: dict[str, Any]) -> Cleaned:
+def clean_schema(schema: Mapping[str, Any]) -> Cleaned:
     """A cleaned copy of ``schema`` and what it lost; the input is never modified."""
     schema = copy.deepcopy(schema)
     ctx = _Context({})
@@ -106,7 +107,7 @@ def has_open_object(cleaned: Schema) -> bool:
     return False
 
 
-def to_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+def to_json_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a JSON Schema for ``parametersJsonSchema``/``responseJsonSchema``: ``$schema``
     (a draft URL, not a constraint) and OpenAI's ``strict`` flag are left out. Two spellings
     outside Gemini's documented keywords become equivalent ones: ``const`` a one-value ``enum``,

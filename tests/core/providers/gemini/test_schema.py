@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hpn_router.core.schema import ALLOWED_KEYS, clean_schema, has_open_object, to_gemini_schema, to_json_schema
+from hpn_router.core.providers.gemini.schema import ALLOWED_KEYS, clean_schema, has_open_object, to_gemini_schema, to_json_schema
 
 # Keys Gemini rejects with 'Unknown name "X" ... Cannot find field'.
 REJECTED = {

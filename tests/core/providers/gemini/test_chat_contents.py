@@ -1,12 +1,16 @@
-"""OpenAI messages to Gemini's systemInstruction and contents: the rules Gemini enforces."""
+"""A request's messages to Gemini's systemInstruction and contents: the rules Gemini enforces.
+The messages are written as OpenAI's and read into the model first."""
 
 from __future__ import annotations
 
-from hpn_router.core.chat_messages import MINIMAL_USER_TEXT, MISSING_RESULT, messages_to_contents
+from hpn_router.core.inbound.openai_chat_request import parse_chat_request
+from hpn_router.core.model.request import MediaPart, Message, ReasoningPart, Signature, TextPart, ToolCall
+from hpn_router.core.providers.gemini.chat_contents import MINIMAL_USER_TEXT, MISSING_RESULT, messages_to_contents
 
 
 def convert(*messages: dict, signatures: bool = False):
-    return messages_to_contents(list(messages), placeholder_signatures=signatures)
+    request = parse_chat_request({"model": "m", "messages": list(messages)})
+    return messages_to_contents(request.messages, placeholder_signatures=signatures)
 
 
 def test_system_text_goes_to_the_system_instruction_and_same_role_turns_merge():
@@ -59,3 +63,34 @@ def test_where_gemini_may_need_a_thought_signature_the_first_call_gets_the_place
     _, with_placeholder = convert(*turns, signatures=True)
     _, without = convert(*turns)
     assert with_placeholder[1]["parts"][0].get("thoughtSignature") and "thoughtSignature" not in without[1]["parts"][0]
+
+
+def test_signatures_go_back_only_to_the_provider_that_made_them():
+    call = ToolCall("f", {"x": 1}, id="toolu_1", signature=Signature("sig-from-elsewhere", "anthropic"))
+    own = ToolCall("g", {}, id="fc_2", provider_id="2", signature=Signature("gemini-sig", "gemini"))
+    _, contents = messages_to_contents(
+        (Message("user", (TextPart("go"),)), Message("assistant", (ReasoningPart("thinking"),), (call, own))),
+        placeholder_signatures=False,
+    )
+    assert contents[1]["parts"] == [
+        {"functionCall": {"name": "f", "args": {"x": 1}}},
+        {"functionCall": {"name": "g", "args": {}, "id": "2"}, "thoughtSignature": "gemini-sig"},
+    ]
+
+
+def test_media_without_a_type_takes_it_from_its_name_or_the_kind_default():
+    parts = (
+        MediaPart("image", url="https://example.com/cat.png"),
+        MediaPart("image", url="https://example.com/cat"),
+        MediaPart("file", data="QUJD", filename="notes.txt"),
+        MediaPart("file", data="QUJD"),
+        MediaPart("audio", mime_type="audio/mp3", data="QUJD"),
+    )
+    _, [content] = messages_to_contents((Message("user", parts),), placeholder_signatures=False)
+    assert content["parts"] == [
+        {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/cat.png"}},
+        {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/cat"}},
+        {"inlineData": {"mimeType": "text/plain", "data": "QUJD"}},
+        {"inlineData": {"mimeType": "application/pdf", "data": "QUJD"}},
+        {"inlineData": {"mimeType": "audio/mp3", "data": "QUJD"}},
+    ]

@@ -1,9 +1,8 @@
-"""OpenAI Chat Completions request → Gemini ``generateContent`` body (docs/gemini-wire-format.md#request-mapping).
+"""ChatRequest -> Gemini ``generateContent`` body (docs/gemini-wire-format.md#request-mapping).
 
-Pure: dicts in, dict out. The same body serves ``streamGenerateContent``; the
+Pure: the model in, a dict out. The same body serves ``streamGenerateContent``; the
 model goes in the URL, so ``gemini_model`` only steers model-specific limits.
-``messages`` → ``contents``/``systemInstruction`` lives in ``chat_messages``;
-validation in ``chat_validate`` (re-exported here for the router).
+``messages`` -> ``contents``/``systemInstruction`` lives in ``chat_contents``.
 
 What differs between model families is decided from the model name, and only from an
 explicit version (``model_family``): a moving alias such as ``gemini-flash-latest`` may point at
@@ -11,8 +10,8 @@ Gemini 2.5 one month and Gemini 3 the next, so for aliases and names not seen ye
 only what both families take (a thinking budget, Google's placeholder signature, no penalties).
 
 Usage:
-    body = validate_chat_request(json.loads(raw))
-    gemini_body = chat_request_to_gemini(body, "gemini-2.5-flash", TranslateOptions())
+    request = parse_chat_request(json.loads(raw))     # core/inbound/openai_chat_request.py
+    gemini_body = chat_request_to_gemini(request, "gemini-2.5-flash", TranslateOptions())
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .chat_messages import messages_to_contents
-from .chat_validate import validate_chat_request
+from ...model.request import ChatRequest, OutputFormat, Tool, ToolChoice
+from .chat_contents import messages_to_contents
 from .schema import clean_schema, has_open_object, to_json_schema
 
 __all__ = [
@@ -32,11 +31,7 @@ __all__ = [
     "TranslateOptions",
     "chat_request_to_gemini",
     "ignored_params",
-    "is_streaming",
     "model_family",
-    "uses_legacy_functions",
-    "validate_chat_request",
-    "wants_usage_in_stream",
 ]
 
 # Model families (model_family). Gemini 1.x/2.x: thinking budgets, penalties, signatures optional.
@@ -49,9 +44,10 @@ _FAMILY_2_NAME = re.compile(r"^gemini-[12](\.|-)")
 _FAMILY_3_NAME = re.compile(r"^gemini-3(\.|-)")
 _PRO_NAME = re.compile(r"(^|-)pro(-|$)")
 
-# OpenAI key -> generationConfig key, copied as is when present (n=1 is the default, see below).
-DIRECT_PARAMS = {"temperature": "temperature", "top_p": "topP", "n": "candidateCount"}
+# ChatRequest field -> generationConfig key, copied as is when set (candidate_count 1 is the default, see below).
+DIRECT_PARAMS = {"temperature": "temperature", "top_p": "topP", "candidate_count": "candidateCount"}
 # Gemini 3 rejects penalties (litellm drops them), so they are sent only to Gemini 1.x/2.x.
+# The model's names for them are OpenAI's, so the names the client is told are its own.
 PENALTY_PARAMS = {"presence_penalty": "presencePenalty", "frequency_penalty": "frequencyPenalty"}
 # Gemini 3 cannot switch thinking off, so "none" asks for the least there is.
 THINKING_LEVELS = {
@@ -88,84 +84,68 @@ def model_family(gemini_model: str) -> str:
     return FAMILY_UNKNOWN
 
 
-def ignored_params(body: dict[str, Any], gemini_model: str) -> list[str]:
+def ignored_params(request: ChatRequest, gemini_model: str) -> list[str]:
     """The request's parameters that are not sent to this model (the router tells the client)."""
     if model_family(gemini_model) == FAMILY_2:
         return []
-    return [key for key in PENALTY_PARAMS if body.get(key) is not None]
+    return [name for name in PENALTY_PARAMS if getattr(request, name) is not None]
 
 
-def is_streaming(body: dict[str, Any]) -> bool:
-    return body.get("stream") is True
+def chat_request_to_gemini(request: ChatRequest, gemini_model: str, options: TranslateOptions) -> dict[str, Any]:
+    """The generateContent body for `request`.
 
-
-def wants_usage_in_stream(body: dict[str, Any]) -> bool:
-    options = body.get("stream_options")
-    return isinstance(options, dict) and options.get("include_usage") is True
-
-
-def uses_legacy_functions(body: dict[str, Any]) -> bool:
-    """Declared with the deprecated ``functions`` (no ``tools``): such clients read only ``function_call``."""
-    return bool(body.get("functions")) and not body.get("tools")
-
-
-def chat_request_to_gemini(body: dict[str, Any], gemini_model: str, options: TranslateOptions) -> dict[str, Any]:
-    """Translate a validated request; raises InvalidRequest for inconsistent history.
-
-    Dropped on purpose (no Gemini equivalent): user, metadata, store,
-    service_tier, prediction, logit_bias, parallel_tool_calls, modalities,
-    verbosity, and any unknown top-level key.
+    Not sent (no Gemini equivalent): the end user, parallel_tool_calls, a tool's strictness,
+    an image's detail, reasoning handed back, and the fields in `request.extra`.
     """
     family = model_family(gemini_model)
     # Gemini 3 refuses a call turn without a signature; Gemini 2.5 ignores the placeholder.
-    system, contents = messages_to_contents(body["messages"], placeholder_signatures=family != FAMILY_2)
+    system, contents = messages_to_contents(request.messages, placeholder_signatures=family != FAMILY_2)
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": system}
-    declarations, tool_config = _tools(body)
+    declarations, tool_config = _tools(request.tools, request.tool_choice)
     if declarations:
         out["tools"] = [{"functionDeclarations": declarations}]
     if tool_config:
         out["toolConfig"] = {"functionCallingConfig": tool_config}
-    config = _generation_config(body, gemini_model, family, options)
+    config = _generation_config(request, gemini_model, family, options)
     if config:
         out["generationConfig"] = config
     return out
 
 
-def _generation_config(body: dict[str, Any], gemini_model: str, family: str, options: TranslateOptions) -> dict[str, Any]:
+def _generation_config(request: ChatRequest, gemini_model: str, family: str, options: TranslateOptions) -> dict[str, Any]:
     config: dict[str, Any] = {}
     params = {**DIRECT_PARAMS, **PENALTY_PARAMS} if family == FAMILY_2 else DIRECT_PARAMS
-    for key, target in params.items():
-        if body.get(key) is not None and not (key == "n" and body[key] == 1):
-            config[target] = body[key]
-    if body.get("seed") is not None:
+    for name, target in params.items():
+        value = getattr(request, name)
+        if value is not None and not (name == "candidate_count" and value == 1):
+            config[target] = value
+    if request.seed is not None:
         # OpenAI seeds are 64-bit, Gemini's is int32: fold deterministically.
-        config["seed"] = (body["seed"] + INT32) % (2 * INT32) - INT32
-    stop = body.get("stop")
-    stops = [s for s in ([stop] if isinstance(stop, str) else stop or []) if s]
+        config["seed"] = (request.seed + INT32) % (2 * INT32) - INT32
+    stops = [s for s in request.stop if s]
     if stops:
         config["stopSequences"] = stops
-    limit = body.get("max_completion_tokens") or body.get("max_tokens")
-    if limit is not None:
-        config["maxOutputTokens"] = limit  # Gemini counts thinking in it, as OpenAI does
-    config.update(_response_format(body.get("response_format")))
-    if body.get("logprobs") is True:
+    if request.max_output_tokens is not None:
+        config["maxOutputTokens"] = request.max_output_tokens  # Gemini counts thinking in it, as OpenAI does
+    config.update(_response_format(request.output_format))
+    if request.logprobs:
         config["responseLogprobs"] = True
-        if body.get("top_logprobs"):
-            config["logprobs"] = body["top_logprobs"]
-    thinking = _thinking_config(body.get("reasoning_effort"), gemini_model, family, options)
+        if request.top_logprobs:
+            config["logprobs"] = request.top_logprobs
+    thinking = _thinking_config(request.reasoning_effort, gemini_model, family, options)
     if thinking:
         config["thinkingConfig"] = thinking
     return config
 
 
-def _response_format(fmt: dict[str, Any] | None) -> dict[str, Any]:
-    kind = fmt.get("type") if fmt else None
-    if kind == "json_object":
+def _response_format(fmt: OutputFormat | None) -> dict[str, Any]:
+    kind = fmt.kind if fmt else None
+    if kind == "json":
         return {"responseMimeType": JSON_MIME}
     if kind == "json_schema":
-        schema = (fmt or {}).get("json_schema", {}).get("schema")
+        schema = fmt.schema if fmt else None
         # responseJsonSchema takes real JSON Schema (recursion, tuples...), so nothing is lost;
         # name/strict are OpenAI-only wrappers.
         return {"responseMimeType": JSON_MIME, **({"responseJsonSchema": to_json_schema(schema)} if schema else {})}
@@ -188,33 +168,25 @@ def _thinking_config(effort: str | None, gemini_model: str, family: str, options
     return thinking
 
 
-def _tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _tools(tools: tuple[Tool, ...], choice: ToolChoice | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """``(functionDeclarations, functionCallingConfig or None)``."""
-    functions = [t["function"] for t in body.get("tools") or []] + list(body.get("functions") or [])
-    declarations = [_declaration(f) for f in functions]
-    choice = body.get("tool_choice")
-    if choice is None and body.get("function_call") is not None:
-        legacy = body["function_call"]  # legacy: "none" | "auto" | {"name": ...}
-        choice = legacy if isinstance(legacy, str) else {"type": "function", "function": legacy}
+    declarations = [_declaration(t) for t in tools]
     if choice is None or not declarations:
         return declarations, None
-    if isinstance(choice, str):
-        return declarations, {"mode": TOOL_CHOICE_MODES[choice]}
-    if choice.get("type") == "allowed_tools":
-        allowed = choice["allowed_tools"]
-        names = [t["function"]["name"] for t in allowed["tools"]]
-        if allowed["mode"] == "auto":
-            # Names are only allowed with ANY, so "auto among these" = declare only these.
-            return [d for d in declarations if d["name"] in names], {"mode": "AUTO"}
-        return declarations, {"mode": "ANY", "allowedFunctionNames": names}
-    return declarations, {"mode": "ANY", "allowedFunctionNames": [choice["function"]["name"]]}
+    if not choice.allowed:
+        return declarations, {"mode": TOOL_CHOICE_MODES[choice.mode]}
+    names = list(choice.allowed)
+    if choice.mode == "auto":
+        # Names are only allowed with ANY, so "auto among these" = declare only these.
+        return [d for d in declarations if d["name"] in names], {"mode": "AUTO"}
+    return declarations, {"mode": "ANY", "allowedFunctionNames": names}
 
 
-def _declaration(function: dict[str, Any]) -> dict[str, Any]:
-    declaration: dict[str, Any] = {"name": function["name"]}
-    if function.get("description"):
-        declaration["description"] = function["description"]
-    schema = function.get("parameters")
+def _declaration(tool: Tool) -> dict[str, Any]:
+    declaration: dict[str, Any] = {"name": tool.name}
+    if tool.description:
+        declaration["description"] = tool.description
+    schema = tool.parameters
     if schema:
         parameters, losses = clean_schema(schema)
         open_root = parameters.get("type") == "OBJECT" and "properties" not in parameters
