@@ -8,8 +8,9 @@ import base64
 import json
 import struct
 
+from hpn_router.addons.flowcontext import context
 from mitmproxy.test import taddons
-from routerchain import RouterChain, gemini_json, json_of
+from routerchain import RouterChain, chain_config, gemini_json, json_of
 
 
 def vectors_for(batch_body: bytes) -> dict:
@@ -71,3 +72,37 @@ async def test_bad_input_is_a_400_and_nothing_goes_upstream():
         flow = await chain.send("POST", "/v1/embeddings", {"model": "m", "input": []})
     assert chain.sent == [] and flow.response.status_code == 400
     assert json_of(flow)["error"]["type"] == "invalid_request_error" and json_of(flow)["error"]["param"] == "input"
+
+
+async def test_the_model_name_is_routed_and_the_client_keeps_its_own_name():
+    config = chain_config(models={"my-embedder": "text-embedding-004"}, gemini={"default_embedding_model": "gemini-embedding-001"})
+    answer = gemini_json({"embeddings": [{"values": [1.0]}]})
+    chain = RouterChain(answer, answer, config=config)
+    with taddons.context():
+        aliased = await chain.send("POST", "/v1/embeddings", {"model": "my-embedder", "input": "x"})
+        openai_name = await chain.send("POST", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "x"})
+    assert [r.path for r in chain.sent] == [
+        "/v1beta/models/text-embedding-004:batchEmbedContents",
+        "/v1beta/models/gemini-embedding-001:batchEmbedContents",
+    ]
+    assert json_of(aliased)["model"] == "my-embedder" and json_of(openai_name)["model"] == "text-embedding-3-small"
+    assert context(aliased).gemini_model == "text-embedding-004"
+
+
+async def test_token_ids_go_as_their_text_and_count_as_the_usage():
+    chain = RouterChain(gemini_json({"embeddings": [{"values": [3.0, 4.0]}]}))
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/embeddings", {"model": "m", "input": [15339, 1917], "dimensions": 256})
+    [sent] = chain.sent
+    [request] = json.loads(sent.body)["requests"]
+    assert request["content"]["parts"][0]["text"] == "hello world" and request["outputDimensionality"] == 256
+    answer = json_of(flow)
+    assert answer["usage"] == {"prompt_tokens": 2, "total_tokens": 2} and context(flow).usage == answer["usage"]
+    assert answer["data"][0]["embedding"] == [0.6, 0.8]  # a shortened vector is normalized
+
+
+async def test_a_malformed_gemini_answer_is_the_routers_error_not_a_crash():
+    chain = RouterChain(gemini_json({"embeddings": [{"values": [1.0]}]}))
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/embeddings", {"model": "m", "input": ["a", "b"]})  # one vector for two inputs
+    assert flow.response.status_code == 500 and json_of(flow)["error"]["message"] == "The router failed to translate Gemini's answer."

@@ -11,6 +11,7 @@ from hpn_router.addons import flowcontext
 from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache
 from hpn_router.addons.chat import ChatTranslation, chat_request
 from hpn_router.addons.flowcontext import Parsed, context
+from hpn_router.core.model.embedding import EmbeddingRequest
 from mitmproxy import http
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}
@@ -83,3 +84,11 @@ def test_a_context_lives_as_long_as_its_flow() -> None:
     del flow
     gc.collect()
     assert len(flowcontext._contexts) == held - 1
+
+
+def test_the_end_of_a_flow_lets_go_of_its_parsed_bodies() -> None:
+    ctx = flowcontext.FlowContext(
+        request=Parsed(b"{}", {}), answer=Parsed(b"{}", {}), answer_text="text", embeddings=EmbeddingRequest("m", ("a" * 1000,))
+    )
+    ctx.release_bodies()
+    assert (ctx.request, ctx.answer, ctx.answer_text, ctx.embeddings) == (None, None, None, None)

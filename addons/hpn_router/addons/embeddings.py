@@ -1,9 +1,12 @@
 """Embeddings: `POST /v1/embeddings` as Gemini `batchEmbedContents`, and back.
 
-More than 100 inputs go out as several batches (Gemini's limit); KeyRouting sends them in
-order with failover each, and the vectors come back in the client's order. Token-id inputs
-(LangChain's default) are decoded to text with cl100k_base, loaded on first use from the file
-the install ships (hpn_router.edge.tiktoken_files), never from the network.
+The client's body becomes an EmbeddingRequest once (core/inbound/openai_embeddings.py), kept
+in the flow's context; Gemini's bodies are made from it and its answers read against it
+(core/providers/gemini/embeddings.py). More than 100 inputs go out as several batches
+(Gemini's limit); KeyRouting sends them in order with failover each, and the vectors come back
+in the client's order. Token-id inputs (LangChain's default) are decoded to text with
+cl100k_base, loaded on first use from the file the install ships
+(hpn_router.edge.tiktoken_files), never from the network.
 """
 
 from __future__ import annotations
@@ -16,62 +19,36 @@ from hpn_router.addons.answers import (
     parse_json_body,
     rewrite_request,
 )
-from hpn_router.addons.flowcontext import EmbeddingsOptions, UpstreamPlan, context
+from hpn_router.addons.flowcontext import UpstreamPlan, context
 from hpn_router.config import RouterConfig
-from hpn_router.core.embeddings import (
-    MAX_DIMENSIONS,
-    TokenDecoder,
-    decode_token_ids,
-    embedding_batches,
-    embeddings_to_openai,
-    holds_token_ids,
-    token_id_count,
-    validate_embeddings_request,
-)
 from hpn_router.core.errors import RouterError
-from hpn_router.core.models import gemini_model_for
+from hpn_router.core.inbound.openai_embeddings import TokenDecoder, embedding_request, openai_embeddings
+from hpn_router.core.model.routing import route_model
+from hpn_router.core.providers.gemini.embeddings import DIMENSIONS, batch_bodies, embedding_answer
 from hpn_router.edge.tiktoken_files import EncodingUnavailable, cl100k_base
 
 
 class Embeddings:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
-        body = validate_embeddings_request(parse_json_body(flow))
-        prompt_tokens = None
-        if holds_token_ids(body):
-            prompt_tokens = token_id_count(body)
-            body = decode_token_ids(body, _encoding())
-        gemini_model = gemini_model_for(body["model"], config.models, config.gemini.default_embedding_model)
-        batches = embedding_batches(body, gemini_model)
-        dimensions = body.get("dimensions")
-        path = f"/v1beta/models/{gemini_model}:batchEmbedContents"
+        request = embedding_request(parse_json_body(flow), dimensions=DIMENSIONS, encoding=_encoding)
+        target = route_model(request.model, config.models, config.gemini.default_embedding_model)
+        path = f"/v1beta/models/{target.model}:batchEmbedContents"
         ctx = context(flow)
-        ctx.model = body["model"]
-        ctx.gemini_model = gemini_model
+        batches = batch_bodies(request, target.model)
+        ctx.model = request.model
+        ctx.gemini_model = target.model
         bodies = tuple(json.dumps(batch).encode() for batch in batches)
-        ctx.upstream = UpstreamPlan("POST", path, "", stream=False, model=gemini_model, batches=bodies)
-        ctx.embeddings = EmbeddingsOptions(
-            encoding_format=body["encoding_format"],
-            normalize=dimensions is not None and dimensions < MAX_DIMENSIONS,
-            prompt_tokens=prompt_tokens,
-        )
-        # The batches as one JSON array: what mitmweb shows, and what translate_response reads back.
+        ctx.upstream = UpstreamPlan("POST", path, "", stream=False, model=target.model, batches=bodies)
+        ctx.embeddings = request
+        # The batches as one JSON array: what mitmweb shows; KeyRouting sends `bodies`, one request each.
         rewrite_request(flow, "POST", path, json.dumps(batches, ensure_ascii=False).encode())
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
-        batches = json.loads(flow.request.raw_content or b"[]")
-        inputs = [r["content"]["parts"][0]["text"] for batch in batches for r in batch["requests"]]
         ctx = context(flow)
-        options = ctx.embeddings
-        assert options is not None  # set by translate_request
-        answer = embeddings_to_openai(
-            json.loads(flow.response.raw_content or b"[]"),
-            model=ctx.model or "",
-            encoding_format=options.encoding_format,
-            inputs=inputs,
-            normalize=options.normalize,
-            prompt_tokens=options.prompt_tokens,
-        )
+        request = ctx.embeddings
+        assert request is not None  # set by translate_request
+        answer = openai_embeddings(embedding_answer(json.loads(flow.response.raw_content or b"[]"), request), request)
         ctx.usage = answer["usage"]
         flow.response = http.Response.make(200, json.dumps(answer), {"content-type": "application/json"})
 

@@ -28,6 +28,8 @@ from typing import Any
 
 from mitmproxy import http
 
+from hpn_router.core.model.embedding import EmbeddingRequest
+
 
 @dataclass(frozen=True, slots=True)
 class UpstreamPlan:
@@ -43,15 +45,6 @@ class UpstreamPlan:
     model: str
     batches: tuple[bytes, ...] = ()
     provider: str = "gemini"
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingsOptions:
-    """How to shape the vectors Gemini returns for the client."""
-
-    encoding_format: str
-    normalize: bool
-    prompt_tokens: int | None  # counted from token-id inputs; None: Gemini's count
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +93,7 @@ class FlowContext:
     include_usage: bool = False  # stream_options.include_usage
     legacy_functions: bool = False  # the request used legacy `functions`: answer with `function_call`
     ignored_params: list[str] = field(default_factory=list)  # chat parameters not sent to this model
-    embeddings: EmbeddingsOptions | None = None
+    embeddings: EmbeddingRequest | None = None  # the validated embeddings request
     model_id: str | None = None  # GET /v1/models/{id}: the id asked for
     gemini_listing: GeminiListing | None = None
     # Upstream (KeyRouting)
@@ -120,6 +113,7 @@ class FlowContext:
         self.request = None
         self.answer = None
         self.answer_text = None
+        self.embeddings = None
 
 
 _contexts: weakref.WeakKeyDictionary[http.HTTPFlow, FlowContext] = weakref.WeakKeyDictionary()

@@ -1,9 +1,11 @@
 """ModelsEndpoint: `GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list format, or in
 Gemini's own for Google's clients.
 
-The list is Gemini's live model list (fetched through KeyRouting with a pool key) plus the
-configured aliases, cached for a few minutes so model pickers don't spend quota. google-genai
-told `api_version="v1"` lists and gets models on these same paths: a request carrying Google's
+The list is Gemini's live model list (fetched through KeyRouting with a pool key, read into
+the neutral ModelInfo list by core/providers/gemini/models.py) plus the configured aliases
+(core/model/catalog.py), written in OpenAI's shape by core/inbound/openai_models.py, and
+cached for a few minutes so model pickers don't spend quota. google-genai told
+`api_version="v1"` lists and gets models on these same paths: a request carrying Google's
 headers (`x-goog-api-key`, `x-goog-api-client`, google-genai's user agent, or `?key=`) gets
 Gemini's pages and model resources from the same cached list, and Gemini's error bodies.
 """
@@ -20,13 +22,14 @@ from hpn_router.addons.answers import answer_error, answer_json, rewrite_request
 from hpn_router.addons.flowcontext import GeminiListing, UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import NotFoundError
-from hpn_router.core.model_list import (
-    bare_id,
+from hpn_router.core.inbound.openai_models import find_model, openai_model_list
+from hpn_router.core.model.catalog import listed_models
+from hpn_router.core.model.routing import bare_name
+from hpn_router.core.providers.gemini.models import (
     find_gemini_model,
-    find_model,
     gemini_error,
     gemini_models_page,
-    gemini_models_to_openai,
+    served_models,
     wants_gemini_shape,
 )
 from hpn_router.core.routes import match
@@ -65,8 +68,7 @@ class ModelsEndpoint:
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
         models = json.loads(flow.response.raw_content or b"{}").get("models") or []
-        aliases = config.models
-        self._listing, self._fetched_at = gemini_models_to_openai(models, aliases), self.clock()
+        self._listing, self._fetched_at = openai_model_list(listed_models(served_models(models), config.models)), self.clock()
         self._gemini_models = [m for m in models if isinstance(m, dict)]
         self._answer(flow)
 
@@ -96,4 +98,4 @@ class ModelsEndpoint:
         elif (found := find_gemini_model(self._gemini_models, model_id)) is not None:
             answer_json(flow, 200, found)
         else:
-            answer_json(flow, 404, gemini_error(404, f"models/{bare_id(model_id)} is not found."))
+            answer_json(flow, 404, gemini_error(404, f"models/{bare_name(model_id)} is not found."))

@@ -1,18 +1,16 @@
-"""Gemini ``models.list`` → OpenAI ``GET /v1/models`` (docs/gemini-wire-format.md#models-and-embeddings), or back to
-Gemini's own shape for Google's clients.
+"""Gemini's ``models.list`` -> the neutral ModelInfo list, and Gemini's own list shape for
+Google's clients (docs/gemini-wire-format.md#models-and-embeddings). Pure.
 
-Pure: the caller fetches every page of ``models`` and passes the ``models``
-arrays joined. Ids lose Gemini's ``models/`` prefix, since OpenAI clients send
-bare ids. Configured aliases are always listed, even when their target is
-missing upstream, so a client can discover every name the router accepts.
+The caller fetches every page of ``models`` and passes the ``models`` arrays joined. Ids lose
+Gemini's ``models/`` prefix, since clients of other APIs send bare ids.
 
 ``GET /v1/models`` is both OpenAI's path and Gemini's (google-genai uses it when told
 ``api_version="v1"``); ``wants_gemini_shape`` tells Google's clients by their headers, and
-they get Gemini's pages (``{"models": [...], "nextPageToken"}``) and model resources.
+they get Gemini's pages (``{"models": [...], "nextPageToken"}``) and model resources, passed
+through as Gemini listed them.
 
 Usage:
-    listing = gemini_models_to_openai(pages_models, config.aliases)
-    entry = find_model(listing, "gemini-2.5-flash")   # None -> 404
+    models = served_models(pages_models)                                   # [ModelInfo, ...]
     if wants_gemini_shape(goog_api_key=..., goog_api_client=..., user_agent=..., query_key=...):
         page = gemini_models_page(pages_models, page_size="2", page_token=None)   # ValueError -> 400
         model = find_gemini_model(pages_models, "gemini-2.5-flash")               # None -> 404
@@ -22,31 +20,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
 from typing import Any
 
-PREFIX = "models/"
+from ...model.catalog import ModelInfo
+from ...model.routing import GOOGLE_PREFIX, bare_name
+
 # Models that serve neither chat nor embeddings (e.g. AQA, Imagen's "predict")
 # would only fail when a client picks them.
 SERVED_METHODS = frozenset({"generateContent", "embedContent"})
 GOOGLE = "google"
-ROUTER = "hpn-router"
 
 
-def bare_id(name: str) -> str:
-    return name.removeprefix(PREFIX)
-
-
-def gemini_models_to_openai(gemini_models: list[dict[str, Any]], aliases: Mapping[str, str], *, created: int = 0) -> dict[str, Any]:
-    """``{"object": "list", "data": [...]}``: Gemini order first, then aliases sorted, no duplicates."""
-    data: list[dict[str, Any]] = []
-    seen: set[str] = set()
-
-    def add(model_id: str, owned_by: str) -> None:
-        if model_id and model_id not in seen:
-            seen.add(model_id)
-            data.append({"id": model_id, "object": "model", "created": created, "owned_by": owned_by})
-
+def served_models(gemini_models: list[Any]) -> list[ModelInfo]:
+    """The models of Gemini's list that the router can serve, in Gemini's order."""
+    served: list[ModelInfo] = []
     for model in gemini_models:
         name = model.get("name") if isinstance(model, dict) else None
         if not isinstance(name, str):
@@ -54,16 +41,8 @@ def gemini_models_to_openai(gemini_models: list[dict[str, Any]], aliases: Mappin
         methods = model.get("supportedGenerationMethods")
         # A missing (or garbled) field says nothing about the model: list it rather than hide it.
         if not isinstance(methods, list) or SERVED_METHODS.intersection(methods):
-            add(bare_id(name), GOOGLE)
-    for alias in sorted(aliases):
-        add(bare_id(alias), ROUTER)
-    return {"object": "list", "data": data}
-
-
-def find_model(listing: dict[str, Any], model_id: str) -> dict[str, Any] | None:
-    """The entry of ``listing`` whose id is ``model_id`` (``models/x`` accepted), else None."""
-    wanted = bare_id(model_id)
-    return next((entry for entry in listing.get("data", []) if entry.get("id") == wanted), None)
+            served.append(ModelInfo(bare_name(name), GOOGLE))
+    return served
 
 
 # --- Gemini's own shape, for Google's clients ---------------------------------------------
@@ -110,7 +89,7 @@ def _page_start(token: str) -> int:
 
 def find_gemini_model(gemini_models: list[dict[str, Any]], model_id: str) -> dict[str, Any] | None:
     """The model resource named ``model_id`` (with or without ``models/``), else None."""
-    wanted = PREFIX + bare_id(model_id)
+    wanted = GOOGLE_PREFIX + bare_name(model_id)
     return next((m for m in gemini_models if isinstance(m, dict) and m.get("name") == wanted), None)
 
 

@@ -1,14 +1,15 @@
-"""model_list: Gemini models.list → OpenAI /v1/models, with aliases; find_model."""
+"""Gemini's models: its live list read into ModelInfo (only what the router can serve), and
+Gemini's own list shape for Google's clients."""
 
 from __future__ import annotations
 
 import pytest
-from hpn_router.core.model_list import (
+from hpn_router.core.model.catalog import ModelInfo
+from hpn_router.core.providers.gemini.models import (
     find_gemini_model,
-    find_model,
     gemini_error,
     gemini_models_page,
-    gemini_models_to_openai,
+    served_models,
     wants_gemini_shape,
 )
 
@@ -20,44 +21,22 @@ GEMINI = [
     {"name": "models/gemini-3.5-flash"},  # field missing: listed
     {"name": "models/gemini-2.5-flash", "supportedGenerationMethods": ["generateContent"]},  # duplicate
     {"displayName": "no name"},
+    "garbage",
 ]
-ALIASES = {"gpt-4o": "gemini-3.5-flash", "gpt-3.5-turbo": "gemini-2.5-flash", "gemini-2.5-flash": "gemini-3.5-flash"}
 
 
-def ids(listing: dict) -> list[str]:
-    return [entry["id"] for entry in listing["data"]]
+def test_served_models_in_geminis_order_without_the_prefix() -> None:
+    # Chat and embedding models are served, AQA and Imagen are not; duplicates are left to the catalog.
+    assert served_models(GEMINI) == [
+        ModelInfo("gemini-2.5-flash", "google"),
+        ModelInfo("gemini-embedding-001", "google"),
+        ModelInfo("gemini-3.5-flash", "google"),
+        ModelInfo("gemini-2.5-flash", "google"),
+    ]
 
 
-def test_listing() -> None:
-    listing = gemini_models_to_openai(GEMINI, ALIASES, created=1700000000)
-    assert listing["object"] == "list"
-    # Gemini order, filtered and de-duplicated, then aliases sorted; an alias equal
-    # to an upstream id is not listed twice.
-    assert ids(listing) == ["gemini-2.5-flash", "gemini-embedding-001", "gemini-3.5-flash", "gpt-3.5-turbo", "gpt-4o"]
-    first = {"id": "gemini-2.5-flash", "object": "model", "created": 1700000000, "owned_by": "google"}
-    assert listing["data"][0] == first
-    assert listing["data"][-1] == {"id": "gpt-4o", "object": "model", "created": 1700000000, "owned_by": "hpn-router"}
-
-
-def test_aliases_listed_even_without_target() -> None:
-    listing = gemini_models_to_openai([], {"my-chat": "gemini-9-ultra"})
-    assert listing == {
-        "object": "list",
-        "data": [{"id": "my-chat", "object": "model", "created": 0, "owned_by": "hpn-router"}],
-    }
-
-
-def test_empty() -> None:
-    assert gemini_models_to_openai([], {}) == {"object": "list", "data": []}
-
-
-def test_find_model() -> None:
-    listing = gemini_models_to_openai(GEMINI, ALIASES)
-    assert find_model(listing, "gemini-embedding-001") == listing["data"][1]
-    assert find_model(listing, "models/gemini-2.5-flash") == listing["data"][0]
-    assert find_model(listing, "gpt-4o") == listing["data"][-1]
-    assert find_model(listing, "aqa") is None
-    assert find_model(listing, "nope") is None
+def test_no_models() -> None:
+    assert served_models([]) == []
 
 
 # --- Gemini's own shape, for Google's clients -------------------------------------------------
@@ -100,7 +79,7 @@ def test_page_size_defaults_and_bounds() -> None:
     assert len(gemini_models_page(many, page_size=None, page_token=None)["models"]) == 50
     assert len(gemini_models_page(many, page_size="0", page_token=None)["models"]) == 50
     assert len(gemini_models_page(many, page_size="5000", page_token=None)["models"]) == 1000
-    assert gemini_models_page(GEMINI, page_size=None, page_token=None)["models"] == GEMINI[:-1]  # nameless entries dropped
+    assert gemini_models_page(GEMINI, page_size=None, page_token=None)["models"] == GEMINI[:-2]  # nameless entries dropped
 
 
 @pytest.mark.parametrize(("size", "token"), [("two", None), (None, "not base64!"), (None, "LTE=")])  # LTE= is "-1"

@@ -1,0 +1,33 @@
+"""routing: a client's model name -> (provider, model)."""
+
+from __future__ import annotations
+
+import pytest
+from hpn_router.core.model.routing import Provider, Target, bare_name, route_model
+
+ALIASES = {"gpt-4o": "gemini-2.5-pro", "fast": "gemini-2.5-flash-lite", "models/pinned": "gemini-2.0-flash"}
+DEFAULT = "gemini-2.5-flash"
+
+
+@pytest.mark.parametrize(
+    ("requested", "model"),
+    [
+        ("gpt-4o", "gemini-2.5-pro"),  # an alias
+        ("models/fast", "gemini-2.5-flash-lite"),  # an alias, spelled with Google's prefix
+        ("models/pinned", "gemini-2.0-flash"),  # an alias configured with the prefix
+        ("models/gemini-3-pro-preview", "gemini-3-pro-preview"),  # Gemini's own names pass through
+        ("gemma-3-27b-it", "gemma-3-27b-it"),
+        ("gpt-3.5-turbo", DEFAULT),  # anything else: the default
+        ("text-embedding-3-small", DEFAULT),
+    ],
+)
+def test_routes(requested: str, model: str) -> None:
+    assert route_model(requested, ALIASES, DEFAULT) == Target(Provider.GEMINI, model)
+
+
+def test_an_alias_wins_over_a_gemini_name() -> None:
+    assert route_model("gemini-2.5-flash", {"gemini-2.5-flash": "gemini-2.5-pro"}, DEFAULT).model == "gemini-2.5-pro"
+
+
+def test_bare_name() -> None:
+    assert (bare_name("models/x"), bare_name("x"), bare_name("my-models/x")) == ("x", "x", "my-models/x")
