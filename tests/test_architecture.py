@@ -2,7 +2,9 @@
 
 1. The pure core (`hpn_router/core/`) does no I/O of its own: no module it imports, directly or
    through the package's own modules, is mitmproxy, aiohttp or loguru. Time, keys and bodies are
-   passed in, so the core is tested without sockets, clocks or a proxy.
+   passed in, so the core is tested without sockets, clocks or a proxy. The config
+   (`hpn_router/config/`) is held to the same rule: it reads a file and the environment, nothing
+   more.
 2. Every module of the package has a test file of its own, found by one mapping rule (see
    `expected_test_file`), so a new module cannot land untested.
 """
@@ -94,10 +96,11 @@ def forbidden_imports(start: Path, sources: Path, forbidden: tuple[str, ...] = F
     return sorted(problems)
 
 
-def test_the_pure_core_imports_no_mitmproxy_aiohttp_or_loguru():
+def test_the_pure_core_and_the_config_import_no_mitmproxy_aiohttp_or_loguru():
     core = sorted(PACKAGE.glob("core/**/*.py"))
-    assert len(core) > 10, "the core modules were not found"
-    problems = sorted({p for path in core for p in forbidden_imports(path, SOURCES)})
+    config = sorted(PACKAGE.glob("config/**/*.py"))
+    assert len(core) > 10 and len(config) > 4, "the core or config modules were not found"
+    problems = sorted({p for path in core + config for p in forbidden_imports(path, SOURCES)})
     assert not problems, "The pure core must do no I/O; move that code to an addon or the I/O edge:\n" + "\n".join(problems)
 
 

@@ -8,7 +8,7 @@ else the environment alone (HPN_API_KEYS, ...) configures the router.
 
 Every reload after the first load is logged (`event: config_reload`): its trigger (`admin_api`
 with the caller's address, `sighup`, or `option` for a changed `hpn_config`), its outcome
-(`reloaded` or `refused` with the error) and what changed, by name only (configdiff.py).
+(`reloaded` or `refused` with the error) and what changed, by name only (config/diff.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from loguru import logger
 from mitmproxy import ctx
 
 from hpn_router.config import ConfigError, RouterConfig, load_config
-from hpn_router.configdiff import config_changes
+from hpn_router.config.diff import config_changes
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "config.yaml"
 

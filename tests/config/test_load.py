@@ -9,7 +9,7 @@ import pytest
 import yaml
 from hpn_router.config import ConfigError, load_config, parse_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ONE_KEY = {"key_pool": {"keys": [{"name": "k1", "key": "AIzaSyTestKey1"}]}}
 
 

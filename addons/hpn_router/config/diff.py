@@ -1,7 +1,7 @@
 """What a config reload changed, by name only, for the reload's log line.
 
 Keys are compared by name (added, removed, or changed: another value, project, provider or
-enabled flag); every other setting by its dotted field path (`cache.ttl_seconds`). Values
+enabled flag); every other setting by its declared field path (`cache.ttl_seconds`). Values
 never appear: a key, a token, even a model mapping stay out of the log.
 
 Usage:
@@ -11,12 +11,14 @@ Usage:
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
-from typing import Any
-
-from hpn_router.config import RouterConfig
+from hpn_router.config.fields import Declared, declared_fields
+from hpn_router.config.model import RouterConfig
 
 KEYS_FIELD = "key_pool.keys"
+
+# The settings a reload compares: every declared field of the config itself (a list's items
+# are compared as the whole list), but the keys, which are compared by name.
+_SETTINGS: tuple[Declared, ...] = tuple(d for d in declared_fields(RouterConfig) if d.attrs is not None and d.path != KEYS_FIELD)
 
 
 def config_changes(old: RouterConfig, new: RouterConfig) -> dict[str, list[str]]:
@@ -26,19 +28,5 @@ def config_changes(old: RouterConfig, new: RouterConfig) -> dict[str, list[str]]
         "keys_added": sorted(new_keys.keys() - old_keys.keys()),
         "keys_removed": sorted(old_keys.keys() - new_keys.keys()),
         "keys_changed": sorted(name for name in old_keys.keys() & new_keys.keys() if old_keys[name] != new_keys[name]),
-        "settings_changed": sorted(_changed_fields(old, new, "")),
+        "settings_changed": sorted(d.path for d in _SETTINGS if d.value_in(old) != d.value_in(new)),
     }
-
-
-def _changed_fields(old: Any, new: Any, prefix: str) -> list[str]:
-    changed = []
-    for f in fields(old):
-        path = f"{prefix}{f.name}"
-        before, after = getattr(old, f.name), getattr(new, f.name)
-        if path == KEYS_FIELD or before == after:
-            continue
-        if is_dataclass(before) and is_dataclass(after) and not isinstance(before, type):
-            changed += _changed_fields(before, after, f"{path}.")
-        else:
-            changed.append(path)
-    return changed

@@ -3,6 +3,7 @@ dotted path, and returns a typed value or raises ConfigError naming the path and
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,3 +102,80 @@ def as_origin(value: Any, path: str) -> str:
     scheme = parts.scheme.lower()
     shown_host = f"[{host}]" if ":" in host else host
     return f"{scheme}://{shown_host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS[scheme] else "")
+
+
+def as_tokens(value: Any, path: str) -> tuple[str, ...]:
+    """Secret tokens: a list, or a comma-separated string (as the environment gives them)."""
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ConfigError(f"{path}: expected a list of tokens or a comma-separated string")
+    tokens = tuple(as_str(t, f"{path}[{i}]") for i, t in enumerate(items) if not (isinstance(t, str) and not t.strip()))
+    for i, token in enumerate(tokens):
+        if len(token) < 16:  # the message never shows the token
+            raise ConfigError(f"{path}[{i}]: too short; use at least 16 random characters")
+    return tokens
+
+
+def as_token(value: Any, path: str) -> str | None:
+    """One secret token, or None when not given."""
+    tokens = as_tokens(value, path) if value else ()
+    if len(tokens) > 1:
+        raise ConfigError(f"{path}: expected one token")
+    return tokens[0] if tokens else None
+
+
+def as_origins(value: Any, path: str) -> tuple[str, ...]:
+    """Exact web origins, normalised and without repeats, or ("*",) alone."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f'{path}: expected a list of origins (https://app.example.com) or ["*"], got {show(value)}')
+    if "*" in value:
+        if len(value) > 1:
+            raise ConfigError(f'{path}: "*" must be the only entry (it allows every origin)')
+        return ("*",)
+    return tuple(dict.fromkeys(as_origin(v, f"{path}[{i}]") for i, v in enumerate(value)))
+
+
+# A DNS name, lower case: no scheme, port, path or wildcard.
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def as_host_names(value: Any, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: expected a list of host names, got {show(value)}")
+    hosts = []
+    for i, item in enumerate(value):
+        host = as_str(item, f"{path}[{i}]").lower().rstrip(".")
+        if not _HOST_NAME.match(host):
+            raise ConfigError(f"{path}[{i}]: expected a host name such as api.openai.com (no scheme, port or path), got {show(item)}")
+        hosts.append(host)
+    return tuple(dict.fromkeys(hosts))
+
+
+def as_model_id(value: Any, path: str) -> str:
+    """A Gemini model id; the `models/` prefix of Gemini's own names is dropped."""
+    text = as_str(value, path).removeprefix("models/")
+    if "/" in text or ":" in text or " " in text:
+        raise ConfigError(f"{path}: not a model id: {show(value)}")
+    return text
+
+
+def as_model_map(value: Any, path: str) -> dict[str, str]:
+    """Client model name -> Gemini model id."""
+    data = as_mapping(value, path)
+    return {as_str(name, path): as_model_id(target, f"{path}.{name}") for name, target in data.items()}
+
+
+def as_optional_path(value: Any, path: str) -> str:
+    """A file path, or "" (or nothing) to turn the file off."""
+    if value is None or value == "":
+        return ""
+    return as_str(value, path)
+
+
+def as_text(value: Any, path: str) -> str:
+    """A string; YAML's own types (an unquoted date) are read as they were written."""
+    return as_str(value if isinstance(value, str) or value is None else str(value), path)

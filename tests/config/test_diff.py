@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hpn_router.config import parse_config
-from hpn_router.configdiff import config_changes
+from hpn_router.config.diff import config_changes
 
 KEY_A, KEY_B, KEY_B2, KEY_C = (f"AIzaSyDiffTestKey{i}0000000000000000000000" for i in "ABDC")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hpn_router.configfields import ConfigError, as_bool, as_choice, as_decimal, as_int, as_mapping, as_str, as_url, reject_unknown
+from hpn_router.config.readers import ConfigError, as_bool, as_choice, as_decimal, as_int, as_mapping, as_str, as_url, reject_unknown
 
 
 def test_good_values_are_read_and_normalised():

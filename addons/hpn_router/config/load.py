@@ -1,0 +1,93 @@
+"""Load the router's configuration: read the YAML file (if any), apply the environment
+(environment beats the file), check the rules that span fields, and return a frozen
+`RouterConfig`. Every problem raises `ConfigError` with a path-qualified message such as
+`key_pool.keys[2].enabled: expected true/false, got "yes please"`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpn_router.config.fields import read_section
+from hpn_router.config.model import RouterConfig
+from hpn_router.config.readers import ConfigError, show
+
+NO_KEYS_HINT = (
+    "key_pool.keys: no API keys configured. Set HPN_API_KEYS=key1,key2 or add keys to the "
+    "config file; to try the router without a key, run ./run.sh --demo"
+)
+
+
+def _admin_token_is_its_own(config: RouterConfig) -> None:
+    server = config.server
+    if server.admin_token is not None and server.admin_token in server.client_tokens:
+        # Every client could use the admin API; the message never shows the token.
+        raise ConfigError(
+            "server.admin_token: the same value as a client token (server.client_tokens); give the admin API a token of its own"
+        )
+
+
+def _any_origin_needs_client_tokens(config: RouterConfig) -> None:
+    if config.server.cors_origins == ("*",) and not config.server.client_tokens:
+        # Without tokens, any web page the user happens to open could spend the pool's keys
+        # through the user's browser and read the answers.
+        raise ConfigError('server.cors_origins: "*" needs server.client_tokens; without them, list the exact origins instead')
+
+
+def _listeners_differ(config: RouterConfig) -> None:
+    port = config.server.port
+    if config.server.proxy_port == port:
+        raise ConfigError(f"server.proxy_port: {port} is server.port too; give the proxy listener another port (HPN_PROXY_PORT)")
+
+
+def _keys_unique_and_one_enabled(config: RouterConfig) -> None:
+    seen_names: set[str] = set()
+    seen_values: set[str] = set()
+    for i, k in enumerate(config.key_pool.keys):
+        if k.name in seen_names:
+            raise ConfigError(f"key_pool.keys[{i}].name: duplicate key name {show(k.name)}")
+        if k.key in seen_values:  # the message never shows the value itself
+            raise ConfigError(f"key_pool.keys[{i}].key: same key value as an earlier key")
+        seen_names.add(k.name)
+        seen_values.add(k.key)
+    if not any(k.enabled for k in config.key_pool.keys):
+        raise ConfigError(NO_KEYS_HINT)
+
+
+# The rules that span fields, checked in this order after every field has been read.
+CROSS_FIELD_RULES: tuple[Callable[[RouterConfig], None], ...] = (
+    _admin_token_is_its_own,
+    _any_origin_needs_client_tokens,
+    _listeners_differ,
+    _keys_unique_and_one_enabled,
+)
+
+
+def parse_config(raw: Any, env: Mapping[str, str]) -> RouterConfig:
+    """Validate a parsed YAML document (plus environment overrides) into a RouterConfig."""
+    config = read_section(RouterConfig, raw, "", env)
+    for rule in CROSS_FIELD_RULES:
+        rule(config)
+    return config
+
+
+def load_config(path: str | None, env: Mapping[str, str]) -> RouterConfig:
+    """Load `path` (or `HPN_CONFIG`, or no file at all) and apply the environment."""
+    path = env.get("HPN_CONFIG") or path
+    raw: Any = {}
+    if path:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file {path}: not found")
+        try:
+            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            # The YAML parser's message quotes the offending line, which could hold a key.
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"config file {path}: invalid YAML{where}") from None
+    return parse_config(raw, env)

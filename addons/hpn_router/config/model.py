@@ -1,0 +1,284 @@
+"""The router's configuration: frozen dataclasses whose every field is declared once.
+
+Each field's line holds its type, default, kind (how it is read and checked, bounds included),
+environment variable and help text (`config/fields.py`); the README's configuration table is
+checked against these declarations (tests/config/test_readme_table.py). Consumers read plain
+attributes: `config.server.port`, `config.key_pool.keys[0].name`, `config.gemini.base_url`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from hpn_router.config.fields import Kind, integer, list_of, map_of, optional, required, setting, simple
+from hpn_router.config.readers import (
+    ConfigError,
+    as_bool,
+    as_choice,
+    as_decimal,
+    as_host_names,
+    as_model_id,
+    as_model_map,
+    as_optional_path,
+    as_origins,
+    as_str,
+    as_text,
+    as_token,
+    as_tokens,
+    as_url,
+)
+
+DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+# Hard-coded model versions get shut down (docs/gemini-wire-format.md#models-get-shut-down); the alias follows Google's
+# current Flash model.
+DEFAULT_MODEL = "gemini-flash-latest"
+DEFAULT_EMBEDDING_MODEL = "gemini-embedding-001"
+DEFAULT_INTERCEPT_HOSTS = ("api.openai.com",)
+DEFAULT_STATE_FILE = ".hpn/state.json"  # relative to the working directory
+KEY_PROJECTS_ENV = "HPN_KEY_PROJECTS"
+
+BOOL = simple("bool", as_bool)
+STRING = simple("string", as_str)
+PATH = simple("path", as_str)
+URL = simple("URL", as_url)
+MODEL_ID = simple("model id", as_model_id)
+NUMBER = simple("number ≥ 0", as_decimal)
+
+
+def _choice(*options: str) -> Kind:
+    return simple(f"one of {', '.join(options)}", lambda value, path: as_choice(value, path, options))
+
+
+def key_fingerprint(value: str) -> str:
+    """A non-secret identity of a key value, for the state file: SHA-256 of the whole value
+    (a Gemini key holds far too much entropy to be guessed back from its digest). Never
+    shown where the key's name serves: logs, the admin API and /health use names."""
+    return hashlib.sha256(b"hpn-router key\0" + value.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyConfig:
+    name: str = required(STRING, "the name logs, `/health` and errors show instead of the key")
+    key: str = required(STRING, "the key itself (better: `key_env`)", secret=True, shown_default="required (or `key_env`)")
+    provider: str = setting("google", _choice("google"), "the only provider today")
+    enabled: bool = setting(True, BOOL, "`false` keeps the key out of rotation")
+    project: str | None = setting(
+        None,
+        optional(STRING),
+        f"Cloud project; keys of one project share quotas (`{KEY_PROJECTS_ENV}`: one per key of `HPN_API_KEYS`)",
+        env=KEY_PROJECTS_ENV,  # read with HPN_API_KEYS only (_keys_from_env): list items take no variables of their own
+        shown_default="the key's own",
+    )
+    # The variable the key was read from; not part of the key's identity (compare=False).
+    key_env: str | None = setting(None, optional(STRING), "the environment variable that holds the key, instead of `key`", compare=False)
+    fingerprint: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fingerprint", key_fingerprint(self.key))
+
+    @property
+    def project_id(self) -> str:
+        """Quotas belong to a Cloud project; a key without one is its own project, named by
+        the key's value (not its name, which moves to another key when keys are reordered)."""
+        return self.project or f"key:{self.fingerprint}"
+
+    @property
+    def project_label(self) -> str:
+        """The project as users see it (admin API): a key without one shows its own name."""
+        return self.project or f"key:{self.name}"
+
+
+def _key_from_key_env(data: dict[str, Any], path: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """A key is given inline (`key`) or by the environment variable holding it (`key_env`)."""
+    if ("key" in data) == ("key_env" in data):
+        raise ConfigError(f"{path}: give exactly one of key or key_env")
+    if "key_env" not in data:
+        return data
+    var = as_str(data["key_env"], f"{path}.key_env")
+    if not env.get(var, "").strip():
+        raise ConfigError(f"{path}.key_env: environment variable {var} is not set or empty")
+    return {**data, "key": env[var].strip()}
+
+
+def _keys_from_env(text: str, var: str, env: Mapping[str, str]) -> tuple[KeyConfig, ...]:
+    """HPN_API_KEYS=k1,k2 (replacing the file's keys), named key_1, key_2, ...; HPN_KEY_PROJECTS
+    gives their projects in the same order."""
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    projects_text = env.get(KEY_PROJECTS_ENV, "")
+    projects = [p.strip() for p in projects_text.split(",")] if projects_text.strip() else []
+    if projects and len(projects) != len(keys):
+        raise ConfigError(f"{KEY_PROJECTS_ENV}: expected {len(keys)} project names (one per key of {var}), got {len(projects)}")
+    return tuple(
+        KeyConfig(name=f"key_{i}", key=k, project=(projects[i - 1] or None) if projects else None) for i, k in enumerate(keys, start=1)
+    )
+
+
+def _limit_model(value: Any, path: str) -> str:
+    return "*" if value == "*" else as_model_id(value, path)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaLimit:
+    """A known budget of one Cloud project for one model ("*": every model)."""
+
+    project: str = required(STRING, "the Cloud project (a key's `project`) the budget belongs to")
+    model: str = setting("*", simple("model id or `*`", _limit_model), "the model the budget is for; `*`: every model")
+    rpm: int | None = setting(None, optional(integer(1)), "requests per minute")
+    rpd: int | None = setting(None, optional(integer(1)), "requests per day")
+    tpm: int | None = setting(None, optional(integer(1)), "tokens per minute")
+
+
+def _limit_has_a_number(limit: QuotaLimit, path: str) -> None:
+    if limit.rpm is None and limit.rpd is None and limit.tpm is None:
+        raise ConfigError(f"{path}: give at least one of rpm, rpd, tpm")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceConfig:
+    input_per_million: Decimal = required(NUMBER, "USD per million input tokens")
+    output_per_million: Decimal = required(NUMBER, "USD per million output tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = setting("127.0.0.1", STRING, "bind address used by `run.sh`; `0.0.0.0` opens the key pool to your network", env="HPN_HOST")
+    port: int = setting(8080, integer(1, 65535), "the reverse-proxy port (`base_url=http://127.0.0.1:8080/v1`)", env="HPN_PORT")
+    read_timeout_seconds: int = setting(30, integer(1), "bounds each upstream attempt: the connect, and every read")
+    write_timeout_seconds: int = setting(30, integer(1), "kept from the seed's schema")
+    client_tokens: tuple[str, ...] = setting(
+        (),
+        simple("list of tokens", as_tokens, null_is_default=True),
+        "tokens your apps present, 16+ characters (comma-separated in the variable); none: anyone who can reach the router",
+        env="HPN_CLIENT_TOKENS",
+        secret=True,
+    )
+    admin_token: str | None = setting(
+        None,
+        simple("token", as_token, null_is_default=True),
+        "token for `/admin/...` (the admin API is off without it); must differ from every client token",
+        env="HPN_ADMIN_TOKEN",
+        secret=True,
+    )
+    client_rpm: int = setting(0, integer(0), "requests per minute per client token (`0`: unlimited); over it that client gets 429")
+    # Inline images and PDFs are large, but bounded.
+    max_body_bytes: int = setting(32 * 1024 * 1024, integer(1024), "larger request bodies get 413 while they arrive (32 MiB)")
+    max_json_depth: int = setting(64, integer(2, 500), "deeper JSON nesting gets 400 before anything parses it")
+    # JSON elements (containers, strings, commas between values) a body may hold: parsing
+    # millions of tiny objects costs a gigabyte and seconds of the one event loop.
+    max_json_items: int = setting(500_000, integer(100), "a body with more JSON elements gets 400 before anything parses it")
+    header_timeout_seconds: int = setting(30, integer(1), "a client must send its request headers within this, else the connection closes")
+    idle_timeout_seconds: int = setting(120, integer(1), "a keep-alive connection with no request for this long is closed")
+    proxy_port: int = setting(
+        8888,
+        integer(1, 65535),
+        "the `HTTPS_PROXY` listener `run.sh` starts beside the reverse proxy (8081 is mitmweb's UI)",
+        env="HPN_PROXY_PORT",
+    )
+    confdir: str = setting(
+        "~/.mitmproxy", PATH, "mitmproxy's folder, where its CA lives (`run.sh` passes it as `--set confdir`)", env="HPN_CONFDIR"
+    )
+    mitmweb_max_flows: int = setting(1000, integer(1), "flows mitmweb keeps in memory; the oldest finished ones are dropped")
+    # Without client tokens, "*" would let any web page the user opens spend the pool's keys
+    # through the user's browser and read the answers (checked after the field pass).
+    cors_origins: tuple[str, ...] = setting(
+        (),
+        simple("list of origins", as_origins),
+        'web origins whose pages may call the router from a browser (exact origins, or `["*"]` with client tokens)',
+    )
+    passthrough: bool = setting(
+        True, BOOL, "the proxy listener forwards hosts it does not intercept; `false`: it serves `intercept_hosts` only"
+    )
+    passthrough_private: bool = setting(
+        False, BOOL, "passthrough may reach loopback, private and link-local addresses (never the router's own ports)"
+    )
+    proxy_open: bool = setting(False, BOOL, "lets the proxy listener open beyond loopback without client tokens (an open proxy)")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPoolConfig:
+    strategy: Literal["round-robin"] = setting("round-robin", _choice("round-robin"), "key selection (round-robin is the only one)")
+    retry_count: int = setting(3, integer(0, 20), "retries after the first attempt, each on another key")
+    cooldown_seconds: int = setting(60, integer(0), "cooldown after a 429 that carries no retry delay")
+    keys: tuple[KeyConfig, ...] = setting(
+        (),
+        list_of(KeyConfig, "list of keys", prepare=_key_from_key_env, read_env=_keys_from_env),
+        "the pool's Gemini keys; `HPN_API_KEYS=k1,k2` replaces them with keys named `key_1`, `key_2`, ...",
+        env="HPN_API_KEYS",
+    )
+    max_wait_seconds: int = setting(10, integer(0, 600), "how long a request may wait for the earliest key to recover")
+    retry_backoff_ms: int = setting(200, integer(0, 60000), "pause before retrying after a 5xx or a timeout, doubled each time")
+    limits: tuple[QuotaLimit, ...] = setting(
+        (), list_of(QuotaLimit, "list of limits", check=_limit_has_a_number), "known quotas of Cloud projects, per model"
+    )
+    state_file: str = setting(
+        DEFAULT_STATE_FILE,
+        simple('path or `""`', as_optional_path, empty_env_counts=True),
+        'pool state kept across restarts (cooldowns, disabled keys, daily counts); `""`: none',
+        env="HPN_STATE_FILE",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: Literal["debug", "info", "warn", "warning", "error"] = setting(
+        "info", _choice("debug", "info", "warn", "warning", "error"), "the least severe level logged", env="HPN_LOG_LEVEL"
+    )
+    format: Literal["json", "text"] = setting("json", _choice("json", "text"), "`json` (one object per line) or `text`")
+
+
+@dataclass(frozen=True, slots=True)
+class GeminiConfig:
+    base_url: str = setting(DEFAULT_GEMINI_BASE_URL, URL, "where upstream requests go", env="HPN_GEMINI_BASE_URL")
+    default_model: str = setting(DEFAULT_MODEL, MODEL_ID, "Gemini model for OpenAI chat names (`gpt-4`, `gpt-4o`, ...)")
+    default_embedding_model: str = setting(
+        DEFAULT_EMBEDDING_MODEL, MODEL_ID, "Gemini model for OpenAI embedding names (`text-embedding-3-small`, ...)"
+    )
+    expose_reasoning: bool = setting(False, BOOL, "return Gemini's thought text as `reasoning_content`")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheConfig:
+    enabled: bool = setting(True, BOOL, "the flash cache answers a repeated identical request")
+    ttl_seconds: int = setting(300, integer(1), "how long an answer stays cached")
+    max_entries: int = setting(1000, integer(1), "answers kept at most (least recently used go first)")
+    max_bytes: int = setting(64 * 1024 * 1024, integer(1024), "bytes of answer JSON kept at most (64 MiB)")
+    # A flash cache exists for duplicate requests, and a client that retries the identical
+    # request expects the answer it already paid for.
+    cache_sampled: bool = setting(
+        True, BOOL, "cache sampled requests (temperature > 0, n > 1) too; clients send `Cache-Control: no-cache` for fresh samples"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PricingConfig:
+    as_of: str = setting("2024-01-25", simple("string", as_text), "the date of the prices")
+    default: PriceConfig = PriceConfig(Decimal("0.50"), Decimal("1.50"))
+    models: Mapping[str, PriceConfig] = setting(
+        {}, map_of(PriceConfig, "map of prices"), "prices per OpenAI model name; other models get `pricing.default`"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RouterConfig:
+    server: ServerConfig = ServerConfig()
+    key_pool: KeyPoolConfig = KeyPoolConfig()
+    logging: LoggingConfig = LoggingConfig()
+    gemini: GeminiConfig = GeminiConfig()
+    models: Mapping[str, str] = setting(
+        {}, simple("map", as_model_map, null_is_default=True), "OpenAI model name → Gemini model; `gemini-*` names pass through"
+    )
+    cache: CacheConfig = CacheConfig()
+    pricing: PricingConfig = PricingConfig()
+    intercept_hosts: tuple[str, ...] = setting(
+        DEFAULT_INTERCEPT_HOSTS,
+        simple("list of host names", as_host_names, null_is_default=True),
+        "hosts the proxy listener decrypts and answers; every other host is tunnelled untouched",
+    )
+
+    def named_keys(self) -> dict[str, str]:
+        """Key name -> key value, for redaction."""
+        return {k.name: k.key for k in self.key_pool.keys}
