@@ -20,7 +20,7 @@ from hpn_router.core.chat_request import (
     wants_usage_in_stream,
 )
 from hpn_router.core.chat_response import gemini_to_chat_completion
-from hpn_router.core.invalid import InvalidRequest
+from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.toolids import DUMMY_THOUGHT_SIGNATURE, encode_call_id
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "translate" / "request"

@@ -17,7 +17,7 @@ from hpn_router.core.embeddings import (
     token_id_count,
     validate_embeddings_request,
 )
-from hpn_router.core.invalid import InvalidRequest
+from hpn_router.core.errors import InvalidRequest
 from hpn_router.edge.tiktoken_files import cl100k_base
 
 BASE: dict[str, Any] = {"model": "text-embedding-3-small", "input": "hello"}

@@ -11,8 +11,8 @@ from mitmproxy import http
 from hpn_router.addons import meta
 from hpn_router.addons.flowcontext import context
 from hpn_router.core.access import has_lone_surrogate
-from hpn_router.core.errors import InvalidRequestError, RouterError, to_openai_error
-from hpn_router.core.invalid import InvalidRequest
+from hpn_router.core.errors import ClientApi, InvalidRequestError, RouterError, render
+from hpn_router.core.routes import Endpoint, client_api
 
 
 def answer_json(flow: http.HTTPFlow, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -23,9 +23,25 @@ def answer_json(flow: http.HTTPFlow, status: int, payload: Any, headers: dict[st
 
 
 def answer_error(flow: http.HTTPFlow, err: RouterError) -> None:
-    status, body, headers = to_openai_error(err)
+    """Set the router's own error as the final answer, in the format of the client's API."""
+    status, body, headers = render(err, error_format(flow))
     flow.response = http.Response.make(status, body, headers)
     context(flow).local = True
+
+
+_OPENAI_ENDPOINTS = frozenset(e.value for e in (Endpoint.CHAT, Endpoint.EMBEDDINGS, Endpoint.MODELS, Endpoint.MODEL))
+
+
+def error_format(flow: http.HTTPFlow) -> ClientApi:
+    """The API whose error format the flow's client reads: its endpoint's, once Endpoints has
+    named it (a translator may have rewritten the path into Gemini's since), else its path's.
+    google-genai lists models on /v1/models too; ModelsEndpoint then answers it in Gemini's shape."""
+    ctx = context(flow)
+    if ctx.route == Endpoint.NATIVE.value or ctx.gemini_listing is not None:
+        return ClientApi.GEMINI
+    if ctx.route in _OPENAI_ENDPOINTS:
+        return ClientApi.OPENAI
+    return client_api(flow.request.path)
 
 
 def replace_body(response: http.Response, body: bytes, content_type: str = "application/json") -> None:
@@ -84,9 +100,7 @@ def rewrite_request(flow: http.HTTPFlow, method: str, path: str, body: bytes) ->
 def answer_exception(flow: http.HTTPFlow, exc: Exception, what: str) -> None:
     """Answer a hook's failure; hooks never raise (a raising hook would skip the same hook
     in every later addon, redaction included: docs/mitmproxy.md#hooks-must-not-raise)."""
-    if isinstance(exc, InvalidRequest):
-        answer_error(flow, InvalidRequestError(exc.message, param=exc.param, code=exc.code))
-    elif isinstance(exc, RouterError):
+    if isinstance(exc, RouterError):
         answer_error(flow, exc)
     else:
         logger.opt(exception=exc).error("{} failed", what)

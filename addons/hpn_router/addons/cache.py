@@ -43,7 +43,6 @@ from hpn_router.core.chat_request import is_streaming, wants_usage_in_stream
 from hpn_router.core.chat_response import new_completion_id
 from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
 from hpn_router.core.errors import RouterError
-from hpn_router.core.invalid import InvalidRequest
 from hpn_router.core.models import gemini_model_for
 from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
 from hpn_router.core.routes import Endpoint
@@ -147,7 +146,7 @@ class CacheLookup:
 def _chat_body(flow: http.HTTPFlow) -> dict[str, Any] | None:
     try:
         return chat_request(flow)
-    except (ValueError, InvalidRequest, RouterError):
+    except (ValueError, RouterError):
         return None
 
 

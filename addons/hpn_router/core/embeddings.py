@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from .chat_validate import fail, is_int, is_number
-from .invalid import InvalidRequest
+from .errors import InvalidRequest
 
 # Gemini's per-call limit for batchEmbedContents (docs/gemini-wire-format.md#endpoints).
 MAX_BATCH = 100
