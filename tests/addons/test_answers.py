@@ -86,11 +86,19 @@ def test_the_error_format_follows_the_endpoint_then_the_path():
     context(flow).route = "native"
     assert error_format(flow) is ClientApi.GEMINI
     listing = client_flow()
-    listing.request.path = "/v1/models"
+    listing.request.method, listing.request.path = "GET", "/v1/models"
+    assert error_format(listing) is ClientApi.OPENAI
     context(listing).route = "models"
     assert error_format(listing) is ClientApi.OPENAI
     context(listing).gemini_listing = GeminiListing(page_size=None, page_token=None)  # google-genai listing on /v1
     assert error_format(listing) is ClientApi.GEMINI
+    google = client_flow()
+    google.request.method, google.request.path = "GET", "/v1/models/gemini-2.5-flash"
+    google.request.headers["x-goog-api-key"] = "client-key"
+    assert error_format(google) is ClientApi.GEMINI  # not routed yet (a 401): its headers tell a Google client
+    connect = tflow.tflow()
+    connect.request.method, connect.request.path = "CONNECT", ""
+    assert error_format(connect) is ClientApi.OPENAI
 
 
 def test_a_google_client_gets_the_routers_errors_in_googles_envelope():
