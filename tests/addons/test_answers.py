@@ -1,4 +1,4 @@
-"""The helpers addons answer with: OpenAI-format errors, JSON bodies read with a clear 400,
+"""The helpers addons answer with: errors in the format of the client's API, JSON bodies read with a clear 400,
 the Gemini request rewritten without the client's credentials, and failures answered."""
 
 from __future__ import annotations
@@ -6,9 +6,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from hpn_router.addons.answers import answer_error, answer_exception, answer_json, is_client_flow, parse_json_body, rewrite_request
-from hpn_router.core.errors import InvalidRequestError, RateLimitedError
-from hpn_router.core.invalid import InvalidRequest
+from hpn_router.addons.answers import (
+    answer_error,
+    answer_exception,
+    answer_json,
+    error_format,
+    is_client_flow,
+    parse_json_body,
+    rewrite_request,
+)
+from hpn_router.addons.flowcontext import GeminiListing, context
+from hpn_router.core.errors import ClientApi, InvalidRequest, InvalidRequestError, NoUsableKeyError, RateLimitedError
 from mitmproxy.test import taddons, tflow
 
 
@@ -67,3 +75,37 @@ def test_exceptions_are_answered_by_kind_and_unexpected_ones_without_their_text(
     assert invalid.response.status_code == 400 and json.loads(invalid.response.content)["error"]["param"] == "messages[0].role"
     assert known.response.status_code == 429
     assert unexpected.response.status_code == 500 and "AIzaSy" not in unexpected.response.text
+
+
+def test_the_error_format_follows_the_endpoint_then_the_path():
+    flow = client_flow()
+    flow.request.path = "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert error_format(flow) is ClientApi.GEMINI  # not routed yet (Access answers before Endpoints)
+    context(flow).route = "chat"  # ChatTranslation rewrote the path into Gemini's: the client still speaks OpenAI
+    assert error_format(flow) is ClientApi.OPENAI
+    context(flow).route = "native"
+    assert error_format(flow) is ClientApi.GEMINI
+    listing = client_flow()
+    listing.request.method, listing.request.path = "GET", "/v1/models"
+    assert error_format(listing) is ClientApi.OPENAI
+    context(listing).route = "models"
+    assert error_format(listing) is ClientApi.OPENAI
+    context(listing).gemini_listing = GeminiListing(page_size=None, page_token=None)  # google-genai listing on /v1
+    assert error_format(listing) is ClientApi.GEMINI
+    google = client_flow()
+    google.request.method, google.request.path = "GET", "/v1/models/gemini-2.5-flash"
+    google.request.headers["x-goog-api-key"] = "client-key"
+    assert error_format(google) is ClientApi.GEMINI  # not routed yet (a 401): its headers tell a Google client
+    connect = tflow.tflow()
+    connect.request.method, connect.request.path = "CONNECT", ""
+    assert error_format(connect) is ClientApi.OPENAI
+
+
+def test_a_google_client_gets_the_routers_errors_in_googles_envelope():
+    flow = client_flow()
+    flow.request.path = "/v1beta/models/gemini-2.5-flash:generateContent"
+    context(flow).route = "native"
+    answer_error(flow, NoUsableKeyError("Every Gemini key in the pool is disabled."))
+    assert flow.response.status_code == 503 and flow.response.headers["x-should-retry"] == "false"
+    error = json.loads(flow.response.content)["error"]
+    assert (error["code"], error["status"], error["message"]) == (503, "UNAVAILABLE", "Every Gemini key in the pool is disabled.")

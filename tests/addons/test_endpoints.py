@@ -1,5 +1,6 @@
-"""Endpoints: the endpoints the router serves pass on; anything else is an OpenAI-format 404
-or 405 that names what is served, and nothing is served without a valid config."""
+"""Endpoints: the endpoints the router serves pass on; anything else is a 404 or 405 that names
+what is served (in Google's format on Gemini's own paths, OpenAI's elsewhere), and nothing is
+served without a valid config."""
 
 from __future__ import annotations
 
@@ -55,3 +56,16 @@ def test_without_a_config_requests_are_answered_with_the_routers_error():
     flow = ask(Endpoints(), "POST", "/v1/chat/completions")
     assert flow.response.status_code == 500
     assert "no valid configuration" in json.loads(flow.response.content)["error"]["message"]
+
+
+def test_on_geminis_own_paths_the_404_and_405_are_googles_envelope():
+    endpoints = Endpoints()
+    endpoints.apply(CONFIG)
+    wrong_method = ask(endpoints, "GET", "/v1beta/models/gemini-2.5-flash:generateContent")
+    assert wrong_method.response.status_code == 405 and wrong_method.response.headers["allow"] == "POST"
+    error = json.loads(wrong_method.response.content)["error"]
+    assert (error["code"], error["status"]) == (405, "UNIMPLEMENTED") and "use POST" in error["message"]
+    unknown = ask(endpoints, "POST", "/v1/models/gemini-2.5-flash:predictLongRunning")
+    error = json.loads(unknown.response.content)["error"]
+    assert unknown.response.status_code == 404 and (error["code"], error["status"]) == (404, "NOT_FOUND")
+    assert "type" not in error

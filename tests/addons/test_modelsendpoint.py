@@ -43,3 +43,15 @@ async def test_googles_clients_get_geminis_own_shape():
         missing = await router.send("GET", "/v1/models/nope", headers={"x-goog-api-key": "client-key"})
     assert [m["name"] for m in json_of(page)["models"]] == ["models/gemini-2.5-flash"] and json_of(page)["nextPageToken"]
     assert missing.response.status_code == 404 and json_of(missing)["error"]["status"] == "NOT_FOUND"
+
+
+async def test_googles_clients_get_the_listings_errors_in_googles_envelope():
+    router = chain()
+    with taddons.context():
+        bad_page = await router.send("GET", "/v1/models?pageToken=not-base64!", headers={"x-goog-api-key": "client-key"})
+        missing = await router.send("GET", "/v1/models/nope", headers={"x-goog-api-key": "client-key"})
+    error = json_of(bad_page)["error"]
+    assert bad_page.response.status_code == 400
+    assert (error["code"], error["status"], error["message"]) == (400, "INVALID_ARGUMENT", "Invalid page token.")
+    error = json_of(missing)["error"]
+    assert (error["code"], error["status"], error["message"]) == (404, "NOT_FOUND", "models/nope is not found.")

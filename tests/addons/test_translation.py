@@ -11,7 +11,7 @@ from hpn_router.addons.answers import answer_json
 from hpn_router.addons.endpoints import Endpoints
 from hpn_router.addons.translation import Translation
 from hpn_router.config import parse_config
-from hpn_router.core.invalid import InvalidRequest
+from hpn_router.core.errors import InvalidRequest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 

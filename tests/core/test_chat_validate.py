@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from hpn_router.core.chat_validate import parse_data_url, validate_chat_request
-from hpn_router.core.invalid import InvalidRequest
+from hpn_router.core.errors import InvalidRequest
 
 BASE: dict[str, Any] = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
 TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}

@@ -12,7 +12,6 @@ from hpn_router.core.classify import (
     classify_response,
     classify_transport_error,
     next_pacific_midnight,
-    parse_duration,
 )
 
 HELP = {"@type": "type.googleapis.com/google.rpc.Help", "links": []}
@@ -107,11 +106,6 @@ def test_transport_errors_are_retried_elsewhere_and_mark_the_key_unanswered():
 def test_array_envelope_is_understood():
     data = json.loads(body(400, "INVALID_ARGUMENT", "x", [{"@type": "google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]))
     assert classify_response(400, json.dumps([data]).encode()).verdict is Verdict.KEY_INVALID
-
-
-@pytest.mark.parametrize("text,seconds", [("37s", 37.0), ("0.5s", 0.5), ("45.837906927s", 45.837906927), ("x", None), (None, None)])
-def test_parse_duration(text, seconds):
-    assert parse_duration(text) == seconds
 
 
 def test_pacific_midnight_standard_time():

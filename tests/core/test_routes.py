@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hpn_router.core.errors import MethodNotAllowed, to_openai_error
-from hpn_router.core.routes import Endpoint, allowed_methods, match
+from hpn_router.core.errors import ClientApi, MethodNotAllowed, to_openai_error
+from hpn_router.core.routes import Endpoint, allowed_methods, client_api, match
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,24 @@ def test_method_not_allowed_is_a_405_with_allow() -> None:
     status, body, headers = to_openai_error(MethodNotAllowed("Method GET is not allowed on /v1/chat/completions.", allowed=("POST",)))
     assert status == 405 and headers["allow"] == "POST"
     assert b'"code": "method_not_allowed"' in body and b'"type": "invalid_request_error"' in body
+
+
+@pytest.mark.parametrize(
+    ("path", "api"),
+    [
+        ("/v1beta/models/gemini-2.5-flash:generateContent?alt=sse", ClientApi.GEMINI),
+        ("/v1/models/gemini-2.5-flash:generateContent", ClientApi.GEMINI),  # google-genai with api_version="v1"
+        ("/v1/models/m:unknownAction", ClientApi.GEMINI),
+        ("/v1beta/models", ClientApi.GEMINI),
+        ("/v1beta/files/abc", ClientApi.GEMINI),  # a path of Google's the router does not serve: still a Google client
+        ("/v1beta", ClientApi.GEMINI),
+        ("/v1/chat/completions", ClientApi.OPENAI),
+        ("/v1/models/gpt-4o", ClientApi.OPENAI),
+        ("/v1/models", ClientApi.OPENAI),
+        ("/v1betax/models", ClientApi.OPENAI),
+        ("/admin/keys", ClientApi.OPENAI),
+        ("", ClientApi.OPENAI),  # a CONNECT request has no path
+    ],
+)
+def test_the_path_alone_tells_a_google_client(path: str, api: ClientApi) -> None:
+    assert client_api(path) is api

@@ -158,3 +158,27 @@ def test_models_list_and_get_answer_in_geminis_shape_on_both_prefixes(router, em
     assert "gemini-2.5-flash" in [m.id for m in openai_client.models.list()]
     assert openai_client.models.retrieve("gemini-2.5-flash").owned_by == "google"
     assert all(key >= 0 for key, _, _ in calls(emulator))
+
+
+def test_the_routers_own_errors_reach_google_clients_in_googles_format(make_router, emulator):
+    """401 bad token, 429 every key cooling, 503 no usable key: google-genai raises its own typed
+    error with the router's message and Google's status, as it would for Gemini's own errors."""
+    router = make_router(config={"server": {"client_tokens": ["native-client-token"]}})
+    stranger = genai_client(router)  # held: a collected Client closes its HTTP connection pool
+    with pytest.raises(errors.ClientError) as unauthorized:
+        stranger.models.generate_content(model="gemini-2.5-flash", contents="hi")
+    assert (unauthorized.value.code, unauthorized.value.status) == (401, "UNAUTHENTICATED")
+    assert unauthorized.value.message.startswith("Missing or unknown client token")
+    client = genai.Client(api_key="native-client-token", http_options=types.HttpOptions(base_url=router.url))
+    for key in range(3):
+        emulator.set_key(key, "rate_limit")
+    with pytest.raises(errors.ClientError) as limited:
+        client.models.generate_content(model="gemini-2.5-flash", contents="hi")
+    assert (limited.value.code, limited.value.status) == (429, "RESOURCE_EXHAUSTED") and "rate limited" in limited.value.message.lower()
+    assert limited.value.response.headers["retry-after"]  # the SDK's retry options read it
+    for key in range(3):
+        emulator.set_key(key, "invalid")
+    with pytest.raises(errors.ServerError) as no_key:
+        client.models.generate_content(model="gemini-2.5-pro", contents="hi")  # another model: the flash keys are cooling
+    assert (no_key.value.code, no_key.value.status) == (503, "UNAVAILABLE") and "disabled" in no_key.value.message
+    assert all(key >= 0 for key, _, _ in calls(emulator))

@@ -25,13 +25,7 @@ from hpn_router.addons.answers import LONE_SURROGATE_MESSAGE, answer_error, is_c
 from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
 from hpn_router.core.access import ClientRateLimiter, bearer_token, has_lone_surrogate, json_excess, match_token
-from hpn_router.core.errors import InvalidRequestError, PayloadTooLarge, RateLimitedError, RouterError
-
-
-class Unauthorized(RouterError):
-    status = 401
-    type = "invalid_request_error"
-    code = "invalid_api_key"
+from hpn_router.core.errors import InvalidRequestError, PayloadTooLarge, RateLimitedError, RouterError, Unauthorized
 
 
 class Access:

@@ -11,8 +11,9 @@ from mitmproxy import http
 from hpn_router.addons import meta
 from hpn_router.addons.flowcontext import context
 from hpn_router.core.access import has_lone_surrogate
-from hpn_router.core.errors import InvalidRequestError, RouterError, to_openai_error
-from hpn_router.core.invalid import InvalidRequest
+from hpn_router.core.errors import ClientApi, InvalidRequestError, RouterError, render
+from hpn_router.core.model_list import wants_gemini_shape
+from hpn_router.core.routes import Endpoint, client_api, match
 
 
 def answer_json(flow: http.HTTPFlow, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -23,9 +24,38 @@ def answer_json(flow: http.HTTPFlow, status: int, payload: Any, headers: dict[st
 
 
 def answer_error(flow: http.HTTPFlow, err: RouterError) -> None:
-    status, body, headers = to_openai_error(err)
+    """Set the router's own error as the final answer, in the format of the client's API."""
+    status, body, headers = render(err, error_format(flow))
     flow.response = http.Response.make(status, body, headers)
     context(flow).local = True
+
+
+_OPENAI_ONLY = frozenset({Endpoint.CHAT.value, Endpoint.EMBEDDINGS.value})
+_MODELS = frozenset({Endpoint.MODELS.value, Endpoint.MODEL.value})  # OpenAI's paths, and google-genai's with api_version="v1"
+
+
+def error_format(flow: http.HTTPFlow) -> ClientApi:
+    """The API whose error format the flow's client reads: its endpoint's, once Endpoints has
+    named it (a translator may have rewritten the path into Gemini's since), else its path's.
+    On /v1/models Google's clients are told by their headers, as ModelsEndpoint tells them."""
+    ctx = context(flow)
+    if ctx.route == Endpoint.NATIVE.value or ctx.gemini_listing is not None:
+        return ClientApi.GEMINI
+    if ctx.route in _OPENAI_ONLY:
+        return ClientApi.OPENAI
+    if (ctx.route or match(flow.request.method, flow.request.path).endpoint.value) in _MODELS:
+        return ClientApi.GEMINI if _google_client(flow) else ClientApi.OPENAI
+    return client_api(flow.request.path)
+
+
+def _google_client(flow: http.HTTPFlow) -> bool:
+    headers = flow.request.headers
+    return wants_gemini_shape(
+        goog_api_key=headers.get("x-goog-api-key"),
+        goog_api_client=headers.get("x-goog-api-client"),
+        user_agent=headers.get("user-agent"),
+        query_key=flow.request.query.get("key"),
+    )
 
 
 def replace_body(response: http.Response, body: bytes, content_type: str = "application/json") -> None:
@@ -84,9 +114,7 @@ def rewrite_request(flow: http.HTTPFlow, method: str, path: str, body: bytes) ->
 def answer_exception(flow: http.HTTPFlow, exc: Exception, what: str) -> None:
     """Answer a hook's failure; hooks never raise (a raising hook would skip the same hook
     in every later addon, redaction included: docs/mitmproxy.md#hooks-must-not-raise)."""
-    if isinstance(exc, InvalidRequest):
-        answer_error(flow, InvalidRequestError(exc.message, param=exc.param, code=exc.code))
-    elif isinstance(exc, RouterError):
+    if isinstance(exc, RouterError):
         answer_error(flow, exc)
     else:
         logger.opt(exception=exc).error("{} failed", what)

@@ -42,7 +42,6 @@ from hpn_router.core.cachekey import cache_key, is_cacheable, request_cache_dire
 from hpn_router.core.chat_response import new_completion_id
 from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
 from hpn_router.core.errors import RouterError
-from hpn_router.core.invalid import InvalidRequest
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.models import gemini_model_for
 from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
@@ -147,7 +146,7 @@ class CacheLookup:
 def _chat_request(flow: http.HTTPFlow) -> ChatRequest | None:
     try:
         return chat_request(flow)
-    except (ValueError, InvalidRequest, RouterError):
+    except (ValueError, RouterError):
         return None
 
 

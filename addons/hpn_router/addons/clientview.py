@@ -30,18 +30,12 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 from hpn_router.addons import meta
 from hpn_router.addons.answers import answer_error
 from hpn_router.addons.flowcontext import context
-from hpn_router.core.errors import RouterError
+from hpn_router.core.errors import AttemptReplayRefused
 
 ATTEMPT_REPLAY_REFUSED = (
     "HPN Router does not replay an upstream attempt: it holds the key's name, not the key. "
     "Replay the client's flow instead; the router sends it through the key pool."
 )
-
-
-class AttemptReplayRefused(RouterError):
-    status = 403
-    type = "invalid_request_error"
-    code = "attempt_replay_refused"
 
 
 @dataclass(slots=True)

@@ -21,13 +21,12 @@ from mitmproxy import http
 from hpn_router.addons.answers import answer_error, answer_json, rewrite_request
 from hpn_router.addons.flowcontext import GeminiListing, UpstreamPlan, context
 from hpn_router.config import RouterConfig
-from hpn_router.core.errors import NotFoundError
+from hpn_router.core.errors import InvalidRequestError, NotFoundError
 from hpn_router.core.inbound.openai_models import find_model, openai_model_list
 from hpn_router.core.model.catalog import listed_models
 from hpn_router.core.model.routing import bare_name
 from hpn_router.core.providers.gemini.models import (
     find_gemini_model,
-    gemini_error,
     gemini_models_page,
     served_models,
     wants_gemini_shape,
@@ -92,10 +91,10 @@ class ModelsEndpoint:
             try:
                 page = gemini_models_page(self._gemini_models, page_size=native.page_size, page_token=native.page_token)
             except ValueError as e:
-                answer_json(flow, 400, gemini_error(400, str(e)))
+                answer_error(flow, InvalidRequestError(str(e)))  # in Google's format: the flow is a Google listing
                 return
             answer_json(flow, 200, page)
         elif (found := find_gemini_model(self._gemini_models, model_id)) is not None:
             answer_json(flow, 200, found)
         else:
-            answer_json(flow, 404, gemini_error(404, f"models/{bare_name(model_id)} is not found."))
+            answer_error(flow, NotFoundError(f"models/{bare_name(model_id)} is not found."))

@@ -40,22 +40,10 @@ from hpn_router.addons.interception import router_serves
 from hpn_router.addons.proxyauth import is_proxy_listener
 from hpn_router.config import DEFAULT_INTERCEPT_HOSTS, RouterConfig
 from hpn_router.core.destinations import parse_ip, passthrough_refusal
-from hpn_router.core.errors import RouterError
+from hpn_router.core.errors import DestinationRefused, Unresolved
 
 RESOLVE_SECONDS = 10.0
 PORT_OPTIONS = ("listen_port", "web_port")  # mitmweb's UI port, when mitmweb runs
-
-
-class DestinationRefused(RouterError):
-    status = 403
-    type = "invalid_request_error"
-    code = "destination_refused"
-
-
-class Unresolved(RouterError):
-    status = 502
-    type = "server_error"
-    code = "destination_unresolved"
 
 
 @dataclass(frozen=True, slots=True)

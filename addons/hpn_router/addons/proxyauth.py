@@ -28,25 +28,9 @@ from hpn_router.addons.answers import answer_error
 from hpn_router.config import RouterConfig
 from hpn_router.core.access import basic_password, match_token
 from hpn_router.core.destinations import open_proxy_refusal
-from hpn_router.core.errors import RouterError
+from hpn_router.core.errors import ProxyAuthRequired, ProxyClosed
 
-REALM = "HPN Router"
 PROXY_AUTHORIZATION = "proxy-authorization"
-
-
-class ProxyAuthRequired(RouterError):
-    status = 407
-    type = "invalid_request_error"
-    code = "proxy_authentication_required"
-
-    def headers(self) -> dict[str, str]:
-        return {"proxy-authenticate": f'Basic realm="{REALM}"'}
-
-
-class ProxyClosed(RouterError):
-    status = 403
-    type = "invalid_request_error"
-    code = "proxy_closed"
 
 
 def is_proxy_listener(mode: mode_specs.ProxyMode) -> bool:

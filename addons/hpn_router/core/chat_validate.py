@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any
 
-from .invalid import InvalidRequest
+from .errors import InvalidRequest
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")

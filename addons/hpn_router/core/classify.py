@@ -3,18 +3,18 @@
 Gemini hides different fates behind the same status codes (docs/gemini-wire-format.md#errors): an invalid
 key is a 400 like a malformed request, and a per-day quota is a 429 like a per-minute one.
 The classifier reads `ErrorInfo.reason`, `QuotaFailure.violations[].quotaId` and
-`RetryInfo.retryDelay` (found by `@type`, since Google varies the order of `details`).
+`RetryInfo.retryDelay` from the one parser of Google's error envelope (core/providers/gemini/errors.py).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
 from zoneinfo import ZoneInfo
+
+from hpn_router.core.providers.gemini.errors import GeminiError, parse_gemini_error
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
@@ -58,17 +58,7 @@ class Outcome:
 
 
 OK = Outcome(Verdict.OK, "ok")
-_RETRY_IN = re.compile(r"[Pp]lease retry in ([0-9.]+)(ms|s)\b")
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)s\s*$")
 _TRANSIENT_STATUS = {500: "500 Internal Error", 502: "502 Bad Gateway", 503: "503 Unavailable", 504: "504 Deadline Exceeded"}
-
-
-def parse_duration(value: Any) -> float | None:
-    """Protobuf Duration JSON ("37s", "0.5s", "45.837906927s") to seconds."""
-    if not isinstance(value, str):
-        return None
-    match = _DURATION.match(value)
-    return float(match.group(1)) if match else None
 
 
 def next_pacific_midnight(now: float) -> float:
@@ -79,87 +69,39 @@ def next_pacific_midnight(now: float) -> float:
     return midnight.timestamp()
 
 
-def _error_object(body: bytes | str | None) -> dict[str, Any]:
-    try:
-        data = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    if isinstance(data, list) and data:  # some Google endpoints wrap the envelope in an array
-        data = data[0]
-    error = data.get("error") if isinstance(data, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def _details(error: dict[str, Any], type_suffix: str) -> list[dict[str, Any]]:
-    details = error.get("details")
-    if not isinstance(details, list):
-        return []
-    return [d for d in details if isinstance(d, dict) and str(d.get("@type", "")).endswith(type_suffix)]
-
-
-def _error_reasons(error: dict[str, Any]) -> set[str]:
-    return {str(d.get("reason", "")) for d in _details(error, "google.rpc.ErrorInfo")}
-
-
-def _violations(error: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for failure in _details(error, "google.rpc.QuotaFailure"):
-        found += [v for v in failure.get("violations") or [] if isinstance(v, dict)]
-    return found
-
-
-def _quota_ids(error: dict[str, Any]) -> list[str]:
-    return [str(v.get("quotaId", "")) for v in _violations(error)]
-
-
-def _learned_limit(error: dict[str, Any]) -> tuple[str, int] | None:
+def _learned_limit(error: GeminiError) -> tuple[str, int] | None:
     """A request quota Gemini told us about (`quotaValue` is often absent)."""
-    for violation in _violations(error):
-        quota_id, value = str(violation.get("quotaId", "")), str(violation.get("quotaValue", ""))
-        if not value.isdigit() or int(value) == 0 or "Requests" not in quota_id:
+    for violation in error.violations:
+        if not violation.quota_value or "Requests" not in violation.quota_id:
             continue
-        if "PerMinute" in quota_id:
-            return ("minute", int(value))
-        if "PerDay" in quota_id:
-            return ("day", int(value))
+        if "PerMinute" in violation.quota_id:
+            return ("minute", violation.quota_value)
+        if "PerDay" in violation.quota_id:
+            return ("day", violation.quota_value)
     return None
 
 
-def _retry_delay(error: dict[str, Any]) -> float | None:
-    for info in _details(error, "google.rpc.RetryInfo"):
-        delay = parse_duration(info.get("retryDelay"))
-        if delay is not None:
-            return delay
-    match = _RETRY_IN.search(str(error.get("message", "")))
-    if match:
-        amount = float(match.group(1))
-        return amount / 1000 if match.group(2) == "ms" else amount
-    return None
-
-
-def _classify_429(error: dict[str, Any]) -> Outcome:
-    quota_ids = _quota_ids(error)
-    message = str(error.get("message", ""))
+def _classify_429(error: GeminiError) -> Outcome:
     # A per-day 429 still carries a short retryDelay: trusting it would hammer a key that is
     # spent until midnight (docs/gemini-wire-format.md#quotas). `limit: 0` means the model is not on this tier at all.
     learned = _learned_limit(error)
-    if any("PerDay" in q for q in quota_ids):
+    if any("PerDay" in q for q in error.quota_ids):
         return Outcome(Verdict.QUOTA_EXHAUSTED, "429 per-day quota exhausted", quota_limit=learned)
-    if re.search(r"\blimit: 0\b", message):
+    if re.search(r"\blimit: 0\b", error.message):
         return Outcome(Verdict.QUOTA_EXHAUSTED, "429 quota limit 0 for this model")
-    return Outcome(Verdict.RATE_LIMITED, "429 Too Many Requests", _retry_delay(error), learned)
+    return Outcome(Verdict.RATE_LIMITED, "429 Too Many Requests", error.retry_delay, learned)
 
 
 def classify_response(status: int, body: bytes | str | None) -> Outcome:
     """What an upstream answer with `status` and `body` means for the key and the client."""
     if 200 <= status < 300:
         return OK
-    error = _error_object(body)
+    error = parse_gemini_error(body)
     if status == 429:
         return _classify_429(error)
-    if status == 400 and "API_KEY_INVALID" in _error_reasons(error):
+    if status == 400 and "API_KEY_INVALID" in error.reasons:
         return Outcome(Verdict.KEY_INVALID, "400 API key invalid or expired")
-    if status == 400 and error.get("status") == "FAILED_PRECONDITION":
+    if status == 400 and error.status == "FAILED_PRECONDITION":
         return Outcome(Verdict.KEY_PRECONDITION, "400 failed precondition (location or billing of the key's project)")
     if status in (401, 403):
         return Outcome(Verdict.KEY_FORBIDDEN, f"{status} permission denied")

@@ -1,29 +1,53 @@
-"""Errors that know their OpenAI response.
+"""Every error the router answers, and the one place that writes each client API's error body.
 
     RouterError                      500 server_error
-    ├── InvalidRequestError          400 invalid_request_error (bad JSON, fields, roles)
+    ├── InvalidRequestError          400 invalid_request_error (bad JSON, fields, roles); alias InvalidRequest
     │   ├── NotFoundError            404 (unknown path or model)
     │   ├── MethodNotAllowed         405, with `Allow` (the methods the path serves)
     │   └── PayloadTooLarge          413
+    ├── Unauthorized                 401 invalid_api_key (client or admin token)
+    ├── ProxyAuthRequired            407, with `Proxy-Authenticate` (the proxy listener's token)
+    ├── Refused                      403
+    │   ├── ProxyClosed              the proxy listener is closed (it would be an open proxy)
+    │   ├── DestinationRefused       proxy mode: a passthrough host that is not public
+    │   └── AttemptReplayRefused     mitmweb: replaying an upstream attempt (it holds no key)
     ├── RateLimitedError             429 rate_limit_exceeded (every key cooling)
     ├── QuotaExhaustedError          429 insufficient_quota (only per-day quotas left)
     ├── NoUsableKeyError             503 (every key disabled)
+    ├── Unresolved                   502 (proxy mode: a passthrough host's name did not resolve)
     └── UpstreamError                the upstream's own status after the retries ran out
 
-`to_openai_error(err)` is the only place that builds the `{"error": {...}}` envelope, so
-every error a client sees has the same shape as OpenAI's own.
+An error knows its status, its code and its headers; it does not know a wire format.
+`render(err, api)` writes it in the format of the client's API (`ClientApi`), one renderer per
+API: OpenAI's `{"error": {message, type, param, code}}`, Google's `{"error": {code, message,
+status, details}}`. Adding a client API is one renderer in RENDERERS.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+from hpn_router.core.providers.gemini.errors import gemini_error_body
+
+PROXY_REALM = "HPN Router"
+
+
+class ClientApi(Enum):
+    """The API a client speaks; its errors come in that API's format."""
+
+    OPENAI = "openai"  # /v1/chat/completions, /v1/embeddings, /v1/models, and everything else
+    GEMINI = "gemini"  # Gemini's own API (/v1beta/..., /v1/models/{m}:{action}): google-genai
 
 
 class RouterError(Exception):
     status = 500
-    type = "server_error"
+    type = "server_error"  # OpenAI's error type
     code: str | None = None
+    retry_after: float | None = None  # seconds, when the client should retry
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -35,10 +59,20 @@ class RouterError(Exception):
     def headers(self) -> dict[str, str]:
         return {}
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, param={self.param!r}, code={self.code!r})"
 
-class InvalidRequestError(RouterError):
+
+class InvalidRequestError(RouterError, ValueError):
+    """A request the client must fix; ``param`` names the offending field path in OpenAI's
+    dotted/indexed spelling (``messages[2].role``), so SDK users see which part was rejected.
+    A ValueError too: to a caller of the pure translators it is a bad value like any other."""
+
     status = 400
     type = "invalid_request_error"
+
+
+InvalidRequest = InvalidRequestError  # the name the pure translators raise it by
 
 
 class NotFoundError(InvalidRequestError):
@@ -63,6 +97,45 @@ class PayloadTooLarge(InvalidRequestError):
     code = "request_too_large"
 
 
+class Unauthorized(RouterError):
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class ProxyAuthRequired(RouterError):
+    status = 407
+    type = "invalid_request_error"
+    code = "proxy_authentication_required"
+
+    def headers(self) -> dict[str, str]:
+        return {"proxy-authenticate": f'Basic realm="{PROXY_REALM}"'}
+
+
+class Refused(RouterError):
+    """403: the router will not do this, whoever asks."""
+
+    status = 403
+    type = "invalid_request_error"
+
+
+class ProxyClosed(Refused):
+    code = "proxy_closed"
+
+
+class DestinationRefused(Refused):
+    code = "destination_refused"
+
+
+class AttemptReplayRefused(Refused):
+    code = "attempt_replay_refused"
+
+
+class Unresolved(RouterError):
+    status = 502
+    code = "destination_unresolved"
+
+
 class RateLimitedError(RouterError):
     """Every key is cooling; `retry_after` is the earliest recovery, in seconds."""
 
@@ -72,7 +145,7 @@ class RateLimitedError(RouterError):
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
-        self.retry_after = max(retry_after, 0.0)
+        self.retry_after: float = max(retry_after, 0.0)
 
     def headers(self) -> dict[str, str]:
         return {
@@ -120,12 +193,25 @@ def router_failed() -> RouterError:
     return RouterError("The router failed to handle this request.")
 
 
-def error_body(message: str, type_: str, param: str | None, code: str | None) -> dict[str, object]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+def openai_error_body(err: RouterError) -> dict[str, Any]:
+    return {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
+
+
+def gemini_error_body_of(err: RouterError) -> dict[str, Any]:
+    return gemini_error_body(err.status, err.message, reason=err.code, retry_after=err.retry_after, field=err.param)
+
+
+RENDERERS: dict[ClientApi, Callable[[RouterError], dict[str, Any]]] = {
+    ClientApi.OPENAI: openai_error_body,
+    ClientApi.GEMINI: gemini_error_body_of,
+}
+
+
+def render(err: RouterError, api: ClientApi) -> tuple[int, bytes, dict[str, str]]:
+    """(status, JSON body, headers) of the answer for `err` to a client of `api`."""
+    body = RENDERERS[api](err)
+    return err.status, json.dumps(body).encode(), {"content-type": "application/json", **err.headers()}
 
 
 def to_openai_error(err: RouterError) -> tuple[int, bytes, dict[str, str]]:
-    """(status, JSON body, extra headers) of the OpenAI-format answer for `err`."""
-    body = error_body(err.message, err.type, err.param, err.code)
-    headers = {"content-type": "application/json", **err.headers()}
-    return err.status, json.dumps(body).encode(), headers
+    return render(err, ClientApi.OPENAI)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import unquote
 
+from hpn_router.core.errors import ClientApi
+
 
 class Endpoint(Enum):
     HEALTH = "health"
@@ -77,6 +79,16 @@ def allowed_methods(raw_path: str) -> tuple[str, ...]:
     if _NATIVE_MODELS.match(path) or _OPENAI_MODEL.match(path):
         return GET
     return ()
+
+
+def client_api(raw_path: str) -> ClientApi:
+    """Whose client calls this path, by the path alone (for an answer given before the flow has
+    an endpoint, or on a path the router does not serve): Google's SDKs call /v1beta/... and
+    /v1/models/{m}:{action}; every other path is OpenAI's (or the router's own)."""
+    path = _clean(raw_path)
+    if path == "/v1beta" or path.startswith("/v1beta/") or _NATIVE.match(path):
+        return ClientApi.GEMINI
+    return ClientApi.OPENAI
 
 
 def _clean(raw_path: str) -> str:

@@ -4,8 +4,8 @@ neutral fields, once. (What makes a body invalid: tests/core/test_chat_validate.
 from __future__ import annotations
 
 import pytest
+from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_chat_request import parse_chat_request
-from hpn_router.core.invalid import InvalidRequest
 from hpn_router.core.model.request import (
     MediaPart,
     Message,

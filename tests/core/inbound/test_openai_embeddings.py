@@ -8,8 +8,8 @@ import struct
 from typing import Any
 
 import pytest
+from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_embeddings import TokenDecoder, embedding_request, openai_embeddings
-from hpn_router.core.invalid import InvalidRequest
 from hpn_router.core.model.embedding import DimensionRange, EmbeddingAnswer, EmbeddingRequest, EmbeddingUsage
 from hpn_router.edge.tiktoken_files import cl100k_base
 

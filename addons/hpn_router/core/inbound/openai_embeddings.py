@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..invalid import InvalidRequest
+from ..errors import InvalidRequest
 from ..model.embedding import ENCODING_FORMATS, DimensionRange, EmbeddingAnswer, EmbeddingRequest, EncodingFormat
 
 UNSUPPORTED = "unsupported_value"

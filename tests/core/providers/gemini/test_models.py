@@ -7,7 +7,6 @@ import pytest
 from hpn_router.core.model.catalog import ModelInfo
 from hpn_router.core.providers.gemini.models import (
     find_gemini_model,
-    gemini_error,
     gemini_models_page,
     served_models,
     wants_gemini_shape,
@@ -88,9 +87,6 @@ def test_bad_page_arguments_are_invalid(size: str | None, token: str | None) -> 
         gemini_models_page(MODELS, page_size=size, page_token=token)
 
 
-def test_find_gemini_model_and_errors() -> None:
+def test_find_gemini_model() -> None:
     assert find_gemini_model(MODELS, "m3") == find_gemini_model(MODELS, "models/m3") == MODELS[3]
     assert find_gemini_model(MODELS, "m9") is None
-    assert gemini_error(404, "models/m9 is not found.") == {
-        "error": {"code": 404, "message": "models/m9 is not found.", "status": "NOT_FOUND"}
-    }

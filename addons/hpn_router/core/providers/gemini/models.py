@@ -91,11 +91,3 @@ def find_gemini_model(gemini_models: list[dict[str, Any]], model_id: str) -> dic
     """The model resource named ``model_id`` (with or without ``models/``), else None."""
     wanted = GOOGLE_PREFIX + bare_name(model_id)
     return next((m for m in gemini_models if isinstance(m, dict) and m.get("name") == wanted), None)
-
-
-def gemini_error(status: int, message: str) -> dict[str, Any]:
-    """Gemini's error body, which Google's clients parse (code, message, status)."""
-    return {"error": {"code": status, "message": message, "status": GEMINI_STATUS[status]}}
-
-
-GEMINI_STATUS = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND"}
