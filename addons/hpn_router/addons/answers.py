@@ -12,7 +12,7 @@ from hpn_router.addons import meta
 from hpn_router.addons.flowcontext import context
 from hpn_router.core.access import has_lone_surrogate
 from hpn_router.core.errors import ClientApi, InvalidRequestError, RouterError, render
-from hpn_router.core.model_list import wants_gemini_shape
+from hpn_router.core.providers.gemini.models import wants_gemini_shape
 from hpn_router.core.routes import Endpoint, client_api, match
 
 

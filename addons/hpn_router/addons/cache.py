@@ -43,7 +43,7 @@ from hpn_router.core.chat_response import new_completion_id
 from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
 from hpn_router.core.errors import RouterError
 from hpn_router.core.model.request import ChatRequest
-from hpn_router.core.models import gemini_model_for
+from hpn_router.core.model.routing import route_model
 from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
 from hpn_router.core.routes import Endpoint
 
@@ -118,7 +118,7 @@ class CacheLookup:
             return
         headers = flow.request.headers
         no_cache, no_store = request_cache_directives(headers.get("cache-control"), headers.get("pragma"))
-        gemini_model = gemini_model_for(request.model, config.models, config.gemini.default_model)
+        gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
         key = cache_key(request, upstream_model=gemini_model, endpoint=CHAT_PATH, client_id=ctx.client)
         decision = ctx.cache = CacheDecision(BYPASS if no_cache else MISS, key=key, store=not no_store)
         if no_cache:

@@ -27,7 +27,7 @@ from hpn_router.core.chat_response import gemini_to_chat_completion, new_complet
 from hpn_router.core.chat_stream import StreamTranslator
 from hpn_router.core.inbound.openai_chat_request import parse_chat_request
 from hpn_router.core.model.request import ChatRequest
-from hpn_router.core.models import gemini_model_for
+from hpn_router.core.model.routing import route_model
 from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini, ignored_params
 
 IGNORED_HEADER = "X-HPN-Ignored-Params"
@@ -36,7 +36,7 @@ IGNORED_HEADER = "X-HPN-Ignored-Params"
 class ChatTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = chat_request(flow)
-        gemini_model = gemini_model_for(request.model, config.models, config.gemini.default_model)
+        gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
         gemini_body = chat_request_to_gemini(request, gemini_model, _options(config))
         stream = request.stream
         path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
