@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from chatpath import gemini_to_chat_completion
 from hpn_router.core.chat_request import (
     FAMILY_2,
     FAMILY_3,
@@ -19,7 +20,6 @@ from hpn_router.core.chat_request import (
     validate_chat_request,
     wants_usage_in_stream,
 )
-from hpn_router.core.chat_response import gemini_to_chat_completion
 from hpn_router.core.invalid import InvalidRequest
 from hpn_router.core.toolids import DUMMY_THOUGHT_SIGNATURE, encode_call_id
 
@@ -149,7 +149,7 @@ def test_signature_round_trip_from_response_to_next_request() -> None:
             }
         ]
     }
-    completion = gemini_to_chat_completion(gemini_response, model="m", completion_id="c", created=1, options=TranslateOptions())
+    completion = gemini_to_chat_completion(gemini_response, model="m", completion_id="c", created=1)
     message = completion["choices"][0]["message"]
     follow_up = {
         "model": "m",

@@ -29,6 +29,7 @@ from hpn_router.core.embeddings import (
     validate_embeddings_request,
 )
 from hpn_router.core.errors import RouterError
+from hpn_router.core.model.answer import Usage
 from hpn_router.core.models import gemini_model_for
 from hpn_router.edge.tiktoken_files import EncodingUnavailable, cl100k_base
 
@@ -71,7 +72,7 @@ class Embeddings:
             normalize=options.normalize,
             prompt_tokens=options.prompt_tokens,
         )
-        ctx.usage = answer["usage"]
+        ctx.usage = Usage(input_tokens=answer["usage"]["prompt_tokens"])
         flow.response = http.Response.make(200, json.dumps(answer), {"content-type": "application/json"})
 
 
