@@ -11,6 +11,7 @@ from typing import Any
 
 from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig, parse_config
+from hpn_router.core.inbound.openai_chat_answer import usage_from_openai
 from loguru import logger
 from mitmproxy import http
 from mitmproxy.test import tflow
@@ -55,7 +56,7 @@ def answer_from_upstream(flow: http.HTTPFlow, body: dict[str, Any], status: int 
     flow.response = http.Response.make(status, json.dumps(body), {"content-type": "application/json"})
     ctx = context(flow)
     if status == 200:
-        ctx.usage, ctx.model = body.get("usage"), body.get("model")
+        ctx.usage, ctx.model = usage_from_openai(body.get("usage")), body.get("model")
     else:
         ctx.local = True  # ChatTranslation's answer_error
 

@@ -12,8 +12,9 @@ from hpn_router.addons import meta
 from hpn_router.addons.cache import HEADER, CacheLookup, CacheStore, FlashCache
 from hpn_router.addons.chat import StreamAdapter
 from hpn_router.addons.flowcontext import CacheDecision, context
-from hpn_router.core.chat_stream import StreamTranslator
-from hpn_router.core.providers.gemini.chat_request import TranslateOptions
+from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder
+from hpn_router.core.model.answer import Usage
+from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder
 from mitmproxy import http
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}
@@ -61,7 +62,8 @@ async def test_miss_then_hit_answers_locally() -> None:
     answer = json.loads(second.response.content)
     assert answer["choices"][0]["message"]["content"] == "Hello!"
     assert answer["id"].startswith("chatcmpl-") and answer["id"] != "chatcmpl-upstream"
-    assert answer["usage"] == context(second).usage == completion()["usage"]
+    assert answer["usage"] == completion()["usage"]  # the stored block, as it was
+    assert context(second).usage == Usage(input_tokens=10, output_tokens=20)
     [hit] = [r for r in logs if r["msg"] == "⚡ CACHE HIT"]
     assert hit["latency_ms"] >= 0 and hit["coalesced"] is False
 
@@ -257,10 +259,9 @@ async def stream_through(
     assert flow.response is None
     context(flow).relayed = True
     flow.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
-    translator = StreamTranslator(
-        model=body["model"], completion_id="chatcmpl-s", created=1, include_usage=False, options=TranslateOptions()
+    adapter = StreamAdapter(
+        GeminiStreamDecoder(), ChunkEncoder(model=body["model"], completion_id="chatcmpl-s", created=1, include_usage=False)
     )
-    adapter = StreamAdapter(translator)
     flow.response.stream = adapter
     store.responseheaders(flow)
     assert status(flow) == "MISS" and flow.response.stream is not adapter
@@ -268,7 +269,7 @@ async def stream_through(
     for chunk in [*gemini_stream("Streamed answer", error=error), b""]:
         sent += b"".join(flow.response.stream(chunk))
     assert flow.response.stream is adapter  # ChatTranslation finds its own adapter in `response`
-    context(flow).usage = translator.openai_usage  # what ChatTranslation.response records
+    context(flow).usage = adapter.decoder.usage  # what ChatTranslation.response records
     store.response(flow)
     return flow, sent
 

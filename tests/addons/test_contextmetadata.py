@@ -9,6 +9,7 @@ from flowtools import answer_from_upstream, chat_flow, completion
 from hpn_router.addons import meta
 from hpn_router.addons.contextmetadata import ContextMetadata
 from hpn_router.addons.flowcontext import CacheDecision, Parsed, UpstreamPlan, context
+from hpn_router.core.model.answer import Usage
 from mitmproxy import http
 from mitmproxy.io import FlowReader, FlowWriter
 
@@ -31,8 +32,8 @@ def test_a_finished_flow_shows_the_documented_entries_as_plain_values() -> None:
     ctx.model, ctx.gemini_model, ctx.key_name, ctx.attempts = "gpt-4", "gemini-2.5-flash", "key_2", 2
     ctx.upstream = UpstreamPlan("POST", "/v1beta/models/gemini-2.5-flash:generateContent", "", stream=False, model="gemini-2.5-flash")
     ctx.cache = CacheDecision("MISS", key="k", store=True, leader=True)
-    ctx.usage, ctx.saved_usd = completion()["usage"], "0.000035"
     answer_from_upstream(flow, completion())
+    ctx.usage, ctx.saved_usd = Usage(input_tokens=10, output_tokens=20, reasoning_tokens=5, cached_tokens=4), "0.000035"
     ContextMetadata().response(flow)
     assert round_trip(flow).metadata == {
         meta.ROUTE: "chat",
@@ -42,7 +43,13 @@ def test_a_finished_flow_shows_the_documented_entries_as_plain_values() -> None:
         meta.KEY: "key_2",
         meta.ATTEMPTS: 2,
         meta.CACHE: "MISS",
-        meta.USAGE: completion()["usage"],
+        meta.USAGE: {  # as the client saw it: OpenAI's usage block
+            "prompt_tokens": 10,
+            "completion_tokens": 20,
+            "total_tokens": 30,
+            "prompt_tokens_details": {"cached_tokens": 4},
+            "completion_tokens_details": {"reasoning_tokens": 5},
+        },
         meta.SAVED_USD: "0.000035",
     }
     assert ctx.request is None and ctx.answer is None  # the parsed bodies are dropped when the flow ends
@@ -58,3 +65,13 @@ def test_a_passthrough_flow_is_marked_and_an_unrouted_one_gets_nothing() -> None
         ContextMetadata().error(flow)
     assert round_trip(forwarded).metadata == {meta.PASSTHROUGH: True}
     assert round_trip(unrouted).metadata == {}
+
+
+def test_an_embeddings_flow_shows_the_embeddings_usage_block() -> None:
+    flow = chat_flow({"model": "text-embedding-3-small", "input": "x"})
+    ctx = context(flow)
+    ctx.route = "embeddings"
+    answer_from_upstream(flow, {"object": "list", "data": []})
+    ctx.usage = Usage(input_tokens=7)
+    ContextMetadata().response(flow)
+    assert round_trip(flow).metadata[meta.USAGE] == {"prompt_tokens": 7, "total_tokens": 7}

@@ -11,6 +11,7 @@ from hpn_router.addons import meta
 from hpn_router.addons.cost import HEADER, CostEstimator, plain
 from hpn_router.addons.flowcontext import CacheDecision, context
 from hpn_router.addons.health import Health
+from hpn_router.core.model.answer import Usage
 from hpn_router.core.state import RouterState
 from mitmproxy import http
 
@@ -104,7 +105,7 @@ def test_cache_hit_counts_the_saved_answer() -> None:
     flow = chat_flow(BODY)
     flow.response = http.Response.make(200, json.dumps(completion()), {"content-type": "application/json"})
     ctx = context(flow)
-    ctx.local, ctx.model, ctx.usage = True, "gpt-4", completion()["usage"]
+    ctx.local, ctx.model, ctx.usage = True, "gpt-4", Usage(input_tokens=10, output_tokens=20)
     ctx.cache = CacheDecision("HIT", key="k", store=True)
     estimator.response(flow)
     assert state.total_saved == Decimal("0.000035")
@@ -135,7 +136,7 @@ def test_embeddings_count_inputs_only() -> None:
     flow = chat_flow({"model": "text-embedding-3-small", "input": ["x"]})
     context(flow).route = "embeddings"
     flow.response = http.Response.make(200, b'{"object": "list", "data": []}', {"content-type": "application/json"})
-    context(flow).model, context(flow).usage = "text-embedding-3-small", {"prompt_tokens": 500, "total_tokens": 500}
+    context(flow).model, context(flow).usage = "text-embedding-3-small", Usage(input_tokens=500)
     estimator.response(flow)
     assert state.total_saved == Decimal("0.00001")
 
@@ -144,7 +145,7 @@ def test_a_million_requests_sum_exactly() -> None:
     state, estimator = make()
     usage = {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1}  # $0.0000005 each
     flow = answered(answer=completion("", usage=usage))
-    context(flow).usage = usage
+    context(flow).usage = Usage(input_tokens=1)
     for _ in range(1000):
         estimator.response(flow)
     state.savings.add(Decimal("0.0000005") * 999_000)

@@ -10,7 +10,8 @@ from flowtools import answer_from_upstream, chat_flow, completion, router_config
 from hpn_router.addons import flowcontext
 from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache
 from hpn_router.addons.chat import ChatTranslation, chat_request
-from hpn_router.addons.flowcontext import Parsed, context
+from hpn_router.addons.flowcontext import AnswerBody, Parsed, context
+from hpn_router.core.model.answer import ChatAnswer
 from hpn_router.core.model.embedding import EmbeddingRequest
 from mitmproxy import http
 
@@ -53,7 +54,8 @@ def test_the_translated_completion_is_kept_with_the_bytes_it_became() -> None:
     ChatTranslation().translate_response(flow, router_config())
     answer = context(flow).answer
     assert answer is not None and answer.raw is flow.response.raw_content  # readers can trust it without parsing
-    assert answer.value == json.loads(flow.response.content)
+    assert answer.rendered == json.loads(flow.response.content)
+    assert answer.answer.choices[0].text == answer.rendered["choices"][0]["message"]["content"]  # the model it was rendered from
 
 
 async def test_cache_store_takes_the_completion_from_the_context_while_the_body_is_unchanged() -> None:
@@ -61,7 +63,7 @@ async def test_cache_store_takes_the_completion_from_the_context_while_the_body_
     flow = chat_flow(BODY)
     await lookup.request(flow)
     answer_from_upstream(flow, completion("in the body"))
-    context(flow).answer = Parsed(flow.response.raw_content, completion("in the context"))
+    context(flow).answer = AnswerBody(flow.response.raw_content, ChatAnswer(()), completion("in the context"))
     store.response(flow)
     key = context(flow).cache.key
     assert flash.entries.get(key).completion["choices"][0]["message"]["content"] == "in the context"
@@ -70,7 +72,7 @@ async def test_cache_store_takes_the_completion_from_the_context_while_the_body_
     flow = chat_flow(BODY)
     await lookup.request(flow)
     answer_from_upstream(flow, completion("in the body"))
-    context(flow).answer = Parsed(b"bytes the body no longer holds", completion("stale"))
+    context(flow).answer = AnswerBody(b"bytes the body no longer holds", ChatAnswer(()), completion("stale"))
     store.response(flow)
     assert flash.entries.get(context(flow).cache.key).completion["choices"][0]["message"]["content"] == "in the body"
 

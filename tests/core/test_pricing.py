@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hpn_router.core.model.answer import Usage
 from hpn_router.core.pricing import (
     SEED_DEFAULT_PRICE,
     SEED_PRICE_TABLE,
@@ -85,20 +86,19 @@ def test_estimate_tokens(text: str, tokens: int) -> None:
 @pytest.mark.parametrize(
     ("usage", "expected"),
     [
-        ({"prompt_tokens": 12, "completion_tokens": 30}, (12, 30, False)),
+        (Usage(input_tokens=12, output_tokens=30), (12, 30, False)),
         (None, (3, 7, True)),
-        ({}, (3, 7, True)),
-        ({"prompt_tokens": 0, "completion_tokens": 0}, (3, 7, True)),
-        ({"prompt_tokens": 12, "completion_tokens": 0}, (12, 7, True)),
-        ({"prompt_tokens": True, "completion_tokens": "9"}, (3, 7, True)),
+        (Usage(), (3, 7, True)),
+        (Usage(input_tokens=12, output_tokens=0), (12, 7, True)),
+        (Usage(input_tokens=0, output_tokens=9, reasoning_tokens=9), (3, 9, True)),
     ],
 )
-def test_usage_or_estimate(usage: dict | None, expected: tuple[int, int, bool]) -> None:
+def test_usage_or_estimate(usage: Usage | None, expected: tuple[int, int, bool]) -> None:
     assert usage_or_estimate(usage, "a b", "a b c d e") == expected
 
 
 def test_reported_zero_for_empty_answer_is_not_an_estimate() -> None:
-    assert usage_or_estimate({"prompt_tokens": 5, "completion_tokens": 0}, "x", "") == (5, 0, False)
+    assert usage_or_estimate(Usage(input_tokens=5, output_tokens=0), "x", "") == (5, 0, False)
 
 
 def test_ledger_exact_over_a_million_adds() -> None:

@@ -39,9 +39,14 @@ from hpn_router.addons.chat import chat_request
 from hpn_router.addons.flowcontext import CacheDecision, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.cachekey import cache_key, is_cacheable, request_cache_directives
-from hpn_router.core.chat_response import new_completion_id
-from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
 from hpn_router.core.errors import RouterError
+from hpn_router.core.inbound.openai_chat_answer import (
+    StreamCollector,
+    completion_to_sse,
+    new_completion_id,
+    usage_from_openai,
+    usage_to_openai,
+)
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.model.routing import route_model
 from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
@@ -169,7 +174,7 @@ def answer_hit(flow: http.HTTPFlow, request: ChatRequest, hit: CachedAnswer, *, 
         headers = {"content-type": "application/json"}
     flow.response = http.Response.make(200, content, {**headers, HEADER: HIT})
     ctx = context(flow)
-    ctx.local, ctx.model, ctx.stream, ctx.usage = True, request.model, stream, usage
+    ctx.local, ctx.model, ctx.stream, ctx.usage = True, request.model, stream, usage_from_openai(usage)
     assert ctx.cache is not None  # CacheLookup decided before answering
     ctx.cache.status = HIT
     latency_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
@@ -235,8 +240,8 @@ class CacheStore:
         if completion is None:
             return None
         # A stream without include_usage carried no usage; ChatTranslation kept it.
-        usage = ctx.usage or completion.get("usage")
-        completion["usage"] = completion.get("usage") or usage
+        usage = completion.get("usage") or (usage_to_openai(ctx.usage) if ctx.usage is not None else None)
+        completion["usage"] = usage
         return CachedAnswer(completion, usage, self.flash.timer())
 
 
@@ -245,8 +250,8 @@ def _completion(flow: http.HTTPFlow) -> Any:
     changed since (then, or without one, the body parsed). A copy: the entry gets its usage."""
     assert flow.response is not None
     answer = context(flow).answer
-    if answer is not None and answer.raw is flow.response.raw_content and isinstance(answer.value, dict):
-        return dict(answer.value)
+    if answer is not None and answer.raw is flow.response.raw_content:
+        return dict(answer.rendered)
     return json.loads(flow.response.raw_content or b"null")
 
 

@@ -21,13 +21,13 @@ from hpn_router.addons.answers import (
     replace_body,
     rewrite_request,
 )
-from hpn_router.addons.flowcontext import Parsed, UpstreamPlan, context
+from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
 from hpn_router.config import RouterConfig
-from hpn_router.core.chat_response import gemini_to_chat_completion, new_completion_id
-from hpn_router.core.chat_stream import StreamTranslator
+from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder, new_completion_id, openai_completion
 from hpn_router.core.inbound.openai_chat_request import parse_chat_request
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.model.routing import route_model
+from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
 from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini, ignored_params
 
 IGNORED_HEADER = "X-HPN-Ignored-Params"
@@ -56,18 +56,18 @@ class ChatTranslation:
         """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""
         assert flow.response is not None
         ctx = context(flow)
-        translator = StreamTranslator(
+        encoder = ChunkEncoder(
             model=ctx.model or "",
             completion_id=new_completion_id(),
             created=int(time.time()),
             include_usage=ctx.include_usage,
-            options=_options(config),
+            expose_reasoning=config.gemini.expose_reasoning,
             legacy_functions=ctx.legacy_functions,
         )
         _name_ignored_params(flow)
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
-        flow.response.stream = StreamAdapter(translator)
+        flow.response.stream = StreamAdapter(GeminiStreamDecoder(), encoder)
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         if context(flow).relayed:
@@ -78,19 +78,21 @@ class ChatTranslation:
     def _translate_completion(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
         ctx = context(flow)
-        completion = gemini_to_chat_completion(
-            json.loads(flow.response.raw_content or b"{}"),
+        answer = gemini_answer(json.loads(flow.response.raw_content or b"{}"))
+        completion = openai_completion(
+            answer,
             model=ctx.model or "",
             completion_id=new_completion_id(),
             created=int(time.time()),
-            options=_options(config),
+            expose_reasoning=config.gemini.expose_reasoning,
             legacy_functions=ctx.legacy_functions,
         )
-        ctx.usage = completion.get("usage")
+        ctx.usage = answer.usage
         # Rewritten in place: a new Response would re-run mitmproxy's per-field type checks,
         # a measurable share of the router's CPU per request.
         replace_body(flow.response, json.dumps(completion, ensure_ascii=False).encode())
-        ctx.answer = Parsed(flow.response.raw_content, completion)  # CacheStore and Cost read it, not the body
+        # CacheStore stores the completion and Cost reads the answer: neither parses the body.
+        ctx.answer = AnswerBody(flow.response.raw_content, answer, completion)
         _name_ignored_params(flow)
 
     def _record_stream(self, flow: http.HTTPFlow) -> None:
@@ -98,20 +100,22 @@ class ChatTranslation:
         adapter = flow.response.stream if flow.response else None
         if isinstance(adapter, StreamAdapter):
             ctx = context(flow)
-            ctx.usage = adapter.translator.openai_usage
-            ctx.answer_text = adapter.translator.text[:20000]
+            ctx.usage = adapter.decoder.usage
+            ctx.answer_text = adapter.encoder.text
 
 
 class StreamAdapter:
-    """mitmproxy's stream callable: bytes in, a *list* of chunks out. Returning b"" would
-    end the client's chunked body early (docs/mitmproxy.md#the-empty-chunk-ends-the-body), so nothing empty leaves."""
+    """mitmproxy's stream callable: Gemini's bytes in, the model's events through, a *list* of
+    OpenAI chunks out. Returning b"" would end the client's chunked body early
+    (docs/mitmproxy.md#the-empty-chunk-ends-the-body), so nothing empty leaves."""
 
-    def __init__(self, translator: StreamTranslator) -> None:
-        self.translator = translator
+    def __init__(self, decoder: GeminiStreamDecoder, encoder: ChunkEncoder) -> None:
+        self.decoder = decoder
+        self.encoder = encoder
 
     def __call__(self, data: bytes) -> list[bytes]:
-        events = self.translator.feed(data) if data else self.translator.finish()
-        return [e for e in events if e]
+        events = self.decoder.feed(data) if data else self.decoder.finish()
+        return [chunk for chunk in self.encoder.encode_all(events) if chunk]
 
 
 def chat_request(flow: http.HTTPFlow) -> ChatRequest:

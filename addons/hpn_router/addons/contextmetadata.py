@@ -20,6 +20,9 @@ from mitmproxy import http
 
 from hpn_router.addons import meta
 from hpn_router.addons.flowcontext import FlowContext, context
+from hpn_router.core.inbound.openai_chat_answer import usage_to_openai
+from hpn_router.core.model.answer import Usage
+from hpn_router.core.routes import Endpoint
 
 
 class ContextMetadata:
@@ -52,7 +55,17 @@ def displayed(ctx: FlowContext) -> dict[str, Any]:
         meta.KEY: ctx.key_name or None,
         meta.ATTEMPTS: ctx.attempts or None,
         meta.CACHE: ctx.cache.status if ctx.cache else None,
-        meta.USAGE: ctx.usage,
+        meta.USAGE: usage_entry(ctx.route, ctx.usage),
         meta.SAVED_USD: ctx.saved_usd,
     }
     return {name: value for name, value in entries.items() if value is not None}
+
+
+def usage_entry(route: str, usage: Usage | None) -> dict[str, Any] | None:
+    """The usage as the client saw it: OpenAI's chat usage block, or the embeddings one (which
+    counts input tokens only)."""
+    if usage is None:
+        return None
+    if route == Endpoint.EMBEDDINGS.value:
+        return {"prompt_tokens": usage.input_tokens, "total_tokens": usage.total_tokens}
+    return usage_to_openai(usage)

@@ -3,8 +3,8 @@
 Runs after the translation (and after CacheStore) in `response`. Counts each client request
 answered with a 200, once: chat completions (cache hits included, at the saved answer's
 tokens) and embeddings. Prices come from the dated `pricing` table by the model name the
-client asked for; token counts are Gemini's real ones (the flow context's usage, thinking tokens already
-in `completion_tokens`), estimated as words x 1.3 only where Gemini gave none. Upstream
+client asked for; token counts are Gemini's real ones (the flow context's `Usage`, thinking tokens already
+in its output tokens), estimated as words x 1.3 only where Gemini gave none. Upstream
 attempts are not flows, the router's own error answers cost nothing, and replays of a flow
 (mitmweb) are not client traffic, so nothing is counted twice.
 
@@ -82,9 +82,9 @@ class CostEstimator:
         assert flow.response is not None
         ctx = context(flow)
         model = ctx.model or ""
-        usage = ctx.usage if isinstance(ctx.usage, dict) else {}
-        prompt_text = "" if _positive(usage.get("prompt_tokens")) else _prompt_text(flow, ctx)
-        answer_text = "" if _positive(usage.get("completion_tokens")) else _answer_text(flow, ctx)
+        usage = ctx.usage
+        prompt_text = "" if usage and usage.input_tokens > 0 else _prompt_text(flow, ctx)
+        answer_text = "" if usage and usage.output_tokens > 0 else _answer_text(flow, ctx)
         prompt, completion, estimated = usage_or_estimate(usage, prompt_text, answer_text)
         cost = request_cost(self.prices.price_for(model), prompt, completion)
         total = self.state.savings.add(cost)
@@ -127,8 +127,9 @@ def _answer_text(flow: http.HTTPFlow, ctx: FlowContext) -> str:
     if ctx.answer_text is not None:
         return ctx.answer_text  # a stream: its body is gone
     raw = flow.response.raw_content if flow.response else None
-    # The completion ChatTranslation wrote, unless the body changed since.
-    answer = ctx.answer.value if ctx.answer is not None and ctx.answer.raw is raw else _json(raw)
+    if ctx.answer is not None and ctx.answer.raw is raw:
+        return ctx.answer.answer.text  # the answer ChatTranslation wrote (the body is unchanged since)
+    answer = _json(raw)  # a cache hit's, or an edited body
     return text_of(answer.get("choices") if isinstance(answer, dict) else None)
 
 
@@ -137,7 +138,3 @@ def _json(raw: bytes | None) -> Any:
         return json.loads(raw or b"null")
     except ValueError:
         return None
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0

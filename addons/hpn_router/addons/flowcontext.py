@@ -28,6 +28,7 @@ from typing import Any
 
 from mitmproxy import http
 
+from hpn_router.core.model.answer import ChatAnswer, Usage
 from hpn_router.core.model.embedding import EmbeddingRequest
 
 
@@ -75,6 +76,18 @@ class Parsed:
     value: Any
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerBody:
+    """The answer a translator wrote as the response body: the bytes (`raw`), the router's model
+    of them (`answer`) and the client-format value they encode (`rendered`, e.g. OpenAI's
+    completion dict). A reader checks `raw is` the current body, so an edited body is never
+    read from a stale answer."""
+
+    raw: bytes | None
+    answer: ChatAnswer
+    rendered: dict[str, Any]
+
+
 @dataclass(slots=True)
 class FlowContext:
     # Who and what (Access, Endpoints, Interception, FailClosed)
@@ -102,8 +115,8 @@ class FlowContext:
     attempts: int = 0  # upstream attempts made
     relayed: bool = False  # the answer streams from the relay
     # The answer (translators, cache, cost)
-    answer: Parsed | None = None  # the OpenAI-format completion the translator wrote
-    usage: dict[str, Any] | None = None  # OpenAI-format usage of the final answer, when known
+    answer: AnswerBody | None = None  # the non-streamed answer the translator wrote
+    usage: Usage | None = None  # the final answer's token counts, when known (chat and embeddings)
     answer_text: str | None = None  # a stream's text, length-bounded, for cost estimates
     cache: CacheDecision | None = None
     saved_usd: str | None = None  # what the request would have cost on OpenAI, exact decimal

@@ -20,6 +20,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from types import MappingProxyType
 from typing import Any
 
+from .model.answer import Usage
+
 # An explicit context instead of decimal's thread-local default, which any
 # library may change. 40 digits keep sums of sub-micro-dollar amounts exact.
 _CTX = Context(prec=40, rounding=ROUND_HALF_UP)
@@ -80,17 +82,17 @@ def estimate_tokens(text: str) -> int:
     return max(1, int(estimate))
 
 
-def usage_or_estimate(usage: dict[str, Any] | None, prompt_text: str, answer_text: str) -> tuple[int, int, bool]:
+def usage_or_estimate(usage: Usage | None, prompt_text: str, answer_text: str) -> tuple[int, int, bool]:
     """`(prompt_tokens, completion_tokens, estimated)`.
 
-    Each count comes from the OpenAI-format `usage` when it is a positive
-    integer, else from `estimate_tokens`; `estimated` is True when any
+    Each count comes from the answer's `usage` (input and output tokens) when it
+    is positive, else from `estimate_tokens`; `estimated` is True when any
     estimate of non-empty text was used. A reported 0 for an empty answer
     is therefore exact, not estimated.
     """
-    usage = usage or {}
-    prompt, prompt_est = _count(usage.get("prompt_tokens"), prompt_text)
-    completion, completion_est = _count(usage.get("completion_tokens"), answer_text)
+    usage = usage or Usage()
+    prompt, prompt_est = _count(usage.input_tokens, prompt_text)
+    completion, completion_est = _count(usage.output_tokens, answer_text)
     return prompt, completion, prompt_est or completion_est
 
 
@@ -118,8 +120,8 @@ def text_of(value: Any, *, limit: int = 1_000_000) -> str:
     return " ".join(texts)[:limit]
 
 
-def _count(reported: object, text: str) -> tuple[int, bool]:
-    if isinstance(reported, int) and not isinstance(reported, bool) and reported > 0:
+def _count(reported: int, text: str) -> tuple[int, bool]:
+    if reported > 0:
         return reported, False
     estimate = estimate_tokens(text)
     return estimate, estimate > 0

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hpn_router.core.chat_response import gemini_to_chat_completion
+from chatpath import gemini_to_chat_completion
 from hpn_router.core.inbound.openai_chat_request import parse_chat_request
 from hpn_router.core.providers.gemini.chat_request import (
     FAMILY_2,
@@ -124,7 +124,7 @@ def test_signature_round_trip_from_response_to_next_request() -> None:
             }
         ]
     }
-    completion = gemini_to_chat_completion(gemini_response, model="m", completion_id="c", created=1, options=TranslateOptions())
+    completion = gemini_to_chat_completion(gemini_response, model="m", completion_id="c", created=1)
     message = completion["choices"][0]["message"]
     follow_up = {
         "model": "m",

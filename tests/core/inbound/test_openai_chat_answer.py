@@ -7,10 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from hpn_router.core.chat_response import gemini_to_chat_completion
-from hpn_router.core.chat_stream import DONE, StreamTranslator
-from hpn_router.core.completion_sse import StreamCollector, completion_to_sse
-from hpn_router.core.providers.gemini.chat_request import TranslateOptions
+from chatpath import StreamTranslator, gemini_to_chat_completion
+from hpn_router.core.inbound.openai_chat_answer import DONE, StreamCollector, completion_to_sse
 
 USAGE = {"promptTokenCount": 6, "candidatesTokenCount": 9, "thoughtsTokenCount": 4, "totalTokenCount": 19}
 CALL_1 = {"functionCall": {"id": "c1", "name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "U0lHMQ=="}
@@ -37,7 +35,7 @@ def translate_stream(
         completion_id="chatcmpl-1",
         created=1700000000,
         include_usage=include_usage,
-        options=TranslateOptions(expose_reasoning=expose_reasoning),
+        expose_reasoning=expose_reasoning,
         legacy_functions=legacy_functions,
     )
     return t.feed(gemini_sse(events)) + t.finish()
@@ -118,7 +116,7 @@ def unstreamed(response: dict, *, expose_reasoning: bool, legacy_functions: bool
         model="gpt-4o",
         completion_id="chatcmpl-1",
         created=1700000000,
-        options=TranslateOptions(expose_reasoning=expose_reasoning),
+        expose_reasoning=expose_reasoning,
         legacy_functions=legacy_functions,
     )
 

@@ -1,4 +1,4 @@
-"""Gemini response -> OpenAI chat.completion: golden pairs, finish map, usage."""
+"""Gemini response -> the model -> OpenAI chat.completion: golden pairs, finish map, usage."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ import re
 from pathlib import Path
 
 import pytest
-from hpn_router.core.chat_response import (
+from chatpath import gemini_to_chat_completion
+from hpn_router.core.inbound.openai_chat_answer import finish_reason, usage_to_openai
+from hpn_router.core.model.answer import ChoiceEnd, ChoiceStart, Finish, StreamEnd, StreamError, TextDelta, ToolCallEvent, UsageReport
+from hpn_router.core.providers.gemini.chat_answer import (
     FINISH_REASONS,
-    gemini_to_chat_completion,
-    map_finish_reason,
-    usage_to_openai,
+    GeminiStreamDecoder,
+    gemini_answer,
+    map_finish,
+    usage_from_gemini,
 )
-from hpn_router.core.providers.gemini.chat_request import TranslateOptions
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "translate" / "response"
+DATA = Path(__file__).resolve().parents[3] / "data" / "translate" / "response"
 GOLDEN = sorted(p.name.removesuffix(".gemini.json") for p in DATA.glob("*.gemini.json"))
 RANDOM_ID = re.compile(r"call_[A-Za-z0-9]{24}")
 OPENAI_FINISH = {"stop", "length", "tool_calls", "content_filter", "function_call"}
@@ -27,8 +30,8 @@ def complete(resp: dict, legacy_functions: bool = False, **options: bool) -> dic
         model="gemini-2.5-flash",
         completion_id="chatcmpl-test",
         created=1764133800,
-        options=TranslateOptions(**options),
         legacy_functions=legacy_functions,
+        **options,
     )
 
 
@@ -134,14 +137,57 @@ def test_tool_calls_finish_even_on_max_tokens() -> None:
     ],
 )
 def test_map_finish_reason(reason: str | None, expected: str) -> None:
-    assert map_finish_reason(reason, False) == expected
-    assert map_finish_reason(reason, True) == "tool_calls"
-    assert map_finish_reason(reason, False, legacy_functions=True) == expected
-    assert map_finish_reason(reason, True, legacy_functions=True) == "function_call"
+    """Gemini's reason through the model's to OpenAI's."""
+    assert finish_reason(map_finish(reason, False)) == expected
+    assert finish_reason(map_finish(reason, True)) == "tool_calls"
+    assert finish_reason(map_finish(reason, False), legacy_functions=True) == expected
+    assert finish_reason(map_finish(reason, True), legacy_functions=True) == "function_call"
 
 
-def test_finish_table_only_yields_openai_values() -> None:
-    assert set(FINISH_REASONS.values()) <= OPENAI_FINISH
+def test_the_model_keeps_what_openai_folds_into_stop() -> None:
+    assert map_finish("MALFORMED_FUNCTION_CALL", False) is Finish.TOOL_ERROR
+    assert map_finish("BRAND_NEW_REASON", False) is Finish.OTHER
+    assert map_finish(None, False) is Finish.STOP
+    assert set(FINISH_REASONS.values()) <= set(Finish)
+
+
+CALL = {"functionCall": {"id": "c1", "name": "f"}, "thoughtSignature": "U0k="}
+
+
+def sse(*events: dict) -> bytes:
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\r\n\r\n" for e in events)
+
+
+def test_a_whole_answer_in_the_model() -> None:
+    resp = {
+        "candidates": [{"content": {"parts": [{"text": "hmm", "thought": True}, {"text": "Hi"}, CALL]}, "finishReason": "STOP"}],
+        "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "thoughtsTokenCount": 1, "totalTokenCount": 6},
+    }
+    answer = gemini_answer(resp)
+    [choice] = answer.choices
+    assert (choice.text, choice.reasoning, choice.finish, choice.logprobs) == ("Hi", "hmm", Finish.TOOL_CALLS, None)
+    [call] = choice.tool_calls
+    assert (call.id, call.name, call.arguments, call.signature, call.signature_provider) == ("fc_c1", "f", "{}", "U0k=", "gemini")
+    assert answer.usage is not None and (answer.usage.input_tokens, answer.usage.output_tokens, answer.usage.reasoning_tokens) == (3, 3, 1)
+    assert answer.provider == "gemini" and answer.text == "Hi {}"
+
+
+def test_the_stream_decoder_gives_model_events_one_upstream_event_at_a_time() -> None:
+    decoder = GeminiStreamDecoder()
+    usage = {"promptTokenCount": 2, "candidatesTokenCount": 1}
+    first = decoder.feed(sse({"candidates": [{"content": {"parts": [{"text": "Hi"}]}}], "usageMetadata": usage}))
+    assert first == [ChoiceStart(0), TextDelta(0, "Hi")]
+    second = decoder.feed(sse({"candidates": [{"content": {"parts": [CALL]}, "finishReason": "STOP"}]}))
+    assert [type(e) for e in second] == [ToolCallEvent, ChoiceEnd]
+    assert second[1] == ChoiceEnd(0, Finish.TOOL_CALLS)
+    assert decoder.finish() == [UsageReport(usage_from_gemini(usage)), StreamEnd()]
+    assert decoder.usage == usage_from_gemini(usage) and decoder.feed(sse({})) == []
+
+
+def test_a_broken_stream_ends_with_one_error_and_nothing_after() -> None:
+    decoder = GeminiStreamDecoder()
+    assert decoder.feed(sse({"error": {"message": "overloaded"}})) == [StreamError("overloaded")]
+    assert decoder.feed(sse({"candidates": []})) == [] and decoder.finish() == [] and decoder.fail("again") == []
 
 
 @pytest.mark.parametrize(
@@ -170,7 +216,7 @@ def test_finish_table_only_yields_openai_values() -> None:
     ],
 )
 def test_usage_to_openai(meta: dict | None, expected: tuple[int, int, int, int, int]) -> None:
-    usage = usage_to_openai(meta)
+    usage = usage_to_openai(usage_from_gemini(meta))
     got = (
         usage["prompt_tokens"],
         usage["completion_tokens"],

@@ -1,4 +1,5 @@
-"""StreamTranslator: Gemini SSE bytes -> OpenAI chunk events, in any split (traps by number: docs/gemini-wire-format.md#traps)."""
+"""A Gemini stream through the model to OpenAI chunk events (GeminiStreamDecoder, then ChunkEncoder), in any
+split (traps by number: docs/gemini-wire-format.md#traps)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from hpn_router.core.chat_stream import DONE, StreamTranslator
-from hpn_router.core.providers.gemini.chat_request import TranslateOptions
+from chatpath import StreamTranslator
+from hpn_router.core.inbound.openai_chat_answer import DONE
 from hpn_router.core.toolids import decode_call_id
 
 USAGE_1 = {"promptTokenCount": 6, "candidatesTokenCount": 2, "totalTokenCount": 8}
@@ -55,8 +56,8 @@ def make(include_usage: bool = False, legacy_functions: bool = False, **options:
         completion_id="chatcmpl-1",
         created=1700000000,
         include_usage=include_usage,
-        options=TranslateOptions(**options),
         legacy_functions=legacy_functions,
+        **options,
     )
 
 
@@ -114,7 +115,7 @@ def test_realistic_stream_shape() -> None:
         "prompt_tokens_details": {"cached_tokens": 2},
         "completion_tokens_details": {"reasoning_tokens": 4},
     }
-    assert t.usage == USAGE_3 and t.openai_usage == usage_chunk["usage"]
+    assert t.openai_usage == usage_chunk["usage"]
     assert t.text == "The sky is blue — 日本\u2028ok."
     assert t.started
 
@@ -199,7 +200,7 @@ def test_empty_upstream_still_gives_a_well_formed_stream() -> None:
     assert chunks[1]["choices"][0]["finish_reason"] == "stop"
     assert chunks[2]["choices"] == [] and chunks[2]["usage"]["total_tokens"] == 0
     assert chunks[3] == "[DONE]"
-    assert t.usage is None and t.openai_usage is None
+    assert t.openai_usage is None
 
 
 def test_final_event_without_trailing_blank_line_is_not_lost() -> None:
