@@ -9,6 +9,7 @@ import json
 import struct
 
 from hpn_router.addons.flowcontext import context
+from hpn_router.core.model.answer import Usage
 from mitmproxy.test import taddons
 from routerchain import RouterChain, chain_config, gemini_json, json_of
 
@@ -97,7 +98,7 @@ async def test_token_ids_go_as_their_text_and_count_as_the_usage():
     [request] = json.loads(sent.body)["requests"]
     assert request["content"]["parts"][0]["text"] == "hello world" and request["outputDimensionality"] == 256
     answer = json_of(flow)
-    assert answer["usage"] == {"prompt_tokens": 2, "total_tokens": 2} and context(flow).usage == answer["usage"]
+    assert answer["usage"] == {"prompt_tokens": 2, "total_tokens": 2} and context(flow).usage == Usage(input_tokens=2)
     assert answer["data"][0]["embedding"] == [0.6, 0.8]  # a shortened vector is normalized
 
 

@@ -23,7 +23,6 @@ from hpn_router.addons.flowcontext import UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import RouterError
 from hpn_router.core.inbound.openai_embeddings import TokenDecoder, embedding_request, openai_embeddings
-from hpn_router.core.model.answer import Usage
 from hpn_router.core.model.routing import route_model
 from hpn_router.core.providers.gemini.embeddings import DIMENSIONS, batch_bodies, embedding_answer
 from hpn_router.edge.tiktoken_files import EncodingUnavailable, cl100k_base
@@ -49,9 +48,9 @@ class Embeddings:
         ctx = context(flow)
         request = ctx.embeddings
         assert request is not None  # set by translate_request
-        answer = openai_embeddings(embedding_answer(json.loads(flow.response.raw_content or b"[]"), request), request)
-        ctx.usage = Usage(input_tokens=answer["usage"]["prompt_tokens"])
-        flow.response = http.Response.make(200, json.dumps(answer), {"content-type": "application/json"})
+        answer = embedding_answer(json.loads(flow.response.raw_content or b"[]"), request)
+        ctx.usage = answer.usage
+        flow.response = http.Response.make(200, json.dumps(openai_embeddings(answer, request)), {"content-type": "application/json"})
 
 
 def _encoding() -> TokenDecoder:

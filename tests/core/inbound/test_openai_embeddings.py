@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_embeddings import TokenDecoder, embedding_request, openai_embeddings
-from hpn_router.core.model.embedding import DimensionRange, EmbeddingAnswer, EmbeddingRequest, EmbeddingUsage
+from hpn_router.core.model.answer import Usage
+from hpn_router.core.model.embedding import DimensionRange, EmbeddingAnswer, EmbeddingRequest
 from hpn_router.edge.tiktoken_files import cl100k_base
 
 BASE: dict[str, Any] = {"model": "text-embedding-3-small", "input": "hello"}
@@ -150,7 +151,7 @@ def test_a_bad_field_is_reported_before_the_token_ids_are_decoded() -> None:
 
 
 def answer(*vectors: list[float], tokens: int = 3) -> EmbeddingAnswer:
-    return EmbeddingAnswer([list(v) for v in vectors], EmbeddingUsage(tokens))
+    return EmbeddingAnswer([list(v) for v in vectors], Usage(tokens))
 
 
 def test_floats_in_order_under_the_clients_model_name() -> None:

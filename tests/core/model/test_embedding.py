@@ -7,7 +7,8 @@ import dataclasses
 
 import pytest
 from hpn_router.core.inbound.openai_embeddings import TokenDecoder, embedding_request, openai_embeddings
-from hpn_router.core.model.embedding import EmbeddingAnswer, EmbeddingRequest, EmbeddingUsage
+from hpn_router.core.model.answer import Usage
+from hpn_router.core.model.embedding import EmbeddingAnswer, EmbeddingRequest
 from hpn_router.core.providers.gemini.embeddings import DIMENSIONS, batch_bodies, embedding_answer
 
 
@@ -31,7 +32,7 @@ def test_openai_to_gemini_and_back_through_the_model() -> None:
 
 def test_the_model_objects_are_frozen_and_slotted() -> None:
     request = EmbeddingRequest("m", ("a",))
-    answer = EmbeddingAnswer([[1.0]], EmbeddingUsage(1))
+    answer = EmbeddingAnswer([[1.0]], Usage(1))
     for value in (request, answer, answer.usage):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, dataclasses.fields(value)[0].name, None)

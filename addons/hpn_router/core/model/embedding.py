@@ -3,13 +3,15 @@ provider translates out of (docs/gemini-wire-format.md#embeddings).
 
 Usage:
     request = EmbeddingRequest(model="text-embedding-3-small", texts=("hello",), dimensions=256)
-    answer = EmbeddingAnswer(vectors=[[0.6, 0.8]], usage=EmbeddingUsage(input_tokens=2))
+    answer = EmbeddingAnswer(vectors=[[0.6, 0.8]], usage=Usage(input_tokens=2))
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from .answer import Usage
 
 # How the client wants its vectors: JSON numbers, or base64 of little-endian float32.
 EncodingFormat = Literal["float", "base64"]
@@ -26,14 +28,9 @@ class EmbeddingRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class EmbeddingUsage:
-    input_tokens: int
-
-
-@dataclass(frozen=True, slots=True)
 class EmbeddingAnswer:
     vectors: list[list[float]]  # one per input, in input order, each of unit length
-    usage: EmbeddingUsage
+    usage: Usage  # input tokens only: an embedding has no output tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ...model.embedding import DimensionRange, EmbeddingAnswer, EmbeddingRequest, EmbeddingUsage
+from ...model.answer import Usage
+from ...model.embedding import DimensionRange, EmbeddingAnswer, EmbeddingRequest
 
 # Gemini's per-call limit for batchEmbedContents (docs/gemini-wire-format.md#endpoints).
 MAX_BATCH = 100
@@ -48,7 +49,7 @@ def embedding_answer(responses: list[Any], request: EmbeddingRequest) -> Embeddi
     # Gemini normalizes only its full-length output; a shortened vector comes back as is.
     if request.dimensions is not None and request.dimensions < DIMENSIONS.high:
         vectors = [_l2_normalize(vector) for vector in vectors]
-    return EmbeddingAnswer(vectors, EmbeddingUsage(_input_tokens(request)))
+    return EmbeddingAnswer(vectors, Usage(_input_tokens(request)))
 
 
 def _input_tokens(request: EmbeddingRequest) -> int:
