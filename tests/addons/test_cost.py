@@ -12,6 +12,7 @@ from hpn_router.addons.cost import HEADER, CostEstimator, plain
 from hpn_router.addons.flowcontext import CacheDecision, context
 from hpn_router.addons.health import Health
 from hpn_router.core.model.answer import Usage
+from hpn_router.core.model.embedding import EmbeddingRequest
 from hpn_router.core.state import RouterState
 from mitmproxy import http
 
@@ -139,6 +140,17 @@ def test_embeddings_count_inputs_only() -> None:
     context(flow).model, context(flow).usage = "text-embedding-3-small", Usage(input_tokens=500)
     estimator.response(flow)
     assert state.total_saved == Decimal("0.00001")
+
+
+def test_embeddings_without_a_token_count_are_estimated_from_the_model_not_the_body() -> None:
+    state, estimator = make(models={"text-embedding-3-small": {"input_per_million": "1", "output_per_million": "0"}})
+    flow = chat_flow({"model": "text-embedding-3-small", "input": ["not what the model says"]})
+    ctx = context(flow)
+    ctx.route, ctx.model, ctx.usage = "embeddings", "text-embedding-3-small", Usage()
+    ctx.embeddings = EmbeddingRequest(model="text-embedding-3-small", texts=tuple(["word"] * 10))
+    flow.response = http.Response.make(200, b'{"object": "list", "data": []}', {"content-type": "application/json"})
+    estimator.response(flow)
+    assert state.total_saved == Decimal("0.000013")  # 10 words x 1.3 tokens at $1/M; the body's 5 words would be 6.5
 
 
 def test_a_million_requests_sum_exactly() -> None:

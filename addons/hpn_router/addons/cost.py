@@ -114,10 +114,12 @@ def counts(flow: http.HTTPFlow) -> bool:
 
 
 def _prompt_text(flow: http.HTTPFlow, ctx: FlowContext) -> str:
-    """A chat request's prose from its model (read once, see addons/chat.chat_request); other
-    requests' from their body."""
+    """The request's prose from its model, read once by its translator (addons/chat.chat_request,
+    addons/embeddings); only a request without a model is read from its body."""
     if ctx.request is not None and isinstance(ctx.request.value, ChatRequest):
         return prompt_text(ctx.request.value)
+    if ctx.embeddings is not None:
+        return " ".join(ctx.embeddings.texts)
     return text_of(_json(flow.request.raw_content))
 
 
