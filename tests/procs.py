@@ -84,6 +84,25 @@ def start_emulator(scenario: dict, tmp: Path) -> Emulator:
     return Emulator(proc, match.group(0))
 
 
+def start_anthropic_emulator(scenario: dict, tmp: Path) -> Emulator:
+    """The Anthropic emulator (same CLI, admin endpoints and scenario format as the Gemini one)."""
+    path = tmp / f"anthropic-scenario-{time.monotonic_ns()}.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "anthropic_emulator", "--port", "0", "--scenario", str(path), "--quiet"],
+        cwd=REPO / "emulators",
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:\d+", line)
+    if not match:
+        _stop(proc)
+        raise RuntimeError(f"anthropic emulator did not start: {line!r}")
+    return Emulator(proc, match.group(0))
+
+
 @dataclass
 class Router:
     proc: subprocess.Popen
