@@ -66,11 +66,13 @@ class Emulator:
         _stop(self.proc)
 
 
-def start_emulator(scenario: dict, tmp: Path) -> Emulator:
-    path = tmp / f"scenario-{time.monotonic_ns()}.yaml"
+def start_emulator(scenario: dict, tmp: Path, module: str = "gemini_emulator") -> Emulator:
+    """An emulator (`gemini_emulator`, `anthropic_emulator`, `mistral_emulator`: the same CLI,
+    scenario format and admin endpoints) on a free loopback port, with this scenario."""
+    path = tmp / f"{module}-scenario-{time.monotonic_ns()}.yaml"
     path.write_text(yaml.safe_dump(scenario))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gemini_emulator", "--port", "0", "--scenario", str(path), "--quiet"],
+        [sys.executable, "-m", module, "--port", "0", "--scenario", str(path), "--quiet"],
         cwd=REPO / "emulators",  # the emulators are a folder of their own, not installed with the router
         stdout=subprocess.PIPE,
         text=True,
@@ -80,27 +82,16 @@ def start_emulator(scenario: dict, tmp: Path) -> Emulator:
     match = re.search(r"http://127\.0\.0\.1:\d+", line)
     if not match:
         _stop(proc)
-        raise RuntimeError(f"emulator did not start: {line!r}")
+        raise RuntimeError(f"{module} did not start: {line!r}")
     return Emulator(proc, match.group(0))
+
+
+def start_anthropic_emulator(scenario: dict, tmp: Path) -> Emulator:
+    return start_emulator(scenario, tmp, "anthropic_emulator")
 
 
 def start_mistral_emulator(scenario: dict, tmp: Path) -> Emulator:
-    """The Mistral emulator, started and stopped like the Gemini one (same admin endpoints)."""
-    path = tmp / f"mistral-scenario-{time.monotonic_ns()}.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mistral_emulator", "--port", "0", "--scenario", str(path), "--quiet"],
-        cwd=REPO / "emulators",
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:\d+", line)
-    if not match:
-        _stop(proc)
-        raise RuntimeError(f"mistral emulator did not start: {line!r}")
-    return Emulator(proc, match.group(0))
+    return start_emulator(scenario, tmp, "mistral_emulator")
 
 
 @dataclass
