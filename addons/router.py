@@ -38,12 +38,14 @@ from hpn_router.addons.health import Health  # noqa: E402
 from hpn_router.addons.interception import Interception  # noqa: E402
 from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
 from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
+from hpn_router.addons.metrics import Metrics, MetricsEndpoint  # noqa: E402
 from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
 from hpn_router.addons.passthrough import PassthroughGuard  # noqa: E402
 from hpn_router.addons.pipeline import Pipeline  # noqa: E402
 from hpn_router.addons.poolkeeper import PoolKeeper  # noqa: E402
 from hpn_router.addons.proxyauth import ProxyClientAuth  # noqa: E402
+from hpn_router.addons.requestids import RequestIds  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
 from hpn_router.addons.timeouts import Timeouts  # noqa: E402
 from hpn_router.addons.translation import Translation  # noqa: E402
@@ -77,6 +79,7 @@ client_view = ClientView()  # the client's request, shown again once it is answe
 passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrough: public hosts only
 flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
+metrics = Metrics(state)  # Prometheus series per request; MetricsEndpoint answers GET /metrics
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
 settings = Settings(
@@ -95,6 +98,7 @@ settings = Settings(
         key_routing,
         flash_cache,
         cost,
+        metrics,
         flow_redaction,
     ]
 )
@@ -112,6 +116,7 @@ addons = [
     CorsPreflight(cors),  # before Access: browsers send preflights without a token
     access,
     health,
+    MetricsEndpoint(metrics),  # after Access (the admin token, when set)
     admin,
     endpoints,
     CacheLookup(flash_cache),  # before translation: keys and answers the client's own request
@@ -120,6 +125,8 @@ addons = [
     pool_keeper,  # its `response` saves the pool's state after requests that went upstream
     CacheStore(flash_cache),  # after translation: stores the OpenAI answer
     cost,
+    RequestIds(),  # X-Request-Id on every answer, after the translators rebuilt its headers
+    metrics,  # after Cost (saved USD) and every addon that fills the flow's context
     CorsHeaders(cors),  # after the translation, which rebuilds answers' headers
     view_cap,
     ShowClientRequest(client_view),  # after every addon that reads the upstream request

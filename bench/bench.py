@@ -556,6 +556,17 @@ async def hpn(b: Bench) -> None:
             await b.load("HPN Router (log warn)", url, chat_body(), _chat_headers(), c, proxy=router)
 
 
+@scenario("metrics-off")
+async def metrics_off(b: Bench) -> None:
+    """The `hpn` rows with `server.metrics: false`: the difference is what the Prometheus series
+    cost per request (`hpn` runs with them on, the default)."""
+    with b.started(b.router(_plain_keys(), config={"server": {"metrics": False}})) as router:
+        url = router.url + CHAT
+        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
+        for c in CONCURRENCY:
+            await b.load("HPN Router, metrics off (log warn)", url, chat_body(), _chat_headers(), c, proxy=router)
+
+
 @scenario("hpn-info")
 async def hpn_info(b: Bench) -> None:
     """The default log level: one JSON line per request goes to the log file."""

@@ -3,7 +3,8 @@
 - `server.client_tokens` set: every API request needs `Authorization: Bearer <token>`
   (Google's SDK may send it as `x-goog-api-key` on the native paths); else 401. `/health`
   stays open but shows anonymous callers only the status.
-- `/admin/...` needs the separate `server.admin_token`.
+- `/admin/...` needs the separate `server.admin_token`; so does `/metrics` when that token is set
+  (open without it, like Prometheus' own exporters).
 - `server.client_rpm`: requests per minute per client; over it, that client alone gets 429.
 - Bodies over `server.max_body_bytes` get 413 while they arrive (mitmproxy's `body_size_limit`,
   which Settings sets from it; chunked uploads included). JSON nested deeper than
@@ -70,6 +71,11 @@ class Access:
             presented = bearer_token(flow.request.headers.get("authorization"))
             if not config.server.admin_token or match_token(presented, (config.server.admin_token,)) is None:
                 raise Unauthorized("The admin API needs Authorization: Bearer <server.admin_token>.")
+            return
+        if path == "/metrics":
+            presented = bearer_token(flow.request.headers.get("authorization"))
+            if config.server.admin_token and match_token(presented, (config.server.admin_token,)) is None:
+                raise Unauthorized("Metrics need Authorization: Bearer <server.admin_token>.")
             return
         client = self._client(flow, config)
         ctx = context(flow)

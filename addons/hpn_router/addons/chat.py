@@ -102,6 +102,7 @@ class ChatTranslation:
             ctx = context(flow)
             ctx.usage = adapter.decoder.usage
             ctx.answer_text = adapter.encoder.text
+            ctx.first_chunk_at = adapter.first_chunk_at
 
 
 class StreamAdapter:
@@ -112,10 +113,14 @@ class StreamAdapter:
     def __init__(self, decoder: GeminiStreamDecoder, encoder: ChunkEncoder) -> None:
         self.decoder = decoder
         self.encoder = encoder
+        self.first_chunk_at: float | None = None  # time to first token, for metrics
 
     def __call__(self, data: bytes) -> list[bytes]:
         events = self.decoder.feed(data) if data else self.decoder.finish()
-        return [chunk for chunk in self.encoder.encode_all(events) if chunk]
+        chunks = [chunk for chunk in self.encoder.encode_all(events) if chunk]
+        if chunks and self.first_chunk_at is None:
+            self.first_chunk_at = time.time()
+        return chunks
 
 
 def chat_request(flow: http.HTTPFlow) -> ChatRequest:

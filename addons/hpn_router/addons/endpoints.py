@@ -28,6 +28,10 @@ class Endpoints:
         route = match(flow.request.method, flow.request.path)
         if route.endpoint is Endpoint.HEALTH:
             return
+        if route.endpoint is Endpoint.METRICS:
+            if self.config is not None and not self.config.server.metrics:
+                answer_error(flow, NotFoundError("Metrics are off (server.metrics: false)."))
+            return  # MetricsEndpoint answers it
         context(flow).route = route.endpoint.value
         if route.endpoint is Endpoint.NOT_FOUND:
             answer_error(flow, NotFoundError(f"{_router(flow)} does not serve {flow.request.path.split('?')[0]}. It serves {SERVED}."))

@@ -28,6 +28,7 @@ from typing import Any
 
 from mitmproxy import http
 
+from hpn_router.core.failover import Attempt
 from hpn_router.core.model.answer import ChatAnswer, Usage
 from hpn_router.core.model.embedding import EmbeddingRequest
 
@@ -113,6 +114,7 @@ class FlowContext:
     upstream: UpstreamPlan | None = None
     key_name: str | None = None  # name of the key that served the request; never its value
     attempts: int = 0  # upstream attempts made
+    attempt_log: list[Attempt] = field(default_factory=list)  # each attempt (key name, outcome, times), for metrics
     relayed: bool = False  # the answer streams from the relay
     # The answer (translators, cache, cost)
     answer: AnswerBody | None = None  # the non-streamed answer the translator wrote
@@ -120,6 +122,9 @@ class FlowContext:
     answer_text: str | None = None  # a stream's text, length-bounded, for cost estimates
     cache: CacheDecision | None = None
     saved_usd: str | None = None  # what the request would have cost on OpenAI, exact decimal
+    first_chunk_at: float | None = None  # a stream: when its first chunk went to the client (time.time)
+    # The id that finds the request in the log, mitmweb and the answer (addons/requestids.request_id)
+    request_id: str | None = None
 
     def release_bodies(self) -> None:
         """The flow has ended: drop the parsed bodies (a view may keep the flow for long)."""

@@ -24,6 +24,7 @@ from mitmproxy import connection, http
 from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.addons.flowcontext import UpstreamPlan, context
+from hpn_router.addons.requestids import request_id
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import RouterError, router_failed
 from hpn_router.core.failover import Attempt, FailoverResult, KeyPassedOver, WaitPolicy, run_with_failover
@@ -154,10 +155,11 @@ class KeyRouting:
         )
         ctx = context(flow)
         ctx.attempts += len(outcome.attempts)
+        ctx.attempt_log += outcome.attempts
         if outcome.key_name:
             ctx.key_name = outcome.key_name
         record_attempts(flow, request, outcome.attempts, self.config.gemini.base_url)
-        self._log_served(request, outcome.key_name, outcome.attempts, started)
+        self._log_served(request, outcome.key_name, outcome.attempts, started, request_id(flow))
         return outcome
 
     def _deliver(self, flow: http.HTTPFlow, result: AttemptResult, key_name: str) -> None:
@@ -189,9 +191,10 @@ class KeyRouting:
         flow.request.headers[TOKEN_HEADER] = token
         context(flow).relayed = True
 
-    def _log_served(self, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float) -> None:
+    def _log_served(self, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float, rid: str) -> None:
         logger.bind(
             event="request",
+            request_id=rid,
             model=request.model,
             stream=request.stream,
             key=key_name,

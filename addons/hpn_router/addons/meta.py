@@ -21,6 +21,7 @@ ATTEMPTS = "hpn.attempts"  # number of upstream attempts
 CACHE = "hpn.cache"  # HIT, MISS or BYPASS: what the flash cache did
 USAGE = "hpn.usage"  # OpenAI-format usage of the answer, when known
 SAVED_USD = "hpn.saved_usd"  # what the request would have cost on OpenAI, exact decimal string
+REQUEST_ID = "hpn.request_id"  # the X-Request-Id of the answer (addons/requestids.py), on every flow the router answers
 PASSTHROUGH = "hpn.passthrough"  # proxy mode, a host the router does not intercept: forwarded as sent
 
 ATTEMPT_OF = "hpn.attempt_of"  # on a recorded attempt flow: id of the client flow

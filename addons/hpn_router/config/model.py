@@ -196,6 +196,7 @@ class ServerConfig:
         False, BOOL, "passthrough may reach loopback, private and link-local addresses (never the router's own ports)"
     )
     proxy_open: bool = setting(False, BOOL, "lets the proxy listener open beyond loopback without client tokens (an open proxy)")
+    metrics: bool = setting(True, BOOL, "`GET /metrics` serves Prometheus metrics (with `admin_token` set, to that token only)")
 
 
 @dataclass(frozen=True, slots=True)

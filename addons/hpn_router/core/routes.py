@@ -13,6 +13,7 @@ from hpn_router.core.errors import ClientApi
 
 class Endpoint(Enum):
     HEALTH = "health"
+    METRICS = "metrics"  # Prometheus' scrape, answered by the router itself
     CHAT = "chat"
     EMBEDDINGS = "embeddings"
     MODELS = "models"
@@ -42,6 +43,7 @@ NATIVE_ACTIONS = {"generateContent", "streamGenerateContent", "countTokens", "em
 GET, POST = ("GET",), ("POST",)
 _SIMPLE = {
     "/health": (Endpoint.HEALTH, ("GET", "HEAD")),
+    "/metrics": (Endpoint.METRICS, GET),
     "/v1/chat/completions": (Endpoint.CHAT, POST),
     "/v1/embeddings": (Endpoint.EMBEDDINGS, POST),
     "/v1/models": (Endpoint.MODELS, GET),

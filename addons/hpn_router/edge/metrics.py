@@ -1,0 +1,108 @@
+"""The router's Prometheus series: one CollectorRegistry of its own (never the process-wide
+default one, so tests and reloads start clean), the counters and histograms the Metrics addon
+feeds per request, and a collector that reads each key's state from the pool at scrape time.
+
+Label values come from core/metrics.py (names only; models bounded). Histograms carry no key
+label: a per-key histogram multiplies a scrape's size by the pool's size.
+
+Usage:
+    metrics = RouterMetrics(pool_source=lambda: state.pool)
+    metrics.requests.labels(endpoint="chat", model="gpt-4o", status="200").inc()
+    rows = metrics.key_states()    # on the event loop
+    body = await asyncio.to_thread(metrics.render, rows)   # Prometheus' text format, off the loop
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from hpn_router.core.keypool import KeyPool
+from hpn_router.core.metrics import KEY_STATES, KeyStatus, key_states
+
+# The classic text format, which generate_latest writes and every Prometheus version reads.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# OpenTelemetry's GenAI bucket boundaries (operation duration; time to first token): shared
+# by the dashboards built for them.
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+# `_created` series double every counter's lines and cost a scrape a third of its time; no
+# dashboard of ours reads them. (A process-wide switch of prometheus_client.)
+prometheus_client.disable_created_metrics()
+
+
+class KeyStateCollector(Collector):
+    """hpn_key_state and hpn_key_cooldown_seconds from the key states of this scrape (never
+    last-write-wins: a key that recovered shows active without anyone writing it). The states
+    are read from the pool on the event loop (`RouterMetrics.key_states`), which alone writes
+    the pool; the text is then rendered off the loop from these plain rows."""
+
+    def __init__(self) -> None:
+        self.rows: list[KeyStatus] = []
+
+    def collect(self) -> Iterator[Metric]:
+        state = GaugeMetricFamily("hpn_key_state", "1 for the key's current state", labels=["provider", "key", "project", "state"])
+        cooldown = GaugeMetricFamily("hpn_key_cooldown_seconds", "seconds until the key serves again", labels=["provider", "key"])
+        for row in self.rows:
+            for name in KEY_STATES:
+                state.add_metric([row.provider, row.key, row.project, name], 1.0 if name == row.state else 0.0)
+            cooldown.add_metric([row.provider, row.key], round(row.cooldown_seconds, 3))
+        yield state
+        yield cooldown
+
+
+class RouterMetrics:
+    def __init__(self, pool_source: Callable[[], KeyPool | None], *, clock: Callable[[], float] = time.time) -> None:
+        self.registry = registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("hpn_requests", "client requests answered", ["endpoint", "model", "status"], registry=registry)
+        self.attempts = Counter(
+            "hpn_upstream_attempts", "upstream attempts, by the key that made them", ["provider", "key", "outcome"], registry=registry
+        )
+        self.cache = Counter("hpn_cache_requests", "flash cache lookups", ["result"], registry=registry)
+        self.tokens = Counter("hpn_tokens", "tokens upstream answers counted", ["provider", "model", "direction"], registry=registry)
+        self.saved_usd = Counter("hpn_saved_usd", "what the answered requests would have cost on OpenAI, USD", registry=registry)
+        self.request_duration = Histogram(
+            "hpn_request_duration_seconds", "client request, arrival to answer", ["endpoint"], buckets=DURATION_BUCKETS, registry=registry
+        )
+        self.upstream_duration = Histogram(
+            "hpn_upstream_duration_seconds",
+            "one upstream attempt, until its answer's headers",
+            ["provider"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.time_to_first_token = Histogram(
+            "hpn_time_to_first_token_seconds",
+            "streams: arrival to the first chunk sent",
+            ["endpoint"],
+            buckets=TTFT_BUCKETS,
+            registry=registry,
+        )
+        self.overhead = Histogram(
+            "hpn_router_overhead_seconds",
+            "time spent in the router itself, upstream excluded",
+            buckets=OVERHEAD_BUCKETS,
+            registry=registry,
+        )
+        self.pool_source = pool_source
+        self.clock = clock
+        self._keys = KeyStateCollector()
+        registry.register(self._keys)
+
+    def key_states(self) -> list[KeyStatus]:
+        """Each key's state now; on the event loop (the pool is not thread-safe)."""
+        pool = self.pool_source()
+        return key_states(pool, self.clock()) if pool is not None else []
+
+    def render(self, keys: list[KeyStatus]) -> bytes:
+        """The text exposition with these key states. Thread-safe (the counters are), so a
+        scrape can run off the event loop: with a large pool it takes milliseconds."""
+        self._keys.rows = keys
+        return prometheus_client.generate_latest(self.registry)

@@ -1,0 +1,64 @@
+"""The exporter: the router's own registry, the series' names and labels, key states taken at
+scrape time, and no key value in a scrape."""
+
+from __future__ import annotations
+
+from hpn_router.config import KeyConfig
+from hpn_router.core.classify import Outcome, Verdict
+from hpn_router.core.keypool import KeyPool
+from hpn_router.edge.metrics import RouterMetrics
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+NOW = 1_700_000_000.0
+
+
+def scrape(metrics: RouterMetrics) -> dict[str, list]:
+    text = metrics.render(metrics.key_states()).decode()
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+def test_every_series_is_exported_with_its_labels() -> None:
+    metrics = RouterMetrics(lambda: None)
+    metrics.requests.labels("chat", "gpt-4o", "200").inc()
+    metrics.attempts.labels("gemini", "a", "ok").inc()
+    metrics.cache.labels("hit").inc()
+    metrics.tokens.labels("gemini", "gemini-2.5-flash", "input").inc(7)
+    metrics.saved_usd.inc(0.5)
+    metrics.request_duration.labels("chat").observe(0.1)
+    metrics.upstream_duration.labels("gemini").observe(0.05)
+    metrics.time_to_first_token.labels("chat").observe(0.02)
+    metrics.overhead.observe(0.001)
+    families = scrape(metrics)
+    assert families["hpn_requests"][0].labels == {"endpoint": "chat", "model": "gpt-4o", "status": "200"}
+    assert families["hpn_upstream_attempts"][0].labels == {"provider": "gemini", "key": "a", "outcome": "ok"}
+    assert families["hpn_tokens"][0].value == 7
+    assert families["hpn_saved_usd"][0].value == 0.5
+    assert {"hpn_request_duration_seconds", "hpn_upstream_duration_seconds", "hpn_time_to_first_token_seconds"} <= set(families)
+    assert {s.name for s in families["hpn_router_overhead_seconds"]} >= {"hpn_router_overhead_seconds_count"}
+    assert not any(s.name.endswith("_created") for samples in families.values() for s in samples)  # disabled: half the lines
+
+
+def test_registries_are_the_routers_own() -> None:
+    first, second = RouterMetrics(lambda: None), RouterMetrics(lambda: None)
+    first.requests.labels("chat", "m", "200").inc()
+    assert scrape(second)["hpn_requests"] == []
+    assert REGISTRY.get_sample_value("hpn_requests_total", {"endpoint": "chat", "model": "m", "status": "200"}) is None
+
+
+def test_key_state_is_read_at_scrape_time() -> None:
+    keys = [KeyConfig(name="alpha", key="AIzaSySecretValueAlpha0000", project="proj-1"), KeyConfig(name="beta", key="AIzaSySecretBeta")]
+    pool = KeyPool(keys, cooldown_seconds=60)
+    now = [NOW]
+    metrics = RouterMetrics(lambda: pool, clock=lambda: now[0])
+    pool.report(0, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), NOW, "gemini-2.5-flash")
+    states = {(s.labels["key"], s.labels["state"]): s.value for s in scrape(metrics)["hpn_key_state"]}
+    assert states[("alpha", "cooling")] == 1 and states[("alpha", "active")] == 0 and states[("beta", "active")] == 1
+    cooldowns = {s.labels["key"]: s.value for s in scrape(metrics)["hpn_key_cooldown_seconds"]}
+    assert cooldowns == {"alpha": 30.0, "beta": 0.0}
+    now[0] = NOW + 31  # nobody writes the gauge: the next scrape reads the pool again
+    states = {(s.labels["key"], s.labels["state"]): s.value for s in scrape(metrics)["hpn_key_state"]}
+    assert states[("alpha", "active")] == 1 and states[("alpha", "cooling")] == 0
+    text = metrics.render(metrics.key_states()).decode()
+    assert 'project="proj-1"' in text and 'project="key:beta"' in text
+    assert "Secret" not in text
