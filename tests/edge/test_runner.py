@@ -1,0 +1,93 @@
+"""The lean runner's argument handling: what it takes itself, and what sends it to mitmdump."""
+
+from __future__ import annotations
+
+import pytest
+from hpn_router.edge import runner
+from hpn_router.edge.runner import UnsupportedArguments, builtin_addons, mitmdump_options, only_in_mitmdump, option_names, parse_args
+from mitmproxy.addons import save, script
+from mitmproxy.optmanager import OptManager
+
+RUN_SH = [
+    "-s",
+    "/r/addons/router.py",
+    "--mode",
+    "reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080",
+    "--mode",
+    "regular@127.0.0.1:8888",
+    "--set",
+    "confdir=~/.mitmproxy",
+    "--set",
+    "connection_strategy=lazy",
+    "--set",
+    "flow_detail=0",
+]
+
+
+def test_run_sh_arguments_are_taken():
+    args = parse_args([*RUN_SH, "-s", "/x/extra.py", "-w", "/tmp/flows", "-q"])
+    assert args.mode == ["reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080", "regular@127.0.0.1:8888"]
+    assert args.scripts == ["/r/addons/router.py", "/x/extra.py"]
+    assert args.setoptions == ["confdir=~/.mitmproxy", "connection_strategy=lazy", "flow_detail=0"]
+    assert (args.save_stream_file, args.quiet) == ("/tmp/flows", True)
+
+
+def test_equals_and_short_forms_are_taken():
+    args = parse_args(["--mode=regular@127.0.0.1:1", "-m", "reverse:http://a@2", "--set=a=b", "--scripts", "s.py"])
+    assert args.mode == ["regular@127.0.0.1:1", "reverse:http://a@2"]
+    assert (args.setoptions, args.scripts) == (["a=b"], ["s.py"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["-p", "8080"], "-p 8080"),
+        (["-v"], "-v"),
+        (["--mo", "regular"], "--mo regular"),  # no abbreviations: mitmdump would read it its own way
+        (["--web-port", "1"], "--web-port 1"),
+        (["-h"], "-h"),
+        (["-s"], "incomplete arguments"),
+        (["extra-positional"], "extra-positional"),
+    ],
+)
+def test_other_arguments_are_named_for_mitmdump(argv, named):
+    with pytest.raises(UnsupportedArguments) as e:
+        parse_args([*RUN_SH, *argv])
+    assert str(e.value) == named
+
+
+@pytest.mark.parametrize(
+    ("argv", "saves"),
+    [(RUN_SH, False), ([*RUN_SH, "-w", "f"], True), ([*RUN_SH, "--set", "save_stream_file=f"], True)],
+)
+def test_the_save_addon_is_loaded_only_to_save_flows(argv, saves):
+    assert runner.saves_flows(parse_args(argv)) is saves
+    loaded = [type(a) for a in builtin_addons(save_flows=saves)]
+    assert (save.Save in loaded) is saves
+    if saves:  # scripts first, as in mitmdump: the router scrubs a flow before -w writes it
+        assert loaded.index(script.ScriptLoader) < loaded.index(save.Save)
+
+
+def _deferred(*specs: str) -> dict:
+    options = OptManager()
+    options.set(*specs, defer=True)
+    return options.deferred
+
+
+def test_options_only_mitmdumps_addons_know_send_it_to_mitmdump():
+    lean = option_names(builtin_addons(save_flows=False))
+    dump = mitmdump_options()
+    assert {"scripts", "block_global", "body_size_limit", "connection_strategy"} <= lean
+    assert {"anticache", "map_local", "flow_detail", "rfile"} <= dump - lean
+    deferred = _deferred("anticache=true", "map_local=|a|b", "hpn_config=x.yaml", "no_such_option=1", "flow_detail=0")
+    # hpn_config is the router script's own option and a typo is ignored by mitmdump too;
+    # flow_detail=0 is what the runner does anyway (it never prints flows).
+    assert only_in_mitmdump(deferred, lean, dump) == ["anticache", "map_local"]
+    assert only_in_mitmdump(_deferred("flow_detail=2"), lean, dump) == ["flow_detail"]
+    assert only_in_mitmdump(_deferred("flow_detail=1", "flow_detail=0"), lean, dump) == []  # the last one counts
+
+
+def test_the_runner_loads_far_fewer_addons_than_mitmdump():
+    from mitmproxy.addons import default_addons
+
+    assert len(builtin_addons(save_flows=True)) * 2 < len(default_addons())
