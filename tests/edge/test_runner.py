@@ -1,11 +1,20 @@
-"""The lean runner's argument handling: what it takes itself, and what sends it to mitmdump."""
+"""The lean runner: what it takes itself, what sends it to mitmdump, and its hook table."""
 
 from __future__ import annotations
 
 import pytest
 from hpn_router.edge import runner
-from hpn_router.edge.runner import UnsupportedArguments, builtin_addons, mitmdump_options, only_in_mitmdump, option_names, parse_args
+from hpn_router.edge.runner import (
+    HookTable,
+    UnsupportedArguments,
+    builtin_addons,
+    mitmdump_options,
+    only_in_mitmdump,
+    option_names,
+    parse_args,
+)
 from mitmproxy.addons import save, script
+from mitmproxy.exceptions import AddonHalt
 from mitmproxy.optmanager import OptManager
 
 RUN_SH = [
@@ -91,3 +100,42 @@ def test_the_runner_loads_far_fewer_addons_than_mitmdump():
     from mitmproxy.addons import default_addons
 
     assert len(builtin_addons(save_flows=True)) * 2 < len(default_addons())
+
+
+class Calls:
+    def __init__(self, name: str, log: list[str], *, halt: bool = False) -> None:
+        self.name, self.log, self.halt = name, log, halt
+
+    def request(self, flow: object) -> None:
+        self.log.append(self.name)
+        if self.halt:
+            raise AddonHalt
+
+
+class Idle:
+    def __init__(self) -> None:
+        self.addons: list[object] = []  # children, like mitmproxy's ScriptLoader holds scripts
+
+
+async def test_the_hook_table_calls_only_the_addons_that_handle_the_event_in_order():
+    from mitmproxy import master, options
+    from mitmproxy.proxy.layers.http import HttpRequestHook
+    from mitmproxy.test import tflow
+
+    table = HookTable(master.Master(options.Options()))
+    log: list[str] = []
+    first, idle, halting, after = Calls("first", log), Idle(), Calls("halting", log, halt=True), Calls("after", log)
+    table.add(first, idle, halting, after)
+    event = HttpRequestHook(tflow.tflow())
+    assert table.handlers(event) == [first, halting, after]
+    await table.trigger_event(event)
+    assert log == ["first", "halting"]  # AddonHalt stops the chain, as in mitmproxy
+
+    child = Calls("child", log)  # a script loaded later: registered, so the table is looked up again
+    idle.addons.append(child)
+    table.register(child)
+    assert table.handlers(event) == [first, idle, halting, after]
+    table.remove(halting)
+    log.clear()
+    await table.trigger_event(event)
+    assert log == ["first", "child", "after"]

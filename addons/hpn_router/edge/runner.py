@@ -5,7 +5,8 @@ of every flow; most (replay, map local/remote, sticky cookies, anticache, the fl
 are idle for the router, yet their dispatch is a large share of its CPU per request. This
 runner starts the same master loop (mitmproxy's own `tools.main.run`: signals, option files,
 the start-up error check) with the built-in addons that matter to a router in reverse and
-regular mode, in mitmdump's relative order, and loads `-s` scripts like mitmdump does.
+regular mode, in mitmdump's relative order, and loads `-s` scripts like mitmdump does. Its
+HookTable calls each event only on the addons that handle it.
 
 It takes the arguments ./run.sh passes (`--mode`, `--set`, `-s`, `-w`, `-q`). For any other
 argument, or a `--set` of an option only a missing built-in addon knows (`anticache`,
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mitmproxy import master, options
+from mitmproxy import addonmanager, exceptions, hooks, master, options
 from mitmproxy.addons import (
     block,
     core,
@@ -38,6 +39,7 @@ from mitmproxy.addons import (
     proxyserver,
     save,
     script,
+    termlog,
     tlsconfig,
     update_alt_svc,
     upstream_auth,
@@ -149,9 +151,58 @@ def run_mitmdump(argv: Sequence[str], reason: str) -> NoReturn:
     os.execv(program, [str(program), *argv])
 
 
+class HookTable(addonmanager.AddonManager):
+    """mitmproxy's addon manager, calling an event only on the top-level addons that handle it.
+
+    mitmproxy walks every addon (and its children) for every event of every flow, in a guarded
+    call each, although most addons handle two or three events. Which addons handle an event
+    changes only when one is registered, added or removed (scripts too: their module is
+    registered when it loads), so the answer is kept per event name until then. Within a kept
+    addon the call is mitmproxy's own: children, async hooks, the guard, AddonHalt.
+    """
+
+    def __init__(self, master: master.Master) -> None:
+        super().__init__(master)
+        self._handlers: dict[str, list[Any]] = {}
+
+    def register(self, addon: Any) -> Any:
+        self._handlers.clear()
+        return super().register(addon)
+
+    def add(self, *addons: Any) -> None:
+        super().add(*addons)
+        self._handlers.clear()
+
+    def remove(self, addon: Any) -> None:
+        self._handlers.clear()
+        super().remove(addon)
+
+    def clear(self) -> None:
+        self._handlers.clear()
+        super().clear()
+
+    def handlers(self, event: hooks.Hook) -> list[Any]:
+        """The top-level addons with a handler for `event` somewhere in their tree, in order."""
+        found = self._handlers.get(event.name)
+        if found is None:
+            found = self._handlers[event.name] = [a for a in self.chain if next(self._iter_hooks(a, event), None)]
+        return found
+
+    async def trigger_event(self, event: hooks.Hook) -> None:
+        for addon in self.handlers(event):
+            try:
+                with addonmanager.safecall():
+                    await self.invoke_addon(addon, event)
+            except exceptions.AddonHalt:
+                return
+
+
 class LeanMaster(master.Master):
     def __init__(self, opts: options.Options, *, argv: Sequence[str], save_flows: bool) -> None:
-        super().__init__(opts, with_termlog=True)
+        super().__init__(opts)
+        self.addons = HookTable(self)  # in place of the manager Master made, still empty
+        self._termlog_addon = termlog.TermLog()  # first, as Master(with_termlog=True) adds it
+        self.addons.add(self._termlog_addon)
         self.argv = list(argv)
         self.addons.add(*builtin_addons(save_flows=save_flows))
         # Last, as in mitmdump; an error logged during start-up (bad config, port in use) exits 1.
