@@ -9,13 +9,14 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
 from mitmproxy.io import FlowReader
-from procs import KEYS, REPO, Emulator, Router, client_for, start_runner
+from procs import GUARD, KEYS, REPO, Emulator, Router, client_for, free_port, http_json, start_runner, venv_for_run_sh
 
 MSG = [{"role": "user", "content": "hi"}]
 FALLBACK = "starting mitmdump instead"
@@ -98,6 +99,37 @@ def test_arguments_it_does_not_take_start_mitmdump_with_them(emulator, tmp_path)
     router = start_runner(tmp_path, keys=KEYS[:1], gemini_url=emulator.url, extra_args=["--set", "anticache=true"])
     try:
         assert "You said: hi" in client_for(router).chat.completions.create(model="gpt-4o", messages=MSG).choices[0].message.content
-        assert f"does not take --set anticache; {FALLBACK}" in router.log()
+        assert f"does not take the option anticache; {FALLBACK}" in router.log()
     finally:
         router.stop()
+
+
+@pytest.mark.parametrize(("runner_env", "program"), [({}, "-m hpn_router run"), ({"HPN_RUNNER": "mitmdump"}, "bin/mitmdump")])
+def test_run_sh_starts_the_lean_runner_unless_told_mitmdump(runner_env, program, tmp_path):
+    port = free_port()
+    (tmp_path / "none.yaml").write_text("{}\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")},
+        "HPN_VENV": str(venv_for_run_sh(tmp_path)),
+        "HPN_API_KEYS": KEYS[0],
+        "HPN_PORT": str(port),
+        "HPN_PROXY_PORT": str(free_port()),
+        "HPN_CONFDIR": str(tmp_path / "ca"),
+        "HPN_CONFIG": str(tmp_path / "none.yaml"),
+        **runner_env,
+    }
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(REPO / "run.sh"), "-s", str(GUARD)], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while f"listening at 127.0.0.1:{port}" not in log.read_text() and proc.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert http_json("GET", f"http://127.0.0.1:{port}/health")["status"] == "healthy"  # type: ignore[index]
+        # run.sh execs the runner: the process it started is the one serving.
+        assert program in Path(f"/proc/{proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
+    assert FALLBACK not in log.read_text()

@@ -185,7 +185,7 @@ class HookTable(addonmanager.AddonManager):
         """The top-level addons with a handler for `event` somewhere in their tree, in order."""
         found = self._handlers.get(event.name)
         if found is None:
-            found = self._handlers[event.name] = [a for a in self.chain if next(self._iter_hooks(a, event), None)]
+            found = self._handlers[event.name] = [a for a in self.chain if _handles(a, event.name)]
         return found
 
     async def trigger_event(self, event: hooks.Hook) -> None:
@@ -195,6 +195,11 @@ class HookTable(addonmanager.AddonManager):
                     await self.invoke_addon(addon, event)
             except exceptions.AddonHalt:
                 return
+
+
+def _handles(addon: Any, hook: str) -> bool:
+    """Whether the addon or one of its children has a handler for the hook (what mitmproxy calls)."""
+    return any(callable(getattr(a, hook, None)) for a in addonmanager.traverse([addon]))
 
 
 class LeanMaster(master.Master):
@@ -215,7 +220,7 @@ class LeanMaster(master.Master):
         if self.options.deferred:
             missing = only_in_mitmdump(self.options.deferred, self.options.keys(), mitmdump_options())
             if missing:
-                run_mitmdump(self.argv, "--set " + ", ".join(missing))
+                run_mitmdump(self.argv, "the option " + ", ".join(missing))  # from --set or confdir/config.yaml
         await super().run()
 
 
