@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HPN Router launcher. Sets up .venv on first use, then:
 #   ./run.sh [mitmdump args...]   start the router: reverse proxy on server.host:server.port and
-#                                 the HTTPS_PROXY listener on server.host:server.proxy_port
+#                                 the HTTPS_PROXY listener on server.host:server.proxy_port, in the
+#                                 lean runner (HPN_RUNNER=mitmdump: in stock mitmdump)
 #   ./run.sh --web [args...]      the same in mitmweb (UI on 127.0.0.1:8081)
 #   ./run.sh --demo [--web] [args...]  start the Gemini emulator + the router with three demo keys
 #   ./run.sh test                 install test dependencies, run the gates (./run.sh lint), then the
@@ -73,7 +74,14 @@ MSG
     if [ "$program" = mitmweb ]; then
         echo "hpn-router: mitmweb UI at http://127.0.0.1:8081 unless --web-port says otherwise" >&2
     fi
-    local -a cmd=("$VENV/bin/$program" -s "$ROOT/addons/router.py"
+    # The plain start runs in the lean runner (edge/runner.py: mitmproxy with only the built-in
+    # addons the router uses, which starts mitmdump itself for arguments it does not take);
+    # HPN_RUNNER=mitmdump starts stock mitmdump.
+    local -a runner=("$VENV/bin/$program")
+    if [ "$program" = mitmdump ] && [ "${HPN_RUNNER:-lean}" != mitmdump ]; then
+        runner=(env "PYTHONPATH=$ROOT/addons${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/python" -m hpn_router run)
+    fi
+    local -a cmd=("${runner[@]}" -s "$ROOT/addons/router.py"
         --mode "reverse:https://generativelanguage.googleapis.com@$host:$port"
         --mode "regular@$host:$proxy_port"
         --set "confdir=$confdir" --set connection_strategy=lazy --set flow_detail=0 "${extra[@]}" "$@")

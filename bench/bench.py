@@ -7,7 +7,10 @@ generator in this process, the proxy under test and the emulator share them):
   (log level warn, and once at the default level info, log lines included), at concurrency
   1, 10 and 50: requests/s, p50/p99 latency, errors (every non-200 is one; must be 0);
 * streaming: time to the first content chunk, p50 over sequential requests: direct (Gemini SSE),
-  the router, and the router when every request first gets one 429 and fails over.
+  the router, and the router when every request first gets one 429 and fails over;
+* the lean runner (`python -m hpn_router run`, what ./run.sh starts): the router's rows again
+  (throughput, cache hits, first chunk) in a mitmproxy Master with only the built-in addons the
+  router needs, against bare mitmdump in the same run.
 
 Usage (from the repository root):
     .venv/bin/python bench/bench.py              # full run, ~2-3 minutes
@@ -58,6 +61,9 @@ STREAM_DELAY_MS = 20
 # Router keys for the plain rows are emulator keys 0..2; failover keys follow them.
 PLAIN_KEYS = 3
 CONCURRENCY = (1, 10, 50)
+LEAN = "HPN lean runner (log warn)"
+LEAN_HIT = "HPN lean runner cache hit (log info)"
+LEAN_GOAL = 1.3  # issue 10: the lean runner at >= 1.3x bare mitmdump at every concurrency
 STOP = False  # set by SIGINT/SIGTERM: loops end even if a library swallows the cancellation
 
 
@@ -231,9 +237,16 @@ class Bench:
         return self.emulator
 
     def router(
-        self, keys: list[str], *, log_level: str = "warn", config: dict[str, Any] | None = None, checkout: Path | None = None
+        self,
+        keys: list[str],
+        *,
+        log_level: str = "warn",
+        config: dict[str, Any] | None = None,
+        checkout: Path | None = None,
+        lean: bool = False,
     ) -> Router:
-        """The router of this checkout, or of `checkout` (another tree's addons/router.py: --baseline)."""
+        """The router of this checkout, or of `checkout` (another tree's addons/router.py: --baseline);
+        in mitmdump, or with `lean` in the lean runner ./run.sh starts."""
         cfg: dict[str, Any] = {
             "logging": {"level": log_level},
             "models": {"gpt-4": GEMINI_MODEL},  # the same Gemini model as the direct rows
@@ -242,7 +255,9 @@ class Bench:
         cfg.update(config or {})
         # confdir in tmp: no CA generated under ~/.mitmproxy. The tests' egress guard addon
         # (wraps socket.connect, one more addon in every hook) is not part of the router: leave it out.
-        extra = {"guard": False} if "guard" in inspect.signature(start_router).parameters else {}
+        extra: dict[str, Any] = {"guard": False} if "guard" in inspect.signature(start_router).parameters else {}
+        if lean:
+            extra["program"] = "runner"
         # No pool state: routers of one run share a folder, and one router owns one state file.
         procs.REPO = checkout or REPO  # start_router runs procs.REPO/addons/router.py
         try:
@@ -597,6 +612,23 @@ async def stream(b: Bench) -> None:
         await b.ttfc("HPN Router", router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router)
 
 
+@scenario("lean")
+async def lean(b: Bench) -> None:
+    """The router in the lean runner: the `hpn`, `cache-hit` and `stream` rows again."""
+    with b.started(b.router(_plain_keys(), lean=True)) as router:
+        url = router.url + CHAT
+        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
+        for c in CONCURRENCY:
+            await b.load(LEAN, url, chat_body(), _chat_headers(), c, proxy=router)
+    with b.started(b.router(_plain_keys(), log_level="info", config={"cache": {"enabled": True}}, lean=True)) as router:
+        url = router.url + CHAT
+        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
+        for c in CONCURRENCY:
+            await b.load(LEAN_HIT, url, chat_body(), _chat_headers(), c, proxy=router)
+    with b.started(b.router(_plain_keys(), lean=True)) as router:
+        await b.ttfc(LEAN, router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router)
+
+
 @scenario("baseline")
 async def baseline(b: Bench) -> None:
     """With --baseline DIR: another checkout's router (e.g. `git archive main | tar -x -C DIR`),
@@ -720,6 +752,9 @@ def targets(b: Bench) -> tuple[list[Target], list[Target]]:
                 out.append(Target(f"cache hit req/s / bare req/s, c={c}", ratio, ">= 1.2", ratio >= 1.2))
             else:
                 ref.append(Target(f"cache hit req/s / bare req/s, c={c}", ratio, "", None))
+        lean_goals, lean_refs = _lean_targets(b, c)
+        out += lean_goals
+        ref += lean_refs
     d1, h1, b1 = (_row(b.load_rows, n, 1) for n in ("direct", "HPN Router (log warn)", "bare mitmdump"))
     if d1 and h1 and d1.p50_ms is not None and h1.p50_ms is not None:
         ref.append(Target("added p50 at c=1: HPN - direct (ms)", round(h1.p50_ms - d1.p50_ms, 2), "", None))
@@ -736,12 +771,40 @@ def targets(b: Bench) -> tuple[list[Target], list[Target]]:
     if sb and sbase and sb.ttfc_p50_ms is not None and sbase.ttfc_p50_ms is not None:
         added = round(sbase.ttfc_p50_ms - sb.ttfc_p50_ms, 2)
         ref.append(Target("first chunk p50: baseline - streaming bare mitmdump (ms)", added, "", None))
+    slean = _stream(b.stream_rows, LEAN)
+    if sb and slean and sb.ttfc_p50_ms is not None and slean.ttfc_p50_ms is not None:
+        ref.append(
+            Target("first chunk p50: lean runner - streaming bare mitmdump (ms)", round(slean.ttfc_p50_ms - sb.ttfc_p50_ms, 2), "", None)
+        )
     if sd and sh and sd.ttfc_p50_ms is not None and sh.ttfc_p50_ms is not None:
         ref.append(Target("first chunk p50: HPN - direct (ms)", round(sh.ttfc_p50_ms - sd.ttfc_p50_ms, 2), "", None))
     if sd and sf and sd.ttfc_p50_ms is not None and sf.ttfc_p50_ms is not None:
         added = round(sf.ttfc_p50_ms - sd.ttfc_p50_ms, 2)
         out.append(Target("first chunk p50: HPN after one 429 - direct (ms)", added, "<= 50", added <= 50))
     return out, ref
+
+
+def _lean_targets(b: Bench, c: int) -> tuple[list[Target], list[Target]]:
+    """The lean runner against bare mitmdump at concurrency c: req/s, and CPU per request (the
+    ratio a quiet machine would show as req/s, since both are CPU-bound). (targets, references)"""
+    bare_row = _row(b.load_rows, "bare mitmdump", c)
+    goals: list[Target] = []
+    refs: list[Target] = []
+    for config, goal in ((LEAN, LEAN_GOAL), (LEAN_HIT, None)):
+        row = _row(b.load_rows, config, c)
+        if not (row and bare_row):
+            continue
+        ratios = []
+        if bare_row.rps:
+            ratios.append((f"{config} req/s / bare req/s, c={c}", row.rps / bare_row.rps))
+        if row.proxy_cpu_ms_per_request and bare_row.proxy_cpu_ms_per_request:
+            ratios.append((f"bare CPU/req / {config} CPU/req, c={c}", bare_row.proxy_cpu_ms_per_request / row.proxy_cpu_ms_per_request))
+        for name, ratio in ratios:
+            if goal is None:
+                refs.append(Target(name, round(ratio, 3), "", None))
+            else:
+                goals.append(Target(name, round(ratio, 3), f">= {goal}", ratio >= goal))
+    return goals, refs
 
 
 def _fmt(value: Any) -> str:

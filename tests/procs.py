@@ -1,5 +1,6 @@
-"""Start the real processes the end-to-end tests drive: the Gemini emulator and mitmdump
-with the router's addons. Everything listens on 127.0.0.1 and is stopped by the fixture."""
+"""Start the real processes the end-to-end tests drive: the Gemini emulator and mitmdump (or
+mitmweb, or the lean runner run.sh starts) with the router's addons. Everything listens on
+127.0.0.1 and is stopped by the fixture."""
 
 from __future__ import annotations
 
@@ -144,7 +145,8 @@ def start_router(
     scripts_before: list[Path] | None = None,
     reverse_target: str = "https://generativelanguage.googleapis.com",
 ) -> Router:
-    """`proxy` adds the regular-mode listener; `program` may be "mitmweb"; `guard` loads
+    """`proxy` adds the regular-mode listener; `program` may be "mitmweb", or "runner" (the lean
+    runner, as run.sh starts it: see start_runner); `guard` loads
     tests/guard_addon.py first (refuses and reports any connection outside loopback);
     `scripts_before` are loaded before router.py; `reverse_target` is where mitmproxy would
     forward a request the router let through (the emulator, to see that nothing arrives)."""
@@ -159,10 +161,11 @@ def start_router(
         "HPN_API_KEYS": ",".join(keys),
         "HPN_GEMINI_BASE_URL": gemini_url,
         "HPN_CONFIG": str(config_path),
+        **({"PYTHONPATH": str(REPO / "addons")} if program == "runner" else {}),
         **(env or {}),
     }
     args = [
-        str(BIN / program),
+        *([sys.executable, "-m", "hpn_router", "run"] if program == "runner" else [str(BIN / program)]),
         *(["-s", str(GUARD)] if guard else []),
         *[arg for script in scripts_before or [] for arg in ("-s", str(script))],
         "-s",
@@ -185,7 +188,7 @@ def start_router(
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"mitmdump exited with {proc.returncode}:\n{router.log()}")
+            raise RuntimeError(f"{program} exited with {proc.returncode}:\n{router.log()}")
         try:
             http_json("GET", f"{router.url}/health", timeout=1)
             return router
@@ -193,6 +196,12 @@ def start_router(
             time.sleep(0.1)
     router.stop()
     raise RuntimeError(f"router did not become ready:\n{router.log()}")
+
+
+def start_runner(tmp: Path, **kw: object) -> Router:
+    """The router in the lean runner (`python -m hpn_router run`, what ./run.sh starts), with
+    start_router's arguments."""
+    return start_router(tmp, program="runner", **kw)  # type: ignore[arg-type]
 
 
 def pool_key(i: int) -> str:

@@ -8,6 +8,8 @@ Usage:
                                              last and expanded, so `read -r ... confdir` works)
     python -m hpn_router trust [CONFIG]      create mitmproxy's CA in server.confdir if missing and
                                              the bundle of this machine's trusted CAs plus it; print both paths
+    python -m hpn_router run [ARGS...]       start mitmproxy with only the built-in addons the router needs
+                                             (edge/runner.py); ARGS as for mitmdump, which it falls back to
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ COMMANDS = {
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["run"]:
+        from hpn_router.edge.runner import main as run  # imports mitmproxy: only here
+
+        return run(argv[1:])
     if not argv or argv[0] not in COMMANDS:
         print(__doc__, file=sys.stderr)
         return 2

@@ -1,0 +1,141 @@
+"""The lean runner: what it takes itself, what sends it to mitmdump, and its hook table."""
+
+from __future__ import annotations
+
+import pytest
+from hpn_router.edge import runner
+from hpn_router.edge.runner import (
+    HookTable,
+    UnsupportedArguments,
+    builtin_addons,
+    mitmdump_options,
+    only_in_mitmdump,
+    option_names,
+    parse_args,
+)
+from mitmproxy.addons import save, script
+from mitmproxy.exceptions import AddonHalt
+from mitmproxy.optmanager import OptManager
+
+RUN_SH = [
+    "-s",
+    "/r/addons/router.py",
+    "--mode",
+    "reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080",
+    "--mode",
+    "regular@127.0.0.1:8888",
+    "--set",
+    "confdir=~/.mitmproxy",
+    "--set",
+    "connection_strategy=lazy",
+    "--set",
+    "flow_detail=0",
+]
+
+
+def test_run_sh_arguments_are_taken():
+    args = parse_args([*RUN_SH, "-s", "/x/extra.py", "-w", "/tmp/flows", "-q"])
+    assert args.mode == ["reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080", "regular@127.0.0.1:8888"]
+    assert args.scripts == ["/r/addons/router.py", "/x/extra.py"]
+    assert args.setoptions == ["confdir=~/.mitmproxy", "connection_strategy=lazy", "flow_detail=0"]
+    assert (args.save_stream_file, args.quiet) == ("/tmp/flows", True)
+
+
+def test_equals_and_short_forms_are_taken():
+    args = parse_args(["--mode=regular@127.0.0.1:1", "-m", "reverse:http://a@2", "--set=a=b", "--scripts", "s.py"])
+    assert args.mode == ["regular@127.0.0.1:1", "reverse:http://a@2"]
+    assert (args.setoptions, args.scripts) == (["a=b"], ["s.py"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["-p", "8080"], "-p 8080"),
+        (["-v"], "-v"),
+        (["--mo", "regular"], "--mo regular"),  # no abbreviations: mitmdump would read it its own way
+        (["--web-port", "1"], "--web-port 1"),
+        (["-h"], "-h"),
+        (["-s"], "incomplete arguments"),
+        (["extra-positional"], "extra-positional"),
+    ],
+)
+def test_other_arguments_are_named_for_mitmdump(argv, named):
+    with pytest.raises(UnsupportedArguments) as e:
+        parse_args([*RUN_SH, *argv])
+    assert str(e.value) == named
+
+
+@pytest.mark.parametrize(
+    ("argv", "saves"),
+    [(RUN_SH, False), ([*RUN_SH, "-w", "f"], True), ([*RUN_SH, "--set", "save_stream_file=f"], True)],
+)
+def test_the_save_addon_is_loaded_only_to_save_flows(argv, saves):
+    assert runner.saves_flows(parse_args(argv)) is saves
+    loaded = [type(a) for a in builtin_addons(save_flows=saves)]
+    assert (save.Save in loaded) is saves
+    if saves:  # scripts first, as in mitmdump: the router scrubs a flow before -w writes it
+        assert loaded.index(script.ScriptLoader) < loaded.index(save.Save)
+
+
+def _deferred(*specs: str) -> dict:
+    options = OptManager()
+    options.set(*specs, defer=True)
+    return options.deferred
+
+
+def test_options_only_mitmdumps_addons_know_send_it_to_mitmdump():
+    lean = option_names(builtin_addons(save_flows=False))
+    dump = mitmdump_options()
+    assert {"scripts", "block_global", "body_size_limit", "connection_strategy"} <= lean
+    assert {"anticache", "map_local", "flow_detail", "rfile"} <= dump - lean
+    deferred = _deferred("anticache=true", "map_local=|a|b", "hpn_config=x.yaml", "no_such_option=1", "flow_detail=0")
+    # hpn_config is the router script's own option and a typo is ignored by mitmdump too;
+    # flow_detail=0 is what the runner does anyway (it never prints flows).
+    assert only_in_mitmdump(deferred, lean, dump) == ["anticache", "map_local"]
+    assert only_in_mitmdump(_deferred("flow_detail=2"), lean, dump) == ["flow_detail"]
+    assert only_in_mitmdump(_deferred("flow_detail=1", "flow_detail=0"), lean, dump) == []  # the last one counts
+
+
+def test_the_runner_loads_far_fewer_addons_than_mitmdump():
+    from mitmproxy.addons import default_addons
+
+    assert len(builtin_addons(save_flows=True)) * 2 < len(default_addons())
+
+
+class Calls:
+    def __init__(self, name: str, log: list[str], *, halt: bool = False) -> None:
+        self.name, self.log, self.halt = name, log, halt
+
+    def request(self, flow: object) -> None:
+        self.log.append(self.name)
+        if self.halt:
+            raise AddonHalt
+
+
+class Idle:
+    def __init__(self) -> None:
+        self.addons: list[object] = []  # children, like mitmproxy's ScriptLoader holds scripts
+
+
+async def test_the_hook_table_calls_only_the_addons_that_handle_the_event_in_order():
+    from mitmproxy import master, options
+    from mitmproxy.proxy.layers.http import HttpRequestHook
+    from mitmproxy.test import tflow
+
+    table = HookTable(master.Master(options.Options()))
+    log: list[str] = []
+    first, idle, halting, after = Calls("first", log), Idle(), Calls("halting", log, halt=True), Calls("after", log)
+    table.add(first, idle, halting, after)
+    event = HttpRequestHook(tflow.tflow())
+    assert table.handlers(event) == [first, halting, after]
+    await table.trigger_event(event)
+    assert log == ["first", "halting"]  # AddonHalt stops the chain, as in mitmproxy
+
+    child = Calls("child", log)  # a script loaded later: registered, so the table is looked up again
+    idle.addons.append(child)
+    table.register(child)
+    assert table.handlers(event) == [first, idle, halting, after]
+    table.remove(halting)
+    log.clear()
+    await table.trigger_event(event)
+    assert log == ["first", "child", "after"]
