@@ -14,6 +14,7 @@ from hpn_router.core.errors import ClientApi
 class Endpoint(Enum):
     HEALTH = "health"
     CHAT = "chat"
+    RESPONSES = "responses"  # OpenAI's Responses API
     EMBEDDINGS = "embeddings"
     MODELS = "models"
     MODEL = "model"
@@ -43,6 +44,7 @@ GET, POST = ("GET",), ("POST",)
 _SIMPLE = {
     "/health": (Endpoint.HEALTH, ("GET", "HEAD")),
     "/v1/chat/completions": (Endpoint.CHAT, POST),
+    "/v1/responses": (Endpoint.RESPONSES, POST),
     "/v1/embeddings": (Endpoint.EMBEDDINGS, POST),
     "/v1/models": (Endpoint.MODELS, GET),
 }
