@@ -5,6 +5,11 @@ Gemini emulator, as its users write them."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import openai
@@ -129,3 +134,14 @@ def test_a_failed_upstream_is_an_openai_error(router: Router, emulator) -> None:
         timeout=30,
     )
     assert answer.status_code == 404 and set(answer.json()["error"]) >= {"message", "type", "code"}
+
+
+def test_the_readme_example_runs(router: Router) -> None:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- tested: responses-python -->\s*```python\n(.*?)\n```", text, re.S)
+    assert match, "README.md has no example marked responses-python"
+    code = match.group(1).replace("127.0.0.1:8080", f"127.0.0.1:{router.port}")
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("OPENAI_") and "PROXY" not in k.upper()}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "You said: What is the capital of France?" in result.stdout and "You said: And of Italy?" in result.stdout
