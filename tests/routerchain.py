@@ -14,6 +14,7 @@ from hpn_router.addons.keyrouting import KeyRouting
 from hpn_router.addons.modelsendpoint import ModelsEndpoint
 from hpn_router.addons.native import NativePassthrough
 from hpn_router.addons.poolkeeper import PoolKeeper
+from hpn_router.addons.responses import ResponsesTranslation
 from hpn_router.addons.translation import Translation
 from hpn_router.config import RouterConfig, parse_config
 from hpn_router.core.state import RouterState
@@ -58,7 +59,14 @@ class RouterChain:
         self.transport = FakeTransport(*answers)
         self.state = RouterState()
         models = ModelsEndpoint(clock=lambda: NOW)
-        default = {"chat": ChatTranslation(), "embeddings": Embeddings(), "models": models, "model": models, "native": NativePassthrough()}
+        default = {
+            "chat": ChatTranslation(),
+            "responses": ResponsesTranslation(),
+            "embeddings": Embeddings(),
+            "models": models,
+            "model": models,
+            "native": NativePassthrough(),
+        }
         self.endpoints = Endpoints()
         self.translation = Translation(translators or default)
         self.pool = PoolKeeper(self.state, clock=lambda: NOW)

@@ -37,7 +37,7 @@ class ChatTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = chat_request(flow)
         gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
-        gemini_body = chat_request_to_gemini(request, gemini_model, _options(config))
+        gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
         stream = request.stream
         path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
         query = "alt=sse" if stream else ""
@@ -64,7 +64,7 @@ class ChatTranslation:
             expose_reasoning=config.gemini.expose_reasoning,
             legacy_functions=ctx.legacy_functions,
         )
-        _name_ignored_params(flow)
+        name_ignored_params(flow)
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
         flow.response.stream = StreamAdapter(GeminiStreamDecoder(), encoder)
@@ -93,7 +93,7 @@ class ChatTranslation:
         replace_body(flow.response, json.dumps(completion, ensure_ascii=False).encode())
         # CacheStore stores the completion and Cost reads the answer: neither parses the body.
         ctx.answer = AnswerBody(flow.response.raw_content, answer, completion)
-        _name_ignored_params(flow)
+        name_ignored_params(flow)
 
     def _record_stream(self, flow: http.HTTPFlow) -> None:
         """A streamed answer has gone out; keep what the cost estimator needs."""
@@ -136,11 +136,11 @@ def chat_request(flow: http.HTTPFlow) -> ChatRequest:
     return request
 
 
-def _options(config: RouterConfig) -> TranslateOptions:
+def translate_options(config: RouterConfig) -> TranslateOptions:
     return TranslateOptions(expose_reasoning=config.gemini.expose_reasoning)
 
 
-def _name_ignored_params(flow: http.HTTPFlow) -> None:
+def name_ignored_params(flow: http.HTTPFlow) -> None:
     ignored = context(flow).ignored_params
     if ignored and flow.response is not None:
         flow.response.headers[IGNORED_HEADER] = ", ".join(ignored)

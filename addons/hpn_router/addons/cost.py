@@ -1,7 +1,7 @@
 """CostEstimator: what each answered request would have cost on OpenAI, and the running total.
 
 Runs after the translation (and after CacheStore) in `response`. Counts each client request
-answered with a 200, once: chat completions (cache hits included, at the saved answer's
+answered with a 200, once: chat completions and Responses API answers (chat cache hits included, at the saved answer's
 tokens) and embeddings. Prices come from the dated `pricing` table by the model name the
 client asked for; token counts are Gemini's real ones (the flow context's `Usage`, thinking tokens already
 in its output tokens), estimated as words x 1.3 only where Gemini gave none. Upstream
@@ -43,7 +43,7 @@ from hpn_router.core.routes import Endpoint
 from hpn_router.core.state import RouterState
 
 HEADER = "X-HPN-Saved-USD"
-CHAT, EMBEDDINGS = Endpoint.CHAT.value, Endpoint.EMBEDDINGS.value
+CHAT, RESPONSES, EMBEDDINGS = Endpoint.CHAT.value, Endpoint.RESPONSES.value, Endpoint.EMBEDDINGS.value
 
 
 def price_table(pricing: PricingConfig) -> PriceTable:
@@ -103,9 +103,9 @@ class CostEstimator:
 
 
 def counts(flow: http.HTTPFlow) -> bool:
-    """A client's chat or embeddings request answered with a 200, by Gemini or the cache."""
+    """A client's chat, responses or embeddings request answered with a 200, by Gemini or the cache."""
     ctx = context(flow)
-    if ctx.route not in (CHAT, EMBEDDINGS) or flow.response is None:
+    if ctx.route not in (CHAT, RESPONSES, EMBEDDINGS) or flow.response is None:
         return False
     if flow.is_replay or meta.is_attempt(flow) or flow.response.status_code != 200:
         return False

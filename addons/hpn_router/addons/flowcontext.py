@@ -29,6 +29,7 @@ from typing import Any
 from mitmproxy import http
 
 from hpn_router.core.failover import Attempt
+from hpn_router.core.inbound.openai_responses_request import ResponsesRequest
 from hpn_router.core.model.answer import ChatAnswer, Usage
 from hpn_router.core.model.embedding import EmbeddingRequest
 
@@ -101,6 +102,7 @@ class FlowContext:
     local: bool = False  # the response is the router's own final answer: do not translate
     # The client's request, as the translators read it
     request: Parsed | None = None  # Parsed(raw, ChatRequest): the chat request, read once (addons/chat.chat_request)
+    responses: ResponsesRequest | None = None  # POST /v1/responses: what its answer repeats (ctx.request holds its ChatRequest)
     model: str | None = None  # the model name the client asked for
     gemini_model: str | None = None  # the Gemini model it maps to
     stream: bool = False  # the client asked for a stream
@@ -129,6 +131,7 @@ class FlowContext:
     def release_bodies(self) -> None:
         """The flow has ended: drop the parsed bodies (a view may keep the flow for long)."""
         self.request = None
+        self.responses = None
         self.answer = None
         self.answer_text = None
         self.embeddings = None

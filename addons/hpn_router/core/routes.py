@@ -15,6 +15,7 @@ class Endpoint(Enum):
     HEALTH = "health"
     METRICS = "metrics"  # Prometheus' scrape, answered by the router itself
     CHAT = "chat"
+    RESPONSES = "responses"  # OpenAI's Responses API
     EMBEDDINGS = "embeddings"
     MODELS = "models"
     MODEL = "model"
@@ -45,6 +46,7 @@ _SIMPLE = {
     "/health": (Endpoint.HEALTH, ("GET", "HEAD")),
     "/metrics": (Endpoint.METRICS, GET),
     "/v1/chat/completions": (Endpoint.CHAT, POST),
+    "/v1/responses": (Endpoint.RESPONSES, POST),
     "/v1/embeddings": (Endpoint.EMBEDDINGS, POST),
     "/v1/models": (Endpoint.MODELS, GET),
 }

@@ -1,0 +1,97 @@
+"""ResponsesTranslation: `POST /v1/responses` (OpenAI's Responses API) as Gemini `generateContent`, and back.
+
+A translator run by the Translation addon, like ChatTranslation (addons/chat.py), with another
+inbound pair: the Responses body becomes the same ChatRequest model
+(core/inbound/openai_responses_request.py) and Gemini's answer, streamed or not, becomes a
+Response object or the Responses SSE events (core/inbound/openai_responses_answer.py). The Gemini
+side is the chat one, unchanged. Bad input raises InvalidRequest, which Translation answers
+with a 400 in OpenAI's envelope; nothing is forwarded.
+
+The flash cache does not serve this endpoint yet (it stores chat completions): every request
+goes upstream. Cost counts it like a chat request, from the answer's usage.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from mitmproxy import http
+
+from hpn_router.addons.answers import parse_json_body, replace_body, rewrite_request
+from hpn_router.addons.chat import StreamAdapter, name_ignored_params, translate_options
+from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
+from hpn_router.config import RouterConfig
+from hpn_router.core.inbound.openai_responses_answer import ResponseHead, ResponsesEncoder, new_response_id, response_object
+from hpn_router.core.inbound.openai_responses_request import ResponsesRequest, parse_responses_request
+from hpn_router.core.model.routing import route_model
+from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
+from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini, ignored_params
+
+
+class ResponsesTranslation:
+    def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
+        parsed = responses_request(flow)
+        request = parsed.chat
+        gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
+        gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
+        stream = request.stream
+        path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
+        query = "alt=sse" if stream else ""
+        ctx = context(flow)
+        ctx.model = request.model
+        ctx.gemini_model = gemini_model
+        ctx.stream = stream
+        ctx.upstream = UpstreamPlan("POST", path, query, stream=stream, model=gemini_model)
+        ctx.ignored_params = ignored_params(request, gemini_model)
+        content = json.dumps(gemini_body, ensure_ascii=False).encode()
+        rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
+
+    def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
+        """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""
+        assert flow.response is not None
+        name_ignored_params(flow)
+        flow.response.headers["content-type"] = "text/event-stream"
+        flow.response.headers.pop("content-length", None)
+        flow.response.stream = StreamAdapter(GeminiStreamDecoder(), ResponsesEncoder(_head(flow, config)))  # type: ignore[arg-type]
+
+    def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
+        ctx = context(flow)
+        if ctx.relayed:
+            adapter = flow.response.stream if flow.response else None
+            if isinstance(adapter, StreamAdapter):
+                ctx.usage = adapter.decoder.usage
+                ctx.answer_text = adapter.encoder.text
+                ctx.first_chunk_at = adapter.first_chunk_at  # time to first token, for metrics
+            return
+        assert flow.response is not None
+        answer = gemini_answer(json.loads(flow.response.raw_content or b"{}"))
+        rendered = response_object(answer, _head(flow, config))
+        ctx.usage = answer.usage
+        replace_body(flow.response, json.dumps(rendered, ensure_ascii=False).encode())
+        ctx.answer = AnswerBody(flow.response.raw_content, answer, rendered)
+        name_ignored_params(flow)
+
+
+def responses_request(flow: http.HTTPFlow) -> ResponsesRequest:
+    """The client's Responses request, parsed and validated once per body; its ChatRequest also
+    goes into `ctx.request`, where Cost reads every chat-like request's prompt."""
+    ctx = context(flow)
+    raw = flow.request.raw_content
+    if ctx.responses is None or ctx.request is None or ctx.request.raw is not raw:
+        ctx.responses = parse_responses_request(parse_json_body(flow))
+        ctx.request = Parsed(raw, ctx.responses.chat)
+    return ctx.responses
+
+
+def _head(flow: http.HTTPFlow, config: RouterConfig) -> ResponseHead:
+    ctx = context(flow)
+    parsed = ctx.responses
+    return ResponseHead(
+        response_id=new_response_id(),
+        created=int(time.time()),
+        model=ctx.model or "",
+        echo=parsed.echo if parsed else {},
+        custom_tools=parsed.custom_tools if parsed else frozenset(),
+        expose_reasoning=config.gemini.expose_reasoning,
+    )

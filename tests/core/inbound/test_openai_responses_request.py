@@ -1,0 +1,159 @@
+"""A Responses API body read into the ChatRequest model: golden pairs (Responses body -> the Gemini
+body the chat translator makes of it) and the 400s for what the router cannot do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hpn_router.core.errors import InvalidRequest
+from hpn_router.core.inbound.openai_responses_request import parse_responses_request
+from hpn_router.core.model.request import Message, OutputFormat, Signature, TextPart, ToolChoice, ToolResult
+from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini
+from hpn_router.core.toolids import encode_call_id
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "translate" / "responses"
+GOLDEN = sorted(p.name.removesuffix(".responses.json") for p in DATA.glob("*.responses.json"))
+WEATHER = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+
+
+def parse(**fields: object):
+    return parse_responses_request({"model": "gpt-4o", "input": "hi", **fields})
+
+
+def refused(**fields: object) -> InvalidRequest:
+    with pytest.raises(InvalidRequest) as err:
+        parse(**fields)
+    return err.value
+
+
+def test_golden_set_is_complete() -> None:
+    assert len(GOLDEN) >= 3
+    for name in GOLDEN:
+        assert (DATA / f"{name}.gemini.json").exists(), name
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_golden_request(name: str) -> None:
+    body = json.loads((DATA / f"{name}.responses.json").read_text(encoding="utf-8"))
+    expected = json.loads((DATA / f"{name}.gemini.json").read_text(encoding="utf-8"))
+    assert chat_request_to_gemini(parse_responses_request(body).chat, "gemini-2.5-flash", TranslateOptions()) == expected
+
+
+def test_a_string_input_is_one_user_message_and_instructions_come_first() -> None:
+    request = parse(instructions="Be brief.").chat
+    assert request.messages == (Message("system", (TextPart("Be brief."),)), Message("user", (TextPart("hi"),)))
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"max_output_tokens": 50, "temperature": 0.5, "top_p": 1}, {"max_output_tokens": 50, "temperature": 0.5, "top_p": 1}),
+        ({"reasoning": {"effort": "max"}}, {"reasoning_effort": "xhigh"}),
+        ({"reasoning": {"effort": "minimal"}}, {"reasoning_effort": "minimal"}),
+        ({"stream": True}, {"stream": True}),
+        ({"safety_identifier": "u1", "user": "u2"}, {"end_user": "u1"}),
+        ({"text": {"format": {"type": "json_object"}}}, {"output_format": OutputFormat("json")}),
+        ({"metadata": {"a": "b"}, "store": True, "include": [], "prompt_cache_key": "k"}, {"extra": {"prompt_cache_key": "k"}}),
+        (
+            {"tools": [WEATHER], "tool_choice": {"type": "function", "name": "get_weather"}},
+            {"tool_choice": ToolChoice("required", ("get_weather",))},
+        ),
+        (
+            {
+                "tools": [WEATHER],
+                "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "get_weather"}]},
+            },
+            {"tool_choice": ToolChoice("auto", ("get_weather",))},
+        ),
+    ],
+)
+def test_responses_fields_become_the_models(fields: dict, expected: dict) -> None:
+    request = parse(**fields).chat
+    assert {name: getattr(request, name) for name in expected} == expected
+
+
+def test_the_echo_repeats_what_the_response_object_shows() -> None:
+    request = parse(tools=[WEATHER], temperature=0.3, text={"format": {"type": "text"}, "verbosity": "low"}, metadata={"x": "1"})
+    assert request.echo == {
+        "tools": [WEATHER],
+        "temperature": 0.3,
+        "metadata": {"x": "1"},
+        "text": {"format": {"type": "text"}, "verbosity": "low"},
+    }
+
+
+def test_a_call_id_the_router_minted_carries_its_signature_back() -> None:
+    call_id = encode_call_id("fc_1", "c2ln")
+    items = [
+        {"role": "user", "content": "weather?"},
+        {"type": "function_call", "call_id": call_id, "name": "get_weather", "arguments": ""},
+        {"type": "function_call_output", "call_id": call_id, "output": "sunny"},
+    ]
+    messages = parse(input=items, tools=[WEATHER]).chat.messages
+    call = messages[1].tool_calls[0]
+    assert call.arguments == {} and call.provider_id == "fc_1" and call.signature == Signature("c2ln", "gemini")
+    assert messages[2] == Message("tool", (ToolResult((TextPart("sunny"),), call_id=call_id, name="get_weather"),))
+
+
+def test_custom_tools_become_one_string_functions() -> None:
+    request = parse(tools=[{"type": "custom", "name": "apply_patch", "description": "Patch"}])
+    assert request.custom_tools == frozenset({"apply_patch"})
+    tool = request.chat.tools[0]
+    assert tool.name == "apply_patch" and tool.parameters["required"] == ["input"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "kind", ["web_search", "file_search", "computer_use_preview", "code_interpreter", "image_generation", "mcp", "local_shell"]
+)
+def test_hosted_tools_are_refused_by_name(kind: str) -> None:
+    err = refused(tools=[WEATHER, {"type": kind}])
+    assert err.param == "tools[1].type" and kind in err.message and err.code == "unsupported_value"
+
+
+def test_previous_response_id_is_answered_as_openai_answers_an_unknown_id() -> None:
+    err = refused(previous_response_id="resp_1")
+    assert (err.message, err.param, err.code) == (
+        "Previous response with id 'resp_1' not found.",
+        "previous_response_id",
+        "previous_response_not_found",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"model": ""}, "model"),
+        ({"input": []}, "input"),
+        ({"input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
+        ({"input": [{"type": "function_call_output", "call_id": "nope", "output": "x"}]}, "input[0].call_id"),
+        ({"input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "[1]"}]}, "input[0].arguments"),
+        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].id"),
+        ({"input": [{"type": "web_search_call"}]}, "input[0].type"),
+        ({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]}, "input[0].content[0].file_id"),
+        ({"input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "input[0].content[0].type"),
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools[0].name"),
+        ({"tools": [WEATHER, WEATHER]}, "tools[1].name"),
+        ({"tool_choice": "required"}, "tool_choice"),
+        ({"tools": [WEATHER], "tool_choice": {"type": "function", "name": "other"}}, "tool_choice.name"),
+        ({"tools": [WEATHER], "tool_choice": {"type": "web_search_preview"}}, "tool_choice.type"),
+        ({"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema"),
+        ({"text": {"format": {"type": "yaml"}}}, "text.format.type"),
+        ({"reasoning": {"effort": "huge"}}, "reasoning.effort"),
+        ({"temperature": 2.5}, "temperature"),
+        ({"max_output_tokens": 0}, "max_output_tokens"),
+        ({"stream": "yes"}, "stream"),
+        ({"instructions": 5}, "instructions"),
+        ({"background": True}, "background"),
+        ({"prompt": {"id": "pmpt_1"}}, "prompt"),
+        ({"conversation": "conv_1"}, "conversation"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_param(fields: dict, param: str) -> None:
+    assert refused(**fields).param == param
+
+
+def test_a_body_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(InvalidRequest):
+        parse_responses_request([1])
