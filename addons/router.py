@@ -47,6 +47,7 @@ from hpn_router.addons.poolkeeper import PoolKeeper  # noqa: E402
 from hpn_router.addons.proxyauth import ProxyClientAuth  # noqa: E402
 from hpn_router.addons.requestids import RequestIds  # noqa: E402
 from hpn_router.addons.responses import ResponsesTranslation  # noqa: E402
+from hpn_router.addons.responsestore import StoredResponses  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
 from hpn_router.addons.timeouts import Timeouts  # noqa: E402
 from hpn_router.addons.translation import Translation  # noqa: E402
@@ -68,12 +69,21 @@ timeouts = Timeouts()  # closes client connections too slow with their headers, 
 health = Health(state)  # answers /health, counts answered requests
 endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
 chat = ChatTranslation()  # /v1/chat/completions <-> generateContent
-responses = ResponsesTranslation()  # /v1/responses (OpenAI's Responses API) <-> generateContent
+responses = ResponsesTranslation()  # /v1/responses (OpenAI's Responses API) <-> generateContent; keeps responses
+stored_responses = StoredResponses(responses.store)  # GET/DELETE /v1/responses/{id} from that store
 embeddings = Embeddings()  # /v1/embeddings <-> batchEmbedContents
 models = ModelsEndpoint()  # /v1/models from Gemini's live list + aliases
 native = NativePassthrough()  # Gemini's own API with a pool key
 translation = Translation(  # one addon in the chain, dispatching by the flow's endpoint
-    {"chat": chat, "responses": responses, "embeddings": embeddings, "models": models, "model": models, "native": native}
+    {
+        "chat": chat,
+        "responses": responses,
+        "response": stored_responses,
+        "embeddings": embeddings,
+        "models": models,
+        "model": models,
+        "native": native,
+    }
 )
 pool_keeper = PoolKeeper(state)  # the key pool from each config; the state file (lock, restore, saves)
 key_routing = KeyRouting(state, relay=relay)  # last in `request`: attempts with pool keys, failover, relay

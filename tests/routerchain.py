@@ -10,11 +10,13 @@ from typing import Any
 from hpn_router.addons.chat import ChatTranslation
 from hpn_router.addons.embeddings import Embeddings
 from hpn_router.addons.endpoints import Endpoints
+from hpn_router.addons.flowcontext import context
 from hpn_router.addons.keyrouting import KeyRouting
 from hpn_router.addons.modelsendpoint import ModelsEndpoint
 from hpn_router.addons.native import NativePassthrough
 from hpn_router.addons.poolkeeper import PoolKeeper
 from hpn_router.addons.responses import ResponsesTranslation
+from hpn_router.addons.responsestore import StoredResponses
 from hpn_router.addons.translation import Translation
 from hpn_router.config import RouterConfig, parse_config
 from hpn_router.core.state import RouterState
@@ -59,9 +61,11 @@ class RouterChain:
         self.transport = FakeTransport(*answers)
         self.state = RouterState()
         models = ModelsEndpoint(clock=lambda: NOW)
+        self.responses = ResponsesTranslation(clock=lambda: NOW)
         default = {
             "chat": ChatTranslation(),
-            "responses": ResponsesTranslation(),
+            "responses": self.responses,
+            "response": StoredResponses(self.responses.store, clock=lambda: NOW),
             "embeddings": Embeddings(),
             "models": models,
             "model": models,
@@ -75,15 +79,18 @@ class RouterChain:
         for addon in (self.endpoints, self.translation, self.pool, self.routing):
             addon.apply(cfg)
 
-    async def send(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> http.HTTPFlow:
+    async def send(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, *, client: str | None = None
+    ) -> http.HTTPFlow:
         """One client request through the request hooks, then (if Gemini answered it) the
-        response hooks."""
+        response hooks. `client` is the name Access would have given the client."""
         flow = tflow.tflow()
         flow.response = None
         flow.request.method, flow.request.path = method, path
         flow.request.headers.clear()
         flow.request.headers.update({"host": "localhost", "content-type": "application/json", **(headers or {})})
         flow.request.content = b"" if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+        context(flow).client = client
         self.endpoints.request(flow)
         self.translation.request(flow)
         await self.routing.request(flow)

@@ -17,12 +17,20 @@ from hpn_router.core.routes import Endpoint, allowed_methods, client_api, match
         ("GET", "/v1beta/models/gemini-2.5-flash:generateContent", ("POST",)),
         ("POST", "/v1beta/models", ("GET",)),
         ("PUT", "/v1/models/gpt-4o", ("GET",)),
+        ("POST", "/v1/responses/resp_1", ("GET", "DELETE")),
     ],
 )
 def test_wrong_method_names_the_allowed_ones(method: str, path: str, allowed: tuple[str, ...]) -> None:
     route = match(method, path)
     assert route.endpoint is Endpoint.METHOD_NOT_ALLOWED and route.allowed == allowed
     assert allowed_methods(path) == allowed
+
+
+def test_one_stored_response_is_read_or_deleted_by_its_id() -> None:
+    for method in ("GET", "DELETE"):
+        route = match(method, "/v1/responses/resp_%41b/")
+        assert route.endpoint is Endpoint.RESPONSE and route.response_id == "resp_Ab"
+    assert match("GET", "/v1/responses/resp_1/input_items").endpoint is Endpoint.NOT_FOUND
 
 
 def test_unknown_paths_allow_nothing() -> None:

@@ -30,7 +30,7 @@ def answer_error(flow: http.HTTPFlow, err: RouterError) -> None:
     context(flow).local = True
 
 
-_OPENAI_ONLY = frozenset({Endpoint.CHAT.value, Endpoint.RESPONSES.value, Endpoint.EMBEDDINGS.value})
+_OPENAI_ONLY = frozenset({Endpoint.CHAT.value, Endpoint.RESPONSES.value, Endpoint.RESPONSE.value, Endpoint.EMBEDDINGS.value})
 _MODELS = frozenset({Endpoint.MODELS.value, Endpoint.MODEL.value})  # OpenAI's paths, and google-genai's with api_version="v1"
 
 

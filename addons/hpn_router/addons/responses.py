@@ -7,6 +7,12 @@ Response object or the Responses SSE events (core/inbound/openai_responses_answe
 side is the chat one, unchanged. Bad input raises InvalidRequest, which Translation answers
 with a 400 in OpenAI's envelope; nothing is forwarded.
 
+Responses are stored (core/inbound/openai_responses_store.py) unless the request says
+`store: false`: a later request's `previous_response_id` continues the stored conversation (an
+unknown id, or another client's, is OpenAI's 400 `previous_response_not_found`), and
+StoredResponses (addons/responsestore.py) answers `GET`/`DELETE /v1/responses/{id}` from the
+same store. A failed response is not kept.
+
 The flash cache does not serve this endpoint yet (it stores chat completions): every request
 goes upstream. Cost counts it like a chat request, from the answer's usage.
 """
@@ -15,23 +21,48 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
+from loguru import logger
 from mitmproxy import http
 
 from hpn_router.addons.answers import parse_json_body, replace_body, rewrite_request
 from hpn_router.addons.chat import StreamAdapter, name_ignored_params, translate_options
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
 from hpn_router.config import RouterConfig
+from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_responses_answer import ResponseHead, ResponsesEncoder, new_response_id, response_object
-from hpn_router.core.inbound.openai_responses_request import ResponsesRequest, parse_responses_request
+from hpn_router.core.inbound.openai_responses_request import (
+    ResponsesRequest,
+    output_messages,
+    parse_responses_request,
+    previous_response_id,
+)
+from hpn_router.core.inbound.openai_responses_store import ResponseStore, stored_response
+from hpn_router.core.model.request import Message
 from hpn_router.core.model.routing import route_model
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
 from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini, ignored_params
 
+ANONYMOUS = "anonymous"  # Access's name for a client without a token (no client tokens configured)
+History = Callable[[str], "tuple[Message, ...] | None"]
+
 
 class ResponsesTranslation:
+    def __init__(self, store: ResponseStore | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store if store is not None else ResponseStore()
+        self.clock = clock
+
+    def apply(self, config: RouterConfig) -> None:
+        limits = config.responses
+        self.store.configure(
+            max_entries=limits.store_max, max_bytes=limits.store_max_bytes, ttl_seconds=limits.store_ttl_seconds, now=self.clock()
+        )
+
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
-        parsed = responses_request(flow)
+        owner = context(flow).client or ANONYMOUS
+        parsed = responses_request(flow, lambda response_id: self.store.conversation(response_id, owner, self.clock()))
         request = parsed.chat
         gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
         gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
@@ -53,7 +84,7 @@ class ResponsesTranslation:
         name_ignored_params(flow)
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
-        flow.response.stream = StreamAdapter(GeminiStreamDecoder(), ResponsesEncoder(_head(flow, config)))  # type: ignore[arg-type]
+        flow.response.stream = StreamAdapter(GeminiStreamDecoder(), ResponsesEncoder(self._head(flow, config)))  # type: ignore[arg-type]
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         ctx = context(flow)
@@ -63,35 +94,56 @@ class ResponsesTranslation:
                 ctx.usage = adapter.decoder.usage
                 ctx.answer_text = adapter.encoder.text
                 ctx.first_chunk_at = adapter.first_chunk_at  # time to first token, for metrics
+                if adapter.encoder.response is not None:
+                    self._keep(flow, adapter.encoder.response)
             return
         assert flow.response is not None
         answer = gemini_answer(json.loads(flow.response.raw_content or b"{}"))
-        rendered = response_object(answer, _head(flow, config))
+        rendered = response_object(answer, self._head(flow, config))
         ctx.usage = answer.usage
         replace_body(flow.response, json.dumps(rendered, ensure_ascii=False).encode())
         ctx.answer = AnswerBody(flow.response.raw_content, answer, rendered)
         name_ignored_params(flow)
+        self._keep(flow, rendered)
+
+    def _keep(self, flow: http.HTTPFlow, response: dict[str, Any]) -> None:
+        """Store a response its request let us store, with the conversation it ends."""
+        ctx = context(flow)
+        parsed = ctx.responses
+        if parsed is None or response.get("store") is not True or response.get("status") == "failed":
+            return
+        try:
+            conversation = output_messages(response.get("output") or [], parsed.conversation)
+        except InvalidRequest as e:  # an output the input reader refuses: answered, just not continuable
+            logger.warning("Response {} not stored: its output does not read back as input ({})", response.get("id"), e.message)
+            return
+        self.store.put(stored_response(ctx.client or ANONYMOUS, response, conversation), self.clock())
+
+    def _head(self, flow: http.HTTPFlow, config: RouterConfig) -> ResponseHead:
+        ctx = context(flow)
+        parsed = ctx.responses
+        echo: dict[str, Any] = dict(parsed.echo) if parsed else {}
+        echo["store"] = bool(parsed and parsed.store and self.store.enabled)
+        echo["previous_response_id"] = parsed.previous_response_id if parsed else None
+        return ResponseHead(
+            response_id=new_response_id(),
+            created=int(time.time()),
+            model=ctx.model or "",
+            echo=echo,
+            custom_tools=parsed.custom_tools if parsed else frozenset(),
+            expose_reasoning=config.gemini.expose_reasoning,
+        )
 
 
-def responses_request(flow: http.HTTPFlow) -> ResponsesRequest:
+def responses_request(flow: http.HTTPFlow, history: History = lambda response_id: None) -> ResponsesRequest:
     """The client's Responses request, parsed and validated once per body; its ChatRequest also
-    goes into `ctx.request`, where Cost reads every chat-like request's prompt."""
+    goes into `ctx.request`, where Cost reads every chat-like request's prompt. `history` finds
+    the stored conversation a `previous_response_id` names (None: not found)."""
     ctx = context(flow)
     raw = flow.request.raw_content
     if ctx.responses is None or ctx.request is None or ctx.request.raw is not raw:
-        ctx.responses = parse_responses_request(parse_json_body(flow))
+        body = parse_json_body(flow)
+        previous = previous_response_id(body) if isinstance(body, dict) else None
+        ctx.responses = parse_responses_request(body, history(previous) if previous is not None else None)
         ctx.request = Parsed(raw, ctx.responses.chat)
     return ctx.responses
-
-
-def _head(flow: http.HTTPFlow, config: RouterConfig) -> ResponseHead:
-    ctx = context(flow)
-    parsed = ctx.responses
-    return ResponseHead(
-        response_id=new_response_id(),
-        created=int(time.time()),
-        model=ctx.model or "",
-        echo=parsed.echo if parsed else {},
-        custom_tools=parsed.custom_tools if parsed else frozenset(),
-        expose_reasoning=config.gemini.expose_reasoning,
-    )

@@ -255,6 +255,17 @@ class CacheConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponsesConfig:
+    # OpenAI keeps responses 30 days; a gateway's memory is smaller, and an agent's loop
+    # continues its last response within seconds.
+    store_max: int = setting(
+        1000, integer(0), "Responses API responses kept for `previous_response_id` and `GET /v1/responses/{id}`; 0: none"
+    )
+    store_max_bytes: int = setting(64 * 1024 * 1024, integer(1024), "bytes of stored responses kept at most (64 MiB); the oldest go first")
+    store_ttl_seconds: int = setting(3600, integer(1), "how long a stored response can be continued or read")
+
+
+@dataclass(frozen=True, slots=True)
 class PricingConfig:
     as_of: str = setting("2024-01-25", simple("string", as_text), "the date of the prices")
     default: PriceConfig = PriceConfig(Decimal("0.50"), Decimal("1.50"))
@@ -273,6 +284,7 @@ class RouterConfig:
         {}, simple("map", as_model_map, null_is_default=True), "OpenAI model name → Gemini model; `gemini-*` names pass through"
     )
     cache: CacheConfig = CacheConfig()
+    responses: ResponsesConfig = ResponsesConfig()
     pricing: PricingConfig = PricingConfig()
     intercept_hosts: tuple[str, ...] = setting(
         DEFAULT_INTERCEPT_HOSTS,

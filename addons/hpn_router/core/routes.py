@@ -16,6 +16,7 @@ class Endpoint(Enum):
     METRICS = "metrics"  # Prometheus' scrape, answered by the router itself
     CHAT = "chat"
     RESPONSES = "responses"  # OpenAI's Responses API
+    RESPONSE = "response"  # one stored response: GET or DELETE /v1/responses/{id}
     EMBEDDINGS = "embeddings"
     MODELS = "models"
     MODEL = "model"
@@ -31,6 +32,7 @@ class Route:
     action: str | None = None  # NATIVE: generateContent, streamGenerateContent, ...
     version: str = "v1beta"
     allowed: tuple[str, ...] = ()  # METHOD_NOT_ALLOWED: the methods the path does allow
+    response_id: str | None = None  # for RESPONSE
 
 
 # google-genai sends /v1/models/{m}:generateContent when given a custom base URL, so native
@@ -39,9 +41,11 @@ class Route:
 _NATIVE = re.compile(r"^/(v1|v1beta)/models/([^/:]+):([A-Za-z]+)$")
 _NATIVE_MODELS = re.compile(r"^/(v1beta)/models(?:/([^/:]+))?$")
 _OPENAI_MODEL = re.compile(r"^/v1/models/(.+)$")
+_RESPONSE = re.compile(r"^/v1/responses/([^/]+)$")
 NATIVE_ACTIONS = {"generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"}
 
 GET, POST = ("GET",), ("POST",)
+GET_DELETE = ("GET", "DELETE")
 _SIMPLE = {
     "/health": (Endpoint.HEALTH, ("GET", "HEAD")),
     "/metrics": (Endpoint.METRICS, GET),
@@ -67,6 +71,8 @@ def match(method: str, raw_path: str) -> Route:
     if native_models := _NATIVE_MODELS.match(path):
         version, model = native_models.groups()
         return Route(Endpoint.NATIVE, unquote(model) if model else None, None, version)
+    if response := _RESPONSE.match(path):
+        return Route(Endpoint.RESPONSE, response_id=unquote(response.group(1)))
     model = _OPENAI_MODEL.match(path)
     assert model is not None  # allowed_methods knows no other path
     return Route(Endpoint.MODEL, unquote(model.group(1)))
@@ -82,6 +88,8 @@ def allowed_methods(raw_path: str) -> tuple[str, ...]:
         return POST if native.group(3) in NATIVE_ACTIONS else ()
     if _NATIVE_MODELS.match(path) or _OPENAI_MODEL.match(path):
         return GET
+    if _RESPONSE.match(path):
+        return GET_DELETE
     return ()
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from hpn_router.core.errors import InvalidRequest
-from hpn_router.core.inbound.openai_responses_request import parse_responses_request
-from hpn_router.core.model.request import Message, OutputFormat, Signature, TextPart, ToolChoice, ToolResult
+from hpn_router.core.inbound.openai_responses_request import output_messages, parse_responses_request
+from hpn_router.core.model.request import Message, OutputFormat, Signature, TextPart, ToolCall, ToolChoice, ToolResult
 from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini
 from hpn_router.core.toolids import encode_call_id
 
@@ -119,6 +119,62 @@ def test_previous_response_id_is_answered_as_openai_answers_an_unknown_id() -> N
         "previous_response_id",
         "previous_response_not_found",
     )
+
+
+HISTORY = (
+    Message("user", (TextPart("What is the weather in Paris?"),)),
+    Message("assistant", (), (ToolCall("get_weather", {"city": "Paris"}, id="call_1"),)),
+)
+
+
+def test_a_previous_conversation_comes_before_the_input_and_after_the_instructions() -> None:
+    request = parse_responses_request(
+        {"model": "gpt-4o", "instructions": "Be brief", "previous_response_id": "resp_1", "input": "And tomorrow?"}, history=HISTORY
+    )
+    assert request.previous_response_id == "resp_1"
+    assert request.conversation == (*HISTORY, Message("user", (TextPart("And tomorrow?"),)))
+    assert request.chat.messages == (Message("system", (TextPart("Be brief"),)), *request.conversation)
+
+
+def test_a_call_output_may_answer_a_call_of_the_previous_response() -> None:
+    output = {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}
+    body = {"model": "gpt-4o", "previous_response_id": "resp_1", "input": [output]}
+    request = parse_responses_request(body, history=HISTORY)
+    assert request.conversation[-1] == Message("tool", (ToolResult((TextPart("sunny"),), call_id="call_1", name="get_weather"),))
+    with pytest.raises(InvalidRequest) as err:  # without the history the call is unknown
+        parse_responses_request({**body, "previous_response_id": None})
+    assert err.value.param == "input[0].call_id"
+
+
+def test_history_is_only_used_with_a_previous_response_id() -> None:
+    request = parse_responses_request({"model": "gpt-4o", "input": "hi"}, history=HISTORY)
+    assert request.conversation == (Message("user", (TextPart("hi"),)),)
+
+
+def test_previous_response_id_must_be_a_string() -> None:
+    assert refused(previous_response_id=5).param == "previous_response_id"
+
+
+def test_store_is_on_unless_the_request_says_false() -> None:
+    assert parse().store and parse(store=True).store and not parse(store=False).store
+
+
+def test_output_items_read_back_as_the_assistant_turn_after_the_history() -> None:
+    output = [
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Let me look", "annotations": []}]},
+        {"type": "function_call", "id": "fc_1", "call_id": "call_2", "name": "get_weather", "arguments": '{"city": "Rome"}'},
+        {"type": "custom_tool_call", "id": "ctc_1", "call_id": "call_3", "name": "apply_patch", "input": "diff"},
+    ]
+    history = (Message("user", (TextPart("Rome?"),)),)
+    messages = output_messages(output, history)
+    assert messages[0] == history[0] and len(messages) == 2
+    turn = messages[1]
+    assert turn.role == "assistant" and turn.content == (TextPart("Let me look"),)
+    assert [(c.name, c.id, dict(c.arguments)) for c in turn.tool_calls] == [
+        ("get_weather", "call_2", {"city": "Rome"}),
+        ("apply_patch", "call_3", {"input": "diff"}),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -105,9 +105,9 @@ def envelope(head: ResponseHead, status: str, output: list[dict[str, Any]], usag
         "model": head.model,
         "output": output,
         "parallel_tool_calls": echo.get("parallel_tool_calls", True),
-        "previous_response_id": None,
+        "previous_response_id": echo.get("previous_response_id"),
         "reasoning": {"effort": None, "summary": None, **(echo.get("reasoning") or {})},
-        "store": False,  # the router keeps no responses: an id from here cannot be continued
+        "store": echo.get("store", False),  # True only when the router keeps it (core/inbound/openai_responses_store.py)
         "temperature": echo.get("temperature", 1.0),
         "text": {"format": {"type": "text"}, **(echo.get("text") or {})},
         "tool_choice": echo.get("tool_choice", "auto"),

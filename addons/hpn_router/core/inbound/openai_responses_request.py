@@ -8,8 +8,9 @@ request becomes, so the Gemini translator, the cache key and cost serve both unc
 
 What the router cannot do is refused with a 400 naming the field, never dropped silently:
 OpenAI's hosted tools (`web_search`, `file_search`, `code_interpreter`, ...), uploaded file ids,
-stored prompts, background runs, and `previous_response_id`/`conversation` (the router keeps
-no responses: answered as OpenAI answers an unknown id). Codex's `custom` (freeform) tools are
+stored prompts, background runs and `conversation`. `previous_response_id` needs the stored
+conversation it names (core/inbound/openai_responses_store.py) passed in as `history`: without
+one it is answered as OpenAI answers an unknown id. Codex's `custom` (freeform) tools are
 mapped: each becomes a function with one string parameter, `input`, and its calls go back as
 `custom_tool_call` items (core/inbound/openai_responses_answer.py).
 
@@ -17,6 +18,8 @@ Usage:
     request = parse_responses_request(json.loads(raw))     # raises InvalidRequest
     request.chat          # the ChatRequest
     request.echo          # the request fields the Response object repeats
+    request.conversation  # history + input as messages, for the next turn to continue
+    parse_responses_request(body, history=stored.conversation)   # a previous_response_id found
 """
 
 from __future__ import annotations
@@ -85,22 +88,30 @@ class ResponsesRequest:
     echo: Mapping[str, Any] = field(default_factory=dict)  # what the Response object repeats
     custom_tools: frozenset[str] = frozenset()  # names of the client's custom (freeform) tools
     reasoning_summary: str | None = None
+    conversation: tuple[Message, ...] = ()  # the history, then the input (not the instructions)
+    previous_response_id: str | None = None
+    store: bool = True  # OpenAI's default: a response is kept unless the request says `store: false`
 
 
-def parse_responses_request(body: object) -> ResponsesRequest:
-    """Validate `body` (the parsed JSON) and read it; raise InvalidRequest naming the field."""
+def parse_responses_request(body: object, history: tuple[Message, ...] | None = None) -> ResponsesRequest:
+    """Validate `body` (the parsed JSON) and read it; raise InvalidRequest naming the field.
+    `history` is the stored conversation its `previous_response_id` names (None: not found)."""
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise fail("model", "must be a non-empty string")
+    previous = previous_response_id(body)
+    if previous is not None and history is None:
+        raise previous_not_found(previous)
     _refuse_server_state(body)
     _check_scalars(body)
     tools, custom = _tools(body.get("tools"))
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise fail("instructions", "must be a string")
-    messages = ((Message("system", (TextPart(instructions),)),) if instructions else ()) + _input(body.get("input"), custom)
+    conversation = _input(body.get("input"), custom, history if previous is not None and history else ())
+    messages = ((Message("system", (TextPart(instructions),)),) if instructions else ()) + conversation
     reasoning = _object(body, "reasoning")
     effort = reasoning.get("effort")
     if effort is not None and effort not in REASONING_EFFORTS:
@@ -126,7 +137,30 @@ def parse_responses_request(body: object) -> ResponsesRequest:
         echo={name: body[name] for name in ECHO_FIELDS if body.get(name) is not None} | _echo_nested(body),
         custom_tools=frozenset(custom),
         reasoning_summary=summary if isinstance(summary, str) else None,
+        conversation=conversation,
+        previous_response_id=previous,
+        store=body.get("store") is not False,
     )
+
+
+def previous_response_id(body: dict[str, Any]) -> str | None:
+    """The id a request continues from, checked (a string), or None."""
+    previous = body.get("previous_response_id")
+    if previous is not None and (not isinstance(previous, str) or not previous):
+        raise fail("previous_response_id", "must be a non-empty string")
+    return previous
+
+
+def previous_not_found(response_id: str) -> InvalidRequest:
+    """OpenAI's answer to an unknown, expired or unstored id, word for word."""
+    message = f"Previous response with id '{response_id}' not found."
+    return InvalidRequest(message, param="previous_response_id", code="previous_response_not_found")
+
+
+def output_messages(output: list[Any], history: tuple[Message, ...] = ()) -> tuple[Message, ...]:
+    """A Response's output items (as the router rendered them) as the model's messages after
+    `history`: they are valid input items, so they read back like a client's replay of them."""
+    return _Conversation(set(), history).read(output)
 
 
 def _echo_nested(body: dict[str, Any]) -> dict[str, Any]:
@@ -139,11 +173,7 @@ def _echo_nested(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _refuse_server_state(body: dict[str, Any]) -> None:
-    """What needs responses, prompts or runs kept on the server: the router keeps none."""
-    previous = body.get("previous_response_id")
-    if previous is not None:
-        message = f"Previous response with id '{previous}' not found."
-        raise InvalidRequest(message, param="previous_response_id", code="previous_response_not_found")
+    """What needs conversations, prompts or runs kept on the server: the router keeps none."""
     conversation = body.get("conversation")
     if conversation is not None:
         shown = conversation.get("id") if isinstance(conversation, dict) else conversation
@@ -300,23 +330,23 @@ def _declared(name: object, p: str, names: set[str]) -> str:
     return name
 
 
-def _input(items: object, custom: set[str]) -> tuple[Message, ...]:
+def _input(items: object, custom: set[str], history: tuple[Message, ...]) -> tuple[Message, ...]:
     if isinstance(items, str):
-        return (Message("user", (TextPart(items),)),)
+        return (*history, Message("user", (TextPart(items),)))
     if not isinstance(items, list) or not items:
         raise fail("input", "must be a string or a non-empty array of input items")
-    return _Conversation(custom).read(items)
+    return _Conversation(custom, history).read(items)
 
 
 class _Conversation:
     """Input items -> messages. Consecutive `function_call` items (and the assistant message
     right before them) are one assistant turn, as a chat history spells it; a call's output
-    must answer a call made before it."""
+    must answer a call made before it, in the items or in the `history` they continue."""
 
-    def __init__(self, custom: set[str]) -> None:
+    def __init__(self, custom: set[str], history: tuple[Message, ...] = ()) -> None:
         self.custom = custom
-        self.messages: list[Message] = []
-        self.calls: dict[str, str] = {}  # call_id -> name, of every call seen so far
+        self.messages: list[Message] = list(history)
+        self.calls: dict[str, str] = {c.id: c.name for m in history for c in m.tool_calls if c.id}  # call_id -> name
 
     def read(self, items: list[Any]) -> tuple[Message, ...]:
         for i, item in enumerate(items):
