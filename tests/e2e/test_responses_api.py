@@ -145,3 +145,63 @@ def test_the_readme_example_runs(router: Router) -> None:
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "You said: What is the capital of France?" in result.stdout and "You said: And of Italy?" in result.stdout
+
+
+def test_previous_response_id_continues_the_conversation(client: openai.OpenAI) -> None:
+    first = client.responses.create(model=FLASH, instructions="Be brief.", input="My name is Ada.")
+    assert first.store is True
+    follow_up = client.responses.create(model=FLASH, input="What is my name?", previous_response_id=first.id)
+    alone = client.responses.create(model=FLASH, input="What is my name?")
+    assert follow_up.previous_response_id == first.id and follow_up.output_text.endswith("You said: What is my name?")
+    # The emulator counts every turn it is sent: the follow-up carried the first turn and its answer.
+    assert follow_up.usage is not None and alone.usage is not None and first.usage is not None
+    answer_tokens = first.usage.output_tokens - first.usage.output_tokens_details.reasoning_tokens
+    assert follow_up.usage.input_tokens > alone.usage.input_tokens + answer_tokens
+
+
+def test_a_tool_loop_continues_from_the_stored_call(client: openai.OpenAI) -> None:
+    # Gemini 3: the emulator rejects a function call that comes back without its thought signature.
+    first = client.responses.create(model=GEMINI3, input="Weather in Paris?", tools=[WEATHER])
+    [call] = [item for item in first.output if item.type == "function_call"]
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": '{"temp": 21}'}
+    second = client.responses.create(model=GEMINI3, input=[output], tools=[WEATHER], previous_response_id=first.id)
+    assert second.status == "completed" and second.output_text.startswith("Tool results received")
+
+
+def test_a_stored_response_is_retrieved_and_deleted(client: openai.OpenAI) -> None:
+    created = client.responses.create(model=FLASH, input="Keep this")
+    retrieved = client.responses.retrieve(created.id)
+    assert retrieved.id == created.id and retrieved.output_text == created.output_text
+    client.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve("resp_never_made")
+
+
+def test_store_false_cannot_be_continued(client: openai.OpenAI) -> None:
+    created = client.responses.create(model=FLASH, input="Forget this", store=False)
+    assert created.store is False
+    with pytest.raises(openai.BadRequestError) as err:
+        client.responses.create(model=FLASH, input="Again", previous_response_id=created.id)
+    assert isinstance(err.value.body, dict) and err.value.body["code"] == "previous_response_not_found"
+
+
+def test_another_client_token_can_neither_read_nor_continue_a_response(make_router) -> None:
+    router = make_router(config={"server": {"client_tokens": ["token-of-alice-0123456789", "token-of-bob-0123456789ab"]}})
+    alice, bob = (openai.OpenAI(base_url=router.base_url, api_key=token, max_retries=0) for token in ("token-of-alice-0123456789", "token-of-bob-0123456789ab"))
+    created = alice.responses.create(model=FLASH, input="Alice's secret")
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.retrieve(created.id)
+    with pytest.raises(openai.BadRequestError) as err:
+        bob.responses.create(model=FLASH, input="What did she say?", previous_response_id=created.id)
+    assert isinstance(err.value.body, dict) and err.value.body["param"] == "previous_response_id"
+    assert alice.responses.retrieve(created.id).output_text == created.output_text
+
+
+def test_a_streamed_response_is_stored_and_continued(client: openai.OpenAI) -> None:
+    with client.responses.stream(model=FLASH, input="Stream and keep this") as stream:
+        final = stream.get_final_response()
+    assert final.store is True and client.responses.retrieve(final.id).output_text == final.output_text
+    follow_up = client.responses.create(model=FLASH, input="Go on", previous_response_id=final.id)
+    assert follow_up.previous_response_id == final.id and follow_up.status == "completed"
