@@ -188,8 +188,9 @@ def test_store_false_cannot_be_continued(client: openai.OpenAI) -> None:
 
 
 def test_another_client_token_can_neither_read_nor_continue_a_response(make_router) -> None:
-    router = make_router(config={"server": {"client_tokens": ["token-of-alice-0123456789", "token-of-bob-0123456789ab"]}})
-    alice, bob = (openai.OpenAI(base_url=router.base_url, api_key=token, max_retries=0) for token in ("token-of-alice-0123456789", "token-of-bob-0123456789ab"))
+    tokens = ["token-of-alice-0123456789", "token-of-bob-0123456789ab"]
+    router = make_router(config={"server": {"client_tokens": tokens}})
+    alice, bob = (openai.OpenAI(base_url=router.base_url, api_key=token, max_retries=0) for token in tokens)
     created = alice.responses.create(model=FLASH, input="Alice's secret")
     with pytest.raises(openai.NotFoundError):
         bob.responses.retrieve(created.id)
