@@ -38,6 +38,7 @@ from hpn_router.addons.health import Health  # noqa: E402
 from hpn_router.addons.interception import Interception  # noqa: E402
 from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
 from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
+from hpn_router.addons.messages import CountTokens, MessagesTranslation  # noqa: E402
 from hpn_router.addons.metrics import Metrics, MetricsEndpoint  # noqa: E402
 from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
@@ -69,11 +70,22 @@ health = Health(state)  # answers /health, counts answered requests
 endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
 chat = ChatTranslation()  # /v1/chat/completions <-> generateContent
 responses = ResponsesTranslation()  # /v1/responses (OpenAI's Responses API) <-> generateContent
+messages = MessagesTranslation()  # /v1/messages (Anthropic's Messages API) <-> generateContent
+count_tokens = CountTokens()  # /v1/messages/count_tokens <-> countTokens
 embeddings = Embeddings()  # /v1/embeddings <-> batchEmbedContents
 models = ModelsEndpoint()  # /v1/models from Gemini's live list + aliases
 native = NativePassthrough()  # Gemini's own API with a pool key
 translation = Translation(  # one addon in the chain, dispatching by the flow's endpoint
-    {"chat": chat, "responses": responses, "embeddings": embeddings, "models": models, "model": models, "native": native}
+    {
+        "chat": chat,
+        "responses": responses,
+        "messages": messages,
+        "count_tokens": count_tokens,
+        "embeddings": embeddings,
+        "models": models,
+        "model": models,
+        "native": native,
+    }
 )
 pool_keeper = PoolKeeper(state)  # the key pool from each config; the state file (lock, restore, saves)
 key_routing = KeyRouting(state, relay=relay)  # last in `request`: attempts with pool keys, failover, relay

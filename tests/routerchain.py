@@ -14,6 +14,7 @@ from hpn_router.addons.keyrouting import KeyRouting
 from hpn_router.addons.modelsendpoint import ModelsEndpoint
 from hpn_router.addons.native import NativePassthrough
 from hpn_router.addons.poolkeeper import PoolKeeper
+from hpn_router.addons.messages import CountTokens, MessagesTranslation
 from hpn_router.addons.responses import ResponsesTranslation
 from hpn_router.addons.translation import Translation
 from hpn_router.config import RouterConfig, parse_config
@@ -62,6 +63,8 @@ class RouterChain:
         default = {
             "chat": ChatTranslation(),
             "responses": ResponsesTranslation(),
+            "messages": MessagesTranslation(),
+            "count_tokens": CountTokens(),
             "embeddings": Embeddings(),
             "models": models,
             "model": models,
