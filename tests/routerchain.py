@@ -11,10 +11,10 @@ from hpn_router.addons.chat import ChatTranslation
 from hpn_router.addons.embeddings import Embeddings
 from hpn_router.addons.endpoints import Endpoints
 from hpn_router.addons.keyrouting import KeyRouting
+from hpn_router.addons.messages import CountTokens, MessagesTranslation
 from hpn_router.addons.modelsendpoint import ModelsEndpoint
 from hpn_router.addons.native import NativePassthrough
 from hpn_router.addons.poolkeeper import PoolKeeper
-from hpn_router.addons.messages import CountTokens, MessagesTranslation
 from hpn_router.addons.responses import ResponsesTranslation
 from hpn_router.addons.translation import Translation
 from hpn_router.config import RouterConfig, parse_config

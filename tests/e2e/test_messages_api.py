@@ -81,7 +81,9 @@ def test_streaming_keeps_anthropics_event_order_and_ends_with_usage(client: anth
 
 
 def test_a_streamed_tool_call_arrives_as_input_json(client: anthropic.Anthropic) -> None:
-    with client.messages.stream(model=GEMINI3, max_tokens=500, messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[WEATHER]) as stream:
+    with client.messages.stream(
+        model=GEMINI3, max_tokens=500, messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[WEATHER]
+    ) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_message()
     assert "input_json" in kinds  # the SDK's event for an input_json_delta
@@ -100,7 +102,12 @@ def test_bad_input_is_an_anthropic_400_naming_the_field(client: anthropic.Anthro
     assert answer.status_code == 400
     assert answer.json() == {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: Field required"}}
     with pytest.raises(anthropic.BadRequestError):
-        client.messages.create(model="claude-x", max_tokens=10, messages=[{"role": "user", "content": "hi"}], tools=[{"type": "web_search_20250305", "name": "web_search"}])  # type: ignore[list-item]
+        client.messages.create(
+            model="claude-x",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "hi"}],
+            tools=[{"type": "web_search_20250305", "name": "web_search"}],
+        )  # type: ignore[list-item]
 
 
 def test_client_tokens_are_accepted_as_x_api_key_and_a_bad_one_is_an_authentication_error(make_router, emulator) -> None:

@@ -12,7 +12,10 @@ from hpn_router.config import RouterConfig
 from hpn_router.core.errors import MethodNotAllowed, NotFoundError, RouterError
 from hpn_router.core.routes import Endpoint, match
 
-SERVED = "/v1/chat/completions, /v1/responses, /v1/messages, /v1/messages/count_tokens, /v1/embeddings, /v1/models, /v1beta/models/... (Gemini's own API) and /health"
+SERVED = (
+    "/v1/chat/completions, /v1/responses, /v1/messages, /v1/messages/count_tokens, /v1/embeddings,"
+    " /v1/models, /v1beta/models/... (Gemini's own API) and /health"
+)
 
 
 class Endpoints:

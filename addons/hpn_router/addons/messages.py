@@ -15,6 +15,7 @@ message like a chat request, from the answer's usage.
 from __future__ import annotations
 
 import json
+import time
 
 from mitmproxy import http
 
@@ -56,7 +57,7 @@ class MessagesTranslation:
         name_ignored_params(flow)
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
-        flow.response.stream = StreamAdapter(GeminiStreamDecoder(), MessagesEncoder(_head(flow, config)))  # type: ignore[arg-type]
+        flow.response.stream = MessagesStreamAdapter(GeminiStreamDecoder(), MessagesEncoder(_head(flow, config)))  # type: ignore[arg-type]
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         ctx = context(flow)
@@ -74,6 +75,23 @@ class MessagesTranslation:
         replace_body(flow.response, json.dumps(rendered, ensure_ascii=False).encode())
         ctx.answer = AnswerBody(flow.response.raw_content, answer, rendered)
         name_ignored_params(flow)
+
+
+class MessagesStreamAdapter(StreamAdapter):
+    """StreamAdapter, telling the encoder the usage Gemini has reported so far until the message
+    starts: Anthropic's `message_start` carries the input tokens, and Gemini's decoder reports
+    usage as an event only at the end."""
+
+    encoder: MessagesEncoder
+
+    def __call__(self, data: bytes) -> list[bytes]:
+        events = self.decoder.feed(data) if data else self.decoder.finish()
+        if not self.encoder.started:
+            self.encoder.usage = self.decoder.usage
+        chunks = [chunk for chunk in self.encoder.encode_all(events) if chunk]
+        if chunks and self.first_chunk_at is None:
+            self.first_chunk_at = time.time()
+        return chunks
 
 
 class CountTokens:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from hpn_router.addons.answers import anthropic_client, answer_error, answer_json, rewrite_request
+from hpn_router.addons.answers import answer_error, answer_json, anthropic_client, rewrite_request
 from hpn_router.addons.flowcontext import GeminiListing, UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import InvalidRequestError, NotFoundError

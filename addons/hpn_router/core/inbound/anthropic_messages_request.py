@@ -131,10 +131,10 @@ def _effort(body: dict[str, Any]) -> str | None:
     if kind != "enabled":
         raise fail("thinking.type", "must be 'enabled', 'adaptive' or 'disabled'")
     budget = thinking.get("budget_tokens")
-    if not (is_int(budget) and budget >= 1024):
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1024:
         raise fail("thinking.budget_tokens", "must be an integer >= 1024")
     limit = body.get("max_tokens")
-    if is_int(limit) and budget >= limit:
+    if isinstance(limit, int) and budget >= limit:
         raise fail("thinking.budget_tokens", "must be less than max_tokens")
     return next((effort for ceiling, effort in BUDGET_EFFORTS if budget <= ceiling), "xhigh")
 
@@ -167,7 +167,9 @@ def _tools(tools: object) -> tuple[Tool, ...]:
             raise fail(p, "must be an object")
         kind = tool.get("type")
         if kind not in (None, "custom"):
-            problem = f"the server tool {kind!r} runs on Anthropic's servers and is not supported by this Gemini gateway; declare custom tools"
+            problem = (
+                f"the server tool {kind!r} runs on Anthropic's servers and is not supported by this Gemini gateway; declare custom tools"
+            )
             raise fail(f"{p}.type", problem, UNSUPPORTED)
         name, schema = tool.get("name"), tool.get("input_schema")
         if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
@@ -296,7 +298,9 @@ class _Conversation:
         elif isinstance(content, str):
             parts = (TextPart(content),) if content else ()
         elif isinstance(content, list):
-            parts = tuple(part for j, b in enumerate(content) for part in _content_block(b, _kind(b, f"{q}.content[{j}]"), f"{q}.content[{j}]"))
+            parts = tuple(
+                part for j, b in enumerate(content) for part in _content_block(b, _kind(b, f"{q}.content[{j}]"), f"{q}.content[{j}]")
+            )
         else:
             raise fail(f"{q}.content", "must be a string or an array of content blocks")
         return ToolResult(parts, call_id=call_id, name=self.calls[call_id], is_error=block.get("is_error") is True)
