@@ -132,6 +132,15 @@ def test_an_exhausted_pool_is_a_rate_limit_error_with_retry_after(make_router, e
     assert int(info.value.response.headers["retry-after"]) >= 1
 
 
+def test_a_rate_limited_key_fails_over_before_the_client_sees_a_byte(make_router, emulator) -> None:
+    router = make_router(keys=KEYS[:2])
+    emulator.set_key(0, "rate_limit")
+    with claude(router).messages.stream(model=FLASH, max_tokens=200, messages=[{"role": "user", "content": "hi"}]) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].text.endswith("You said: hi")
+    assert [entry["status"] for entry in emulator.stats()["requests"]] == [429, 200]
+
+
 def test_models_are_listed_in_anthropics_shape_for_anthropic_clients(client: anthropic.Anthropic) -> None:
     page = client.models.list()
     assert page.data and all(model.type == "model" and model.display_name for model in page.data)
