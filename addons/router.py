@@ -38,6 +38,7 @@ from hpn_router.addons.health import Health  # noqa: E402
 from hpn_router.addons.interception import Interception  # noqa: E402
 from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
 from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
+from hpn_router.addons.messages import CountTokens, MessagesTranslation  # noqa: E402
 from hpn_router.addons.metrics import Metrics, MetricsEndpoint  # noqa: E402
 from hpn_router.addons.modelsendpoint import ModelsEndpoint  # noqa: E402
 from hpn_router.addons.native import NativePassthrough  # noqa: E402
@@ -71,6 +72,8 @@ endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
 chat = ChatTranslation()  # /v1/chat/completions <-> generateContent
 responses = ResponsesTranslation()  # /v1/responses (OpenAI's Responses API) <-> generateContent; keeps responses
 stored_responses = StoredResponses(responses.store)  # GET/DELETE /v1/responses/{id} from that store
+messages = MessagesTranslation()  # /v1/messages (Anthropic's Messages API) <-> generateContent
+count_tokens = CountTokens()  # /v1/messages/count_tokens <-> countTokens
 embeddings = Embeddings()  # /v1/embeddings <-> batchEmbedContents
 models = ModelsEndpoint()  # /v1/models from Gemini's live list + aliases
 native = NativePassthrough()  # Gemini's own API with a pool key
@@ -79,6 +82,8 @@ translation = Translation(  # one addon in the chain, dispatching by the flow's 
         "chat": chat,
         "responses": responses,
         "response": stored_responses,
+        "messages": messages,
+        "count_tokens": count_tokens,
         "embeddings": embeddings,
         "models": models,
         "model": models,

@@ -12,6 +12,7 @@ from hpn_router.addons.embeddings import Embeddings
 from hpn_router.addons.endpoints import Endpoints
 from hpn_router.addons.flowcontext import context
 from hpn_router.addons.keyrouting import KeyRouting
+from hpn_router.addons.messages import CountTokens, MessagesTranslation
 from hpn_router.addons.modelsendpoint import ModelsEndpoint
 from hpn_router.addons.native import NativePassthrough
 from hpn_router.addons.poolkeeper import PoolKeeper
@@ -66,6 +67,8 @@ class RouterChain:
             "chat": ChatTranslation(),
             "responses": self.responses,
             "response": StoredResponses(self.responses.store, clock=lambda: NOW),
+            "messages": MessagesTranslation(),
+            "count_tokens": CountTokens(),
             "embeddings": Embeddings(),
             "models": models,
             "model": models,

@@ -56,7 +56,7 @@ def test_a_body_that_is_not_json_is_a_400_saying_why(content, message):
 
 def test_the_rewritten_request_carries_no_client_credentials():
     flow = client_flow()
-    for name in ("authorization", "x-goog-api-key", "cookie", "openai-organization", "OpenAI-Project"):
+    for name in ("authorization", "x-goog-api-key", "x-api-key", "cookie", "openai-organization", "OpenAI-Project"):
         flow.request.headers[name] = "secret"
     flow.request.headers["content-type"] = "text/plain"
     flow.request.headers["user-agent"] = "sdk"
@@ -99,6 +99,21 @@ def test_the_error_format_follows_the_endpoint_then_the_path():
     connect = tflow.tflow()
     connect.request.method, connect.request.path = "CONNECT", ""
     assert error_format(connect) is ClientApi.OPENAI
+
+
+def test_an_anthropic_client_is_told_by_its_route_path_or_header():
+    messages = client_flow()
+    messages.request.path = "/v1/messages"
+    assert error_format(messages) is ClientApi.ANTHROPIC  # not routed yet (a 401 from Access)
+    context(messages).route = "messages"
+    messages.request.path = "/v1beta/models/gemini-2.5-flash:generateContent"  # rewritten into Gemini's
+    assert error_format(messages) is ClientApi.ANTHROPIC
+    context(messages).route = "count_tokens"
+    assert error_format(messages) is ClientApi.ANTHROPIC
+    listing = client_flow()
+    listing.request.method, listing.request.path = "GET", "/v1/models"
+    listing.request.headers["anthropic-version"] = "2023-06-01"
+    assert error_format(listing) is ClientApi.ANTHROPIC
 
 
 def test_a_google_client_gets_the_routers_errors_in_googles_envelope():

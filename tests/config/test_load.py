@@ -149,7 +149,7 @@ def test_client_and_admin_tokens():
 def test_proxy_listener_confdir_and_mitmweb_cap():
     config = parse_config(ONE_KEY, {})
     assert (config.server.proxy_port, config.server.confdir, config.server.mitmweb_max_flows) == (8888, "~/.mitmproxy", 1000)
-    assert config.intercept_hosts == ("api.openai.com",)
+    assert config.intercept_hosts == ("api.openai.com", "api.anthropic.com")
     raw = {
         **ONE_KEY,
         "server": {"proxy_port": 9999, "confdir": "/srv/ca", "mitmweb_max_flows": 50},

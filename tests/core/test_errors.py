@@ -104,7 +104,10 @@ def test_every_error_renders_with_its_status_in_every_client_format(cls, api):
     envelope = json.loads(body)["error"]
     assert status == error.status and 400 <= status < 600 and envelope["message"] == "x"
     assert headers == {"content-type": "application/json", **error.headers()}
-    if api is ClientApi.GEMINI:  # google-genai reads code, message and status
+    if api is ClientApi.ANTHROPIC:  # Anthropic's SDKs read the top-level type and error.type
+        assert json.loads(body)["type"] == "error" and set(envelope) == {"type", "message"}
+        assert envelope["type"] in {*errors.ANTHROPIC_TYPES.values(), "invalid_request_error", "api_error"}
+    elif api is ClientApi.GEMINI:  # google-genai reads code, message and status
         assert envelope["code"] == status and envelope["status"].isupper()
     else:
         assert set(envelope) == {"message", "type", "param", "code"}
@@ -178,3 +181,29 @@ def test_every_error_the_router_answers_is_declared_in_errors_py(tmp_path):
     (tmp_path / "core" / "errors.py").write_text("class RouterError(Exception): ...\n")
     (tmp_path / "addon.py").write_text("from x import errors\nclass Teapot(errors.RouterError):\n    status = 418\n")
     assert router_error_classes_outside_errors_py(tmp_path) == ["addon.py: Teapot"]  # the rule can fail
+
+
+@pytest.mark.parametrize(
+    ("error", "type_"),
+    [
+        (InvalidRequestError("x"), "invalid_request_error"),
+        (errors.Unauthorized("x"), "authentication_error"),
+        (errors.Refused("x"), "permission_error"),
+        (errors.NotFoundError("x"), "not_found_error"),
+        (errors.PayloadTooLarge("x"), "request_too_large"),
+        (RateLimitedError("x", retry_after=1), "rate_limit_error"),
+        (errors.QuotaExhaustedError("x"), "rate_limit_error"),
+        (errors.NoUsableKeyError("x"), "overloaded_error"),
+        (errors.UpstreamError("x", status=504), "timeout_error"),
+        (errors.UpstreamError("x", status=502), "api_error"),
+        (router_failed(), "api_error"),
+    ],
+)
+def test_an_anthropic_client_gets_anthropics_envelope_with_the_type_of_the_status(error, type_):
+    status, body, headers = render(error, ClientApi.ANTHROPIC)
+    assert json.loads(body) == {"type": "error", "error": {"type": type_, "message": error.message}}
+    assert status == error.status and headers == {"content-type": "application/json", **error.headers()}
+
+
+def test_an_anthropic_client_is_told_when_to_retry():
+    assert render(RateLimitedError("x", retry_after=2.5), ClientApi.ANTHROPIC)[2]["retry-after"] == "3"

@@ -33,6 +33,13 @@ def test_one_stored_response_is_read_or_deleted_by_its_id() -> None:
     assert match("GET", "/v1/responses/resp_1/input_items").endpoint is Endpoint.NOT_FOUND
 
 
+def test_anthropics_paths_are_served_with_claude_codes_query() -> None:
+    assert match("POST", "/v1/messages?beta=true").endpoint is Endpoint.MESSAGES
+    assert match("POST", "/v1/messages/count_tokens?beta=true").endpoint is Endpoint.COUNT_TOKENS
+    assert match("GET", "/v1/messages").allowed == ("POST",)
+    assert match("POST", "/v1/messages/batches").endpoint is Endpoint.NOT_FOUND
+
+
 def test_unknown_paths_allow_nothing() -> None:
     assert match("GET", "/v1/nope").endpoint is Endpoint.NOT_FOUND
     assert allowed_methods("/v1/nope") == ()
@@ -55,6 +62,10 @@ def test_method_not_allowed_is_a_405_with_allow() -> None:
         ("/v1beta/files/abc", ClientApi.GEMINI),  # a path of Google's the router does not serve: still a Google client
         ("/v1beta", ClientApi.GEMINI),
         ("/v1/chat/completions", ClientApi.OPENAI),
+        ("/v1/messages", ClientApi.ANTHROPIC),
+        ("/v1/messages/count_tokens?beta=true", ClientApi.ANTHROPIC),
+        ("/v1/messages/batches", ClientApi.ANTHROPIC),  # not served: still an Anthropic client
+        ("/v1/messagesx", ClientApi.OPENAI),
         ("/v1/models/gpt-4o", ClientApi.OPENAI),
         ("/v1/models", ClientApi.OPENAI),
         ("/v1betax/models", ClientApi.OPENAI),

@@ -1,7 +1,8 @@
 """Access: admits only the router's clients, and only bodies it can safely read.
 
 - `server.client_tokens` set: every API request needs `Authorization: Bearer <token>`
-  (Google's SDK may send it as `x-goog-api-key` on the native paths); else 401. `/health`
+  (Google's SDK may send it as `x-goog-api-key` on the native paths, Anthropic's SDKs and
+  Claude Code as `x-api-key`); else 401. `/health`
   stays open but shows anonymous callers only the status.
 - `/admin/...` needs the separate `server.admin_token`; so does `/metrics` when that token is set
   (open without it, like Prometheus' own exporters).
@@ -84,7 +85,7 @@ class Access:
         if path == "/health":
             return
         if config.server.client_tokens and client == "anonymous":
-            raise Unauthorized("Missing or unknown client token: send Authorization: Bearer <token>.")
+            raise Unauthorized("Missing or unknown client token: send Authorization: Bearer <token> (or x-api-key: <token>).")
         retry_after = self.limiter.admit(client, self.clock())
         if retry_after is not None:
             raise RateLimitedError(f"Client rate limit of {config.server.client_rpm} requests per minute reached.", retry_after=retry_after)
@@ -93,7 +94,8 @@ class Access:
     def _client(self, flow: http.HTTPFlow, config: RouterConfig) -> str:
         if not config.server.client_tokens:
             return "anonymous"
-        presented = bearer_token(flow.request.headers.get("authorization")) or flow.request.headers.get("x-goog-api-key")
+        headers = flow.request.headers
+        presented = bearer_token(headers.get("authorization")) or headers.get("x-goog-api-key") or headers.get("x-api-key")
         index = match_token(presented, config.server.client_tokens)
         if index is None:
             return "anonymous"

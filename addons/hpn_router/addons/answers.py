@@ -31,20 +31,26 @@ def answer_error(flow: http.HTTPFlow, err: RouterError) -> None:
 
 
 _OPENAI_ONLY = frozenset({Endpoint.CHAT.value, Endpoint.RESPONSES.value, Endpoint.RESPONSE.value, Endpoint.EMBEDDINGS.value})
+_ANTHROPIC = frozenset({Endpoint.MESSAGES.value, Endpoint.COUNT_TOKENS.value})
 _MODELS = frozenset({Endpoint.MODELS.value, Endpoint.MODEL.value})  # OpenAI's paths, and google-genai's with api_version="v1"
 
 
 def error_format(flow: http.HTTPFlow) -> ClientApi:
     """The API whose error format the flow's client reads: its endpoint's, once Endpoints has
     named it (a translator may have rewritten the path into Gemini's since), else its path's.
-    On /v1/models Google's clients are told by their headers, as ModelsEndpoint tells them."""
+    On /v1/models Google's and Anthropic's clients are told by their headers, as ModelsEndpoint
+    tells them."""
     ctx = context(flow)
     if ctx.route == Endpoint.NATIVE.value or ctx.gemini_listing is not None:
         return ClientApi.GEMINI
     if ctx.route in _OPENAI_ONLY:
         return ClientApi.OPENAI
+    if ctx.route in _ANTHROPIC:
+        return ClientApi.ANTHROPIC
     if (ctx.route or match(flow.request.method, flow.request.path).endpoint.value) in _MODELS:
-        return ClientApi.GEMINI if _google_client(flow) else ClientApi.OPENAI
+        if _google_client(flow):
+            return ClientApi.GEMINI
+        return ClientApi.ANTHROPIC if anthropic_client(flow) else ClientApi.OPENAI
     return client_api(flow.request.path)
 
 
@@ -56,6 +62,11 @@ def _google_client(flow: http.HTTPFlow) -> bool:
         user_agent=headers.get("user-agent"),
         query_key=flow.request.query.get("key"),
     )
+
+
+def anthropic_client(flow: http.HTTPFlow) -> bool:
+    """Anthropic's SDKs and Claude Code send `anthropic-version` on every request."""
+    return "anthropic-version" in flow.request.headers
 
 
 def replace_body(response: http.Response, body: bytes, content_type: str = "application/json") -> None:
@@ -94,7 +105,7 @@ def parse_json_body(flow: http.HTTPFlow) -> Any:
         raise InvalidRequestError(f"The request body is not valid JSON: {e}.") from None
 
 
-CLIENT_CREDENTIALS = ("authorization", "x-goog-api-key", "cookie", "openai-organization", "openai-project")
+CLIENT_CREDENTIALS = ("authorization", "x-goog-api-key", "x-api-key", "cookie", "openai-organization", "openai-project")
 _CREDENTIALS = frozenset(name.encode() for name in CLIENT_CREDENTIALS)
 
 

@@ -43,7 +43,7 @@ from hpn_router.core.routes import Endpoint
 from hpn_router.core.state import RouterState
 
 HEADER = "X-HPN-Saved-USD"
-CHAT, RESPONSES, EMBEDDINGS = Endpoint.CHAT.value, Endpoint.RESPONSES.value, Endpoint.EMBEDDINGS.value
+CHAT, RESPONSES, MESSAGES, EMBEDDINGS = Endpoint.CHAT.value, Endpoint.RESPONSES.value, Endpoint.MESSAGES.value, Endpoint.EMBEDDINGS.value
 
 
 def price_table(pricing: PricingConfig) -> PriceTable:
@@ -103,9 +103,9 @@ class CostEstimator:
 
 
 def counts(flow: http.HTTPFlow) -> bool:
-    """A client's chat, responses or embeddings request answered with a 200, by Gemini or the cache."""
+    """A client's chat, responses, messages or embeddings request answered with a 200, by Gemini or the cache."""
     ctx = context(flow)
-    if ctx.route not in (CHAT, RESPONSES, EMBEDDINGS) or flow.response is None:
+    if ctx.route not in (CHAT, RESPONSES, MESSAGES, EMBEDDINGS) or flow.response is None:
         return False
     if flow.is_replay or meta.is_attempt(flow) or flow.response.status_code != 200:
         return False

@@ -13,8 +13,8 @@ from hpn_router.core.errors import MethodNotAllowed, NotFoundError, RouterError
 from hpn_router.core.routes import Endpoint, match
 
 SERVED = (
-    "/v1/chat/completions, /v1/responses (and /v1/responses/{id}), /v1/embeddings, /v1/models, "
-    "/v1beta/models/... (Gemini's own API) and /health"
+    "/v1/chat/completions, /v1/responses (and /v1/responses/{id}), /v1/messages, /v1/messages/count_tokens,"
+    " /v1/embeddings, /v1/models, /v1beta/models/... (Gemini's own API) and /health"
 )
 
 

@@ -4,7 +4,9 @@ Gemini's own for Google's clients.
 The list is Gemini's live model list (fetched through KeyRouting with a pool key, read into
 the neutral ModelInfo list by core/providers/gemini/models.py) plus the configured aliases
 (core/model/catalog.py), written in OpenAI's shape by core/inbound/openai_models.py, and
-cached for a few minutes so model pickers don't spend quota. google-genai told
+cached for a few minutes so model pickers don't spend quota. A request carrying
+`anthropic-version` (Anthropic's SDKs, Claude Code) gets Anthropic's list shape
+(core/inbound/anthropic_models.py). google-genai told
 `api_version="v1"` lists and gets models on these same paths: a request carrying Google's
 headers (`x-goog-api-key`, `x-goog-api-client`, google-genai's user agent, or `?key=`) gets
 Gemini's pages and model resources from the same cached list, and Gemini's error bodies.
@@ -18,12 +20,13 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from hpn_router.addons.answers import answer_error, answer_json, rewrite_request
+from hpn_router.addons.answers import answer_error, answer_json, anthropic_client, rewrite_request
 from hpn_router.addons.flowcontext import GeminiListing, UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import InvalidRequestError, NotFoundError
+from hpn_router.core.inbound.anthropic_models import anthropic_model_list, find_anthropic_model
 from hpn_router.core.inbound.openai_models import find_model, openai_model_list
-from hpn_router.core.model.catalog import listed_models
+from hpn_router.core.model.catalog import ModelInfo, listed_models
 from hpn_router.core.model.routing import bare_name
 from hpn_router.core.providers.gemini.models import (
     find_gemini_model,
@@ -40,6 +43,7 @@ class ModelsEndpoint:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._listing: dict | None = None
+        self._models: list[ModelInfo] = []  # what the listing lists, for Anthropic's shape
         self._gemini_models: list[dict] = []  # Gemini's own resources, for Google's clients
         self._fetched_at = 0.0
 
@@ -67,7 +71,8 @@ class ModelsEndpoint:
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
         models = json.loads(flow.response.raw_content or b"{}").get("models") or []
-        self._listing, self._fetched_at = openai_model_list(listed_models(served_models(models), config.models)), self.clock()
+        self._models = listed_models(served_models(models), config.models)
+        self._listing, self._fetched_at = openai_model_list(self._models), self.clock()
         self._gemini_models = [m for m in models if isinstance(m, dict)]
         self._answer(flow)
 
@@ -78,12 +83,22 @@ class ModelsEndpoint:
             return
         assert self._listing is not None
         model_id = ctx.model_id
-        if model_id is None:
+        if anthropic_client(flow):
+            self._answer_in_anthropics_shape(flow, model_id)
+        elif model_id is None:
             answer_json(flow, 200, self._listing)
         elif (entry := find_model(self._listing, model_id)) is not None:
             answer_json(flow, 200, entry)
         else:
             answer_error(flow, NotFoundError(f"The model '{model_id}' does not exist.", param="model", code="model_not_found"))
+
+    def _answer_in_anthropics_shape(self, flow: http.HTTPFlow, model_id: str | None) -> None:
+        if model_id is None:
+            answer_json(flow, 200, anthropic_model_list(self._models))
+        elif (entry := find_anthropic_model(self._models, model_id)) is not None:
+            answer_json(flow, 200, entry)
+        else:
+            answer_error(flow, NotFoundError(f"model: {model_id}", param="model", code="model_not_found"))  # Anthropic's wording
 
     def _answer_in_geminis_shape(self, flow: http.HTTPFlow, native: GeminiListing) -> None:
         model_id = context(flow).model_id

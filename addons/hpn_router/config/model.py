@@ -37,7 +37,7 @@ DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 # current Flash model.
 DEFAULT_MODEL = "gemini-flash-latest"
 DEFAULT_EMBEDDING_MODEL = "gemini-embedding-001"
-DEFAULT_INTERCEPT_HOSTS = ("api.openai.com",)
+DEFAULT_INTERCEPT_HOSTS = ("api.openai.com", "api.anthropic.com")
 DEFAULT_STATE_FILE = ".hpn/state.json"  # relative to the working directory
 KEY_PROJECTS_ENV = "HPN_KEY_PROJECTS"
 

@@ -20,7 +20,8 @@
 An error knows its status, its code and its headers; it does not know a wire format.
 `render(err, api)` writes it in the format of the client's API (`ClientApi`), one renderer per
 API: OpenAI's `{"error": {message, type, param, code}}`, Google's `{"error": {code, message,
-status, details}}`. Adding a client API is one renderer in RENDERERS.
+status, details}}`, Anthropic's `{"type": "error", "error": {type, message}}`. Adding a client
+API is one renderer in RENDERERS.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class ClientApi(Enum):
 
     OPENAI = "openai"  # /v1/chat/completions, /v1/embeddings, /v1/models, and everything else
     GEMINI = "gemini"  # Gemini's own API (/v1beta/..., /v1/models/{m}:{action}): google-genai
+    ANTHROPIC = "anthropic"  # Anthropic's Messages API (/v1/messages...): Claude Code, Anthropic's SDKs
 
 
 class RouterError(Exception):
@@ -201,9 +203,36 @@ def gemini_error_body_of(err: RouterError) -> dict[str, Any]:
     return gemini_error_body(err.status, err.message, reason=err.code, retry_after=err.retry_after, field=err.param)
 
 
+# Anthropic names an error by its status alone; its SDKs pick the exception class by status too.
+ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    407: "authentication_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",  # every key disabled: like Anthropic's overload, not the client's fault
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def anthropic_error_type(status: int) -> str:
+    return ANTHROPIC_TYPES.get(status) or ("invalid_request_error" if 400 <= status < 500 else "api_error")
+
+
+def anthropic_error_body(err: RouterError) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": anthropic_error_type(err.status), "message": err.message}}
+
+
 RENDERERS: dict[ClientApi, Callable[[RouterError], dict[str, Any]]] = {
     ClientApi.OPENAI: openai_error_body,
     ClientApi.GEMINI: gemini_error_body_of,
+    ClientApi.ANTHROPIC: anthropic_error_body,
 }
 
 

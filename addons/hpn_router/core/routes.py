@@ -17,6 +17,8 @@ class Endpoint(Enum):
     CHAT = "chat"
     RESPONSES = "responses"  # OpenAI's Responses API
     RESPONSE = "response"  # one stored response: GET or DELETE /v1/responses/{id}
+    MESSAGES = "messages"  # Anthropic's Messages API
+    COUNT_TOKENS = "count_tokens"  # Anthropic's POST /v1/messages/count_tokens
     EMBEDDINGS = "embeddings"
     MODELS = "models"
     MODEL = "model"
@@ -51,6 +53,8 @@ _SIMPLE = {
     "/metrics": (Endpoint.METRICS, GET),
     "/v1/chat/completions": (Endpoint.CHAT, POST),
     "/v1/responses": (Endpoint.RESPONSES, POST),
+    "/v1/messages": (Endpoint.MESSAGES, POST),
+    "/v1/messages/count_tokens": (Endpoint.COUNT_TOKENS, POST),
     "/v1/embeddings": (Endpoint.EMBEDDINGS, POST),
     "/v1/models": (Endpoint.MODELS, GET),
 }
@@ -96,8 +100,11 @@ def allowed_methods(raw_path: str) -> tuple[str, ...]:
 def client_api(raw_path: str) -> ClientApi:
     """Whose client calls this path, by the path alone (for an answer given before the flow has
     an endpoint, or on a path the router does not serve): Google's SDKs call /v1beta/... and
-    /v1/models/{m}:{action}; every other path is OpenAI's (or the router's own)."""
+    /v1/models/{m}:{action}, Anthropic's /v1/messages...; every other path is OpenAI's (or the
+    router's own)."""
     path = _clean(raw_path)
+    if path == "/v1/messages" or path.startswith("/v1/messages/"):
+        return ClientApi.ANTHROPIC
     if path == "/v1beta" or path.startswith("/v1beta/") or _NATIVE.match(path):
         return ClientApi.GEMINI
     return ClientApi.OPENAI
