@@ -3,6 +3,7 @@ names only; receivers at the router's own ports are refused."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from hpn_router.addons.flowcontext import UpstreamPlan, context
@@ -31,7 +32,13 @@ def make(url: str = "https://hooks.example.com/hpn", own_ports: frozenset[int] =
     state = RouterState(pool=KeyPool(cfg.key_pool.keys, cooldown_seconds=60))
     webhooks = Webhooks(state, own_ports=lambda: own_ports, clock=lambda: T0)
     webhooks.apply(cfg)
+    webhooks.check_delay = 0.0  # the check runs at the loop's next turn
     return webhooks, state
+
+
+async def settle() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 def upstream_flow() -> http.HTTPFlow:
@@ -42,28 +49,33 @@ def upstream_flow() -> http.HTTPFlow:
     return flow
 
 
-def test_a_cooldown_during_a_request_is_queued_once_with_names_only():
-    webhooks, state = make()
+async def test_a_cooldown_during_a_request_is_queued_once_with_names_only():
+    webhooks, state = make()  # the baseline is taken with the config
     assert state.pool is not None
-    webhooks.response(upstream_flow())  # the baseline: nothing changed yet
+    webhooks.response(upstream_flow())
+    await settle()
     assert len(webhooks.sender.outbox) == 0
     state.pool.report(0, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), T0, MODEL)
     for _ in range(5):  # more requests while it cools: no new event
         webhooks.response(upstream_flow())
+        await settle()
     queued = webhooks.sender.outbox.take_due(T0)
     assert sorted(json.loads(d.body)["type"] for d in queued) == ["key.cooling", "pool.exhausted"]
     assert all(KEY_VALUE.encode() not in d.body and KEY_VALUE[-6:].encode() not in d.body for d in queued)
 
 
-def test_a_request_that_did_not_go_upstream_does_not_check():
+async def test_a_request_that_did_not_go_upstream_does_not_check():
     webhooks, state = make()
     assert state.pool is not None
-    webhooks.response(upstream_flow())
     state.pool.report(0, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), T0, MODEL)
     flow = upstream_flow()
     context(flow).attempts = 0
     webhooks.response(flow)
+    await settle()
     assert len(webhooks.sender.outbox) == 0
+    webhooks.response(upstream_flow())  # one that did: the cooldown is seen
+    await settle()
+    assert sorted(json.loads(d.body)["type"] for d in webhooks.sender.outbox.take_due(T0)) == ["key.cooling", "pool.exhausted"]
 
 
 def test_a_receiver_at_the_routers_own_port_is_refused_with_a_line():

@@ -1,7 +1,8 @@
 """Webhooks: signed events (Standard Webhooks) when a key or the pool changes state.
 
-After each request that went upstream (late in `response`, after KeyRouting reported its
-attempts to the pool), and once a second from a timer (a cooldown ends without traffic), the
+A quarter of a second after a request that went upstream (scheduled late in `response`, after
+KeyRouting reported its attempts to the pool; one check for all the requests meanwhile), and
+once a second from a timer (a cooldown ends without traffic), the
 pool's key states are compared with the last ones seen (core/webhooks.TransitionWatch); each
 transition is one event, queued for the sender (edge/webhooks.py), which posts it from a task
 of its own: a request never waits on a receiver.
@@ -35,6 +36,10 @@ from hpn_router.core.webhooks import TransitionWatch, key_views, own_port_refusa
 from hpn_router.edge.webhooks import Endpoint, WebhookSender
 
 TICK_SECONDS = 1.0
+# After a request that went upstream, the check runs this much later, off the request's hook,
+# and once for all the requests meanwhile: with 100 keys a check costs a few milliseconds of
+# the event loop, which a busy router must not pay per request.
+CHECK_DELAY_SECONDS = 0.25
 MAX_MODELS = 64
 
 
@@ -55,6 +60,8 @@ class Webhooks:
         self.models: set[str] = set()
         self._configured: tuple[WebhookConfig, ...] = ()
         self._timer: asyncio.Task[None] | None = None
+        self.check_delay = CHECK_DELAY_SECONDS
+        self._pending: asyncio.TimerHandle | None = None
 
     def apply(self, config: RouterConfig) -> None:
         if not self._configured:
@@ -76,12 +83,18 @@ class Webhooks:
                 return
             if len(self.models) < MAX_MODELS:
                 self.models.add(ctx.upstream.model)
-            if ctx.attempts:
-                self.check()
+            if ctx.attempts and self._pending is None:
+                self._pending = asyncio.get_running_loop().call_later(self.check_delay, self._pending_check)
         except Exception:  # never raise out of a hook: redaction runs after this addon
             logger.exception("webhooks failed")
 
+    def _pending_check(self) -> None:
+        self._pending = None
+        self._check_safely()
+
     async def done(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
         if self._timer is not None:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
