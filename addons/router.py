@@ -53,6 +53,7 @@ from hpn_router.addons.settings import Settings  # noqa: E402
 from hpn_router.addons.timeouts import Timeouts  # noqa: E402
 from hpn_router.addons.translation import Translation  # noqa: E402
 from hpn_router.addons.viewcap import ViewCap  # noqa: E402
+from hpn_router.addons.webhooks import Webhooks  # noqa: E402
 from hpn_router.core.redact import Redactor  # noqa: E402
 from hpn_router.core.state import RouterState  # noqa: E402
 from hpn_router.edge.relay import StreamRelay  # noqa: E402
@@ -97,6 +98,8 @@ passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrou
 flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 metrics = Metrics(state)  # Prometheus series per request; MetricsEndpoint answers GET /metrics
+# Signed webhooks on key and pool transitions; never to the router's own ports.
+webhooks = Webhooks(state, own_ports=lambda: passthrough_guard.listener_ports | {relay.port})
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
 settings = Settings(
@@ -116,6 +119,7 @@ settings = Settings(
         flash_cache,
         cost,
         metrics,
+        webhooks,
         flow_redaction,
     ]
 )
@@ -144,6 +148,7 @@ addons = [
     cost,
     RequestIds(),  # X-Request-Id on every answer, after the translators rebuilt its headers
     metrics,  # after Cost (saved USD) and every addon that fills the flow's context
+    webhooks,  # after KeyRouting reported the attempts to the pool: sees each transition they made
     CorsHeaders(cors),  # after the translation, which rebuilds answers' headers
     view_cap,
     ShowClientRequest(client_view),  # after every addon that reads the upstream request

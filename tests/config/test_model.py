@@ -65,10 +65,13 @@ def test_every_environment_variable_overrides_its_field():
         "HPN_STATE_FILE": "/srv/state.json",
         "HPN_LOG_LEVEL": "error",
         "HPN_GEMINI_BASE_URL": "http://127.0.0.1:1",
+        "HPN_WEBHOOK_URL": "https://hooks.example/hpn",
+        "HPN_WEBHOOK_SECRET": "webhook-secret-cccccccc",
     }
     config = parse_config({}, env)
     declared = [d for d in declared_fields(RouterConfig) if d.setting.env]
     assert sorted(d.setting.env for d in declared if d.setting.env) == sorted(env)
     overridden = {d.path for d in declared if d.attrs is not None and d.value_in(config) != d.default}
     assert overridden == {d.path for d in declared if d.attrs is not None}
-    assert config.key_pool.keys[0].project == "p1"  # the one item field with a variable, given with HPN_API_KEYS
+    assert config.key_pool.keys[0].project == "p1"  # item fields with a variable, given with their list's
+    assert config.webhooks[0].secret == "webhook-secret-cccccccc"

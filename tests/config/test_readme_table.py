@@ -156,5 +156,5 @@ def test_the_example_file_loads_and_gives_the_declared_defaults(uncomment):
     # The example spells out the defaults (its model map and prices are examples, not defaults).
     examples = ("key_pool.keys", "models", "pricing.models", "server.client_tokens", "server.admin_token", "server.cors_origins")
     for d in DECLARED:
-        if d.attrs is not None and not d.path.startswith(examples) and not (uncomment and d.path == "key_pool.limits"):
+        if d.attrs is not None and not d.path.startswith(examples) and not (uncomment and d.path in ("key_pool.limits", "webhooks")):
             assert d.value_in(config) == d.value_in(RouterConfig()), d.path

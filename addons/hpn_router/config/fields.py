@@ -93,9 +93,9 @@ def setting(
     return field(default=default, repr=not secret, compare=compare, metadata=metadata)
 
 
-def required(kind: Kind, help: str, *, secret: bool = False, shown_default: str | None = None) -> Any:
-    """Declare a field the file must give."""
-    return field(repr=not secret, metadata={_SETTING: Setting(kind, help, None, shown_default)})
+def required(kind: Kind, help: str, *, env: str | None = None, secret: bool = False, shown_default: str | None = None) -> Any:
+    """Declare a field the file must give (`env`: a list item's variable, read with its list's)."""
+    return field(repr=not secret, metadata={_SETTING: Setting(kind, help, env, shown_default)})
 
 
 def setting_of(f: Field[Any]) -> Setting | None:

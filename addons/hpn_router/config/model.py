@@ -8,6 +8,8 @@ attributes: `config.server.port`, `config.key_pool.keys[0].name`, `config.gemini
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from hpn_router.config.readers import (
     as_token,
     as_tokens,
     as_url,
+    show,
 )
 
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -135,6 +138,59 @@ class QuotaLimit:
 def _limit_has_a_number(limit: QuotaLimit, path: str) -> None:
     if limit.rpm is None and limit.rpd is None and limit.tpm is None:
         raise ConfigError(f"{path}: give at least one of rpm, rpd, tpm")
+
+
+WEBHOOK_URL_ENV = "HPN_WEBHOOK_URL"
+WEBHOOK_SECRET_ENV = "HPN_WEBHOOK_SECRET"
+# Key and pool transitions a webhook can announce (core/webhooks.py detects them).
+WEBHOOK_EVENTS = ("key.disabled", "key.cooling", "key.recovered", "pool.exhausted", "pool.recovered")
+
+
+def _as_webhook_secret(value: Any, path: str) -> str:
+    """At least 16 characters; a `whsec_` secret (Standard Webhooks) is base64 after its prefix.
+    Messages never show the secret."""
+    if not isinstance(value, str) or len(value.strip()) < 16:
+        raise ConfigError(f"{path}: expected a secret of at least 16 characters")
+    secret = value.strip()
+    if secret.startswith("whsec_"):
+        try:
+            if not base64.b64decode(secret.removeprefix("whsec_"), validate=True):
+                raise ValueError
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"{path}: a whsec_ secret must be base64 after its prefix") from None
+    return secret
+
+
+def _as_webhook_events(value: Any, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{path}: expected a list of event types, got {show(value)}")
+    return tuple(dict.fromkeys(as_choice(item, f"{path}[{i}]", WEBHOOK_EVENTS) for i, item in enumerate(value)))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """One receiver of signed webhooks (Standard Webhooks) on key and pool transitions."""
+
+    url: str = required(URL, "where events are posted (http or https; never the router's own ports)")
+    secret: str = required(
+        simple("string ≥ 16 chars", _as_webhook_secret),
+        "signs each event (`whsec_<base64>` or plain text)",
+        env=WEBHOOK_SECRET_ENV,  # read with HPN_WEBHOOK_URL only (_webhook_from_env): list items take no variables of their own
+        secret=True,
+    )
+    events: tuple[str, ...] = setting(
+        WEBHOOK_EVENTS, simple("list of event types", _as_webhook_events), "the event types this receiver gets", shown_default="all"
+    )
+
+
+def _webhook_from_env(text: str, var: str, env: Mapping[str, str]) -> tuple[WebhookConfig, ...]:
+    """HPN_WEBHOOK_URL (with HPN_WEBHOOK_SECRET) replaces the file's webhooks: one receiver, every event."""
+    if not text.strip():
+        return ()
+    secret = env.get(WEBHOOK_SECRET_ENV, "")
+    if not secret.strip():
+        raise ConfigError(f"{WEBHOOK_SECRET_ENV}: required with {var}")
+    return (WebhookConfig(url=as_url(text.strip(), var), secret=_as_webhook_secret(secret, WEBHOOK_SECRET_ENV)),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +346,12 @@ class RouterConfig:
         DEFAULT_INTERCEPT_HOSTS,
         simple("list of host names", as_host_names, null_is_default=True),
         "hosts the proxy listener decrypts and answers; every other host is tunnelled untouched",
+    )
+    webhooks: tuple[WebhookConfig, ...] = setting(
+        (),
+        list_of(WebhookConfig, "list of webhooks", read_env=_webhook_from_env),
+        f"signed webhooks on key and pool transitions; `{WEBHOOK_URL_ENV}` with `{WEBHOOK_SECRET_ENV}`: one receiver of every event",
+        env=WEBHOOK_URL_ENV,
     )
 
     def named_keys(self) -> dict[str, str]:

@@ -1,0 +1,136 @@
+"""Webhooks: signed events (Standard Webhooks) when a key or the pool changes state.
+
+A quarter of a second after a request that went upstream (scheduled late in `response`, after
+KeyRouting reported its attempts to the pool; one check for all the requests meanwhile), and
+once a second from a timer (a cooldown ends without traffic), the
+pool's key states are compared with the last ones seen (core/webhooks.TransitionWatch); each
+transition is one event, queued for the sender (edge/webhooks.py), which posts it from a task
+of its own: a request never waits on a receiver.
+
+Pool transitions are watched for the models requests asked the pool for (bounded: the first
+MAX_MODELS distinct ones), since exhaustion is per model.
+
+A receiver at one of the router's own ports (its listeners, the relay, mitmweb's UI) is
+refused with an error line: the router would post its webhooks to itself.
+
+Usage:
+    webhooks = Webhooks(state, own_ports=lambda: passthrough_guard.listener_ports | {relay.port})
+    addons = [..., key_routing, pool_keeper, ..., webhooks, ...]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from loguru import logger
+from mitmproxy import http
+
+from hpn_router.addons.flowcontext import context
+from hpn_router.config import RouterConfig
+from hpn_router.config.model import WebhookConfig
+from hpn_router.core.state import RouterState
+from hpn_router.core.webhooks import TransitionWatch, key_views, own_port_refusal, pool_views, safe_url, signing_key
+from hpn_router.edge.webhooks import Endpoint, WebhookSender
+
+TICK_SECONDS = 1.0
+# After a request that went upstream, the check runs this much later, off the request's hook,
+# and once for all the requests meanwhile: with 100 keys a check costs a few milliseconds of
+# the event loop, which a busy router must not pay per request.
+CHECK_DELAY_SECONDS = 0.25
+MAX_MODELS = 64
+
+
+class Webhooks:
+    def __init__(
+        self,
+        state: RouterState,
+        *,
+        own_ports: Callable[[], frozenset[int]] = frozenset,
+        clock: Callable[[], float] = time.time,
+        sender: WebhookSender | None = None,
+    ) -> None:
+        self.state = state
+        self.own_ports = own_ports
+        self.clock = clock
+        self.sender = sender or WebhookSender(clock=clock)
+        self.watch = TransitionWatch()
+        self.models: set[str] = set()
+        self._configured: tuple[WebhookConfig, ...] = ()
+        self._timer: asyncio.Task[None] | None = None
+        self.check_delay = CHECK_DELAY_SECONDS
+        self._pending: asyncio.TimerHandle | None = None
+
+    def apply(self, config: RouterConfig) -> None:
+        if not self._configured:
+            self.watch = TransitionWatch()  # webhooks turned on: what was seen before is stale
+        self._configured = config.webhooks
+        self._set_endpoints()
+        self._check_safely()  # the baseline (or what changed across the reload) before any request
+
+    def running(self) -> None:
+        self._set_endpoints()  # the listeners' ports are known now
+        if self._timer is None:  # also without webhooks: a reload may add some
+            self.sender.start()
+            self._timer = asyncio.get_running_loop().create_task(self._tick(), name="hpn-webhook-timer")
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        try:
+            ctx = context(flow)
+            if not self.sender.endpoints or ctx.upstream is None:
+                return
+            if len(self.models) < MAX_MODELS:
+                self.models.add(ctx.upstream.model)
+            if ctx.attempts and self._pending is None:
+                self._pending = asyncio.get_running_loop().call_later(self.check_delay, self._pending_check)
+        except Exception:  # never raise out of a hook: redaction runs after this addon
+            logger.exception("webhooks failed")
+
+    def _pending_check(self) -> None:
+        self._pending = None
+        self._check_safely()
+
+    async def done(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
+        await self.sender.close()
+
+    def check(self) -> None:
+        """Queues an event for each transition since the last check."""
+        pool = self.state.pool
+        if pool is None:
+            return
+        now = self.clock()
+        for event in self.watch.observe(key_views(pool, now), pool_views(pool, now, self.models), now):
+            subject = event.key if event.key is not None else event.model
+            logger.info("webhook event {} ({}): {}", event.type, subject, event.reason or "")
+            self.sender.enqueue(event)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self._check_safely()
+
+    def _check_safely(self) -> None:
+        try:
+            if self.sender.endpoints:
+                self.check()
+        except Exception:  # a failed check must not stop the timer or a reload
+            logger.exception("webhook check failed")
+
+    def _set_endpoints(self) -> None:
+        endpoints = []
+        for hook in self._configured:
+            refusal = own_port_refusal(hook.url, self.own_ports())
+            if refusal is not None:
+                logger.error("webhooks: {} {}; no events go there", safe_url(hook.url), refusal)
+                continue
+            endpoints.append(Endpoint(hook.url, signing_key(hook.secret), frozenset(hook.events)))
+        self.sender.endpoints = endpoints

@@ -1,0 +1,94 @@
+"""Webhooks hooks: a transition the pool went through during a request is queued once, with
+names only; receivers at the router's own ports are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from hpn_router.addons.flowcontext import UpstreamPlan, context
+from hpn_router.addons.webhooks import Webhooks
+from hpn_router.config import parse_config
+from hpn_router.core.classify import Outcome, Verdict
+from hpn_router.core.keypool import KeyPool
+from hpn_router.core.state import RouterState
+from loguru import logger
+from mitmproxy import http
+from mitmproxy.test import tflow
+
+KEY_VALUE = "AIzaSyWebhookKeyAaaaaaaaaaaaaaaaaaaaaaa"
+MODEL = "gemini-2.5-flash"
+T0 = 1_700_000_000.0
+
+
+def make(url: str = "https://hooks.example.com/hpn", own_ports: frozenset[int] = frozenset({8080})) -> tuple[Webhooks, RouterState]:
+    cfg = parse_config(
+        {
+            "key_pool": {"keys": [{"name": "alpha", "key": KEY_VALUE}], "state_file": ""},
+            "webhooks": [{"url": url, "secret": "a-webhook-secret-0123"}],
+        },
+        {},
+    )
+    state = RouterState(pool=KeyPool(cfg.key_pool.keys, cooldown_seconds=60))
+    webhooks = Webhooks(state, own_ports=lambda: own_ports, clock=lambda: T0)
+    webhooks.apply(cfg)
+    webhooks.check_delay = 0.0  # the check runs at the loop's next turn
+    return webhooks, state
+
+
+async def settle() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def upstream_flow() -> http.HTTPFlow:
+    flow = tflow.tflow(resp=True)
+    ctx = context(flow)
+    ctx.upstream = UpstreamPlan("POST", f"/v1beta/models/{MODEL}:generateContent", "", False, MODEL)
+    ctx.attempts = 1
+    return flow
+
+
+async def test_a_cooldown_during_a_request_is_queued_once_with_names_only():
+    webhooks, state = make()  # the baseline is taken with the config
+    assert state.pool is not None
+    webhooks.response(upstream_flow())
+    await settle()
+    assert len(webhooks.sender.outbox) == 0
+    state.pool.report(0, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), T0, MODEL)
+    for _ in range(5):  # more requests while it cools: no new event
+        webhooks.response(upstream_flow())
+        await settle()
+    queued = webhooks.sender.outbox.take_due(T0)
+    assert sorted(json.loads(d.body)["type"] for d in queued) == ["key.cooling", "pool.exhausted"]
+    assert all(KEY_VALUE.encode() not in d.body and KEY_VALUE[-6:].encode() not in d.body for d in queued)
+
+
+async def test_a_request_that_did_not_go_upstream_does_not_check():
+    webhooks, state = make()
+    assert state.pool is not None
+    state.pool.report(0, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), T0, MODEL)
+    flow = upstream_flow()
+    context(flow).attempts = 0
+    webhooks.response(flow)
+    await settle()
+    assert len(webhooks.sender.outbox) == 0
+    webhooks.response(upstream_flow())  # one that did: the cooldown is seen
+    await settle()
+    assert sorted(json.loads(d.body)["type"] for d in webhooks.sender.outbox.take_due(T0)) == ["key.cooling", "pool.exhausted"]
+
+
+def test_a_receiver_at_the_routers_own_port_is_refused_with_a_line():
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="ERROR", format="{message}")
+    try:
+        webhooks, _ = make("http://127.0.0.1:8080/hook?token=abc")
+    finally:
+        logger.remove(sink)
+    assert webhooks.sender.endpoints == []
+    assert lines == ["webhooks: http://127.0.0.1:8080/hook is the router itself (one of its own ports); no events go there\n"]
+
+
+def test_a_receiver_elsewhere_on_loopback_is_kept():
+    webhooks, _ = make("http://127.0.0.1:9999/hook")
+    assert [e.url for e in webhooks.sender.endpoints] == ["http://127.0.0.1:9999/hook"]
