@@ -65,6 +65,8 @@ def test_every_environment_variable_overrides_its_field():
         "HPN_STATE_FILE": "/srv/state.json",
         "HPN_LOG_LEVEL": "error",
         "HPN_GEMINI_BASE_URL": "http://127.0.0.1:1",
+        "HPN_MISTRAL_BASE_URL": "http://127.0.0.1:2",
+        "HPN_MISTRAL_API_KEYS": "mistralKeyOne",
     }
     config = parse_config({}, env)
     declared = [d for d in declared_fields(RouterConfig) if d.setting.env]

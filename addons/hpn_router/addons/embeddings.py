@@ -23,7 +23,7 @@ from hpn_router.addons.flowcontext import UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import RouterError
 from hpn_router.core.inbound.openai_embeddings import TokenDecoder, embedding_request, openai_embeddings
-from hpn_router.core.model.routing import route_model
+from hpn_router.core.model.routing import gemini_only, route_model
 from hpn_router.core.providers.gemini.embeddings import DIMENSIONS, batch_bodies, embedding_answer
 from hpn_router.edge.tiktoken_files import EncodingUnavailable, cl100k_base
 
@@ -31,7 +31,9 @@ from hpn_router.edge.tiktoken_files import EncodingUnavailable, cl100k_base
 class Embeddings:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = embedding_request(parse_json_body(flow), dimensions=DIMENSIONS, encoding=_encoding)
-        target = route_model(request.model, config.models, config.gemini.default_embedding_model)
+        target = gemini_only(
+            route_model(request.model, config.models, config.gemini.default_embedding_model), request.model, "/v1/embeddings"
+        )
         path = f"/v1beta/models/{target.model}:batchEmbedContents"
         ctx = context(flow)
         batches = batch_bodies(request, target.model)

@@ -24,7 +24,7 @@ from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, cont
 from hpn_router.config import RouterConfig
 from hpn_router.core.inbound.openai_responses_answer import ResponseHead, ResponsesEncoder, new_response_id, response_object
 from hpn_router.core.inbound.openai_responses_request import ResponsesRequest, parse_responses_request
-from hpn_router.core.model.routing import route_model
+from hpn_router.core.model.routing import gemini_only, route_model
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
 from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini, ignored_params
 
@@ -33,7 +33,9 @@ class ResponsesTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         parsed = responses_request(flow)
         request = parsed.chat
-        gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
+        gemini_model = gemini_only(
+            route_model(request.model, config.models, config.gemini.default_model), request.model, "/v1/responses"
+        ).model
         gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
         stream = request.stream
         path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
