@@ -128,3 +128,11 @@ def test_a_429_rotates_to_the_next_mistral_key(tmp_path: Path, emulator: Emulato
     assert "Key rotation triggered" in log and "mistral_1" in log and emulator.stats()["requests"] == []
     for key in MISTRAL_KEYS:
         assert key not in log
+
+
+def test_embeddings_with_mistral_embed(client: openai.OpenAI, mistral: Emulator) -> None:
+    raw = client.embeddings.with_raw_response.create(model="mistral-embed", input=["one", "two"])
+    answer = raw.parse()
+    assert raw.headers[SERVED_BY] == "mistral/mistral-embed"
+    assert [d.index for d in answer.data] == [0, 1] and len(answer.data[0].embedding) == 1024 and answer.usage.prompt_tokens > 0
+    assert [r["status"] for r in mistral.stats()["requests"]] == [200]
