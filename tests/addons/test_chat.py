@@ -144,7 +144,7 @@ def mistral_chain(*answers, **sections) -> RouterChain:
 async def test_a_mistral_model_goes_to_mistral_with_a_mistral_key_and_says_who_served_it():
     chain = mistral_chain(gemini_json(MISTRAL_ANSWER), models={"gpt-4o": "mistral/mistral-small-latest"})
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]
-    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "tools": tools, "seed": 4}
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "tools": tools, "seed": 4, "reasoning_effort": "low"}
     with taddons.context():
         flow = await chain.send("POST", "/v1/chat/completions", body)
     [(sent, key)] = chain.transport.sent
@@ -154,6 +154,7 @@ async def test_a_mistral_model_goes_to_mistral_with_a_mistral_key_and_says_who_s
     assert answer["model"] == "gpt-4o" and answer["choices"][0]["message"]["tool_calls"][0]["id"] == "Ab3dE5gH9"
     assert answer["choices"][0]["finish_reason"] == "tool_calls" and answer["usage"]["total_tokens"] == 8
     assert flow.response.headers[SERVED_BY_HEADER] == "mistral/mistral-small-latest"
+    assert flow.response.headers[IGNORED_HEADER] == "reasoning_effort"
 
 
 async def test_a_gemini_answer_says_who_served_it_too():

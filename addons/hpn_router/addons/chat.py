@@ -39,6 +39,7 @@ from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, ge
 from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini, ignored_params
 from hpn_router.core.providers.mistral.chat_answer import MistralStreamDecoder, mistral_answer
 from hpn_router.core.providers.mistral.chat_request import chat_request_to_mistral
+from hpn_router.core.providers.mistral.chat_request import ignored_params as mistral_ignored_params
 
 IGNORED_HEADER = "X-HPN-Ignored-Params"
 SERVED_BY_HEADER = "X-HPN-Served-By"
@@ -62,6 +63,7 @@ class ProviderChat:
     path: Callable[[str, bool], tuple[str, str]]  # (model, stream) -> (path, query)
     answer: Callable[[dict[str, Any]], ChatAnswer]
     decoder: Callable[[], StreamDecoder]
+    ignored: Callable[[ChatRequest, str], list[str]]  # parameters not sent to this model
 
 
 def _gemini_path(model: str, stream: bool) -> tuple[str, str]:
@@ -74,12 +76,14 @@ PROVIDERS: dict[Provider, ProviderChat] = {
         path=_gemini_path,
         answer=gemini_answer,
         decoder=GeminiStreamDecoder,
+        ignored=ignored_params,
     ),
     Provider.MISTRAL: ProviderChat(
         body=lambda request, model, config: chat_request_to_mistral(request, model),
         path=lambda model, stream: ("/v1/chat/completions", ""),
         answer=mistral_answer,
         decoder=MistralStreamDecoder,
+        ignored=lambda request, model: mistral_ignored_params(request),
     ),
 }
 
@@ -111,7 +115,7 @@ class ChatTranslation:
         ctx.include_usage = request.include_usage
         ctx.legacy_functions = request.legacy_functions
         ctx.upstream = UpstreamPlan("POST", path, query, stream=stream, model=target.model, provider=target.provider)
-        ctx.ignored_params = ignored_params(request, target.model) if target.provider is Provider.GEMINI else []
+        ctx.ignored_params = chat.ignored(request, target.model)
         content = json.dumps(body, ensure_ascii=False).encode()
         rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hpn_router.core.errors import InvalidRequestError
 from hpn_router.core.inbound.openai_chat_request import parse_chat_request
-from hpn_router.core.providers.mistral.chat_request import BRIDGE_TEXT, chat_request_to_mistral, mistral_tool_id
+from hpn_router.core.providers.mistral.chat_request import BRIDGE_TEXT, chat_request_to_mistral, ignored_params, mistral_tool_id
 from mistral_emulator.validate import chat_rule_error, chat_schema_problems
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "translate" / "mistral"
@@ -61,6 +61,10 @@ def test_only_fields_mistral_accepts_leave() -> None:
     )
     assert body["random_seed"] == 3 and body["max_tokens"] == 9
     assert not {"seed", "max_completion_tokens", "logprobs", "top_logprobs", "user", "stream_options", "reasoning_effort"} & body.keys()
+    named = ignored_params(
+        parse_chat_request({"model": "m", "messages": [{"role": "user", "content": "Hi"}], "logprobs": True, "top_logprobs": 2})
+    )
+    assert named == ["logprobs", "top_logprobs"]
     strictly_valid(body)
 
 

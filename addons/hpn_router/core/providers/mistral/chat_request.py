@@ -60,6 +60,15 @@ def mistral_tool_id(client_id: str) -> str:
     return "".join(digits)
 
 
+# Request parameters Mistral has no field for: left out, and named to the client.
+UNSENT_PARAMS = ("logprobs", "top_logprobs", "reasoning_effort")
+
+
+def ignored_params(request: ChatRequest) -> list[str]:
+    """The request's parameters that are not sent to Mistral (the router tells the client)."""
+    return [name for name in UNSENT_PARAMS if getattr(request, name) not in (None, False)]
+
+
 def chat_request_to_mistral(request: ChatRequest, model: str) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "messages": _messages(request.messages)}
     options = {
