@@ -35,3 +35,13 @@ def test_each_attempt_is_a_flow_in_the_view_holding_the_key_name_only():
 def test_without_a_view_nothing_is_recorded_and_nothing_fails():
     with taddons.context():
         record_attempts(tflow.tflow(), REQUEST, ATTEMPTS, "https://generativelanguage.googleapis.com")
+
+
+def test_a_mistral_attempt_shows_its_bearer_header_with_the_key_name():
+    view = View()
+    request = UpstreamRequest("POST", "/v1/chat/completions", "", b"{}", False, "mistral-small-latest", "mistral")
+    with taddons.context(view):
+        record_attempts(tflow.tflow(), request, ATTEMPTS[:1], "https://api.mistral.ai")
+        [flow] = list(view)
+    assert flow.request.url == "https://api.mistral.ai/v1/chat/completions"
+    assert flow.request.headers["authorization"] == "Bearer <key:first>" and "x-goog-api-key" not in flow.request.headers

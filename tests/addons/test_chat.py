@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from hpn_router.addons.chat import IGNORED_HEADER, ChatTranslation
+from hpn_router.addons.chat import IGNORED_HEADER, SERVED_BY_HEADER, ChatTranslation
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 from routerchain import POOL_KEY, RouterChain, chain_config, gemini_json, json_of
@@ -112,3 +112,92 @@ async def test_the_body_is_read_into_the_model_once_for_cache_translation_and_co
     assert flow.response.status_code == 200 and flow.response.headers["X-HPN-Cache"] == "MISS"
     assert flow.response.headers["X-HPN-Saved-USD"] != "0"  # Cost read the prompt from the model
     assert calls == {"json": 1, "model": 1}
+
+
+MISTRAL_KEY = "mistralChainKey0123456789abcdef"
+MISTRAL_ANSWER = {
+    "id": "c1",
+    "object": "chat.completion",
+    "model": "mistral-small-latest",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"id": "Ab3dE5gH9", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            },
+            "finish_reason": "tool_calls",
+        }
+    ],
+    "usage": {"prompt_tokens": 6, "completion_tokens": 2, "total_tokens": 8},
+}
+
+
+def mistral_chain(*answers, **sections) -> RouterChain:
+    config = chain_config(mistral={"keys": [{"name": "m", "key": MISTRAL_KEY}]}, **sections)
+    chain = RouterChain(*answers, config=config)
+    chain.routing.transports["mistral"] = chain.transport  # one scripted transport for both providers
+    return chain
+
+
+async def test_a_mistral_model_goes_to_mistral_with_a_mistral_key_and_says_who_served_it():
+    chain = mistral_chain(gemini_json(MISTRAL_ANSWER), models={"gpt-4o": "mistral/mistral-small-latest"})
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "tools": tools, "seed": 4, "reasoning_effort": "low"}
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/chat/completions", body)
+    [(sent, key)] = chain.transport.sent
+    assert (sent.provider, sent.path, sent.model, key) == ("mistral", "/v1/chat/completions", "mistral-small-latest", MISTRAL_KEY)
+    assert json.loads(sent.body)["random_seed"] == 4 and "seed" not in json.loads(sent.body)
+    answer = json_of(flow)
+    assert answer["model"] == "gpt-4o" and answer["choices"][0]["message"]["tool_calls"][0]["id"] == "Ab3dE5gH9"
+    assert answer["choices"][0]["finish_reason"] == "tool_calls" and answer["usage"]["total_tokens"] == 8
+    assert flow.response.headers[SERVED_BY_HEADER] == "mistral/mistral-small-latest"
+    assert flow.response.headers[IGNORED_HEADER] == "reasoning_effort"
+
+
+async def test_a_gemini_answer_says_who_served_it_too():
+    chain = mistral_chain(gemini_json(GEMINI_ANSWER))
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/chat/completions", {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]})
+    assert chain.transport.sent[0][1] == POOL_KEY
+    assert flow.response.headers[SERVED_BY_HEADER] == f"gemini/{chain_config().gemini.default_model}"
+
+
+async def test_a_model_whose_provider_has_no_keys_is_a_400_naming_it_and_nothing_goes_upstream():
+    chain = RouterChain()
+    with taddons.context():
+        flow = await chain.send(
+            "POST", "/v1/chat/completions", {"model": "mistral-large-latest", "messages": [{"role": "user", "content": "Hi"}]}
+        )
+    assert chain.sent == []
+    error = json_of(flow)["error"]
+    assert flow.response.status_code == 400 and error["param"] == "model" and "no mistral keys" in error["message"]
+
+
+async def test_mistrals_refusal_reaches_the_client_in_openais_format():
+    refusal = {"object": "error", "message": "Invalid model: mistral-nope", "type": "invalid_model", "param": None, "code": "1500"}
+    chain = mistral_chain(gemini_json(refusal, status=400))
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/chat/completions", {"model": "mistral-nope", "messages": [{"role": "user", "content": "Hi"}]})
+    error = json_of(flow)["error"]
+    assert flow.response.status_code == 400 and error["message"] == "Mistral rejected the request: Invalid model: mistral-nope"
+
+
+def test_a_relayed_mistral_stream_is_translated_and_says_who_served_it():
+    chat = ChatTranslation()
+    config = chain_config(mistral={"keys": [{"name": "m", "key": MISTRAL_KEY}]})
+    flow = tflow.tflow()
+    flow.request.content = json.dumps(
+        {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    ).encode()
+    chat.translate_request(flow, config)
+    flow.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
+    chat.start_stream(flow, config)
+    assert flow.response.headers[SERVED_BY_HEADER] == "mistral/mistral-small-latest"
+    upstream = b'data: {"choices": [{"index": 0, "delta": {"content": "Salut"}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n'
+    chunks = flow.response.stream(upstream) + flow.response.stream(b"")
+    events = [e.removeprefix("data: ") for e in b"".join(chunks).decode().split("\n\n") if e]
+    deltas = [json.loads(e)["choices"][0]["delta"] for e in events[:-1] if json.loads(e)["choices"]]
+    assert "".join(d.get("content") or "" for d in deltas) == "Salut" and events[-1] == "[DONE]"

@@ -107,3 +107,27 @@ async def test_a_malformed_gemini_answer_is_the_routers_error_not_a_crash():
     with taddons.context():
         flow = await chain.send("POST", "/v1/embeddings", {"model": "m", "input": ["a", "b"]})  # one vector for two inputs
     assert flow.response.status_code == 500 and json_of(flow)["error"]["message"] == "The router failed to translate Gemini's answer."
+
+
+async def test_mistral_embed_goes_to_mistral_in_one_request_with_a_mistral_key():
+    key = "mistralEmbedKey0123456789abcdef"
+    chain = RouterChain(
+        gemini_json({"data": [{"object": "embedding", "embedding": [0.0, 2.0], "index": 0}], "usage": {"prompt_tokens": 3}}),
+        config=chain_config(mistral={"keys": [{"name": "m", "key": key}]}),
+    )
+    chain.routing.transports["mistral"] = chain.transport
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/embeddings", {"model": "mistral-embed", "input": "hello", "user": "u"})
+    [(sent, used)] = chain.transport.sent
+    assert (sent.provider, sent.path, used) == ("mistral", "/v1/embeddings", key)
+    assert json.loads(sent.body) == {"model": "mistral-embed", "input": ["hello"]}
+    answer = json_of(flow)
+    assert answer["data"][0]["embedding"] == [0.0, 1.0] and answer["usage"]["prompt_tokens"] == 3
+    assert flow.response.headers["X-HPN-Served-By"] == "mistral/mistral-embed"
+
+
+async def test_mistral_embed_without_mistral_keys_is_a_400():
+    chain = RouterChain()
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/embeddings", {"model": "mistral-embed", "input": "hello"})
+    assert chain.sent == [] and flow.response.status_code == 400 and "no mistral keys" in json_of(flow)["error"]["message"]

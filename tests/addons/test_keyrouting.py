@@ -24,6 +24,7 @@ from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
 FIRST, SECOND = "AIzaSyRoutingKeyFirstAaaaaaaaaaaaaaaaaaa", "AIzaSyRoutingKeySecondBbbbbbbbbbbbbbbbbb"
+MISTRAL_KEY = "mistralRoutingKeyCccccccccccccccc"
 MODEL = "gemini-2.5-flash"
 NOW = 1_700_000_000.0
 
@@ -323,16 +324,18 @@ async def test_a_batch_gemini_refuses_answers_the_client_and_later_batches_are_n
     assert flow.response.status_code == 400 and FIRST not in flow.response.text and "<key:first>" in flow.response.text
 
 
-async def test_the_plans_provider_picks_the_transport_and_an_unknown_one_sends_nothing():
-    gemini, other = FakeTransport(), FakeTransport(AttemptResult(status=200, body=b"[]"))
-    router = Router(gemini)
-    router.routing.transports["other"] = other
+async def test_the_plans_provider_picks_the_transport_and_its_keys_and_an_unknown_one_sends_nothing():
+    gemini, mistral = FakeTransport(), FakeTransport(AttemptResult(status=200, body=b"[]"))
+    keys = [{"name": "first", "key": FIRST}, {"name": "m", "key": MISTRAL_KEY, "provider": "mistral"}, {"name": "second", "key": SECOND}]
+    router = Router(gemini, keys=keys)
+    router.routing.transports["mistral"] = mistral
     with taddons.context():
-        served = batch_flow(b"{}", provider="other")
+        served = batch_flow(b"{}", provider="mistral")
         await router.routing.request(served)
         unknown = batch_flow(b"{}", provider="nobody")
         await router.routing.request(unknown)
-    assert gemini.sent == [] and len(other.sent) == 1 and served.response.status_code == 200
+    assert gemini.sent == [] and [key for _, key in mistral.sent] == [MISTRAL_KEY] and served.response.status_code == 200
+    assert mistral.sent[0][0].provider == "mistral"
     assert unknown.response.status_code == 500 and "no valid configuration" in error_of(unknown)["message"]
 
 

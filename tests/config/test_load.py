@@ -279,3 +279,30 @@ def test_a_key_without_a_project_is_its_own_project_by_value_not_by_name():
     other = parse_config({}, {"HPN_API_KEYS": "AIzaC,AIzaB"}).key_pool.keys
     assert one[0].project_id != other[0].project_id and one[1].project_id == other[1].project_id
     assert one[0].project_label == other[0].project_label == "key:key_1"
+
+
+def test_mistral_keys_join_the_pool_from_the_file_or_the_environment():
+    raw = {"mistral": {"keys": [{"name": "m", "key": "mistralFileKey"}]}, "models": {"gpt-4o": "mistral/mistral-small-latest"}}
+    config = parse_config(raw, {"HPN_API_KEYS": "AIzaA"})
+    assert [(k.name, k.provider) for k in config.pool_keys()] == [("key_1", "gemini"), ("m", "mistral")]
+    assert config.models["gpt-4o"] == "mistral/mistral-small-latest" and config.has_keys_for("mistral")
+    from_env = parse_config({}, {"HPN_MISTRAL_API_KEYS": "mk1, mk2"})
+    assert [(k.name, k.key, k.provider) for k in from_env.pool_keys()] == [("mistral_1", "mk1", "mistral"), ("mistral_2", "mk2", "mistral")]
+    assert not from_env.has_keys_for("gemini") and from_env.named_keys() == {"mistral_1": "mk1", "mistral_2": "mk2"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"mistral": {"keys": [{"name": "m", "key": "k", "provider": "gemini"}]}},
+            "mistral.keys[0].provider: keys under mistral.keys are Mistral keys",
+        ),
+        ({"models": {"gpt-4o": "openai/gpt-4o"}}, "models.gpt-4o: not a model id"),
+        ({"mistral": {"keys": [{"name": "key_1", "key": "k"}]}}, "mistral.keys[0].name: duplicate key name"),
+    ],
+)
+def test_mistral_mistakes_name_their_field(raw, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, {"HPN_API_KEYS": "AIzaA"})
+    assert str(caught.value).startswith(message)

@@ -67,6 +67,8 @@ def test_every_environment_variable_overrides_its_field():
         "HPN_GEMINI_BASE_URL": "http://127.0.0.1:1",
         "HPN_WEBHOOK_URL": "https://hooks.example/hpn",
         "HPN_WEBHOOK_SECRET": "webhook-secret-cccccccc",
+        "HPN_MISTRAL_BASE_URL": "http://127.0.0.1:2",
+        "HPN_MISTRAL_API_KEYS": "mistralKeyOne",
     }
     config = parse_config({}, env)
     declared = [d for d in declared_fields(RouterConfig) if d.setting.env]

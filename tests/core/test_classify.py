@@ -7,12 +7,15 @@ from datetime import datetime
 
 import pytest
 from hpn_router.core.classify import (
+    CAPACITY_COOLDOWN_SECONDS,
     PACIFIC,
     Verdict,
+    classify_mistral_response,
     classify_response,
     classify_transport_error,
     next_pacific_midnight,
 )
+from mistral_emulator import errors as mistral_errors
 
 HELP = {"@type": "type.googleapis.com/google.rpc.Help", "links": []}
 
@@ -120,3 +123,40 @@ def test_pacific_midnight_across_dst_change():
     reset = next_pacific_midnight(now)
     assert datetime.fromtimestamp(reset, PACIFIC).day == 9
     assert reset - now == pytest.approx(22.5 * 3600)
+
+
+# -- Mistral ---------------------------------------------------------------------------------
+
+
+def _mistral(error) -> tuple[int, bytes, dict]:
+    return error.status, json.dumps(error.body).encode(), dict(error.headers)
+
+
+@pytest.mark.parametrize(
+    ("name", "verdict", "retry_after"),
+    [
+        ("rate_limited", Verdict.RATE_LIMITED, 7.0),
+        ("rate_limited_bare", Verdict.RATE_LIMITED, 7.0),
+        ("capacity_exceeded", Verdict.RATE_LIMITED, CAPACITY_COOLDOWN_SECONDS),
+        ("monthly_limit", Verdict.QUOTA_EXHAUSTED, None),
+        ("payment_required", Verdict.QUOTA_EXHAUSTED, None),
+        ("unauthorized", Verdict.KEY_INVALID, None),
+        ("internal", Verdict.TRANSIENT, None),
+        ("unavailable", Verdict.TRANSIENT, None),
+    ],
+)
+def test_mistral_failures(name: str, verdict: Verdict, retry_after: float | None) -> None:
+    builder = getattr(mistral_errors, name)
+    error = builder(7) if name.startswith("rate_limited") else builder()
+    outcome = classify_mistral_response(*_mistral(error))
+    assert (outcome.verdict, outcome.retry_after) == (verdict, retry_after)
+
+
+def test_mistrals_request_errors_are_the_clients() -> None:
+    for error in (mistral_errors.tool_call_id("call_1"), mistral_errors.unprocessable([]), mistral_errors.last_role("assistant")):
+        assert classify_mistral_response(*_mistral(error)).verdict is Verdict.CLIENT_ERROR
+
+
+def test_a_retry_after_that_is_no_number_falls_back_to_the_default_cooldown() -> None:
+    outcome = classify_mistral_response(429, b"{}", {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})
+    assert outcome.verdict is Verdict.RATE_LIMITED and outcome.retry_after is None

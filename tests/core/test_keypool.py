@@ -248,3 +248,21 @@ def test_when_every_other_key_is_unusable_a_tripped_key_is_still_tried():
     assert p.pick(1.0, M) == 0  # better a key that may hang than no key at all
     assert p.state(0, 1.0, M) is KeyState.ACTIVE and p.has_active(1.0, M)
     assert p.pick(1.0, M, {0}) is None
+
+
+def test_a_request_picks_only_its_providers_keys_and_counts_only_them_exhausted():
+    keys = [
+        KeyConfig(name="g", key="secret-g"),
+        KeyConfig(name="m1", key="secret-m1", provider="mistral"),
+        KeyConfig(name="m2", key="secret-m2", provider="mistral"),
+    ]
+    p = KeyPool(keys, cooldown_seconds=60)
+    assert {p.pick(0.0, "mistral-small-latest", provider="mistral") for _ in range(6)} == {1, 2}
+    assert {p.pick(0.0, M, provider="gemini") for _ in range(3)} == {0}
+    p.report(0, Outcome(Verdict.KEY_INVALID, "401"), 0.0, M)
+    assert p.pick(0.0, M, provider="gemini") is None and p.exhaustion(0.0, M, "gemini").all_disabled
+    assert p.has_active(0.0, M, "mistral") and not p.exhaustion(0.0, M, "mistral").all_disabled
+
+
+def test_the_seeds_google_provider_is_gemini():
+    assert KeyConfig(name="g", key="secret", provider="google").provider == "gemini"

@@ -40,3 +40,16 @@ def test_a_body_that_is_not_geminis_envelope_still_gets_a_message():
     for junk in (b"", b"<html>bad gateway</html>", b"[]", b'{"error": "text"}', b"\xff\xfe"):
         error = gemini_error_to_openai(502, junk)
         assert error.status == 502 and error.message == "Gemini answered HTTP 502."
+
+
+def test_mistral_errors_in_the_clients_format() -> None:
+    from hpn_router.core.upstream_errors import upstream_error_to_openai
+    from mistral_emulator import errors as emulated
+
+    rejected = emulated.unprocessable([emulated.extra_forbidden(("seed",), 1)])
+    error = upstream_error_to_openai("mistral", 422, json.dumps(rejected.body).encode())
+    assert isinstance(error, InvalidRequestError) and "body.seed: Extra inputs are not permitted" in error.message
+    ids = emulated.tool_call_id("call_1")
+    assert upstream_error_to_openai("mistral", 400, json.dumps(ids.body).encode()).code == "3280"
+    assert upstream_error_to_openai("mistral", 404, b'{"detail": "Not Found"}').status == 404
+    assert upstream_error_to_openai("mistral", 502, b"<html>").message == "Mistral answered HTTP 502."

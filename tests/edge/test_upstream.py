@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from hpn_router.core.transport import UpstreamRequest
-from hpn_router.edge.upstream import GeminiTransport
+from hpn_router.edge.upstream import GeminiTransport, MistralTransport
 
 KEY = "AIzaSyUpstreamKey0123456789AbCdEfGhIjKl"
 PATH = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -39,6 +39,8 @@ class Gemini:
             return response
         if request.path.endswith(":limited"):
             return web.json_response({"error": {"code": 429}}, status=429)
+        if request.path == "/v1/chat/completions":
+            return web.json_response({"message": "Requests rate limit exceeded"}, status=429, headers={"Retry-After": "3"})
         return web.json_response({"ok": True}, headers={"x-gemini-service-tier": "standard", "x-internal": "dropped"})
 
 
@@ -140,3 +142,20 @@ async def test_configure_follows_the_configs_base_url_and_timeout(gemini):
         assert answered.status == 200 and len(fake.seen) == 1
     finally:
         await transport.close()
+
+
+async def test_mistral_gets_its_key_as_a_bearer_token_from_its_own_base_url_and_retry_after_comes_back(gemini):
+    from hpn_router.config import parse_config
+
+    fake, base_url = gemini
+    transport = MistralTransport()
+    config = parse_config({"mistral": {"base_url": base_url}}, {"HPN_API_KEYS": KEY, "HPN_MISTRAL_API_KEYS": "mistralKey1"})
+    try:
+        transport.configure(config)
+        result = await transport.send(UpstreamRequest("POST", "/v1/chat/completions", "", b"{}", False, "m", "mistral"), "mistralKey1")
+    finally:
+        await transport.close()
+    headers = {k.lower(): v for k, v in fake.seen[0]["headers"].items()}
+    assert headers["authorization"] == "Bearer mistralKey1" and "x-goog-api-key" not in headers
+    assert [name for name, value in headers.items() if "mistralKey1" in value] == ["authorization"]
+    assert result.status == 429 and result.headers["retry-after"] == "3"

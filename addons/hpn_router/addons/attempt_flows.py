@@ -31,7 +31,10 @@ def _attempt_flow(client: http.HTTPFlow, request: UpstreamRequest, attempt: Atte
     server = connection.Server(address=(target.hostname or "", port))
     flow = http.HTTPFlow(client.client_conn, server)
     url = f"{base_url}{request.path}" + (f"?{request.query}" if request.query else "")
-    headers = {"content-type": "application/json", "x-goog-api-key": f"<key:{attempt.key_name}>"}
+    placeholder = f"<key:{attempt.key_name}>"
+    # The header the provider's transport put the key in (edge/upstream.py), with the name instead.
+    auth = {"authorization": f"Bearer {placeholder}"} if request.provider == "mistral" else {"x-goog-api-key": placeholder}
+    headers = {"content-type": "application/json", **auth}
     flow.request = http.Request.make(request.method, url, request.body, headers)
     flow.request.timestamp_start = attempt.started
     flow.request.timestamp_end = attempt.started

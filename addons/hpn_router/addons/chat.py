@@ -1,18 +1,24 @@
-"""ChatTranslation: `POST /v1/chat/completions` as Gemini `generateContent`, and back.
+"""ChatTranslation: `POST /v1/chat/completions` as the provider's chat request, and back.
 
 A translator run by the Translation addon. `translate_request` reads the OpenAI request into
-the ChatRequest model (core/inbound/openai_chat_request.py), turns that into Gemini's body
-(core/providers/gemini/chat_request.py) and rewrites the flow's request into it (so mitmweb
+the ChatRequest model (core/inbound/openai_chat_request.py), routes its model to a provider
+(core/model/routing.py), turns it into that provider's body with the provider's translator
+pair (PROVIDERS: Gemini's core/providers/gemini/, Mistral's core/providers/mistral/) and rewrites the flow's request into it (so mitmweb
 shows what goes upstream), leaving KeyRouting a plan in the flow's context; `start_stream`/`translate_response`
 turn Gemini's answer, streamed or not, into OpenAI's format. Bad input raises InvalidRequest,
 which Translation answers with a 4xx; nothing is forwarded. Parameters the target model does
 not take (penalties, on Gemini 3 and on aliases) are left out and named in `X-HPN-Ignored-Params`.
+Every answer names who served it: `X-HPN-Served-By: <provider>/<model>`. A model whose
+provider has no keys in the pool gets a 400 naming that provider; nothing is forwarded.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from mitmproxy import http
 
@@ -23,33 +29,94 @@ from hpn_router.addons.answers import (
 )
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
 from hpn_router.config import RouterConfig
+from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder, new_completion_id, openai_completion
 from hpn_router.core.inbound.openai_chat_request import parse_chat_request
+from hpn_router.core.model.answer import ChatAnswer, StreamEvent, Usage
 from hpn_router.core.model.request import ChatRequest
-from hpn_router.core.model.routing import route_model
+from hpn_router.core.model.routing import Provider, Target, route_model
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
 from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini, ignored_params
+from hpn_router.core.providers.mistral.chat_answer import MistralStreamDecoder, mistral_answer
+from hpn_router.core.providers.mistral.chat_request import chat_request_to_mistral
+from hpn_router.core.providers.mistral.chat_request import ignored_params as mistral_ignored_params
 
 IGNORED_HEADER = "X-HPN-Ignored-Params"
+SERVED_BY_HEADER = "X-HPN-Served-By"
+
+
+class StreamDecoder(Protocol):
+    @property
+    def usage(self) -> Usage | None: ...
+
+    def feed(self, data: bytes) -> list[StreamEvent]: ...
+
+    def finish(self) -> list[StreamEvent]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderChat:
+    """One provider's chat translator pair: the request body, the upstream path and query, the
+    whole answer, the stream decoder."""
+
+    body: Callable[[ChatRequest, str, RouterConfig], dict[str, Any]]
+    path: Callable[[str, bool], tuple[str, str]]  # (model, stream) -> (path, query)
+    answer: Callable[[dict[str, Any]], ChatAnswer]
+    decoder: Callable[[], StreamDecoder]
+    ignored: Callable[[ChatRequest, str], list[str]]  # parameters not sent to this model
+
+
+def _gemini_path(model: str, stream: bool) -> tuple[str, str]:
+    return f"/v1beta/models/{model}:" + ("streamGenerateContent" if stream else "generateContent"), "alt=sse" if stream else ""
+
+
+PROVIDERS: dict[Provider, ProviderChat] = {
+    Provider.GEMINI: ProviderChat(
+        body=lambda request, model, config: chat_request_to_gemini(request, model, translate_options(config)),
+        path=_gemini_path,
+        answer=gemini_answer,
+        decoder=GeminiStreamDecoder,
+        ignored=ignored_params,
+    ),
+    Provider.MISTRAL: ProviderChat(
+        body=lambda request, model, config: chat_request_to_mistral(request, model),
+        path=lambda model, stream: ("/v1/chat/completions", ""),
+        answer=mistral_answer,
+        decoder=MistralStreamDecoder,
+        ignored=lambda request, model: mistral_ignored_params(request),
+    ),
+}
+
+
+def routed(request: ChatRequest, config: RouterConfig) -> Target:
+    """The request's provider and model; a 400 naming the provider when the pool has no key of it."""
+    target = route_model(request.model, config.models, config.gemini.default_model)
+    if not config.has_keys_for(target.provider):
+        raise InvalidRequest(
+            f"The model {request.model} is served by {target.provider}, and the pool has no {target.provider} keys.",
+            param="model",
+            code="provider_not_configured",
+        )
+    return target
 
 
 class ChatTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = chat_request(flow)
-        gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
-        gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
+        target = routed(request, config)
+        chat = PROVIDERS[target.provider]
+        body = chat.body(request, target.model, config)
         stream = request.stream
-        path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
-        query = "alt=sse" if stream else ""
+        path, query = chat.path(target.model, stream)
         ctx = context(flow)
         ctx.model = request.model
-        ctx.gemini_model = gemini_model
+        ctx.gemini_model = target.model
         ctx.stream = stream
         ctx.include_usage = request.include_usage
         ctx.legacy_functions = request.legacy_functions
-        ctx.upstream = UpstreamPlan("POST", path, query, stream=stream, model=gemini_model)
-        ctx.ignored_params = ignored_params(request, gemini_model)
-        content = json.dumps(gemini_body, ensure_ascii=False).encode()
+        ctx.upstream = UpstreamPlan("POST", path, query, stream=stream, model=target.model, provider=target.provider)
+        ctx.ignored_params = chat.ignored(request, target.model)
+        content = json.dumps(body, ensure_ascii=False).encode()
         rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
 
     def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
@@ -67,7 +134,7 @@ class ChatTranslation:
         name_ignored_params(flow)
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
-        flow.response.stream = StreamAdapter(GeminiStreamDecoder(), encoder)
+        flow.response.stream = StreamAdapter(provider_chat(flow).decoder(), encoder)
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         if context(flow).relayed:
@@ -78,7 +145,7 @@ class ChatTranslation:
     def _translate_completion(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
         ctx = context(flow)
-        answer = gemini_answer(json.loads(flow.response.raw_content or b"{}"))
+        answer = provider_chat(flow).answer(json.loads(flow.response.raw_content or b"{}"))
         completion = openai_completion(
             answer,
             model=ctx.model or "",
@@ -106,11 +173,11 @@ class ChatTranslation:
 
 
 class StreamAdapter:
-    """mitmproxy's stream callable: Gemini's bytes in, the model's events through, a *list* of
+    """mitmproxy's stream callable: the provider's bytes in, the model's events through, a *list* of
     OpenAI chunks out. Returning b"" would end the client's chunked body early
     (docs/mitmproxy.md#the-empty-chunk-ends-the-body), so nothing empty leaves."""
 
-    def __init__(self, decoder: GeminiStreamDecoder, encoder: ChunkEncoder) -> None:
+    def __init__(self, decoder: StreamDecoder, encoder: ChunkEncoder) -> None:
         self.decoder = decoder
         self.encoder = encoder
         self.first_chunk_at: float | None = None  # time to first token, for metrics
@@ -140,7 +207,17 @@ def translate_options(config: RouterConfig) -> TranslateOptions:
     return TranslateOptions(expose_reasoning=config.gemini.expose_reasoning)
 
 
+def provider_chat(flow: http.HTTPFlow) -> ProviderChat:
+    plan = context(flow).upstream
+    return PROVIDERS[Provider(plan.provider) if plan else Provider.GEMINI]
+
+
 def name_ignored_params(flow: http.HTTPFlow) -> None:
-    ignored = context(flow).ignored_params
-    if ignored and flow.response is not None:
-        flow.response.headers[IGNORED_HEADER] = ", ".join(ignored)
+    """The answer's own headers: the parameters left out, and who served it."""
+    ctx = context(flow)
+    if flow.response is None:
+        return
+    if ctx.ignored_params:
+        flow.response.headers[IGNORED_HEADER] = ", ".join(ctx.ignored_params)
+    if ctx.upstream is not None:
+        flow.response.headers[SERVED_BY_HEADER] = f"{ctx.upstream.provider}/{ctx.upstream.model}"

@@ -1,4 +1,5 @@
-"""Embeddings: `POST /v1/embeddings` as Gemini `batchEmbedContents`, and back.
+"""Embeddings: `POST /v1/embeddings` as Gemini `batchEmbedContents` (or Mistral's `/v1/embeddings`
+for its models, `mistral-embed`), and back.
 
 The client's body becomes an EmbeddingRequest once (core/inbound/openai_embeddings.py), kept
 in the flow's context; Gemini's bodies are made from it and its answers read against it
@@ -19,19 +20,28 @@ from hpn_router.addons.answers import (
     parse_json_body,
     rewrite_request,
 )
+from hpn_router.addons.chat import SERVED_BY_HEADER
 from hpn_router.addons.flowcontext import UpstreamPlan, context
 from hpn_router.config import RouterConfig
-from hpn_router.core.errors import RouterError
+from hpn_router.core.errors import InvalidRequest, RouterError
 from hpn_router.core.inbound.openai_embeddings import TokenDecoder, embedding_request, openai_embeddings
-from hpn_router.core.model.routing import route_model
+from hpn_router.core.model.embedding import EmbeddingRequest
+from hpn_router.core.model.routing import Provider, route_model
 from hpn_router.core.providers.gemini.embeddings import DIMENSIONS, batch_bodies, embedding_answer
+from hpn_router.core.providers.mistral.embeddings import embedding_answer as mistral_embedding_answer
+from hpn_router.core.providers.mistral.embeddings import embedding_body as mistral_embedding_body
 from hpn_router.edge.tiktoken_files import EncodingUnavailable, cl100k_base
+
+MISTRAL_PATH = "/v1/embeddings"
 
 
 class Embeddings:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = embedding_request(parse_json_body(flow), dimensions=DIMENSIONS, encoding=_encoding)
         target = route_model(request.model, config.models, config.gemini.default_embedding_model)
+        if target.provider is Provider.MISTRAL:
+            self._to_mistral(flow, config, request, target.model)
+            return
         path = f"/v1beta/models/{target.model}:batchEmbedContents"
         ctx = context(flow)
         batches = batch_bodies(request, target.model)
@@ -43,14 +53,34 @@ class Embeddings:
         # The batches as one JSON array: what mitmweb shows; KeyRouting sends `bodies`, one request each.
         rewrite_request(flow, "POST", path, json.dumps(batches, ensure_ascii=False).encode())
 
+    def _to_mistral(self, flow: http.HTTPFlow, config: RouterConfig, request: EmbeddingRequest, model: str) -> None:
+        """One request, no batches: Mistral takes a list of inputs as OpenAI does."""
+        if not config.has_keys_for(Provider.MISTRAL):
+            raise InvalidRequest(
+                f"The model {request.model} is served by mistral, and the pool has no mistral keys.",
+                param="model",
+                code="provider_not_configured",
+            )
+        ctx = context(flow)
+        ctx.model = request.model
+        ctx.gemini_model = model
+        ctx.upstream = UpstreamPlan("POST", MISTRAL_PATH, "", stream=False, model=model, provider=Provider.MISTRAL)
+        ctx.embeddings = request
+        rewrite_request(flow, "POST", MISTRAL_PATH, json.dumps(mistral_embedding_body(request, model), ensure_ascii=False).encode())
+
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
         ctx = context(flow)
         request = ctx.embeddings
         assert request is not None  # set by translate_request
-        answer = embedding_answer(json.loads(flow.response.raw_content or b"[]"), request)
+        provider = ctx.upstream.provider if ctx.upstream else Provider.GEMINI
+        read = mistral_embedding_answer if provider == Provider.MISTRAL else embedding_answer
+        answer = read(json.loads(flow.response.raw_content or b"[]"), request)
         ctx.usage = answer.usage
-        flow.response = http.Response.make(200, json.dumps(openai_embeddings(answer, request)), {"content-type": "application/json"})
+        headers = {"content-type": "application/json"}
+        if ctx.upstream is not None:
+            headers[SERVED_BY_HEADER] = f"{ctx.upstream.provider}/{ctx.upstream.model}"
+        flow.response = http.Response.make(200, json.dumps(openai_embeddings(answer, request)), headers)
 
 
 def _encoding() -> TokenDecoder:

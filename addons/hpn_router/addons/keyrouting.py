@@ -33,7 +33,7 @@ from hpn_router.core.redact import Redactor, redact_key_values
 from hpn_router.core.state import RouterState
 from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest, join_json_answers
 from hpn_router.edge.relay import TOKEN_HEADER, StreamRelay
-from hpn_router.edge.upstream import GeminiTransport
+from hpn_router.edge.upstream import GeminiTransport, MistralTransport
 
 
 class ProviderTransport(Transport, Protocol):
@@ -54,7 +54,7 @@ class KeyRouting:
         self.state = state
         self.clock = clock
         self.config: RouterConfig | None = None
-        self.transports: dict[str, ProviderTransport] = dict(transports or {"gemini": GeminiTransport()})
+        self.transports: dict[str, ProviderTransport] = dict(transports or {"gemini": GeminiTransport(), "mistral": MistralTransport()})
         self.waits = WaitPolicy()
         self.relay = relay or StreamRelay()
         self._in_flight: dict[str, set[asyncio.Future[None]]] = {}
@@ -158,7 +158,8 @@ class KeyRouting:
         ctx.attempt_log += outcome.attempts
         if outcome.key_name:
             ctx.key_name = outcome.key_name
-        record_attempts(flow, request, outcome.attempts, self.config.gemini.base_url)
+        base_url = self.config.mistral.base_url if request.provider == "mistral" else self.config.gemini.base_url
+        record_attempts(flow, request, outcome.attempts, base_url)
         self._log_served(request, outcome.key_name, outcome.attempts, started, request_id(flow))
         return outcome
 
@@ -195,17 +196,20 @@ class KeyRouting:
         logger.bind(
             event="request",
             request_id=rid,
+            provider=request.provider,
             model=request.model,
             stream=request.stream,
             key=key_name,
             attempts=len(attempts),
             status=attempts[-1].status if attempts else None,
             latency_ms=round((self.clock() - started) * 1000, 1),
-        ).info("Gemini answered" if key_name else "No key could answer")
+        ).info(f"{request.provider.capitalize()} answered" if key_name else "No key could answer")
 
 
 def _upstream_request(plan: UpstreamPlan, body: bytes) -> UpstreamRequest:
-    return UpstreamRequest(method=plan.method, path=plan.path, query=plan.query, body=body, stream=plan.stream, model=plan.model)
+    return UpstreamRequest(
+        method=plan.method, path=plan.path, query=plan.query, body=body, stream=plan.stream, model=plan.model, provider=plan.provider
+    )
 
 
 def _log_rotation(failed: Attempt, next_key: str) -> None:

@@ -26,7 +26,7 @@ from hpn_router.config import RouterConfig
 from hpn_router.core.inbound.anthropic_messages_answer import MessageHead, MessagesEncoder, message_object, new_message_id
 from hpn_router.core.inbound.anthropic_messages_request import parse_messages_request
 from hpn_router.core.model.request import ChatRequest
-from hpn_router.core.model.routing import route_model
+from hpn_router.core.model.routing import gemini_only, route_model
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
 from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini, ignored_params
 
@@ -37,7 +37,9 @@ COUNTED_FIELDS = ("contents", "systemInstruction", "tools", "toolConfig")
 class MessagesTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = messages_request(flow)
-        gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
+        gemini_model = gemini_only(
+            route_model(request.model, config.models, config.gemini.default_model), request.model, "/v1/messages"
+        ).model
         gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
         stream = request.stream
         path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
@@ -99,7 +101,9 @@ class CountTokens:
 
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = parse_messages_request(parse_json_body(flow), count_only=True)
-        gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
+        gemini_model = gemini_only(
+            route_model(request.model, config.models, config.gemini.default_model), request.model, "/v1/messages"
+        ).model
         gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
         counted = {k: v for k, v in gemini_body.items() if k in COUNTED_FIELDS}
         path = f"/v1beta/models/{gemini_model}:countTokens"
@@ -129,3 +133,9 @@ def messages_request(flow: http.HTTPFlow) -> ChatRequest:
 
 def _head(flow: http.HTTPFlow, config: RouterConfig) -> MessageHead:
     return MessageHead(message_id=new_message_id(), model=context(flow).model or "", expose_reasoning=config.gemini.expose_reasoning)
+
+
+def _gemini_model(requested: str, config: RouterConfig) -> str:
+    """The Gemini model for a Messages request: only Gemini serves this API yet, so another
+    provider's model name is the client's mistake (400 naming it)."""
+    return gemini_only(route_model(requested, config.models, config.gemini.default_model), requested, "/v1/messages").model

@@ -40,7 +40,7 @@ class PoolKeeper:
         whatever name or position they have now; a changed value starts fresh."""
         settings = config.key_pool
         limits = {(q.project, q.model): Limits(q.rpm, q.rpd, q.tpm) for q in settings.limits}
-        pool = KeyPool(settings.keys, cooldown_seconds=settings.cooldown_seconds, limits=limits)
+        pool = KeyPool(config.pool_keys(), cooldown_seconds=settings.cooldown_seconds, limits=limits)
         if self.state.pool is not None:
             pool.restore(self.state.pool.snapshot(self.clock()), self.clock())
             self._move_state_file(settings.state_file)

@@ -41,7 +41,7 @@ from hpn_router.core.inbound.openai_responses_request import (
 )
 from hpn_router.core.inbound.openai_responses_store import ResponseStore, stored_response
 from hpn_router.core.model.request import Message
-from hpn_router.core.model.routing import route_model
+from hpn_router.core.model.routing import gemini_only, route_model
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
 from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini, ignored_params
 
@@ -64,7 +64,9 @@ class ResponsesTranslation:
         owner = context(flow).client or ANONYMOUS
         parsed = responses_request(flow, lambda response_id: self.store.conversation(response_id, owner, self.clock()))
         request = parsed.chat
-        gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
+        gemini_model = gemini_only(
+            route_model(request.model, config.models, config.gemini.default_model), request.model, "/v1/responses"
+        ).model
         gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
         stream = request.stream
         path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")

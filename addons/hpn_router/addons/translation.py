@@ -23,7 +23,7 @@ from hpn_router.addons import meta
 from hpn_router.addons.answers import answer_error, answer_exception, is_client_flow
 from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
-from hpn_router.core.upstream_errors import gemini_error_to_openai
+from hpn_router.core.upstream_errors import upstream_error_to_openai
 
 
 class Translation:
@@ -62,7 +62,8 @@ class Translation:
         assert flow.response is not None
         try:
             if flow.response.status_code != 200 and not getattr(translator, "passes_errors", False):
-                answer_error(flow, gemini_error_to_openai(flow.response.status_code, flow.response.raw_content or b""))
+                provider = context(flow).upstream.provider if context(flow).upstream else "gemini"  # type: ignore[union-attr]
+                answer_error(flow, upstream_error_to_openai(provider, flow.response.status_code, flow.response.raw_content or b""))
             elif translate := getattr(translator, "translate_response", None):
                 translate(flow, self.config)
         except Exception as e:

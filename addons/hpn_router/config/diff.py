@@ -14,16 +14,16 @@ from __future__ import annotations
 from hpn_router.config.fields import Declared, declared_fields
 from hpn_router.config.model import RouterConfig
 
-KEYS_FIELD = "key_pool.keys"
+KEYS_FIELDS = ("key_pool.keys", "mistral.keys")
 
 # The settings a reload compares: every declared field of the config itself (a list's items
 # are compared as the whole list), but the keys, which are compared by name.
-_SETTINGS: tuple[Declared, ...] = tuple(d for d in declared_fields(RouterConfig) if d.attrs is not None and d.path != KEYS_FIELD)
+_SETTINGS: tuple[Declared, ...] = tuple(d for d in declared_fields(RouterConfig) if d.attrs is not None and d.path not in KEYS_FIELDS)
 
 
 def config_changes(old: RouterConfig, new: RouterConfig) -> dict[str, list[str]]:
-    old_keys = {k.name: k for k in old.key_pool.keys}
-    new_keys = {k.name: k for k in new.key_pool.keys}
+    old_keys = {k.name: k for k in old.pool_keys()}
+    new_keys = {k.name: k for k in new.pool_keys()}
     return {
         "keys_added": sorted(new_keys.keys() - old_keys.keys()),
         "keys_removed": sorted(old_keys.keys() - new_keys.keys()),

@@ -47,14 +47,16 @@ def _listeners_differ(config: RouterConfig) -> None:
 def _keys_unique_and_one_enabled(config: RouterConfig) -> None:
     seen_names: set[str] = set()
     seen_values: set[str] = set()
-    for i, k in enumerate(config.key_pool.keys):
+    gemini_count = len(config.key_pool.keys)
+    for i, k in enumerate(config.pool_keys()):
+        where = f"key_pool.keys[{i}]" if i < gemini_count else f"mistral.keys[{i - gemini_count}]"
         if k.name in seen_names:
-            raise ConfigError(f"key_pool.keys[{i}].name: duplicate key name {show(k.name)}")
+            raise ConfigError(f"{where}.name: duplicate key name {show(k.name)}")
         if k.key in seen_values:  # the message never shows the value itself
-            raise ConfigError(f"key_pool.keys[{i}].key: same key value as an earlier key")
+            raise ConfigError(f"{where}.key: same key value as an earlier key")
         seen_names.add(k.name)
         seen_values.add(k.key)
-    if not any(k.enabled for k in config.key_pool.keys):
+    if not any(k.enabled for k in config.pool_keys()):
         raise ConfigError(NO_KEYS_HINT)
 
 

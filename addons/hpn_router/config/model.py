@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ from hpn_router.config.readers import (
 )
 
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+DEFAULT_MISTRAL_BASE_URL = "https://api.mistral.ai"
 # Hard-coded model versions get shut down (docs/gemini-wire-format.md#models-get-shut-down); the alias follows Google's
 # current Flash model.
 DEFAULT_MODEL = "gemini-flash-latest"
@@ -67,7 +68,9 @@ def key_fingerprint(value: str) -> str:
 class KeyConfig:
     name: str = required(STRING, "the name logs, `/health` and errors show instead of the key")
     key: str = required(STRING, "the key itself (better: `key_env`)", secret=True, shown_default="required (or `key_env`)")
-    provider: str = setting("google", _choice("google"), "the only provider today")
+    provider: str = setting(
+        "gemini", _choice("gemini", "google", "mistral"), "whose key it is (`google` is `gemini`); a request uses only its provider's keys"
+    )
     enabled: bool = setting(True, BOOL, "`false` keeps the key out of rotation")
     project: str | None = setting(
         None,
@@ -82,6 +85,8 @@ class KeyConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fingerprint", key_fingerprint(self.key))
+        if self.provider == "google":  # the seed's name for Gemini
+            object.__setattr__(self, "provider", "gemini")
 
     @property
     def project_id(self) -> str:
@@ -118,6 +123,19 @@ def _keys_from_env(text: str, var: str, env: Mapping[str, str]) -> tuple[KeyConf
     return tuple(
         KeyConfig(name=f"key_{i}", key=k, project=(projects[i - 1] or None) if projects else None) for i, k in enumerate(keys, start=1)
     )
+
+
+def _mistral_keys_from_env(text: str, var: str, env: Mapping[str, str]) -> tuple[KeyConfig, ...]:
+    """HPN_MISTRAL_API_KEYS=k1,k2, named mistral_1, mistral_2, ..."""
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    return tuple(KeyConfig(name=f"mistral_{i}", key=k, provider="mistral") for i, k in enumerate(keys, start=1))
+
+
+def _mistral_key(data: dict[str, Any], path: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """A key under `mistral.keys` is a Mistral key; saying otherwise is a mistake."""
+    if data.get("provider", "mistral") != "mistral":
+        raise ConfigError(f"{path}.provider: keys under mistral.keys are Mistral keys, got {data['provider']!r}")
+    return _key_from_key_env({**data, "provider": "mistral"}, path, env)
 
 
 def _limit_model(value: Any, path: str) -> str:
@@ -298,6 +316,18 @@ class GeminiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MistralConfig:
+    base_url: str = setting(DEFAULT_MISTRAL_BASE_URL, URL, "where requests for Mistral models go", env="HPN_MISTRAL_BASE_URL")
+    keys: tuple[KeyConfig, ...] = setting(
+        (),
+        # Items as `key_pool.keys[]` (provider `mistral`): the README lists their fields once.
+        replace(list_of(KeyConfig, "list of keys", prepare=_mistral_key, read_env=_mistral_keys_from_env), item=None),
+        "Mistral keys (fields as `key_pool.keys[]`) added to the pool; `HPN_MISTRAL_API_KEYS=k1,k2`: keys `mistral_1`, ...",
+        env="HPN_MISTRAL_API_KEYS",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class CacheConfig:
     enabled: bool = setting(True, BOOL, "the flash cache answers a repeated identical request")
     ttl_seconds: int = setting(300, integer(1), "how long an answer stays cached")
@@ -336,8 +366,11 @@ class RouterConfig:
     key_pool: KeyPoolConfig = KeyPoolConfig()
     logging: LoggingConfig = LoggingConfig()
     gemini: GeminiConfig = GeminiConfig()
+    mistral: MistralConfig = MistralConfig()
     models: Mapping[str, str] = setting(
-        {}, simple("map", as_model_map, null_is_default=True), "OpenAI model name → Gemini model; `gemini-*` names pass through"
+        {},
+        simple("map", as_model_map, null_is_default=True),
+        "OpenAI model name → Gemini model, or `provider/model` (`mistral/...`); `gemini-*`, `mistral-*`... pass through",
     )
     cache: CacheConfig = CacheConfig()
     responses: ResponsesConfig = ResponsesConfig()
@@ -354,6 +387,13 @@ class RouterConfig:
         env=WEBHOOK_URL_ENV,
     )
 
+    def pool_keys(self) -> tuple[KeyConfig, ...]:
+        """Every key of every provider: `key_pool.keys`, then `mistral.keys`."""
+        return self.key_pool.keys + self.mistral.keys
+
+    def has_keys_for(self, provider: str) -> bool:
+        return any(k.provider == provider and k.enabled for k in self.pool_keys())
+
     def named_keys(self) -> dict[str, str]:
         """Key name -> key value, for redaction."""
-        return {k.name: k.key for k in self.key_pool.keys}
+        return {k.name: k.key for k in self.pool_keys()}

@@ -163,10 +163,23 @@ def as_model_id(value: Any, path: str) -> str:
     return text
 
 
+# Providers an alias may name (`gpt-4o: mistral/mistral-small-latest`).
+ALIAS_PROVIDERS = ("gemini", "mistral")
+
+
+def as_model_target(value: Any, path: str) -> str:
+    """A model id, or `provider/model id` for one of ALIAS_PROVIDERS."""
+    text = as_str(value, path)
+    provider, sep, model = text.partition("/")
+    if sep and provider in ALIAS_PROVIDERS:
+        return f"{provider}/{as_model_id(model, path)}"
+    return as_model_id(value, path)
+
+
 def as_model_map(value: Any, path: str) -> dict[str, str]:
-    """Client model name -> Gemini model id."""
+    """Client model name -> model id (Gemini's), or `provider/model`."""
     data = as_mapping(value, path)
-    return {as_str(name, path): as_model_id(target, f"{path}.{name}") for name, target in data.items()}
+    return {as_str(name, path): as_model_target(target, f"{path}.{name}") for name, target in data.items()}
 
 
 def as_optional_path(value: Any, path: str) -> str:

@@ -9,12 +9,14 @@ The classifier reads `ErrorInfo.reason`, `QuotaFailure.violations[].quotaId` and
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
 from hpn_router.core.providers.gemini.errors import GeminiError, parse_gemini_error
+from hpn_router.core.providers.mistral.errors import parse_mistral_error
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 
@@ -58,6 +60,7 @@ class Outcome:
 
 
 OK = Outcome(Verdict.OK, "ok")
+CAPACITY_COOLDOWN_SECONDS = 60.0
 _TRANSIENT_STATUS = {500: "500 Internal Error", 502: "502 Bad Gateway", 503: "503 Unavailable", 504: "504 Deadline Exceeded"}
 
 
@@ -108,6 +111,46 @@ def classify_response(status: int, body: bytes | str | None) -> Outcome:
     if status in _TRANSIENT_STATUS:
         return Outcome(Verdict.TRANSIENT, _TRANSIENT_STATUS[status])
     return Outcome(Verdict.CLIENT_ERROR, f"{status} client error")
+
+
+def classify_mistral_response(status: int, body: bytes | str | None, headers: Mapping[str, str] | None = None) -> Outcome:
+    """Mistral's answers: 401 is a dead key; a 429 with Retry-After cools the key's group for
+    that long; a 429 for the monthly limit or the model tier's capacity (no Retry-After), and a
+    402 (no credit, spend limit), park the group; 5xx retries elsewhere. Its 400/422 are the
+    request's fault (a translator bug if anything): the client gets them."""
+    if 200 <= status < 300:
+        return OK
+    if status == 401:
+        return Outcome(Verdict.KEY_INVALID, "401 Mistral key unauthorized")
+    if status == 402:
+        return Outcome(Verdict.QUOTA_EXHAUSTED, "402 Mistral payment required (credits or spend limit)")
+    if status == 403:
+        return Outcome(Verdict.KEY_FORBIDDEN, "403 permission denied")
+    if status == 429:
+        return _classify_mistral_429(body, headers or {})
+    if status in _TRANSIENT_STATUS:
+        return Outcome(Verdict.TRANSIENT, _TRANSIENT_STATUS[status])
+    return Outcome(Verdict.CLIENT_ERROR, f"{status} client error")
+
+
+def _classify_mistral_429(body: bytes | str | None, headers: Mapping[str, str]) -> Outcome:
+    retry_after = _retry_after(headers)
+    message = parse_mistral_error(body).message.lower()
+    if "monthly" in message:
+        return Outcome(Verdict.QUOTA_EXHAUSTED, "429 Mistral monthly usage limit")
+    if retry_after is None and "capacity" in message:
+        # The model's service tier is full for everyone on this plan: wait a while, not a second.
+        return Outcome(Verdict.RATE_LIMITED, "429 Mistral service tier capacity exceeded", CAPACITY_COOLDOWN_SECONDS)
+    return Outcome(Verdict.RATE_LIMITED, "429 Too Many Requests", retry_after)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Retry-After in seconds (any case of the header name); a date or garbage counts as absent."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
 
 
 def classify_transport_error(kind: str) -> Outcome:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from hpn_router.core.classify import BACKS_OFF, Outcome, Verdict, classify_response, classify_transport_error
+from hpn_router.core.classify import BACKS_OFF, Outcome, Verdict, classify_mistral_response, classify_response, classify_transport_error
 from hpn_router.core.errors import (
     NoUsableKeyError,
     QuotaExhaustedError,
@@ -62,6 +62,8 @@ class KeyPassedOver:
     skipped_seconds: float
 
 
+_NAMES = {"gemini": "Gemini", "mistral": "Mistral"}  # for messages
+
 RotationHook = Callable[[Attempt, str], None]  # (failed attempt, next key name)
 PassedOverHook = Callable[[KeyPassedOver], None]
 
@@ -95,9 +97,9 @@ async def run_with_failover(
     wait_budget = waits.max_wait_seconds
     transient_failures = 0
     while len(attempts) <= retry_count:
-        index = _next_key(pool, request.model, clock(), tried)
+        index = _next_key(pool, request, clock(), tried)
         if index is None:
-            waited = await _wait_for_recovery(pool, request.model, clock, waits, wait_budget)
+            waited = await _wait_for_recovery(pool, request, clock, waits, wait_budget)
             if waited is None:
                 break
             wait_budget -= waited
@@ -115,16 +117,17 @@ async def run_with_failover(
         result.close()
         tried.add(index)
         transient_failures += attempt.outcome.verdict in BACKS_OFF
-    return FailoverResult(None, _give_up(pool, request.model, clock(), attempts), attempts)
+    return FailoverResult(None, _give_up(pool, request, clock(), attempts), attempts)
 
 
-def _next_key(pool: KeyPool, model: str, now: float, tried: set[int]) -> int | None:
-    """The next key not yet tried; once every usable key was tried, a new round starts (a
-    key whose 503 or short cooldown is over may serve now), still bounded by retry_count."""
-    index = pool.pick(now, model, tried)
+def _next_key(pool: KeyPool, request: UpstreamRequest, now: float, tried: set[int]) -> int | None:
+    """The next key of the request's provider not yet tried; once every usable key was tried,
+    a new round starts (a key whose 503 or short cooldown is over may serve now), still bounded
+    by retry_count."""
+    index = pool.pick(now, request.model, tried, request.provider)
     if index is None and tried:
         tried.clear()
-        index = pool.pick(now, model, tried)
+        index = pool.pick(now, request.model, tried, request.provider)
     return index
 
 
@@ -138,17 +141,19 @@ async def _attempt(
     # sending, Gemini's own count only afterwards.
     pool.record_tokens(index, started, request.model, len(request.body) // 4)
     result = await transport.send(request, pool.keys[index].key)
-    outcome = _classify(result)
+    outcome = _classify(result, request.provider)
     ended = clock()
     pool.report(index, outcome, ended, request.model)
     return result, Attempt(number, index, pool.name(index), result.status, outcome, started, ended)
 
 
-async def _wait_for_recovery(pool: KeyPool, model: str, clock: Callable[[], float], waits: WaitPolicy, budget: float) -> float | None:
+async def _wait_for_recovery(
+    pool: KeyPool, request: UpstreamRequest, clock: Callable[[], float], waits: WaitPolicy, budget: float
+) -> float | None:
     """Sleep until the earliest key recovers, if that is within the budget; the seconds
     waited, or None when waiting cannot help (every key disabled, or recovery too far off)."""
     now = clock()
-    recovery = pool.exhaustion(now, model).earliest_recovery
+    recovery = pool.exhaustion(now, request.model, request.provider).earliest_recovery
     if recovery is None or recovery - now > budget or budget <= 0:
         return None
     async with waits.gate:
@@ -163,16 +168,18 @@ def _report_breaker(pool: KeyPool, index: int, now: float, on_passed_over: Passe
         on_passed_over(KeyPassedOver(pool.name(index), breaker.reason, breaker.failures, round(breaker.until - now, 1)))
 
 
-def _classify(result: AttemptResult) -> Outcome:
+def _classify(result: AttemptResult, provider: str) -> Outcome:
     if result.status is None:
         return classify_transport_error(result.error or "no answer")
+    if provider == "mistral":
+        return classify_mistral_response(result.status, result.body, result.headers)
     return classify_response(result.status, result.body)
 
 
-def _give_up(pool: KeyPool, model: str, now: float, attempts: list[Attempt]) -> RouterError:
+def _give_up(pool: KeyPool, request: UpstreamRequest, now: float, attempts: list[Attempt]) -> RouterError:
     """The error for a request no key could answer."""
-    if not pool.has_active(now, model):
-        return _exhausted(pool, model, now)
+    if not pool.has_active(now, request.model, request.provider):
+        return _exhausted(pool, request.model, request.provider, now)
     # Keys remain, but this request used up its attempts.
     final = attempts[-1] if attempts else None
     if final and final.outcome.verdict is Verdict.RATE_LIMITED:
@@ -181,17 +188,21 @@ def _give_up(pool: KeyPool, model: str, now: float, attempts: list[Attempt]) -> 
     if final and final.status is None and final.outcome.reason == "timeout":
         status = 504
     reason = final.outcome.reason if final else "no attempt made"
-    return UpstreamError(f"Gemini did not answer successfully after {len(attempts)} attempts (last: {reason}).", status=status)
+    return UpstreamError(
+        f"{_NAMES.get(request.provider, request.provider)} did not answer successfully after {len(attempts)} attempts (last: {reason}).",
+        status=status,
+    )
 
 
-def _exhausted(pool: KeyPool, model: str, now: float) -> RouterError:
-    state = pool.exhaustion(now, model)
+def _exhausted(pool: KeyPool, model: str, provider: str, now: float) -> RouterError:
+    state = pool.exhaustion(now, model, provider)
+    name = _NAMES.get(provider, provider)
     if state.all_disabled or state.earliest_recovery is None:
-        return NoUsableKeyError("Every Gemini key in the pool is disabled (invalid, forbidden or not permitted).")
+        return NoUsableKeyError(f"Every {name} key in the pool is disabled (invalid, forbidden or not permitted).")
     wait = state.earliest_recovery - now
     if state.daily_only:
         return QuotaExhaustedError(
-            "Every Gemini key has used its daily quota for this model; quotas reset at midnight Pacific time.",
+            f"Every {name} key has used its daily quota for this model; quotas reset at midnight Pacific time.",
             retry_after=wait,
         )
-    return RateLimitedError(f"Every Gemini key is rate limited for {model}; the first recovers in {wait:.1f}s.", retry_after=wait)
+    return RateLimitedError(f"Every {name} key is rate limited for {model}; the first recovers in {wait:.1f}s.", retry_after=wait)

@@ -18,7 +18,9 @@ Rules (each transition takes the time as an argument; nothing here sleeps or rea
    next requests do not wait for it too. Any answer from the key closes the breaker. A hanging
    key is a key problem, so this is per key, not per project; and when no other key is
    usable, a tripped key is still tried rather than failing the request.
-6. Saved state (snapshot/restore) follows key values, never names or positions: per-key
+6. Keys belong to one provider (`KeyConfig.provider`): a request picks among its provider's
+   keys only, and its exhaustion counts only them.
+7. Saved state (snapshot/restore) follows key values, never names or positions: per-key
    state is filed under the key's digest, and a key without a project is its own project
    under that digest too. State of keys or projects that are gone is dropped; a snapshot of
    any unexpected shape is refused whole (SnapshotError), so the pool starts fresh.
@@ -118,8 +120,12 @@ class KeyPool:
             return KeyState.COOLING
         return KeyState.ACTIVE
 
-    def has_active(self, now: float, model: str) -> bool:
-        return any(self.state(i, now, model) is KeyState.ACTIVE for i in range(len(self.keys)))
+    def has_active(self, now: float, model: str, provider: str | None = None) -> bool:
+        return any(self.state(i, now, model) is KeyState.ACTIVE for i in self._of(provider))
+
+    def _of(self, provider: str | None) -> list[int]:
+        """Indices of `provider`'s keys (every key when None)."""
+        return [i for i, k in enumerate(self.keys) if provider is None or k.provider == provider]
 
     def active_count(self) -> int:
         """Keys not disabled (cooldowns are per model, so a cooling key still counts)."""
@@ -145,9 +151,11 @@ class KeyPool:
 
     # -- picking ----------------------------------------------------------------------
 
-    def pick(self, now: float, model: str, exclude: set[int] | frozenset[int] = frozenset()) -> int | None:
-        """The next ACTIVE key for `model`, skipping `exclude`; a key whose breaker is open
-        only when no other key is usable."""
+    def pick(self, now: float, model: str, exclude: set[int] | frozenset[int] = frozenset(), provider: str | None = None) -> int | None:
+        """The next ACTIVE key of `provider` (any, when None) for `model`, skipping `exclude`; a
+        key whose breaker is open only when no other key is usable."""
+        if provider is not None:
+            exclude = set(exclude) | {i for i, k in enumerate(self.keys) if k.provider != provider}
         best = self._best(now, model, exclude, skip_tripped=True)
         if best is None:
             best = self._best(now, model, exclude, skip_tripped=False)
@@ -211,9 +219,10 @@ class KeyPool:
         for slot in [s for s in self._cooldowns if s[0] == project]:
             del self._cooldowns[slot]
 
-    def exhaustion(self, now: float, model: str) -> Exhaustion:
+    def exhaustion(self, now: float, model: str, provider: str | None = None) -> Exhaustion:
         recoveries: list[tuple[float, bool]] = []
-        for index in range(len(self.keys)):
+        indices = self._of(provider)
+        for index in indices:
             if index in self._disabled:
                 continue
             cooldown = self._cooldown(index, now, model)
@@ -224,7 +233,7 @@ class KeyPool:
         return Exhaustion(
             earliest_recovery=min((t for t, _ in recoveries), default=None),
             daily_only=bool(recoveries) and all(daily for _, daily in recoveries),
-            all_disabled=len(self._disabled) == len(self.keys),
+            all_disabled=all(i in self._disabled for i in indices),
         )
 
     # -- usage figures for the admin API ------------------------------------------------

@@ -20,6 +20,7 @@ class UpstreamRequest:
     body: bytes
     stream: bool
     model: str  # the provider's model, for quota scoping
+    provider: str = "gemini"  # whose keys may send it
 
 
 class UpstreamStream(Protocol):

@@ -1,10 +1,10 @@
-"""Sends one attempt to Gemini with one key, over pooled keep-alive connections.
+"""Sends one attempt to a provider (Gemini, Mistral) with one key, over pooled keep-alive connections.
 
 The router makes its upstream attempts itself (see README "How failover works"): mitmproxy
 cannot retry a first attempt whose connection failed or timed out, and it cannot deliver a
 retried stream incrementally. aiohttp gives pooled connections and per-attempt timeouts.
 
-The key travels only in the `x-goog-api-key` header. Transport errors are reported by
+The key travels only in a header: Gemini's `x-goog-api-key`, Mistral's `Authorization: Bearer`. Transport errors are reported by
 exception class name only: third-party messages can quote URLs and headers.
 """
 
@@ -34,10 +34,18 @@ class GeminiTransport:
         self.timeout_seconds = timeout_seconds
         self._session: aiohttp.ClientSession | None = None
 
+    keep_headers = _KEEP_HEADERS
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"x-goog-api-key": key}
+
+    def configured_base_url(self, config: RouterConfig) -> str:
+        return config.gemini.base_url
+
     def configure(self, config: RouterConfig) -> None:
-        """gemini.base_url and server.read_timeout_seconds. A new base URL gets new connections
+        """The provider's base URL and server.read_timeout_seconds. A new base URL gets new connections
         (streams still open on the old ones finish there); a new timeout bounds the next attempts."""
-        base_url = config.gemini.base_url.rstrip("/")
+        base_url = self.configured_base_url(config).rstrip("/")
         if base_url != self.base_url:
             self._session = None
         self.base_url = base_url
@@ -54,7 +62,7 @@ class GeminiTransport:
 
     async def send(self, request: UpstreamRequest, key: str) -> AttemptResult:
         url = f"{self.base_url}{request.path}" + (f"?{request.query}" if request.query else "")
-        headers = {"x-goog-api-key": key, "content-type": "application/json"}
+        headers = {**self.auth_headers(key), "content-type": "application/json"}
         try:
             return await asyncio.wait_for(self._send(request, url, headers), self.timeout_seconds)
         except TimeoutError:
@@ -67,7 +75,7 @@ class GeminiTransport:
     async def _send(self, request: UpstreamRequest, url: str, headers: dict[str, str]) -> AttemptResult:
         data = request.body if request.method != "GET" else None
         response = await self._client().request(request.method, url, data=data, headers=headers)
-        kept = {name: response.headers[name] for name in _KEEP_HEADERS if name in response.headers}
+        kept = {name: response.headers[name] for name in self.keep_headers if name in response.headers}
         if request.stream and response.status == 200:
             return AttemptResult(status=200, headers=kept, stream=response)
         try:
@@ -80,3 +88,16 @@ class GeminiTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class MistralTransport(GeminiTransport):
+    """The `mistral` transport: the same connection handling, Mistral's base URL and Bearer
+    auth; Retry-After is kept, since it sets the cooldown of a 429 (core/classify.py)."""
+
+    keep_headers = ("content-type", "retry-after")
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {key}"}
+
+    def configured_base_url(self, config: RouterConfig) -> str:
+        return config.mistral.base_url

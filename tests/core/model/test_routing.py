@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hpn_router.core.model.routing import Provider, Target, bare_name, route_model
+from hpn_router.core.model.routing import Provider, Target, bare_name, route_model, split_target
 
 ALIASES = {"gpt-4o": "gemini-2.5-pro", "fast": "gemini-2.5-flash-lite", "models/pinned": "gemini-2.0-flash"}
 DEFAULT = "gemini-2.5-flash"
@@ -31,3 +31,29 @@ def test_an_alias_wins_over_a_gemini_name() -> None:
 
 def test_bare_name() -> None:
     assert (bare_name("models/x"), bare_name("x"), bare_name("my-models/x")) == ("x", "x", "my-models/x")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mistral-small-latest",
+        "magistral-medium-2509",
+        "codestral-latest",
+        "devstral-small",
+        "ministral-8b",
+        "open-mistral-nemo",
+        "pixtral-12b",
+    ],
+)
+def test_mistral_names_go_to_mistral(name: str) -> None:
+    assert route_model(name, ALIASES, DEFAULT) == Target(Provider.MISTRAL, name)
+
+
+def test_an_alias_may_name_its_provider() -> None:
+    aliases = {"gpt-4o": "mistral/mistral-small-latest", "g": "gemini/gemini-2.5-pro"}
+    assert route_model("gpt-4o", aliases, DEFAULT) == Target(Provider.MISTRAL, "mistral-small-latest")
+    assert route_model("g", aliases, DEFAULT) == Target(Provider.GEMINI, "gemini-2.5-pro")
+
+
+def test_split_target_keeps_an_unknown_prefix_as_a_gemini_id() -> None:
+    assert split_target("tunedModels/x") == Target(Provider.GEMINI, "tunedModels/x")

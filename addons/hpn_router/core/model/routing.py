@@ -1,7 +1,8 @@
 """Which provider and model serve a client's model name. Pure.
 
-One function, so that adding a provider (claude-* to Anthropic, mistral-* to Mistral) changes
-one place. Clients may spell a name with Google's `models/` prefix; it is dropped.
+One function, so that adding a provider changes one place. Clients may spell a name with
+Google's `models/` prefix; it is dropped. A configured alias may name its provider
+(`gpt-4o: mistral/mistral-small-latest`); an alias without one is a Gemini model.
 
 Usage:
     target = route_model("gpt-4o", config.models, config.gemini.default_model)
@@ -14,11 +15,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hpn_router.core.errors import InvalidRequest
+
 GOOGLE_PREFIX = "models/"
 
 
 class Provider(StrEnum):
     GEMINI = "gemini"
+    MISTRAL = "mistral"
+
+
+# Model-name families each provider serves under its own names.
+_PREFIXES: dict[Provider, tuple[str, ...]] = {
+    Provider.GEMINI: ("gemini-", "gemma-"),
+    Provider.MISTRAL: ("mistral-", "magistral-", "codestral-", "devstral-", "ministral-", "open-mistral-", "pixtral-"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +43,38 @@ def bare_name(name: str) -> str:
     return name.removeprefix(GOOGLE_PREFIX)
 
 
+def split_target(value: str) -> Target:
+    """An alias's value: `provider/model`, or a bare model id (Gemini's, as before providers)."""
+    provider, sep, model = value.partition("/")
+    if sep and provider in Provider.__members__.values():
+        return Target(Provider(provider), model)
+    return Target(Provider.GEMINI, value)
+
+
+def provider_of_name(name: str) -> Provider | None:
+    """The provider whose own model names look like `name`, if any."""
+    return next((p for p, prefixes in _PREFIXES.items() if name.startswith(prefixes)), None)
+
+
+def gemini_only(target: Target, requested: str, endpoint: str) -> Target:
+    """Endpoints only Gemini serves yet: another provider's model there is the client's mistake."""
+    if target.provider is not Provider.GEMINI:
+        raise InvalidRequest(
+            f"The model {requested} is served by {target.provider}, which does not serve {endpoint} through the router yet.", param="model"
+        )
+    return target
+
+
 def route_model(requested: str, aliases: Mapping[str, str], default_model: str) -> Target:
-    """Configured aliases first (as spelled, then without `models/`); `gemini-*` and `gemma-*`
-    names pass through; any other name (gpt-4, gpt-4o, ...) goes to `default_model`."""
+    """Configured aliases first (as spelled, then without `models/`); a provider's own names
+    (`gemini-*`, `mistral-*`, ...) pass through to it; any other name (gpt-4, gpt-4o, ...)
+    goes to `default_model` on Gemini."""
     name = bare_name(requested)
     if requested in aliases:
-        return Target(Provider.GEMINI, aliases[requested])
+        return split_target(aliases[requested])
     if name in aliases:
-        return Target(Provider.GEMINI, aliases[name])
-    if name.startswith(("gemini-", "gemma-")):
-        return Target(Provider.GEMINI, name)
+        return split_target(aliases[name])
+    provider = provider_of_name(name)
+    if provider is not None:
+        return Target(provider, name)
     return Target(Provider.GEMINI, default_model)

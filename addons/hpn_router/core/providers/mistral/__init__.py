@@ -1,0 +1,1 @@
+"""Mistral (La Plateforme) as an upstream provider: its chat translator pair and its errors."""

@@ -1,0 +1,138 @@
+"""Mistral keys in the pool, end to end: the official OpenAI SDK against a real mitmdump whose
+Mistral-routed requests go to the strict Mistral emulator (which refuses what La Plateforme
+refuses: unknown fields, tool ids that are not 9 letters or digits, a user turn after a tool turn)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+from procs import KEYS, Emulator, Router, client_for, start_mistral_emulator, start_router
+
+MISTRAL_KEYS = ["emuMistralKeyOne000000000000001", "emuMistralKeyTwo000000000000002"]
+SERVED_BY = "x-hpn-served-by"
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def mistral(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    keys = [{"key": k, "organization": f"org-{i}", "retry_after": 30} for i, k in enumerate(MISTRAL_KEYS)]
+    emu = start_mistral_emulator({"keys": keys}, tmp_path_factory.mktemp("mistral"))
+    yield emu
+    emu.stop()
+
+
+def start(tmp: Path, gemini: Emulator, mistral: Emulator) -> Router:
+    env = {"HPN_MISTRAL_API_KEYS": ",".join(MISTRAL_KEYS), "HPN_MISTRAL_BASE_URL": mistral.url}
+    config = {"models": {"gpt-4o": "mistral/mistral-small-latest"}, "key_pool": {"retry_backoff_ms": 0}}
+    return start_router(tmp, keys=KEYS[:2], gemini_url=gemini.url, config=config, env=env)
+
+
+@pytest.fixture(scope="module")
+def shared_router(emulator: Emulator, mistral: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
+    router = start(tmp_path_factory.mktemp("router"), emulator, mistral)
+    yield router
+    router.stop()
+
+
+@pytest.fixture
+def client(shared_router: Router, emulator: Emulator, mistral: Emulator) -> openai.OpenAI:
+    emulator.reset()
+    mistral.reset()
+    return client_for(shared_router)
+
+
+def test_chat_goes_to_mistral_and_says_so(client: openai.OpenAI, mistral: Emulator, emulator: Emulator) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Say hi"}], seed=3, max_completion_tokens=40, user="u1"
+    )
+    answer = raw.parse()
+    assert raw.headers[SERVED_BY] == "mistral/mistral-small-latest"
+    assert answer.model == "gpt-4o" and answer.choices[0].message.content and answer.usage.total_tokens > 0
+    assert [r["status"] for r in mistral.stats()["requests"]] == [200] and emulator.stats()["requests"] == []
+
+
+def test_a_stream_from_mistral(client: openai.OpenAI) -> None:
+    with client.chat.completions.with_streaming_response.create(
+        model="mistral-small-latest", messages=[{"role": "user", "content": "Say hi"}], stream=True, stream_options={"include_usage": True}
+    ) as response:
+        assert response.headers[SERVED_BY] == "mistral/mistral-small-latest"
+        chunks = list(response.parse())
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text and chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+
+
+def test_a_tool_round_trip_with_openai_style_ids_in_the_history(client: openai.OpenAI, mistral: Emulator) -> None:
+    first = client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[WEATHER], tool_choice="required"
+    )
+    [call] = first.choices[0].message.tool_calls
+    assert first.choices[0].finish_reason == "tool_calls" and len(call.id) == 9 and call.id.isalnum()
+    history = [
+        {"role": "user", "content": "Weather in Rome, earlier?"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "call_from_another_provider",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_from_another_provider", "content": "25C"},
+        {"role": "user", "content": "And Paris?"},
+        {"role": "assistant", "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": json.dumps({"temp": "18C"})},
+    ]
+    second = client.chat.completions.create(model="gpt-4o", messages=history, tools=[WEATHER])
+    assert second.choices[0].message.content
+    assert [r["status"] for r in mistral.stats()["requests"]] == [200, 200]
+
+
+def test_a_model_without_keys_of_its_provider_is_a_400(tmp_path: Path, emulator: Emulator) -> None:
+    router = start_router(tmp_path, keys=KEYS[:1], gemini_url=emulator.url)
+    try:
+        with pytest.raises(openai.BadRequestError) as caught:
+            client_for(router).chat.completions.create(model="codestral-latest", messages=[{"role": "user", "content": "Hi"}])
+    finally:
+        router.stop()
+    assert "no mistral keys" in caught.value.message and emulator.stats()["requests"] == []
+
+
+def test_a_429_rotates_to_the_next_mistral_key(tmp_path: Path, emulator: Emulator, mistral: Emulator) -> None:
+    mistral.reset()
+    mistral.set_key(0, "ok", ["rate_limit"])
+    router = start(tmp_path, emulator, mistral)
+    try:
+        client = client_for(router)
+        first = client.chat.completions.create(model="mistral-small-latest", messages=[{"role": "user", "content": "Hi"}])
+        second = client.chat.completions.create(model="mistral-small-latest", messages=[{"role": "user", "content": "Again"}])
+        log = router.log()
+    finally:
+        router.stop()
+    statuses = [(r["key_index"], r["status"]) for r in mistral.stats()["requests"]]
+    # The first key's 429 (Retry-After: 30) cools it: the second key serves both; nothing reached Gemini.
+    assert first.choices[0].message.content and second.choices[0].message.content
+    assert statuses == [(0, 429), (1, 200), (1, 200)]
+    assert "Key rotation triggered" in log and "mistral_1" in log and emulator.stats()["requests"] == []
+    for key in MISTRAL_KEYS:
+        assert key not in log
+
+
+def test_embeddings_with_mistral_embed(client: openai.OpenAI, mistral: Emulator) -> None:
+    raw = client.embeddings.with_raw_response.create(model="mistral-embed", input=["one", "two"])
+    answer = raw.parse()
+    assert raw.headers[SERVED_BY] == "mistral/mistral-embed"
+    assert [d.index for d in answer.data] == [0, 1] and len(answer.data[0].embedding) == 1024 and answer.usage.prompt_tokens > 0
+    assert [r["status"] for r in mistral.stats()["requests"]] == [200]
