@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from emulator_kit.server import add_admin_routes, write_frame
 
 from . import answers, errors
 from .errors import GoogleError, Violation
@@ -34,7 +35,6 @@ from .scenario import (
     KeySpec,
     ModelInfo,
     Scenario,
-    ScenarioError,
     catalogue,
     check_behaviour,
     model_resource,
@@ -184,9 +184,7 @@ def make_app(scenario: Scenario, *, clock: Callable[[], float] = time.time) -> w
     app = web.Application()
     emulator = Emulator(scenario, clock)
     app[EMULATOR] = emulator
-    app.router.add_get("/_emulator/stats", _stats)
-    app.router.add_post("/_emulator/reset", _reset)
-    app.router.add_post("/_emulator/scenario", _set_behaviour)
+    add_admin_routes(app, EMULATOR, check_behaviour)
     app.router.add_route("*", "/{version:v1beta|v1}/{rest:.+}", _api)
     app.on_shutdown.append(emulator.shutdown)
     return app
@@ -345,7 +343,7 @@ async def _stream(emu: Emulator, ex: Exchange, events: list[dict[str, Any]], beh
                 await asyncio.sleep(emu.scenario.stream_delay_ms / 1000)
             data = json.dumps(event, ensure_ascii=False)
             frame = f"data: {data}\r\n\r\n" if sse else ("[" if n == 0 else ",\r\n") + data
-            await _write(response, frame.encode(), emu.scenario.split_events)
+            await write_frame(response, frame.encode(), emu.scenario.split_events)
         if behaviour == "stream_cut" and ex.request.transport is not None:
             # Cut mid-body: no terminating chunk, connection gone. close() rather than abort(): an RST
             # can make the peer's kernel discard the events already sent, and they must be seen first.
@@ -357,41 +355,3 @@ async def _stream(emu: Emulator, ex: Exchange, events: list[dict[str, Any]], beh
     except ConnectionError:  # the client left mid-stream; nothing left to tell it
         pass
     return response
-
-
-async def _write(response: web.StreamResponse, frame: bytes, split: bool) -> None:
-    if not split:
-        await response.write(frame)
-        return
-    half = len(frame) // 2
-    await response.write(frame[:half])
-    await asyncio.sleep(0.005)  # let the first half leave as its own TCP segment / chunk
-    await response.write(frame[half:])
-
-
-async def _stats(request: web.Request) -> web.Response:
-    return json_response(200, request.app[EMULATOR].stats())
-
-
-async def _reset(request: web.Request) -> web.Response:
-    request.app[EMULATOR].reset()
-    return json_response(200, {"reset": True})
-
-
-async def _set_behaviour(request: web.Request) -> web.Response:
-    """Body `{"key_index": i, "behaviour": "...", "script": [...]}`; both optional, script defaults to []."""
-    emu = request.app[EMULATOR]
-    try:
-        body = await request.json()
-        index = body["key_index"]
-        if not isinstance(index, int) or not 0 <= index < len(emu.keys):
-            raise ScenarioError(f"key_index: must be 0..{len(emu.keys) - 1}")
-        behaviour = body.get("behaviour", emu.keys[index].behaviour)
-        check_behaviour(behaviour, "behaviour")
-        script = body.get("script") or []
-        for i, step in enumerate(script):
-            check_behaviour(step, f"script[{i}]")
-    except (ValueError, KeyError, TypeError) as e:  # ScenarioError is a ValueError
-        return json_response(400, {"error": str(e)})
-    emu.keys[index].behaviour, emu.keys[index].script = behaviour, deque(script)
-    return json_response(200, {"key_index": index, "behaviour": behaviour, "script": script})

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from emulator_kit.server import add_admin_routes
 
 from . import answers, errors
 from .errors import MistralError
-from .scenario import KEY_BEHAVIOURS, KeySpec, ModelInfo, Scenario, ScenarioError, catalogue, check_behaviour, model_card
+from .scenario import KEY_BEHAVIOURS, KeySpec, ModelInfo, Scenario, catalogue, check_behaviour, model_card
 from .validate import validate_chat, validate_embeddings
 
 TOKENS_PER_MINUTE = 5_000_000  # what La Plateforme reported for a paid workspace (client-ts#169)
@@ -159,9 +160,7 @@ def make_app(scenario: Scenario, *, clock: Callable[[], float] = time.time) -> w
     app = web.Application()
     emulator = Emulator(scenario, clock)
     app[EMULATOR] = emulator
-    app.router.add_get("/_emulator/stats", _stats)
-    app.router.add_post("/_emulator/reset", _reset)
-    app.router.add_post("/_emulator/scenario", _set_behaviour)
+    add_admin_routes(app, EMULATOR, check_behaviour)
     app.router.add_route("*", "/v1/{rest:.*}", _api)
     app.on_shutdown.append(emulator.shutdown)
     return app
@@ -298,31 +297,3 @@ async def _stream(
     except ConnectionError:  # the client left mid-stream; nothing left to tell it
         pass
     return response
-
-
-async def _stats(request: web.Request) -> web.Response:
-    return json_response(200, request.app[EMULATOR].stats())
-
-
-async def _reset(request: web.Request) -> web.Response:
-    request.app[EMULATOR].reset()
-    return json_response(200, {"reset": True})
-
-
-async def _set_behaviour(request: web.Request) -> web.Response:
-    """Body `{"key_index": i, "behaviour": "...", "script": [...]}`; both optional, script defaults to []."""
-    emu = request.app[EMULATOR]
-    try:
-        body = await request.json()
-        index = body["key_index"]
-        if not isinstance(index, int) or not 0 <= index < len(emu.keys):
-            raise ScenarioError(f"key_index: must be 0..{len(emu.keys) - 1}")
-        behaviour = body.get("behaviour", emu.keys[index].behaviour)
-        check_behaviour(behaviour, "behaviour")
-        script = body.get("script") or []
-        for i, step in enumerate(script):
-            check_behaviour(step, f"script[{i}]")
-    except (ValueError, KeyError, TypeError) as e:  # ScenarioError is a ValueError
-        return json_response(400, {"error": str(e)})
-    emu.keys[index].behaviour, emu.keys[index].script = behaviour, deque(script)
-    return json_response(200, {"key_index": index, "behaviour": behaviour, "script": script})
