@@ -100,24 +100,28 @@ def routed(request: ChatRequest, config: RouterConfig) -> Target:
     return target
 
 
+def plan_upstream(flow: http.HTTPFlow, request: ChatRequest, target: Target, config: RouterConfig) -> None:
+    """Rewrites the flow into the target provider's request for `request` (so mitmweb shows what
+    goes upstream) and leaves KeyRouting the plan: what every inbound chat-like API does."""
+    chat = PROVIDERS[target.provider]
+    body = chat.body(request, target.model, config)
+    path, query = chat.path(target.model, request.stream)
+    ctx = context(flow)
+    ctx.model = request.model
+    ctx.gemini_model = target.model
+    ctx.stream = request.stream
+    ctx.upstream = UpstreamPlan("POST", path, query, stream=request.stream, model=target.model, provider=target.provider)
+    ctx.ignored_params = chat.ignored(request, target.model)
+    rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), json.dumps(body, ensure_ascii=False).encode())
+
+
 class ChatTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = chat_request(flow)
-        target = routed(request, config)
-        chat = PROVIDERS[target.provider]
-        body = chat.body(request, target.model, config)
-        stream = request.stream
-        path, query = chat.path(target.model, stream)
+        plan_upstream(flow, request, routed(request, config), config)
         ctx = context(flow)
-        ctx.model = request.model
-        ctx.gemini_model = target.model
-        ctx.stream = stream
         ctx.include_usage = request.include_usage
         ctx.legacy_functions = request.legacy_functions
-        ctx.upstream = UpstreamPlan("POST", path, query, stream=stream, model=target.model, provider=target.provider)
-        ctx.ignored_params = chat.ignored(request, target.model)
-        content = json.dumps(body, ensure_ascii=False).encode()
-        rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
 
     def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""

@@ -20,15 +20,15 @@ import time
 from mitmproxy import http
 
 from hpn_router.addons.answers import answer_json, parse_json_body, replace_body, rewrite_request
-from hpn_router.addons.chat import StreamAdapter, name_ignored_params, translate_options
+from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream, translate_options
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.inbound.anthropic_messages_answer import MessageHead, MessagesEncoder, message_object, new_message_id
 from hpn_router.core.inbound.anthropic_messages_request import parse_messages_request
 from hpn_router.core.model.request import ChatRequest
-from hpn_router.core.model.routing import gemini_only, route_model
+from hpn_router.core.model.routing import Target, gemini_only, route_model
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
-from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini, ignored_params
+from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini
 
 # What of a generateContent body Gemini's countTokens takes inside `generateContentRequest`.
 COUNTED_FIELDS = ("contents", "systemInstruction", "tools", "toolConfig")
@@ -37,21 +37,7 @@ COUNTED_FIELDS = ("contents", "systemInstruction", "tools", "toolConfig")
 class MessagesTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = messages_request(flow)
-        gemini_model = gemini_only(
-            route_model(request.model, config.models, config.gemini.default_model), request.model, "/v1/messages"
-        ).model
-        gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
-        stream = request.stream
-        path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
-        query = "alt=sse" if stream else ""
-        ctx = context(flow)
-        ctx.model = request.model
-        ctx.gemini_model = gemini_model
-        ctx.stream = stream
-        ctx.upstream = UpstreamPlan("POST", path, query, stream=stream, model=gemini_model)
-        ctx.ignored_params = ignored_params(request, gemini_model)
-        content = json.dumps(gemini_body, ensure_ascii=False).encode()
-        rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
+        plan_upstream(flow, request, _gemini_target(request.model, config), config)
 
     def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""
@@ -101,9 +87,7 @@ class CountTokens:
 
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = parse_messages_request(parse_json_body(flow), count_only=True)
-        gemini_model = gemini_only(
-            route_model(request.model, config.models, config.gemini.default_model), request.model, "/v1/messages"
-        ).model
+        gemini_model = _gemini_target(request.model, config).model
         gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
         counted = {k: v for k, v in gemini_body.items() if k in COUNTED_FIELDS}
         path = f"/v1beta/models/{gemini_model}:countTokens"
@@ -135,7 +119,7 @@ def _head(flow: http.HTTPFlow, config: RouterConfig) -> MessageHead:
     return MessageHead(message_id=new_message_id(), model=context(flow).model or "", expose_reasoning=config.gemini.expose_reasoning)
 
 
-def _gemini_model(requested: str, config: RouterConfig) -> str:
+def _gemini_target(requested: str, config: RouterConfig) -> Target:
     """The Gemini model for a Messages request: only Gemini serves this API yet, so another
     provider's model name is the client's mistake (400 naming it)."""
-    return gemini_only(route_model(requested, config.models, config.gemini.default_model), requested, "/v1/messages").model
+    return gemini_only(route_model(requested, config.models, config.gemini.default_model), requested, "/v1/messages")

@@ -27,9 +27,9 @@ from typing import Any
 from loguru import logger
 from mitmproxy import http
 
-from hpn_router.addons.answers import parse_json_body, replace_body, rewrite_request
-from hpn_router.addons.chat import StreamAdapter, name_ignored_params, translate_options
-from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
+from hpn_router.addons.answers import parse_json_body, replace_body
+from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream
+from hpn_router.addons.flowcontext import AnswerBody, Parsed, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_responses_answer import ResponseHead, ResponsesEncoder, new_response_id, response_object
@@ -43,7 +43,6 @@ from hpn_router.core.inbound.openai_responses_store import ResponseStore, stored
 from hpn_router.core.model.request import Message
 from hpn_router.core.model.routing import gemini_only, route_model
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
-from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini, ignored_params
 
 ANONYMOUS = "anonymous"  # Access's name for a client without a token (no client tokens configured)
 History = Callable[[str], "tuple[Message, ...] | None"]
@@ -64,21 +63,8 @@ class ResponsesTranslation:
         owner = context(flow).client or ANONYMOUS
         parsed = responses_request(flow, lambda response_id: self.store.conversation(response_id, owner, self.clock()))
         request = parsed.chat
-        gemini_model = gemini_only(
-            route_model(request.model, config.models, config.gemini.default_model), request.model, "/v1/responses"
-        ).model
-        gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
-        stream = request.stream
-        path = f"/v1beta/models/{gemini_model}:" + ("streamGenerateContent" if stream else "generateContent")
-        query = "alt=sse" if stream else ""
-        ctx = context(flow)
-        ctx.model = request.model
-        ctx.gemini_model = gemini_model
-        ctx.stream = stream
-        ctx.upstream = UpstreamPlan("POST", path, query, stream=stream, model=gemini_model)
-        ctx.ignored_params = ignored_params(request, gemini_model)
-        content = json.dumps(gemini_body, ensure_ascii=False).encode()
-        rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), content)
+        target = gemini_only(route_model(request.model, config.models, config.gemini.default_model), request.model, "/v1/responses")
+        plan_upstream(flow, request, target, config)
 
     def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""
