@@ -306,3 +306,31 @@ def test_mistral_mistakes_name_their_field(raw, message):
     with pytest.raises(ConfigError) as caught:
         parse_config(raw, {"HPN_API_KEYS": "AIzaA"})
     assert str(caught.value).startswith(message)
+
+
+def test_anthropic_keys_join_the_pool_with_their_organization_and_are_redacted():
+    keys = [{"name": "a", "key": "sk-ant-fileKey", "project": "org-x"}]
+    raw = {"anthropic": {"keys": keys}, "models": {"gpt-5": "anthropic/claude-sonnet-4-5"}}
+    config = parse_config(raw, {"HPN_API_KEYS": "AIzaA"})
+    assert [(k.name, k.provider, k.project) for k in config.pool_keys()] == [("key_1", "gemini", None), ("a", "anthropic", "org-x")]
+    assert config.models["gpt-5"] == "anthropic/claude-sonnet-4-5" and config.has_keys_for("anthropic")
+    from_env = parse_config({}, {"HPN_ANTHROPIC_API_KEYS": "ak1, ak2", "HPN_ANTHROPIC_BASE_URL": "http://127.0.0.1:9"})
+    assert [(k.name, k.provider) for k in from_env.pool_keys()] == [("anthropic_1", "anthropic"), ("anthropic_2", "anthropic")]
+    assert from_env.named_keys() == {"anthropic_1": "ak1", "anthropic_2": "ak2"} and from_env.anthropic.base_url == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            {"anthropic": {"keys": [{"name": "a", "key": "k", "provider": "mistral"}]}},
+            "anthropic.keys[0].provider: keys under anthropic.keys are Anthropic keys",
+        ),
+        ({"anthropic": {"keys": [{"name": "key_1", "key": "k"}]}}, "anthropic.keys[0].name: duplicate key name"),
+        ({"anthropic": {"keys": [{"name": "a", "key": "AIzaA"}]}}, "anthropic.keys[0].key: same key value as an earlier key"),
+    ],
+)
+def test_anthropic_mistakes_name_their_field(raw, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, {"HPN_API_KEYS": "AIzaA"})
+    assert str(caught.value).startswith(message)

@@ -69,6 +69,8 @@ def test_every_environment_variable_overrides_its_field():
         "HPN_WEBHOOK_SECRET": "webhook-secret-cccccccc",
         "HPN_MISTRAL_BASE_URL": "http://127.0.0.1:2",
         "HPN_MISTRAL_API_KEYS": "mistralKeyOne",
+        "HPN_ANTHROPIC_BASE_URL": "http://127.0.0.1:3",
+        "HPN_ANTHROPIC_API_KEYS": "sk-ant-keyOne",
     }
     config = parse_config({}, env)
     declared = [d for d in declared_fields(RouterConfig) if d.setting.env]

@@ -151,12 +151,18 @@ def test_the_example_file_loads_and_gives_the_declared_defaults(uncomment):
     text = EXAMPLE.read_text()
     if uncomment:
         text = uncommented(text.replace('      # key: "AIza..."\n', ""))
-    env = {"GEMINI_KEY_1": "AIzaSyFromEnv1", "GEMINI_KEY_2": "AIzaSyFromEnv2", "MISTRAL_KEY_1": "mistralFromEnv1"}
+    env = {
+        "GEMINI_KEY_1": "AIzaSyFromEnv1",
+        "GEMINI_KEY_2": "AIzaSyFromEnv2",
+        "MISTRAL_KEY_1": "mistralFromEnv1",
+        "ANTHROPIC_KEY_1": "sk-ant-FromEnv1",
+    }
     config = parse_config(yaml.safe_load(text), env)
     # The example spells out the defaults (its model map and prices are examples, not defaults).
     examples = (
         "key_pool.keys",
         "mistral.keys",
+        "anthropic.keys",
         "models",
         "pricing.models",
         "server.client_tokens",

@@ -10,6 +10,7 @@ from hpn_router.core.classify import (
     CAPACITY_COOLDOWN_SECONDS,
     PACIFIC,
     Verdict,
+    classify_anthropic_response,
     classify_mistral_response,
     classify_response,
     classify_transport_error,
@@ -160,3 +161,35 @@ def test_mistrals_request_errors_are_the_clients() -> None:
 def test_a_retry_after_that_is_no_number_falls_back_to_the_default_cooldown() -> None:
     outcome = classify_mistral_response(429, b"{}", {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})
     assert outcome.verdict is Verdict.RATE_LIMITED and outcome.retry_after is None
+
+
+def _anthropic(status: int, kind: str, message: str = "", details: dict | None = None) -> bytes:
+    error = {"type": kind, "message": message} | ({"details": details} if details else {})
+    return json.dumps({"type": "error", "error": error, "request_id": "req_1"}).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "verdict", "retry_after"),
+    [
+        (401, _anthropic(401, "authentication_error", "invalid x-api-key"), {}, Verdict.KEY_INVALID, None),
+        (403, _anthropic(403, "permission_error"), {}, Verdict.KEY_FORBIDDEN, None),
+        (402, _anthropic(402, "billing_error"), {}, Verdict.QUOTA_EXHAUSTED, None),
+        (400, _anthropic(400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API."), {},
+         Verdict.QUOTA_EXHAUSTED, None),
+        (400, _anthropic(400, "invalid_request_error", "You have reached your specified workspace API usage limits."), {},
+         Verdict.QUOTA_EXHAUSTED, None),
+        (400, _anthropic(400, "invalid_request_error", "messages: text content blocks must be non-empty"), {}, Verdict.CLIENT_ERROR, None),
+        (429, _anthropic(429, "rate_limit_error", "slow down"), {"Retry-After": "7"}, Verdict.RATE_LIMITED, 7.0),
+        (429, _anthropic(429, "rate_limit_error"), {"retry-after-ms": "1500", "retry-after": "2"}, Verdict.RATE_LIMITED, 1.5),
+        (429, _anthropic(429, "rate_limit_error"), {"anthropic-ratelimit-requests-reset": "2023-11-14T22:14:00Z"},
+         Verdict.RATE_LIMITED, 1_700_000_040.0 - 1_700_000_000.0),
+        (429, _anthropic(429, "rate_limit_error", "monthly", {"error_code": "enforced_spend_limit_reached"}), {},
+         Verdict.QUOTA_EXHAUSTED, None),
+        (529, _anthropic(529, "overloaded_error", "Overloaded"), {"retry-after": "3"}, Verdict.TRANSIENT, None),
+        (500, _anthropic(500, "api_error"), {}, Verdict.TRANSIENT, None),
+        (404, _anthropic(404, "not_found_error", "model: claude-x"), {}, Verdict.CLIENT_ERROR, None),
+    ],
+)  # fmt: skip
+def test_anthropic_answers(status, body, headers, verdict, retry_after):
+    outcome = classify_anthropic_response(status, body, headers, now=1_700_000_000.0)
+    assert outcome.verdict is verdict and outcome.retry_after == retry_after

@@ -266,3 +266,25 @@ def test_a_request_picks_only_its_providers_keys_and_counts_only_them_exhausted(
 
 def test_the_seeds_google_provider_is_gemini():
     assert KeyConfig(name="g", key="secret", provider="google").provider == "gemini"
+
+
+def test_keys_of_one_learned_organization_cool_together_and_a_configured_project_wins():
+    keys = [
+        KeyConfig(name="a1", key="secret-a1", provider="anthropic"),
+        KeyConfig(name="a2", key="secret-a2", provider="anthropic"),
+        KeyConfig(name="b", key="secret-b", provider="anthropic"),
+        KeyConfig(name="p", key="secret-p", provider="anthropic", project="mine"),
+    ]
+    p = KeyPool(keys, cooldown_seconds=60)
+    for index in (0, 1, 3):
+        p.learn_group(index, "org-uuid-a")
+    p.learn_group(2, "org-uuid-b")
+    assert p.group(0) == p.group(1) != p.group(2) and p.group(3) == "mine"
+    p.report(0, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), 0.0, "claude-x")
+    # The 429 on a1 cools a2 (same organization) but not b, nor the key with its own project.
+    assert [p.state(i, 1.0, "claude-x") for i in range(4)] == [KeyState.COOLING, KeyState.COOLING, KeyState.ACTIVE, KeyState.ACTIVE]
+    # A restarted pool keeps the learned group's cooldown; its keys rejoin it with their next answer.
+    again = KeyPool(keys, cooldown_seconds=60)
+    again.restore(p.snapshot(1.0), 1.0)
+    again.learn_group(1, "org-uuid-a")
+    assert again.state(1, 1.0, "claude-x") is KeyState.COOLING and again.state(0, 1.0, "claude-x") is KeyState.ACTIVE

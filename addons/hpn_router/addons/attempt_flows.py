@@ -16,6 +16,7 @@ from mitmproxy import connection, ctx, http
 from hpn_router.addons import meta
 from hpn_router.core.failover import Attempt
 from hpn_router.core.transport import UpstreamRequest
+from hpn_router.edge.upstream import ANTHROPIC_VERSION
 
 
 def record_attempts(flow: http.HTTPFlow, request: UpstreamRequest, attempts: list[Attempt], base_url: str) -> None:
@@ -33,7 +34,10 @@ def _attempt_flow(client: http.HTTPFlow, request: UpstreamRequest, attempt: Atte
     url = f"{base_url}{request.path}" + (f"?{request.query}" if request.query else "")
     placeholder = f"<key:{attempt.key_name}>"
     # The header the provider's transport put the key in (edge/upstream.py), with the name instead.
-    auth = {"authorization": f"Bearer {placeholder}"} if request.provider == "mistral" else {"x-goog-api-key": placeholder}
+    auth = {
+        "mistral": {"authorization": f"Bearer {placeholder}"},
+        "anthropic": {"x-api-key": placeholder, "anthropic-version": ANTHROPIC_VERSION},
+    }.get(request.provider, {"x-goog-api-key": placeholder})
     headers = {"content-type": "application/json", **auth}
     flow.request = http.Request.make(request.method, url, request.body, headers)
     flow.request.timestamp_start = attempt.started

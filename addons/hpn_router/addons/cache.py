@@ -123,7 +123,7 @@ class CacheLookup:
             return
         headers = flow.request.headers
         no_cache, no_store = request_cache_directives(headers.get("cache-control"), headers.get("pragma"))
-        gemini_model = route_model(request.model, config.models, config.gemini.default_model).model
+        gemini_model = route_model(request.model, config.models, config.gemini.default_model, config.providers_with_keys()).model
         key = cache_key(request, upstream_model=gemini_model, endpoint=CHAT_PATH, client_id=ctx.client)
         decision = ctx.cache = CacheDecision(BYPASS if no_cache else MISS, key=key, store=not no_store)
         if no_cache:

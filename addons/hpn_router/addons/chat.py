@@ -3,7 +3,8 @@
 A translator run by the Translation addon. `translate_request` reads the OpenAI request into
 the ChatRequest model (core/inbound/openai_chat_request.py), routes its model to a provider
 (core/model/routing.py), turns it into that provider's body with the provider's translator
-pair (PROVIDERS: Gemini's core/providers/gemini/, Mistral's core/providers/mistral/) and rewrites the flow's request into it (so mitmweb
+pair (PROVIDERS: Gemini's core/providers/gemini/, Mistral's core/providers/mistral/, Anthropic's
+core/providers/anthropic/) and rewrites the flow's request into it (so mitmweb
 shows what goes upstream), leaving KeyRouting a plan in the flow's context; `start_stream`/`translate_response`
 turn Gemini's answer, streamed or not, into OpenAI's format. Bad input raises InvalidRequest,
 which Translation answers with a 4xx; nothing is forwarded. Parameters the target model does
@@ -35,6 +36,9 @@ from hpn_router.core.inbound.openai_chat_request import parse_chat_request
 from hpn_router.core.model.answer import ChatAnswer, StreamEvent, Usage
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.model.routing import Provider, Target, route_model
+from hpn_router.core.providers.anthropic.chat_answer import AnthropicStreamDecoder, anthropic_answer
+from hpn_router.core.providers.anthropic.chat_request import chat_request_to_anthropic
+from hpn_router.core.providers.anthropic.chat_request import ignored_params as anthropic_ignored_params
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
 from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini, ignored_params
 from hpn_router.core.providers.mistral.chat_answer import MistralStreamDecoder, mistral_answer
@@ -85,12 +89,19 @@ PROVIDERS: dict[Provider, ProviderChat] = {
         decoder=MistralStreamDecoder,
         ignored=lambda request, model: mistral_ignored_params(request),
     ),
+    Provider.ANTHROPIC: ProviderChat(
+        body=lambda request, model, config: chat_request_to_anthropic(request, model),
+        path=lambda model, stream: ("/v1/messages", ""),
+        answer=anthropic_answer,
+        decoder=AnthropicStreamDecoder,
+        ignored=lambda request, model: anthropic_ignored_params(request),
+    ),
 }
 
 
 def routed(request: ChatRequest, config: RouterConfig) -> Target:
     """The request's provider and model; a 400 naming the provider when the pool has no key of it."""
-    target = route_model(request.model, config.models, config.gemini.default_model)
+    target = route_model(request.model, config.models, config.gemini.default_model, config.providers_with_keys())
     if not config.has_keys_for(target.provider):
         raise InvalidRequest(
             f"The model {request.model} is served by {target.provider}, and the pool has no {target.provider} keys.",

@@ -38,7 +38,7 @@ MISTRAL_PATH = "/v1/embeddings"
 class Embeddings:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = embedding_request(parse_json_body(flow), dimensions=DIMENSIONS, encoding=_encoding)
-        target = route_model(request.model, config.models, config.gemini.default_embedding_model)
+        target = route_model(request.model, config.models, config.gemini.default_embedding_model, ())  # Anthropic has no embeddings
         if target.provider is Provider.MISTRAL:
             self._to_mistral(flow, config, request, target.model)
             return

@@ -33,7 +33,7 @@ from hpn_router.core.redact import Redactor, redact_key_values
 from hpn_router.core.state import RouterState
 from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest, join_json_answers
 from hpn_router.edge.relay import TOKEN_HEADER, StreamRelay
-from hpn_router.edge.upstream import GeminiTransport, MistralTransport
+from hpn_router.edge.upstream import AnthropicTransport, GeminiTransport, MistralTransport
 
 
 class ProviderTransport(Transport, Protocol):
@@ -54,7 +54,9 @@ class KeyRouting:
         self.state = state
         self.clock = clock
         self.config: RouterConfig | None = None
-        self.transports: dict[str, ProviderTransport] = dict(transports or {"gemini": GeminiTransport(), "mistral": MistralTransport()})
+        self.transports: dict[str, ProviderTransport] = dict(
+            transports or {"gemini": GeminiTransport(), "mistral": MistralTransport(), "anthropic": AnthropicTransport()}
+        )
         self.waits = WaitPolicy()
         self.relay = relay or StreamRelay()
         self._in_flight: dict[str, set[asyncio.Future[None]]] = {}
@@ -158,7 +160,9 @@ class KeyRouting:
         ctx.attempt_log += outcome.attempts
         if outcome.key_name:
             ctx.key_name = outcome.key_name
-        base_url = self.config.mistral.base_url if request.provider == "mistral" else self.config.gemini.base_url
+        base_url = {"mistral": self.config.mistral.base_url, "anthropic": self.config.anthropic.base_url}.get(
+            request.provider, self.config.gemini.base_url
+        )
         record_attempts(flow, request, outcome.attempts, base_url)
         self._log_served(request, outcome.key_name, outcome.attempts, started, request_id(flow))
         return outcome

@@ -1,12 +1,15 @@
-"""MessagesTranslation: `POST /v1/messages` (Anthropic's Messages API) as Gemini `generateContent`,
-and back; CountTokens: `POST /v1/messages/count_tokens` as Gemini's `countTokens`.
+"""MessagesTranslation: `POST /v1/messages` (Anthropic's Messages API) as Gemini `generateContent`
+(or, for Claude models on Anthropic keys, Anthropic's own Messages API), and back; CountTokens:
+`POST /v1/messages/count_tokens` as Gemini's `countTokens` (or Anthropic's count_tokens).
 
 Translators run by the Translation addon, like ResponsesTranslation (addons/responses.py), with
 Anthropic's inbound pair: the Messages body becomes the same ChatRequest model
 (core/inbound/anthropic_messages_request.py) and Gemini's answer, streamed or not, becomes a
 Message object or Anthropic's SSE events (core/inbound/anthropic_messages_answer.py). The Gemini
-side is the chat one, unchanged. `claude-*` names go to `gemini.default_model` unless `models:`
-maps them. Every error on these routes is in Anthropic's envelope (addons/answers.error_format).
+side is the chat one, unchanged. `claude-*` names go to Anthropic keys when the pool has some,
+else to `gemini.default_model` unless `models:` maps them. Requests for Anthropic go through the
+same model (core/providers/anthropic/), like a chat request for a Claude model. Every error on
+these routes is in Anthropic's envelope (addons/answers.error_format).
 
 The flash cache does not serve these endpoints (it stores chat completions). Cost counts a
 message like a chat request, from the answer's usage.
@@ -20,14 +23,14 @@ import time
 from mitmproxy import http
 
 from hpn_router.addons.answers import answer_json, parse_json_body, replace_body, rewrite_request
-from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream, translate_options
+from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream, provider_chat, routed, translate_options
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.inbound.anthropic_messages_answer import MessageHead, MessagesEncoder, message_object, new_message_id
 from hpn_router.core.inbound.anthropic_messages_request import parse_messages_request
 from hpn_router.core.model.request import ChatRequest
-from hpn_router.core.model.routing import Target, gemini_only, route_model
-from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
+from hpn_router.core.model.routing import Provider, Target, gemini_only, route_model
+from hpn_router.core.providers.anthropic.chat_request import count_tokens_body
 from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini
 
 # What of a generateContent body Gemini's countTokens takes inside `generateContentRequest`.
@@ -37,7 +40,7 @@ COUNTED_FIELDS = ("contents", "systemInstruction", "tools", "toolConfig")
 class MessagesTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = messages_request(flow)
-        plan_upstream(flow, request, _gemini_target(request.model, config), config)
+        plan_upstream(flow, request, _target(request, config), config)
 
     def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""
@@ -45,7 +48,7 @@ class MessagesTranslation:
         name_ignored_params(flow)
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
-        flow.response.stream = MessagesStreamAdapter(GeminiStreamDecoder(), MessagesEncoder(_head(flow, config)))  # type: ignore[arg-type]
+        flow.response.stream = MessagesStreamAdapter(provider_chat(flow).decoder(), MessagesEncoder(_head(flow, config)))  # type: ignore[arg-type]
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         ctx = context(flow)
@@ -57,7 +60,7 @@ class MessagesTranslation:
                 ctx.first_chunk_at = adapter.first_chunk_at  # time to first token, for metrics
             return
         assert flow.response is not None
-        answer = gemini_answer(json.loads(flow.response.raw_content or b"{}"))
+        answer = provider_chat(flow).answer(json.loads(flow.response.raw_content or b"{}"))
         rendered = message_object(answer, _head(flow, config))
         ctx.usage = answer.usage
         replace_body(flow.response, json.dumps(rendered, ensure_ascii=False).encode())
@@ -83,11 +86,16 @@ class MessagesStreamAdapter(StreamAdapter):
 
 
 class CountTokens:
-    """`{"input_tokens": N}` from Gemini's countTokens of the body the message would send."""
+    """`{"input_tokens": N}` from Gemini's countTokens of the body the message would send, or
+    from Anthropic's count_tokens for a Claude model on Anthropic keys."""
 
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = parse_messages_request(parse_json_body(flow), count_only=True)
-        gemini_model = _gemini_target(request.model, config).model
+        target = _target(request, config)
+        if target.provider is Provider.ANTHROPIC:
+            self._to_anthropic(flow, request, target.model)
+            return
+        gemini_model = target.model
         gemini_body = chat_request_to_gemini(request, gemini_model, translate_options(config))
         counted = {k: v for k, v in gemini_body.items() if k in COUNTED_FIELDS}
         path = f"/v1beta/models/{gemini_model}:countTokens"
@@ -98,9 +106,19 @@ class CountTokens:
         body = {"generateContentRequest": {"model": f"models/{gemini_model}", **counted}}
         rewrite_request(flow, "POST", path, json.dumps(body, ensure_ascii=False).encode())
 
+    @staticmethod
+    def _to_anthropic(flow: http.HTTPFlow, request: ChatRequest, model: str) -> None:
+        path = "/v1/messages/count_tokens"
+        ctx = context(flow)
+        ctx.model = request.model
+        ctx.gemini_model = model
+        ctx.upstream = UpstreamPlan("POST", path, "", stream=False, model=model, provider=Provider.ANTHROPIC)
+        rewrite_request(flow, "POST", path, json.dumps(count_tokens_body(request, model), ensure_ascii=False).encode())
+
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
-        total = json.loads(flow.response.raw_content or b"{}").get("totalTokens")
+        answer = json.loads(flow.response.raw_content or b"{}")
+        total = answer.get("input_tokens", answer.get("totalTokens"))
         answer_json(flow, 200, {"input_tokens": total if isinstance(total, int) else 0})
 
 
@@ -119,7 +137,9 @@ def _head(flow: http.HTTPFlow, config: RouterConfig) -> MessageHead:
     return MessageHead(message_id=new_message_id(), model=context(flow).model or "", expose_reasoning=config.gemini.expose_reasoning)
 
 
-def _gemini_target(requested: str, config: RouterConfig) -> Target:
-    """The Gemini model for a Messages request: only Gemini serves this API yet, so another
-    provider's model name is the client's mistake (400 naming it)."""
-    return gemini_only(route_model(requested, config.models, config.gemini.default_model), requested, "/v1/messages")
+def _target(request: ChatRequest, config: RouterConfig) -> Target:
+    """Who serves a Messages request: Anthropic keys for Claude models when the pool has them
+    (else claude-* names go to `gemini.default_model`, so Claude Code works on a Gemini pool),
+    or Gemini; another provider's model name is the client's mistake (400 naming it)."""
+    target = route_model(request.model, config.models, config.gemini.default_model, config.providers_with_keys())
+    return routed(request, config) if target.provider is Provider.ANTHROPIC else gemini_only(target, request.model, "/v1/messages")

@@ -63,7 +63,8 @@ class ResponsesTranslation:
         owner = context(flow).client or ANONYMOUS
         parsed = responses_request(flow, lambda response_id: self.store.conversation(response_id, owner, self.clock()))
         request = parsed.chat
-        target = gemini_only(route_model(request.model, config.models, config.gemini.default_model), request.model, "/v1/responses")
+        routed = route_model(request.model, config.models, config.gemini.default_model, config.providers_with_keys())
+        target = gemini_only(routed, request.model, "/v1/responses")
         plan_upstream(flow, request, target, config)
 
     def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:

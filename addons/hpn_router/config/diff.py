@@ -14,7 +14,7 @@ from __future__ import annotations
 from hpn_router.config.fields import Declared, declared_fields
 from hpn_router.config.model import RouterConfig
 
-KEYS_FIELDS = ("key_pool.keys", "mistral.keys")
+KEYS_FIELDS = ("key_pool.keys", "mistral.keys", "anthropic.keys")
 
 # The settings a reload compares: every declared field of the config itself (a list's items
 # are compared as the whole list), but the keys, which are compared by name.

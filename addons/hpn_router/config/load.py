@@ -47,9 +47,8 @@ def _listeners_differ(config: RouterConfig) -> None:
 def _keys_unique_and_one_enabled(config: RouterConfig) -> None:
     seen_names: set[str] = set()
     seen_values: set[str] = set()
-    gemini_count = len(config.key_pool.keys)
-    for i, k in enumerate(config.pool_keys()):
-        where = f"key_pool.keys[{i}]" if i < gemini_count else f"mistral.keys[{i - gemini_count}]"
+    sections = [("key_pool.keys", config.key_pool.keys), ("mistral.keys", config.mistral.keys), ("anthropic.keys", config.anthropic.keys)]
+    for where, k in ((f"{section}[{i}]", k) for section, keys in sections for i, k in enumerate(keys)):
         if k.name in seen_names:
             raise ConfigError(f"{where}.name: duplicate key name {show(k.name)}")
         if k.key in seen_values:  # the message never shows the value itself

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
@@ -37,6 +37,7 @@ from hpn_router.config.readers import (
 
 DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 DEFAULT_MISTRAL_BASE_URL = "https://api.mistral.ai"
+DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 # Hard-coded model versions get shut down (docs/gemini-wire-format.md#models-get-shut-down); the alias follows Google's
 # current Flash model.
 DEFAULT_MODEL = "gemini-flash-latest"
@@ -69,7 +70,9 @@ class KeyConfig:
     name: str = required(STRING, "the name logs, `/health` and errors show instead of the key")
     key: str = required(STRING, "the key itself (better: `key_env`)", secret=True, shown_default="required (or `key_env`)")
     provider: str = setting(
-        "gemini", _choice("gemini", "google", "mistral"), "whose key it is (`google` is `gemini`); a request uses only its provider's keys"
+        "gemini",
+        _choice("gemini", "google", "mistral", "anthropic"),
+        "whose key it is (`google` is `gemini`); a request uses only its provider's keys",
     )
     enabled: bool = setting(True, BOOL, "`false` keeps the key out of rotation")
     project: str | None = setting(
@@ -125,17 +128,30 @@ def _keys_from_env(text: str, var: str, env: Mapping[str, str]) -> tuple[KeyConf
     )
 
 
-def _mistral_keys_from_env(text: str, var: str, env: Mapping[str, str]) -> tuple[KeyConfig, ...]:
-    """HPN_MISTRAL_API_KEYS=k1,k2, named mistral_1, mistral_2, ..."""
-    keys = [k.strip() for k in text.split(",") if k.strip()]
-    return tuple(KeyConfig(name=f"mistral_{i}", key=k, provider="mistral") for i, k in enumerate(keys, start=1))
+def _provider_keys_from_env(provider: str) -> Callable[[str, str, Mapping[str, str]], tuple[KeyConfig, ...]]:
+    """HPN_<PROVIDER>_API_KEYS=k1,k2, named <provider>_1, <provider>_2, ..."""
+
+    def read(text: str, var: str, env: Mapping[str, str]) -> tuple[KeyConfig, ...]:
+        keys = [k.strip() for k in text.split(",") if k.strip()]
+        return tuple(KeyConfig(name=f"{provider}_{i}", key=k, provider=provider) for i, k in enumerate(keys, start=1))
+
+    return read
 
 
-def _mistral_key(data: dict[str, Any], path: str, env: Mapping[str, str]) -> dict[str, Any]:
-    """A key under `mistral.keys` is a Mistral key; saying otherwise is a mistake."""
-    if data.get("provider", "mistral") != "mistral":
-        raise ConfigError(f"{path}.provider: keys under mistral.keys are Mistral keys, got {data['provider']!r}")
-    return _key_from_key_env({**data, "provider": "mistral"}, path, env)
+def _provider_key(provider: str) -> Callable[[dict[str, Any], str, Mapping[str, str]], dict[str, Any]]:
+    """A key under `<provider>.keys` is that provider's key; saying otherwise is a mistake."""
+
+    def prepare(data: dict[str, Any], path: str, env: Mapping[str, str]) -> dict[str, Any]:
+        if data.get("provider", provider) != provider:
+            raise ConfigError(f"{path}.provider: keys under {provider}.keys are {provider.capitalize()} keys, got {data['provider']!r}")
+        return _key_from_key_env({**data, "provider": provider}, path, env)
+
+    return prepare
+
+
+def _provider_keys(provider: str) -> Kind:
+    """The kind of `<provider>.keys`: a list of keys of that provider, from the file or HPN_<PROVIDER>_API_KEYS."""
+    return list_of(KeyConfig, "list of keys", prepare=_provider_key(provider), read_env=_provider_keys_from_env(provider))
 
 
 def _limit_model(value: Any, path: str) -> str:
@@ -321,9 +337,22 @@ class MistralConfig:
     keys: tuple[KeyConfig, ...] = setting(
         (),
         # Items as `key_pool.keys[]` (provider `mistral`): the README lists their fields once.
-        replace(list_of(KeyConfig, "list of keys", prepare=_mistral_key, read_env=_mistral_keys_from_env), item=None),
+        replace(_provider_keys("mistral"), item=None),
         "Mistral keys (fields as `key_pool.keys[]`) added to the pool; `HPN_MISTRAL_API_KEYS=k1,k2`: keys `mistral_1`, ...",
         env="HPN_MISTRAL_API_KEYS",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AnthropicConfig:
+    base_url: str = setting(DEFAULT_ANTHROPIC_BASE_URL, URL, "where requests for Claude models go", env="HPN_ANTHROPIC_BASE_URL")
+    keys: tuple[KeyConfig, ...] = setting(
+        (),
+        # Items as `key_pool.keys[]` (provider `anthropic`; `project` names the organization).
+        replace(_provider_keys("anthropic"), item=None),
+        "Anthropic keys (fields as `key_pool.keys[]`; `project`: the organization) added to the pool; "
+        "`HPN_ANTHROPIC_API_KEYS=k1,k2`: keys `anthropic_1`, ...",
+        env="HPN_ANTHROPIC_API_KEYS",
     )
 
 
@@ -367,10 +396,12 @@ class RouterConfig:
     logging: LoggingConfig = LoggingConfig()
     gemini: GeminiConfig = GeminiConfig()
     mistral: MistralConfig = MistralConfig()
+    anthropic: AnthropicConfig = AnthropicConfig()
     models: Mapping[str, str] = setting(
         {},
         simple("map", as_model_map, null_is_default=True),
-        "OpenAI model name → Gemini model, or `provider/model` (`mistral/...`); `gemini-*`, `mistral-*`... pass through",
+        "OpenAI model name → Gemini model, or `provider/model` (`mistral/...`, `anthropic/...`); `gemini-*`, `mistral-*`, `claude-*`... "
+        "pass through",
     )
     cache: CacheConfig = CacheConfig()
     responses: ResponsesConfig = ResponsesConfig()
@@ -388,11 +419,15 @@ class RouterConfig:
     )
 
     def pool_keys(self) -> tuple[KeyConfig, ...]:
-        """Every key of every provider: `key_pool.keys`, then `mistral.keys`."""
-        return self.key_pool.keys + self.mistral.keys
+        """Every key of every provider: `key_pool.keys`, then `mistral.keys`, then `anthropic.keys`."""
+        return self.key_pool.keys + self.mistral.keys + self.anthropic.keys
 
     def has_keys_for(self, provider: str) -> bool:
         return any(k.provider == provider and k.enabled for k in self.pool_keys())
+
+    def providers_with_keys(self) -> frozenset[str]:
+        """The providers with an enabled key in the pool (what `claude-*` routing asks)."""
+        return frozenset(k.provider for k in self.pool_keys() if k.enabled)
 
     def named_keys(self) -> dict[str, str]:
         """Key name -> key value, for redaction."""

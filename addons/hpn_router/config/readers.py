@@ -164,7 +164,7 @@ def as_model_id(value: Any, path: str) -> str:
 
 
 # Providers an alias may name (`gpt-4o: mistral/mistral-small-latest`).
-ALIAS_PROVIDERS = ("gemini", "mistral")
+ALIAS_PROVIDERS = ("gemini", "mistral", "anthropic")
 
 
 def as_model_target(value: Any, path: str) -> str:

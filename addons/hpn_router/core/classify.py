@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from hpn_router.core.providers.anthropic.errors import parse_anthropic_error
 from hpn_router.core.providers.gemini.errors import GeminiError, parse_gemini_error
 from hpn_router.core.providers.mistral.errors import parse_mistral_error
 
@@ -149,6 +150,66 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     try:
         return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+# Anthropic's 400s that are about the account, not the request: no credit, a workspace's or
+# organization's spend limit. The group is parked; another organization's key may serve.
+_ANTHROPIC_BILLING_400 = ("credit balance is too low", "usage limits", "spend limit")
+_ANTHROPIC_RESETS = tuple(f"anthropic-ratelimit-{kind}-reset" for kind in ("requests", "tokens", "input-tokens", "output-tokens"))
+
+
+def classify_anthropic_response(
+    status: int, body: bytes | str | None, headers: Mapping[str, str] | None = None, now: float = 0.0
+) -> Outcome:
+    """Anthropic's answers: 401 is a dead key; 403 a key without access; a 429 cools the key's
+    group (its organization) for `retry-after` (else until the `anthropic-ratelimit-*-reset`
+    time); the spend-limit 429, 402 billing and the 400s about credit or spend limits park the
+    group; 529 overloaded and 5xx retry elsewhere without penalty (the service, not the key).
+    Other 4xx are the request's: the client gets them."""
+    if 200 <= status < 300:
+        return OK
+    error = parse_anthropic_error(body)
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    if status == 401:
+        return Outcome(Verdict.KEY_INVALID, "401 Anthropic key invalid")
+    if status == 403:
+        return Outcome(Verdict.KEY_FORBIDDEN, "403 Anthropic permission denied")
+    if status == 402:
+        return Outcome(Verdict.QUOTA_EXHAUSTED, "402 Anthropic billing error")
+    if status == 400 and any(text in error.message.lower() for text in _ANTHROPIC_BILLING_400):
+        return Outcome(Verdict.QUOTA_EXHAUSTED, "400 Anthropic credit or spend limit reached")
+    if status == 429 and error.code == "enforced_spend_limit_reached":
+        return Outcome(Verdict.QUOTA_EXHAUSTED, "429 Anthropic monthly spend limit reached")
+    if status == 429:
+        return Outcome(Verdict.RATE_LIMITED, "429 Too Many Requests", _anthropic_wait(lowered, now))
+    if status == 529:
+        return Outcome(Verdict.TRANSIENT, "529 Overloaded")
+    if status in _TRANSIENT_STATUS:
+        return Outcome(Verdict.TRANSIENT, _TRANSIENT_STATUS[status])
+    return Outcome(Verdict.CLIENT_ERROR, f"{status} client error")
+
+
+def _anthropic_wait(headers: Mapping[str, str], now: float) -> float | None:
+    """`retry-after-ms`, then `retry-after`, then the latest `anthropic-ratelimit-*-reset` still ahead."""
+    try:
+        if "retry-after-ms" in headers:
+            return max(float(headers["retry-after-ms"]) / 1000, 0.0)
+    except ValueError:
+        pass
+    retry_after = _retry_after(headers)
+    if retry_after is not None:
+        return retry_after
+    resets = [_timestamp(headers[name]) for name in _ANTHROPIC_RESETS if name in headers]
+    ahead = [t - now for t in resets if t is not None and t > now]
+    return max(ahead) if ahead else None
+
+
+def _timestamp(text: str) -> float | None:
+    """An RFC 3339 time (`2026-12-02T05:00:00Z`) as epoch seconds; None when it is not one."""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
 

@@ -18,7 +18,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from hpn_router.core.classify import BACKS_OFF, Outcome, Verdict, classify_mistral_response, classify_response, classify_transport_error
+from hpn_router.core.classify import (
+    BACKS_OFF,
+    Outcome,
+    Verdict,
+    classify_anthropic_response,
+    classify_mistral_response,
+    classify_response,
+    classify_transport_error,
+)
 from hpn_router.core.errors import (
     NoUsableKeyError,
     QuotaExhaustedError,
@@ -62,7 +70,7 @@ class KeyPassedOver:
     skipped_seconds: float
 
 
-_NAMES = {"gemini": "Gemini", "mistral": "Mistral"}  # for messages
+_NAMES = {"gemini": "Gemini", "mistral": "Mistral", "anthropic": "Anthropic"}  # for messages
 
 RotationHook = Callable[[Attempt, str], None]  # (failed attempt, next key name)
 PassedOverHook = Callable[[KeyPassedOver], None]
@@ -141,8 +149,10 @@ async def _attempt(
     # sending, Gemini's own count only afterwards.
     pool.record_tokens(index, started, request.model, len(request.body) // 4)
     result = await transport.send(request, pool.keys[index].key)
-    outcome = _classify(result, request.provider)
     ended = clock()
+    outcome = _classify(result, request.provider, ended)
+    if result.group:
+        pool.learn_group(index, result.group)  # before the report: a 429 cools the whole group
     pool.report(index, outcome, ended, request.model)
     return result, Attempt(number, index, pool.name(index), result.status, outcome, started, ended)
 
@@ -168,11 +178,13 @@ def _report_breaker(pool: KeyPool, index: int, now: float, on_passed_over: Passe
         on_passed_over(KeyPassedOver(pool.name(index), breaker.reason, breaker.failures, round(breaker.until - now, 1)))
 
 
-def _classify(result: AttemptResult, provider: str) -> Outcome:
+def _classify(result: AttemptResult, provider: str, now: float) -> Outcome:
     if result.status is None:
         return classify_transport_error(result.error or "no answer")
     if provider == "mistral":
         return classify_mistral_response(result.status, result.body, result.headers)
+    if provider == "anthropic":
+        return classify_anthropic_response(result.status, result.body, result.headers, now)
     return classify_response(result.status, result.body)
 
 

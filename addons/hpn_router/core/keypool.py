@@ -18,9 +18,12 @@ Rules (each transition takes the time as an argument; nothing here sleeps or rea
    next requests do not wait for it too. Any answer from the key closes the breaker. A hanging
    key is a key problem, so this is per key, not per project; and when no other key is
    usable, a tripped key is still tried rather than failing the request.
-6. Keys belong to one provider (`KeyConfig.provider`): a request picks among its provider's
+6. A key without a configured project may learn its group from the provider's answers
+   (Anthropic's `anthropic-organization-id`: an organization's keys share its limits), after
+   which cooldowns, usage and budgets are kept under that group. A configured project wins.
+7. Keys belong to one provider (`KeyConfig.provider`): a request picks among its provider's
    keys only, and its exhaustion counts only them.
-7. Saved state (snapshot/restore) follows key values, never names or positions: per-key
+8. Saved state (snapshot/restore) follows key values, never names or positions: per-key
    state is filed under the key's digest, and a key without a project is its own project
    under that digest too. State of keys or projects that are gone is dropped; a snapshot of
    any unexpected shape is refused whole (SnapshotError), so the pool starts fresh.
@@ -44,6 +47,7 @@ from hpn_router.core.quota import Limits, Usage, headroom, next_admission, pacif
 
 BREAKER_FIRST_SECONDS = 5.0
 BREAKER_MAX_SECONDS = 60.0
+_LEARNED_GROUP = "-group:"  # in a learned group's name: "anthropic-group:<organization id>"
 
 
 class KeyState(Enum):
@@ -104,6 +108,16 @@ class KeyPool:
         self._cooldowns: dict[Slot, Cooldown] = {}
         self._usage: dict[Slot, Usage] = {}
         self._breakers: dict[int, Breaker] = {}
+        self._groups: dict[int, str] = {}  # learned quota groups of keys without a configured project
+
+    def group(self, index: int) -> str:
+        """The key's quota group: its configured project, else the group it learned, else itself."""
+        return self._groups.get(index, self.keys[index].project_id)
+
+    def learn_group(self, index: int, group: str) -> None:
+        """The provider said which group (organization) the key belongs to; a configured project wins."""
+        if not self.keys[index].project:
+            self._groups[index] = f"{self.keys[index].provider}{_LEARNED_GROUP}{group}"
 
     def name(self, index: int) -> str:
         return self.keys[index].name
@@ -136,7 +150,7 @@ class KeyPool:
 
     def cooldown_of(self, index: int, now: float, model: str | None = None) -> Cooldown | None:
         """The longest-running cooldown of the key's project (any model when model is None)."""
-        project = self.keys[index].project_id
+        project = self.group(index)
         found = [c for (p, m), c in self._cooldowns.items() if p == project and (model is None or m == model) and c.until > now]
         return max(found, key=lambda c: c.until, default=None)
 
@@ -215,7 +229,7 @@ class KeyPool:
         """An operator re-enables a key: forget its disable reason, breaker and cooldowns."""
         self._disabled.pop(index, None)
         self._breakers.pop(index, None)
-        project = self.keys[index].project_id
+        project = self.group(index)
         for slot in [s for s in self._cooldowns if s[0] == project]:
             del self._cooldowns[slot]
 
@@ -239,10 +253,10 @@ class KeyPool:
     # -- usage figures for the admin API ------------------------------------------------
 
     def requests_today(self, index: int, now: float) -> int:
-        return sum(u.day_requests for (p, _), u in self._usage.items() if p == self.keys[index].project_id and u.day == pacific_day(now))
+        return sum(u.day_requests for (p, _), u in self._usage.items() if p == self.group(index) and u.day == pacific_day(now))
 
     def requests_last_minute(self, index: int, now: float) -> int:
-        project = self.keys[index].project_id
+        project = self.group(index)
         total = 0
         for (p, _), usage in self._usage.items():
             if p == project:
@@ -280,7 +294,8 @@ class KeyPool:
                 self._disabled[index] = reason
         projects = {k.project_id for k in self.keys}
         for slot, (until, daily, reason) in saved.cooldowns.items():
-            if slot[0] in projects and until > now:
+            # A learned group's cooldown stays: its keys rejoin it with their next answer.
+            if (slot[0] in projects or _LEARNED_GROUP in slot[0]) and until > now:
                 self._cool_slot(slot, Cooldown(until, daily, reason))
         for slot, (day, requests) in saved.day_counts.items():
             if slot[0] in projects and day == pacific_day(now):
@@ -291,10 +306,10 @@ class KeyPool:
     # -- internals --------------------------------------------------------------------
 
     def _slot(self, index: int, model: str) -> Slot:
-        return (self.keys[index].project_id, model)
+        return (self.group(index), model)
 
     def _limits(self, index: int, model: str) -> Limits:
-        project = self.keys[index].project_id
+        project = self.group(index)
         configured = self.limits.get((project, model)) or self.limits.get((project, "*")) or Limits()
         return configured.merged(self._learned.get((project, model), Limits()))
 

@@ -36,6 +36,7 @@ class AttemptResult:
     body: bytes = b""
     error: str | None = None  # transport failure kind, never a third-party message
     stream: UpstreamStream | None = None  # an open 200 stream, body not read yet
+    group: str | None = None  # the quota group the provider says the key is in (Anthropic's organization id)
 
     def close(self) -> None:
         if self.stream is not None:

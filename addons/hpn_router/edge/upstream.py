@@ -1,10 +1,11 @@
-"""Sends one attempt to a provider (Gemini, Mistral) with one key, over pooled keep-alive connections.
+"""Sends one attempt to a provider (Gemini, Mistral, Anthropic) with one key, over pooled keep-alive connections.
 
 The router makes its upstream attempts itself (see README "How failover works"): mitmproxy
 cannot retry a first attempt whose connection failed or timed out, and it cannot deliver a
 retried stream incrementally. aiohttp gives pooled connections and per-attempt timeouts.
 
-The key travels only in a header: Gemini's `x-goog-api-key`, Mistral's `Authorization: Bearer`. Transport errors are reported by
+The key travels only in a header: Gemini's `x-goog-api-key`, Mistral's `Authorization: Bearer`,
+Anthropic's `x-api-key`. Transport errors are reported by
 exception class name only: third-party messages can quote URLs and headers.
 """
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from hpn_router.config import RouterConfig
 
 
+ANTHROPIC_VERSION = "2023-06-01"  # the Messages API version the translator (core/providers/anthropic/) writes
 # Response headers worth passing on; hop-by-hop and length headers are recomputed.
 _KEEP_HEADERS = ("content-type", "x-gemini-service-tier", "server-timing")
 
@@ -35,6 +37,7 @@ class GeminiTransport:
         self._session: aiohttp.ClientSession | None = None
 
     keep_headers = _KEEP_HEADERS
+    group_header = ""  # the response header naming the key's quota group, if the provider sends one
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"x-goog-api-key": key}
@@ -76,13 +79,14 @@ class GeminiTransport:
         data = request.body if request.method != "GET" else None
         response = await self._client().request(request.method, url, data=data, headers=headers)
         kept = {name: response.headers[name] for name in self.keep_headers if name in response.headers}
+        group = response.headers.get(self.group_header) if self.group_header else None
         if request.stream and response.status == 200:
-            return AttemptResult(status=200, headers=kept, stream=response)
+            return AttemptResult(status=200, headers=kept, stream=response, group=group)
         try:
             body = await response.read()
         finally:
             response.release()
-        return AttemptResult(status=response.status, headers=kept, body=body)
+        return AttemptResult(status=response.status, headers=kept, body=body, group=group)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -101,3 +105,26 @@ class MistralTransport(GeminiTransport):
 
     def configured_base_url(self, config: RouterConfig) -> str:
         return config.mistral.base_url
+
+
+class AnthropicTransport(GeminiTransport):
+    """The `anthropic` transport: Anthropic's base URL, `x-api-key` and the API version the
+    translator writes for. The organization id (which keys share limits) is read as the
+    attempt's group, never passed on; the retry and reset headers set a 429's cooldown."""
+
+    keep_headers = (
+        "content-type",
+        "retry-after",
+        "retry-after-ms",
+        "anthropic-ratelimit-requests-reset",
+        "anthropic-ratelimit-tokens-reset",
+        "anthropic-ratelimit-input-tokens-reset",
+        "anthropic-ratelimit-output-tokens-reset",
+    )
+    group_header = "anthropic-organization-id"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
+
+    def configured_base_url(self, config: RouterConfig) -> str:
+        return config.anthropic.base_url

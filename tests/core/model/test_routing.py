@@ -57,3 +57,12 @@ def test_an_alias_may_name_its_provider() -> None:
 
 def test_split_target_keeps_an_unknown_prefix_as_a_gemini_id() -> None:
     assert split_target("tunedModels/x") == Target(Provider.GEMINI, "tunedModels/x")
+
+
+def test_claude_names_go_to_anthropic_only_when_the_pool_has_anthropic_keys():
+    assert route_model("claude-sonnet-4-5", {}, "gemini-x", {"gemini", "anthropic"}) == Target(Provider.ANTHROPIC, "claude-sonnet-4-5")
+    assert route_model("claude-sonnet-4-5", {}, "gemini-x", {"gemini"}) == Target(Provider.GEMINI, "gemini-x")
+    # An explicit alias names its provider whatever the pool holds: the chat API answers a 400 for it.
+    aliases = {"gpt-5": "anthropic/claude-haiku-4-5"}
+    assert route_model("gpt-5", aliases, "gemini-x", {"gemini"}) == Target(Provider.ANTHROPIC, "claude-haiku-4-5")
+    assert route_model("mistral-small-latest", {}, "gemini-x", {"gemini"}) == Target(Provider.MISTRAL, "mistral-small-latest")

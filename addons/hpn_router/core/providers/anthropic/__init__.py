@@ -1,0 +1,1 @@
+"""Anthropic's Messages API as an upstream provider: out of the internal model and back."""

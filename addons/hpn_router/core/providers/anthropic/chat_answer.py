@@ -1,0 +1,257 @@
+"""Anthropic's Message, whole or streamed, as the router's ChatAnswer and stream events. Pure.
+
+A Message holds content blocks (`text`, `thinking`, `redacted_thinking`, `tool_use`), a
+`stop_reason` and a `usage`. The model's usage counts every prompt token, so input is Anthropic's
+`input_tokens` + `cache_creation_input_tokens` + `cache_read_input_tokens` (its `input_tokens`
+alone leaves the cached part out); the cache reads are the cached tokens.
+
+A stream is `message_start`, then per block `content_block_start`, deltas and
+`content_block_stop`, then `message_delta` (stop reason and cumulative usage) and `message_stop`;
+`ping` anywhere, unknown event types ignored. Text and thinking go out as they arrive; a tool
+call's JSON fragments are joined and the call sent whole at its block's stop. An `error` event
+after the 200 (say `overloaded_error`) is a mid-stream error: one StreamError ends the stream.
+Tool-use ids are Anthropic's (`toolu_...`), handed to the client as they are.
+
+Usage:
+    answer = anthropic_answer(json.loads(body))
+    decoder = AnthropicStreamDecoder(); events = decoder.feed(chunk) + decoder.finish()
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpn_router.core.model.answer import (
+    ChatAnswer,
+    Choice,
+    ChoiceEnd,
+    ChoiceStart,
+    Finish,
+    ReasoningDelta,
+    StreamEnd,
+    StreamError,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+    UsageReport,
+)
+from hpn_router.core.sse import SseParser
+
+PROVIDER = "anthropic"
+_FINISH = {
+    "end_turn": Finish.STOP,
+    "stop_sequence": Finish.STOP,
+    "pause_turn": Finish.STOP,
+    "max_tokens": Finish.LENGTH,
+    "model_context_window_exceeded": Finish.LENGTH,
+    "tool_use": Finish.TOOL_CALLS,
+    "refusal": Finish.CONTENT_FILTER,
+}
+
+
+def map_finish(reason: Any, has_tool_calls: bool) -> Finish:
+    if has_tool_calls:
+        return Finish.TOOL_CALLS
+    if reason is None:
+        return Finish.STOP
+    return _FINISH.get(str(reason), Finish.OTHER)
+
+
+def usage_from_anthropic(usage: Any, previous: Usage | None = None) -> Usage | None:
+    """Anthropic's usage as the model's; a stream's later reports may leave fields out, which
+    keep their earlier values."""
+    if not isinstance(usage, dict):
+        return previous
+    before = previous or Usage()
+    parts = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    if any(name in usage for name in parts):
+        cached = _int(usage.get("cache_read_input_tokens"))
+        input_tokens = sum(_int(usage.get(name)) for name in parts)
+    else:
+        cached, input_tokens = before.cached_tokens, before.input_tokens
+    output = _int(usage.get("output_tokens"), before.output_tokens)
+    return Usage(input_tokens=input_tokens, output_tokens=output, cached_tokens=cached)
+
+
+def anthropic_answer(message: dict[str, Any]) -> ChatAnswer:
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in message.get("content") or []:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif kind == "thinking" and isinstance(block.get("thinking"), str):
+            thoughts.append(block["thinking"])
+        elif kind == "tool_use":
+            call_id, name = str(block.get("id") or ""), str(block.get("name") or "")
+            calls.append(ToolCall(id=call_id, name=name, arguments=_arguments(block.get("input"))))
+    text = "".join(texts)
+    choice = Choice(
+        index=0,
+        text=text if text or not calls else None,
+        reasoning="".join(thoughts) or None,
+        tool_calls=tuple(calls),
+        finish=map_finish(message.get("stop_reason"), bool(calls)),
+    )
+    return ChatAnswer(choices=(choice,), usage=usage_from_anthropic(message.get("usage")), provider=PROVIDER)
+
+
+def _arguments(value: Any) -> str:
+    return json.dumps(value if isinstance(value, dict) else {}, ensure_ascii=False)
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass
+class _Block:
+    kind: str
+    id: str = ""
+    name: str = ""
+    json: list[str] = field(default_factory=list)
+
+
+class AnthropicStreamDecoder:
+    """One Anthropic SSE stream, fed in any split. One choice (index 0): Anthropic has no `n`."""
+
+    def __init__(self) -> None:
+        self._parser = SseParser()
+        self._blocks: dict[int, _Block] = {}
+        self._calls = 0
+        self._started = False
+        self._ended = False
+        self._closed = False
+        self._events = 0
+        self._raw_seen = False
+        self._usage: Usage | None = None
+        self._stop_reason: Any = None
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._usage
+
+    def feed(self, data: bytes) -> list[StreamEvent]:
+        if self._closed:
+            return []
+        self._raw_seen = self._raw_seen or bool(data.strip())
+        return self._handle_all(self._parser.feed(data))
+
+    def finish(self) -> list[StreamEvent]:
+        if self._closed:
+            return []
+        out = self._handle_all(self._parser.flush())
+        if self._closed:
+            return out
+        if self._raw_seen and not self._events:
+            return out + self.fail("upstream response was not a server-sent event stream")
+        if not self._ended:
+            # The connection closed before `message_stop`: the answer is cut short.
+            return out + self.fail("Anthropic's stream ended before the message was complete")
+        return out + self._close()
+
+    def fail(self, message: str, *, code: str = "upstream_error") -> list[StreamEvent]:
+        if self._closed:
+            return []
+        self._closed = True
+        return [StreamError(message, code)]
+
+    def _close(self) -> list[StreamEvent]:
+        self._closed = True
+        out: list[StreamEvent] = [UsageReport(self._usage)] if self._usage is not None else []
+        return [*out, StreamEnd()]
+
+    def _handle_all(self, payloads: list[str]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for payload in payloads:
+            self._events += 1
+            out += self._handle(payload)
+            if self._closed:
+                break
+        return out
+
+    def _handle(self, payload: str) -> list[StreamEvent]:
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return self.fail("upstream sent a malformed stream event")
+        if not isinstance(event, dict):
+            return self.fail("upstream sent a malformed stream event")
+        kind = event.get("type")
+        if kind == "error":
+            error = _dict(event.get("error"))
+            code = "overloaded" if error.get("type") == "overloaded_error" else "upstream_error"
+            return self.fail(str(error.get("message") or "Anthropic reported an error"), code=code)
+        handler = _HANDLERS.get(str(kind))
+        return handler(self, event) if handler else []  # ping and unknown events: nothing to say
+
+    def _message_start(self, event: dict[str, Any]) -> list[StreamEvent]:
+        self._usage = usage_from_anthropic(_dict(event.get("message")).get("usage"), self._usage)
+        return self._start()
+
+    def _start(self) -> list[StreamEvent]:
+        if self._started:
+            return []
+        self._started = True
+        return [ChoiceStart(0)]
+
+    def _block_start(self, event: dict[str, Any]) -> list[StreamEvent]:
+        block = _dict(event.get("content_block"))
+        index = _int(event.get("index"))
+        self._blocks[index] = _Block(str(block.get("type") or ""), str(block.get("id") or ""), str(block.get("name") or ""))
+        out = self._start()
+        if block.get("type") == "text" and block.get("text"):
+            out.append(TextDelta(0, str(block["text"])))
+        return out
+
+    def _block_delta(self, event: dict[str, Any]) -> list[StreamEvent]:
+        delta = _dict(event.get("delta"))
+        kind = delta.get("type")
+        if kind == "text_delta" and delta.get("text"):
+            return [TextDelta(0, str(delta["text"]))]
+        if kind == "thinking_delta" and delta.get("thinking"):
+            return [ReasoningDelta(0, str(delta["thinking"]))]
+        if kind == "input_json_delta":
+            block = self._blocks.get(_int(event.get("index")))
+            if block is not None and isinstance(delta.get("partial_json"), str):
+                block.json.append(delta["partial_json"])
+        return []
+
+    def _block_stop(self, event: dict[str, Any]) -> list[StreamEvent]:
+        block = self._blocks.pop(_int(event.get("index")), None)
+        if block is None or block.kind != "tool_use":
+            return []
+        self._calls += 1
+        arguments = "".join(block.json).strip() or "{}"
+        return [ToolCallEvent(0, ToolCall(id=block.id, name=block.name, arguments=arguments))]
+
+    def _message_delta(self, event: dict[str, Any]) -> list[StreamEvent]:
+        self._usage = usage_from_anthropic(event.get("usage"), self._usage)
+        self._stop_reason = _dict(event.get("delta")).get("stop_reason") or self._stop_reason
+        return []
+
+    def _message_stop(self, event: dict[str, Any]) -> list[StreamEvent]:
+        self._ended = True
+        out = self._start() + [ChoiceEnd(0, map_finish(self._stop_reason, self._calls > 0))]
+        return out + self._close()
+
+
+_HANDLERS = {
+    "message_start": AnthropicStreamDecoder._message_start,
+    "content_block_start": AnthropicStreamDecoder._block_start,
+    "content_block_delta": AnthropicStreamDecoder._block_delta,
+    "content_block_stop": AnthropicStreamDecoder._block_stop,
+    "message_delta": AnthropicStreamDecoder._message_delta,
+    "message_stop": AnthropicStreamDecoder._message_stop,
+}
