@@ -45,3 +45,13 @@ def test_a_mistral_attempt_shows_its_bearer_header_with_the_key_name():
         [flow] = list(view)
     assert flow.request.url == "https://api.mistral.ai/v1/chat/completions"
     assert flow.request.headers["authorization"] == "Bearer <key:first>" and "x-goog-api-key" not in flow.request.headers
+
+
+def test_an_anthropic_attempt_shows_its_x_api_key_header_with_the_key_name():
+    view = View()
+    request = UpstreamRequest("POST", "/v1/messages", "", b"{}", False, "claude-sonnet-4-5", "anthropic")
+    with taddons.context(view):
+        record_attempts(tflow.tflow(), request, ATTEMPTS[:1], "https://api.anthropic.com")
+        [flow] = list(view)
+    assert flow.request.url == "https://api.anthropic.com/v1/messages"
+    assert flow.request.headers["x-api-key"] == "<key:first>" and flow.request.headers["anthropic-version"] == "2023-06-01"

@@ -201,3 +201,51 @@ def test_a_relayed_mistral_stream_is_translated_and_says_who_served_it():
     events = [e.removeprefix("data: ") for e in b"".join(chunks).decode().split("\n\n") if e]
     deltas = [json.loads(e)["choices"][0]["delta"] for e in events[:-1] if json.loads(e)["choices"]]
     assert "".join(d.get("content") or "" for d in deltas) == "Salut" and events[-1] == "[DONE]"
+
+
+ANTHROPIC_KEY = "sk-ant-api03-ChainKey-00000000000000000000000000000000000000000-AAAA"
+ANTHROPIC_ANSWER = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "content": [{"type": "text", "text": "Bonjour"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 3, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 4, "output_tokens": 2},
+}
+CLAUDE_HI = {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Hi"}]}
+
+
+async def test_a_claude_model_goes_to_anthropic_with_an_anthropic_key_and_its_refusal_comes_back_in_openais_format():
+    refusal = {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: too large"}, "request_id": "req_1"}
+    chain = RouterChain(gemini_json(ANTHROPIC_ANSWER), gemini_json(refusal, status=400), config=chain_config(
+        anthropic={"keys": [{"name": "a", "key": ANTHROPIC_KEY}]}))  # fmt: skip
+    chain.routing.transports["anthropic"] = chain.transport  # one scripted transport for both providers
+    with taddons.context():
+        flow = await chain.send(
+            "POST", "/v1/chat/completions", {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Hi"}]}
+        )
+        refused = await chain.send(
+            "POST", "/v1/chat/completions", {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Hi"}]}
+        )
+    (sent, key), _ = chain.transport.sent
+    assert (sent.provider, sent.path, sent.model, key) == ("anthropic", "/v1/messages", "claude-sonnet-4-5", ANTHROPIC_KEY)
+    assert json.loads(sent.body)["max_tokens"] > 0
+    answer = json_of(flow)
+    assert answer["choices"][0]["message"]["content"] == "Bonjour" and answer["usage"]["prompt_tokens"] == 7
+    assert flow.response.headers[SERVED_BY_HEADER] == "anthropic/claude-sonnet-4-5"
+    assert (
+        refused.response.status_code == 400
+        and json_of(refused)["error"]["message"] == "Anthropic rejected the request: max_tokens: too large"
+    )
+
+
+async def test_a_claude_model_without_anthropic_keys_stays_on_the_default_gemini_model():
+    chain = RouterChain(gemini_json(GEMINI_ANSWER))
+    with taddons.context():
+        flow = await chain.send(
+            "POST", "/v1/chat/completions", {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Hi"}]}
+        )
+    assert chain.transport.sent[0][0].provider == "gemini"
+    assert flow.response.headers[SERVED_BY_HEADER] == f"gemini/{chain_config().gemini.default_model}"

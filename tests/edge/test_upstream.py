@@ -159,3 +159,31 @@ async def test_mistral_gets_its_key_as_a_bearer_token_from_its_own_base_url_and_
     assert headers["authorization"] == "Bearer mistralKey1" and "x-goog-api-key" not in headers
     assert [name for name, value in headers.items() if "mistralKey1" in value] == ["authorization"]
     assert result.status == 429 and result.headers["retry-after"] == "3"
+
+
+async def test_anthropic_gets_x_api_key_and_its_version_and_the_organization_comes_back_as_the_group():
+    from anthropic_emulator import make_app, parse_scenario
+    from hpn_router.config import parse_config
+    from hpn_router.edge.upstream import AnthropicTransport
+
+    key = "sk-ant-api03-EdgeKey-0000000000000000000000000000000000000000000-AAAA"
+    scenario = parse_scenario({"keys": [{"key": key, "organization": "org-edge", "script": ["ok", "rate_limit"], "retry_after": 9}]})
+    runner = web.AppRunner(make_app(scenario))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    transport = AnthropicTransport()
+    body = b'{"model": "claude-haiku-4-5", "max_tokens": 20, "messages": [{"role": "user", "content": "Hi"}]}'
+    try:
+        transport.configure(parse_config({"anthropic": {"base_url": f"http://127.0.0.1:{port}"}}, {"HPN_ANTHROPIC_API_KEYS": key}))
+        answered = await transport.send(UpstreamRequest("POST", "/v1/messages", "", body, False, "claude-haiku-4-5", "anthropic"), key)
+        limited = await transport.send(UpstreamRequest("POST", "/v1/messages", "", body, False, "claude-haiku-4-5", "anthropic"), key)
+    finally:
+        await transport.close()
+        await runner.cleanup()
+    organization = scenario.keys[0].organization_id
+    assert answered.status == 200 and answered.group == organization and limited.group == organization
+    # The organization id is the pool's business: it is not among the headers passed on to the client.
+    assert all(organization not in value for value in [*answered.headers.values(), *limited.headers.values()])
+    assert limited.status == 429 and limited.headers["retry-after"] == "9" and limited.headers["retry-after-ms"] == "9000"

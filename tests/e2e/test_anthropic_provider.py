@@ -1,0 +1,214 @@
+"""Anthropic keys in the pool, end to end: the official OpenAI and anthropic SDKs against a real
+mitmdump whose Claude-routed requests go to the strict Anthropic emulator (which refuses what
+api.anthropic.com refuses: a missing max_tokens, a system role, roles out of order, empty text,
+tool results that do not lead their turn, a temperature above 1)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+from procs import KEYS, Emulator, Router, client_for, start_anthropic_emulator, start_router
+
+# Keys 0 and 1 belong to one organization, key 2 to another (the emulator sends each key's
+# anthropic-organization-id); the router is told nothing about organizations.
+ANTHROPIC_KEYS = [
+    "sk-ant-api03-E2eOrgAOne-000000000000000000000000000000000000000000-AAAA",
+    "sk-ant-api03-E2eOrgATwo-000000000000000000000000000000000000000001-AAAA",
+    "sk-ant-api03-E2eOrgBOne-000000000000000000000000000000000000000002-AAAA",
+]
+SERVED_BY = "x-hpn-served-by"
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+PNG = base64.b64encode(bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")).decode()
+
+
+@pytest.fixture(scope="module")
+def claude_emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    keys = [{"key": k, "organization": org, "retry_after": 30} for k, org in zip(ANTHROPIC_KEYS, ["org-a", "org-a", "org-b"], strict=True)]
+    emu = start_anthropic_emulator({"keys": keys}, tmp_path_factory.mktemp("anthropic"))
+    yield emu
+    emu.stop()
+
+
+def start(tmp: Path, gemini: Emulator, claude_emu: Emulator) -> Router:
+    env = {"HPN_ANTHROPIC_API_KEYS": ",".join(ANTHROPIC_KEYS), "HPN_ANTHROPIC_BASE_URL": claude_emu.url}
+    config = {"models": {"gpt-5": "anthropic/claude-sonnet-4-5"}, "key_pool": {"retry_backoff_ms": 0, "max_wait_seconds": 0}}
+    return start_router(tmp, keys=KEYS[:1], gemini_url=gemini.url, config=config, env=env)
+
+
+@pytest.fixture(scope="module")
+def shared_router(emulator: Emulator, claude_emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
+    router = start(tmp_path_factory.mktemp("router"), emulator, claude_emu)
+    yield router
+    router.stop()
+
+
+@pytest.fixture
+def client(shared_router: Router, emulator: Emulator, claude_emu: Emulator) -> openai.OpenAI:
+    emulator.reset()
+    claude_emu.reset()
+    return client_for(shared_router)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, emulator: Emulator, claude_emu: Emulator) -> Iterator[Router]:
+    """A router whose pool starts clean, for the tests that change key states."""
+    emulator.reset()
+    claude_emu.reset()
+    router = start(tmp_path, emulator, claude_emu)
+    yield router
+    router.stop()
+
+
+def statuses(emu: Emulator) -> list[tuple[int, int]]:
+    return [(r["key_index"], r["status"]) for r in emu.stats()["requests"]]
+
+
+def hi(client: openai.OpenAI, text: str = "Say hi") -> str:
+    answer = client.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": text}])
+    return answer.choices[0].message.content or ""
+
+
+def test_chat_goes_to_anthropic_and_says_so(client: openai.OpenAI, claude_emu: Emulator, emulator: Emulator) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="gpt-5",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hi"}],
+        temperature=1.5,  # OpenAI's range; Anthropic's ends at 1
+        seed=3,
+    )
+    answer = raw.parse()
+    assert raw.headers[SERVED_BY] == "anthropic/claude-sonnet-4-5" and raw.headers["x-hpn-ignored-params"] == "seed"
+    assert answer.model == "gpt-5" and answer.choices[0].message.content and answer.choices[0].finish_reason == "stop"
+    assert answer.usage.prompt_tokens > 0 and answer.usage.completion_tokens > 0
+    [request] = claude_emu.stats()["requests"]
+    assert request["status"] == 200 and request["auth"] == "x-api-key" and request["version"] == "2023-06-01"
+    assert emulator.stats()["requests"] == []
+
+
+def test_a_stream_from_anthropic(client: openai.OpenAI) -> None:
+    with client.chat.completions.with_streaming_response.create(
+        model="claude-haiku-4-5", messages=[{"role": "user", "content": "Say hi"}], stream=True, stream_options={"include_usage": True}
+    ) as response:
+        assert response.headers[SERVED_BY] == "anthropic/claude-haiku-4-5"
+        chunks = list(response.parse())
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert text and finishes == ["stop"] and chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    assert {c.model for c in chunks} == {"claude-haiku-4-5"}
+
+
+def test_a_tool_round_trip_streamed_then_answered(client: openai.OpenAI, claude_emu: Emulator) -> None:
+    stream = client.chat.completions.create(
+        model="gpt-5", messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[WEATHER], tool_choice="required", stream=True
+    )
+    calls = [call for chunk in stream if chunk.choices for call in chunk.choices[0].delta.tool_calls or []]
+    [call] = calls
+    assert call.id.startswith("toolu_") and call.function.name == "get_weather" and "city" in json.loads(call.function.arguments)
+    history = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": call.id, "type": "function", "function": call.function.model_dump()}]},
+        {"role": "tool", "tool_call_id": call.id, "content": "18C"},
+        {"role": "user", "content": "Thanks; is that warm?"},
+    ]
+    second = client.chat.completions.create(model="gpt-5", messages=history, tools=[WEATHER], parallel_tool_calls=False)
+    assert second.choices[0].message.content and second.choices[0].finish_reason == "stop"
+    assert [status for _, status in statuses(claude_emu)] == [200, 200]
+
+
+def test_json_schema_and_images(client: openai.OpenAI) -> None:
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": False}
+    answer = client.chat.completions.create(
+        model="claude-sonnet-4-5",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Name the animal in these"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+                ],
+            }
+        ],
+        response_format={"type": "json_schema", "json_schema": {"name": "animal", "schema": schema, "strict": True}},
+    )
+    assert isinstance(json.loads(answer.choices[0].message.content or "")["name"], str)
+
+
+def test_an_anthropic_alias_without_anthropic_keys_is_a_400_and_claude_names_stay_on_gemini(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.reset()
+    router = start_router(tmp_path, keys=KEYS[:1], gemini_url=emulator.url, config={"models": {"gpt-5": "anthropic/claude-sonnet-4-5"}})
+    try:
+        client = client_for(router)
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model="gpt-5", messages=[{"role": "user", "content": "Hi"}])
+        raw = client.chat.completions.with_raw_response.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "Hi"}])
+    finally:
+        router.stop()
+    assert "no anthropic keys" in caught.value.message
+    assert raw.headers[SERVED_BY].startswith("gemini/") and raw.parse().model == "claude-sonnet-4-5"
+
+
+def test_a_429_cools_the_whole_organization_and_a_key_of_another_serves(fresh: Router, claude_emu: Emulator) -> None:
+    client = client_for(fresh)
+    for n in range(3):  # each key answers once: the router learns its organization
+        assert hi(client, f"warm up {n}")
+    assert sorted(k for k, _ in statuses(claude_emu)) == [0, 1, 2]
+    claude_emu.set_key(0, "rate_limit")
+    for n in range(4):
+        assert hi(client, f"after {n}")
+    after = statuses(claude_emu)[3:]
+    first_429 = after.index((0, 429))
+    # Key 0's 429 (retry-after 30) cooled key 1 too (same organization, never tried again); key 2 serves.
+    assert after.count((0, 429)) == 1 and all(entry == (2, 200) for entry in after[first_429 + 1 :])
+    assert len(after[first_429 + 1 :]) >= 2
+    log = fresh.log()
+    assert "Key rotation triggered" in log and all(key not in log for key in ANTHROPIC_KEYS)
+
+
+def test_a_401_disables_the_key_and_a_529_retries_elsewhere_without_penalty(fresh: Router, claude_emu: Emulator) -> None:
+    claude_emu.set_key(0, "invalid")
+    claude_emu.set_key(1, "ok", ["overloaded"])
+    client = client_for(fresh)
+    for n in range(6):
+        assert hi(client, f"request {n}")
+    seen = statuses(claude_emu)
+    assert seen.count((0, 401)) == 1 and (0, 200) not in seen  # disabled after its one 401
+    assert seen.count((1, 529)) == 1 and (1, 200) in seen  # overloaded once, then served again: no cooldown
+    assert "anthropic_1" in fresh.log() and ANTHROPIC_KEYS[0] not in fresh.log()
+
+
+def test_the_anthropic_sdk_on_messages_with_anthropic_keys(shared_router: Router, claude_emu: Emulator, emulator: Emulator) -> None:
+    claude_emu.reset()
+    emulator.reset()
+    claude = anthropic.Anthropic(base_url=shared_router.url, api_key="sk-ant-client-token", max_retries=0)
+    tool = {"name": "get_weather", "description": "Weather", "input_schema": WEATHER["function"]["parameters"]}  # type: ignore[index]
+    message = claude.messages.create(
+        model="claude-sonnet-4-5", max_tokens=200, messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[tool]
+    )
+    [use] = [block for block in message.content if block.type == "tool_use"]
+    assert message.model == "claude-sonnet-4-5" and message.stop_reason == "tool_use" and use.id.startswith("toolu_")
+    follow = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": [block.model_dump() for block in message.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "18C"}]},
+    ]
+    with claude.messages.stream(model="claude-sonnet-4-5", max_tokens=200, messages=follow, tools=[tool]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text and final.stop_reason == "end_turn" and final.usage.input_tokens > 0
+    counted = claude.messages.count_tokens(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "Hello there"}])
+    assert counted.input_tokens > 0
+    assert [r["path"] for r in claude_emu.stats()["requests"]] == ["/v1/messages", "/v1/messages", "/v1/messages/count_tokens"]
+    assert emulator.stats()["requests"] == []
