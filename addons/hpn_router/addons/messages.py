@@ -20,14 +20,13 @@ import time
 from mitmproxy import http
 
 from hpn_router.addons.answers import answer_json, parse_json_body, replace_body, rewrite_request
-from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream, translate_options
+from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream, provider_chat, translate_options
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.inbound.anthropic_messages_answer import MessageHead, MessagesEncoder, message_object, new_message_id
 from hpn_router.core.inbound.anthropic_messages_request import parse_messages_request
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.model.routing import Target, gemini_only, route_model
-from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
 from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini
 
 # What of a generateContent body Gemini's countTokens takes inside `generateContentRequest`.
@@ -45,7 +44,7 @@ class MessagesTranslation:
         name_ignored_params(flow)
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
-        flow.response.stream = MessagesStreamAdapter(GeminiStreamDecoder(), MessagesEncoder(_head(flow, config)))  # type: ignore[arg-type]
+        flow.response.stream = MessagesStreamAdapter(provider_chat(flow).decoder(), MessagesEncoder(_head(flow, config)))  # type: ignore[arg-type]
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         ctx = context(flow)
@@ -57,7 +56,7 @@ class MessagesTranslation:
                 ctx.first_chunk_at = adapter.first_chunk_at  # time to first token, for metrics
             return
         assert flow.response is not None
-        answer = gemini_answer(json.loads(flow.response.raw_content or b"{}"))
+        answer = provider_chat(flow).answer(json.loads(flow.response.raw_content or b"{}"))
         rendered = message_object(answer, _head(flow, config))
         ctx.usage = answer.usage
         replace_body(flow.response, json.dumps(rendered, ensure_ascii=False).encode())
