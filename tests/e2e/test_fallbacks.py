@@ -39,7 +39,7 @@ def router(tmp_path: Path, emulator: Emulator, mistral: Emulator) -> Iterator[Ro
     emulator.reset()
     mistral.reset()
     env = {"HPN_MISTRAL_API_KEYS": ",".join(MISTRAL_KEYS), "HPN_MISTRAL_BASE_URL": mistral.url}
-    config = {"fallbacks": {GEMINI: [MISTRAL]}, "key_pool": {"retry_backoff_ms": 0}}
+    config = {"fallbacks": {GEMINI: [MISTRAL], MISTRAL: [GEMINI]}, "key_pool": {"retry_backoff_ms": 0}}
     router = start_router(tmp_path, keys=KEYS[:2], gemini_url=emulator.url, config=config, env=env)
     yield router
     router.stop()
@@ -62,6 +62,14 @@ def test_every_gemini_key_cooling_falls_back_to_mistral(router: Router, emulator
     assert answer.model == GEMINI and answer.choices[0].message.content
     assert statuses(emulator) == [429, 429] and statuses(mistral) == [200]
     assert f"↪ FALLBACK {GEMINI} → {MISTRAL} (all gemini keys cooling)" in router.log()
+
+
+def test_mistral_falls_back_to_gemini(router: Router, emulator: Emulator, mistral: Emulator) -> None:
+    mistral.set_key(0, "rate_limit")
+    raw = client_for(router).chat.completions.with_raw_response.create(model=MISTRAL, messages=HI)
+    assert raw.headers[SERVED_BY] == f"gemini/{GEMINI}" and raw.parse().model == MISTRAL
+    assert statuses(mistral) == [429] and statuses(emulator) == [200]
+    assert f"↪ FALLBACK {MISTRAL} → {GEMINI} (all mistral keys cooling)" in router.log()
 
 
 def test_a_stream_falls_back_before_its_first_byte(router: Router, emulator: Emulator, mistral: Emulator) -> None:
