@@ -302,12 +302,14 @@ def mistral_429(seconds: str = "5") -> AttemptResult:
     return AttemptResult(status=429, headers={"retry-after": seconds}, body=b'{"message": "Requests rate limit exceeded"}')
 
 
-async def fall_back(pool, transport, clock, fallbacks, *, can_serve=lambda provider: True):
+async def fall_back(pool, transport, clock, fallbacks, *, can_serve=lambda provider: True, waits: list | None = None):
+    """The loop over models; `log` gets its fallbacks and skips, `waits` (when given) each
+    model's attempt and whether it could wait for a key's recovery."""
     log: list = []
-    waits: list = []
 
     async def attempt(request, may_wait):
-        waits.append((request.model, may_wait))
+        if waits is not None:
+            waits.append((request.model, may_wait))
         return await run_with_failover(request, pool=pool, transport=transport, retry_count=3, clock=clock)
 
     outcome = await run_with_fallbacks(
@@ -318,7 +320,6 @@ async def fall_back(pool, transport, clock, fallbacks, *, can_serve=lambda provi
         on_fallback=lambda failed, to, why: log.append(("fallback", failed, to, why)),
         on_skip=lambda name, why: log.append(("skip", name, why)),
     )
-    fall_back.waits = waits  # type: ignore[attr-defined]  # which attempts could wait for a recovery
     return outcome, log
 
 
@@ -333,14 +334,15 @@ def to_mistral(planned: list | None = None) -> Fallback:
 
 async def test_every_gemini_key_cooling_moves_to_the_fallback_model():
     transport = ScriptedTransport({"G1": [rate_limited()], "G2": [rate_limited()], "M1": [OK]})
-    outcome, log = await fall_back(two_provider_pool(), transport, Clock(), [to_mistral()])
+    waits: list = []
+    outcome, log = await fall_back(two_provider_pool(), transport, Clock(), [to_mistral()], waits=waits)
     assert outcome.outcome.error is None and outcome.outcome.result.status == 200
     assert (outcome.served, outcome.request.provider, outcome.outcome.key_name) == (1, "mistral", "m1")
     assert transport.calls == ["G1", "G2", "M1"]
     assert log == [("fallback", MODEL, MISTRAL, "all gemini keys cooling")]
     assert [(r.provider, r.model) for r in outcome.tried] == [("gemini", MODEL), ("mistral", MISTRAL)]
     # Only the last model waits for a key's recovery: the first hands over to the fallback at once.
-    assert fall_back.waits == [(MODEL, False), (MISTRAL, True)]
+    assert waits == [(MODEL, False), (MISTRAL, True)]
 
 
 async def test_a_fallback_is_planned_only_when_reached():
