@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 from procs import KEYS, Emulator, Router, client_for, start_mistral_emulator, start_router
@@ -126,4 +127,17 @@ def test_the_responses_api_falls_back_too(router: Router, emulator: Emulator, mi
     response = raw.parse()
     assert raw.headers[SERVED_BY] == f"mistral/{MISTRAL}"
     assert response.model == GEMINI and response.output_text
+    assert statuses(mistral) == [200]
+
+
+def test_a_messages_stream_falls_back_too(router: Router, emulator: Emulator, mistral: Emulator) -> None:
+    gemini_rate_limited(emulator)
+    claude = anthropic.Anthropic(base_url=router.url, api_key="unused", max_retries=0)
+    with claude.messages.with_streaming_response.create(
+        model=GEMINI, max_tokens=64, messages=[{"role": "user", "content": "Say hi"}], stream=True
+    ) as response:
+        assert response.headers[SERVED_BY] == f"mistral/{MISTRAL}"
+        events = [event for event in response.parse() if event.type in ("message_start", "content_block_delta", "message_stop")]
+    assert events[0].message.model == GEMINI and events[-1].type == "message_stop"
+    assert "".join(e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta")
     assert statuses(mistral) == [200]
