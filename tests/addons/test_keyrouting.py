@@ -339,6 +339,38 @@ async def test_the_plans_provider_picks_the_transport_and_its_keys_and_an_unknow
     assert unknown.response.status_code == 500 and "no valid configuration" in error_of(unknown)["message"]
 
 
+def mistral_answer(text: str) -> AttemptResult:
+    body = {
+        "id": "cmpl-1",
+        "object": "chat.completion",
+        "model": "mistral-small-latest",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+    return AttemptResult(status=200, headers={"content-type": "application/json"}, body=json.dumps(body).encode())
+
+
+async def test_a_fallback_model_serves_when_every_gemini_key_cools_and_the_flow_is_planned_for_it():
+    gemini, mistral = FakeTransport(rate_limited(), rate_limited()), FakeTransport(mistral_answer("Bonjour"))
+    keys = [{"name": "first", "key": FIRST}, {"name": "second", "key": SECOND}, {"name": "m", "key": MISTRAL_KEY, "provider": "mistral"}]
+    router = Router(gemini, keys=keys)
+    router.routing.transports["mistral"] = mistral
+    pool = {"keys": keys, "state_file": "", "max_wait_seconds": 0, "retry_backoff_ms": 0}
+    router.apply(parse_config({"key_pool": pool, "fallbacks": {MODEL: ["mistral-small-latest"]}}, {}))
+    with taddons.context():
+        flow = await router.ask({"model": MODEL, "messages": [{"role": "user", "content": "Hello"}], "seed": 7})
+        router.finish(flow)
+    assert [key for _, key in gemini.sent] == [FIRST, SECOND] and [key for _, key in mistral.sent] == [MISTRAL_KEY]
+    sent = json.loads(mistral.sent[0][0].body)  # planned for Mistral from the same request: Mistral's names
+    assert sent["model"] == "mistral-small-latest" and sent["random_seed"] == 7 and "seed" not in sent
+    answer = json.loads(flow.response.content)
+    assert flow.response.status_code == 200 and answer["choices"][0]["message"]["content"] == "Bonjour" and answer["model"] == MODEL
+    assert flow.response.headers["X-HPN-Served-By"] == "mistral/mistral-small-latest"
+    ctx = context(flow)
+    assert (ctx.fallback_from, ctx.tried_models) == (MODEL, [("gemini", MODEL), ("mistral", "mistral-small-latest")])
+    assert flow.request.path == "/v1/chat/completions" and ctx.attempts == 3  # mitmweb shows what went upstream
+
+
 async def test_every_transport_follows_each_config_and_is_closed_at_shutdown():
     transport = FakeTransport()
     router = Router(transport)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from hpn_router.config import ConfigError, load_config, parse_config
+from hpn_router.config.load import config_warnings
 
 REPO = Path(__file__).resolve().parents[2]
 ONE_KEY = {"key_pool": {"keys": [{"name": "k1", "key": "AIzaSyTestKey1"}]}}
@@ -334,3 +335,37 @@ def test_anthropic_mistakes_name_their_field(raw, message):
     with pytest.raises(ConfigError) as caught:
         parse_config(raw, {"HPN_API_KEYS": "AIzaA"})
     assert str(caught.value).startswith(message)
+def test_fallbacks_map_a_model_to_the_models_tried_next():
+    config = parse_config({**ONE_KEY, "fallbacks": {"gemini-2.5-flash": ["mistral-small-latest", "gpt-4o"]}}, {})
+    assert config.fallbacks == {"gemini-2.5-flash": ("mistral-small-latest", "gpt-4o")}
+    assert parse_config(ONE_KEY, {}).fallbacks == {}
+
+
+MISTRAL_SMALL = "mistral-small-latest"
+
+
+@pytest.mark.parametrize(
+    "fallbacks,message",
+    [
+        ({"gemini-2.5-flash": "mistral-small-latest"}, 'fallbacks.gemini-2.5-flash: expected a list of model names, got "mistral'),
+        ({"gemini-2.5-flash": []}, "fallbacks.gemini-2.5-flash: expected a list of model names, got []"),
+        ({"gemini-2.5-flash": ["mistral-small-latest", 3]}, "fallbacks.gemini-2.5-flash[1]: expected a model name, got 3"),
+        ({"gemini-2.5-flash": ["a b"]}, 'fallbacks.gemini-2.5-flash[0]: expected a model name, got "a b"'),
+        ({"gemini-2.5-flash": ["gemini-2.5-flash"]}, "fallbacks.gemini-2.5-flash[0]: gemini-2.5-flash is tried already"),
+        ({"gemini-2.5-flash": [MISTRAL_SMALL, MISTRAL_SMALL]}, f"fallbacks.gemini-2.5-flash[1]: {MISTRAL_SMALL} is tried"),
+        (["gemini-2.5-flash"], "fallbacks: expected a mapping"),
+    ],
+)
+def test_fallback_errors_name_the_entry(fallbacks, message):
+    with pytest.raises(ConfigError) as info:
+        parse_config({**ONE_KEY, "fallbacks": fallbacks}, {})
+    assert message in str(info.value)
+
+
+def test_a_fallback_without_keys_of_its_provider_is_a_warning():
+    config = parse_config({**ONE_KEY, "fallbacks": {"gemini-2.5-flash": ["mistral-small-latest", "gemini-2.0-flash"]}}, {})
+    assert config_warnings(config) == [
+        "fallbacks.gemini-2.5-flash[0]: mistral-small-latest is served by mistral, and the pool has no mistral keys; requests skip it"
+    ]
+    with_mistral = parse_config({**ONE_KEY, "fallbacks": config.fallbacks}, {"HPN_MISTRAL_API_KEYS": "m-key"})
+    assert config_warnings(with_mistral) == []

@@ -34,7 +34,7 @@ def make_pool() -> KeyPool:
 
 
 def observe(watch: TransitionWatch, pool: KeyPool, now: float) -> list[WebhookEvent]:
-    return watch.observe(key_views(pool, now), pool_views(pool, now, [M]), now)
+    return watch.observe(key_views(pool, now), pool_views(pool, now, [("gemini", M)]), now)
 
 
 # -- signing: Standard Webhooks -----------------------------------------------------------
@@ -100,6 +100,18 @@ def test_the_pool_is_exhausted_once_until_a_key_serves_again():
     assert observe(watch, pool, 1.0) == []
     later = observe(watch, pool, 6.0)  # k1 is back: the pool serves again
     assert sorted((e.type, e.key) for e in later) == [("key.recovered", "k1"), ("pool.recovered", None)]
+
+
+def test_a_models_pool_is_exhausted_although_another_providers_keys_could_serve_a_fallback():
+    pool = KeyPool([*make_pool().keys, KeyConfig(name="m0", key="mistral-value", provider="mistral")], cooldown_seconds=60)
+    watch = TransitionWatch()
+    models = [("gemini", M), ("mistral", "mistral-small-latest")]
+    watch.observe(key_views(pool, 0.0), pool_views(pool, 0.0, models), 0.0)
+    for index in (0, 1):
+        pool.report(index, RATE_LIMITED, now=0.0, model=M)
+    events = watch.observe(key_views(pool, 0.0), pool_views(pool, 0.0, models), 0.0)
+    [exhausted] = [e for e in events if e.type == "pool.exhausted"]
+    assert (exhausted.provider, exhausted.model) == ("gemini", M)  # the Mistral key, active, does not hide it
 
 
 def test_a_key_that_starts_cooling_is_a_baseline_not_an_event():

@@ -9,7 +9,7 @@ from loguru import logger
 from mitmproxy import http
 
 from hpn_router.addons import meta
-from hpn_router.addons.flowcontext import context
+from hpn_router.addons.flowcontext import PlannedUpstream, context
 from hpn_router.core.access import has_lone_surrogate
 from hpn_router.core.errors import ClientApi, InvalidRequestError, RouterError, render
 from hpn_router.core.providers.gemini.models import wants_gemini_shape
@@ -120,6 +120,17 @@ def rewrite_request(flow: http.HTTPFlow, method: str, path: str, body: bytes) ->
         (name, value) for name, value in headers.fields if name.lower() not in _CREDENTIALS and name.lower() != b"content-type"
     ) + ((b"content-type", b"application/json"),)
     flow.request.content = body
+
+
+def apply_plan(flow: http.HTTPFlow, planned: PlannedUpstream) -> None:
+    """Points the flow at a planned upstream request: the first model's, or the fallback that
+    serves (mitmweb shows what went upstream; the answer is decoded as its provider's)."""
+    plan = planned.plan
+    ctx = context(flow)
+    ctx.gemini_model = plan.model
+    ctx.upstream = plan
+    ctx.ignored_params = planned.ignored
+    rewrite_request(flow, plan.method, plan.path + (f"?{plan.query}" if plan.query else ""), planned.body)
 
 
 def answer_exception(flow: http.HTTPFlow, exc: Exception, what: str) -> None:

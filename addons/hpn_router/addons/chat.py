@@ -18,24 +18,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from mitmproxy import http
 
-from hpn_router.addons.answers import (
-    parse_json_body,
-    replace_body,
-    rewrite_request,
-)
-from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
+from hpn_router.addons.answers import apply_plan, parse_json_body, replace_body
+from hpn_router.addons.flowcontext import AnswerBody, FallbackPlan, Parsed, PlannedUpstream, UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder, new_completion_id, openai_completion
 from hpn_router.core.inbound.openai_chat_request import parse_chat_request
 from hpn_router.core.model.answer import ChatAnswer, StreamEvent, Usage
 from hpn_router.core.model.request import ChatRequest
-from hpn_router.core.model.routing import Provider, Target, route_model
+from hpn_router.core.model.routing import Provider, Target, bare_name, route_model
 from hpn_router.core.providers.anthropic.chat_answer import AnthropicStreamDecoder, anthropic_answer
 from hpn_router.core.providers.anthropic.chat_request import chat_request_to_anthropic
 from hpn_router.core.providers.anthropic.chat_request import ignored_params as anthropic_ignored_params
@@ -113,17 +109,41 @@ def routed(request: ChatRequest, config: RouterConfig) -> Target:
 
 def plan_upstream(flow: http.HTTPFlow, request: ChatRequest, target: Target, config: RouterConfig) -> None:
     """Rewrites the flow into the target provider's request for `request` (so mitmweb shows what
-    goes upstream) and leaves KeyRouting the plan: what every inbound chat-like API does."""
-    chat = PROVIDERS[target.provider]
-    body = chat.body(request, target.model, config)
-    path, query = chat.path(target.model, request.stream)
+    goes upstream) and leaves KeyRouting the plan, with the models to fall back to (planned
+    only if reached, from this same parsed request): what every inbound chat-like API does."""
+    planned = planned_upstream(request, target, config)
+    fallbacks = tuple(fallback_plan(request, name, config) for name in fallback_names(request.model, target, config))
     ctx = context(flow)
     ctx.model = request.model
-    ctx.gemini_model = target.model
     ctx.stream = request.stream
-    ctx.upstream = UpstreamPlan("POST", path, query, stream=request.stream, model=target.model, provider=target.provider)
-    ctx.ignored_params = chat.ignored(request, target.model)
-    rewrite_request(flow, "POST", path + (f"?{query}" if query else ""), json.dumps(body, ensure_ascii=False).encode())
+    apply_plan(flow, replace(planned, plan=replace(planned.plan, fallbacks=fallbacks)))
+
+
+def planned_upstream(request: ChatRequest, target: Target, config: RouterConfig) -> PlannedUpstream:
+    """The target provider's request for `request`. Raises InvalidRequest when that provider
+    cannot take it (a provider without a chat translator included)."""
+    chat = PROVIDERS.get(target.provider)
+    if chat is None:
+        raise InvalidRequest(f"The router does not translate chat requests for {target.provider} yet.", param="model")
+    body = chat.body(request, target.model, config)
+    path, query = chat.path(target.model, request.stream)
+    plan = UpstreamPlan("POST", path, query, stream=request.stream, model=target.model, provider=target.provider)
+    return PlannedUpstream(plan, json.dumps(body, ensure_ascii=False).encode(), chat.ignored(request, target.model))
+
+
+def fallback_names(requested: str, target: Target, config: RouterConfig) -> tuple[str, ...]:
+    """The configured fallbacks of the client's model name (as spelled, then without `models/`),
+    else of the model it routes to (`gpt-4o` aliased to `gemini-2.5-flash` falls back as that)."""
+    fallbacks = config.fallbacks
+    for name in (requested, bare_name(requested), target.model):
+        if name in fallbacks:
+            return fallbacks[name]
+    return ()
+
+
+def fallback_plan(request: ChatRequest, name: str, config: RouterConfig) -> FallbackPlan:
+    target = route_model(name, config.models, config.gemini.default_model)
+    return FallbackPlan(name, target.provider, lambda: planned_upstream(request, target, config))
 
 
 class ChatTranslation:

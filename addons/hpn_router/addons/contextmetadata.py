@@ -54,6 +54,7 @@ def displayed(ctx: FlowContext) -> dict[str, Any]:
         meta.GEMINI_MODEL: ctx.gemini_model,
         meta.KEY: ctx.key_name or None,
         meta.ATTEMPTS: ctx.attempts or None,
+        meta.FALLBACK_FROM: ctx.fallback_from,
         meta.CACHE: ctx.cache.status if ctx.cache else None,
         meta.USAGE: usage_entry(ctx.route, ctx.usage),
         meta.SAVED_USD: ctx.saved_usd,

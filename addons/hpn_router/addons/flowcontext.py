@@ -23,6 +23,7 @@ What mitmweb should show is written into `flow.metadata` once, when the flow end
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,8 @@ class UpstreamPlan:
     """What KeyRouting sends: the translated request's method, path and query, with the flow's
     request body, to `provider` (a transport KeyRouting holds). `batches`, when not empty: one
     upstream request per body instead (embeddings beyond one batch), answered together as a
-    JSON array of the upstream answers, in order."""
+    JSON array of the upstream answers, in order. `fallbacks`: the models to move to, in order,
+    when this one's provider cannot answer (`fallbacks:` in the config)."""
 
     method: str
     path: str
@@ -48,6 +50,27 @@ class UpstreamPlan:
     model: str
     batches: tuple[bytes, ...] = ()
     provider: str = "gemini"
+    fallbacks: tuple[FallbackPlan, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedUpstream:
+    """A fallback model's request, built from the same parsed request: the plan, its body, and
+    the parameters this model does not take (`X-HPN-Ignored-Params`)."""
+
+    plan: UpstreamPlan
+    body: bytes
+    ignored: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackPlan:
+    """A fallback model (its name as configured, its provider) and how to plan its request,
+    called only when the request reaches it; raises InvalidRequest when it cannot take it."""
+
+    name: str
+    provider: str
+    plan: Callable[[], PlannedUpstream]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +141,8 @@ class FlowContext:
     attempts: int = 0  # upstream attempts made
     attempt_log: list[Attempt] = field(default_factory=list)  # each attempt (key name, outcome, times), for metrics
     relayed: bool = False  # the answer streams from the relay
+    tried_models: list[tuple[str, str]] = field(default_factory=list)  # (provider, model) the pool was asked for, fallbacks too
+    fallback_from: str | None = None  # a fallback served: the first model, which could not
     # The answer (translators, cache, cost)
     answer: AnswerBody | None = None  # the non-streamed answer the translator wrote
     usage: Usage | None = None  # the final answer's token counts, when known (chat and embeddings)

@@ -7,6 +7,10 @@ attempt loop (`core/failover.py`) with the plan's provider transport and then ei
 stream that was accepted, points the flow at the in-process relay so mitmproxy streams it to
 the client as it arrives. A client that disconnects cancels its upstream attempts.
 
+A plan with fallbacks (`fallbacks:` in the config) moves to the next model when the first
+one's provider could not answer (core/failover.run_with_fallbacks); the flow then carries the
+serving model's plan, so its answer is decoded as that provider's and `X-HPN-Served-By` names it.
+
 The pool is PoolKeeper's (built from each config, state file); the transports are handed in
 (`transports`, by provider name), so tests route with a scripted one and no sockets.
 """
@@ -14,6 +18,7 @@ The pool is PoolKeeper's (built from each config, state file); the transports ar
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
@@ -21,13 +26,21 @@ from typing import Protocol
 from loguru import logger
 from mitmproxy import connection, http
 
-from hpn_router.addons.answers import answer_error, is_client_flow
+from hpn_router.addons.answers import answer_error, apply_plan, is_client_flow
 from hpn_router.addons.attempt_flows import record_attempts
-from hpn_router.addons.flowcontext import UpstreamPlan, context
+from hpn_router.addons.flowcontext import FallbackPlan, PlannedUpstream, UpstreamPlan, context
 from hpn_router.addons.requestids import request_id
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import RouterError, router_failed
-from hpn_router.core.failover import Attempt, FailoverResult, KeyPassedOver, WaitPolicy, run_with_failover
+from hpn_router.core.failover import (
+    Attempt,
+    FailoverResult,
+    Fallback,
+    KeyPassedOver,
+    WaitPolicy,
+    run_with_failover,
+    run_with_fallbacks,
+)
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.redact import Redactor, redact_key_values
 from hpn_router.core.state import RouterState
@@ -118,7 +131,10 @@ class KeyRouting:
             await self._route_batches(flow, plan, transport)
             return
         request = _upstream_request(plan, flow.request.raw_content or b"")
-        outcome = await self._attempt(flow, request, transport)
+        if plan.fallbacks:
+            outcome = await self._attempt_with_fallbacks(flow, request, plan.fallbacks)
+        else:
+            outcome = await self._attempt(flow, request, transport)
         if outcome.error is not None:
             answer_error(flow, outcome.error)
         elif outcome.result is not None:
@@ -142,7 +158,42 @@ class KeyRouting:
         combined = AttemptResult(status=200, headers={"content-type": "application/json"}, body=join_json_answers(answers))
         self._deliver(flow, combined, context(flow).key_name or "")
 
-    async def _attempt(self, flow: http.HTTPFlow, request: UpstreamRequest, transport: Transport) -> FailoverResult:
+    async def _attempt_with_fallbacks(self, flow: http.HTTPFlow, first: UpstreamRequest, plans: tuple[FallbackPlan, ...]) -> FailoverResult:
+        """The first model, then its fallbacks while each provider in turn cannot answer; a
+        fallback's request is planned only when reached. The flow ends up planned for the model
+        whose answer (or error) the client gets."""
+        assert self.config is not None
+        config = self.config
+        planned: dict[int, PlannedUpstream] = {}
+
+        def fallback(index: int, plan: FallbackPlan) -> Fallback:
+            def build() -> UpstreamRequest:
+                planned[index] = made = plan.plan()
+                return _upstream_request(made.plan, made.body)
+
+            return Fallback(plan.name, plan.provider, build)
+
+        rid = request_id(flow)
+        result = await run_with_fallbacks(
+            first,
+            [fallback(i, plan) for i, plan in enumerate(plans, 1)],
+            attempt=lambda request, may_wait: self._attempt(flow, request, self.transports[request.provider], may_wait=may_wait),
+            can_serve=lambda provider: provider in self.transports and config.has_keys_for(provider),
+            on_fallback=lambda failed, to, why: _log_fallback(failed, to, why, rid),
+            on_skip=lambda name, why: _log_skipped(name, why, rid),
+        )
+        ctx = context(flow)
+        ctx.tried_models = [(request.provider, request.model) for request in result.tried]
+        if result.served:
+            ctx.fallback_from = first.model
+            apply_plan(flow, planned[result.served])
+        return result.outcome
+
+    async def _attempt(
+        self, flow: http.HTTPFlow, request: UpstreamRequest, transport: Transport, *, may_wait: bool = True
+    ) -> FailoverResult:
+        """The attempt loop for one model. `may_wait` False: a fallback follows, which serves
+        sooner than a key's recovery would."""
         assert self.config is not None and self.state.pool is not None
         started = self.clock()
         outcome = await run_with_failover(
@@ -153,7 +204,7 @@ class KeyRouting:
             clock=self.clock,
             on_rotate=_log_rotation,
             on_passed_over=_log_passed_over,
-            waits=self.waits,
+            waits=self.waits if may_wait else dataclasses.replace(self.waits, max_wait_seconds=0.0),
         )
         ctx = context(flow)
         ctx.attempts += len(outcome.attempts)
@@ -224,6 +275,16 @@ def _log_rotation(failed: Attempt, next_key: str) -> None:
         new_key=next_key,
         retry_attempt=failed.number,
     ).warning("Key rotation triggered")
+
+
+def _log_fallback(failed: str, to: str, why: str, rid: str) -> None:
+    logger.bind(event="fallback", request_id=rid, from_model=failed, to_model=to, reason=why).warning(
+        "↪ FALLBACK {} → {} ({})", failed, to, why
+    )
+
+
+def _log_skipped(name: str, why: str, rid: str) -> None:
+    logger.bind(event="fallback_skipped", request_id=rid, model=name, reason=why).warning("Fallback {} skipped: {}", name, why)
 
 
 def _log_passed_over(event: KeyPassedOver) -> None:

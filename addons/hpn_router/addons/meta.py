@@ -18,6 +18,7 @@ MODEL = "hpn.model"  # the model name the client asked for
 GEMINI_MODEL = "hpn.gemini_model"  # the Gemini model it maps to
 KEY = "hpn.key"  # name of the key that served the request
 ATTEMPTS = "hpn.attempts"  # number of upstream attempts
+FALLBACK_FROM = "hpn.fallback_from"  # a fallback model served: the upstream model that could not
 CACHE = "hpn.cache"  # HIT, MISS or BYPASS: what the flash cache did
 USAGE = "hpn.usage"  # OpenAI-format usage of the answer, when known
 SAVED_USD = "hpn.saved_usd"  # what the request would have cost on OpenAI, exact decimal string

@@ -28,7 +28,7 @@ from loguru import logger
 from mitmproxy import http
 
 from hpn_router.addons.answers import parse_json_body, replace_body
-from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream
+from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream, provider_chat
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import InvalidRequest
@@ -42,7 +42,6 @@ from hpn_router.core.inbound.openai_responses_request import (
 from hpn_router.core.inbound.openai_responses_store import ResponseStore, stored_response
 from hpn_router.core.model.request import Message
 from hpn_router.core.model.routing import gemini_only, route_model
-from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
 
 ANONYMOUS = "anonymous"  # Access's name for a client without a token (no client tokens configured)
 History = Callable[[str], "tuple[Message, ...] | None"]
@@ -73,7 +72,7 @@ class ResponsesTranslation:
         name_ignored_params(flow)
         flow.response.headers["content-type"] = "text/event-stream"
         flow.response.headers.pop("content-length", None)
-        flow.response.stream = StreamAdapter(GeminiStreamDecoder(), ResponsesEncoder(self._head(flow, config)))  # type: ignore[arg-type]
+        flow.response.stream = StreamAdapter(provider_chat(flow).decoder(), ResponsesEncoder(self._head(flow, config)))  # type: ignore[arg-type]
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         ctx = context(flow)
@@ -87,7 +86,7 @@ class ResponsesTranslation:
                     self._keep(flow, adapter.encoder.response)
             return
         assert flow.response is not None
-        answer = gemini_answer(json.loads(flow.response.raw_content or b"{}"))
+        answer = provider_chat(flow).answer(json.loads(flow.response.raw_content or b"{}"))
         rendered = response_object(answer, self._head(flow, config))
         ctx.usage = answer.usage
         replace_body(flow.response, json.dumps(rendered, ensure_ascii=False).encode())

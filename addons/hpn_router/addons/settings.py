@@ -24,6 +24,7 @@ from mitmproxy import ctx
 
 from hpn_router.config import ConfigError, RouterConfig, load_config
 from hpn_router.config.diff import config_changes
+from hpn_router.config.load import config_warnings
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "config.yaml"
 
@@ -69,6 +70,8 @@ class Settings:
                 log.bind(outcome="refused", error=str(e)).error("Config reload ({}) refused; the previous config stays: {}", trigger, e)
             return str(e)
         self.config = config
+        for warning in config_warnings(config):
+            logger.bind(event="config_warning").warning("Config: {}", warning)
         for consumer in self.consumers:
             consumer.apply(config)
         _bound_bodies(config)

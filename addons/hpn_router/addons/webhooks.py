@@ -57,7 +57,7 @@ class Webhooks:
         self.clock = clock
         self.sender = sender or WebhookSender(clock=clock)
         self.watch = TransitionWatch()
-        self.models: set[str] = set()
+        self.models: set[tuple[str, str]] = set()  # (provider, model)
         self._configured: tuple[WebhookConfig, ...] = ()
         self._timer: asyncio.Task[None] | None = None
         self.check_delay = CHECK_DELAY_SECONDS
@@ -81,8 +81,11 @@ class Webhooks:
             ctx = context(flow)
             if not self.sender.endpoints or ctx.upstream is None:
                 return
-            if len(self.models) < MAX_MODELS:
-                self.models.add(ctx.upstream.model)
+            # Every model the pool was asked for: the first one too when a fallback served, so
+            # its exhaustion is announced although the client got an answer.
+            for model in ctx.tried_models or [(ctx.upstream.provider, ctx.upstream.model)]:
+                if len(self.models) < MAX_MODELS:
+                    self.models.add(model)
             if ctx.attempts and self._pending is None:
                 self._pending = asyncio.get_running_loop().call_later(self.check_delay, self._pending_check)
         except Exception:  # never raise out of a hook: redaction runs after this addon

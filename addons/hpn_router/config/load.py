@@ -15,6 +15,7 @@ import yaml
 from hpn_router.config.fields import read_section
 from hpn_router.config.model import RouterConfig
 from hpn_router.config.readers import ConfigError, show
+from hpn_router.core.model.routing import route_model
 
 NO_KEYS_HINT = (
     "key_pool.keys: no API keys configured. Set HPN_API_KEYS=key1,key2 or add keys to the "
@@ -66,6 +67,19 @@ CROSS_FIELD_RULES: tuple[Callable[[RouterConfig], None], ...] = (
     _listeners_differ,
     _keys_unique_and_one_enabled,
 )
+
+
+def config_warnings(config: RouterConfig) -> list[str]:
+    """What is allowed but will not work as the operator may expect: logged at each load."""
+    warnings = []
+    for model, targets in config.fallbacks.items():
+        for i, name in enumerate(targets):
+            provider = route_model(name, config.models, config.gemini.default_model).provider
+            if not config.has_keys_for(provider):
+                warnings.append(
+                    f"fallbacks.{model}[{i}]: {name} is served by {provider}, and the pool has no {provider} keys; requests skip it"
+                )
+    return warnings
 
 
 def parse_config(raw: Any, env: Mapping[str, str]) -> RouterConfig:

@@ -22,6 +22,7 @@ from hpn_router.config.readers import (
     as_bool,
     as_choice,
     as_decimal,
+    as_fallback_map,
     as_host_names,
     as_model_id,
     as_model_map,
@@ -402,6 +403,11 @@ class RouterConfig:
         simple("map", as_model_map, null_is_default=True),
         "OpenAI model name → Gemini model, or `provider/model` (`mistral/...`, `anthropic/...`); `gemini-*`, `mistral-*`, `claude-*`... "
         "pass through",
+    )
+    fallbacks: Mapping[str, tuple[str, ...]] = setting(
+        {},
+        simple("map of lists", as_fallback_map, null_is_default=True),
+        "model → the models to try next, in order, when every key of its provider is cooling, parked or disabled",
     )
     cache: CacheConfig = CacheConfig()
     responses: ResponsesConfig = ResponsesConfig()

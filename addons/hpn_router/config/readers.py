@@ -182,6 +182,28 @@ def as_model_map(value: Any, path: str) -> dict[str, str]:
     return {as_str(name, path): as_model_target(target, f"{path}.{name}") for name, target in data.items()}
 
 
+def as_fallback_map(value: Any, path: str) -> dict[str, tuple[str, ...]]:
+    """Model name -> the models to try next, in order: names as a client would send them."""
+    fallbacks: dict[str, tuple[str, ...]] = {}
+    for name, targets in as_mapping(value, path).items():
+        model = _model_name(name, path)
+        where = f"{path}.{model}"
+        if not isinstance(targets, (list, tuple)) or not targets:
+            raise ConfigError(f"{where}: expected a list of model names, got {show(targets)}")
+        names = tuple(_model_name(target, f"{where}[{i}]") for i, target in enumerate(targets))
+        for i, target in enumerate(names):
+            if target == model or target in names[:i]:
+                raise ConfigError(f"{where}[{i}]: {target} is tried already (the model itself or an earlier fallback)")
+        fallbacks[model] = names
+    return fallbacks
+
+
+def _model_name(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise ConfigError(f"{path}: expected a model name, got {show(value)}")
+    return value
+
+
 def as_optional_path(value: Any, path: str) -> str:
     """A file path, or "" (or nothing) to turn the file off."""
     if value is None or value == "":

@@ -47,7 +47,6 @@ assert set(EVENT_TYPES) == {KEY_DISABLED, KEY_COOLING, KEY_RECOVERED, POOL_EXHAU
 # up on after about 20 minutes, with a log line.
 RETRY_DELAYS = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0)
 _OUT_OF_SERVICE = ("cooling", "parked")  # metrics' states a cooldown puts a key in
-_PROVIDER = "gemini"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +68,7 @@ class PoolView:
     exhausted: bool
     reason: str | None = None
     until: float | None = None
+    provider: str = "gemini"  # whose keys were asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,21 +99,23 @@ def key_views(pool: KeyPool, now: float) -> list[KeyView]:
     return views
 
 
-def pool_views(pool: KeyPool, now: float, models: Iterable[str]) -> dict[str, PoolView]:
-    """For each model: can some key serve it now; when not, why and when one may again."""
+def pool_views(pool: KeyPool, now: float, models: Iterable[tuple[str, str]]) -> dict[str, PoolView]:
+    """For each (provider, model): can some key of that provider serve it now; when not, why
+    and when one may again. Another provider's keys do not count: a fallback may serve the
+    request, but this model's pool is still exhausted."""
     views = {}
-    for model in models:
-        if pool.has_active(now, model):
-            views[model] = PoolView(False)
+    for provider, model in models:
+        if pool.has_active(now, model, provider):
+            views[model] = PoolView(False, provider=provider)
             continue
-        exhaustion = pool.exhaustion(now, model)
+        exhaustion = pool.exhaustion(now, model, provider)
         if exhaustion.all_disabled:
             reason = "every key is disabled"
         elif exhaustion.daily_only:
             reason = "every key's project spent its daily quota"
         else:
             reason = "every key is cooling down"
-        views[model] = PoolView(True, reason, exhaustion.earliest_recovery)
+        views[model] = PoolView(True, reason, exhaustion.earliest_recovery, provider)
     return views
 
 
@@ -132,7 +134,7 @@ class TransitionWatch:
         for model, view in pools.items():
             if view.exhausted != self._exhausted.get(model, False):
                 kind = POOL_EXHAUSTED if view.exhausted else POOL_RECOVERED
-                events.append(WebhookEvent(kind, now, _PROVIDER, model=model, reason=view.reason, until=view.until))
+                events.append(WebhookEvent(kind, now, view.provider, model=model, reason=view.reason, until=view.until))
             self._exhausted[model] = view.exhausted
         return events
 

@@ -1,0 +1,143 @@
+"""Fallback across providers, end to end: the official OpenAI SDK against a real mitmdump whose
+Gemini keys the Gemini emulator rate-limits, with `fallbacks:` moving the request to the strict
+Mistral emulator (which refuses tool ids that are not 9 letters or digits)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+from procs import KEYS, Emulator, Router, client_for, start_mistral_emulator, start_router
+
+MISTRAL_KEYS = ["emuMistralKeyOne000000000000001"]
+GEMINI = "gemini-2.5-flash"
+MISTRAL = "mistral-small-latest"
+SERVED_BY = "x-hpn-served-by"
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+HI = [{"role": "user", "content": "Say hi"}]
+
+
+@pytest.fixture(scope="module")
+def mistral(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    emu = start_mistral_emulator({"keys": [{"key": MISTRAL_KEYS[0], "retry_after": 30}]}, tmp_path_factory.mktemp("mistral"))
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def router(tmp_path: Path, emulator: Emulator, mistral: Emulator) -> Iterator[Router]:
+    """A router per test: the cooldowns one test leaves must not decide the next."""
+    emulator.reset()
+    mistral.reset()
+    env = {"HPN_MISTRAL_API_KEYS": ",".join(MISTRAL_KEYS), "HPN_MISTRAL_BASE_URL": mistral.url}
+    config = {"fallbacks": {GEMINI: [MISTRAL], MISTRAL: [GEMINI]}, "key_pool": {"retry_backoff_ms": 0}}
+    router = start_router(tmp_path, keys=KEYS[:2], gemini_url=emulator.url, config=config, env=env)
+    yield router
+    router.stop()
+
+
+def gemini_rate_limited(emulator: Emulator) -> None:
+    for index in range(2):
+        emulator.set_key(index, "rate_limit")
+
+
+def statuses(emulator: Emulator) -> list[int]:
+    return [r["status"] for r in emulator.stats()["requests"]]
+
+
+def test_every_gemini_key_cooling_falls_back_to_mistral(router: Router, emulator: Emulator, mistral: Emulator) -> None:
+    gemini_rate_limited(emulator)
+    raw = client_for(router).chat.completions.with_raw_response.create(model=GEMINI, messages=HI)
+    answer = raw.parse()
+    assert raw.headers[SERVED_BY] == f"mistral/{MISTRAL}"
+    assert answer.model == GEMINI and answer.choices[0].message.content
+    assert statuses(emulator) == [429, 429] and statuses(mistral) == [200]
+    assert f"↪ FALLBACK {GEMINI} → {MISTRAL} (all gemini keys cooling)" in router.log()
+
+
+def test_mistral_falls_back_to_gemini(router: Router, emulator: Emulator, mistral: Emulator) -> None:
+    mistral.set_key(0, "rate_limit")
+    raw = client_for(router).chat.completions.with_raw_response.create(model=MISTRAL, messages=HI)
+    assert raw.headers[SERVED_BY] == f"gemini/{GEMINI}" and raw.parse().model == MISTRAL
+    assert statuses(mistral) == [429] and statuses(emulator) == [200]
+    assert f"↪ FALLBACK {MISTRAL} → {GEMINI} (all mistral keys cooling)" in router.log()
+
+
+def test_a_stream_falls_back_before_its_first_byte(router: Router, emulator: Emulator, mistral: Emulator) -> None:
+    gemini_rate_limited(emulator)
+    with client_for(router).chat.completions.with_streaming_response.create(
+        model=GEMINI, messages=HI, stream=True, stream_options={"include_usage": True}
+    ) as response:
+        assert response.headers[SERVED_BY] == f"mistral/{MISTRAL}"
+        chunks = list(response.parse())
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert {c.model for c in chunks} == {GEMINI} and chunks[-1].usage is not None
+    assert statuses(mistral) == [200]
+
+
+def test_a_tool_round_trip_continues_on_mistral_with_geminis_ids(router: Router, emulator: Emulator, mistral: Emulator) -> None:
+    client = client_for(router)
+    first = client.chat.completions.create(
+        model=GEMINI, messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[WEATHER], tool_choice="required"
+    )
+    [call] = first.choices[0].message.tool_calls
+    assert not (len(call.id) == 9 and call.id.isalnum())  # Gemini's id, which Mistral would refuse as is
+    gemini_rate_limited(emulator)
+    history = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": '{"temp": "18C"}'},
+    ]
+    raw = client.chat.completions.with_raw_response.create(model=GEMINI, messages=history, tools=[WEATHER])
+    assert raw.headers[SERVED_BY] == f"mistral/{MISTRAL}" and raw.parse().choices[0].message.content
+    assert statuses(mistral) == [200]  # the strict emulator took the re-encoded ids
+
+
+def test_the_clients_own_fault_never_falls_back(router: Router, emulator: Emulator, mistral: Emulator) -> None:
+    with pytest.raises(openai.BadRequestError):
+        client_for(router).chat.completions.create(model=GEMINI, messages=HI, logprobs=True)
+    assert statuses(emulator) == [400] and statuses(mistral) == []
+    assert "FALLBACK" not in router.log()
+
+
+def test_every_provider_exhausted_is_one_429_with_retry_after(router: Router, emulator: Emulator, mistral: Emulator) -> None:
+    gemini_rate_limited(emulator)
+    mistral.set_key(0, "rate_limit")
+    with pytest.raises(openai.RateLimitError) as caught:
+        client_for(router).with_options(max_retries=0).chat.completions.create(model=GEMINI, messages=HI)
+    error = caught.value
+    assert error.response.headers["retry-after"] == "2"  # Gemini's keys recover first (its 2 s, Mistral's 30 s)
+    assert GEMINI in error.message and MISTRAL in error.message
+    assert statuses(emulator) == [429, 429] and statuses(mistral) == [429]
+
+
+def test_the_responses_api_falls_back_too(router: Router, emulator: Emulator, mistral: Emulator) -> None:
+    gemini_rate_limited(emulator)
+    raw = client_for(router).responses.with_raw_response.create(model=GEMINI, input="Say hi")
+    response = raw.parse()
+    assert raw.headers[SERVED_BY] == f"mistral/{MISTRAL}"
+    assert response.model == GEMINI and response.output_text
+    assert statuses(mistral) == [200]
+
+
+def test_a_messages_stream_falls_back_too(router: Router, emulator: Emulator, mistral: Emulator) -> None:
+    gemini_rate_limited(emulator)
+    claude = anthropic.Anthropic(base_url=router.url, api_key="unused", max_retries=0)
+    with claude.messages.with_streaming_response.create(
+        model=GEMINI, max_tokens=64, messages=[{"role": "user", "content": "Say hi"}], stream=True
+    ) as response:
+        assert response.headers[SERVED_BY] == f"mistral/{MISTRAL}"
+        events = [event for event in response.parse() if event.type in ("message_start", "content_block_delta", "message_stop")]
+    assert events[0].message.model == GEMINI and events[-1].type == "message_stop"
+    assert "".join(e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta")
+    assert statuses(mistral) == [200]
