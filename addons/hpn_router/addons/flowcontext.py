@@ -123,7 +123,10 @@ class FlowContext:
     usage: Usage | None = None  # the final answer's token counts, when known (chat and embeddings)
     answer_text: str | None = None  # a stream's text, length-bounded, for cost estimates
     cache: CacheDecision | None = None
-    saved_usd: str | None = None  # what the request would have cost on OpenAI, exact decimal
+    saved_usd: str | None = None  # OpenAI's price less the provider's charge (never below 0), exact decimal
+    charged_usd: str | None = None  # what the serving provider charged (0 for a cache hit), exact decimal
+    prompt_tokens: int | None = None  # the counted request's tokens, as CostEstimator priced them
+    completion_tokens: int | None = None
     first_chunk_at: float | None = None  # a stream: when its first chunk went to the client (time.time)
     # The id that finds the request in the log, mitmweb and the answer (addons/requestids.request_id)
     request_id: str | None = None
