@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import openai
@@ -60,6 +61,28 @@ def test_chat_goes_to_mistral_and_says_so(client: openai.OpenAI, mistral: Emulat
     assert raw.headers[SERVED_BY] == "mistral/mistral-small-latest"
     assert answer.model == "gpt-4o" and answer.choices[0].message.content and answer.usage.total_tokens > 0
     assert [r["status"] for r in mistral.stats()["requests"]] == [200] and emulator.stats()["requests"] == []
+
+
+def test_the_request_log_line_says_who_served_it_and_what_it_cost(client: openai.OpenAI, shared_router: Router) -> None:
+    client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Log me"}], extra_headers={"X-Request-Id": "trace-mistral-log-1"}
+    )
+    lines = [json.loads(line) for line in shared_router.log().splitlines() if line.startswith("{") and '"trace-mistral-log-1"' in line]
+    [line] = [entry for entry in lines if entry.get("event") == "request"]
+    assert {k: line[k] for k in ("endpoint", "model", "provider", "provider_model", "attempts", "status", "cache")} == {
+        "endpoint": "chat",
+        "model": "gpt-4o",
+        "provider": "mistral",
+        "provider_model": "mistral-small-latest",
+        "attempts": 1,
+        "status": 200,
+        "cache": "miss",
+    }
+    assert line["key"] in ("mistral_1", "mistral_2") and line["client"] and line["latency_ms"] > 0
+    assert line["input_tokens"] > 0 and line["output_tokens"] > 0
+    assert Decimal(line["charged_usd"]) > 0 and Decimal(line["saved_usd"]) >= 0  # Mistral Small's list price, not free
+    log = shared_router.log()
+    assert all(key not in log and key[:12] not in log for key in MISTRAL_KEYS)
 
 
 def test_a_stream_from_mistral(client: openai.OpenAI) -> None:

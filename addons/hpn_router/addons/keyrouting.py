@@ -194,7 +194,7 @@ class KeyRouting:
 
     def _log_served(self, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float, rid: str) -> None:
         logger.bind(
-            event="request",
+            event="upstream",
             request_id=rid,
             provider=request.provider,
             model=request.model,
