@@ -85,6 +85,14 @@ def test_the_request_log_line_says_who_served_it_and_what_it_cost(client: openai
     assert all(key not in log and key[:12] not in log for key in MISTRAL_KEYS)
 
 
+def test_the_model_list_holds_every_providers_models(client: openai.OpenAI, mistral: Emulator) -> None:
+    owners = {model.id: model.owned_by for model in client.models.list()}
+    assert owners["mistral-small-latest"] == "mistralai" and owners["mistral-embed"] == "mistralai"
+    assert any(owner == "google" and model.startswith("gemini-") for model, owner in owners.items())
+    assert owners["gpt-4o"] == "hpn-router"  # the alias
+    assert [r["path"] for r in mistral.stats()["requests"]] in ([], ["/v1/models"])  # at most once: the list is cached
+
+
 def test_a_stream_from_mistral(client: openai.OpenAI) -> None:
     with client.chat.completions.with_streaming_response.create(
         model="mistral-small-latest", messages=[{"role": "user", "content": "Say hi"}], stream=True, stream_options={"include_usage": True}
@@ -124,6 +132,7 @@ def test_a_tool_round_trip_with_openai_style_ids_in_the_history(client: openai.O
 
 
 def test_a_model_without_keys_of_its_provider_is_a_400(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.reset()  # earlier tests' requests (the model list) are not this one's
     router = start_router(tmp_path, keys=KEYS[:1], gemini_url=emulator.url)
     try:
         with pytest.raises(openai.BadRequestError) as caught:
@@ -158,4 +167,20 @@ def test_embeddings_with_mistral_embed(client: openai.OpenAI, mistral: Emulator)
     answer = raw.parse()
     assert raw.headers[SERVED_BY] == "mistral/mistral-embed"
     assert [d.index for d in answer.data] == [0, 1] and len(answer.data[0].embedding) == 1024 and answer.usage.prompt_tokens > 0
+    assert [r["status"] for r in mistral.stats()["requests"]] == [200]
+
+
+def test_embeddings_beyond_one_mistral_request_go_in_batches(client: openai.OpenAI, mistral: Emulator) -> None:
+    texts = ["x" * 2997 + f"{i:03d}" for i in range(30)]  # ~22,500 tokens: over the 16,384 one request may hold
+    answer = client.embeddings.create(model="mistral-embed", input=texts, encoding_format="float")
+    one = client.embeddings.create(model="mistral-embed", input=texts[17:18], encoding_format="float")
+    assert [d.index for d in answer.data] == list(range(30)) and answer.data[17].embedding == one.data[0].embedding
+    assert [r["status"] for r in mistral.stats()["requests"]] == [200, 200, 200]  # two batches, then the single input
+
+
+def test_dimensions_mistral_embed_cannot_make_are_refused_before_sending(client: openai.OpenAI, mistral: Emulator) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.embeddings.create(model="mistral-embed", input="hello", dimensions=256)
+    assert refused.value.body["param"] == "dimensions" and "1024" in refused.value.body["message"]
+    assert len(client.embeddings.create(model="mistral-embed", input="hello", dimensions=1024).data[0].embedding) == 1024
     assert [r["status"] for r in mistral.stats()["requests"]] == [200]

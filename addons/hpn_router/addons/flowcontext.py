@@ -39,7 +39,9 @@ class UpstreamPlan:
     """What KeyRouting sends: the translated request's method, path and query, with the flow's
     request body, to `provider` (a transport KeyRouting holds). `batches`, when not empty: one
     upstream request per body instead (embeddings beyond one batch), answered together as a
-    JSON array of the upstream answers, in order."""
+    JSON array of the upstream answers, in order. `parts`, when not empty: one request per part,
+    each to its own provider (the model lists of every provider with keys); a part that fails
+    is left out, and the answer is a JSON object of the others' answers by provider."""
 
     method: str
     path: str
@@ -48,6 +50,7 @@ class UpstreamPlan:
     model: str
     batches: tuple[bytes, ...] = ()
     provider: str = "gemini"
+    parts: tuple[UpstreamPlan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
