@@ -47,6 +47,7 @@ from hpn_router.addons.pipeline import Pipeline  # noqa: E402
 from hpn_router.addons.poolkeeper import PoolKeeper  # noqa: E402
 from hpn_router.addons.proxyauth import ProxyClientAuth  # noqa: E402
 from hpn_router.addons.requestids import RequestIds  # noqa: E402
+from hpn_router.addons.requestlog import RequestLog  # noqa: E402
 from hpn_router.addons.responses import ResponsesTranslation  # noqa: E402
 from hpn_router.addons.responsestore import StoredResponses  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
@@ -148,6 +149,7 @@ addons = [
     cost,
     RequestIds(),  # X-Request-Id on every answer, after the translators rebuilt its headers
     metrics,  # after Cost (saved USD) and every addon that fills the flow's context
+    RequestLog(),  # one `event=request` line per request, after Cost and RequestIds fill what it says
     webhooks,  # after KeyRouting reported the attempts to the pool: sees each transition they made
     CorsHeaders(cors),  # after the translation, which rebuilds answers' headers
     view_cap,

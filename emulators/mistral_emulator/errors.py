@@ -98,6 +98,12 @@ def invalid_request(message: str) -> MistralError:
     return envelope(400, message, "invalid_request_error")
 
 
+def too_many_tokens() -> MistralError:
+    """An embeddings request over 16,384 tokens across its inputs (chroma-core/chroma#5597;
+    the limit: mistralai/client-python#46)."""
+    return envelope(400, "Too many tokens overall, split into more batches.", "invalid_request_prompt", "3210")
+
+
 def invalid_model(model: str) -> MistralError:
     return envelope(400, f"Invalid model: {model}", "invalid_model", "1500")
 

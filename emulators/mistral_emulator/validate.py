@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from . import errors
+from .answers import text_tokens
 from .errors import MistralError, Problem
 from .scenario import ModelInfo
 
@@ -73,6 +74,8 @@ FUNCTION_FIELDS = frozenset({"name", "description", "parameters", "strict"})
 RESPONSE_FORMAT_FIELDS = frozenset({"type", "json_schema"})
 JSON_SCHEMA_FIELDS = frozenset({"name", "description", "schema", "strict"})
 TOOL_CHOICE_FIELDS = frozenset({"type", "function"})
+# One embeddings request holds at most this many tokens across its inputs (mistralai/client-python#46).
+MAX_REQUEST_TOKENS = 16_384
 EMBEDDING_FIELDS = frozenset({"model", "input", "output_dimension", "output_dtype", "encoding_format", "metadata"})
 TOOL_CHOICES = ("auto", "none", "any", "required")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
@@ -106,6 +109,12 @@ def validate_embeddings(body: Any, models: dict[str, ModelInfo]) -> MistralError
     info = models.get(body["model"])
     if info is None or not info.embedding:
         return errors.invalid_model(body["model"])
+    if body.get("output_dimension") is not None and not body["model"].startswith("codestral-embed"):
+        # mistral-embed makes 1024 dimensions only (codestral-embed takes output_dimension).
+        return errors.invalid_request(f"output_dimension is not supported for model {body['model']}")
+    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    if sum(text_tokens(t) for t in texts) > MAX_REQUEST_TOKENS:
+        return errors.too_many_tokens()
     return None
 
 

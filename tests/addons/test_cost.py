@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from flowtools import answer_from_upstream, captured_logs, chat_flow, completion, router_config
 from hpn_router.addons import meta
-from hpn_router.addons.cost import HEADER, CostEstimator, plain
-from hpn_router.addons.flowcontext import CacheDecision, context
+from hpn_router.addons.cost import CHARGED_HEADER, HEADER, CostEstimator, plain
+from hpn_router.addons.flowcontext import CacheDecision, UpstreamPlan, context
 from hpn_router.addons.health import Health
 from hpn_router.core.model.answer import Usage
 from hpn_router.core.model.embedding import EmbeddingRequest
@@ -193,3 +193,57 @@ def test_never_raises() -> None:
 )
 def test_plain(amount: Decimal, text: str) -> None:
     assert plain(amount) == text
+
+
+def served_by(provider: str, model: str, body: dict = BODY) -> http.HTTPFlow:
+    flow = answered(body)
+    context(flow).upstream = UpstreamPlan("POST", "/v1/chat/completions", "", stream=False, model=model, provider=provider)
+    return flow
+
+
+def test_a_paid_provider_charge_is_subtracted_from_the_saving() -> None:
+    state, estimator = make()
+    flow = served_by("mistral", "mistral-small-latest")
+    with captured_logs() as logs:
+        estimator.response(flow)
+    # OpenAI: 10 x $0.50/M + 20 x $1.50/M = $0.000035; Mistral Small: 10 x $0.10/M + 20 x $0.30/M = $0.000007
+    assert flow.response.headers[CHARGED_HEADER] == "0.000007" == context(flow).charged_usd
+    assert flow.response.headers[HEADER] == "0.000028"
+    assert (state.total_saved, state.total_charged) == (Decimal("0.000028"), Decimal("0.000007"))
+    [line] = [r for r in logs if r.get("event") == "cost"]
+    assert (line["provider"], line["openai_usd"], line["charged_usd"], line["saved_usd"]) == ("mistral", "0.000035", "0.000007", "0.000028")
+
+
+def test_gemini_free_tier_charges_nothing() -> None:
+    state, estimator = make()
+    flow = served_by("gemini", "gemini-2.5-flash")
+    estimator.response(flow)
+    assert flow.response.headers[CHARGED_HEADER] == "0" and state.total_saved == Decimal("0.000035")
+
+
+def test_a_charge_above_openais_price_saves_nothing() -> None:
+    state, estimator = make()
+    flow = served_by("mistral", "magistral-medium-latest")  # $2/M in, $5/M out: 0.00002 + 0.0001
+    estimator.response(flow)
+    assert (flow.response.headers[HEADER], flow.response.headers[CHARGED_HEADER]) == ("0", "0.00012")
+    assert (state.total_saved, state.total_charged) == (Decimal(0), Decimal("0.00012"))
+
+
+def test_configured_charges_replace_a_providers_table() -> None:
+    charged = {"mistral": {"as_of": "2026-11-01", "default": {"input_per_million": "1", "output_per_million": "1"}}}
+    state, estimator = make(**PRICING, charged=charged)
+    flow = served_by("mistral", "mistral-small-latest")  # not in the configured table: its default
+    estimator.response(flow)
+    assert flow.response.headers[CHARGED_HEADER] == "0.00003"
+
+
+def test_a_cache_hit_is_charged_nothing() -> None:
+    state, estimator = make()
+    flow = chat_flow(BODY)
+    flow.response = http.Response.make(200, json.dumps(completion()), {"content-type": "application/json"})
+    ctx = context(flow)
+    ctx.local, ctx.model, ctx.usage = True, "gpt-4", Usage(input_tokens=10, output_tokens=20)
+    ctx.upstream = UpstreamPlan("POST", "/v1/chat/completions", "", stream=False, model="mistral-large-latest", provider="mistral")
+    ctx.cache = CacheDecision("HIT", key="k", store=True)
+    estimator.response(flow)
+    assert (state.total_saved, state.total_charged) == (Decimal("0.000035"), Decimal(0))

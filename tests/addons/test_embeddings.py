@@ -131,3 +131,20 @@ async def test_mistral_embed_without_mistral_keys_is_a_400():
     with taddons.context():
         flow = await chain.send("POST", "/v1/embeddings", {"model": "mistral-embed", "input": "hello"})
     assert chain.sent == [] and flow.response.status_code == 400 and "no mistral keys" in json_of(flow)["error"]["message"]
+
+
+async def test_mistral_embed_refuses_other_dimensions_before_sending_and_batches_large_inputs():
+    key = "mistralEmbedKey0123456789abcdef"
+    many = ["x" * 2997 + f"{i:03d}" for i in range(20)]  # 3000 bytes: 1000 estimated tokens each, 16 to a batch
+    answers = [{"data": [{"embedding": [1.0, 0.0], "index": i} for i in range(n)], "usage": {"prompt_tokens": n}} for n in (16, 4)]
+    chain = RouterChain(*(gemini_json(a) for a in answers), config=chain_config(mistral={"keys": [{"name": "m", "key": key}]}))
+    chain.routing.transports["mistral"] = chain.transport
+    with taddons.context():
+        refused = await chain.send("POST", "/v1/embeddings", {"model": "mistral-embed", "input": "hello", "dimensions": 256})
+        served = await chain.send("POST", "/v1/embeddings", {"model": "mistral-embed", "input": many, "dimensions": 1024})
+    error = json_of(refused)["error"]
+    assert refused.response.status_code == 400 and error["param"] == "dimensions" and "1024" in error["message"]
+    assert [len(json.loads(sent.body)["input"]) for sent in chain.sent] == [16, 4]
+    assert all("output_dimension" not in json.loads(sent.body) for sent in chain.sent)
+    answer = json_of(served)
+    assert [d["index"] for d in answer["data"]] == list(range(20)) and answer["usage"]["prompt_tokens"] == 20

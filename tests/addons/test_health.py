@@ -52,10 +52,12 @@ def answer(flow: http.HTTPFlow) -> dict:
 def test_health_reports_the_pool_and_the_counters():
     router = Router()
     router.state.total_saved = Decimal("1.234")
+    router.state.total_charged = Decimal("0.456")
     with taddons.context():
         flow = router.get("/health")
     assert flow.response.status_code == 200 and flow.response.headers["content-type"] == "application/json"
-    assert answer(flow) == {"status": "healthy", "active_keys": 2, "unanswered_keys": 0, "total_requests": 0, "total_saved": "$1.23"}
+    counters = {"total_requests": 0, "total_saved": "$1.23", "total_charged": "$0.46"}
+    assert answer(flow) == {"status": "healthy", "active_keys": 2, "unanswered_keys": 0, **counters}
 
 
 def test_keys_that_do_not_answer_are_counted_and_health_is_degraded_once_every_key_is_disabled():

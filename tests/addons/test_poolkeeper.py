@@ -42,12 +42,13 @@ async def test_state_and_savings_come_back_by_key_value(tmp_path):
     routing.apply(config(f"{A},{B}", path))
     state.pool.report(0, Outcome(Verdict.KEY_INVALID, "400 API key invalid"), 0.0, M)
     state.total_saved = Decimal("0.0123")
+    state.total_charged = Decimal("0.0045")
     routing.done()
     assert A not in (tmp_path / "state.json").read_text()
     again = RouterState()
     PoolKeeper(again).apply(config(f"{B},{A}", path))
     assert again.pool.state(1, 1.0, M) is KeyState.DISABLED and again.pool.state(0, 1.0, M) is KeyState.ACTIVE
-    assert again.total_saved == Decimal("0.0123")
+    assert (again.total_saved, again.total_charged) == (Decimal("0.0123"), Decimal("0.0045"))
 
 
 def test_a_bad_savings_total_starts_everything_fresh(tmp_path):
@@ -63,6 +64,7 @@ def test_a_bad_savings_total_starts_everything_fresh(tmp_path):
     restored = RouterState()
     PoolKeeper(restored).apply(config(A, str(tmp_path / "good.json")))
     assert restored.pool.state(0, 1.0, M) is KeyState.DISABLED and restored.total_saved == Decimal("0.5")
+    assert restored.total_charged == 0  # a file written before charges were kept
 
 
 def test_reload_moves_to_a_new_state_file_and_keeps_state_by_value(tmp_path):

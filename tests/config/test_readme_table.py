@@ -107,7 +107,7 @@ def test_every_declared_field_has_help_and_each_variable_belongs_to_one_field():
 # The example file
 
 # A commented-out line of YAML (`# admin_token: "..."`, `#   - { project: ... }`), not prose.
-_COMMENTED_YAML = re.compile(r"^(\s*)# ?(\s*(?:[a-z_]+:(?:\s|$)|- ).*)$")
+_COMMENTED_YAML = re.compile(r"^(\s*)# ?(\s*(?:[a-z_][a-z0-9_-]*:(?:\s|$)|- ).*)$")
 
 
 def uncommented(text: str) -> str:
@@ -165,6 +165,7 @@ def test_the_example_file_loads_and_gives_the_declared_defaults(uncomment):
         "anthropic.keys",
         "models",
         "pricing.models",
+        "pricing.charged",
         "server.client_tokens",
         "server.admin_token",
         "server.cors_origins",

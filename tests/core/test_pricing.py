@@ -5,6 +5,8 @@ from decimal import Decimal
 import pytest
 from hpn_router.core.model.answer import Usage
 from hpn_router.core.pricing import (
+    FREE,
+    PROVIDER_PRICES,
     SEED_DEFAULT_PRICE,
     SEED_PRICE_TABLE,
     Price,
@@ -12,7 +14,9 @@ from hpn_router.core.pricing import (
     SavingsLedger,
     estimate_tokens,
     format_usd,
+    provider_price,
     request_cost,
+    saving,
     text_of,
     usage_or_estimate,
 )
@@ -182,3 +186,18 @@ def test_text_of_gemini_request_and_embedding_inputs() -> None:
 
 def test_text_of_is_bounded() -> None:
     assert len(text_of({"messages": [{"content": "word " * 1000}] * 10}, limit=100)) == 100
+
+
+def test_provider_prices_are_dated_and_gemini_is_free() -> None:
+    assert all(table.as_of for table in PROVIDER_PRICES.values())
+    assert provider_price(PROVIDER_PRICES, "gemini", "gemini-2.5-pro") == FREE
+    assert provider_price(PROVIDER_PRICES, "mistral", "mistral-small-latest") == Price(Decimal("0.10"), Decimal("0.30"))
+    assert provider_price(PROVIDER_PRICES, "anthropic", "claude-haiku-4-5") == Price(Decimal("1.00"), Decimal("5.00"))
+    # A model a paid provider's table lacks is priced at its default, never free.
+    assert provider_price(PROVIDER_PRICES, "mistral", "mistral-new-model") == PROVIDER_PRICES["mistral"].default != FREE
+    assert provider_price(PROVIDER_PRICES, None, "gpt-4o") == FREE  # a cache hit
+
+
+def test_saving_is_the_difference_never_below_zero() -> None:
+    assert saving(Decimal("0.000035"), Decimal("0.000007")) == Decimal("0.000028")
+    assert saving(Decimal("0.000035"), Decimal("0.0001")) == Decimal(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from hpn_router.core.transport import AttemptResult, join_json_answers
+from hpn_router.core.transport import AttemptResult, join_json_answers, join_named_json_answers
 
 
 class Stream:
@@ -32,3 +32,9 @@ def test_answers_join_into_one_json_array_in_order():
     answers = [b'{"embeddings": [{"values": [1.0]}]}\n', b' {"embeddings": []}']
     assert json.loads(join_json_answers(answers)) == [{"embeddings": [{"values": [1.0]}]}, {"embeddings": []}]
     assert join_json_answers([]) == b"[]"
+
+
+def test_named_answers_join_as_one_object_by_provider() -> None:
+    joined = join_named_json_answers({"gemini": b' {"models": []}\n', "mistral": b'{"object": "list", "data": []}'})
+    assert json.loads(joined) == {"gemini": {"models": []}, "mistral": {"object": "list", "data": []}}
+    assert join_named_json_answers({}) == b"{}"

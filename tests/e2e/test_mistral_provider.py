@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import openai
@@ -62,6 +63,36 @@ def test_chat_goes_to_mistral_and_says_so(client: openai.OpenAI, mistral: Emulat
     assert [r["status"] for r in mistral.stats()["requests"]] == [200] and emulator.stats()["requests"] == []
 
 
+def test_the_request_log_line_says_who_served_it_and_what_it_cost(client: openai.OpenAI, shared_router: Router) -> None:
+    client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Log me"}], extra_headers={"X-Request-Id": "trace-mistral-log-1"}
+    )
+    lines = [json.loads(line) for line in shared_router.log().splitlines() if line.startswith("{") and '"trace-mistral-log-1"' in line]
+    [line] = [entry for entry in lines if entry.get("event") == "request"]
+    assert {k: line[k] for k in ("endpoint", "model", "provider", "provider_model", "attempts", "status", "cache")} == {
+        "endpoint": "chat",
+        "model": "gpt-4o",
+        "provider": "mistral",
+        "provider_model": "mistral-small-latest",
+        "attempts": 1,
+        "status": 200,
+        "cache": "miss",
+    }
+    assert line["key"] in ("mistral_1", "mistral_2") and line["client"] and line["latency_ms"] > 0
+    assert line["input_tokens"] > 0 and line["output_tokens"] > 0
+    assert Decimal(line["charged_usd"]) > 0 and Decimal(line["saved_usd"]) >= 0  # Mistral Small's list price, not free
+    log = shared_router.log()
+    assert all(key not in log and key[:12] not in log for key in MISTRAL_KEYS)
+
+
+def test_the_model_list_holds_every_providers_models(client: openai.OpenAI, mistral: Emulator) -> None:
+    owners = {model.id: model.owned_by for model in client.models.list()}
+    assert owners["mistral-small-latest"] == "mistralai" and owners["mistral-embed"] == "mistralai"
+    assert any(owner == "google" and model.startswith("gemini-") for model, owner in owners.items())
+    assert owners["gpt-4o"] == "hpn-router"  # the alias
+    assert [r["path"] for r in mistral.stats()["requests"]] in ([], ["/v1/models"])  # at most once: the list is cached
+
+
 def test_a_stream_from_mistral(client: openai.OpenAI) -> None:
     with client.chat.completions.with_streaming_response.create(
         model="mistral-small-latest", messages=[{"role": "user", "content": "Say hi"}], stream=True, stream_options={"include_usage": True}
@@ -101,6 +132,7 @@ def test_a_tool_round_trip_with_openai_style_ids_in_the_history(client: openai.O
 
 
 def test_a_model_without_keys_of_its_provider_is_a_400(tmp_path: Path, emulator: Emulator) -> None:
+    emulator.reset()  # earlier tests' requests (the model list) are not this one's
     router = start_router(tmp_path, keys=KEYS[:1], gemini_url=emulator.url)
     try:
         with pytest.raises(openai.BadRequestError) as caught:
@@ -135,4 +167,20 @@ def test_embeddings_with_mistral_embed(client: openai.OpenAI, mistral: Emulator)
     answer = raw.parse()
     assert raw.headers[SERVED_BY] == "mistral/mistral-embed"
     assert [d.index for d in answer.data] == [0, 1] and len(answer.data[0].embedding) == 1024 and answer.usage.prompt_tokens > 0
+    assert [r["status"] for r in mistral.stats()["requests"]] == [200]
+
+
+def test_embeddings_beyond_one_mistral_request_go_in_batches(client: openai.OpenAI, mistral: Emulator) -> None:
+    texts = ["x" * 2997 + f"{i:03d}" for i in range(30)]  # ~22,500 tokens: over the 16,384 one request may hold
+    answer = client.embeddings.create(model="mistral-embed", input=texts, encoding_format="float")
+    one = client.embeddings.create(model="mistral-embed", input=texts[17:18], encoding_format="float")
+    assert [d.index for d in answer.data] == list(range(30)) and answer.data[17].embedding == one.data[0].embedding
+    assert [r["status"] for r in mistral.stats()["requests"]] == [200, 200, 200]  # two batches, then the single input
+
+
+def test_dimensions_mistral_embed_cannot_make_are_refused_before_sending(client: openai.OpenAI, mistral: Emulator) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.embeddings.create(model="mistral-embed", input="hello", dimensions=256)
+    assert refused.value.body["param"] == "dimensions" and "1024" in refused.value.body["message"]
+    assert len(client.embeddings.create(model="mistral-embed", input="hello", dimensions=1024).data[0].embedding) == 1024
     assert [r["status"] for r in mistral.stats()["requests"]] == [200]

@@ -179,3 +179,21 @@ def test_embeddings_checks() -> None:
     assert extra is not None and extra.status == 422 and extra.body["message"]["detail"][0]["loc"] == ["body", "dimensions"]
     chat_model = validate_embeddings({"model": "mistral-small-latest", "input": "a"}, MODELS)
     assert chat_model is not None and chat_model.body["type"] == "invalid_model"
+
+
+def test_embeddings_over_the_request_token_limit_are_refused_as_mistral_does() -> None:
+    models = MODELS
+    error = validate_embeddings({"model": "mistral-embed", "input": ["x" * 40_000, "y" * 30_000]}, models)
+    assert error is not None and error.status == 400
+    assert (error.body["type"], error.body["code"], error.body["message"]) == (
+        "invalid_request_prompt",
+        "3210",
+        "Too many tokens overall, split into more batches.",
+    )
+    assert validate_embeddings({"model": "mistral-embed", "input": ["x" * 40_000]}, models) is None
+
+
+def test_mistral_embed_takes_no_output_dimension() -> None:
+    models = MODELS
+    error = validate_embeddings({"model": "mistral-embed", "input": "x", "output_dimension": 256}, models)
+    assert error is not None and error.status == 400 and "output_dimension" in error.body["message"]

@@ -58,6 +58,7 @@ def displayed(ctx: FlowContext) -> dict[str, Any]:
         meta.CACHE: ctx.cache.status if ctx.cache else None,
         meta.USAGE: usage_entry(ctx.route, ctx.usage),
         meta.SAVED_USD: ctx.saved_usd,
+        meta.CHARGED_USD: ctx.charged_usd,
     }
     return {name: value for name, value in entries.items() if value is not None}
 

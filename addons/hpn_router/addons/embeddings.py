@@ -1,5 +1,5 @@
 """Embeddings: `POST /v1/embeddings` as Gemini `batchEmbedContents` (or Mistral's `/v1/embeddings`
-for its models, `mistral-embed`), and back.
+for its models, `mistral-embed`, in batches under its per-request token limit), and back.
 
 The client's body becomes an EmbeddingRequest once (core/inbound/openai_embeddings.py), kept
 in the flow's context; Gemini's bodies are made from it and its answers read against it
@@ -28,8 +28,9 @@ from hpn_router.core.inbound.openai_embeddings import TokenDecoder, embedding_re
 from hpn_router.core.model.embedding import EmbeddingRequest
 from hpn_router.core.model.routing import Provider, route_model
 from hpn_router.core.providers.gemini.embeddings import DIMENSIONS, batch_bodies, embedding_answer
+from hpn_router.core.providers.mistral.embeddings import batch_bodies as mistral_batch_bodies
+from hpn_router.core.providers.mistral.embeddings import dimensions_for as mistral_dimensions
 from hpn_router.core.providers.mistral.embeddings import embedding_answer as mistral_embedding_answer
-from hpn_router.core.providers.mistral.embeddings import embedding_body as mistral_embedding_body
 from hpn_router.edge.tiktoken_files import EncodingUnavailable, cl100k_base
 
 MISTRAL_PATH = "/v1/embeddings"
@@ -37,8 +38,12 @@ MISTRAL_PATH = "/v1/embeddings"
 
 class Embeddings:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
-        request = embedding_request(parse_json_body(flow), dimensions=DIMENSIONS, encoding=_encoding)
-        target = route_model(request.model, config.models, config.gemini.default_embedding_model, ())  # Anthropic has no embeddings
+        body = parse_json_body(flow)
+        asked = body.get("model") if isinstance(body, dict) else None
+        # The model picks the provider, whose models say which `dimensions` they can make.
+        target = route_model(asked if isinstance(asked, str) else "", config.models, config.gemini.default_embedding_model, ())  # Anthropic has no embeddings
+        dimensions = mistral_dimensions(target.model) if target.provider is Provider.MISTRAL else DIMENSIONS
+        request = embedding_request(body, dimensions=dimensions, encoding=_encoding)
         if target.provider is Provider.MISTRAL:
             self._to_mistral(flow, config, request, target.model)
             return
@@ -54,7 +59,8 @@ class Embeddings:
         rewrite_request(flow, "POST", path, json.dumps(batches, ensure_ascii=False).encode())
 
     def _to_mistral(self, flow: http.HTTPFlow, config: RouterConfig, request: EmbeddingRequest, model: str) -> None:
-        """One request, no batches: Mistral takes a list of inputs as OpenAI does."""
+        """Mistral takes a list of inputs as OpenAI does: one request, or several batches when
+        the inputs exceed what one request may hold."""
         if not config.has_keys_for(Provider.MISTRAL):
             raise InvalidRequest(
                 f"The model {request.model} is served by mistral, and the pool has no mistral keys.",
@@ -64,9 +70,12 @@ class Embeddings:
         ctx = context(flow)
         ctx.model = request.model
         ctx.gemini_model = model
-        ctx.upstream = UpstreamPlan("POST", MISTRAL_PATH, "", stream=False, model=model, provider=Provider.MISTRAL)
+        batches = mistral_batch_bodies(request, model)
+        bodies = tuple(json.dumps(batch, ensure_ascii=False).encode() for batch in batches) if len(batches) > 1 else ()
+        ctx.upstream = UpstreamPlan("POST", MISTRAL_PATH, "", stream=False, model=model, provider=Provider.MISTRAL, batches=bodies)
         ctx.embeddings = request
-        rewrite_request(flow, "POST", MISTRAL_PATH, json.dumps(mistral_embedding_body(request, model), ensure_ascii=False).encode())
+        shown = batches[0] if len(batches) == 1 else batches  # several: what mitmweb shows; KeyRouting sends `bodies`
+        rewrite_request(flow, "POST", MISTRAL_PATH, json.dumps(shown, ensure_ascii=False).encode())
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None

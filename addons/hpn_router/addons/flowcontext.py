@@ -41,7 +41,9 @@ class UpstreamPlan:
     request body, to `provider` (a transport KeyRouting holds). `batches`, when not empty: one
     upstream request per body instead (embeddings beyond one batch), answered together as a
     JSON array of the upstream answers, in order. `fallbacks`: the models to move to, in order,
-    when this one's provider cannot answer (`fallbacks:` in the config)."""
+    when this one's provider cannot answer (`fallbacks:` in the config). `parts`, when not empty:
+    one request per part, each to its own provider (the model lists of every provider with keys);
+    a part that fails is left out, and the answer is a JSON object of the others' answers by provider."""
 
     method: str
     path: str
@@ -51,6 +53,7 @@ class UpstreamPlan:
     batches: tuple[bytes, ...] = ()
     provider: str = "gemini"
     fallbacks: tuple[FallbackPlan, ...] = ()
+    parts: tuple[UpstreamPlan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,10 @@ class FlowContext:
     usage: Usage | None = None  # the final answer's token counts, when known (chat and embeddings)
     answer_text: str | None = None  # a stream's text, length-bounded, for cost estimates
     cache: CacheDecision | None = None
-    saved_usd: str | None = None  # what the request would have cost on OpenAI, exact decimal
+    saved_usd: str | None = None  # OpenAI's price less the provider's charge (never below 0), exact decimal
+    charged_usd: str | None = None  # what the serving provider charged (0 for a cache hit), exact decimal
+    prompt_tokens: int | None = None  # the counted request's tokens, as CostEstimator priced them
+    completion_tokens: int | None = None
     first_chunk_at: float | None = None  # a stream: when its first chunk went to the client (time.time)
     # The id that finds the request in the log, mitmweb and the answer (addons/requestids.request_id)
     request_id: str | None = None

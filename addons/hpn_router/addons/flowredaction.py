@@ -104,6 +104,7 @@ TRUSTED_METADATA = frozenset(
         meta.CACHE,
         meta.USAGE,
         meta.SAVED_USD,
+        meta.CHARGED_USD,
         meta.PASSTHROUGH,
     }
 )

@@ -34,6 +34,7 @@ class Health:
             "unanswered_keys": self.state.pool.unanswered_count(self.clock()) if self.state.pool else 0,
             "total_requests": self.state.total_requests,
             "total_saved": format_usd(self.state.total_saved, places=2),
+            "total_charged": format_usd(self.state.total_charged, places=2),
         }
 
     def response(self, flow: http.HTTPFlow) -> None:

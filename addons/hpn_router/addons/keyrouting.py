@@ -44,7 +44,7 @@ from hpn_router.core.failover import (
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.redact import Redactor, redact_key_values
 from hpn_router.core.state import RouterState
-from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest, join_json_answers
+from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest, join_json_answers, join_named_json_answers
 from hpn_router.edge.relay import TOKEN_HEADER, StreamRelay
 from hpn_router.edge.upstream import AnthropicTransport, GeminiTransport, MistralTransport
 
@@ -130,6 +130,9 @@ class KeyRouting:
         if plan.batches:
             await self._route_batches(flow, plan, transport)
             return
+        if plan.parts:
+            await self._route_parts(flow, plan.parts)
+            return
         request = _upstream_request(plan, flow.request.raw_content or b"")
         if plan.fallbacks:
             outcome = await self._attempt_with_fallbacks(flow, request, plan.fallbacks)
@@ -157,6 +160,30 @@ class KeyRouting:
             answers.append(outcome.result.body)
         combined = AttemptResult(status=200, headers={"content-type": "application/json"}, body=join_json_answers(answers))
         self._deliver(flow, combined, context(flow).key_name or "")
+
+    async def _route_parts(self, flow: http.HTTPFlow, parts: tuple[UpstreamPlan, ...]) -> None:
+        """One request per provider (the model lists), each with its own failover, at once. A
+        provider that fails is left out; the answer is a JSON object of the others' answers by
+        provider. Only when every one failed does the client get the first failure."""
+        transports = [self.transports.get(part.provider) for part in parts]
+        outcomes = await asyncio.gather(
+            *(self._attempt(flow, _upstream_request(part, b""), t) for part, t in zip(parts, transports, strict=True) if t is not None)
+        )
+        routed = [part for part, t in zip(parts, transports, strict=True) if t is not None]
+        answers = {
+            part.provider: o.result.body
+            for part, o in zip(routed, outcomes, strict=True)
+            if o.error is None and o.result is not None and o.result.status == 200
+        }
+        if answers:
+            combined = AttemptResult(status=200, headers={"content-type": "application/json"}, body=join_named_json_answers(answers))
+            self._deliver(flow, combined, context(flow).key_name or "")
+            return
+        first = outcomes[0] if outcomes else None
+        if first is None or first.error is not None or first.result is None:
+            answer_error(flow, first.error if first is not None and first.error is not None else RouterError("No provider could answer."))
+        else:
+            self._deliver(flow, first.result, first.key_name or "")
 
     async def _attempt_with_fallbacks(self, flow: http.HTTPFlow, first: UpstreamRequest, plans: tuple[FallbackPlan, ...]) -> FailoverResult:
         """The first model, then its fallbacks while each provider in turn cannot answer; a
@@ -249,7 +276,7 @@ class KeyRouting:
 
     def _log_served(self, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float, rid: str) -> None:
         logger.bind(
-            event="request",
+            event="upstream",
             request_id=rid,
             provider=request.provider,
             model=request.model,

@@ -21,7 +21,8 @@ ATTEMPTS = "hpn.attempts"  # number of upstream attempts
 FALLBACK_FROM = "hpn.fallback_from"  # a fallback model served: the upstream model that could not
 CACHE = "hpn.cache"  # HIT, MISS or BYPASS: what the flash cache did
 USAGE = "hpn.usage"  # OpenAI-format usage of the answer, when known
-SAVED_USD = "hpn.saved_usd"  # what the request would have cost on OpenAI, exact decimal string
+SAVED_USD = "hpn.saved_usd"  # OpenAI's price less what the provider charged, exact decimal string
+CHARGED_USD = "hpn.charged_usd"  # what the serving provider charged, exact decimal string
 REQUEST_ID = "hpn.request_id"  # the X-Request-Id of the answer (addons/requestids.py), on every flow the router answers
 PASSTHROUGH = "hpn.passthrough"  # proxy mode, a host the router does not intercept: forwarded as sent
 

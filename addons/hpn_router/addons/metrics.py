@@ -54,7 +54,7 @@ class Metrics:
 
     def response(self, flow: http.HTTPFlow) -> None:
         try:
-            if self.enabled and _counts(flow):
+            if self.enabled and answered_client_request(flow):
                 self._record(flow, context(flow))
         except Exception:  # never raise out of a hook: redaction runs after this addon
             logger.exception("metrics failed")
@@ -86,7 +86,7 @@ class Metrics:
         m.overhead.observe(router_overhead(started, answered, ((a.started, a.ended) for a in ctx.attempt_log)))
 
 
-def _counts(flow: http.HTTPFlow) -> bool:
+def answered_client_request(flow: http.HTTPFlow) -> bool:
     """A client's request the router answered: not its own pages, an admin call, an upstream
     attempt, a replay (mitmweb) or a flow it passed through."""
     ctx = context(flow)

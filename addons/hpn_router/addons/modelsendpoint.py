@@ -1,9 +1,12 @@
 """ModelsEndpoint: `GET /v1/models` and `GET /v1/models/{id}` in OpenAI's list format, or in
 Gemini's own for Google's clients.
 
-The list is Gemini's live model list (fetched through KeyRouting with a pool key, read into
-the neutral ModelInfo list by core/providers/gemini/models.py) plus the configured aliases
-(core/model/catalog.py), written in OpenAI's shape by core/inbound/openai_models.py, and
+The list is every provider's live model list (each provider with keys in the pool, asked at
+once through KeyRouting with a pool key of its own; each list read into the neutral ModelInfo
+list by its provider's reader, `MODEL_SOURCES`) plus the configured aliases
+(core/model/catalog.py), written in OpenAI's shape by core/inbound/openai_models.py, each entry
+`owned_by` its maker (`google`, `mistralai`). A provider that fails to answer is left out of
+that answer, and the list is then not cached (the next request asks again); a full list is
 cached for a few minutes so model pickers don't spend quota. A request carrying
 `anthropic-version` (Anthropic's SDKs, Claude Code) gets Anthropic's list shape
 (core/inbound/anthropic_models.py). google-genai told
@@ -17,6 +20,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from mitmproxy import http
 
@@ -27,16 +32,38 @@ from hpn_router.core.errors import InvalidRequestError, NotFoundError
 from hpn_router.core.inbound.anthropic_models import anthropic_model_list, find_anthropic_model
 from hpn_router.core.inbound.openai_models import find_model, openai_model_list
 from hpn_router.core.model.catalog import ModelInfo, listed_models
-from hpn_router.core.model.routing import bare_name
+from hpn_router.core.model.routing import Provider, bare_name
 from hpn_router.core.providers.gemini.models import (
     find_gemini_model,
     gemini_models_page,
     served_models,
     wants_gemini_shape,
 )
+from hpn_router.core.providers.mistral.models import served_models as mistral_served_models
 from hpn_router.core.routes import match
 
 CACHE_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSource:
+    """Where a provider lists its models, and how its list reads as ModelInfo (pure)."""
+
+    path: str
+    query: str
+    read: Callable[[Any], list[ModelInfo]]
+
+
+def _gemini_models(listing: Any) -> list[ModelInfo]:
+    models = listing.get("models") if isinstance(listing, dict) else None
+    return served_models(models if isinstance(models, list) else [])
+
+
+# One entry per provider, in listing order: a provider joins the list with one line here.
+MODEL_SOURCES: dict[str, ModelSource] = {
+    Provider.GEMINI: ModelSource("/v1beta/models", "pageSize=1000", _gemini_models),
+    Provider.MISTRAL: ModelSource("/v1/models", "", mistral_served_models),
+}
 
 
 class ModelsEndpoint:
@@ -64,16 +91,29 @@ class ModelsEndpoint:
         if self._listing is not None and self.clock() - self._fetched_at < CACHE_SECONDS:
             self._answer(flow)
             return
-        path = "/v1beta/models"
-        ctx.upstream = UpstreamPlan("GET", path, "pageSize=1000", stream=False, model="models.list")
-        rewrite_request(flow, "GET", f"{path}?pageSize=1000", b"")
+        parts = tuple(
+            UpstreamPlan("GET", source.path, source.query, stream=False, model="models.list", provider=provider)
+            for provider, source in MODEL_SOURCES.items()
+            if config.has_keys_for(provider)
+        )
+        ctx.upstream = UpstreamPlan("GET", "/v1/models", "", stream=False, model="models.list", provider=parts[0].provider, parts=parts)
+        # What mitmweb shows: the first provider's request; KeyRouting sends one per part.
+        rewrite_request(flow, "GET", f"{parts[0].path}?{parts[0].query}" if parts[0].query else parts[0].path, b"")
 
     def translate_response(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         assert flow.response is not None
-        models = json.loads(flow.response.raw_content or b"{}").get("models") or []
-        self._models = listed_models(served_models(models), config.models)
-        self._listing, self._fetched_at = openai_model_list(self._models), self.clock()
-        self._gemini_models = [m for m in models if isinstance(m, dict)]
+        answers = json.loads(flow.response.raw_content or b"{}")  # {provider: its list}, the ones that answered
+        answers = answers if isinstance(answers, dict) else {}
+        listed = [model for provider, source in MODEL_SOURCES.items() if provider in answers for model in source.read(answers[provider])]
+        self._models = listed_models(listed, config.models)
+        self._listing = openai_model_list(self._models)
+        gemini = answers.get(Provider.GEMINI)
+        models = gemini.get("models") if isinstance(gemini, dict) else None
+        self._gemini_models = [m for m in models if isinstance(m, dict)] if isinstance(models, list) else []
+        plan = context(flow).upstream
+        complete = plan is not None and all(part.provider in answers for part in plan.parts)
+        # A list missing a provider that failed is answered, not kept: the next request asks again.
+        self._fetched_at = self.clock() if complete else self.clock() - CACHE_SECONDS
         self._answer(flow)
 
     def _answer(self, flow: http.HTTPFlow) -> None:

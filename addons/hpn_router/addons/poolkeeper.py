@@ -64,7 +64,8 @@ class PoolKeeper:
     def save_state(self) -> None:
         if self.state.pool and self._state_lock:
             snapshot = self.state.pool.snapshot(self.clock())
-            save_state(self._state_lock.path, {**snapshot, "total_saved": str(self.state.total_saved)})
+            totals = {"total_saved": str(self.state.total_saved), "total_charged": str(self.state.total_charged)}
+            save_state(self._state_lock.path, {**snapshot, **totals})
             self._saved_at = self.clock()
 
     def _own_state_file(self, path: str) -> bool:
@@ -105,20 +106,22 @@ class PoolKeeper:
             return
         try:
             total = _saved_total(saved)
+            charged = _saved_total(saved, "total_charged") if "total_charged" in saved else Decimal(0)  # older files have none
             pool.restore(saved, self.clock())
         except SnapshotError as e:
             logger.warning("State file has an unexpected shape; starting fresh", path=path, problem=str(e))
             return
         self.state.total_saved = total
+        self.state.total_charged = charged
 
 
-def _saved_total(saved: dict[str, object]) -> Decimal:
-    """The savings total of a state file: a decimal string, finite and not negative."""
-    text = saved.get("total_saved")
+def _saved_total(saved: dict[str, object], name: str = "total_saved") -> Decimal:
+    """A total of a state file (`total_saved`, `total_charged`): a decimal string, finite and not negative."""
+    text = saved.get(name)
     try:
         total = Decimal(text) if isinstance(text, str) else None
     except InvalidOperation:
         total = None
     if total is None or not total.is_finite() or total < 0:
-        raise SnapshotError('total_saved: expected a decimal string such as "0.0123"')
+        raise SnapshotError(f'{name}: expected a decimal string such as "0.0123"')
     return total

@@ -2,7 +2,7 @@
 flow in mitmweb, so one id finds a request everywhere.
 
 The id is the client's own `X-Request-Id` when it sent a sane one (core/requestid.py), else a
-new one; it is fixed on first use (`request_id(flow)`: KeyRouting's `event=request` line, or
+new one; it is fixed on first use (`request_id(flow)`: KeyRouting's `event=upstream` line, or
 this addon) and kept in the flow's context. The addon runs late in `responseheaders` (a stream's
 headers leave then) and in `response` (after the translators, which rebuild an answer's
 headers), and writes the id into `flow.metadata` (`hpn.request_id`) for mitmweb and `-w`.

@@ -15,7 +15,7 @@ import yaml
 from hpn_router.config.fields import read_section
 from hpn_router.config.model import RouterConfig
 from hpn_router.config.readers import ConfigError, show
-from hpn_router.core.model.routing import route_model
+from hpn_router.core.model.routing import Provider, route_model
 
 NO_KEYS_HINT = (
     "key_pool.keys: no API keys configured. Set HPN_API_KEYS=key1,key2 or add keys to the "
@@ -60,12 +60,19 @@ def _keys_unique_and_one_enabled(config: RouterConfig) -> None:
         raise ConfigError(NO_KEYS_HINT)
 
 
+def _charged_providers_exist(config: RouterConfig) -> None:
+    for name in config.pricing.charged:
+        if name not in set(Provider):
+            raise ConfigError(f"pricing.charged.{name}: not a provider; expected one of {', '.join(Provider)}")
+
+
 # The rules that span fields, checked in this order after every field has been read.
 CROSS_FIELD_RULES: tuple[Callable[[RouterConfig], None], ...] = (
     _admin_token_is_its_own,
     _any_origin_needs_client_tokens,
     _listeners_differ,
     _keys_unique_and_one_enabled,
+    _charged_providers_exist,
 )
 
 

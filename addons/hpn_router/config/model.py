@@ -382,11 +382,25 @@ class ResponsesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargedPriceConfig:
+    as_of: str = required(simple("string", as_text), "the date of the provider's prices")
+    default: PriceConfig = PriceConfig(Decimal(0), Decimal(0))
+    models: Mapping[str, PriceConfig] = setting(
+        {}, map_of(PriceConfig, "map of prices"), "prices per provider model; other models get the provider's `default`"
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class PricingConfig:
     as_of: str = setting("2024-01-25", simple("string", as_text), "the date of the prices")
     default: PriceConfig = PriceConfig(Decimal("0.50"), Decimal("1.50"))
     models: Mapping[str, PriceConfig] = setting(
         {}, map_of(PriceConfig, "map of prices"), "prices per OpenAI model name; other models get `pricing.default`"
+    )
+    charged: Mapping[str, ChargedPriceConfig] = setting(
+        {},
+        map_of(ChargedPriceConfig, "map of price tables"),
+        "what each provider charges (`gemini`, `mistral`, ...), replacing the router's dated list prices for that provider",
     )
 
 

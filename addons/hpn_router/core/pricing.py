@@ -1,14 +1,18 @@
-"""What the traffic served from Gemini would have cost on OpenAI.
+"""What the traffic would have cost on OpenAI, what the provider charged, and the difference.
 
-"Saved" means: the tokens of each answered request (as Gemini counted them,
-or estimated when it gave no counts) priced at the OpenAI list price of the
-model name the client asked for, from a dated price table. Everything is
+"Saved" means: the tokens of each answered request (as the provider counted them, or
+estimated when it gave no counts) priced at the OpenAI list price of the model name the
+client asked for, from a dated price table, less what the provider charged for the same
+tokens at its own dated list price (`PROVIDER_PRICES`: Gemini's free tier charges nothing;
+Mistral and Anthropic charge their list prices), never below zero. Everything is
 `decimal.Decimal`, so totals stay exact over millions of requests.
 
 Usage:
     price = SEED_PRICE_TABLE.price_for("gpt-3.5-turbo")
     prompt, completion, estimated = usage_or_estimate(usage, prompt_text, answer_text)
-    total = ledger.add(request_cost(price, prompt, completion))
+    openai = request_cost(price, prompt, completion)
+    charged = request_cost(PROVIDER_PRICES["mistral"].price_for("mistral-small-latest"), prompt, completion)
+    total = ledger.add(saving(openai, charged))
     format_usd(total, places=2)   # "$45.67"
 """
 
@@ -60,6 +64,73 @@ class PriceTable:
 # The seed's figures: gpt-3.5-turbo-0125, announced 2024-01-25.
 SEED_DEFAULT_PRICE = Price(Decimal("0.50"), Decimal("1.50"))
 SEED_PRICE_TABLE = PriceTable(as_of="2024-01-25", default=SEED_DEFAULT_PRICE)
+
+
+def _usd(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def _prices(table: dict[str, tuple[str, str]]) -> dict[str, Price]:
+    return {model: Price(_usd(i), _usd(o)) for model, (i, o) in table.items()}
+
+
+FREE = Price(_ZERO, _ZERO)
+# What each provider charges, USD per 1M tokens (input, output), from its public price list on
+# `as_of`; `pricing.charged.<provider>` in the config replaces a provider's table. Gemini's
+# keys are free-tier keys (the pool exists to spread the free quota): they charge nothing.
+PROVIDER_PRICES: Mapping[str, PriceTable] = MappingProxyType(
+    {
+        "gemini": PriceTable(as_of="2025-12-01", default=FREE),
+        "mistral": PriceTable(
+            as_of="2025-12-01",
+            default=Price(_usd("0.40"), _usd("2.00")),  # mistral-medium's: a model missing below is not priced as free
+            per_model=_prices(
+                {
+                    "mistral-large-latest": ("0.50", "1.50"),
+                    "mistral-medium-latest": ("0.40", "2.00"),
+                    "mistral-small-latest": ("0.10", "0.30"),
+                    "magistral-medium-latest": ("2.00", "5.00"),
+                    "magistral-small-latest": ("0.50", "1.50"),
+                    "codestral-latest": ("0.30", "0.90"),
+                    "devstral-medium-latest": ("0.40", "2.00"),
+                    "devstral-small-latest": ("0.10", "0.30"),
+                    "ministral-8b-latest": ("0.10", "0.10"),
+                    "ministral-3b-latest": ("0.04", "0.04"),
+                    "open-mistral-nemo": ("0.15", "0.15"),
+                    "pixtral-large-latest": ("2.00", "6.00"),
+                    "mistral-embed": ("0.10", "0"),
+                }
+            ),
+        ),
+        "anthropic": PriceTable(
+            as_of="2025-12-01",
+            default=Price(_usd("3.00"), _usd("15.00")),  # Sonnet's
+            per_model=_prices(
+                {
+                    "claude-opus-4-5": ("5.00", "25.00"),
+                    "claude-opus-4-1": ("15.00", "75.00"),
+                    "claude-sonnet-4-5": ("3.00", "15.00"),
+                    "claude-sonnet-4-0": ("3.00", "15.00"),
+                    "claude-haiku-4-5": ("1.00", "5.00"),
+                    "claude-3-5-haiku-latest": ("0.80", "4.00"),
+                }
+            ),
+        ),
+    }
+)
+
+
+def provider_price(tables: Mapping[str, PriceTable], provider: str | None, model: str) -> Price:
+    """What `provider` charges for `model`; nothing when no provider served the request
+    (a cache hit). A provider without a table is priced at nothing, as Gemini's free tier."""
+    table = tables.get(provider or "")
+    return table.price_for(model) if table is not None else FREE
+
+
+def saving(openai_cost: Decimal, charged: Decimal) -> Decimal:
+    """What the request saved: OpenAI's price less the provider's charge, never below zero (an
+    answer that cost more than OpenAI's price saved nothing; its charge says what it cost)."""
+    return max(_ZERO, _CTX.subtract(openai_cost, charged))
 
 
 def request_cost(price: Price, prompt_tokens: int, completion_tokens: int) -> Decimal:

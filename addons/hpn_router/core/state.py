@@ -14,6 +14,7 @@ class RouterState:
     pool: KeyPool | None = None
     total_requests: int = 0  # client requests answered (never upstream attempts)
     savings: SavingsLedger = field(default_factory=SavingsLedger)  # exact, in USD
+    charges: SavingsLedger = field(default_factory=SavingsLedger)  # what the providers charged, exact, in USD
 
     @property
     def total_saved(self) -> Decimal:
@@ -23,6 +24,14 @@ class RouterState:
     def total_saved(self, amount: Decimal) -> None:
         """Restore a total (state file); the ledger counts on from it."""
         self.savings = SavingsLedger(amount)
+
+    @property
+    def total_charged(self) -> Decimal:
+        return self.charges.total
+
+    @total_charged.setter
+    def total_charged(self, amount: Decimal) -> None:
+        self.charges = SavingsLedger(amount)
 
     def active_keys(self) -> int:
         return self.pool.active_count() if self.pool else 0

@@ -8,6 +8,8 @@ the core only closes it; the relay (edge) reads it.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -51,6 +53,13 @@ class Transport(Protocol):
     async def send(self, request: UpstreamRequest, key: str) -> AttemptResult: ...
 
     async def close(self) -> None: ...
+
+
+def join_named_json_answers(bodies: Mapping[str, bytes]) -> bytes:
+    """JSON answers as one JSON object by name (the providers' model lists:
+    `{"gemini": {...}, "mistral": {...}}`), without parsing them. Each body is a 200 answer
+    the provider sent as JSON."""
+    return b"{" + b",".join(json.dumps(name).encode() + b":" + body.strip() for name, body in bodies.items()) + b"}"
 
 
 def join_json_answers(bodies: list[bytes]) -> bytes:

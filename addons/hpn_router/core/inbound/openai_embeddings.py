@@ -107,6 +107,8 @@ def _dimensions(value: object, allowed: DimensionRange) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise _fail("dimensions", f"must be a positive integer, got {_show(value)}")
+    if allowed.low == allowed.high and value != allowed.low:
+        raise _fail("dimensions", f"must be {allowed.low} for {allowed.models}, got {value}", UNSUPPORTED)
     if not allowed.low <= value <= allowed.high:
         raise _fail("dimensions", f"must be between {allowed.low} and {allowed.high} for {allowed.models}, got {value}", UNSUPPORTED)
     return value
