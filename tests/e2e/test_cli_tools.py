@@ -66,18 +66,15 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Compl
     return result
 
 
-# Codex's own default turns on two tools no Gemini gateway can serve: OpenAI's hosted web search
-# and the sub-agent `namespace` tools; the router refuses both with a 400 naming the tool, so
-# the provider's users switch them off (README "Responses API").
+# Codex's defaults otherwise: its sub-agent tools come as a `namespace` tool, which the router
+# flattens. Its default web search is OpenAI's hosted tool, which the router refuses with a 400
+# naming it, so the provider's users switch it off (README "Responses API").
 CODEX_CONFIG = """\
 model = "gemini-2.5-flash"
 model_provider = "hpn"
 approval_policy = "never"
 sandbox_mode = "read-only"
 web_search = "disabled"
-
-[agents]
-enabled = false
 
 [model_providers.hpn]
 name = "HPN Router"

@@ -146,6 +146,7 @@ class ResponsesTranslation:
             model=ctx.model or "",
             echo=echo,
             custom_tools=parsed.custom_tools if parsed else frozenset(),
+            namespaced=parsed.namespaced if parsed else {},
             expose_reasoning=config.gemini.expose_reasoning,
         )
 
