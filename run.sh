@@ -5,7 +5,7 @@
 #                                 lean runner (HPN_RUNNER=mitmdump: in stock mitmdump)
 #   ./run.sh --web [args...]      the same in mitmweb (UI on 127.0.0.1:8081)
 #   ./run.sh --demo [--web] [args...]  start the Gemini emulator + the router with three demo keys
-#   ./run.sh test                 install test dependencies, run the gates (./run.sh lint), then the
+#   ./run.sh test                 install test dependencies (and tests/clients with npm ci), run the gates, then the
 #                                 whole test suite with the coverage floor (what CI runs)
 #   ./run.sh test [pytest args]   only pytest with those args: no gates, no coverage floor
 #   ./run.sh lint                 only the gates: ruff check, ruff format --check, mypy on core/
@@ -124,6 +124,19 @@ MSG
 
 LINT_PATHS=(addons emulators tests bench)
 
+test_clients() {  # the command-line tools tests/e2e/test_cli_tools.py drives, at their pinned versions
+    local dir="$ROOT/tests/clients" stamp
+    stamp="$dir/node_modules/.hpn-installed-$(sha1sum <"$dir/package-lock.json" | cut -c1-12)"
+    [ -f "$stamp" ] && return
+    if ! command -v npm >/dev/null; then
+        echo "hpn-router: npm is missing: the CLI tests need Node.js 20+ with npm (e.g. apt-get install nodejs npm)" >&2
+        exit 1
+    fi
+    echo "hpn-router: installing Codex CLI and Claude Code into tests/clients (npm ci)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    touch "$stamp"
+}
+
 gate() {  # $1: how to fix a failure; then the command
     local fix="$1"
     shift
@@ -142,6 +155,7 @@ case "${1:-}" in
     test)
         shift
         setup test
+        test_clients
         if [ $# -gt 0 ]; then
             exec "$VENV/bin/python" -m pytest "$@"
         fi

@@ -141,7 +141,8 @@ addons = [
     MetricsEndpoint(metrics),  # after Access (the admin token, when set)
     admin,
     endpoints,
-    CacheLookup(flash_cache),  # before translation: keys and answers the client's own request
+    # Before translation: keys and answers the client's own request (chat, Responses, Messages).
+    CacheLookup(flash_cache, {"responses": responses, "messages": messages}),
     translation,
     key_routing,
     pool_keeper,  # its `response` saves the pool's state after requests that went upstream

@@ -156,3 +156,24 @@ def test_the_readme_example_runs(router: Router) -> None:
     result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "You said: What is the capital of France?" in result.stdout and "You said: And of Italy?" in result.stdout
+
+
+def test_an_identical_message_is_answered_from_the_cache_streamed_or_not(client: anthropic.Anthropic, emulator) -> None:
+    ask = {"model": "claude-sonnet-4-5", "max_tokens": 500, "messages": [{"role": "user", "content": "Cache me"}]}
+    with client.messages.stream(**ask) as stream:  # type: ignore[arg-type]
+        first = stream.get_final_message()
+    second = client.messages.with_raw_response.create(**ask)  # type: ignore[arg-type]
+    assert second.headers["X-HPN-Cache"] == "HIT" and len(emulator.stats()["requests"]) == 1
+    message = second.parse()
+    assert "You said: Cache me" in first.content[0].text  # type: ignore[union-attr]
+    assert message.content[0].text == first.content[0].text and message.id != first.id  # type: ignore[union-attr]
+    assert message.model == "claude-sonnet-4-5" and message.usage.output_tokens == first.usage.output_tokens
+    with client.messages.stream(**ask) as stream:  # type: ignore[arg-type]
+        assert "".join(stream.text_stream) == first.content[0].text  # type: ignore[union-attr]
+    assert len(emulator.stats()["requests"]) == 1
+    # The very same request on the Responses API (the same model request) is another entry: an
+    # answer serves only the API it was asked on.
+    same = {"model": "claude-sonnet-4-5", "max_output_tokens": 500, "input": "Cache me"}
+    answer = httpx.post(f"{client.base_url}/v1/responses", json=same, headers={"x-api-key": CLIENT_TOKEN}, timeout=10)
+    assert (answer.status_code, answer.headers["X-HPN-Cache"]) == (200, "MISS") and answer.json()["object"] == "response"
+    assert len(emulator.stats()["requests"]) == 2

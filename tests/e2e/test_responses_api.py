@@ -206,3 +206,29 @@ def test_a_streamed_response_is_stored_and_continued(client: openai.OpenAI) -> N
     assert final.store is True and client.responses.retrieve(final.id).output_text == final.output_text
     follow_up = client.responses.create(model=FLASH, input="Go on", previous_response_id=final.id)
     assert follow_up.previous_response_id == final.id and follow_up.status == "completed"
+
+
+# --- flash cache ----------------------------------------------------------------------
+
+
+def test_an_identical_request_is_answered_from_the_cache_streamed_or_not_and_stays_continuable(
+    client: openai.OpenAI, emulator, router: Router
+) -> None:
+    ask = {"model": FLASH, "instructions": "Be brief.", "input": "Cache me"}
+    first = client.responses.with_raw_response.create(**ask)
+    second = client.responses.with_raw_response.create(**ask)
+    assert (first.headers["X-HPN-Cache"], second.headers["X-HPN-Cache"]) == ("MISS", "HIT")
+    assert len(emulator.stats()["requests"]) == 1  # the hit asked no key
+    a, b = first.parse(), second.parse()
+    assert b.output_text == a.output_text and b.id != a.id and b.usage.total_tokens == a.usage.total_tokens
+    with client.responses.stream(**ask) as stream:
+        kinds = [event.type for event in stream]
+        streamed = stream.get_final_response()
+    assert kinds == TEXT_EVENTS and streamed.output_text == a.output_text and streamed.id not in (a.id, b.id)
+    assert len(emulator.stats()["requests"]) == 1
+    # A hit is stored like any response (store is on), so a conversation goes on from it.
+    assert client.responses.retrieve(b.id).output_text == a.output_text
+    follow = client.responses.create(model=FLASH, input="And then?", previous_response_id=b.id)
+    assert "And then?" in follow.output_text
+    fresh = client.responses.with_raw_response.create(**ask, extra_headers={"Cache-Control": "no-cache"})
+    assert fresh.headers["X-HPN-Cache"] == "BYPASS" and len(emulator.stats()["requests"]) == 3

@@ -1,4 +1,5 @@
-"""Flash cache: identical chat requests within `cache.ttl_seconds` are answered by the router.
+"""Flash cache: identical chat, Responses and Messages requests within `cache.ttl_seconds` are
+answered by the router.
 
 Two addons around the translation, sharing one `FlashCache` (router.py wires them):
 
@@ -12,14 +13,20 @@ Two addons around the translation, sharing one `FlashCache` (router.py wires the
   again), streamed from a copy of the SSE bytes the client was sent (collected by a tee
   around the stream in `responseheaders`).
 
-Every answer to a chat request the cache looked at carries `X-HPN-Cache: HIT`, `MISS` or
+The Responses and Messages APIs (`apis`: their translators, see `CachedApi`) are cached the same
+way, but an entry holds the model's answer (core/cachedanswer.py), collected from the
+translator's stream adapter or taken from its non-streamed answer, and a hit is rendered by the
+API's translator: a fresh Response or Message, streamed or not as this request asks. The
+endpoint is part of the key, so an answer only ever serves the API it was asked on.
+
+Every answer to a request the cache looked at carries `X-HPN-Cache: HIT`, `MISS` or
 `BYPASS` (not looked up: `Cache-Control: no-cache` or, without Cache-Control, HTTP/1.0's
 `Pragma: no-cache`; or a sampled request with
 `cache.cache_sampled: false`).
 
 Usage:
     flash = FlashCache()
-    addons = [Settings(consumers=[..., flash]), Endpoints(), CacheLookup(flash), ChatTranslation(),
+    addons = [Settings(consumers=[..., flash]), Endpoints(), CacheLookup(flash, {"responses": responses}), Translation(...),
               KeyRouting(state), CacheStore(flash), ...]
 """
 
@@ -28,16 +35,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from loguru import logger
 from mitmproxy import http
 
 from hpn_router.addons import meta
 from hpn_router.addons.answers import is_client_flow
-from hpn_router.addons.chat import chat_request
+from hpn_router.addons.chat import StreamAdapter, chat_request
 from hpn_router.addons.flowcontext import CacheDecision, context
 from hpn_router.config import RouterConfig
+from hpn_router.core.cachedanswer import AnswerCollector, answer_from_json, answer_to_json
 from hpn_router.core.cachekey import cache_key, is_cacheable, request_cache_directives
 from hpn_router.core.errors import RouterError
 from hpn_router.core.inbound.openai_chat_answer import (
@@ -47,6 +55,7 @@ from hpn_router.core.inbound.openai_chat_answer import (
     usage_from_openai,
     usage_to_openai,
 )
+from hpn_router.core.model.answer import ChatAnswer
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.model.routing import route_model
 from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
@@ -54,8 +63,23 @@ from hpn_router.core.routes import Endpoint
 
 CHAT = Endpoint.CHAT.value
 CHAT_PATH = "/v1/chat/completions"
+# The path each cached API is keyed under: an entry never serves another API.
+PATHS = {CHAT: CHAT_PATH, Endpoint.RESPONSES.value: "/v1/responses", Endpoint.MESSAGES.value: "/v1/messages"}
 HEADER = "X-HPN-Cache"
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+
+
+class CachedApi(Protocol):
+    """A translator whose answers the cache keeps as the model's answer (ResponsesTranslation,
+    MessagesTranslation)."""
+
+    def cached_request(self, flow: http.HTTPFlow) -> ChatRequest:
+        """The client's request as the model (raises ValueError or RouterError when invalid)."""
+        ...
+
+    def answer_cached(self, flow: http.HTTPFlow, config: RouterConfig, answer: ChatAnswer) -> tuple[bytes, str]:
+        """`answer` as this request's answer: the body and its content type."""
+        ...
 
 
 class FlashCache:
@@ -90,15 +114,16 @@ class FlashCache:
 
 
 class CacheLookup:
-    def __init__(self, flash: FlashCache) -> None:
+    def __init__(self, flash: FlashCache, apis: dict[str, CachedApi] | None = None) -> None:
         self.flash = flash
+        self.apis = apis or {}
 
     async def request(self, flow: http.HTTPFlow) -> None:
         ctx = context(flow)
         if flow.is_replay:
             ctx.cache = None  # a replay asks upstream again; never stored
             return
-        if ctx.route != CHAT or not is_client_flow(flow):
+        if (ctx.route != CHAT and ctx.route not in self.apis) or not is_client_flow(flow):
             return
         try:
             await self._lookup(flow)
@@ -114,17 +139,18 @@ class CacheLookup:
         config, entries = self.flash.config, self.flash.entries
         if config is None or entries is None:
             return
-        request = _chat_request(flow)
-        if request is None:
-            return  # ChatTranslation answers the 400
         ctx = context(flow)
+        api = self.apis.get(ctx.route or "")
+        request = _chat_request(flow) if api is None else _api_request(api, flow)
+        if request is None:
+            return  # the translator answers the 400
         if not is_cacheable(request, cache_sampled=config.cache.cache_sampled):
             ctx.cache = CacheDecision(BYPASS)
             return
         headers = flow.request.headers
         no_cache, no_store = request_cache_directives(headers.get("cache-control"), headers.get("pragma"))
         gemini_model = route_model(request.model, config.models, config.gemini.default_model, config.providers_with_keys()).model
-        key = cache_key(request, upstream_model=gemini_model, endpoint=CHAT_PATH, client_id=ctx.client)
+        key = cache_key(request, upstream_model=gemini_model, endpoint=PATHS[ctx.route or CHAT], client_id=ctx.client)
         decision = ctx.cache = CacheDecision(BYPASS if no_cache else MISS, key=key, store=not no_store)
         if no_cache:
             return
@@ -132,7 +158,9 @@ class CacheLookup:
         if hit is None and key in self.flash.inflight:
             hit = await self._follow(key)
             coalesced = hit is not None
-        if hit is not None:
+        if hit is not None and api is not None:
+            answer_api_hit(flow, api, config, request, hit, coalesced=coalesced)
+        elif hit is not None:
             answer_hit(flow, request, hit, coalesced=coalesced)
         elif decision.store and self.flash.inflight.begin(key):
             decision.leader = True  # CacheStore releases the followers in response/error
@@ -153,6 +181,31 @@ def _chat_request(flow: http.HTTPFlow) -> ChatRequest | None:
         return chat_request(flow)
     except (ValueError, RouterError):
         return None
+
+
+def _api_request(api: CachedApi, flow: http.HTTPFlow) -> ChatRequest | None:
+    try:
+        return api.cached_request(flow)
+    except (ValueError, RouterError):
+        return None
+
+
+def answer_api_hit(
+    flow: http.HTTPFlow, api: CachedApi, config: RouterConfig, request: ChatRequest, hit: CachedAnswer, *, coalesced: bool
+) -> None:
+    """Answer a Responses or Messages request from the cache, rendered by its translator."""
+    answer = answer_from_json(hit.completion)
+    body, content_type = api.answer_cached(flow, config, answer)
+    headers = {"content-type": content_type, **({"cache-control": "no-cache"} if request.stream else {})}
+    flow.response = http.Response.make(200, body, {**headers, HEADER: HIT})
+    ctx = context(flow)
+    ctx.local, ctx.model, ctx.stream, ctx.usage = True, request.model, request.stream, answer.usage
+    assert ctx.cache is not None  # CacheLookup decided before answering
+    ctx.cache.status = HIT
+    latency_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
+    logger.bind(
+        event="cache_hit", route=ctx.route, model=request.model, stream=request.stream, coalesced=coalesced, latency_ms=latency_ms
+    ).info("⚡ CACHE HIT")
 
 
 def answer_hit(flow: http.HTTPFlow, request: ChatRequest, hit: CachedAnswer, *, coalesced: bool) -> None:
@@ -192,7 +245,11 @@ class CacheStore:
             return
         try:
             flow.response.headers[HEADER] = decision.status  # a stream's headers leave after this hook
-            if _storable(flow, decision) and callable(flow.response.stream):
+            stream = flow.response.stream
+            if _storable(flow, decision) and isinstance(stream, StreamAdapter) and context(flow).route != CHAT:
+                # The translator's own adapter sees the model's events: collect the answer there.
+                stream.collector = AnswerCollector(max_chars=self.flash.config.cache.max_bytes if self.flash.config else None)
+            elif _storable(flow, decision) and callable(stream):
                 max_chars = self.flash.config.cache.max_bytes if self.flash.config else None
                 tee = StreamTee(flow.response.stream, flow.response, max_chars=max_chars)
                 flow.response.stream = tee
@@ -230,6 +287,9 @@ class CacheStore:
     def _answer(self, flow: http.HTTPFlow, tee: StreamTee | None) -> CachedAnswer | None:
         assert flow.response is not None
         ctx = context(flow)
+        if ctx.route != CHAT:
+            answer = _model_answer(flow)
+            return None if answer is None else CachedAnswer(answer_to_json(answer), None, self.flash.timer())
         completion: Any
         if ctx.relayed:
             completion = tee.collector.completion() if tee else None
@@ -243,6 +303,19 @@ class CacheStore:
         usage = completion.get("usage") or (usage_to_openai(ctx.usage) if ctx.usage is not None else None)
         completion["usage"] = usage
         return CachedAnswer(completion, usage, self.flash.timer())
+
+
+def _model_answer(flow: http.HTTPFlow) -> ChatAnswer | None:
+    """A Responses or Messages answer as the model: collected from the stream, or the one the
+    translator rendered the body from (unless the body has changed since)."""
+    assert flow.response is not None
+    ctx = context(flow)
+    if ctx.relayed:
+        adapter = flow.response.stream
+        collector = adapter.collector if isinstance(adapter, StreamAdapter) else None
+        return collector.answer() if collector is not None else None
+    answer = ctx.answer
+    return answer.answer if answer is not None and answer.raw is flow.response.raw_content else None
 
 
 def _completion(flow: http.HTTPFlow) -> Any:

@@ -26,6 +26,7 @@ from mitmproxy import http
 from hpn_router.addons.answers import apply_plan, parse_json_body, replace_body
 from hpn_router.addons.flowcontext import AnswerBody, FallbackPlan, Parsed, PlannedUpstream, UpstreamPlan, context
 from hpn_router.config import RouterConfig
+from hpn_router.core.cachedanswer import AnswerCollector
 from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder, new_completion_id, openai_completion
 from hpn_router.core.inbound.openai_chat_request import parse_chat_request
@@ -216,9 +217,17 @@ class StreamAdapter:
         self.decoder = decoder
         self.encoder = encoder
         self.first_chunk_at: float | None = None  # time to first token, for metrics
+        self.collector: AnswerCollector | None = None  # set by CacheStore when the answer may be cached
+
+    def events(self, data: bytes) -> list[StreamEvent]:
+        """The model's events in `data` (b"": the end), shown to the collector if there is one."""
+        events = self.decoder.feed(data) if data else self.decoder.finish()
+        if self.collector is not None:
+            self.collector.feed(events)
+        return events
 
     def __call__(self, data: bytes) -> list[bytes]:
-        events = self.decoder.feed(data) if data else self.decoder.finish()
+        events = self.events(data)
         chunks = [chunk for chunk in self.encoder.encode_all(events) if chunk]
         if chunks and self.first_chunk_at is None:
             self.first_chunk_at = time.time()

@@ -11,8 +11,8 @@ else to `gemini.default_model` unless `models:` maps them. Requests for Anthropi
 same model (core/providers/anthropic/), like a chat request for a Claude model. Every error on
 these routes is in Anthropic's envelope (addons/answers.error_format).
 
-The flash cache does not serve these endpoints (it stores chat completions). Cost counts a
-message like a chat request, from the answer's usage.
+The flash cache serves `/v1/messages` through `cached_request` and `answer_cached`. Cost counts
+a message like a chat request, from the answer's usage.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from hpn_router.addons.answers import answer_json, parse_json_body, replace_body
 from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream, provider_chat, routed, translate_options
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
 from hpn_router.config import RouterConfig
+from hpn_router.core.cachedanswer import answer_events
 from hpn_router.core.inbound.anthropic_messages_answer import MessageHead, MessagesEncoder, message_object, new_message_id
 from hpn_router.core.inbound.anthropic_messages_request import parse_messages_request
+from hpn_router.core.model.answer import ChatAnswer
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.model.routing import Provider, Target, gemini_only, route_model
 from hpn_router.core.providers.anthropic.chat_request import count_tokens_body
@@ -41,6 +43,20 @@ class MessagesTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = messages_request(flow)
         plan_upstream(flow, request, _target(request, config), config)
+
+    def cached_request(self, flow: http.HTTPFlow) -> ChatRequest:
+        """The request as the flash cache keys it."""
+        return messages_request(flow)
+
+    def answer_cached(self, flow: http.HTTPFlow, config: RouterConfig, answer: ChatAnswer) -> tuple[bytes, str]:
+        """A cached answer as this request's Message (body, content type): a fresh id and this
+        request's model name; streamed, Anthropic's whole event sequence."""
+        request = messages_request(flow)
+        context(flow).model = request.model
+        head = _head(flow, config)
+        if request.stream:
+            return b"".join(MessagesEncoder(head).encode_all(answer_events(answer))), "text/event-stream"
+        return json.dumps(message_object(answer, head), ensure_ascii=False).encode(), "application/json"
 
     def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""
@@ -76,7 +92,7 @@ class MessagesStreamAdapter(StreamAdapter):
     encoder: MessagesEncoder
 
     def __call__(self, data: bytes) -> list[bytes]:
-        events = self.decoder.feed(data) if data else self.decoder.finish()
+        events = self.events(data)
         if not self.encoder.started:
             self.encoder.usage = self.decoder.usage
         chunks = [chunk for chunk in self.encoder.encode_all(events) if chunk]

@@ -13,8 +13,9 @@ unknown id, or another client's, is OpenAI's 400 `previous_response_not_found`),
 StoredResponses (addons/responsestore.py) answers `GET`/`DELETE /v1/responses/{id}` from the
 same store. A failed response is not kept.
 
-The flash cache does not serve this endpoint yet (it stores chat completions): every request
-goes upstream. Cost counts it like a chat request, from the answer's usage.
+The flash cache serves this endpoint through `cached_request` (the key's request) and
+`answer_cached` (a hit rendered as a Response, stored like any other). Cost counts it like a
+chat request, from the answer's usage.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from hpn_router.addons.answers import parse_json_body, replace_body
 from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream, provider_chat
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, context
 from hpn_router.config import RouterConfig
+from hpn_router.core.cachedanswer import answer_events
 from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_responses_answer import ResponseHead, ResponsesEncoder, new_response_id, response_object
 from hpn_router.core.inbound.openai_responses_request import (
@@ -40,7 +42,8 @@ from hpn_router.core.inbound.openai_responses_request import (
     previous_response_id,
 )
 from hpn_router.core.inbound.openai_responses_store import ResponseStore, stored_response
-from hpn_router.core.model.request import Message
+from hpn_router.core.model.answer import ChatAnswer
+from hpn_router.core.model.request import ChatRequest, Message
 from hpn_router.core.model.routing import gemini_only, route_model
 
 ANONYMOUS = "anonymous"  # Access's name for a client without a token (no client tokens configured)
@@ -65,6 +68,30 @@ class ResponsesTranslation:
         routed = route_model(request.model, config.models, config.gemini.default_model, config.providers_with_keys())
         target = gemini_only(routed, request.model, "/v1/responses")
         plan_upstream(flow, request, target, config)
+
+    def cached_request(self, flow: http.HTTPFlow) -> ChatRequest:
+        """The request as the flash cache keys it: with the conversation its
+        `previous_response_id` names (an unknown id raises, as translate_request does)."""
+        owner = context(flow).client or ANONYMOUS
+        return responses_request(flow, lambda response_id: self.store.conversation(response_id, owner, self.clock())).chat
+
+    def answer_cached(self, flow: http.HTTPFlow, config: RouterConfig, answer: ChatAnswer) -> tuple[bytes, str]:
+        """A cached answer as this request's Response (body, content type): a fresh id, this
+        request's model name and `store`, and kept like an answer from upstream when `store` is on,
+        so a later `previous_response_id` can continue from it."""
+        request = self.cached_request(flow)
+        context(flow).model = request.model
+        head = self._head(flow, config)
+        if request.stream:
+            encoder = ResponsesEncoder(head)
+            body, content_type = b"".join(encoder.encode_all(answer_events(answer))), "text/event-stream"
+            rendered = encoder.response
+        else:
+            rendered = response_object(answer, head)
+            body, content_type = json.dumps(rendered, ensure_ascii=False).encode(), "application/json"
+        if rendered is not None:
+            self._keep(flow, rendered)
+        return body, content_type
 
     def start_stream(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         """A relayed 200 stream: translate it event by event as mitmproxy pumps it."""
@@ -119,6 +146,7 @@ class ResponsesTranslation:
             model=ctx.model or "",
             echo=echo,
             custom_tools=parsed.custom_tools if parsed else frozenset(),
+            namespaced=parsed.namespaced if parsed else {},
             expose_reasoning=config.gemini.expose_reasoning,
         )
 

@@ -67,6 +67,17 @@ def test_calls_are_items_and_custom_tools_get_their_input_back() -> None:
     assert body["status"] == "completed" and body["usage"]["total_tokens"] == 0  # no usage reads as zeros
 
 
+def test_a_call_of_a_namespaced_tool_names_the_tool_and_its_namespace_streamed_or_not() -> None:
+    call = ToolCall("call_n", "multi_agent_v1.close_agent", '{"id":"a1"}')
+    head = ResponseHead("r", 1, "m", namespaced={"multi_agent_v1.close_agent": ("multi_agent_v1", "close_agent")})
+    answer = ChatAnswer((Choice(0, tool_calls=(call, CALL), finish=Finish.TOOL_CALLS),))
+    namespaced, plain = response_object(answer, head)["output"]
+    assert (namespaced["name"], namespaced["namespace"]) == ("close_agent", "multi_agent_v1") and "namespace" not in plain
+    streamed = events(ResponsesEncoder(head), [ChoiceStart(0), ToolCallEvent(0, call), ChoiceEnd(0, Finish.TOOL_CALLS), StreamEnd()])
+    done = [e["item"] for e in streamed if e["type"] == "response.output_item.done"]
+    assert [(i["name"], i["namespace"]) for i in done] == [("close_agent", "multi_agent_v1")]
+
+
 def test_length_and_content_filter_are_incomplete_with_the_reason() -> None:
     body = response_object(ChatAnswer((Choice(0, text="Hal", finish=Finish.LENGTH),)), HEAD)
     assert body["status"] == "incomplete" and body["incomplete_details"] == {"reason": "max_output_tokens"}

@@ -104,6 +104,45 @@ def test_custom_tools_become_one_string_functions() -> None:
     assert tool.name == "apply_patch" and tool.parameters["required"] == ["input"]  # type: ignore[index]
 
 
+AGENTS = {
+    "type": "namespace",
+    "name": "multi_agent_v1",
+    "description": "Sub-agents",
+    "tools": [
+        {"type": "function", "name": "close_agent", "parameters": {"type": "object", "properties": {"id": {"type": "string"}}}},
+        {"type": "custom", "name": "note"},
+    ],
+}
+
+
+def test_a_namespace_becomes_its_tools_as_namespaced_functions_and_its_calls_come_back_to_them() -> None:
+    request = parse(
+        tools=[WEATHER, AGENTS],
+        input=[
+            {"type": "message", "role": "user", "content": "close it"},
+            {"type": "function_call", "call_id": "c1", "name": "close_agent", "namespace": "multi_agent_v1", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "closed"},
+        ],
+    )
+    assert [t.name for t in request.chat.tools] == ["get_weather", "multi_agent_v1.close_agent", "multi_agent_v1.note"]
+    assert request.namespaced == {
+        "multi_agent_v1.close_agent": ("multi_agent_v1", "close_agent"),
+        "multi_agent_v1.note": ("multi_agent_v1", "note"),
+    }
+    assert request.custom_tools == frozenset({"multi_agent_v1.note"})
+    assert request.chat.messages[1].tool_calls[0].name == "multi_agent_v1.close_agent"
+    assert request.chat.messages[2].content[0].name == "multi_agent_v1.close_agent"  # type: ignore[union-attr]
+
+
+def test_a_namespace_holds_only_function_and_custom_tools_within_the_name_limit() -> None:
+    hosted = refused(tools=[{**AGENTS, "tools": [{"type": "web_search"}]}])
+    assert hosted.param == "tools[0].tools[0].type"
+    long = refused(tools=[{**AGENTS, "name": "n" * 60}])
+    assert long.param == "tools[0].tools[0].name" and "64" in long.message
+    assert refused(tools=[{**AGENTS, "tools": []}]).param == "tools[0].tools"
+    assert refused(tools=[AGENTS, AGENTS]).param == "tools[1].name"  # duplicates
+
+
 @pytest.mark.parametrize(
     "kind", ["web_search", "file_search", "computer_use_preview", "code_interpreter", "image_generation", "mcp", "local_shell"]
 )

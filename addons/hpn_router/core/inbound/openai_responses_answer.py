@@ -75,6 +75,7 @@ class ResponseHead:
     echo: Mapping[str, Any] = field(default_factory=dict)
     custom_tools: frozenset[str] = frozenset()
     expose_reasoning: bool = False
+    namespaced: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # function -> (namespace, tool name)
 
 
 def usage_to_responses(usage: Usage | None) -> dict[str, Any]:
@@ -134,7 +135,16 @@ def reasoning_item(item_id: str, text: str) -> dict[str, Any]:
     return {"id": item_id, "type": "reasoning", "summary": [{"type": "summary_text", "text": text}]}
 
 
-def call_item(item_id: str, call: ToolCall, custom_tools: frozenset[str]) -> dict[str, Any]:
+def call_item(item_id: str, call: ToolCall, custom_tools: frozenset[str], namespaced: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    """A call as its item; a call of a namespace's tool names the tool and its namespace apart."""
+    namespace, name = namespaced.get(call.name, (None, call.name))
+    item = _call_item(item_id, call, custom_tools)
+    if namespace is not None:
+        item["name"], item["namespace"] = name, namespace
+    return item
+
+
+def _call_item(item_id: str, call: ToolCall, custom_tools: frozenset[str]) -> dict[str, Any]:
     if call.name in custom_tools:
         return {
             "id": item_id,
@@ -174,7 +184,10 @@ def response_object(answer: ChatAnswer, head: ResponseHead) -> dict[str, Any]:
             output.append(reasoning_item(_item_id("rs"), choice.reasoning))
         if choice.text:
             output.append(message_item(_item_id("msg"), choice.text, "incomplete" if incomplete else "completed"))
-        output += [call_item(_item_id("fc" if c.name not in head.custom_tools else "ctc"), c, head.custom_tools) for c in choice.tool_calls]
+        output += [
+            call_item(_item_id("fc" if c.name not in head.custom_tools else "ctc"), c, head.custom_tools, head.namespaced)
+            for c in choice.tool_calls
+        ]
     body = envelope(head, status, output, usage_to_responses(answer.usage))
     body["incomplete_details"] = incomplete
     return body
@@ -277,7 +290,10 @@ class ResponsesEncoder:
             return []
         out = self._close()
         custom = event.call.name in self.head.custom_tools
-        index, item = len(self._output), call_item(_item_id("ctc" if custom else "fc"), event.call, self.head.custom_tools)
+        index, item = (
+            len(self._output),
+            call_item(_item_id("ctc" if custom else "fc"), event.call, self.head.custom_tools, self.head.namespaced),
+        )
         self._output.append(item)
         key = "input" if custom else "arguments"
         out.append(self._emit("response.output_item.added", output_index=index, item={**item, key: "", "status": "in_progress"}))

@@ -12,7 +12,9 @@ stored prompts, background runs and `conversation`. `previous_response_id` needs
 conversation it names (core/inbound/openai_responses_store.py) passed in as `history`: without
 one it is answered as OpenAI answers an unknown id. Codex's `custom` (freeform) tools are
 mapped: each becomes a function with one string parameter, `input`, and its calls go back as
-`custom_tool_call` items (core/inbound/openai_responses_answer.py).
+`custom_tool_call` items (core/inbound/openai_responses_answer.py). A `namespace` tool (Codex's
+sub-agent tools) is flattened: each tool in it becomes a function named `namespace.name`, and
+its calls go back as the tool's own name with the `namespace` field, as OpenAI sends them.
 
 Usage:
     request = parse_responses_request(json.loads(raw))     # raises InvalidRequest
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..chat_validate import TOOL_NAME, UNSUPPORTED, fail, is_int, is_number, parse_data_url
@@ -79,6 +81,7 @@ BOOKKEEPING_FIELDS = frozenset({"metadata", "store", "include", "service_tier", 
 # The fields of the request the Response object repeats back (OpenAI's response.py).
 ECHO_FIELDS = ("instructions", "max_output_tokens", "metadata", "parallel_tool_calls", "temperature", "tool_choice", "tools", "top_p")
 CUSTOM_INPUT = "input"  # the one parameter a custom (freeform) tool becomes a function with
+NAMESPACE_SEPARATOR = "."  # a namespace's tool is the function `namespace.name` (Gemini allows dots)
 PACKED_ID_ORIGIN = "gemini"  # the call ids the router mints carry Gemini's ids and signatures
 
 
@@ -87,6 +90,7 @@ class ResponsesRequest:
     chat: ChatRequest
     echo: Mapping[str, Any] = field(default_factory=dict)  # what the Response object repeats
     custom_tools: frozenset[str] = frozenset()  # names of the client's custom (freeform) tools
+    namespaced: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # function name -> (namespace, tool name)
     reasoning_summary: str | None = None
     conversation: tuple[Message, ...] = ()  # the history, then the input (not the instructions)
     previous_response_id: str | None = None
@@ -106,7 +110,7 @@ def parse_responses_request(body: object, history: tuple[Message, ...] | None = 
         raise previous_not_found(previous)
     _refuse_server_state(body)
     _check_scalars(body)
-    tools, custom = _tools(body.get("tools"))
+    tools, custom, namespaced = _tools(body.get("tools"))
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise fail("instructions", "must be a string")
@@ -136,6 +140,7 @@ def parse_responses_request(body: object, history: tuple[Message, ...] | None = 
         chat=chat,
         echo={name: body[name] for name in ECHO_FIELDS if body.get(name) is not None} | _echo_nested(body),
         custom_tools=frozenset(custom),
+        namespaced=namespaced,
         reasoning_summary=summary if isinstance(summary, str) else None,
         conversation=conversation,
         previous_response_id=previous,
@@ -230,16 +235,26 @@ def _output_format(fmt: object) -> OutputFormat | None:
     return OutputFormat("json_schema", schema=schema, name=name, strict=strict if isinstance(strict, bool) else None)
 
 
-def _tools(tools: object) -> tuple[tuple[Tool, ...], set[str]]:
-    """The declared tools, and the names of the custom ones (mapped to one-string functions)."""
+def _tools(tools: object) -> tuple[tuple[Tool, ...], set[str], dict[str, tuple[str, str]]]:
+    """The declared tools, the names of the custom ones (mapped to one-string functions), and the
+    functions a namespace's tools became (function name -> (namespace, tool name))."""
     if tools is None:
-        return (), set()
+        return (), set(), {}
     if not isinstance(tools, list):
         raise fail("tools", "must be an array")
     out: list[Tool] = []
     custom: set[str] = set()
+    namespaced: dict[str, tuple[str, str]] = {}
     for j, tool in enumerate(tools):
         p = f"tools[{j}]"
+        if isinstance(tool, dict) and tool.get("type") == "namespace":
+            for inner, is_custom, namespace, name in _namespace_tools(tool, p):
+                out.append(inner)
+                custom |= {inner.name} if is_custom else set()
+                namespaced[inner.name] = (namespace, name)
+                if [t.name for t in out].count(inner.name) > 1:
+                    raise fail(f"{p}.name", f"duplicate tool name {inner.name!r}")
+            continue
         if not isinstance(tool, dict):
             raise fail(p, "must be an object")
         kind = tool.get("type")
@@ -257,7 +272,29 @@ def _tools(tools: object) -> tuple[tuple[Tool, ...], set[str]]:
             raise fail(f"{p}.type", f"unsupported tool type {kind!r}; expected 'function' or 'custom'", UNSUPPORTED)
         if [t.name for t in out].count(out[-1].name) > 1:
             raise fail(f"{p}.name", f"duplicate tool name {out[-1].name!r}")
-    return tuple(out), custom
+    return tuple(out), custom, namespaced
+
+
+def _namespace_tools(tool: dict[str, Any], p: str) -> list[tuple[Tool, bool, str, str]]:
+    """A namespace's function and custom tools as functions named `namespace.name`: (the tool,
+    whether it is a custom one, the namespace, the tool's own name)."""
+    namespace = _tool_name(tool, p)
+    inner = tool.get("tools")
+    if not isinstance(inner, list) or not inner:
+        raise fail(f"{p}.tools", "must be a non-empty array of function or custom tools")
+    out: list[tuple[Tool, bool, str, str]] = []
+    for k, item in enumerate(inner):
+        q = f"{p}.tools[{k}]"
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind not in ("function", "custom"):
+            raise fail(f"{q}.type", f"unsupported tool type {kind!r} in a namespace; expected 'function' or 'custom'", UNSUPPORTED)
+        assert isinstance(item, dict)
+        parsed = _function_tool(item, q) if kind == "function" else _custom_tool(item, q)
+        name = f"{namespace}{NAMESPACE_SEPARATOR}{parsed.name}"
+        if not TOOL_NAME.fullmatch(name):
+            raise fail(f"{q}.name", f"{name!r} (namespace and name) must be at most 64 characters")
+        out.append((replace(parsed, name=name), kind == "custom", namespace, parsed.name))
+    return out
 
 
 def _tool_name(tool: dict[str, Any], p: str) -> str:
@@ -383,6 +420,11 @@ class _Conversation:
             raise fail(f"{p}.call_id", "must be a non-empty string")
         if not isinstance(name, str) or not name:
             raise fail(f"{p}.name", "must be a non-empty string")
+        namespace = item.get("namespace")
+        if namespace is not None and (not isinstance(namespace, str) or not namespace):
+            raise fail(f"{p}.namespace", "must be a non-empty string")
+        if namespace:  # a namespace's tool is the function the request declared for it
+            name = f"{namespace}{NAMESPACE_SEPARATOR}{name}"
         arguments = {CUSTOM_INPUT: _string(item, "input", p)} if kind == "custom_tool_call" else _arguments(item, p)
         provider_id, signature = decode_call_id(call_id)
         call = ToolCall(
