@@ -266,3 +266,18 @@ def test_a_request_picks_only_its_providers_keys_and_counts_only_them_exhausted(
 
 def test_the_seeds_google_provider_is_gemini():
     assert KeyConfig(name="g", key="secret", provider="google").provider == "gemini"
+
+
+def test_requests_by_project_gives_every_keys_figures_in_one_pass():
+    keys = [KeyConfig("a", "va", project="p1"), KeyConfig("b", "vb", project="p1"), KeyConfig("c", "vc")]
+    p = KeyPool(keys, cooldown_seconds=60)
+    p.record_send(0, 0.0, M)
+    p.record_send(1, 50.0, M)
+    p.record_send(1, 50.0, "other-model")
+    p.record_send(2, 70.0, M)
+    by_project = p.requests_by_project(80.0)
+    assert by_project == {"p1": (3, 2), p.keys[2].project_id: (1, 1)}
+    for index in range(3):  # the same figures as the per-key methods
+        assert by_project[p.keys[index].project_id] == (p.requests_today(index, 80.0), p.requests_last_minute(index, 80.0))
+    tomorrow = 80.0 + 2 * 86400
+    assert p.requests_by_project(tomorrow)["p1"] == (0, 0)

@@ -37,7 +37,7 @@ from hpn_router.core.routes import Endpoint, match
 from hpn_router.core.state import RouterState
 from hpn_router.edge.metrics import CONTENT_TYPE, RouterMetrics
 
-_NOT_COUNTED = frozenset({Endpoint.HEALTH.value, Endpoint.METRICS.value})  # the router's own pages
+_NOT_COUNTED = frozenset({Endpoint.HEALTH.value, Endpoint.METRICS.value, Endpoint.DASHBOARD.value})  # the router's own pages
 
 
 class Metrics:
@@ -54,7 +54,7 @@ class Metrics:
 
     def response(self, flow: http.HTTPFlow) -> None:
         try:
-            if self.enabled and _counts(flow):
+            if self.enabled and is_counted(flow):
                 self._record(flow, context(flow))
         except Exception:  # never raise out of a hook: redaction runs after this addon
             logger.exception("metrics failed")
@@ -86,9 +86,9 @@ class Metrics:
         m.overhead.observe(router_overhead(started, answered, ((a.started, a.ended) for a in ctx.attempt_log)))
 
 
-def _counts(flow: http.HTTPFlow) -> bool:
+def is_counted(flow: http.HTTPFlow) -> bool:
     """A client's request the router answered: not its own pages, an admin call, an upstream
-    attempt, a replay (mitmweb) or a flow it passed through."""
+    attempt, a replay (mitmweb) or a flow it passed through. The dashboard counts the same."""
     ctx = context(flow)
     if flow.response is None or flow.is_replay or meta.is_attempt(flow) or ctx.passthrough:
         return False
