@@ -143,6 +143,18 @@ def test_a_wrong_token_at_the_login_form_gets_the_form_again_with_401():
     assert empty.response.status_code == 401
 
 
+def test_after_ten_wrong_tokens_in_a_minute_even_the_right_one_waits_but_the_bearer_does_not():
+    router = Router()
+    for _ in range(10):
+        assert router.login("guess").response.status_code == 401
+    throttled = router.login()
+    assert throttled.response.status_code == 429 and throttled.response.headers["retry-after"] == "60"
+    assert "Too many wrong tokens" in throttled.response.text and "set-cookie" not in throttled.response.headers
+    assert router.send("GET", "/dashboard/data", headers={"authorization": f"Bearer {ADMIN}"}).response.status_code == 200
+    router.now += 60
+    assert router.login().response.status_code == 303
+
+
 def test_the_session_opens_the_page_alone_but_the_data_only_with_the_pages_header():
     router = Router()
     headers = signed_in(router)

@@ -5,7 +5,16 @@ import time
 
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import OK, Outcome, Verdict
-from hpn_router.core.dashboard import MAX_EVENTS, MINUTES, LastErrors, MinuteHistory, RecentEvents, Sessions, dashboard_data
+from hpn_router.core.dashboard import (
+    MAX_EVENTS,
+    MINUTES,
+    LastErrors,
+    LoginThrottle,
+    MinuteHistory,
+    RecentEvents,
+    Sessions,
+    dashboard_data,
+)
 from hpn_router.core.failover import Attempt
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.webhooks import TransitionWatch, key_views, pool_views
@@ -130,6 +139,17 @@ def test_sessions_are_bounded_and_cleared_together():
     assert [sessions.valid(s, T0) for s in ids] == [False, False, True, True, True]
     sessions.clear()
     assert not any(sessions.valid(s, T0) for s in ids)
+
+
+def test_the_login_form_takes_ten_wrong_tokens_a_minute_then_waits():
+    throttle = LoginThrottle(limit=10, window=60)
+    for i in range(10):
+        assert throttle.retry_after(T0 + i) is None
+        throttle.failed(T0 + i)
+    assert throttle.retry_after(T0 + 10) == 50  # the oldest of the ten leaves the window at T0 + 60
+    assert throttle.retry_after(T0 + 60) is None
+    throttle.failed(T0 + 60)
+    assert throttle.retry_after(T0 + 60.5) == 0.5  # ten again within a minute (T0 + 1 ... T0 + 60): wait for T0 + 1's to go
 
 
 # -- the data the page polls ---------------------------------------------------------------

@@ -10,7 +10,8 @@ Who may look: with `server.admin_token` set, a caller presenting it (`Authorizat
 holding a session cookie the login form set. The cookie's value is a random session id (never
 the token), HttpOnly and SameSite=Strict; the data endpoint and the admin API (Access asks
 `admin_session`) accept it only with the `X-HPN-Dashboard` header the page's fetch sends, which
-a cross-site form cannot. Without an admin token the page is open, read-only, like /metrics:
+a cross-site form cannot. Ten wrong tokens a minute (from anyone) make the form wait
+(429). Without an admin token the page is open, read-only, like /metrics:
 re-enabling a key needs the admin API, which needs the token.
 
 `Dashboard` also feeds the page (late in `response`, beside Metrics): each client request the
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import math
 import re
 import time
 from collections.abc import Callable
@@ -45,7 +47,7 @@ from hpn_router.addons.metrics import is_counted
 from hpn_router.config import RouterConfig
 from hpn_router.core.access import bearer_token, match_token
 from hpn_router.core.classify import Verdict
-from hpn_router.core.dashboard import LastErrors, MinuteHistory, RecentEvents, Sessions, dashboard_data
+from hpn_router.core.dashboard import LastErrors, LoginThrottle, MinuteHistory, RecentEvents, Sessions, dashboard_data
 from hpn_router.core.errors import Unauthorized
 from hpn_router.core.redact import REDACTED
 from hpn_router.core.routes import Endpoint, match
@@ -91,6 +93,7 @@ class Dashboard:
         self.clock = clock
         self.admin_token = ""
         self.sessions = Sessions()
+        self.throttle = LoginThrottle()
         self.history = MinuteHistory()
         self.events = RecentEvents()
         self.errors = LastErrors()
@@ -100,9 +103,10 @@ class Dashboard:
         self.endpoint = DashboardEndpoint(self)
 
     def apply(self, config: RouterConfig) -> None:
-        if config.server.admin_token != self.admin_token:
+        token = config.server.admin_token or ""
+        if token != self.admin_token:
             self.sessions.clear()  # a new (or no) admin token: what the old one opened ends
-        self.admin_token = config.server.admin_token
+        self.admin_token = token
         if self.state.pool is not None:
             self.errors.forget_except(key.name for key in self.state.pool.keys)
         self._check()  # the key states' baseline (or what a reload changed), before any request
@@ -218,14 +222,22 @@ class DashboardEndpoint:
             return
         presented = flow.request.urlencoded_form.get("token")
         flow.request.content = b"token=" + REDACTED.encode()  # the flow (mitmweb, -w) keeps no admin token
+        now = d.clock()
+        wait = d.throttle.retry_after(now)
+        if wait is not None:
+            seconds = str(math.ceil(wait))
+            page = _LOGIN.replace("{{message}}", f"Too many wrong tokens; try again in {seconds} s.")
+            flow.response = http.Response.make(429, page, {**_LOGIN_HEADERS, "retry-after": seconds})
+            return
         if match_token(presented, (d.admin_token,)) is None:
+            d.throttle.failed(now)
             peer = flow.client_conn.peername
             logger.bind(event="dashboard_login_failed").warning(
                 "Dashboard login with a wrong admin token from {}", peer[0] if peer else "?"
             )
             flow.response = http.Response.make(401, _LOGIN.replace("{{message}}", "Wrong admin token."), _LOGIN_HEADERS)
             return
-        session = d.sessions.open(d.clock())
+        session = d.sessions.open(now)
         flow.response = _see_dashboard(_cookie(flow, session, max_age=int(d.sessions.lifetime)))
 
 

@@ -16,6 +16,7 @@ Usage:
     data = dashboard_data(pool, now, history, events, errors, admin_actions=True)
     sessions = Sessions()
     sid = sessions.open(now)                              # the cookie's value; sessions.valid(sid, now)
+    throttle = LoginThrottle()                            # throttle.retry_after(now); throttle.failed(now)
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ MINUTES = 60  # the charts' span: the last hour, one bucket per minute
 MAX_EVENTS = 50
 MAX_SESSIONS = 32  # a new login beyond this ends the oldest session
 SESSION_SECONDS = 12 * 3600
+MAX_FAILED_LOGINS = 10  # wrong tokens per LOGIN_WINDOW_SECONDS, from anyone; then the form waits
+LOGIN_WINDOW_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -193,6 +196,28 @@ class Sessions:
     def clear(self) -> None:
         """The admin token changed: every session it opened ends."""
         self._expiry.clear()
+
+
+class LoginThrottle:
+    """At most `limit` wrong tokens at the login form per `window` seconds, from all callers
+    together (bounded memory, whatever the number of addresses): guessing stays hopeless even
+    for a short token. The bearer header and open sessions are not throttled, so an attacker
+    who fills the window does not lock the operator out."""
+
+    def __init__(self, limit: int = MAX_FAILED_LOGINS, window: float = LOGIN_WINDOW_SECONDS) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: deque[float] = deque(maxlen=limit)
+
+    def retry_after(self, now: float) -> float | None:
+        """Seconds until the form takes a token again, or None when it does now."""
+        if len(self._failures) < self.limit:
+            return None
+        wait = self._failures[0] + self.window - now
+        return wait if wait > 0 else None
+
+    def failed(self, now: float) -> None:
+        self._failures.append(now)
 
 
 def dashboard_data(
