@@ -163,10 +163,13 @@ class Dashboard:
             self.errors.note(ctx.attempt_log)
             self.events.add_failover(ctx.attempt_log, ctx.model)
             if self._pending is None:  # the key transitions those failures made, once for all meanwhile
-                self._pending = asyncio.get_running_loop().call_later(self.check_delay, self._check)
+                self._pending = asyncio.get_running_loop().call_later(self.check_delay, self._pending_check)
+
+    def _pending_check(self) -> None:
+        self._pending = None
+        self._check()
 
     def _check(self) -> None:
-        self._pending = None
         try:
             pool = self.state.pool
             if pool is not None:
