@@ -5,7 +5,9 @@
 #                                 lean runner (HPN_RUNNER=mitmdump: in stock mitmdump)
 #   ./run.sh --web [args...]      the same in mitmweb (UI on 127.0.0.1:8081)
 #   ./run.sh --demo [--web] [args...]  start the Gemini emulator + the router with three demo keys
-#   ./run.sh test                 install test dependencies (and tests/clients with npm ci), run the gates, then the
+#   ./run.sh test                 install test dependencies (tests/clients with npm ci, and Debian's
+#                                 chromium when missing: apt-get as root, else a message), run the
+#                                 gates (./run.sh lint), then the
 #                                 whole test suite with the coverage floor (what CI runs)
 #   ./run.sh test [pytest args]   only pytest with those args: no gates, no coverage floor
 #   ./run.sh lint                 only the gates: ruff check, ruff format --check, mypy on core/
@@ -35,6 +37,21 @@ setup() {  # $1: "" or "test" (the router's test extra, and the emulators' hpn-e
         "$VENV/bin/python" -m pip install --quiet "${packages[@]}" >&2
         "$VENV/bin/python" -m pip check >&2
         touch "$stamp"
+    fi
+}
+
+CHROMIUM=/usr/bin/chromium
+
+ensure_chromium() {  # the dashboard's browser test drives Debian's chromium (never Playwright's own download)
+    [ -x "$CHROMIUM" ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "hpn-router: installing chromium (apt-get) for the dashboard's browser test" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >&2 \
+            || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >&2; }
+    fi
+    if [ ! -x "$CHROMIUM" ]; then
+        echo "hpn-router: the tests need Debian's chromium at $CHROMIUM: run as root: apt-get install -y chromium" >&2
+        exit 1
     fi
 }
 
@@ -117,6 +134,7 @@ Try:
   for i in \$(seq 10); do curl -s http://127.0.0.1:$port/v1/chat/completions -H 'Content-Type: application/json' \\
        -d "{\\"model\\": \\"gpt-4o\\", \\"messages\\": [{\\"role\\": \\"user\\", \\"content\\": \\"Hello \$i\\"}]}"; echo; done
   curl -s http://127.0.0.1:$port/health
+The live dashboard: http://127.0.0.1:$port/dashboard
 (Sending the same request twice shows the flash cache: ⚡ CACHE HIT.)
 MSG
     launch run "$@"
@@ -156,6 +174,7 @@ case "${1:-}" in
         shift
         setup test
         test_clients
+        ensure_chromium
         if [ $# -gt 0 ]; then
             exec "$VENV/bin/python" -m pytest "$@"
         fi

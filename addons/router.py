@@ -30,6 +30,7 @@ from hpn_router.addons.clientview import ClientView, NoteClientRequest, ShowClie
 from hpn_router.addons.contextmetadata import ContextMetadata  # noqa: E402
 from hpn_router.addons.cors import Cors, CorsHeaders, CorsPreflight  # noqa: E402
 from hpn_router.addons.cost import CostEstimator  # noqa: E402
+from hpn_router.addons.dashboard import Dashboard  # noqa: E402
 from hpn_router.addons.embeddings import Embeddings  # noqa: E402
 from hpn_router.addons.endpoints import Endpoints  # noqa: E402
 from hpn_router.addons.failclosed import FailClosed  # noqa: E402
@@ -67,7 +68,8 @@ proxy_auth = ProxyClientAuth()  # proxy mode: a client token for every tunnel an
 fail_closed = FailClosed(relay)  # every flow we serve targets the relay until the router answers or routes it
 view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 cors = Cors()  # server.cors_origins, shared by CorsPreflight and CorsHeaders
-access = Access()  # client tokens, admin token, per-client rate, body limits
+dashboard = Dashboard(state)  # GET /dashboard: the live page; its login sessions may call /admin
+access = Access(admin_session=dashboard.admin_session)  # client tokens, admin token, per-client rate, body limits
 timeouts = Timeouts()  # closes client connections too slow with their headers, or idle too long
 health = Health(state)  # answers /health, counts answered requests
 endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
@@ -120,6 +122,7 @@ settings = Settings(
         flash_cache,
         cost,
         metrics,
+        dashboard,
         webhooks,
         flow_redaction,
     ]
@@ -139,6 +142,7 @@ addons = [
     access,
     health,
     MetricsEndpoint(metrics),  # after Access (the admin token, when set)
+    dashboard.endpoint,  # the page, its data and login; it checks the admin token or session itself
     admin,
     endpoints,
     # Before translation: keys and answers the client's own request (chat, Responses, Messages).
@@ -151,6 +155,7 @@ addons = [
     RequestIds(),  # X-Request-Id on every answer, after the translators rebuilt its headers
     metrics,  # after Cost (saved USD) and every addon that fills the flow's context
     RequestLog(),  # one `event=request` line per request, after Cost and RequestIds fill what it says
+    dashboard,  # beside Metrics: the same requests, into the page's minute history and failover list
     webhooks,  # after KeyRouting reported the attempts to the pool: sees each transition they made
     CorsHeaders(cors),  # after the translation, which rebuilds answers' headers
     view_cap,

@@ -125,3 +125,44 @@ def test_run_sh_starts_both_listeners_and_prints_the_proxy_lines():
     for line in ("export HTTPS_PROXY=", "SSL_CERT_FILE=$bundle", "REQUESTS_CA_BUNDLE=$bundle", "NODE_EXTRA_CA_CERTS=$ca"):
         assert line in script
     assert "--web-host 127.0.0.1" in script
+
+
+def run_ensure_chromium(tmp_path: Path, uid: int) -> tuple[subprocess.CompletedProcess[str], str]:
+    """run.sh's ensure_chromium alone, with chromium missing, as `uid`, against a fake apt-get
+    (it records its arguments and installs nothing): the real one is never called."""
+    fake = tmp_path / "bin"
+    fake.mkdir(parents=True)
+    calls = tmp_path / "apt-calls"
+    (fake / "id").write_text(f"#!/bin/sh\necho {uid}\n")
+    (fake / "apt-get").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    for tool in ("id", "apt-get"):
+        (fake / tool).chmod(0o755)
+    script = (REPO / "run.sh").read_text()
+    function = re.search(r"^ensure_chromium\(\) \{.*?^\}", script, re.S | re.M)
+    assert function is not None
+    body = f"set -euo pipefail\nCHROMIUM={tmp_path}/no-chromium\n{function.group(0)}\nensure_chromium\n"
+    env = {"PATH": f"{fake}:/usr/bin:/bin"}
+    result = subprocess.run(["bash", "-c", body], capture_output=True, text=True, env=env, timeout=30)
+    return result, calls.read_text() if calls.exists() else ""
+
+
+def test_run_sh_test_installs_chromium_as_root_or_says_what_to_install(tmp_path):
+    script = (REPO / "run.sh").read_text()
+    assert "        setup test\n        ensure_chromium\n" in script  # every ./run.sh test
+    assert "playwright install" not in script  # Playwright's own browser download: never
+    as_root, calls = run_ensure_chromium(tmp_path / "root", 0)
+    assert "install -y chromium" in calls
+    assert as_root.returncode == 1 and "apt-get install -y chromium" in as_root.stderr  # the fake installed nothing
+    as_user, calls = run_ensure_chromium(tmp_path / "user", 1000)
+    assert calls == "" and as_user.returncode == 1 and "apt-get install -y chromium" in as_user.stderr
+    present = subprocess.run(
+        ["bash", "-c", re.search(r"^ensure_chromium\(\) \{.*?^\}", script, re.S | re.M).group(0) + "\nCHROMIUM=/bin/sh\nensure_chromium"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert present.returncode == 0 and present.stderr == ""
+
+
+def test_the_demo_prints_the_dashboard_url():
+    assert "The live dashboard: http://127.0.0.1:$port/dashboard" in (REPO / "run.sh").read_text()

@@ -204,3 +204,22 @@ def test_passthrough_errors_and_flows_in_flight_at_shutdown_are_scrubbed() -> No
     with taddons.context(addon):
         addon.done()
     assert in_flight.request.headers["cookie"] == "<redacted>"
+
+
+def test_only_the_routers_own_dashboard_session_cookie_reaches_the_browser() -> None:
+    redaction = make()
+
+    def answered(cookie: str, *, local: bool) -> http.HTTPFlow:
+        flow = tflow.tflow(resp=True)
+        flow.request.path = "/dashboard/login"
+        flow.request.headers["cookie"] = "hpn_dashboard=the-browsers-session-id"
+        flow.response.headers["set-cookie"] = cookie
+        context(flow).local = local
+        redaction.response(flow)
+        return flow
+
+    own = "hpn_dashboard=random-session-id; Max-Age=43200; Path=/; HttpOnly; SameSite=Strict"
+    assert answered(own, local=True).response.headers["set-cookie"] == own
+    assert answered(own, local=False).response.headers["set-cookie"] == "<redacted>"  # not the router's own answer
+    assert answered("other=x", local=True).response.headers["set-cookie"] == "<redacted>"
+    assert answered(own, local=True).request.headers["cookie"] == "<redacted>"  # what the browser sent is not kept

@@ -288,3 +288,16 @@ def test_keys_of_one_learned_organization_cool_together_and_a_configured_project
     again.restore(p.snapshot(1.0), 1.0)
     again.learn_group(1, "org-uuid-a")
     assert again.state(1, 1.0, "claude-x") is KeyState.COOLING and again.state(0, 1.0, "claude-x") is KeyState.ACTIVE
+def test_requests_by_project_gives_every_keys_figures_in_one_pass():
+    keys = [KeyConfig("a", "va", project="p1"), KeyConfig("b", "vb", project="p1"), KeyConfig("c", "vc")]
+    p = KeyPool(keys, cooldown_seconds=60)
+    p.record_send(0, 0.0, M)
+    p.record_send(1, 50.0, M)
+    p.record_send(1, 50.0, "other-model")
+    p.record_send(2, 70.0, M)
+    by_project = p.requests_by_project(80.0)
+    assert by_project == {"p1": (3, 2), p.keys[2].project_id: (1, 1)}
+    for index in range(3):  # the same figures as the per-key methods
+        assert by_project[p.keys[index].project_id] == (p.requests_today(index, 80.0), p.requests_last_minute(index, 80.0))
+    tomorrow = 80.0 + 2 * 86400
+    assert p.requests_by_project(tomorrow)["p1"] == (0, 0)

@@ -75,3 +75,11 @@ def test_method_not_allowed_is_a_405_with_allow() -> None:
 )
 def test_the_path_alone_tells_a_google_client(path: str, api: ClientApi) -> None:
     assert client_api(path) is api
+
+
+def test_the_dashboards_paths_are_the_routers_own():
+    for method, path in (("GET", "/dashboard"), ("GET", "/dashboard/"), ("GET", "/dashboard/data"), ("POST", "/dashboard/login")):
+        assert match(method, path).endpoint is Endpoint.DASHBOARD
+    assert match("POST", "/dashboard/logout").endpoint is Endpoint.DASHBOARD
+    assert match("GET", "/dashboard/login").allowed == ("POST",)
+    assert match("GET", "/dashboard/other").endpoint is Endpoint.NOT_FOUND

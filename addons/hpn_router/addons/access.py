@@ -4,8 +4,11 @@
   (Google's SDK may send it as `x-goog-api-key` on the native paths, Anthropic's SDKs and
   Claude Code as `x-api-key`); else 401. `/health`
   stays open but shows anonymous callers only the status.
-- `/admin/...` needs the separate `server.admin_token`; so does `/metrics` when that token is set
-  (open without it, like Prometheus' own exporters).
+- `/admin/...` needs the separate `server.admin_token` (or a dashboard session: the page's
+  cookie with its `X-HPN-Dashboard` header, `admin_session`); so does `/metrics` when that token
+  is set (open without it, like Prometheus' own exporters).
+- `/dashboard...` asks for no client token: the Dashboard addon decides who may look (the admin
+  token, or its login session).
 - `server.client_rpm`: requests per minute per client; over it, that client alone gets 429.
 - Bodies over `server.max_body_bytes` get 413 while they arrive (mitmproxy's `body_size_limit`,
   which Settings sets from it; chunked uploads included). JSON nested deeper than
@@ -31,8 +34,11 @@ from hpn_router.core.errors import InvalidRequestError, PayloadTooLarge, RateLim
 
 
 class Access:
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, admin_session: Callable[[http.HTTPFlow], bool] | None = None
+    ) -> None:
         self.clock = clock
+        self.admin_session = admin_session or (lambda flow: False)
         self.config: RouterConfig | None = None
         self.limiter = ClientRateLimiter(0)
 
@@ -70,6 +76,8 @@ class Access:
         path = flow.request.path.split("?", 1)[0]
         if path.startswith("/admin"):
             presented = bearer_token(flow.request.headers.get("authorization"))
+            if self.admin_session(flow):
+                return
             if not config.server.admin_token or match_token(presented, (config.server.admin_token,)) is None:
                 raise Unauthorized("The admin API needs Authorization: Bearer <server.admin_token>.")
             return
@@ -77,6 +85,8 @@ class Access:
             presented = bearer_token(flow.request.headers.get("authorization"))
             if config.server.admin_token and match_token(presented, (config.server.admin_token,)) is None:
                 raise Unauthorized("Metrics need Authorization: Bearer <server.admin_token>.")
+            return
+        if path == "/dashboard" or path.startswith("/dashboard/"):
             return
         client = self._client(flow, config)
         ctx = context(flow)

@@ -29,8 +29,8 @@ class Endpoints:
         if not is_client_flow(flow):
             return
         route = match(flow.request.method, flow.request.path)
-        if route.endpoint is Endpoint.HEALTH:
-            return
+        if route.endpoint in (Endpoint.HEALTH, Endpoint.DASHBOARD):
+            return  # Health and DashboardEndpoint answer them
         if route.endpoint is Endpoint.METRICS:
             if self.config is not None and not self.config.server.metrics:
                 answer_error(flow, NotFoundError("Metrics are off (server.metrics: false)."))

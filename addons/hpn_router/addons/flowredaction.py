@@ -38,6 +38,7 @@ from loguru import logger
 from mitmproxy import ctx, http
 
 from hpn_router.addons import meta
+from hpn_router.addons.dashboard import COOKIE as SESSION_COOKIE
 from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
 from hpn_router.core.redact import REDACTED, SENSITIVE_HEADERS, Redactor
@@ -119,7 +120,7 @@ def scrub_flow(flow: http.HTTPFlow, redactor: Redactor) -> None:
     if flow.response is not None:
         # What the client is sent keeps its meaning: only key values go (an error saying
         # "send Authorization: Bearer <token>" stays intact, JSON stays JSON).
-        scrub_headers(flow.response.headers, redactor, keys_only=True)
+        scrub_headers(flow.response.headers, redactor, keys_only=True, keep_session_cookie=context(flow).local)
         if flow.response.status_code >= 400 and flow.response.raw_content:
             text = flow.response.get_text(strict=False)
             if text is not None and (clean := redactor.redact_keys(text)) != text:
@@ -153,15 +154,18 @@ def scrub_passthrough(flow: http.HTTPFlow, redactor: Redactor) -> None:
         flow.comment = redactor.redact(flow.comment)
 
 
-def scrub_headers(headers: http.Headers, redactor: Redactor, *, keys_only: bool = False) -> None:
+def scrub_headers(headers: http.Headers, redactor: Redactor, *, keys_only: bool = False, keep_session_cookie: bool = False) -> None:
     """Credential headers become `<redacted>`; other values lose keys (`keys_only`) or
-    every secret pattern."""
+    every secret pattern. `keep_session_cookie`: the router's own answer keeps the dashboard's
+    session cookie (a random id, never the admin token), or the browser could not sign in."""
     fields = []
     changed = False
     for raw_name, raw_value in headers.fields:
         name = raw_name.decode("latin-1")
         value = raw_value.decode("utf-8", "surrogateescape")
-        if name.lower() in SENSITIVE_HEADERS:
+        if keep_session_cookie and name.lower() == "set-cookie" and value.startswith(SESSION_COOKIE + "="):
+            clean = value
+        elif name.lower() in SENSITIVE_HEADERS:
             clean = REDACTED
         else:
             clean = redactor.redact_keys(value) if keys_only else redactor.redact(value)

@@ -37,7 +37,7 @@ from hpn_router.core.routes import Endpoint, match
 from hpn_router.core.state import RouterState
 from hpn_router.edge.metrics import CONTENT_TYPE, RouterMetrics
 
-_NOT_COUNTED = frozenset({Endpoint.HEALTH.value, Endpoint.METRICS.value})  # the router's own pages
+_NOT_COUNTED = frozenset({Endpoint.HEALTH.value, Endpoint.METRICS.value, Endpoint.DASHBOARD.value})  # the router's own pages
 
 
 class Metrics:
@@ -88,7 +88,7 @@ class Metrics:
 
 def answered_client_request(flow: http.HTTPFlow) -> bool:
     """A client's request the router answered: not its own pages, an admin call, an upstream
-    attempt, a replay (mitmweb) or a flow it passed through."""
+    attempt, a replay (mitmweb) or a flow it passed through. The dashboard counts the same."""
     ctx = context(flow)
     if flow.response is None or flow.is_replay or meta.is_attempt(flow) or ctx.passthrough:
         return False

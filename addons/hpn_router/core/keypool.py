@@ -264,6 +264,18 @@ class KeyPool:
                 total += usage.minute_requests()
         return total
 
+    def requests_by_project(self, now: float) -> dict[str, tuple[int, int]]:
+        """Each project's (requests today, requests in the last minute), in one pass over the
+        usage: what requests_today and requests_last_minute give per key, for every key at once
+        (the dashboard polls it every second)."""
+        today = pacific_day(now)
+        totals: dict[str, tuple[int, int]] = {}
+        for (project, _), usage in self._usage.items():
+            usage.prune(now)
+            day, minute = totals.get(project, (0, 0))
+            totals[project] = (day + (usage.day_requests if usage.day == today else 0), minute + usage.minute_requests())
+        return totals
+
     # -- persistence ------------------------------------------------------------------
 
     def snapshot(self, now: float) -> dict[str, Any]:

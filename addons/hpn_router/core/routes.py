@@ -14,6 +14,7 @@ from hpn_router.core.errors import ClientApi
 class Endpoint(Enum):
     HEALTH = "health"
     METRICS = "metrics"  # Prometheus' scrape, answered by the router itself
+    DASHBOARD = "dashboard"  # the live dashboard: its page, data, login and logout
     CHAT = "chat"
     RESPONSES = "responses"  # OpenAI's Responses API
     RESPONSE = "response"  # one stored response: GET or DELETE /v1/responses/{id}
@@ -51,6 +52,10 @@ GET_DELETE = ("GET", "DELETE")
 _SIMPLE = {
     "/health": (Endpoint.HEALTH, ("GET", "HEAD")),
     "/metrics": (Endpoint.METRICS, GET),
+    "/dashboard": (Endpoint.DASHBOARD, GET),
+    "/dashboard/data": (Endpoint.DASHBOARD, GET),
+    "/dashboard/login": (Endpoint.DASHBOARD, POST),
+    "/dashboard/logout": (Endpoint.DASHBOARD, POST),
     "/v1/chat/completions": (Endpoint.CHAT, POST),
     "/v1/responses": (Endpoint.RESPONSES, POST),
     "/v1/messages": (Endpoint.MESSAGES, POST),
