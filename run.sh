@@ -173,8 +173,8 @@ case "${1:-}" in
     test)
         shift
         setup test
-        test_clients
         ensure_chromium
+        test_clients
         if [ $# -gt 0 ]; then
             exec "$VENV/bin/python" -m pytest "$@"
         fi

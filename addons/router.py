@@ -154,8 +154,8 @@ addons = [
     cost,
     RequestIds(),  # X-Request-Id on every answer, after the translators rebuilt its headers
     metrics,  # after Cost (saved USD) and every addon that fills the flow's context
-    RequestLog(),  # one `event=request` line per request, after Cost and RequestIds fill what it says
     dashboard,  # beside Metrics: the same requests, into the page's minute history and failover list
+    RequestLog(),  # one `event=request` line per request, after Cost and RequestIds fill what it says
     webhooks,  # after KeyRouting reported the attempts to the pool: sees each transition they made
     CorsHeaders(cors),  # after the translation, which rebuilds answers' headers
     view_cap,

@@ -98,10 +98,10 @@ def test_the_event_list_is_bounded():
 def test_key_transitions_join_the_list_and_pool_events_do_not():
     pool, _ = pool_of(3)
     watch, events = TransitionWatch(), RecentEvents()
-    events.add_transitions(watch.observe(key_views(pool, T0), pool_views(pool, T0, [M]), T0))  # the baseline: nothing
+    events.add_transitions(watch.observe(key_views(pool, T0), pool_views(pool, T0, [("gemini", M)]), T0))  # the baseline: nothing
     pool.report(2, RATE_LIMITED, now=T0 + 1, model=M)  # key_2 is its project's only key: every key of M is not cooling
     pool.report(0, RATE_LIMITED, now=T0 + 1, model=M)  # proj_0: key_0 and key_1 cool together; M is exhausted
-    events.add_transitions(watch.observe(key_views(pool, T0 + 1), pool_views(pool, T0 + 1, [M]), T0 + 1))
+    events.add_transitions(watch.observe(key_views(pool, T0 + 1), pool_views(pool, T0 + 1, [("gemini", M)]), T0 + 1))
     assert sorted((e.kind, e.key) for e in events.newest()) == [
         ("key.cooling", "key_0"),
         ("key.cooling", "key_1"),
