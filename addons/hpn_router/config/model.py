@@ -274,7 +274,10 @@ class ServerConfig:
     metrics: bool = setting(True, BOOL, "`GET /metrics` serves Prometheus metrics (with `admin_token` set, to that token only)")
     # mitmproxy runs on one event loop, one core: more processes share the ports (SO_REUSEPORT).
     workers: int = setting(
-        1, integer(1, 64), "router processes `run.sh` starts on the same ports, supervised; above 1 needs `state.redis_url`", env="HPN_WORKERS"
+        1,
+        integer(1, 64),
+        "router processes `run.sh` starts on the same ports, supervised; above 1 needs `state.redis_url`",
+        env="HPN_WORKERS",
     )
 
 
