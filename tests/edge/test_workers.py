@@ -156,3 +156,21 @@ sys.exit(Supervisor({worker_command(tmp_path, SERVE)!r}, 2).run())
             proc.kill()
     assert (tmp_path / "drained-0").exists() and (tmp_path / "drained-1").exists()
     assert "All workers stopped" in proc.stderr.read()
+
+
+def test_workers_drain_when_the_supervisor_is_killed(tmp_path):
+    program = f"""
+import sys
+sys.path.insert(0, {str(REPO / "addons")!r})
+from hpn_router.edge.workers import Supervisor
+sys.exit(Supervisor({worker_command(tmp_path, SERVE)!r}, 2).run())
+"""
+    proc = subprocess.Popen([sys.executable, "-c", program], stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: started(tmp_path, 0, "ready") and started(tmp_path, 1, "ready"))
+        proc.kill()
+        proc.wait(10)
+        assert wait_for(lambda: (tmp_path / "drained-0").exists() and (tmp_path / "drained-1").exists())
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -17,6 +17,8 @@ mitmproxy adds beside a `reverse:https://` one: clients reach the router over TC
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
@@ -38,6 +40,7 @@ RESTART_DELAY_SECONDS = 1.0
 # A worker drains for at most DRAIN_SECONDS (edge/runner.py); then the supervisor kills it.
 DRAIN_SECONDS = 30.0
 STOP_GRACE_SECONDS = DRAIN_SECONDS + 5.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def worker_index(env: Mapping[str, str] = os.environ) -> int | None:
@@ -83,6 +86,13 @@ def _reverse_mode_on_tcp_only() -> None:
     mode_specs.ProxyMode.parse.cache_clear()  # modes parsed before the patch keep their UDP side otherwise
 
 
+def _drain_when_the_supervisor_dies() -> None:
+    """In the worker, before it runs: SIGTERM when the supervisor is gone (killed with SIGKILL,
+    say), so no worker keeps serving the ports unsupervised."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @dataclass
 class Worker:
     index: int
@@ -113,7 +123,7 @@ class Supervisor:
         self.exit_code = 0
 
     def spawn(self, index: int, quick_failures: int = 0) -> Worker:
-        proc = subprocess.Popen(self.command, env={**self.env, WORKER_ENV: str(index)})
+        proc = subprocess.Popen(self.command, env={**self.env, WORKER_ENV: str(index)}, preexec_fn=_drain_when_the_supervisor_dies)
         worker = self.workers[index] = Worker(index, proc, self.clock(), quick_failures)
         logger.bind(worker=index, pid=proc.pid).info("Worker {} started (pid {})", index, proc.pid)
         return worker
