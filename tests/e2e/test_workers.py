@@ -31,7 +31,7 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 
 def start_workers(tmp: Path, emulator: Emulator, redis: RedisServer, count: int = 2) -> Router:
     env = {"HPN_WORKERS": str(count), "HPN_REDIS_URL": redis.url, "HPN_STATE_FILE": str(tmp / "state.json")}
-    router = start_runner(tmp, keys=KEYS[:3], gemini_url=emulator.url, env=env)
+    router = start_runner(tmp, keys=KEYS[:3], gemini_url=emulator.url, env=env, ready_seconds=WAIT_SECONDS)
     assert workers_seen(router, count) == set(range(count))
     return router
 
@@ -103,11 +103,11 @@ def test_chat_stream_failover_and_cache_work_on_each_worker(workers, emulator):
             text = f"hello worker {worker}"
             answer = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": text}])
             assert f"You said: {text}" in answer.choices[0].message.content
-            chunks = list(client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True))
-            assert "You said: hi" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
             again = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=[{"role": "user", "content": text}])
             assert again.headers.get("x-hpn-cache") == "HIT"  # the same worker's flash cache
             assert http.get(f"{workers.url}/health").json()["worker"] == worker  # still the same connection
+            chunks = list(client.chat.completions.create(model="gpt-4o", messages=MSG, stream=True))
+            assert "You said: hi" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         emulator.reset()
         emulator.set_key(0, "rate_limit")  # key 0 answers 429 every time: each worker's rotation reaches it
         for worker, (_, client) in sorted(clients.items()):
@@ -140,7 +140,10 @@ def test_a_killed_worker_is_restarted_and_requests_keep_being_answered(workers, 
     assert before[1] in after and before[0] not in after and len(after) == 2
 
 
-def test_sigterm_drains_a_stream_in_flight_then_every_worker_exits(redis, tmp_path):
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_a_stop_drains_a_stream_in_flight_then_every_worker_exits(redis, tmp_path, how):
+    """SIGTERM goes to the supervisor alone (systemd, Docker); Ctrl-C reaches every process of
+    the terminal's group: each worker gets SIGINT, then SIGTERM from its supervisor."""
     slow = start_emulator(scenario(stream_delay_ms=300), tmp_path)
     router = start_workers(tmp_path, slow, redis)
     try:
@@ -149,14 +152,17 @@ def test_sigterm_drains_a_stream_in_flight_then_every_worker_exits(redis, tmp_pa
         stream = client.chat.completions.create(model="gpt-4o", messages=words, stream=True)
         chunks = iter(stream)
         first = next(chunks)  # the stream is in flight on one worker
-        router.proc.send_signal(signal.SIGTERM)
+        if how == "Ctrl-C":
+            for pid in worker_pids(router):
+                os.kill(pid, signal.SIGINT)
+        router.proc.send_signal(signal.SIGINT if how == "Ctrl-C" else signal.SIGTERM)
         rest = list(chunks)
         text = "".join(c.choices[0].delta.content or "" for c in [first, *rest] if c.choices)
         assert "You said: one two three four five" in text
         assert rest[-1].choices == [] or rest[-1].choices[0].finish_reason == "stop"
         assert router.proc.wait(WAIT_SECONDS + 10) == 0
         log = router.log()
-        assert "Stopping 2 workers (SIGTERM)" in log and "All workers stopped" in log
+        assert f"Stopping 2 workers ({'SIGINT' if how == 'Ctrl-C' else 'SIGTERM'})" in log and "All workers stopped" in log
         assert "restarting it" not in log and "did not drain" not in log
     finally:
         router.stop()

@@ -246,6 +246,7 @@ class LeanMaster(master.Master):
         self.worker = worker
         self.in_flight = InFlight()
         self._draining = False
+        self._drain_task: asyncio.Future[None] | None = None
         self.addons.add(*builtin_addons(save_flows=save_flows))
         # Last, as in mitmdump; an error logged during start-up (bad config, port in use) exits 1.
         # Made here, not in builtin_addons: it watches the log from the moment it exists.
@@ -257,12 +258,17 @@ class LeanMaster(master.Master):
 
     def shutdown(self) -> None:
         """A worker drains first: it stops accepting, lets its in-flight requests finish (for at
-        most workers.DRAIN_SECONDS), then exits; a second signal exits at once."""
-        if self.worker is None or self._draining:
+        most workers.DRAIN_SECONDS), then exits. Later signals change nothing: Ctrl-C reaches a
+        worker both from the terminal and from its supervisor."""
+        if self.worker is None:
             super().shutdown()
             return
-        self._draining = True
-        self.event_loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._drain()))
+        if not self._draining:
+            self._draining = True
+            self.event_loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        self._drain_task = asyncio.ensure_future(self._drain())  # kept: a task nobody holds may be collected
 
     async def _drain(self) -> None:
         try:
