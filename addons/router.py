@@ -59,6 +59,7 @@ from hpn_router.addons.webhooks import Webhooks  # noqa: E402
 from hpn_router.core.redact import Redactor  # noqa: E402
 from hpn_router.core.state import RouterState  # noqa: E402
 from hpn_router.edge.relay import StreamRelay  # noqa: E402
+from hpn_router.edge.workers import keeps_state_file, worker_index  # noqa: E402
 
 state = RouterState()
 relay = StreamRelay()  # streams KeyRouting fetched; the router's error for anything it did not route
@@ -71,7 +72,8 @@ cors = Cors()  # server.cors_origins, shared by CorsPreflight and CorsHeaders
 dashboard = Dashboard(state)  # GET /dashboard: the live page; its login sessions may call /admin
 access = Access(admin_session=dashboard.admin_session)  # client tokens, admin token, per-client rate, body limits
 timeouts = Timeouts()  # closes client connections too slow with their headers, or idle too long
-health = Health(state)  # answers /health, counts answered requests
+worker = worker_index()  # this process's number under `server.workers` > 1; None when alone
+health = Health(state, worker=worker)  # answers /health (saying which worker), counts answered requests
 endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
 chat = ChatTranslation()  # /v1/chat/completions <-> generateContent
 responses = ResponsesTranslation()  # /v1/responses (OpenAI's Responses API) <-> generateContent; keeps responses
@@ -94,7 +96,8 @@ translation = Translation(  # one addon in the chain, dispatching by the flow's 
         "native": native,
     }
 )
-pool_keeper = PoolKeeper(state)  # the key pool from each config; the state file (lock, restore, saves)
+# The key pool from each config; the state file (lock, restore, saves), worker 0's alone.
+pool_keeper = PoolKeeper(state, keeps_state_file=keeps_state_file(worker))
 key_routing = KeyRouting(state, relay=relay)  # last in `request`: attempts with pool keys, failover, relay
 client_view = ClientView()  # the client's request, shown again once it is answered
 passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrough: public hosts only

@@ -10,7 +10,9 @@ generator in this process, the proxy under test and the emulator share them):
   the router, and the router when every request first gets one 429 and fails over;
 * the lean runner (`python -m hpn_router run`, what ./run.sh starts): the router's rows again
   (throughput, cache hits, first chunk) in a mitmproxy Master with only the built-in addons the
-  router needs, against bare mitmdump in the same run.
+  router needs, against bare mitmdump in the same run;
+* several workers (`server.workers: 2`, SO_REUSEPORT, a real redis-server for `state.redis_url`):
+  the lean runner with two workers against one, back to back, at concurrency 10 and 50.
 
 Usage (from the repository root):
     .venv/bin/python bench/bench.py              # full run, ~2-3 minutes
@@ -50,7 +52,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 import procs  # noqa: E402
-from procs import BIN, Emulator, Router, free_port, start_emulator, start_router  # noqa: E402
+from procs import BIN, Emulator, Router, free_port, http_json, start_emulator, start_router  # noqa: E402
 
 GEMINI_MODEL = "gemini-2.5-flash"
 GENERATE = f"/v1beta/models/{GEMINI_MODEL}:generateContent"
@@ -64,6 +66,9 @@ CONCURRENCY = (1, 10, 50)
 LEAN = "HPN lean runner (log warn)"
 LEAN_HIT = "HPN lean runner cache hit (log info)"
 LEAN_GOAL = 1.3  # issue 10: the lean runner at >= 1.3x bare mitmdump at every concurrency
+ONE_WORKER = "HPN lean runner, 1 worker (log warn)"
+TWO_WORKERS = "HPN lean runner, 2 workers (log warn)"
+WORKERS_GOAL = 1.5  # issue 14: two workers >= 1.5x one worker's req/s at c=50 on 2 cores
 STOP = False  # set by SIGINT/SIGTERM: loops end even if a library swallows the cancellation
 
 
@@ -96,6 +101,18 @@ def percentile(values: list[float], q: float) -> float | None:
     lo = int(pos)
     hi = min(lo + 1, len(data) - 1)
     return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def tree_pids(pid: int) -> list[int]:
+    """A process and its children (a supervisor's workers)."""
+    try:
+        return [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except OSError:
+        return [pid]
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    return sum(proc_cpu_seconds(p) for p in tree_pids(pid))
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -360,15 +377,16 @@ class Bench:
                 await asyncio.gather(*(worker(stop_at) for _ in range(concurrency)))
             pid = proxy.proc.pid if proxy is not None else None
             rss_before = proc_rss_mb(pid) if pid else None
-            cpu0 = (proc_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(), system_busy_seconds())
+            cpu0 = (tree_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(), system_busy_seconds())
             procs0 = all_process_cpu()
             counting = True
             t0 = time.perf_counter()
             await asyncio.gather(*(worker(t0 + self.duration) for _ in range(concurrency)))
             wall = time.perf_counter() - t0
-            cpu1 = (proc_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(), system_busy_seconds())
+            cpu1 = (tree_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(), system_busy_seconds())
             rss_after = proc_rss_mb(pid) if pid else None
-            others = busiest_others(procs0, all_process_cpu(), {os.getpid(), self.emu.proc.pid, pid or 0}, wall)
+            ours = {os.getpid(), self.emu.proc.pid, *(tree_pids(pid) if pid else [])}
+            others = busiest_others(procs0, all_process_cpu(), ours, wall)
 
         def share(i: int) -> float | None:
             a, b = cpu0[i], cpu1[i]
@@ -629,6 +647,34 @@ async def lean(b: Bench) -> None:
         await b.ttfc(LEAN, router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router)
 
 
+def _wait_for_workers(router: Router, count: int, seconds: float = 30) -> None:
+    """Until /health on new connections has come from every worker (bounded)."""
+    seen: set[object] = set()
+    deadline = time.monotonic() + seconds
+    while count > 1 and len(seen) < count and time.monotonic() < deadline:
+        seen.add(http_json("GET", router.url + "/health").get("worker"))  # type: ignore[union-attr]
+    if count > 1 and len(seen) < count:
+        raise RuntimeError(f"only workers {sorted(map(str, seen))} answered within {seconds:g} s")
+
+
+@scenario("workers")
+async def several_workers(b: Bench) -> None:
+    """`server.workers: 2` against one worker, both in the lean runner with the same Redis URL,
+    back to back (the workers' rows count the CPU of the supervisor and its workers)."""
+    from redisproc import start_redis
+
+    redis = start_redis(b.tmp)
+    b._procs.append(redis)
+    for name, count in ((ONE_WORKER, 1), (TWO_WORKERS, 2)):
+        config = {"server": {"workers": count}, "state": {"redis_url": redis.url}}
+        with b.started(b.router(_plain_keys(), config=config, lean=True)) as router:
+            url = router.url + CHAT
+            await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
+            _wait_for_workers(router, count)  # the second worker may start after the first answers
+            for c in (10, 50):
+                await b.load(name, url, chat_body(), _chat_headers(), c, proxy=router)
+
+
 @scenario("baseline")
 async def baseline(b: Bench) -> None:
     """With --baseline DIR: another checkout's router (e.g. `git archive main | tar -x -C DIR`),
@@ -752,6 +798,13 @@ def targets(b: Bench) -> tuple[list[Target], list[Target]]:
                 out.append(Target(f"cache hit req/s / bare req/s, c={c}", ratio, ">= 1.2", ratio >= 1.2))
             else:
                 ref.append(Target(f"cache hit req/s / bare req/s, c={c}", ratio, "", None))
+        one, two = _row(b.load_rows, ONE_WORKER, c), _row(b.load_rows, TWO_WORKERS, c)
+        if one and two and one.rps:
+            ratio = round(two.rps / one.rps, 3)
+            if c == 50:
+                out.append(Target(f"2 workers req/s / 1 worker req/s, c={c}", ratio, f">= {WORKERS_GOAL}", ratio >= WORKERS_GOAL))
+            else:
+                ref.append(Target(f"2 workers req/s / 1 worker req/s, c={c}", ratio, "", None))
         lean_goals, lean_refs = _lean_targets(b, c)
         out += lean_goals
         ref += lean_refs

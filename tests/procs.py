@@ -144,12 +144,14 @@ def start_router(
     guard: bool = True,
     scripts_before: list[Path] | None = None,
     reverse_target: str = "https://generativelanguage.googleapis.com",
+    ready_seconds: float = 20,
 ) -> Router:
     """`proxy` adds the regular-mode listener; `program` may be "mitmweb", or "runner" (the lean
     runner, as run.sh starts it: see start_runner); `guard` loads
     tests/guard_addon.py first (refuses and reports any connection outside loopback);
     `scripts_before` are loaded before router.py; `reverse_target` is where mitmproxy would
-    forward a request the router let through (the emulator, to see that nothing arrives)."""
+    forward a request the router let through (the emulator, to see that nothing arrives);
+    `ready_seconds` bounds the wait for its first /health answer."""
     port = free_port()
     proxy_port = free_port() if proxy else None
     confdir = tmp / f"mitmproxy-conf-{port}"
@@ -185,7 +187,7 @@ def start_router(
     proc = subprocess.Popen(args, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
     router = Router(proc, port, log_path, proxy_port, confdir)
     STARTED.append(router)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + ready_seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{program} exited with {proc.returncode}:\n{router.log()}")

@@ -12,6 +12,9 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
+import yaml
+from hpn_router.config import RouterConfig
+from hpn_router.config.fields import declared_fields
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -166,3 +169,72 @@ def test_run_sh_test_installs_chromium_as_root_or_says_what_to_install(tmp_path)
 
 def test_the_demo_prints_the_dashboard_url():
     assert "The live dashboard: http://127.0.0.1:$port/dashboard" in (REPO / "run.sh").read_text()
+# -- deployment for a team: docker compose and Kubernetes ------------------------------------
+
+DEPLOY = REPO / "deploy"
+# Every variable a deployment file may set: the config's own (config/model.py), and HPN_CONFIG.
+KNOWN_ENV = {d.setting.env for d in declared_fields(RouterConfig) if d.setting.env} | {"HPN_CONFIG"}
+
+
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+
+
+def router_services(services: dict) -> dict[str, dict]:
+    return {name: s for name, s in services.items() if s.get("image") == "hpn-router"}
+
+
+def test_compose_runs_two_router_replicas_on_one_redis_behind_one_port():
+    services = compose()["services"]
+    routers = router_services(services)
+    assert len(routers) >= 2
+    for name, router in routers.items():
+        env = router["environment"]
+        assert set(env) <= KNOWN_ENV, name
+        assert env["HPN_REDIS_URL"].startswith("redis://redis:") and "redis" in services
+        assert env["HPN_API_KEYS"].startswith("${HPN_API_KEYS:?")  # from the shell, never in the file
+        assert env["HPN_CLIENT_TOKENS"].startswith("${HPN_CLIENT_TOKENS:?")  # required beyond loopback
+        assert router["build"]["context"] == ".." and (DEPLOY / router["build"]["context"] / "Dockerfile").is_file()
+        assert "ports" not in router  # reached through the balancer only
+    redis_args = services["redis"]["command"]
+    assert redis_args[redis_args.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    published = [p for s in services.values() for p in s.get("ports", [])]
+    assert published == ["127.0.0.1:8080:8080", "127.0.0.1:8888:8888"]  # one entry, on loopback
+
+
+def test_the_balancer_spreads_both_listeners_over_every_replica_and_checks_health():
+    config = (DEPLOY / "haproxy.cfg").read_text()
+    assert compose()["services"]["balancer"]["volumes"] == ["./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"]
+    for name in router_services(compose()["services"]):
+        assert f"server {name} {name}:8080" in config and f"server {name} {name}:8888" in config
+    assert "option httpchk GET /health" in config and "mode tcp" in config
+
+
+def k8s_documents() -> dict[tuple[str, str], dict]:
+    docs = [d for path in sorted((DEPLOY / "k8s").glob("*.yaml")) for d in yaml.safe_load_all(path.read_text()) if d]
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+
+def test_kubernetes_router_deployment_probes_health_takes_keys_from_the_secret_and_finds_redis():
+    docs = k8s_documents()
+    deployment = docs[("Deployment", "hpn-router")]
+    assert deployment["spec"]["replicas"] >= 2
+    pod = deployment["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"reverse": 8080, "proxy": 8888}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "reverse"}
+    env = {e["name"]: e for e in container["env"]}
+    assert set(env) <= KNOWN_ENV
+    secret = docs[("Secret", "hpn-router-secrets")]
+    refs = [e["valueFrom"]["secretKeyRef"] for e in env.values() if "valueFrom" in e]
+    assert {r["key"] for r in refs} >= {"HPN_API_KEYS", "HPN_CLIENT_TOKENS"}
+    for ref in refs:
+        assert ref["name"] == "hpn-router-secrets" and ref["key"] in secret["stringData"]
+    assert all("value" not in env[name] for name in ("HPN_API_KEYS", "HPN_CLIENT_TOKENS", "HPN_ADMIN_TOKEN"))
+    redis_host = env["HPN_REDIS_URL"]["value"].split("//", 1)[1].split(":", 1)[0]
+    assert ("Service", redis_host) in docs and ("Deployment", redis_host) in docs
+    service = docs[("Service", "hpn-router")]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert pod["spec"]["terminationGracePeriodSeconds"] > 30  # room for the 30 s drain

@@ -27,10 +27,11 @@ def config(**server: object):
 
 
 class Router:
-    def __init__(self, **server: object) -> None:
+    def __init__(self, worker: int | None = None, **server: object) -> None:
         cfg = config(**server)
         self.state = RouterState(pool=KeyPool(cfg.key_pool.keys, cooldown_seconds=60))
-        self.access, self.endpoints, self.health = Access(clock=lambda: NOW), Endpoints(), Health(self.state, clock=lambda: NOW)
+        self.access, self.endpoints = Access(clock=lambda: NOW), Endpoints()
+        self.health = Health(self.state, worker=worker, clock=lambda: NOW)
         self.access.apply(cfg)
         self.endpoints.apply(cfg)
 
@@ -106,3 +107,13 @@ def test_health_answers_get_only():
         router.health.request(flow)
         router.endpoints.request(flow)
     assert flow.response.status_code == 405
+
+
+def test_a_worker_says_which_it_is_to_every_caller():
+    """Under server.workers > 1 each worker answers /health for itself (its own counters)."""
+    router = Router(worker=1, client_tokens=[TOKEN])
+    with taddons.context():
+        anonymous = router.get("/health")
+        client = router.get("/health", token=TOKEN)
+    assert answer(anonymous) == {"status": "healthy", "worker": 1}
+    assert answer(client)["worker"] == 1 and answer(client)["total_requests"] == 0

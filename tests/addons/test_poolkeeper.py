@@ -35,6 +35,21 @@ async def test_a_second_router_on_one_state_file_is_refused_through_stdlib_loggi
     PoolKeeper(RouterState()).apply(config(A, path))  # let go at shutdown
 
 
+def test_a_worker_that_does_not_keep_the_state_file_neither_locks_nor_writes_it(tmp_path):
+    """Under server.workers > 1 only worker 0 keeps the state file; the others run beside it."""
+    path = str(tmp_path / "state.json")
+    owner = PoolKeeper(RouterState())
+    owner.apply(config(A, path))
+    other_state = RouterState()
+    other = PoolKeeper(other_state, keeps_state_file=False)
+    other.apply(config(A, path))
+    assert other_state.pool is not None  # not refused as a second router would be
+    other.done()
+    assert not (tmp_path / "state.json").exists()  # it wrote nothing
+    owner.done()
+    assert (tmp_path / "state.json").exists()
+
+
 async def test_state_and_savings_come_back_by_key_value(tmp_path):
     path = str(tmp_path / "state.json")
     state = RouterState()

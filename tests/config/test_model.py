@@ -71,6 +71,8 @@ def test_every_environment_variable_overrides_its_field():
         "HPN_MISTRAL_API_KEYS": "mistralKeyOne",
         "HPN_ANTHROPIC_BASE_URL": "http://127.0.0.1:3",
         "HPN_ANTHROPIC_API_KEYS": "sk-ant-keyOne",
+        "HPN_WORKERS": "2",
+        "HPN_REDIS_URL": "redis://127.0.0.1:6379/0",
     }
     config = parse_config({}, env)
     declared = [d for d in declared_fields(RouterConfig) if d.setting.env]
@@ -79,3 +81,18 @@ def test_every_environment_variable_overrides_its_field():
     assert overridden == {d.path for d in declared if d.attrs is not None}
     assert config.key_pool.keys[0].project == "p1"  # item fields with a variable, given with their list's
     assert config.webhooks[0].secret == "webhook-secret-cccccccc"
+
+
+def test_several_workers_need_a_redis_url_naming_both_fields():
+    with pytest.raises(ConfigError, match=r"server\.workers: 2 workers need state\.redis_url \(HPN_REDIS_URL\)"):
+        parse_config({**ONE_KEY, "server": {"workers": 2}}, {})
+    config = parse_config({**ONE_KEY, "server": {"workers": 2}}, {"HPN_REDIS_URL": "rediss://:pw@redis.internal:6380/1"})
+    assert (config.server.workers, config.state.redis_url) == (2, "rediss://:pw@redis.internal:6380/1")
+
+
+@pytest.mark.parametrize("url", ["http://:secretpw@redis:6379", "redis://", "secretpw@127.0.0.1:6379"])
+def test_a_redis_url_needs_the_redis_scheme_and_a_host_and_is_never_shown(url):
+    with pytest.raises(ConfigError, match=r"state\.redis_url: expected a redis:// or rediss:// URL") as raised:
+        parse_config({**ONE_KEY, "state": {"redis_url": url}}, {})
+    assert "secretpw" not in str(raised.value)
+    assert "pw" not in repr(parse_config({**ONE_KEY, "state": {"redis_url": "redis://:pw@h:1"}}, {}).state)

@@ -139,3 +139,36 @@ async def test_the_hook_table_calls_only_the_addons_that_handle_the_event_in_ord
     log.clear()
     await table.trigger_event(event)
     assert log == ["first", "child", "after"]
+
+
+def test_workers_come_from_the_config_the_router_will_load(tmp_path, monkeypatch):
+    config = tmp_path / "config.yaml"
+    config.write_text("server: {workers: 3}\nstate: {redis_url: 'redis://127.0.0.1:6379'}\n")
+    monkeypatch.setenv("HPN_API_KEYS", "AIzaSyRunnerWorkersKey")
+    monkeypatch.delenv("HPN_CONFIG", raising=False)
+    count, loaded = runner.worker_count(parse_args([*RUN_SH, "--set", f"hpn_config={config}"]))
+    assert count == 3 and loaded.state.redis_url == "redis://127.0.0.1:6379"
+    config.write_text("server: {workers: 3}\n")  # refused: the router then reports it, in one process
+    assert runner.worker_count(parse_args([*RUN_SH, "--set", f"hpn_config={config}"])) == (1, None)
+
+
+def test_in_flight_counts_a_request_until_its_answer_or_error():
+    from mitmproxy.test import tflow
+
+    in_flight = runner.InFlight()
+    answered, failed = tflow.tflow(), tflow.tflow()
+    for flow in (answered, failed):
+        in_flight.requestheaders(flow)
+    assert len(in_flight.flows) == 2
+    in_flight.response(answered)
+    in_flight.error(failed)
+    assert not in_flight.flows
+
+
+def test_mitmproxy_lines_of_a_worker_say_which_worker_once():
+    import logging
+
+    record = logging.LogRecord("mitmproxy", logging.INFO, __file__, 1, "listening at %s", ("127.0.0.1:8080",), None)
+    tag = runner.WorkerTag(1)
+    assert tag.filter(record) and tag.filter(record)  # a record passes every handler: tagged once
+    assert record.getMessage() == "worker 1: listening at 127.0.0.1:8080"

@@ -16,8 +16,9 @@ from hpn_router.core.state import RouterState
 
 
 class Health:
-    def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, state: RouterState, *, worker: int | None = None, clock: Callable[[], float] = time.time) -> None:
         self.state = state
+        self.worker = worker  # under `server.workers` > 1 each worker answers for itself and says which it is
         self.clock = clock
 
     def request(self, flow: http.HTTPFlow) -> None:
@@ -25,11 +26,13 @@ class Health:
             return
         if match(flow.request.method, flow.request.path).endpoint is Endpoint.HEALTH:
             full = context(flow).full_health
-            answer_json(flow, 200, self.snapshot() if full else {"status": self.snapshot()["status"]})
+            snapshot = self.snapshot()
+            answer_json(flow, 200, snapshot if full else {k: snapshot[k] for k in ("status", "worker") if k in snapshot})
 
     def snapshot(self) -> dict[str, object]:
         return {
             "status": "healthy" if self.state.active_keys() else "degraded",
+            **({"worker": self.worker} if self.worker is not None else {}),
             "active_keys": self.state.active_keys(),
             "unanswered_keys": self.state.pool.unanswered_count(self.clock()) if self.state.pool else 0,
             "total_requests": self.state.total_requests,

@@ -29,8 +29,10 @@ SAVE_INTERVAL_SECONDS = 1.0
 
 
 class PoolKeeper:
-    def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, state: RouterState, *, keeps_state_file: bool = True, clock: Callable[[], float] = time.time) -> None:
         self.state = state
+        # Under `server.workers` > 1 only worker 0 keeps the state file (edge/workers.py).
+        self.keeps_state_file = keeps_state_file
         self.clock = clock
         self._saved_at = 0.0
         self._state_lock: StateLock | None = None  # held while this process owns the state file
@@ -39,13 +41,14 @@ class PoolKeeper:
         """A new config (start-up or reload): keys whose value stays keep their state, under
         whatever name or position they have now; a changed value starts fresh."""
         settings = config.key_pool
+        state_file = settings.state_file if self.keeps_state_file else ""
         limits = {(q.project, q.model): Limits(q.rpm, q.rpd, q.tpm) for q in settings.limits}
         pool = KeyPool(config.pool_keys(), cooldown_seconds=settings.cooldown_seconds, limits=limits)
         if self.state.pool is not None:
             pool.restore(self.state.pool.snapshot(self.clock()), self.clock())
-            self._move_state_file(settings.state_file)
-        elif self._own_state_file(settings.state_file):
-            self._restore_saved(pool, settings.state_file)
+            self._move_state_file(state_file)
+        elif self._own_state_file(state_file):
+            self._restore_saved(pool, state_file)
         else:
             return  # refused at start-up (logged as an error, so mitmdump exits)
         self.state.pool = pool

@@ -45,6 +45,15 @@ def _listeners_differ(config: RouterConfig) -> None:
         raise ConfigError(f"server.proxy_port: {port} is server.port too; give the proxy listener another port (HPN_PROXY_PORT)")
 
 
+def _workers_share_state(config: RouterConfig) -> None:
+    # Each worker would otherwise keep its own cooldowns, quotas and cache: one pool, N views.
+    if config.server.workers > 1 and not config.state.redis_url:
+        raise ConfigError(
+            f"server.workers: {config.server.workers} workers need state.redis_url (HPN_REDIS_URL) to share the pool's state; "
+            "set it, or run one worker"
+        )
+
+
 def _keys_unique_and_one_enabled(config: RouterConfig) -> None:
     seen_names: set[str] = set()
     seen_values: set[str] = set()
@@ -71,6 +80,7 @@ CROSS_FIELD_RULES: tuple[Callable[[RouterConfig], None], ...] = (
     _admin_token_is_its_own,
     _any_origin_needs_client_tokens,
     _listeners_differ,
+    _workers_share_state,
     _keys_unique_and_one_enabled,
     _charged_providers_exist,
 )

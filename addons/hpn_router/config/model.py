@@ -28,6 +28,7 @@ from hpn_router.config.readers import (
     as_model_map,
     as_optional_path,
     as_origins,
+    as_redis_url,
     as_str,
     as_text,
     as_token,
@@ -288,6 +289,13 @@ class ServerConfig:
     )
     proxy_open: bool = setting(False, BOOL, "lets the proxy listener open beyond loopback without client tokens (an open proxy)")
     metrics: bool = setting(True, BOOL, "`GET /metrics` serves Prometheus metrics (with `admin_token` set, to that token only)")
+    # mitmproxy runs on one event loop, one core: more processes share the ports (SO_REUSEPORT).
+    workers: int = setting(
+        1,
+        integer(1, 64),
+        "router processes `run.sh` starts on the same ports, supervised; above 1 needs `state.redis_url`",
+        env="HPN_WORKERS",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,6 +413,17 @@ class PricingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    redis_url: str | None = setting(
+        None,
+        optional(simple("redis:// URL", as_redis_url)),
+        "Redis URL shared by every router of one pool",
+        env="HPN_REDIS_URL",
+        secret=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class RouterConfig:
     server: ServerConfig = ServerConfig()
     key_pool: KeyPoolConfig = KeyPoolConfig()
@@ -431,6 +450,7 @@ class RouterConfig:
         simple("list of host names", as_host_names, null_is_default=True),
         "hosts the proxy listener decrypts and answers; every other host is tunnelled untouched",
     )
+    state: StateConfig = StateConfig()
     webhooks: tuple[WebhookConfig, ...] = setting(
         (),
         list_of(WebhookConfig, "list of webhooks", read_env=_webhook_from_env),

@@ -69,6 +69,16 @@ def as_url(value: Any, path: str) -> str:
     return text.rstrip("/")
 
 
+def as_redis_url(value: Any, path: str) -> str:
+    """A Redis (or Valkey) URL; password and database number ride in it."""
+    text = as_str(value, path)
+    parts = urlsplit(text)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        # The URL may hold a password: the message names the field, never the value.
+        raise ConfigError(f"{path}: expected a redis:// or rediss:// URL with a host")
+    return text
+
+
 def as_decimal(value: Any, path: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ConfigError(f"{path}: expected a number, got {show(value)}")

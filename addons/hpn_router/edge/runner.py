@@ -21,6 +21,8 @@ Usage (from run.sh):
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -45,6 +47,8 @@ from mitmproxy.addons import (
     upstream_auth,
 )
 from mitmproxy.tools import main as mitmproxy_main
+
+from hpn_router.edge import workers
 
 # The runner never prints flows: that is mitmdump's `flow_detail=0`, which run.sh passes.
 QUIET_FLOWS = ("flow_detail", "0")
@@ -202,17 +206,79 @@ def _handles(addon: Any, hook: str) -> bool:
     return any(callable(getattr(a, hook, None)) for a in addonmanager.traverse([addon]))
 
 
+class InFlight:
+    """The client requests a worker has read and not yet answered, so it can drain on SIGTERM."""
+
+    def __init__(self) -> None:
+        self.flows: set[str] = set()
+
+    def requestheaders(self, flow: Any) -> None:
+        self.flows.add(flow.id)
+
+    def response(self, flow: Any) -> None:
+        self.flows.discard(flow.id)
+
+    def error(self, flow: Any) -> None:
+        self.flows.discard(flow.id)
+
+
+class WorkerTag(logging.Filter):
+    """Prefixes mitmproxy's own log lines with the worker's number (the router's lines carry a
+    `worker` field instead)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.prefix = f"worker {index}: "
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and not record.msg.startswith(self.prefix):
+            record.msg = self.prefix + record.msg
+        return True
+
+
 class LeanMaster(master.Master):
-    def __init__(self, opts: options.Options, *, argv: Sequence[str], save_flows: bool) -> None:
+    def __init__(self, opts: options.Options, *, argv: Sequence[str], save_flows: bool, worker: int | None = None) -> None:
         super().__init__(opts)
         self.addons = HookTable(self)  # in place of the manager Master made, still empty
         self._termlog_addon = termlog.TermLog()  # first, as Master(with_termlog=True) adds it
         self.addons.add(self._termlog_addon)
         self.argv = list(argv)
+        self.worker = worker
+        self.in_flight = InFlight()
+        self._draining = False
+        self._drain_task: asyncio.Future[None] | None = None
         self.addons.add(*builtin_addons(save_flows=save_flows))
         # Last, as in mitmdump; an error logged during start-up (bad config, port in use) exits 1.
         # Made here, not in builtin_addons: it watches the log from the moment it exists.
         self.addons.add(errorcheck.ErrorCheck())
+        if worker is not None:
+            self.addons.add(self.in_flight)
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(WorkerTag(worker))
+
+    def shutdown(self) -> None:
+        """A worker drains first: it stops accepting, lets its in-flight requests finish (for at
+        most workers.DRAIN_SECONDS), then exits. Later signals change nothing: Ctrl-C reaches a
+        worker both from the terminal and from its supervisor."""
+        if self.worker is None:
+            super().shutdown()
+            return
+        if not self._draining:
+            self._draining = True
+            self.event_loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        self._drain_task = asyncio.ensure_future(self._drain())  # kept: a task nobody holds may be collected
+
+    async def _drain(self) -> None:
+        try:
+            if proxyserver_addon := self.addons.get("proxyserver"):
+                await proxyserver_addon.servers.update([])  # close the listeners: new connections go to other workers
+            deadline = self.event_loop.time() + workers.DRAIN_SECONDS
+            while self.in_flight.flows and self.event_loop.time() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            super().shutdown()
 
     async def run(self) -> None:
         # The --set options are applied by now; scripts load once the loop runs, so what is
@@ -224,14 +290,57 @@ class LeanMaster(master.Master):
         await super().run()
 
 
+def _set_option(args: argparse.Namespace, name: str) -> str | None:
+    """The value of the last `--set name=value`, if any."""
+    values = [s.split("=", 1)[1] for s in args.setoptions if "=" in s and s.split("=", 1)[0].strip() == name]
+    return values[-1] if values else None
+
+
+def worker_count(args: argparse.Namespace) -> tuple[int, Any]:
+    """server.workers from the config the router will load (`--set hpn_config`, HPN_CONFIG or
+    configs/config.yaml), and that config; (1, None) when it does not load: the router
+    itself then reports the problem, in one process."""
+    from hpn_router.addons.settings import DEFAULT_CONFIG
+    from hpn_router.config import ConfigError, load_config
+
+    path = _set_option(args, "hpn_config") or (str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None)
+    try:
+        config = load_config(path, os.environ)
+    except ConfigError:
+        return 1, None
+    return config.server.workers, config
+
+
+def supervise(argv: Sequence[str], args: argparse.Namespace, config: Any) -> int:
+    """Create the CA once (workers would race to), then run config.server.workers workers."""
+    from hpn_router.core.redact import Redactor
+    from hpn_router.edge.cabundle import ensure_ca
+    from hpn_router.edge.logsetup import configure_logging
+
+    configure_logging(level=config.logging.level, fmt=config.logging.format, redactor=Redactor(config.named_keys()))
+    ensure_ca(Path(_set_option(args, "confdir") or options.CONF_DIR).expanduser())
+    command = [sys.executable, "-m", "hpn_router", "run", *argv]
+    return workers.Supervisor(command, config.server.workers).run()
+
+
 def main(argv: Sequence[str]) -> int:
     try:
         args = parse_args(argv)
     except UnsupportedArguments as e:
         run_mitmdump(argv, str(e))
+    index = workers.worker_index()
+    if index is None:
+        count, config = worker_count(args)
+        if count > 1:
+            return supervise(argv, args, config)
+    else:
+        workers.share_listening_ports()  # before mitmproxy binds its listeners
+        from loguru import logger
+
+        logger.configure(extra={"worker": index})
     save_flows = saves_flows(args)
     mitmproxy_main.run(
-        lambda opts: LeanMaster(opts, argv=argv, save_flows=save_flows),  # type: ignore[arg-type]
+        lambda opts: LeanMaster(opts, argv=argv, save_flows=save_flows, worker=index),  # type: ignore[arg-type]
         lambda _opts: _parser(),
         list(argv),
     )
