@@ -69,6 +69,7 @@ def test_every_environment_variable_overrides_its_field():
         "HPN_WEBHOOK_SECRET": "webhook-secret-cccccccc",
         "HPN_MISTRAL_BASE_URL": "http://127.0.0.1:2",
         "HPN_MISTRAL_API_KEYS": "mistralKeyOne",
+        "HPN_REDIS_URL": "rediss://:secret@redis.internal:6380/2",
     }
     config = parse_config({}, env)
     declared = [d for d in declared_fields(RouterConfig) if d.setting.env]

@@ -24,6 +24,7 @@ from hpn_router.config.model import (
     QuotaLimit,
     RouterConfig,
     ServerConfig,
+    StateConfig,
     key_fingerprint,
 )
 from hpn_router.config.readers import ConfigError
@@ -43,6 +44,7 @@ __all__ = [
     "LoggingConfig",
     "PriceConfig",
     "PricingConfig",
+    "StateConfig",
     "QuotaLimit",
     "RouterConfig",
     "ServerConfig",

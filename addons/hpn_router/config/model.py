@@ -27,6 +27,7 @@ from hpn_router.config.readers import (
     as_model_map,
     as_optional_path,
     as_origins,
+    as_redis_url,
     as_str,
     as_text,
     as_token,
@@ -352,6 +353,18 @@ class ResponsesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    redis_url: str | None = setting(
+        None,
+        simple("redis:// or rediss:// URL", as_redis_url, empty_env_counts=False),
+        "routers pointing at one Redis share the pool's key states and totals; password and db go in the URL",
+        env="HPN_REDIS_URL",
+        secret=True,  # the password is in the URL
+        shown_default="none",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class PricingConfig:
     as_of: str = setting("2024-01-25", simple("string", as_text), "the date of the prices")
     default: PriceConfig = PriceConfig(Decimal("0.50"), Decimal("1.50"))
@@ -375,6 +388,7 @@ class RouterConfig:
     cache: CacheConfig = CacheConfig()
     responses: ResponsesConfig = ResponsesConfig()
     pricing: PricingConfig = PricingConfig()
+    state: StateConfig = StateConfig()
     intercept_hosts: tuple[str, ...] = setting(
         DEFAULT_INTERCEPT_HOSTS,
         simple("list of host names", as_host_names, null_is_default=True),

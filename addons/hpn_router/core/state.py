@@ -14,6 +14,7 @@ class RouterState:
     pool: KeyPool | None = None
     total_requests: int = 0  # client requests answered (never upstream attempts)
     savings: SavingsLedger = field(default_factory=SavingsLedger)  # exact, in USD
+    redis: str | None = None  # shared state (state.redis_url): "up", "down"; None without Redis
 
     @property
     def total_saved(self) -> Decimal:
