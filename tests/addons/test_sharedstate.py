@@ -22,13 +22,13 @@ MODEL = "gemini-2.5-flash"
 KEYS = [{"name": "a", "key": "AIzaSySharedKeyAaaaaaaaaaa", "project": "p1"}, {"name": "b", "key": "AIzaSySharedKeyBbbbbbbbbbb"}]
 
 
-def config(url: str | None):
-    return parse_config({"key_pool": {"keys": KEYS, "state_file": ""}, "state": {"redis_url": url}}, {})
+def config(url: str | None, keys: list[dict] = KEYS):
+    return parse_config({"key_pool": {"keys": keys, "state_file": ""}, "state": {"redis_url": url}}, {})
 
 
-def router(url: str | None) -> tuple[RouterState, SharedPoolState]:
+def router(url: str | None, keys: list[dict] = KEYS) -> tuple[RouterState, SharedPoolState]:
     state = RouterState()
-    cfg = config(url)
+    cfg = config(url, keys)
     state.pool = KeyPool(cfg.pool_keys(), cooldown_seconds=60)
     shared = SharedPoolState(state)
     shared.apply(cfg)
@@ -90,3 +90,50 @@ async def test_a_dead_redis_is_down_and_degraded_logged_once():
     down = [line for line in lines if "Redis unreachable" in line]
     assert len(down) == 1
     assert "hunter2" not in "".join(lines)
+
+
+def commands(redis: RedisServer) -> dict[str, int]:
+    """Calls per command since the last CONFIG RESETSTAT (INFO commandstats)."""
+    counts = {}
+    for line in redis.command("INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_"):
+            name, _, rest = line.partition(":")
+            counts[name.removeprefix("cmdstat_")] = int(rest.split(",")[0].removeprefix("calls="))
+    return counts
+
+
+async def test_a_request_that_changes_nothing_costs_no_redis_command_a_change_one_transaction(redis_server):
+    redis_server.command("FLUSHALL")
+    state, shared = router(redis_server.url)
+    await until(lambda: state.redis == "up")
+    assert shared._loop_task is not None and shared._listener is not None
+    shared._loop_task.cancel()  # only the hook's own commands are counted
+    shared._listener.cancel()
+    await asyncio.sleep(0.05)
+    redis_server.command("CONFIG", "RESETSTAT")
+    assert state.pool is not None
+    for _ in range(10):
+        state.pool.record_send(0, time.time(), MODEL)  # what an ordinary request does to the pool
+        await shared.response(None)  # type: ignore[arg-type]
+    assert {name.split("|")[0] for name in commands(redis_server)} <= {"config", "info"}  # redis-cli's own
+    state.pool.report(0, Outcome(Verdict.RATE_LIMITED, "429 rate limited", retry_after=30.0), time.time(), MODEL)
+    await shared.response(None)  # type: ignore[arg-type]
+    counts = commands(redis_server)
+    assert (counts["multi"], counts["exec"], counts["publish"]) == (1, 1, 1)  # one round trip, after the upstream call
+    await shared.done()
+
+
+async def test_a_router_never_re_enables_a_key_it_does_not_have(redis_server):
+    redis_server.command("FLUSHALL")
+    extra = {"name": "x", "key": "AIzaSySharedKeyXxxxxxxxxxxx"}
+    (state_a, a), (state_b, b) = router(redis_server.url), router(redis_server.url, [*KEYS, extra])
+    await until(lambda: state_a.redis == state_b.redis == "up")
+    assert state_a.pool is not None and state_b.pool is not None
+    state_b.pool.report(2, Outcome(Verdict.KEY_INVALID, "400 API key invalid or expired"), time.time(), MODEL)
+    await b.response(None)  # type: ignore[arg-type]
+    await asyncio.sleep(0.2)  # A hears it (and has no such key)
+    state_a.pool.report(0, Outcome(Verdict.RATE_LIMITED, "429 rate limited", retry_after=30.0), time.time(), MODEL)
+    await a.response(None)  # type: ignore[arg-type]
+    assert state_b.pool.keys[2].fingerprint in redis_server.command("HKEYS", "hpn:v1:disabled")
+    await a.done()
+    await b.done()

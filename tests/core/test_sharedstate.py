@@ -20,6 +20,7 @@ from hpn_router.core.sharedstate import (
     encode_delta,
     pico_to_saved,
     rebase,
+    restrict,
     saved_to_pico,
     union,
 )
@@ -127,3 +128,18 @@ def test_a_key_disabled_in_config_is_not_enabled_by_another_router():
     pool = KeyPool([KeyConfig(name="key_1", key="AIza-one", enabled=False)], cooldown_seconds=60)
     pool.adopt(PoolDelta(enabled=frozenset({pool.keys[0].fingerprint})), NOW)
     assert pool.disabled_reason(0) == "disabled in config"
+
+
+def test_a_router_never_speaks_for_keys_or_projects_it_does_not_have():
+    baseline = state({"gone-key": "401", "kept": "401"}, {("gone-proj", "m"): (NOW + 30, False, "429"), SLOT: (NOW + 30, False, "429")})
+    scoped = restrict(baseline, frozenset({"kept"}), frozenset({SLOT[0]}))
+    assert scoped == state({"kept": "401"}, {SLOT: (NOW + 30, False, "429")})
+    # A pool without "gone-key" and "gone-proj" pushes no re-enable nor lifted cooldown for them.
+    assert not delta(scoped, scoped, NOW)
+
+
+def test_a_pool_speaks_for_its_enabled_keys_and_its_projects():
+    pool = KeyPool([*keys(), KeyConfig(name="off", key="AIza-off", enabled=False)], cooldown_seconds=60)
+    fingerprints, projects = pool.shared_scope()
+    assert fingerprints == {pool.keys[0].fingerprint, pool.keys[1].fingerprint}
+    assert projects == {"proj-a", pool.keys[1].project_id, pool.keys[2].project_id}

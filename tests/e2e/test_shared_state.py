@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from procs import KEYS, RedisServer, client_for, http_json, start_redis
+from procs import KEYS, RedisServer, Router, client_for, http_json, start_redis, start_router
 
 ADMIN = "admin-token-0123456789abcdef"
 CONFIG = {"server": {"admin_token": ADMIN}}
@@ -26,16 +26,32 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
-@pytest.fixture
-def pair(make_router, redis_server, tmp_path):
-    """Routers A and B on one Redis (each its own state file, as on two machines), keys 1 and 2."""
-    redis_server.command("FLUSHALL")
-    routers = []
+@pytest.fixture(scope="module")
+def routers(emulator, redis_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Router]]:
+    """Routers A and B on one Redis (each its own state file, as on two machines), keys 1 and 2;
+    started once for the module (a router costs seconds to start on a loaded machine)."""
+    started = []
     for name in ("a", "b"):
-        env = {"HPN_REDIS_URL": redis_server.url, "HPN_STATE_FILE": str(tmp_path / name / "state.json")}
-        routers.append(make_router(keys=KEYS[:2], config=CONFIG, env=env))
+        tmp = tmp_path_factory.mktemp(f"router-{name}")
+        env = {"HPN_REDIS_URL": redis_server.url, "HPN_STATE_FILE": str(tmp / "state.json")}
+        started.append(start_router(tmp, keys=KEYS[:2], gemini_url=emulator.url, config=CONFIG, env=env))
+    yield started
+    for router in started:
+        router.stop()
+
+
+@pytest.fixture
+def pair(routers, emulator) -> list[Router]:
+    """The module's routers as if fresh: a reload forgets the quotas a 429 taught and restarts
+    the rotation, and every key is active again (re-enabled on A: that reaches B too)."""
+    emulator.reset()
+    a, b = routers
     for router in routers:
         wait_for(lambda r=router: health(r).get("redis") == "up", "redis up")
+        admin(router, "POST", "/admin/reload")
+    for name in ("key_1", "key_2"):
+        admin(a, "POST", f"/admin/keys/{name}/enable")
+    wait_for(lambda: {s for s, _ in states(a).values()} == {s for s, _ in states(b).values()} == {"active"}, "every key active")
     return routers
 
 
@@ -62,13 +78,21 @@ def wait_for(check, what: str, seconds: float = 10.0) -> None:
 
 
 def ask(router, text: str = "hi") -> openai.types.chat.ChatCompletion:
-    return client_for(router).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": text}])
+    """A chat request no earlier test sent (the flash cache would answer a repeated one)."""
+    unique = f"{text} {time.monotonic_ns()}"
+    return client_for(router).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": unique}])
+
+
+def ask_twice(router) -> None:
+    """Round robin over two keys: one of two requests tries key_1 first (and fails over)."""
+    for i in range(2):
+        ask(router, f"twice {i}")
 
 
 def test_a_429_on_router_a_keeps_router_b_off_that_project_within_100_ms(pair, emulator):
     a, b = pair
     emulator.set_key(0, "ok", script=["rate_limit"])  # key_1's next call: 429 with a 2 s retry delay
-    ask(a, "first")  # key_1 answers 429, A fails over to key_2
+    ask_twice(a)  # key_1 answers 429, A fails over to key_2
     assert states(a)["key_1"][0] == "cooling"
     time.sleep(0.1)  # the bound of the requirement: by now B must know
     assert states(b)["key_1"][0] == "cooling"
@@ -81,7 +105,7 @@ def test_a_429_on_router_a_keeps_router_b_off_that_project_within_100_ms(pair, e
 def test_a_disabled_key_and_an_operators_re_enable_reach_every_router(pair, emulator):
     a, b = pair
     emulator.set_key(0, "invalid")
-    ask(a)
+    ask_twice(a)
     assert states(a)["key_1"] == ("disabled", "400 API key invalid or expired")
     assert states(b)["key_1"] == ("disabled", "400 API key invalid or expired")
     emulator.reset()
@@ -95,18 +119,22 @@ def test_a_disabled_key_and_an_operators_re_enable_reach_every_router(pair, emul
 def test_per_day_parking_agrees(pair, emulator):
     a, b = pair
     emulator.set_key(0, "ok", script=["rate_limit_day"])
-    ask(a)
-    assert states(b)["key_1"][0] == "cooling"
-    assert "day" in (states(b)["key_1"][1] or "").lower() or states(a)["key_1"] == states(b)["key_1"]
+    ask_twice(a)
+    parked = {row["name"]: (row["state"], row["reason"], row["until"]) for row in admin(a)["keys"]}["key_1"]
+    assert parked[0] == "cooling" and parked[2].endswith(("07:00:00+00:00", "08:00:00+00:00"))  # Pacific midnight
+    assert {row["name"]: (row["state"], row["reason"], row["until"]) for row in admin(b)["keys"]}["key_1"] == parked
 
 
 def test_totals_agree_across_routers(pair):
     a, b = pair
+    wait_for(lambda: health(a)["total_requests"] == health(b)["total_requests"], "earlier totals to agree")
+    before = health(a)["total_requests"]
     for i in range(3):
         ask(a, f"a {i}")
     for i in range(2):
         ask(b, f"b {i}")
-    wait_for(lambda: health(a)["total_requests"] == health(b)["total_requests"] >= 5, "totals to agree")
+    # Each /health call is an answered request too: the sums only agree once both routers pushed.
+    wait_for(lambda: health(a)["total_requests"] == health(b)["total_requests"] >= before + 5, "totals to agree")
     assert health(a)["total_saved"] == health(b)["total_saved"]
 
 
@@ -118,8 +146,7 @@ def test_redis_killed_mid_run_then_restarted_every_request_answered_state_conver
     wait_for(lambda: health(a)["redis"] == "down", "A to notice")
     assert health(a)["status"] == "degraded"
     emulator.set_key(0, "invalid")
-    for i in range(2):  # round robin: one of the two goes to key_1 first
-        ask(a, f"disables key_1 while Redis is away {i}")
+    ask_twice(a)
     assert states(a)["key_1"][0] == "disabled"
     assert states(b)["key_1"][0] == "active"  # nobody to tell
     redis_server.restart()  # empty: it keeps no data

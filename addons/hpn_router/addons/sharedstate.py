@@ -26,7 +26,7 @@ from mitmproxy import http
 
 from hpn_router.config import RouterConfig
 from hpn_router.config.readers import redacted_redis_url
-from hpn_router.core.sharedstate import EMPTY, PoolDelta, apply, delta, rebase, saved_to_pico, union
+from hpn_router.core.sharedstate import EMPTY, PoolDelta, apply, delta, rebase, restrict, saved_to_pico, union
 from hpn_router.core.state import RouterState
 from hpn_router.edge.sharedstate import RedisStore, StoreError
 
@@ -115,7 +115,7 @@ class SharedPoolState:
         async with lock:
             now = self.clock()
             seen = (id(pool), pool.revision)
-            change = delta(self.baseline, pool.saved_state(now), now)
+            change = delta(restrict(self.baseline, *pool.shared_scope()), pool.saved_state(now), now)
             requests = self.state.total_requests - self.synced_requests
             saved_pico = saved_to_pico(self.state.total_saved - self.synced_saved)
             saved = Decimal(saved_pico) / Decimal("1e12")

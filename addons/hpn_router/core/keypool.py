@@ -24,6 +24,10 @@ Rules (each transition takes the time as an argument; nothing here sleeps or rea
    state is filed under the key's digest, and a key without a project is its own project
    under that digest too. State of keys or projects that are gone is dropped; a snapshot of
    any unexpected shape is refused whole (SnapshotError), so the pool starts fresh.
+8. Routers sharing a Redis (core/sharedstate.py) exchange changes of that same saved state:
+   `adopt` takes another router's disables, re-enables and cooldowns for this pool's keys and
+   projects only; `revision` counts the changes, so a request that changed nothing costs no
+   comparison.
 
 The pool runs on one asyncio loop and never awaits, so every method is atomic with respect
 to concurrent requests; no lock is needed.
@@ -242,6 +246,10 @@ class KeyPool:
             if slot[0] in projects and until > now:
                 self._cool_slot(slot, Cooldown(until, daily, reason))
         self.revision += 1
+
+    def shared_scope(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The digests of the keys this pool may speak for (enabled in config) and its projects."""
+        return frozenset(k.fingerprint for k in self.keys if k.enabled), frozenset(k.project_id for k in self.keys)
 
     def saved_state(self, now: float) -> SavedState:
         """What snapshot() saves, as the typed SavedState (shared state compares these)."""

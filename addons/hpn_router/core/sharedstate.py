@@ -88,6 +88,16 @@ def apply(state: SavedState, change: PoolDelta, now: float) -> SavedState:
     return live(SavedState(disabled, cooldowns, {}), now)
 
 
+def restrict(state: SavedState, fingerprints: frozenset[str], projects: frozenset[str]) -> SavedState:
+    """Only what concerns these keys and projects: a router never speaks for a key it does not
+    have (a key removed from its config, or disabled there, is not "re-enabled" by it)."""
+    return SavedState(
+        {k: r for k, r in state.disabled.items() if k in fingerprints},
+        {s: c for s, c in state.cooldowns.items() if s[0] in projects},
+        {},
+    )
+
+
 def union(a: SavedState, b: SavedState, now: float) -> SavedState:
     """Both states at once: every disable (a's reason first), every cooldown at its later deadline."""
     merged = apply(b, PoolDelta(cooled=dict(live(a, now).cooldowns)), now)

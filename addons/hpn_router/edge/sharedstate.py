@@ -76,9 +76,11 @@ class RedisStore:
     async def epoch(self) -> str:
         """The data set's identity: set once (NX) by the first router; another value later means
         Redis restarted without its data."""
-        await self._redis.set(EPOCH_KEY, secrets.token_hex(8), nx=True)
-        value = await self._redis.get(EPOCH_KEY)
-        return value.decode() if isinstance(value, bytes) else str(value)
+        value = await self._redis.get(EPOCH_KEY)  # one round trip once the data set has one
+        if value is None:
+            await self._redis.set(EPOCH_KEY, secrets.token_hex(8), nx=True)
+            value = await self._redis.get(EPOCH_KEY)
+        return _text(value)
 
     async def push(self, change: PoolDelta, requests: int, saved_pico: int) -> tuple[int, Decimal]:
         """One MULTI/EXEC: the delta, the totals' increments and the message to the other
