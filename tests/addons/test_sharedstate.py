@@ -137,3 +137,27 @@ async def test_a_router_never_re_enables_a_key_it_does_not_have(redis_server):
     assert state_b.pool.keys[2].fingerprint in redis_server.command("HKEYS", "hpn:v1:disabled")
     await a.done()
     await b.done()
+
+
+async def test_restored_totals_are_not_added_twice_and_survive_redis_losing_its_data(redis_server):
+    redis_server.command("FLUSHALL")
+    state_a = RouterState()
+    state_a.total_requests = 7  # e.g. restored, or counted before: Redis is empty
+    cfg = config(redis_server.url)
+    state_a.pool = KeyPool(cfg.pool_keys(), cooldown_seconds=60)
+    a = SharedPoolState(state_a)
+    a.apply(cfg)
+    await until(lambda: state_a.redis == "up")
+    state_b = RouterState()
+    state_b.total_requests = 7  # a restarted router that had seen the shared sum
+    state_b.pool = KeyPool(cfg.pool_keys(), cooldown_seconds=60)
+    b = SharedPoolState(state_b)
+    b.apply(cfg)
+    await until(lambda: state_b.redis == "up")
+    assert redis_server.command("HGET", "hpn:v1:totals", "requests").strip() == "7"
+    redis_server.command("FLUSHALL")  # Redis lost its data: the routers still know the sum
+    await until(lambda: redis_server.command("HGET", "hpn:v1:totals", "requests").strip() == "7")
+    state_a.total_requests += 1
+    await until(lambda: state_a.total_requests == state_b.total_requests == 8)
+    await a.done()
+    await b.done()

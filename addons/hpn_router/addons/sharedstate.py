@@ -40,7 +40,8 @@ class SharedPoolState:
         self.url: str | None = None
         self.store: RedisStore | None = None
         self.baseline = EMPTY  # the key states this router and Redis last agreed on
-        self.epoch: str | None = None
+        self.epoch: str | None = None  # the data set's identity while connected; None while down
+        self.known_epoch: str | None = None  # the last one seen: a plain outage keeps it
         self.synced_requests = 0  # the local totals as of the last push (Redis' sum then)
         self.synced_saved = Decimal(0)
         self._seen: tuple[int, int] = (0, -1)  # (id(pool), revision) last pushed
@@ -146,6 +147,9 @@ class SharedPoolState:
         """Nobody knows what the other side missed: both keep the union (later deadlines, every
         disable); this router pushes what Redis lacks and adopts what it lacks itself."""
         epoch = await store.epoch()
+        if epoch != self.known_epoch:
+            await self._adopt_totals(store)  # this router's first contact, or Redis lost its data
+        self.known_epoch = epoch
         remote = await store.read_all()
         pool = self.state.pool
         if pool is not None:
@@ -162,6 +166,17 @@ class SharedPoolState:
             logger.bind(event="redis_up").info("Redis reachable; pool state shared", redis=redacted_redis_url(self.url or ""))
         self.state.redis = "up"
         self._outage_logged = False
+
+    async def _adopt_totals(self, store: RedisStore) -> None:
+        """Totals nobody can tell apart (restored from a state file, or kept by every router
+        while Redis lost them): each is raised to the largest known, never added again."""
+        assert self._lock is not None
+        async with self._lock:
+            requests, saved = self.state.total_requests, self.state.total_saved
+            shared_requests, shared_saved = await store.raise_totals(requests, saved_to_pico(saved))
+            self.state.total_requests = rebase(self.state.total_requests, requests, 0, shared_requests)
+            self.state.total_saved = rebase(self.state.total_saved, saved, Decimal(0), shared_saved)
+            self.synced_requests, self.synced_saved = shared_requests, shared_saved
 
     async def _take_remote(self, store: RedisStore) -> None:
         """The backstop for lost messages: adopt what changed in Redis since the baseline."""

@@ -52,6 +52,24 @@ redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[1])
 return 1
 """
 
+# Raises each total to at least the given value (Redis lost its data, or a router starts with
+# totals restored from its state file): routers then agree on the largest total anyone knew,
+# instead of adding up copies of one sum. KEYS[1] totals hash; ARGV: requests, saved_pico.
+RAISE_TOTALS_SCRIPT = """
+local fields = {'requests', 'saved_pico'}
+local result = {}
+for i, name in ipairs(fields) do
+  local current = tonumber(redis.call('HGET', KEYS[1], name) or '0')
+  local given = tonumber(ARGV[i])
+  if given > current then
+    redis.call('HSET', KEYS[1], name, ARGV[i])
+    current = given
+  end
+  result[i] = tostring(current)
+end
+return result
+"""
+
 StoreError = (RedisError, OSError, asyncio.TimeoutError)  # what a down or slow Redis raises
 
 
@@ -69,6 +87,7 @@ class RedisStore:
             health_check_interval=0,
         )
         self._cool = self._redis.register_script(COOL_SCRIPT)
+        self._raise_totals = self._redis.register_script(RAISE_TOTALS_SCRIPT)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -101,6 +120,11 @@ class RedisStore:
         results = await pipe.execute()
         offset = len(results) - (3 if change else 2)
         return int(results[offset]), pico_to_saved(int(results[offset + 1]))
+
+    async def raise_totals(self, requests: int, saved_pico: int) -> tuple[int, Decimal]:
+        """The shared totals, each first raised to at least the given value (one EVALSHA)."""
+        shared_requests, shared_pico = await self._raise_totals(keys=[TOTALS_HASH], args=[requests, saved_pico])
+        return int(shared_requests), pico_to_saved(int(shared_pico))
 
     async def read_all(self) -> SavedState:
         """Every key state in Redis (a background read: SCAN, MGET and HGETALL)."""
