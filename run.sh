@@ -162,6 +162,23 @@ gate() {  # $1: how to fix a failure; then the command
     "$@" || { echo "hpn-router: gate failed: $*" >&2; echo "hpn-router: to fix: $fix" >&2; exit 1; }
 }
 
+ensure_redis() {  # the shared-state tests start a real redis-server; they never skip for a missing one
+    command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "hpn-router: installing redis-server (the shared-state tests start their own; the system service is not started)" >&2
+        # policy-rc.d exit 101: Debian's package scripts do not start the service on install.
+        local made_policy="" ok=0
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server >&2 || { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server >&2; } || ok=$?
+        [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+        [ $ok -eq 0 ] && return 0
+    fi
+    echo "hpn-router: the tests need redis-server and redis-cli: install them (Debian/Ubuntu: sudo apt-get install -y redis-server), then run ./run.sh test again" >&2
+    exit 1
+}
+
 lint() {  # ruff and mypy read their settings from pyproject.toml ([tool.ruff], [tool.mypy])
     local bin="$VENV/bin"
     gate "$bin/ruff check --fix ${LINT_PATHS[*]}, then fix the rest by hand" "$bin/ruff" check "${LINT_PATHS[@]}"
@@ -174,6 +191,7 @@ case "${1:-}" in
         shift
         setup test
         ensure_chromium
+        ensure_redis
         test_clients
         if [ $# -gt 0 ]; then
             exec "$VENV/bin/python" -m pytest "$@"

@@ -52,6 +52,7 @@ from hpn_router.addons.requestlog import RequestLog  # noqa: E402
 from hpn_router.addons.responses import ResponsesTranslation  # noqa: E402
 from hpn_router.addons.responsestore import StoredResponses  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
+from hpn_router.addons.sharedstate import SharedPoolState  # noqa: E402
 from hpn_router.addons.timeouts import Timeouts  # noqa: E402
 from hpn_router.addons.translation import Translation  # noqa: E402
 from hpn_router.addons.viewcap import ViewCap  # noqa: E402
@@ -98,6 +99,7 @@ translation = Translation(  # one addon in the chain, dispatching by the flow's 
 )
 # The key pool from each config; the state file (lock, restore, saves), worker 0's alone.
 pool_keeper = PoolKeeper(state, keeps_state_file=keeps_state_file(worker))
+shared_state = SharedPoolState(state)  # state.redis_url: key states and totals shared with other routers
 key_routing = KeyRouting(state, relay=relay)  # last in `request`: attempts with pool keys, failover, relay
 client_view = ClientView()  # the client's request, shown again once it is answered
 passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrough: public hosts only
@@ -121,6 +123,7 @@ settings = Settings(
         endpoints,
         translation,
         pool_keeper,
+        shared_state,  # after PoolKeeper: merges into the pool it built
         key_routing,
         flash_cache,
         cost,
@@ -153,6 +156,7 @@ addons = [
     translation,
     key_routing,
     pool_keeper,  # its `response` saves the pool's state after requests that went upstream
+    shared_state,  # pushes what a request changed in the pool before its client gets the answer
     CacheStore(flash_cache),  # after translation: stores the OpenAI answer
     cost,
     RequestIds(),  # X-Request-Id on every answer, after the translators rebuilt its headers

@@ -261,3 +261,59 @@ def venv_for_run_sh(tmp: Path) -> Path:
     digest = subprocess.run(["sha1sum", str(REPO / "pyproject.toml")], capture_output=True, text=True, check=True).stdout
     (venv / f".hpn-installed-{digest[:12]}").touch()
     return venv
+
+
+@dataclass
+class RedisServer:
+    """A real redis-server (the Debian package) on a free loopback port, no persistence."""
+
+    proc: subprocess.Popen
+    port: int
+    folder: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self, *args: str) -> str:
+        """One command through redis-cli (the tests' own view of Redis, independent of redis-py)."""
+        done = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10)
+        return done.stdout
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        """Stopped, then started again on the same port (empty: it keeps no data)."""
+        self.stop()
+        self.proc = _spawn_redis(self.port, self.folder)
+
+
+def _spawn_redis(port: int, folder: Path) -> subprocess.Popen:
+    binary = shutil.which("redis-server")
+    if binary is None:  # ./run.sh test installs it (ensure_redis); never skip: the tests must run
+        raise RuntimeError("redis-server is not installed: apt-get install -y redis-server (./run.sh test does it as root)")
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=folder)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as probe:
+                probe.sendall(b"PING\r\n")
+                if probe.recv(16).startswith(b"+PONG"):
+                    return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+def start_redis(tmp: Path) -> RedisServer:
+    folder = tmp / f"redis-{time.monotonic_ns()}"
+    folder.mkdir()
+    port = free_port()
+    return RedisServer(_spawn_redis(port, folder), port, folder)

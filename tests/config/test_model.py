@@ -72,7 +72,7 @@ def test_every_environment_variable_overrides_its_field():
         "HPN_ANTHROPIC_BASE_URL": "http://127.0.0.1:3",
         "HPN_ANTHROPIC_API_KEYS": "sk-ant-keyOne",
         "HPN_WORKERS": "2",
-        "HPN_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "HPN_REDIS_URL": "rediss://:secret@redis.internal:6380/2",
     }
     config = parse_config({}, env)
     declared = [d for d in declared_fields(RouterConfig) if d.setting.env]

@@ -37,3 +37,21 @@ def test_bad_values_name_the_field_and_the_problem(read, message):
     with pytest.raises(ConfigError) as raised:
         read()
     assert str(raised.value) == message
+
+
+def test_a_redis_url_is_redis_or_rediss_with_a_host_and_errors_never_show_its_password():
+    from hpn_router.config.readers import as_redis_url, redacted_redis_url
+
+    assert as_redis_url("rediss://:pw@cache.internal:6380/2", "state.redis_url") == "rediss://:pw@cache.internal:6380/2"
+    assert as_redis_url("", "state.redis_url") is None and as_redis_url(None, "state.redis_url") is None
+    for bad in (
+        "http://:s3cret-pw@host:6379",
+        "redis://:s3cret-pw@host:port/0",
+        "redis://:s3cret-pw@host:6379/99",
+        "redis://:s3cret-pw@/0",
+    ):
+        with pytest.raises(ConfigError, match=r"^state\.redis_url: ") as raised:
+            as_redis_url(bad, "state.redis_url")
+        assert "s3cret" not in str(raised.value)
+    assert redacted_redis_url("redis://user:s3cret@h:1/0") == "redis://***@h:1/0"
+    assert redacted_redis_url("redis://h:1/0") == "redis://h:1/0"

@@ -30,9 +30,13 @@ class Health:
             answer_json(flow, 200, snapshot if full else {k: snapshot[k] for k in ("status", "worker") if k in snapshot})
 
     def snapshot(self) -> dict[str, object]:
+        # Without its Redis a router still serves, from its own pool state: degraded, not down.
+        healthy = self.state.active_keys() and self.state.redis != "down"
+        shared = {} if self.state.redis is None else {"redis": self.state.redis}
         return {
-            "status": "healthy" if self.state.active_keys() else "degraded",
+            "status": "healthy" if healthy else "degraded",
             **({"worker": self.worker} if self.worker is not None else {}),
+            **shared,
             "active_keys": self.state.active_keys(),
             "unanswered_keys": self.state.pool.unanswered_count(self.clock()) if self.state.pool else 0,
             "total_requests": self.state.total_requests,

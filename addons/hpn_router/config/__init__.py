@@ -25,6 +25,7 @@ from hpn_router.config.model import (
     QuotaLimit,
     RouterConfig,
     ServerConfig,
+    StateConfig,
     key_fingerprint,
 )
 from hpn_router.config.readers import ConfigError
@@ -45,6 +46,7 @@ __all__ = [
     "PriceConfig",
     "ChargedPriceConfig",
     "PricingConfig",
+    "StateConfig",
     "QuotaLimit",
     "RouterConfig",
     "ServerConfig",

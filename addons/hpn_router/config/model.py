@@ -399,6 +399,18 @@ class ChargedPriceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    redis_url: str | None = setting(
+        None,
+        simple("redis:// or rediss:// URL", as_redis_url, empty_env_counts=False),
+        "routers pointing at one Redis share the pool's key states and totals; password and db go in the URL",
+        env="HPN_REDIS_URL",
+        secret=True,  # the password is in the URL
+        shown_default="none",
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class PricingConfig:
     as_of: str = setting("2024-01-25", simple("string", as_text), "the date of the prices")
     default: PriceConfig = PriceConfig(Decimal("0.50"), Decimal("1.50"))
@@ -409,17 +421,6 @@ class PricingConfig:
         {},
         map_of(ChargedPriceConfig, "map of price tables"),
         "what each provider charges (`gemini`, `mistral`, ...), replacing the router's dated list prices for that provider",
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class StateConfig:
-    redis_url: str | None = setting(
-        None,
-        optional(simple("redis:// URL", as_redis_url)),
-        "Redis URL shared by every router of one pool",
-        env="HPN_REDIS_URL",
-        secret=True,
     )
 
 
@@ -445,12 +446,12 @@ class RouterConfig:
     cache: CacheConfig = CacheConfig()
     responses: ResponsesConfig = ResponsesConfig()
     pricing: PricingConfig = PricingConfig()
+    state: StateConfig = StateConfig()
     intercept_hosts: tuple[str, ...] = setting(
         DEFAULT_INTERCEPT_HOSTS,
         simple("list of host names", as_host_names, null_is_default=True),
         "hosts the proxy listener decrypts and answers; every other host is tunnelled untouched",
     )
-    state: StateConfig = StateConfig()
     webhooks: tuple[WebhookConfig, ...] = setting(
         (),
         list_of(WebhookConfig, "list of webhooks", read_env=_webhook_from_env),

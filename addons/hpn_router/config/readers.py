@@ -69,16 +69,6 @@ def as_url(value: Any, path: str) -> str:
     return text.rstrip("/")
 
 
-def as_redis_url(value: Any, path: str) -> str:
-    """A Redis (or Valkey) URL; password and database number ride in it."""
-    text = as_str(value, path)
-    parts = urlsplit(text)
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        # The URL may hold a password: the message names the field, never the value.
-        raise ConfigError(f"{path}: expected a redis:// or rediss:// URL with a host")
-    return text
-
-
 def as_decimal(value: Any, path: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ConfigError(f"{path}: expected a number, got {show(value)}")
@@ -89,6 +79,44 @@ def as_decimal(value: Any, path: str) -> Decimal:
     if not number.is_finite() or number < 0:  # NaN first: comparing it raises
         raise ConfigError(f"{path}: expected a non-negative number, got {show(value)}")
     return number
+
+
+def redacted_redis_url(url: str) -> str:
+    """A Redis URL fit for logs and errors: the password (and user) replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if _port_or_none(parts) is not None else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _port_or_none(parts: Any) -> int | None:
+    try:
+        port: int | None = parts.port
+    except ValueError:
+        return None
+    return port
+
+
+def as_redis_url(value: Any, path: str) -> str | None:
+    """`redis://[user:password@]host[:port][/db]` or `rediss://...` (TLS); `""` or null: none.
+    Errors never show the password."""
+    if value is None or value == "":
+        return None
+    text = as_str(value, path).strip()
+    shown = show(redacted_redis_url(text))
+    parts = urlsplit(text)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise ConfigError(f"{path}: expected a redis:// or rediss:// URL with a host, got {shown}")
+    try:
+        parts.port  # noqa: B018  (raises ValueError for a port that is no number from 0 to 65535)
+    except ValueError:
+        raise ConfigError(f"{path}: the port is not a number from 0 to 65535, in {shown}") from None
+    db = parts.path.strip("/")
+    if db and not (db.isdigit() and int(db) <= 15):
+        raise ConfigError(f"{path}: the database after the host is a number from 0 to 15, got {shown}")
+    return text
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

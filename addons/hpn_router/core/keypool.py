@@ -27,6 +27,10 @@ Rules (each transition takes the time as an argument; nothing here sleeps or rea
    state is filed under the key's digest, and a key without a project is its own project
    under that digest too. State of keys or projects that are gone is dropped; a snapshot of
    any unexpected shape is refused whole (SnapshotError), so the pool starts fresh.
+8. Routers sharing a Redis (core/sharedstate.py) exchange changes of that same saved state:
+   `adopt` takes another router's disables, re-enables and cooldowns for this pool's keys and
+   projects only; `revision` counts the changes, so a request that changed nothing costs no
+   comparison.
 
 The pool runs on one asyncio loop and never awaits, so every method is atomic with respect
 to concurrent requests; no lock is needed.
@@ -42,8 +46,9 @@ from typing import Any
 
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import DISABLES_KEY, Outcome, Verdict, next_pacific_midnight
-from hpn_router.core.poolsnapshot import Slot, parse_snapshot
+from hpn_router.core.poolsnapshot import SavedState, Slot, parse_snapshot
 from hpn_router.core.quota import Limits, Usage, headroom, next_admission, pacific_day
+from hpn_router.core.sharedstate import PoolDelta
 
 BREAKER_FIRST_SECONDS = 5.0
 BREAKER_MAX_SECONDS = 60.0
@@ -108,6 +113,7 @@ class KeyPool:
         self._cooldowns: dict[Slot, Cooldown] = {}
         self._usage: dict[Slot, Usage] = {}
         self._breakers: dict[int, Breaker] = {}
+        self.revision = 0  # counts changes of what snapshot() saves: a cheap "anything new?" check
         self._groups: dict[int, str] = {}  # learned quota groups of keys without a configured project
 
     def group(self, index: int) -> str:
@@ -216,6 +222,7 @@ class KeyPool:
         self._breakers.pop(index, None)  # the key answered: its connection is fine
         if outcome.verdict in DISABLES_KEY:
             self._disabled[index] = outcome.reason
+            self.revision += 1
             return
         if outcome.quota_limit is not None:
             self._learn(index, model, outcome)
@@ -232,6 +239,39 @@ class KeyPool:
         project = self.group(index)
         for slot in [s for s in self._cooldowns if s[0] == project]:
             del self._cooldowns[slot]
+        self.revision += 1
+
+    def adopt(self, change: PoolDelta, now: float) -> None:
+        """Take another router's changes (shared state): its disables and re-enables of the
+        keys this pool has, its cooldowns (the later deadline wins) and lifted cooldowns of
+        this pool's projects. Keys and projects this pool does not have are ignored."""
+        by_fingerprint = {k.fingerprint: i for i, k in enumerate(self.keys) if k.enabled}
+        for fingerprint in change.enabled:
+            if (index := by_fingerprint.get(fingerprint)) is not None:
+                self._disabled.pop(index, None)
+                self._breakers.pop(index, None)
+        for fingerprint, reason in change.disabled.items():
+            if (index := by_fingerprint.get(fingerprint)) is not None:
+                self._disabled[index] = reason
+        for slot in change.lifted:
+            self._cooldowns.pop(slot, None)
+        projects = {self.group(i) for i in range(len(self.keys))}  # learned organizations too
+        for slot, (until, daily, reason) in change.cooled.items():
+            if slot[0] in projects and until > now:
+                self._cool_slot(slot, Cooldown(until, daily, reason))
+        self.revision += 1
+
+    def shared_scope(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The digests of the keys this pool may speak for (enabled in config) and its projects."""
+        return frozenset(k.fingerprint for k in self.keys if k.enabled), frozenset(self.group(i) for i in range(len(self.keys)))
+
+    def saved_state(self, now: float) -> SavedState:
+        """What snapshot() saves, as the typed SavedState (shared state compares these)."""
+        return SavedState(
+            {self.keys[i].fingerprint: reason for i, reason in self._disabled.items() if self.keys[i].enabled},
+            {slot: (c.until, c.daily, c.reason) for slot, c in self._cooldowns.items() if c.until > now},
+            {},
+        )
 
     def exhaustion(self, now: float, model: str, provider: str | None = None) -> Exhaustion:
         recoveries: list[tuple[float, bool]] = []
@@ -304,7 +344,7 @@ class KeyPool:
             index = by_fingerprint.get(fingerprint)
             if index is not None and self.keys[index].enabled:
                 self._disabled[index] = reason
-        projects = {k.project_id for k in self.keys}
+        projects = {self.group(i) for i in range(len(self.keys))}  # learned organizations too
         for slot, (until, daily, reason) in saved.cooldowns.items():
             # A learned group's cooldown stays: its keys rejoin it with their next answer.
             if (slot[0] in projects or _LEARNED_GROUP in slot[0]) and until > now:
@@ -355,6 +395,7 @@ class KeyPool:
         current = self._cooldowns.get(slot)
         if current is None or cooldown.until > current.until:
             self._cooldowns[slot] = cooldown
+            self.revision += 1
 
     def _cooldown(self, index: int, now: float, model: str) -> Cooldown | None:
         slot = self._slot(index, model)

@@ -15,6 +15,7 @@ class RouterState:
     total_requests: int = 0  # client requests answered (never upstream attempts)
     savings: SavingsLedger = field(default_factory=SavingsLedger)  # exact, in USD
     charges: SavingsLedger = field(default_factory=SavingsLedger)  # what the providers charged, exact, in USD
+    redis: str | None = None  # shared state (state.redis_url): "up", "down"; None without Redis
 
     @property
     def total_saved(self) -> Decimal:

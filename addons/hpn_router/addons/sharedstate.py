@@ -1,0 +1,213 @@
+"""SharedPoolState: routers pointing at one Redis (`state.redis_url`) are one pool for key states
+(cooldowns, per-day parking, disabled keys and why, operator re-enables) and totals.
+
+Requests never wait on Redis: the in-memory pool stays what KeyRouting reads, so a request makes
+no Redis round trip before its upstream call. What changed is pushed from the `response` hook of
+the request that changed it (one MULTI/EXEC with a PUBLISH), before that client gets its answer;
+the other routers get the message over pub/sub and adopt it at once, well within 100 ms.
+Pub/sub loses messages while a router is disconnected, so every router also reads the whole state
+back once a second (REFRESH_SECONDS) and pushes its totals then.
+
+Redis down or slow (short socket timeouts): requests are served from the local pool, `/health`
+says `"redis": "down"` and `degraded`, one warning is logged per outage. When Redis answers
+again, local and shared state are merged (core/sharedstate.py `union`) and the listener resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from loguru import logger
+from mitmproxy import http
+
+from hpn_router.config import RouterConfig
+from hpn_router.config.readers import redacted_redis_url
+from hpn_router.core.sharedstate import EMPTY, PoolDelta, apply, delta, rebase, restrict, saved_to_pico, union
+from hpn_router.core.state import RouterState
+from hpn_router.edge.sharedstate import RedisStore, StoreError
+
+REFRESH_SECONDS = 1.0  # full read-back and totals push; also how often a down Redis is retried
+
+
+class SharedPoolState:
+    def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.clock = clock
+        self.url: str | None = None
+        self.store: RedisStore | None = None
+        self.baseline = EMPTY  # the key states this router and Redis last agreed on
+        self.epoch: str | None = None  # the data set's identity while connected; None while down
+        self.known_epoch: str | None = None  # the last one seen: a plain outage keeps it
+        self.synced_requests = 0  # the local totals as of the last push (Redis' sum then)
+        self.synced_saved = Decimal(0)
+        self._seen: tuple[int, int] = (0, -1)  # (id(pool), revision) last pushed
+        self._lock: asyncio.Lock | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._outage_logged = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def apply(self, config: RouterConfig) -> None:
+        url = config.state.redis_url
+        if url == self.url:
+            return
+        self._stop()
+        self.url = url
+        self.state.redis = None if url is None else "down"  # until the first sync succeeds
+        with contextlib.suppress(RuntimeError):  # no loop yet at start-up: running() starts it
+            asyncio.get_running_loop()
+            self._start()
+
+    def running(self) -> None:
+        if self.url is not None and self._loop_task is None:
+            self._start()
+
+    async def done(self) -> None:
+        if self.store is not None and self.state.redis == "up":
+            with contextlib.suppress(*StoreError):
+                await asyncio.wait_for(self.push_changes(), 2.0)  # the last requests' totals
+        self._stop()
+
+    def _start(self) -> None:
+        assert self.url is not None
+        self.store = RedisStore(self.url)
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._loop_task = asyncio.create_task(self._run(self.store))
+        logger.info("Sharing pool state through Redis", redis=redacted_redis_url(self.url))
+
+    def _stop(self) -> None:
+        for task in (self._loop_task, self._listener):
+            if task is not None:
+                task.cancel()
+        if self.store is not None:
+            with contextlib.suppress(RuntimeError):  # no loop: nothing was ever connected
+                asyncio.get_running_loop().create_task(self.store.close())
+        self._loop_task = self._listener = None
+        self.store = None
+        self.epoch = None
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        """Push what this request changed (a 429, a disabled key, a re-enable) before its client
+        gets the answer, so the other routers know by the time anyone can react to it."""
+        pool = self.state.pool
+        if pool is None or self.state.redis != "up" or (id(pool), pool.revision) == self._seen:
+            return
+        try:
+            await self.push_changes()
+        except StoreError as e:
+            self._down(e)
+
+    # -- sync -------------------------------------------------------------------------------
+
+    async def push_changes(self) -> None:
+        """Push the pool's changes since the baseline and the totals counted since the last push."""
+        store, pool, lock = self.store, self.state.pool, self._lock
+        if store is None or pool is None or lock is None:
+            return
+        async with lock:
+            now = self.clock()
+            seen = (id(pool), pool.revision)
+            change = delta(restrict(self.baseline, *pool.shared_scope()), pool.saved_state(now), now)
+            requests = self.state.total_requests - self.synced_requests
+            saved_pico = saved_to_pico(self.state.total_saved - self.synced_saved)
+            saved = Decimal(saved_pico) / Decimal("1e12")
+            shared_requests, shared_saved = await store.push(change, requests, saved_pico)
+            self.baseline = apply(self.baseline, change, self.clock())
+            self.state.total_requests = rebase(self.state.total_requests, self.synced_requests, requests, shared_requests)
+            self.state.total_saved = rebase(self.state.total_saved, self.synced_saved, saved, shared_saved)
+            self.synced_requests, self.synced_saved = shared_requests, shared_saved
+            self._seen = seen
+
+    async def _run(self, store: RedisStore) -> None:
+        while True:
+            try:
+                if self.epoch is None or await store.epoch() != self.epoch:
+                    await self._merge(store)  # first contact, back after an outage, or Redis lost its data
+                await self.push_changes()
+                await self._take_remote(store)
+            except StoreError as e:
+                self._down(e)
+            except Exception:  # a bug here must not end the sync for good
+                logger.exception("Shared state sync failed")
+            assert self._wake is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), REFRESH_SECONDS)
+            self._wake.clear()
+
+    async def _merge(self, store: RedisStore) -> None:
+        """Nobody knows what the other side missed: both keep the union (later deadlines, every
+        disable); this router pushes what Redis lacks and adopts what it lacks itself."""
+        epoch = await store.epoch()
+        if epoch != self.known_epoch:
+            await self._adopt_totals(store)  # this router's first contact, or Redis lost its data
+        self.known_epoch = epoch
+        remote = await store.read_all()
+        pool = self.state.pool
+        if pool is not None:
+            now = self.clock()
+            local = pool.saved_state(now)
+            merged = union(local, remote, now)
+            pool.adopt(delta(local, merged, now), now)
+            self.baseline = remote  # so push_changes sends what Redis lacks
+            await self.push_changes()
+        self.epoch = epoch
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen(store))
+        if self.state.redis != "up":
+            logger.bind(event="redis_up").info("Redis reachable; pool state shared", redis=redacted_redis_url(self.url or ""))
+        self.state.redis = "up"
+        self._outage_logged = False
+
+    async def _adopt_totals(self, store: RedisStore) -> None:
+        """Totals nobody can tell apart (restored from a state file, or kept by every router
+        while Redis lost them): each is raised to the largest known, never added again."""
+        assert self._lock is not None
+        async with self._lock:
+            requests, saved = self.state.total_requests, self.state.total_saved
+            shared_requests, shared_saved = await store.raise_totals(requests, saved_to_pico(saved))
+            self.state.total_requests = rebase(self.state.total_requests, requests, 0, shared_requests)
+            self.state.total_saved = rebase(self.state.total_saved, saved, Decimal(0), shared_saved)
+            self.synced_requests, self.synced_saved = shared_requests, shared_saved
+
+    async def _take_remote(self, store: RedisStore) -> None:
+        """The backstop for lost messages: adopt what changed in Redis since the baseline."""
+        remote = await store.read_all()
+        self._adopt(delta(self.baseline, remote, self.clock()))
+
+    async def _listen(self, store: RedisStore) -> None:
+        try:
+            await store.listen(self._adopt)
+        except StoreError as e:
+            self._down(e)
+
+    def _adopt(self, change: PoolDelta) -> None:
+        pool = self.state.pool
+        if not change or pool is None:
+            return
+        now = self.clock()
+        pool.adopt(change, now)
+        self.baseline = apply(self.baseline, change, now)
+
+    def _down(self, error: BaseException) -> None:
+        """Once per outage: a warning, /health degraded; the loop retries every REFRESH_SECONDS."""
+        if not self._outage_logged:
+            self._outage_logged = True
+            logger.bind(event="redis_down").warning(
+                "Redis unreachable; serving from this router's own pool state until it is back",
+                redis=redacted_redis_url(self.url or ""),
+                error=type(error).__name__,
+            )
+        self.state.redis = "down"
+        self.epoch = None
+        if self._listener is not None:
+            self._listener.cancel()
+            self._listener = None

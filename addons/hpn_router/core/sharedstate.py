@@ -1,0 +1,169 @@
+"""Shared pool state (Redis), the pure part: what one router writes, what it takes from the
+others, and how totals counted on several routers add up. The Redis I/O is edge/sharedstate.py.
+
+The in-memory pool (core/keypool.py) stays the only thing a request reads: no Redis round trip
+stands before an upstream call. Routers exchange *changes* of the pool's saved state
+(KeyPool.snapshot, parsed into SavedState: keys by the digest of their value, projects by name
+or, for a key without one, by that digest too):
+
+- `delta(before, after, now)`: what changed between two states. A cooldown that disappeared
+  before its deadline was lifted (an operator re-enabled the key); one that ran out is no news.
+- Routers agree on a *baseline*: the state last pushed to or taken from Redis. A router pushes
+  `delta(baseline, local)`, and takes `delta(baseline, remote)` from Redis, so a change is never
+  undone by a router that simply has not seen it yet.
+- After an outage (or when Redis lost its data) nobody knows what the others missed, so both
+  sides merge by union (`union`): a cooldown keeps the later deadline, a disable wins. An
+  operator's re-enable made during the outage is then lost; re-enable again.
+
+Totals (requests answered, USD saved) are counters each router increments by what it counted
+since its last push (`rebase`), so /health shows the same sum on every router.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from hpn_router.core.poolsnapshot import SavedState, Slot
+
+PREFIX = "hpn:v1:"
+CHANNEL = PREFIX + "events"  # pub/sub: one message per pushed delta
+DISABLED_HASH = PREFIX + "disabled"  # key digest -> reason
+TOTALS_HASH = PREFIX + "totals"  # requests, saved_pico
+EPOCH_KEY = PREFIX + "epoch"  # set once per Redis data set: a new value means Redis lost its data
+COOLDOWN_PREFIX = PREFIX + "cd:"
+PICO = Decimal("1e12")  # saved USD is kept in Redis as an integer of 10^-12 USD (HINCRBY is exact)
+
+N = TypeVar("N", int, Decimal)
+Cooldown = tuple[float, bool, str]  # (until, daily, reason), as SavedState holds it
+
+
+@dataclass(frozen=True, slots=True)
+class PoolDelta:
+    disabled: dict[str, str] = field(default_factory=dict)  # key digest -> reason (new or changed)
+    enabled: frozenset[str] = frozenset()  # key digests no longer disabled
+    cooled: dict[Slot, Cooldown] = field(default_factory=dict)  # new or later deadlines
+    lifted: frozenset[Slot] = frozenset()  # cooldowns ended before their deadline
+
+    def __bool__(self) -> bool:
+        return bool(self.disabled or self.enabled or self.cooled or self.lifted)
+
+
+EMPTY = SavedState({}, {}, {})
+
+
+def cooldown_key(slot: Slot) -> str:
+    """The Redis key of a (project, model) cooldown: a digest, so any project or model name
+    makes a well-formed key."""
+    return COOLDOWN_PREFIX + hashlib.sha256(f"{slot[0]}\0{slot[1]}".encode()).hexdigest()[:32]
+
+
+def live(state: SavedState, now: float) -> SavedState:
+    """The state without its expired cooldowns (and without day counts, not shared yet)."""
+    return SavedState(dict(state.disabled), {s: c for s, c in state.cooldowns.items() if c[0] > now}, {})
+
+
+def delta(before: SavedState, after: SavedState, now: float) -> PoolDelta:
+    before, after = live(before, now), live(after, now)
+    return PoolDelta(
+        disabled={k: r for k, r in after.disabled.items() if before.disabled.get(k) != r},
+        enabled=frozenset(before.disabled.keys() - after.disabled.keys()),
+        cooled={s: c for s, c in after.cooldowns.items() if s not in before.cooldowns or c[0] > before.cooldowns[s][0]},
+        lifted=frozenset(before.cooldowns.keys() - after.cooldowns.keys()),
+    )
+
+
+def apply(state: SavedState, change: PoolDelta, now: float) -> SavedState:
+    """`state` with `change` applied (what a router's baseline becomes once it agrees)."""
+    state = live(state, now)
+    disabled = {k: r for k, r in state.disabled.items() if k not in change.enabled} | change.disabled
+    cooldowns = {s: c for s, c in state.cooldowns.items() if s not in change.lifted}
+    for slot, cooldown in change.cooled.items():
+        if slot not in cooldowns or cooldown[0] > cooldowns[slot][0]:
+            cooldowns[slot] = cooldown
+    return live(SavedState(disabled, cooldowns, {}), now)
+
+
+def restrict(state: SavedState, fingerprints: frozenset[str], projects: frozenset[str]) -> SavedState:
+    """Only what concerns these keys and projects: a router never speaks for a key it does not
+    have (a key removed from its config, or disabled there, is not "re-enabled" by it)."""
+    return SavedState(
+        {k: r for k, r in state.disabled.items() if k in fingerprints},
+        {s: c for s, c in state.cooldowns.items() if s[0] in projects},
+        {},
+    )
+
+
+def union(a: SavedState, b: SavedState, now: float) -> SavedState:
+    """Both states at once: every disable (a's reason first), every cooldown at its later deadline."""
+    merged = apply(b, PoolDelta(cooled=dict(live(a, now).cooldowns)), now)
+    return SavedState(b.disabled | a.disabled, merged.cooldowns, {})
+
+
+# -- wire format: pub/sub messages and cooldown values -----------------------------------------
+
+
+def encode_cooldown(slot: Slot, cooldown: Cooldown) -> str:
+    until, daily, reason = cooldown
+    return json.dumps({"project": slot[0], "model": slot[1], "until": until, "daily": daily, "reason": reason})
+
+
+def decode_cooldown(text: str | bytes) -> tuple[Slot, Cooldown] | None:
+    """A cooldown value read from Redis; None for anything else (another program's key)."""
+    try:
+        data = json.loads(text)
+        slot = (data["project"], data["model"])
+        cooldown = (float(data["until"]), data["daily"], data["reason"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not all(isinstance(x, str) for x in (*slot, cooldown[2])) or not isinstance(cooldown[1], bool) or not math.isfinite(cooldown[0]):
+        return None
+    return slot, cooldown
+
+
+def encode_delta(change: PoolDelta, sender: str) -> str:
+    return json.dumps(
+        {
+            "sender": sender,
+            "disabled": change.disabled,
+            "enabled": sorted(change.enabled),
+            "cooled": [json.loads(encode_cooldown(s, c)) for s, c in change.cooled.items()],
+            "lifted": [list(s) for s in sorted(change.lifted)],
+        }
+    )
+
+
+def decode_delta(text: str | bytes) -> tuple[str, PoolDelta] | None:
+    """(sender, delta) of a pub/sub message; None when it is not one this version writes."""
+    try:
+        data: Any = json.loads(text)
+        disabled = {str(k): str(v) for k, v in data["disabled"].items()}
+        enabled = frozenset(str(k) for k in data["enabled"])
+        cooled = dict(c for c in (decode_cooldown(json.dumps(item)) for item in data["cooled"]) if c is not None)
+        lifted = frozenset((str(p), str(m)) for p, m in data["lifted"])
+        sender = str(data["sender"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return sender, PoolDelta(disabled, enabled, cooled, lifted)
+
+
+# -- totals ---------------------------------------------------------------------------------
+
+
+def saved_to_pico(amount: Decimal) -> int:
+    """Whole pico-USD of `amount` (rounded down: the rest stays pending for the next push)."""
+    return int((amount * PICO).to_integral_value(rounding="ROUND_FLOOR"))
+
+
+def pico_to_saved(pico: int) -> Decimal:
+    return Decimal(pico) / PICO
+
+
+def rebase(local_now: N, synced: N, pushed: N, shared: N) -> N:
+    """The local total once Redis answered `shared` after adding `pushed`: the shared sum plus
+    what was counted here meanwhile and not pushed yet (`local_now - synced - pushed`)."""
+    return shared + (local_now - synced - pushed)

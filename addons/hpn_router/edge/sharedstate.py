@@ -1,0 +1,159 @@
+"""Shared pool state, the Redis I/O: writes a pool delta and the totals in one transaction,
+reads everything back, and listens to the other routers' deltas (core/sharedstate.py decides
+what to write and how to merge; this module only talks to Redis).
+
+Every command has short socket timeouts and no retries of its own: a Redis that is down or slow
+costs the background sync one failed call, never a request (requests read the in-memory pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from hpn_router.core.poolsnapshot import SavedState, Slot
+from hpn_router.core.sharedstate import (
+    CHANNEL,
+    COOLDOWN_PREFIX,
+    DISABLED_HASH,
+    EPOCH_KEY,
+    TOTALS_HASH,
+    PoolDelta,
+    cooldown_key,
+    decode_cooldown,
+    decode_delta,
+    encode_cooldown,
+    encode_delta,
+    pico_to_saved,
+)
+
+SOCKET_TIMEOUT_SECONDS = 0.5  # a Redis slower than this is treated as down (requests never wait on it)
+MAX_CONNECTIONS = 8  # the background sync and the listener: a few connections are plenty
+
+# Keeps the later of two deadlines (two routers cooling one project at once) and lets Redis
+# expire the key at that deadline (PXAT). KEYS[1] cooldown key; ARGV: until (ms), value.
+COOL_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, data = pcall(cjson.decode, current)
+  if ok and type(data) == 'table' and tonumber(data['until']) and tonumber(data['until']) * 1000 >= tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[1])
+return 1
+"""
+
+# Raises each total to at least the given value (Redis lost its data, or a router starts with
+# totals restored from its state file): routers then agree on the largest total anyone knew,
+# instead of adding up copies of one sum. KEYS[1] totals hash; ARGV: requests, saved_pico.
+RAISE_TOTALS_SCRIPT = """
+local fields = {'requests', 'saved_pico'}
+local result = {}
+for i, name in ipairs(fields) do
+  local current = tonumber(redis.call('HGET', KEYS[1], name) or '0')
+  local given = tonumber(ARGV[i])
+  if given > current then
+    redis.call('HSET', KEYS[1], name, ARGV[i])
+    current = given
+  end
+  result[i] = tostring(current)
+end
+return result
+"""
+
+StoreError = (RedisError, OSError, asyncio.TimeoutError)  # what a down or slow Redis raises
+
+
+class RedisStore:
+    def __init__(self, url: str) -> None:
+        self.sender = secrets.token_hex(8)  # this router, so it can skip its own messages
+        self._redis: Any = aioredis.Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            max_connections=MAX_CONNECTIONS,
+            # One immediate retry: a pooled connection that Redis closed (it restarted) reconnects
+            # instead of failing; anything longer waits for the next sync, a second later.
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=0,
+        )
+        self._cool = self._redis.register_script(COOL_SCRIPT)
+        self._raise_totals = self._redis.register_script(RAISE_TOTALS_SCRIPT)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def epoch(self) -> str:
+        """The data set's identity: set once (NX) by the first router; another value later means
+        Redis restarted without its data."""
+        value = await self._redis.get(EPOCH_KEY)  # one round trip once the data set has one
+        if value is None:
+            await self._redis.set(EPOCH_KEY, secrets.token_hex(8), nx=True)
+            value = await self._redis.get(EPOCH_KEY)
+        return _text(value)
+
+    async def push(self, change: PoolDelta, requests: int, saved_pico: int) -> tuple[int, Decimal]:
+        """One MULTI/EXEC: the delta, the totals' increments and the message to the other
+        routers. Returns the shared totals after the increments."""
+        pipe = self._redis.pipeline(transaction=True)
+        for slot, cooldown in change.cooled.items():
+            await self._cool(keys=[cooldown_key(slot)], args=[int(cooldown[0] * 1000), encode_cooldown(slot, cooldown)], client=pipe)
+        for slot in change.lifted:
+            pipe.delete(cooldown_key(slot))
+        if change.disabled:
+            pipe.hset(DISABLED_HASH, mapping=change.disabled)
+        if change.enabled:
+            pipe.hdel(DISABLED_HASH, *change.enabled)
+        pipe.hincrby(TOTALS_HASH, "requests", requests)
+        pipe.hincrby(TOTALS_HASH, "saved_pico", saved_pico)
+        if change:
+            pipe.publish(CHANNEL, encode_delta(change, self.sender))
+        results = await pipe.execute()
+        offset = len(results) - (3 if change else 2)
+        return int(results[offset]), pico_to_saved(int(results[offset + 1]))
+
+    async def raise_totals(self, requests: int, saved_pico: int) -> tuple[int, Decimal]:
+        """The shared totals, each first raised to at least the given value (one EVALSHA)."""
+        shared_requests, shared_pico = await self._raise_totals(keys=[TOTALS_HASH], args=[requests, saved_pico])
+        return int(shared_requests), pico_to_saved(int(shared_pico))
+
+    async def read_all(self) -> SavedState:
+        """Every key state in Redis (a background read: SCAN, MGET and HGETALL)."""
+        names = [name async for name in self._redis.scan_iter(match=COOLDOWN_PREFIX + "*", count=500)]
+        cooldowns: dict[Slot, tuple[float, bool, str]] = {}
+        for value in await self._redis.mget(names) if names else []:
+            if value is not None and (decoded := decode_cooldown(value)) is not None:
+                cooldowns[decoded[0]] = decoded[1]
+        raw = await self._redis.hgetall(DISABLED_HASH)
+        disabled = {_text(k): _text(v) for k, v in raw.items()}
+        return SavedState(disabled, cooldowns, {})
+
+    async def listen(self, on_delta: Callable[[PoolDelta], None]) -> None:
+        """Calls on_delta for each other router's delta until the connection fails (raises)."""
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(CHANNEL)
+            while True:
+                # No socket timeout here: an idle channel is normal; a dead Redis closes the socket.
+                message = await pubsub.get_message(timeout=1.0)
+                if message is None:
+                    await pubsub.ping()  # notices a Redis that went away while the channel was idle
+                    continue
+                decoded = decode_delta(message["data"])
+                if decoded is not None and decoded[0] != self.sender:
+                    on_delta(decoded[1])
+        finally:
+            await pubsub.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,145 @@
+"""Shared pool state, the pure rules: deltas between states, merging after an outage, the wire
+format of messages and cooldowns, and totals counted on several routers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hpn_router.config import KeyConfig
+from hpn_router.core.keypool import KeyPool
+from hpn_router.core.poolsnapshot import SavedState
+from hpn_router.core.sharedstate import (
+    EMPTY,
+    PoolDelta,
+    apply,
+    cooldown_key,
+    decode_cooldown,
+    decode_delta,
+    delta,
+    encode_cooldown,
+    encode_delta,
+    pico_to_saved,
+    rebase,
+    restrict,
+    saved_to_pico,
+    union,
+)
+
+NOW = 1_000_000.0
+SLOT = ("proj-a", "gemini-flash-latest")
+
+
+def state(disabled: dict[str, str] | None = None, cooldowns: dict | None = None) -> SavedState:
+    return SavedState(disabled or {}, cooldowns or {}, {})
+
+
+def test_delta_names_new_disables_and_cooldowns_and_what_was_lifted_before_its_deadline():
+    before = state({"k1": "401"}, {SLOT: (NOW + 30, False, "429"), ("p", "m"): (NOW - 1, False, "old")})
+    after = state({"k2": "403"}, {("proj-b", "m"): (NOW + 60, True, "429 day")})
+    change = delta(before, after, NOW)
+    assert change.disabled == {"k2": "403"}
+    assert change.enabled == {"k1"}
+    assert change.cooled == {("proj-b", "m"): (NOW + 60, True, "429 day")}
+    assert change.lifted == {SLOT}  # ("p", "m") ran out by itself: no news
+
+
+def test_a_later_deadline_is_news_an_earlier_one_is_not():
+    before = state(cooldowns={SLOT: (NOW + 30, False, "429")})
+    assert delta(before, state(cooldowns={SLOT: (NOW + 90, False, "429")}), NOW).cooled == {SLOT: (NOW + 90, False, "429")}
+    assert not delta(before, state(cooldowns={SLOT: (NOW + 10, False, "429")}), NOW).cooled
+
+
+def test_no_change_is_an_empty_delta():
+    same = state({"k1": "401"}, {SLOT: (NOW + 30, False, "429")})
+    assert not delta(same, same, NOW)
+    assert delta(EMPTY, same, NOW)
+
+
+def test_apply_makes_the_baseline_agree_with_the_other_side():
+    before = state({"k1": "401"}, {SLOT: (NOW + 30, False, "429")})
+    after = state({"k2": "403"}, {("proj-b", "m"): (NOW + 60, True, "day")})
+    assert apply(before, delta(before, after, NOW), NOW) == after
+
+
+def test_union_keeps_every_disable_and_the_later_deadline():
+    a = state({"k1": "401"}, {SLOT: (NOW + 30, False, "a")})
+    b = state({"k2": "403"}, {SLOT: (NOW + 90, False, "b"), ("p", "m"): (NOW + 5, True, "day")})
+    merged = union(a, b, NOW)
+    assert merged.disabled == {"k1": "401", "k2": "403"}
+    assert merged.cooldowns == {SLOT: (NOW + 90, False, "b"), ("p", "m"): (NOW + 5, True, "day")}
+    # Nothing either side has is lifted or enabled by the merge.
+    assert not delta(a, merged, NOW).enabled and not delta(a, merged, NOW).lifted
+
+
+def test_messages_and_cooldowns_round_trip_and_anything_else_is_refused():
+    change = PoolDelta({"k2": "403"}, frozenset({"k1"}), {SLOT: (NOW + 30, True, "429 day")}, frozenset({("p", "m")}))
+    assert decode_delta(encode_delta(change, "router-a")) == ("router-a", change)
+    assert decode_cooldown(encode_cooldown(SLOT, (NOW, False, "r"))) == (SLOT, (NOW, False, "r"))
+    for junk in (b"", b"[]", b'{"sender": 1}', b'{"project": "p", "model": "m", "until": "nan", "daily": false, "reason": "r"}'):
+        assert decode_delta(junk) is None
+        assert decode_cooldown(junk) is None
+
+
+def test_cooldown_keys_are_digests_whatever_the_names():
+    key = cooldown_key(("proj with spaces:and colons", "models/x"))
+    assert key.startswith("hpn:v1:cd:") and " " not in key and key.count(":") == 3
+    assert cooldown_key(("a", "b:c")) != cooldown_key(("a:b", "c"))
+
+
+def test_totals_rebase_keeps_what_was_counted_while_the_push_was_on_its_way():
+    # Synced at 10; 3 counted and pushed; 2 more counted meanwhile; Redis says 20 (others counted 7).
+    assert rebase(15, 10, 3, 20) == 22
+    assert rebase(Decimal("1.5"), Decimal("1"), Decimal("0.5"), Decimal("4")) == Decimal("4")
+
+
+def test_saved_usd_goes_to_redis_as_whole_pico_dollars_the_rest_stays_pending():
+    amount = Decimal("0.0000000375000001")  # 37500.0001 pico-USD
+    pico = saved_to_pico(amount)
+    assert pico == 37500
+    assert amount - pico_to_saved(pico) == Decimal("1E-16")
+
+
+def keys() -> list[KeyConfig]:
+    return [KeyConfig(name="key_1", key="AIza-one", project="proj-a"), KeyConfig(name="key_2", key="AIza-two")]
+
+
+def test_a_pool_adopts_another_routers_changes_for_its_own_keys_and_projects_only():
+    pool = KeyPool(keys(), cooldown_seconds=60)
+    one, two = pool.keys
+    before = pool.revision
+    pool.adopt(
+        PoolDelta(
+            disabled={two.fingerprint: "401 API key invalid", "unknown-digest": "401"},
+            cooled={SLOT: (NOW + 30, False, "429"), ("proj-elsewhere", "m"): (NOW + 30, False, "429")},
+        ),
+        NOW,
+    )
+    assert pool.revision > before
+    assert pool.disabled_reason(1) == "401 API key invalid"
+    assert pool.cooldown_of(0, NOW, SLOT[1]) is not None
+    assert pool.saved_state(NOW) == state({two.fingerprint: "401 API key invalid"}, {SLOT: (NOW + 30, False, "429")})
+    pool.adopt(PoolDelta(enabled=frozenset({two.fingerprint}), lifted=frozenset({SLOT})), NOW)
+    assert pool.disabled_reason(1) is None
+    assert pool.pick(NOW, SLOT[1]) is not None and pool.cooldown_of(0, NOW, SLOT[1]) is None
+    assert one.fingerprint not in pool.saved_state(NOW).disabled
+
+
+def test_a_key_disabled_in_config_is_not_enabled_by_another_router():
+    pool = KeyPool([KeyConfig(name="key_1", key="AIza-one", enabled=False)], cooldown_seconds=60)
+    pool.adopt(PoolDelta(enabled=frozenset({pool.keys[0].fingerprint})), NOW)
+    assert pool.disabled_reason(0) == "disabled in config"
+
+
+def test_a_router_never_speaks_for_keys_or_projects_it_does_not_have():
+    baseline = state({"gone-key": "401", "kept": "401"}, {("gone-proj", "m"): (NOW + 30, False, "429"), SLOT: (NOW + 30, False, "429")})
+    scoped = restrict(baseline, frozenset({"kept"}), frozenset({SLOT[0]}))
+    assert scoped == state({"kept": "401"}, {SLOT: (NOW + 30, False, "429")})
+    # A pool without "gone-key" and "gone-proj" pushes no re-enable nor lifted cooldown for them.
+    assert not delta(scoped, scoped, NOW)
+
+
+def test_a_pool_speaks_for_its_enabled_keys_and_its_projects():
+    pool = KeyPool([*keys(), KeyConfig(name="off", key="AIza-off", enabled=False)], cooldown_seconds=60)
+    fingerprints, projects = pool.shared_scope()
+    assert fingerprints == {pool.keys[0].fingerprint, pool.keys[1].fingerprint}
+    assert projects == {"proj-a", pool.keys[1].project_id, pool.keys[2].project_id}

@@ -1,0 +1,92 @@
+"""RedisStore against a real redis-server: one transaction per push, the later deadline wins,
+cooldowns expire with their deadline, the other routers hear each delta, and a dead Redis
+raises what the sync treats as "down" quickly."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from hpn_router.core.sharedstate import PoolDelta, cooldown_key
+from hpn_router.edge.sharedstate import RedisStore, StoreError
+from procs import RedisServer, start_redis
+
+SLOT = ("proj-a", "gemini-flash-latest")
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis(redis_server: RedisServer) -> RedisServer:
+    redis_server.command("FLUSHALL")
+    return redis_server
+
+
+async def test_a_push_is_one_transaction_with_the_totals_and_a_message(redis):
+    store = RedisStore(redis.url)
+    redis.command("CONFIG", "RESETSTAT")
+    until = time.time() + 30
+    change = PoolDelta(disabled={"digest-1": "401"}, cooled={SLOT: (until, False, "429")})
+    assert await store.push(change, 3, 1500) == (3, Decimal("1.5E-9"))
+    assert await store.push(PoolDelta(), 2, 0) == (5, Decimal("1.5E-9"))
+    stats = redis.command("INFO", "commandstats")
+    assert "cmdstat_multi:calls=2" in stats and "cmdstat_exec:calls=2" in stats
+    assert "cmdstat_publish:calls=1" in stats  # only a real change is announced
+    state = await store.read_all()
+    assert state.disabled == {"digest-1": "401"}
+    assert state.cooldowns == {SLOT: (until, False, "429")}
+    await store.close()
+
+
+async def test_the_later_deadline_wins_and_the_key_expires_at_it(redis):
+    store = RedisStore(redis.url)
+    now = time.time()
+    await store.push(PoolDelta(cooled={SLOT: (now + 60, False, "first")}), 0, 0)
+    await store.push(PoolDelta(cooled={SLOT: (now + 10, False, "earlier")}), 0, 0)
+    assert (await store.read_all()).cooldowns[SLOT][2] == "first"
+    ttl_ms = int(redis.command("PTTL", cooldown_key(SLOT)))
+    assert 50_000 < ttl_ms <= 60_000
+    await store.push(PoolDelta(lifted=frozenset({SLOT}), enabled=frozenset({"x"})), 0, 0)
+    assert (await store.read_all()).cooldowns == {}
+    await store.close()
+
+
+async def test_other_routers_hear_each_delta_but_not_their_own(redis):
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    heard_by_b: list[PoolDelta] = []
+    heard_by_a: list[PoolDelta] = []
+    listeners = [asyncio.create_task(b.listen(heard_by_b.append)), asyncio.create_task(a.listen(heard_by_a.append))]
+    deadline = time.monotonic() + 5
+    while redis.command("PUBSUB", "NUMSUB", "hpn:v1:events").split()[-1] != "2" and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    change = PoolDelta(disabled={"digest-1": "401"})
+    await a.push(change, 0, 0)
+    while not heard_by_b and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert heard_by_b == [change]
+    assert heard_by_a == []
+    for task in listeners:
+        task.cancel()
+    await asyncio.gather(*listeners, return_exceptions=True)
+    await a.close()
+    await b.close()
+
+
+async def test_a_dead_redis_fails_fast_with_a_store_error(tmp_path):
+    server = start_redis(tmp_path)
+    store = RedisStore(server.url)
+    await store.epoch()
+    server.stop()
+    started = time.monotonic()
+    with pytest.raises(StoreError):
+        await store.push(PoolDelta(), 1, 0)
+    assert time.monotonic() - started < 5  # bounded, whatever redis-py's retry defaults are
+    await store.close()
