@@ -661,7 +661,7 @@ def _wait_for_workers(router: Router, count: int, seconds: float = 30) -> None:
 async def several_workers(b: Bench) -> None:
     """`server.workers: 2` against one worker, both in the lean runner with the same Redis URL,
     back to back (the workers' rows count the CPU of the supervisor and its workers)."""
-    from redisproc import start_redis
+    from procs import start_redis
 
     redis = start_redis(b.tmp)
     b._procs.append(redis)

@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 from procs import KEYS, Emulator, Router, http_json, scenario, start_emulator, start_runner
-from redisproc import RedisServer, start_redis
+from procs import RedisServer, start_redis
 
 MSG = [{"role": "user", "content": "hi"}]
 WAIT_SECONDS = 30  # a worker starts in 1-3 s alone, far slower on a loaded machine
