@@ -152,6 +152,16 @@ async def test_a_flow_answered_in_request_skips_the_rest_of_request_and_the_emul
     assert log == ["before.request", "answers.request", "before.response", "answers.response", "after.response"]
 
 
+def test_a_sync_request_hook_stops_at_the_answer_too():
+    log: list[str] = []
+    pipeline = Pipeline([Answering("answers", log), Recorder("after", log)])
+    assert not inspect.iscoroutinefunction(pipeline.request)
+    f = client_flow()
+    pipeline.request(f)
+    pipeline.responseheaders(f)
+    assert log == ["answers.request"]
+
+
 async def test_a_replayed_flow_that_goes_upstream_meets_responseheaders_again():
     log: list[str] = []
     answering = Answering("answers", log)
