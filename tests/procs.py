@@ -163,7 +163,8 @@ def start_router(
         "HPN_API_KEYS": ",".join(keys),
         "HPN_GEMINI_BASE_URL": gemini_url,
         "HPN_CONFIG": str(config_path),
-        **({"PYTHONPATH": str(REPO / "addons")} if program == "runner" else {}),
+        # The runner as run.sh starts it: with PYTHONOPTIMIZE=1 (mitmproxy's __debug__ checks off).
+        **({"PYTHONPATH": str(REPO / "addons"), "PYTHONOPTIMIZE": "1"} if program == "runner" else {}),
         **(env or {}),
     }
     args = [
@@ -247,7 +248,7 @@ def raw_exchange(port: int, head: bytes) -> bytes:
 
 def venv_for_run_sh(tmp: Path) -> Path:
     """A venv folder run.sh accepts as set up: this interpreter's, behind symlinks, with the
-    install stamp run.sh looks for (so it installs nothing)."""
+    stamps run.sh looks for (so it installs and compiles nothing)."""
     prefix = Path(sys.prefix)
     if not (prefix / "pyvenv.cfg").is_file():
         import pytest
@@ -260,6 +261,7 @@ def venv_for_run_sh(tmp: Path) -> Path:
     shutil.copy(prefix / "pyvenv.cfg", venv / "pyvenv.cfg")
     digest = subprocess.run(["sha1sum", str(REPO / "pyproject.toml")], capture_output=True, text=True, check=True).stdout
     (venv / f".hpn-installed-{digest[:12]}").touch()
+    (venv / ".hpn-compiled-O").touch()  # nor compiles into this interpreter's venv
     return venv
 
 

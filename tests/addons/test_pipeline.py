@@ -128,10 +128,69 @@ def test_rebuild_picks_up_a_changed_member_list():
     assert not hasattr(pipeline, "requestheaders")
 
 
+# --- a flow answered in `request` ---------------------------------------------------------------
+
+
+class Answering(Recorder):
+    """Answers every request it sees."""
+
+    def request(self, flow) -> None:
+        super().request(flow)
+        flow.response = tutils.tresp()
+
+    def responseheaders(self, flow) -> None:
+        self.log.append(f"{self.name}.responseheaders")
+
+
+async def test_a_flow_answered_in_request_skips_the_rest_of_request_and_the_emulated_responseheaders():
+    log: list[str] = []
+    pipeline = Pipeline([Recorder("before", log), Answering("answers", log), AsyncRecorder("after", log)])
+    f = client_flow()
+    await pipeline.request(f)
+    pipeline.responseheaders(f)  # mitmproxy emulates it for an answer set in `request`
+    pipeline.response(f)
+    assert log == ["before.request", "answers.request", "before.response", "answers.response", "after.response"]
+
+
+def test_a_sync_request_hook_stops_at_the_answer_too():
+    log: list[str] = []
+    pipeline = Pipeline([Answering("answers", log), Recorder("after", log)])
+    assert not inspect.iscoroutinefunction(pipeline.request)
+    f = client_flow()
+    pipeline.request(f)
+    pipeline.responseheaders(f)
+    assert log == ["answers.request"]
+
+
+async def test_a_replayed_flow_that_goes_upstream_meets_responseheaders_again():
+    log: list[str] = []
+    answering = Answering("answers", log)
+    pipeline = Pipeline([answering, AsyncRecorder("after", log)])
+    f = client_flow()
+    await pipeline.request(f)
+    f.response = None  # a replay: this time nobody answers in `request`, the answer comes from a server
+    answering.request = lambda flow: log.append("answers.request")  # type: ignore[method-assign]
+    pipeline.rebuild()
+    log.clear()
+    await pipeline.request(f)
+    f.response = tutils.tresp()
+    pipeline.responseheaders(f)
+    assert log == ["answers.request", "after.request", "answers.responseheaders"]
+
+
+async def test_a_flow_answered_before_request_meets_every_request_hook():
+    log: list[str] = []
+    pipeline = Pipeline([Recorder("a", log), AsyncRecorder("b", log)])
+    f = client_flow()
+    f.response = tutils.tresp()  # a 413 from `requestheaders`
+    await pipeline.request(f)
+    assert log == ["a.request", "b.request"]
+
+
 # --- a failing hook is contained ------------------------------------------------------------------
 
 
-async def test_a_failing_request_hook_answers_the_routers_error_and_later_addons_still_run():
+async def test_a_failing_request_hook_answers_the_routers_error_and_the_later_response_hooks_still_run():
     log: list[str] = []
     with taddons.context() as tctx:
         tctx.master.addons.add(Pipeline([Broken(), Recorder("after", log)]))
@@ -139,7 +198,9 @@ async def test_a_failing_request_hook_answers_the_routers_error_and_later_addons
         await tctx.master.addons.handle_lifecycle(HttpRequestHook(f))
         assert f.response.status_code == 500 and router_error(f) == {"error": ROUTER_FAILED}
         assert context(f).failed and context(f).local
-        assert log == ["after.request"]
+        assert log == []  # answered: the later `request` hooks handle only unanswered flows
+        await tctx.master.addons.handle_lifecycle(HttpResponseHook(f))
+        assert log == ["after.response"]
 
 
 def test_a_failing_response_hook_leaves_the_routers_error_not_a_half_made_answer():

@@ -132,6 +132,8 @@ def test_run_sh_starts_the_lean_runner_unless_told_mitmdump(runner_env, program,
         assert http_json("GET", f"http://127.0.0.1:{port}/health")["status"] == "healthy"  # type: ignore[index]
         # run.sh execs the runner: the process it started is the one serving.
         assert program in Path(f"/proc/{proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        # Without mitmproxy's __debug__-only checks (python -O): ~20 % less CPU per cache hit.
+        assert b"PYTHONOPTIMIZE=1" in Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(15)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import Outcome, Verdict
 from hpn_router.core.keypool import KeyPool
-from hpn_router.edge.metrics import RouterMetrics
-from prometheus_client import REGISTRY
+from hpn_router.edge.metrics import Children, RouterMetrics
+from prometheus_client import REGISTRY, CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 
 NOW = 1_700_000_000.0
@@ -20,14 +20,14 @@ def scrape(metrics: RouterMetrics) -> dict[str, list]:
 
 def test_every_series_is_exported_with_its_labels() -> None:
     metrics = RouterMetrics(lambda: None)
-    metrics.requests.labels("chat", "gpt-4o", "200").inc()
-    metrics.attempts.labels("gemini", "a", "ok").inc()
-    metrics.cache.labels("hit").inc()
-    metrics.tokens.labels("gemini", "gemini-2.5-flash", "input").inc(7)
+    metrics.requests("chat", "gpt-4o", "200").inc()
+    metrics.attempts("gemini", "a", "ok").inc()
+    metrics.cache("hit").inc()
+    metrics.tokens("gemini", "gemini-2.5-flash", "input").inc(7)
     metrics.saved_usd.inc(0.5)
-    metrics.request_duration.labels("chat").observe(0.1)
-    metrics.upstream_duration.labels("gemini").observe(0.05)
-    metrics.time_to_first_token.labels("chat").observe(0.02)
+    metrics.request_duration("chat").observe(0.1)
+    metrics.upstream_duration("gemini").observe(0.05)
+    metrics.time_to_first_token("chat").observe(0.02)
     metrics.overhead.observe(0.001)
     families = scrape(metrics)
     assert families["hpn_requests"][0].labels == {"endpoint": "chat", "model": "gpt-4o", "status": "200"}
@@ -41,9 +41,22 @@ def test_every_series_is_exported_with_its_labels() -> None:
 
 def test_registries_are_the_routers_own() -> None:
     first, second = RouterMetrics(lambda: None), RouterMetrics(lambda: None)
-    first.requests.labels("chat", "m", "200").inc()
+    first.requests("chat", "m", "200").inc()
     assert scrape(second)["hpn_requests"] == []
     assert REGISTRY.get_sample_value("hpn_requests_total", {"endpoint": "chat", "model": "m", "status": "200"}) is None
+
+
+def test_a_child_series_is_looked_up_once_per_label_values() -> None:
+    counter = Counter("hpn_test", "test", ["endpoint"], registry=CollectorRegistry())
+    looked_up = []
+    labels = counter.labels
+    counter.labels = lambda *values: looked_up.append(values) or labels(*values)  # type: ignore[method-assign]
+    children = Children(counter)
+    children("chat").inc()
+    children("chat").inc()
+    children("embeddings").inc()
+    assert looked_up == [("chat",), ("embeddings",)]
+    assert labels("chat")._value.get() == 2 and labels("embeddings")._value.get() == 1
 
 
 def test_key_state_is_read_at_scrape_time() -> None:

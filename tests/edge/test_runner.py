@@ -172,3 +172,37 @@ def test_mitmproxy_lines_of_a_worker_say_which_worker_once():
     tag = runner.WorkerTag(1)
     assert tag.filter(record) and tag.filter(record)  # a record passes every handler: tagged once
     assert record.getMessage() == "worker 1: listening at 127.0.0.1:8080"
+
+
+class Failing:
+    async def request(self, flow: object) -> None:
+        raise RuntimeError("addon bug")
+
+
+async def test_the_hook_table_guards_each_addon_as_mitmproxy_does(caplog):
+    from mitmproxy import master, options
+    from mitmproxy.proxy.layers.http import HttpRequestHook
+    from mitmproxy.test import tflow
+
+    table = HookTable(master.Master(options.Options()))
+    log: list[str] = []
+    table.add(Failing(), Calls("after", log))
+    await table.trigger_event(HttpRequestHook(tflow.tflow()))
+    assert log == ["after"]  # the next addon still runs
+    assert "Addon error: addon bug" in caplog.text
+
+
+async def test_the_hook_table_looks_each_handler_up_when_it_calls_it():
+    from mitmproxy import master, options
+    from mitmproxy.proxy.layers.http import HttpRequestHook
+    from mitmproxy.test import tflow
+
+    table = HookTable(master.Master(options.Options()))
+    log: list[str] = []
+    addon = Calls("first", log)
+    table.add(addon)
+    event = HttpRequestHook(tflow.tflow())
+    await table.trigger_event(event)
+    addon.request = lambda flow: log.append("replaced")  # type: ignore[method-assign]  # e.g. a Pipeline rebuilt
+    await table.trigger_event(event)
+    assert log == ["first", "replaced"]

@@ -63,23 +63,23 @@ class Metrics:
         assert flow.response is not None
         m = self.exporter
         endpoint = ctx.route or match(flow.request.method, flow.request.path).endpoint.value
-        m.requests.labels(endpoint, self.models.label(ctx.model or ctx.gemini_model), str(flow.response.status_code)).inc()
+        m.requests(endpoint, self.models.label(ctx.model or ctx.gemini_model), str(flow.response.status_code)).inc()
         provider = ctx.upstream.provider if ctx.upstream else Provider.GEMINI.value
         for attempt in ctx.attempt_log:
-            m.attempts.labels(provider, attempt.key_name, outcome_label(attempt.outcome)).inc()
-            m.upstream_duration.labels(provider).observe(max(attempt.ended - attempt.started, 0.0))
+            m.attempts(provider, attempt.key_name, outcome_label(attempt.outcome)).inc()
+            m.upstream_duration(provider).observe(max(attempt.ended - attempt.started, 0.0))
         if ctx.cache is not None:
-            m.cache.labels(ctx.cache.status.lower()).inc()
+            m.cache(ctx.cache.status.lower()).inc()
         if ctx.usage is not None and ctx.attempt_log and flow.response.status_code == 200:
             model = self.models.label(ctx.upstream.model if ctx.upstream else ctx.gemini_model)
-            m.tokens.labels(provider, model, "input").inc(ctx.usage.input_tokens)
-            m.tokens.labels(provider, model, "output").inc(ctx.usage.output_tokens)
+            m.tokens(provider, model, "input").inc(ctx.usage.input_tokens)
+            m.tokens(provider, model, "output").inc(ctx.usage.output_tokens)
         if ctx.saved_usd:
             m.saved_usd.inc(float(Decimal(ctx.saved_usd)))
         started, now = flow.request.timestamp_start, self.clock()
-        m.request_duration.labels(endpoint).observe(max(now - started, 0.0))
+        m.request_duration(endpoint).observe(max(now - started, 0.0))
         if ctx.first_chunk_at is not None:
-            m.time_to_first_token.labels(endpoint).observe(max(ctx.first_chunk_at - started, 0.0))
+            m.time_to_first_token(endpoint).observe(max(ctx.first_chunk_at - started, 0.0))
         # A relayed stream's response hook fires once the stream has ended: the router's share
         # ends when the answer's headers left, the rest is the upstream's pace.
         answered = flow.response.timestamp_start if ctx.relayed else now

@@ -17,6 +17,14 @@ through as they would from a hook of its own. A hook is a coroutine function whe
 addons' methods is, so mitmproxy awaits it; otherwise it stays a plain function, which
 mitmproxy may call where it cannot await (`load`, a script's reload).
 
+A flow answered in `request` (a cache hit, /health, an error, KeyRouting's non-streamed
+answer, a failed hook's error) skips the rest of `request`: every later `request` hook handles
+only flows nobody answered yet. It skips `responseheaders` too, which mitmproxy emulates for
+such an answer right before `response`: the addons' `responseheaders` work is for answers whose
+headers leave before their body (the relay's streams); what they do for every answer they do
+in `response` as well. A flow answered before `request` (a 413 in `requestheaders`) still
+meets every hook.
+
 The addons are held in `members`, not `addons`: mitmproxy would walk an `addons` attribute
 again for every event.
 """
@@ -24,6 +32,7 @@ again for every event.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,6 +53,9 @@ class Pipeline:
     def __init__(self, members: Sequence[Any]) -> None:
         self.members = list(members)
         self.handlers: dict[str, tuple[Handler, ...]] = {}
+        # Flows answered in `request`, until their `response`: mitmproxy's emulated
+        # `responseheaders` is skipped for them. Weak: a flow that ends otherwise just goes.
+        self.answered_in_request: weakref.WeakSet[Any] = weakref.WeakSet()
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -60,13 +72,24 @@ class Pipeline:
             )
             if found:
                 self.handlers[name] = found
-                setattr(self, name, _dispatcher(name, found))
+                setattr(self, name, _dispatcher(name, found, self.answered_in_request))
 
     def __repr__(self) -> str:
         return f"Pipeline({', '.join(type(a).__name__ for a in self.members)})"
 
 
-def _dispatcher(name: str, handlers: tuple[Handler, ...]) -> Callable[..., Any]:
+def _dispatcher(name: str, handlers: tuple[Handler, ...], answered: weakref.WeakSet[Any]) -> Callable[..., Any]:
+    if name == "request":
+        return _request_dispatcher(handlers, answered)
+    dispatch = _plain_dispatcher(name, handlers)
+    if name == "responseheaders":
+        return _skipping_answered(dispatch, answered)
+    if name in ("response", "error"):
+        return _forgetting_answered(dispatch, answered)
+    return dispatch
+
+
+def _plain_dispatcher(name: str, handlers: tuple[Handler, ...]) -> Callable[..., Any]:
     if any(is_async for _, _, is_async in handlers):
 
         async def dispatch_async(*args: Any) -> None:
@@ -94,3 +117,80 @@ def _dispatcher(name: str, handlers: tuple[Handler, ...]) -> Callable[..., Any]:
 
     dispatch.__name__ = dispatch.__qualname__ = name
     return dispatch
+
+
+def _request_dispatcher(handlers: tuple[Handler, ...], answered: weakref.WeakSet[Any]) -> Callable[..., Any]:
+    """`request`: stops at the addon that answers the flow, and notes the flow as answered."""
+    if any(is_async for _, _, is_async in handlers):
+
+        async def request_async(flow: Any) -> None:
+            answered.discard(flow)  # a replay runs the same flow again
+            unanswered = flow.response is None
+            for addon, method, is_async in handlers:
+                try:
+                    result = method(flow)
+                    if is_async or (result is not None and inspect.isawaitable(result)):
+                        await result
+                except PASS_THROUGH:
+                    raise
+                except Exception as e:
+                    hook_failed(addon, "request", (flow,), e)
+                if unanswered and flow.response is not None:
+                    answered.add(flow)
+                    return
+
+        request_async.__name__ = request_async.__qualname__ = "request"
+        return request_async
+
+    def request(flow: Any) -> None:
+        answered.discard(flow)
+        unanswered = flow.response is None
+        for addon, method, _ in handlers:
+            try:
+                method(flow)
+            except PASS_THROUGH:
+                raise
+            except Exception as e:
+                hook_failed(addon, "request", (flow,), e)
+            if unanswered and flow.response is not None:
+                answered.add(flow)
+                return
+
+    return request
+
+
+def _skipping_answered(dispatch: Callable[..., Any], answered: weakref.WeakSet[Any]) -> Callable[..., Any]:
+    """`responseheaders`: not for a flow answered in `request` (see the module's docstring)."""
+    if inspect.iscoroutinefunction(dispatch):
+
+        async def responseheaders_async(flow: Any) -> None:
+            if flow not in answered:
+                await dispatch(flow)
+
+        responseheaders_async.__name__ = responseheaders_async.__qualname__ = "responseheaders"
+        return responseheaders_async
+
+    def responseheaders(flow: Any) -> None:
+        if flow not in answered:
+            dispatch(flow)
+
+    return responseheaders
+
+
+def _forgetting_answered(dispatch: Callable[..., Any], answered: weakref.WeakSet[Any]) -> Callable[..., Any]:
+    """`response` and `error` end the flow: it leaves the answered set."""
+    if inspect.iscoroutinefunction(dispatch):
+
+        async def ending_async(flow: Any) -> None:
+            answered.discard(flow)
+            await dispatch(flow)
+
+        ending_async.__name__ = ending_async.__qualname__ = dispatch.__name__
+        return ending_async
+
+    def ending(flow: Any) -> None:
+        answered.discard(flow)
+        dispatch(flow)
+
+    ending.__name__ = ending.__qualname__ = dispatch.__name__
+    return ending

@@ -7,7 +7,7 @@ label: a per-key histogram multiplies a scrape's size by the pool's size.
 
 Usage:
     metrics = RouterMetrics(pool_source=lambda: state.pool)
-    metrics.requests.labels(endpoint="chat", model="gpt-4o", status="200").inc()
+    metrics.requests("chat", "gpt-4o", "200").inc()    # the child series for these label values
     rows = metrics.key_states()    # on the event loop
     body = await asyncio.to_thread(metrics.render, rows)   # Prometheus' text format, off the loop
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -36,6 +37,26 @@ OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 # `_created` series double every counter's lines and cost a scrape a third of its time; no
 # dashboard of ours reads them. (A process-wide switch of prometheus_client.)
 prometheus_client.disable_created_metrics()
+
+
+Series = TypeVar("Series", Counter, Histogram)
+
+
+class Children(Generic[Series]):
+    """A labelled metric's child series, by label values (positional, in the metric's label
+    order). prometheus_client's `.labels()` validates the values, takes a lock and builds a key
+    on every call, several times per request; a child, once made, is the same object for good,
+    so each is looked up once. Bounded as the series are: the label values are (core/metrics.py)."""
+
+    def __init__(self, metric: Series) -> None:
+        self.metric = metric
+        self._children: dict[tuple[str, ...], Series] = {}
+
+    def __call__(self, *values: str) -> Series:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.metric.labels(*values)
+        return child
 
 
 class KeyStateCollector(Collector):
@@ -61,29 +82,43 @@ class KeyStateCollector(Collector):
 class RouterMetrics:
     def __init__(self, pool_source: Callable[[], KeyPool | None], *, clock: Callable[[], float] = time.time) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("hpn_requests", "client requests answered", ["endpoint", "model", "status"], registry=registry)
-        self.attempts = Counter(
-            "hpn_upstream_attempts", "upstream attempts, by the key that made them", ["provider", "key", "outcome"], registry=registry
+        self.requests = Children(Counter("hpn_requests", "client requests answered", ["endpoint", "model", "status"], registry=registry))
+        self.attempts = Children(
+            Counter(
+                "hpn_upstream_attempts", "upstream attempts, by the key that made them", ["provider", "key", "outcome"], registry=registry
+            )
         )
-        self.cache = Counter("hpn_cache_requests", "flash cache lookups", ["result"], registry=registry)
-        self.tokens = Counter("hpn_tokens", "tokens upstream answers counted", ["provider", "model", "direction"], registry=registry)
+        self.cache = Children(Counter("hpn_cache_requests", "flash cache lookups", ["result"], registry=registry))
+        self.tokens = Children(
+            Counter("hpn_tokens", "tokens upstream answers counted", ["provider", "model", "direction"], registry=registry)
+        )
         self.saved_usd = Counter("hpn_saved_usd", "what the answered requests would have cost on OpenAI, USD", registry=registry)
-        self.request_duration = Histogram(
-            "hpn_request_duration_seconds", "client request, arrival to answer", ["endpoint"], buckets=DURATION_BUCKETS, registry=registry
+        self.request_duration = Children(
+            Histogram(
+                "hpn_request_duration_seconds",
+                "client request, arrival to answer",
+                ["endpoint"],
+                buckets=DURATION_BUCKETS,
+                registry=registry,
+            )
         )
-        self.upstream_duration = Histogram(
-            "hpn_upstream_duration_seconds",
-            "one upstream attempt, until its answer's headers",
-            ["provider"],
-            buckets=DURATION_BUCKETS,
-            registry=registry,
+        self.upstream_duration = Children(
+            Histogram(
+                "hpn_upstream_duration_seconds",
+                "one upstream attempt, until its answer's headers",
+                ["provider"],
+                buckets=DURATION_BUCKETS,
+                registry=registry,
+            )
         )
-        self.time_to_first_token = Histogram(
-            "hpn_time_to_first_token_seconds",
-            "streams: arrival to the first chunk sent",
-            ["endpoint"],
-            buckets=TTFT_BUCKETS,
-            registry=registry,
+        self.time_to_first_token = Children(
+            Histogram(
+                "hpn_time_to_first_token_seconds",
+                "streams: arrival to the first chunk sent",
+                ["endpoint"],
+                buckets=TTFT_BUCKETS,
+                registry=registry,
+            )
         )
         self.overhead = Histogram(
             "hpn_router_overhead_seconds",

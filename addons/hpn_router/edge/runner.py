@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import logging
 import os
 import sys
@@ -156,18 +157,22 @@ def run_mitmdump(argv: Sequence[str], reason: str) -> NoReturn:
 
 
 class HookTable(addonmanager.AddonManager):
-    """mitmproxy's addon manager, calling an event only on the top-level addons that handle it.
+    """mitmproxy's addon manager, calling an event only on the addons that handle it.
 
     mitmproxy walks every addon (and its children) for every event of every flow, in a guarded
     call each, although most addons handle two or three events. Which addons handle an event
     changes only when one is registered, added or removed (scripts too: their module is
-    registered when it loads), so the answer is kept per event name until then. Within a kept
-    addon the call is mitmproxy's own: children, async hooks, the guard, AddonHalt.
+    registered when it loads), so the answer is kept per event name until then: each top-level
+    addon that handles it, with the objects in its tree (itself, its children) that do. An
+    event's arguments are read once, not once per addon; each handler is still looked up by
+    name when it is called, as mitmproxy does. Within a top-level addon the semantics are
+    mitmproxy's: its tree in order, async handlers awaited, an error logged as mitmproxy's
+    guard logs it, AddonHalt ending the event.
     """
 
     def __init__(self, master: master.Master) -> None:
         super().__init__(master)
-        self._handlers: dict[str, list[Any]] = {}
+        self._handlers: dict[str, list[tuple[Any, tuple[Any, ...]]]] = {}
 
     def register(self, addon: Any) -> Any:
         self._handlers.clear()
@@ -187,23 +192,38 @@ class HookTable(addonmanager.AddonManager):
 
     def handlers(self, event: hooks.Hook) -> list[Any]:
         """The top-level addons with a handler for `event` somewhere in their tree, in order."""
-        found = self._handlers.get(event.name)
+        return [addon for addon, _ in self._owners(event.name)]
+
+    def _owners(self, name: str) -> list[tuple[Any, tuple[Any, ...]]]:
+        found = self._handlers.get(name)
         if found is None:
-            found = self._handlers[event.name] = [a for a in self.chain if _handles(a, event.name)]
+            found = self._handlers[name] = [(a, owners) for a in self.chain if (owners := _owners(a, name))]
         return found
 
     async def trigger_event(self, event: hooks.Hook) -> None:
-        for addon in self.handlers(event):
+        name, args = event.name, event.args()
+        for _, owners in self._owners(name):
             try:
-                with addonmanager.safecall():
-                    await self.invoke_addon(addon, event)
+                for owner in owners:
+                    result = getattr(owner, name)(*args)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
             except exceptions.AddonHalt:
                 return
+            except Exception as e:
+                _log_like_mitmproxy(e)
 
 
-def _handles(addon: Any, hook: str) -> bool:
-    """Whether the addon or one of its children has a handler for the hook (what mitmproxy calls)."""
-    return any(callable(getattr(a, hook, None)) for a in addonmanager.traverse([addon]))
+def _log_like_mitmproxy(error: Exception) -> None:
+    """mitmproxy's guard around a hook: logs the error (`Addon error: ...`), lets its own
+    signals (OptionsError) through."""
+    with addonmanager.safecall():
+        raise error
+
+
+def _owners(addon: Any, hook: str) -> tuple[Any, ...]:
+    """The objects in the addon's tree (it and its children, mitmproxy's order) with a handler for the hook."""
+    return tuple(a for a in addonmanager.traverse([addon]) if callable(getattr(a, hook, None)))
 
 
 class InFlight:
