@@ -169,6 +169,8 @@ def test_run_sh_test_installs_chromium_as_root_or_says_what_to_install(tmp_path)
 
 def test_the_demo_prints_the_dashboard_url():
     assert "The live dashboard: http://127.0.0.1:$port/dashboard" in (REPO / "run.sh").read_text()
+
+
 # -- deployment for a team: docker compose and Kubernetes ------------------------------------
 
 DEPLOY = REPO / "deploy"

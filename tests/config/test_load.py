@@ -335,6 +335,8 @@ def test_anthropic_mistakes_name_their_field(raw, message):
     with pytest.raises(ConfigError) as caught:
         parse_config(raw, {"HPN_API_KEYS": "AIzaA"})
     assert str(caught.value).startswith(message)
+
+
 def test_fallbacks_map_a_model_to_the_models_tried_next():
     config = parse_config({**ONE_KEY, "fallbacks": {"gemini-2.5-flash": ["mistral-small-latest", "gpt-4o"]}}, {})
     assert config.fallbacks == {"gemini-2.5-flash": ("mistral-small-latest", "gpt-4o")}

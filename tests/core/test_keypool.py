@@ -288,6 +288,8 @@ def test_keys_of_one_learned_organization_cool_together_and_a_configured_project
     again.restore(p.snapshot(1.0), 1.0)
     again.learn_group(1, "org-uuid-a")
     assert again.state(1, 1.0, "claude-x") is KeyState.COOLING and again.state(0, 1.0, "claude-x") is KeyState.ACTIVE
+
+
 def test_requests_by_project_gives_every_keys_figures_in_one_pass():
     keys = [KeyConfig("a", "va", project="p1"), KeyConfig("b", "vb", project="p1"), KeyConfig("c", "vc")]
     p = KeyPool(keys, cooldown_seconds=60)

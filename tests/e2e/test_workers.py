@@ -15,8 +15,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from procs import KEYS, Emulator, Router, http_json, scenario, start_emulator, start_runner
-from procs import RedisServer, start_redis
+from procs import KEYS, Emulator, RedisServer, Router, http_json, scenario, start_emulator, start_redis, start_runner
 
 MSG = [{"role": "user", "content": "hi"}]
 WAIT_SECONDS = 30  # a worker starts in 1-3 s alone, far slower on a loaded machine
