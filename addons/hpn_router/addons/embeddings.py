@@ -40,10 +40,10 @@ class Embeddings:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         body = parse_json_body(flow)
         asked = body.get("model") if isinstance(body, dict) else None
-        # The model picks the provider, whose models say which `dimensions` they can make.
-        target = route_model(
-            asked if isinstance(asked, str) else "", config.models, config.gemini.default_embedding_model, ()
-        )  # Anthropic has no embeddings
+        # The model picks the provider, whose models say which `dimensions` they can make; `()`:
+        # no `claude-*` name goes to Anthropic, which has no embeddings.
+        name = asked if isinstance(asked, str) else ""
+        target = route_model(name, config.models, config.gemini.default_embedding_model, ())
         dimensions = mistral_dimensions(target.model) if target.provider is Provider.MISTRAL else DIMENSIONS
         request = embedding_request(body, dimensions=dimensions, encoding=_encoding)
         if target.provider is Provider.MISTRAL:

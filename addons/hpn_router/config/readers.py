@@ -85,7 +85,8 @@ def redacted_redis_url(url: str) -> str:
     """A Redis URL fit for logs and errors: the password (and user) replaced by `***`."""
     parts = urlsplit(url)
     if parts.password is None and parts.username is None:
-        return url
+        # Without a scheme nothing parses as a password, yet `secret@host` still holds one.
+        return "***@" + url.rsplit("@", 1)[1] if "@" in url else url
     host = parts.hostname or ""
     netloc = f"***@{host}" + (f":{parts.port}" if _port_or_none(parts) is not None else "")
     return parts._replace(netloc=netloc).geturl()
