@@ -12,11 +12,13 @@ from hpn_router.addons.answers import (
     answer_json,
     error_format,
     is_client_flow,
+    local_response,
     parse_json_body,
     rewrite_request,
 )
 from hpn_router.addons.flowcontext import GeminiListing, context
 from hpn_router.core.errors import ClientApi, InvalidRequest, InvalidRequestError, NoUsableKeyError, RateLimitedError
+from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
 
@@ -124,3 +126,12 @@ def test_a_google_client_gets_the_routers_errors_in_googles_envelope():
     assert flow.response.status_code == 503 and flow.response.headers["x-should-retry"] == "false"
     error = json.loads(flow.response.content)["error"]
     assert (error["code"], error["status"], error["message"]) == (503, "UNAVAILABLE", "Every Gemini key in the pool is disabled.")
+
+
+def test_a_local_response_is_what_response_make_builds():
+    made = http.Response.make(201, b'{"a": 1}', {"content-type": "application/json", "X-HPN-Cache": "HIT"})
+    local = local_response(201, b'{"a": 1}', {"content-type": "application/json", "X-HPN-Cache": "HIT"})
+    assert (local.http_version, local.status_code, local.reason) == (made.http_version, made.status_code, made.reason)
+    assert local.headers.fields == made.headers.fields  # content-length last, as make sets it
+    assert local.raw_content == made.raw_content and local.trailers is None
+    assert local.timestamp_start is not None and local.timestamp_end == local.timestamp_start

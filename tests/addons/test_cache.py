@@ -64,8 +64,8 @@ async def test_miss_then_hit_answers_locally() -> None:
     assert answer["id"].startswith("chatcmpl-") and answer["id"] != "chatcmpl-upstream"
     assert answer["usage"] == completion()["usage"]  # the stored block, as it was
     assert context(second).usage == Usage(input_tokens=10, output_tokens=20)
-    [hit] = [r for r in logs if r["msg"] == "⚡ CACHE HIT"]
-    assert hit["latency_ms"] >= 0 and hit["coalesced"] is False
+    assert logs == []  # a hit's one line is RequestLog's (tests/addons/test_requestlog.py)
+    assert context(second).cache.coalesced is False
 
 
 async def test_aliases_of_one_gemini_model_share_an_entry_with_their_own_name() -> None:
@@ -327,7 +327,8 @@ async def test_identical_requests_in_flight_go_upstream_once() -> None:
     assert [status(f) for f in followers] == ["HIT"] * 9
     assert {json.loads(f.response.content)["choices"][0]["message"]["content"] for f in followers} == {"shared"}
     assert len({json.loads(f.response.content)["id"] for f in followers}) == 9
-    assert sum(r.get("coalesced") is True for r in logs) == 9
+    assert all(context(f).cache.coalesced for f in followers)  # RequestLog's line says so
+    assert logs == []  # a hit's one line is RequestLog's
     assert len(flash.inflight) == 0
 
 
@@ -377,3 +378,29 @@ async def test_config_reload_keeps_entries_unless_the_cache_section_changes() ->
     assert status(await ask(lookup, store)) == "HIT"
     flash.apply(router_config(cache={"ttl_seconds": 10}))
     assert status(await ask(lookup, store)) == "MISS"
+
+
+# --- rendering once per entry -----------------------------------------------------------
+
+
+async def test_an_entry_is_rendered_once_per_kind_of_answer_and_hits_fill_in_their_own_fields() -> None:
+    flash, lookup, store = make()
+    await ask(lookup, store)
+    first, second = await ask(lookup, store), await ask(lookup, store, {**BODY, "model": "gpt-4o"})
+    [entry_key] = {context(first).cache.key, context(second).cache.key}
+    entry = flash.entries.get(entry_key)
+    assert list(entry.renders) == [("chat", False, False), "usage"]  # the second hit reused both
+    a, b = json.loads(first.response.content), json.loads(second.response.content)
+    assert (a["model"], b["model"]) == ("gpt-4", "gpt-4o") and a["id"] != b["id"]
+    assert {**a, "id": "", "model": ""} == {**b, "id": "", "model": "", "created": a["created"]}
+    assert first.response.headers["content-length"] == str(len(first.response.content))
+
+
+async def test_a_streamed_hit_escapes_line_separators_in_the_model_name_as_every_chunk_does() -> None:
+    _, lookup, store = make()
+    await ask(lookup, store)
+    flow = await ask(lookup, store, {**BODY, "model": "gpt-4\u2028x", "stream": True})
+    assert status(flow) == "HIT"
+    assert "\u2028".encode() not in flow.response.content  # a line splitter would cut the event there
+    chunks = [json.loads(e[6:]) for e in flow.response.content.split(b"\n\n")[:-2]]
+    assert {c["model"] for c in chunks} == {"gpt-4\u2028x"}

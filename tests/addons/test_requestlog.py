@@ -79,6 +79,19 @@ def test_a_cache_hit_names_no_provider() -> None:
         RequestLog().response(priced(flow))
     [line] = request_lines(logs)
     assert (line["cache"], line["provider"], line["key"], line["charged_usd"]) == ("hit", None, None, "0")
+    assert line["msg"] == "⚡ CACHE HIT POST /v1/chat/completions -> 200" and line["coalesced"] is False
+
+
+def test_a_coalesced_hit_says_so_and_other_answers_carry_no_coalesced_field() -> None:
+    hit, miss = served(), served()
+    context(hit).cache = CacheDecision("HIT", key="k", coalesced=True)
+    context(miss).cache = CacheDecision("MISS", key="k")
+    with captured_logs() as logs:
+        RequestLog().response(priced(hit))
+        RequestLog().response(priced(miss))
+    first, second = request_lines(logs)
+    assert first["coalesced"] is True
+    assert "coalesced" not in second and second["msg"] == "POST /v1/chat/completions -> 200"
 
 
 @pytest.mark.parametrize("case", ["health", "attempt", "replay"])

@@ -76,7 +76,8 @@ def test_hit_is_answered_locally_with_header_and_log(make_router, emulator):
     assert a.choices[0].message.content == b.choices[0].message.content
     assert b.id != a.id and b.model == "gpt-4o" and b.usage == a.usage
     hits = [json.loads(line) for line in router.log().splitlines() if "⚡ CACHE HIT" in line]
-    assert len(hits) == 1 and hits[0]["latency_ms"] >= 0 and hits[0]["event"] == "cache_hit"
+    # One line per hit: its request line.
+    assert len(hits) == 1 and hits[0]["latency_ms"] >= 0 and hits[0]["event"] == "request" and hits[0]["cache"] == "hit"
 
 
 def test_canonical_key_ignores_key_order_and_whitespace(make_router, emulator):

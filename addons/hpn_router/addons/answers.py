@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from loguru import logger
 from mitmproxy import http
+from mitmproxy.net.http import status_codes
 
 from hpn_router.addons import meta
 from hpn_router.addons.flowcontext import PlannedUpstream, context
@@ -19,8 +21,25 @@ from hpn_router.core.routes import Endpoint, client_api, match
 def answer_json(flow: http.HTTPFlow, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
     """Set the router's own final answer: later addons must not translate it again."""
     body = json.dumps(payload, ensure_ascii=False).encode()
-    flow.response = http.Response.make(status, body, {"content-type": "application/json", **(headers or {})})
+    flow.response = local_response(status, body, {"content-type": "application/json", **(headers or {})})
     context(flow).local = True
+
+
+def local_response(status: int, body: bytes, headers: dict[str, str]) -> http.Response:
+    """What `http.Response.make(status, body, headers)` builds, made directly: the router's own
+    answers (cache hits above all) skip its type dispatch and the content setter's header scans."""
+    fields = tuple((name.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogateescape")) for name, value in headers.items())
+    now = time.time()
+    return http.Response(
+        b"HTTP/1.1",
+        status,
+        status_codes.RESPONSES.get(status, "").encode(),
+        http.Headers(fields + ((b"content-length", str(len(body)).encode()),)),
+        body,
+        None,
+        now,
+        now,
+    )
 
 
 def answer_error(flow: http.HTTPFlow, err: RouterError) -> None:

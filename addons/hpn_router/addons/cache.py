@@ -41,10 +41,11 @@ from loguru import logger
 from mitmproxy import http
 
 from hpn_router.addons import meta
-from hpn_router.addons.answers import is_client_flow
+from hpn_router.addons.answers import is_client_flow, local_response
 from hpn_router.addons.chat import StreamAdapter, chat_request
 from hpn_router.addons.flowcontext import CacheDecision, context
 from hpn_router.config import RouterConfig
+from hpn_router.core.bodytemplate import BodyTemplate
 from hpn_router.core.cachedanswer import AnswerCollector, answer_from_json, answer_to_json
 from hpn_router.core.cachekey import cache_key, is_cacheable, request_cache_directives
 from hpn_router.core.errors import RouterError
@@ -55,7 +56,7 @@ from hpn_router.core.inbound.openai_chat_answer import (
     usage_from_openai,
     usage_to_openai,
 )
-from hpn_router.core.model.answer import ChatAnswer
+from hpn_router.core.model.answer import ChatAnswer, Usage
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.model.routing import route_model
 from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
@@ -197,41 +198,69 @@ def answer_api_hit(
     answer = answer_from_json(hit.completion)
     body, content_type = api.answer_cached(flow, config, answer)
     headers = {"content-type": content_type, **({"cache-control": "no-cache"} if request.stream else {})}
-    flow.response = http.Response.make(200, body, {**headers, HEADER: HIT})
+    flow.response = local_response(200, body, {**headers, HEADER: HIT})
     ctx = context(flow)
     ctx.local, ctx.model, ctx.stream, ctx.usage = True, request.model, request.stream, answer.usage
     assert ctx.cache is not None  # CacheLookup decided before answering
-    ctx.cache.status = HIT
-    latency_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
-    logger.bind(
-        event="cache_hit", route=ctx.route, model=request.model, stream=request.stream, coalesced=coalesced, latency_ms=latency_ms
-    ).info("⚡ CACHE HIT")
+    ctx.cache.status, ctx.cache.coalesced = HIT, coalesced  # RequestLog's line says so
 
 
 def answer_hit(flow: http.HTTPFlow, request: ChatRequest, hit: CachedAnswer, *, coalesced: bool) -> None:
     """Answer from the cache: a fresh id and timestamp, the model name this client asked for."""
     stream = request.stream
-    usage = hit.usage or hit.completion.get("usage")
-    completion = {
-        **hit.completion,
-        "id": new_completion_id(),
-        "created": int(time.time()),
-        "model": request.model,
-        "usage": usage,
-    }
+    body = _chat_template(hit, stream=stream, include_usage=request.include_usage).fill(
+        {
+            "id": b'"' + new_completion_id().encode() + b'"',
+            "created": str(int(time.time())).encode(),
+            "model": _json_string(request.model, sse=stream),
+        }
+    )
     if stream:
-        content = b"".join(completion_to_sse(completion, include_usage=request.include_usage))
-        headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+        headers = {"content-type": "text/event-stream", "cache-control": "no-cache", HEADER: HIT}
     else:
-        content = json.dumps(completion, ensure_ascii=False).encode()
-        headers = {"content-type": "application/json"}
-    flow.response = http.Response.make(200, content, {**headers, HEADER: HIT})
+        headers = {"content-type": "application/json", HEADER: HIT}
+    flow.response = local_response(200, body, headers)
     ctx = context(flow)
-    ctx.local, ctx.model, ctx.stream, ctx.usage = True, request.model, stream, usage_from_openai(usage)
+    ctx.local, ctx.model, ctx.stream, ctx.usage = True, request.model, stream, _usage(hit)
     assert ctx.cache is not None  # CacheLookup decided before answering
-    ctx.cache.status = HIT
-    latency_ms = round((time.time() - flow.request.timestamp_start) * 1000, 2)
-    logger.bind(event="cache_hit", model=request.model, stream=stream, coalesced=coalesced, latency_ms=latency_ms).info("⚡ CACHE HIT")
+    ctx.cache.status, ctx.cache.coalesced = HIT, coalesced  # RequestLog's line says so
+
+
+_SLOTS = ("id", "created", "model")
+
+
+def _chat_template(hit: CachedAnswer, *, stream: bool, include_usage: bool) -> BodyTemplate:
+    """The entry's answer as this kind of request gets it, rendered once per entry with holes for
+    the per-request fields (core/bodytemplate.py); later hits fill the holes."""
+    kind = ("chat", stream, stream and include_usage)
+    template: BodyTemplate | None = hit.renders.get(kind)
+    if template is None:
+        usage = hit.usage or hit.completion.get("usage")
+
+        def render(slot: Callable[[str], str]) -> bytes:
+            completion = {**hit.completion, "id": slot("id"), "created": slot("created"), "model": slot("model"), "usage": usage}
+            if stream:
+                return b"".join(completion_to_sse(completion, include_usage=include_usage))
+            return json.dumps(completion, ensure_ascii=False).encode()
+
+        template = hit.renders[kind] = BodyTemplate.render(render, _SLOTS)
+    return template
+
+
+def _usage(hit: CachedAnswer) -> Usage | None:
+    """The entry's usage as the model (one conversion per entry)."""
+    if "usage" not in hit.renders:
+        hit.renders["usage"] = usage_from_openai(hit.usage or hit.completion.get("usage"))
+    usage: Usage | None = hit.renders["usage"]
+    return usage
+
+
+def _json_string(text: str, *, sse: bool) -> bytes:
+    """`text` as the answer's JSON writes it (an SSE event also escapes U+2028/U+2029)."""
+    encoded = json.dumps(text, ensure_ascii=False)
+    if sse:
+        encoded = encoded.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return encoded.encode()
 
 
 class CacheStore:

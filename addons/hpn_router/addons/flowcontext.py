@@ -93,6 +93,7 @@ class CacheDecision:
     key: str | None = None
     store: bool = False
     leader: bool = False
+    coalesced: bool = False  # a HIT answered by an identical request that was in flight
 
 
 @dataclass(frozen=True, slots=True)

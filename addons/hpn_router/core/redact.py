@@ -180,6 +180,8 @@ class Redactor:
         """Return a redacted copy of a JSON-like value (dict/list/tuple/str);
         other values are returned unchanged. Values of credential-named fields
         that are strings become `<redacted>`."""
+        if type(obj) in _PLAIN:  # most log fields: nothing to redact, no call deeper
+            return obj
         if isinstance(obj, str):
             return self.redact(obj)
         if isinstance(obj, dict):
@@ -189,9 +191,15 @@ class Redactor:
         return obj
 
     def _redact_field(self, name: object, value: Any) -> Any:
-        if isinstance(name, str) and isinstance(value, str) and name.lower() in SENSITIVE_HEADERS:
-            return REDACTED
+        if type(value) in _PLAIN:
+            return value
+        if isinstance(value, str):
+            return REDACTED if isinstance(name, str) and name.lower() in SENSITIVE_HEADERS else self.redact(value)
         return self.redact_json(value)
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})
+"""Value types that hold no text (exactly these: a subclass could render as anything)."""
 
 
 def redact_key_values(body: bytes, redactor: Redactor) -> bytes:

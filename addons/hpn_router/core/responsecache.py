@@ -28,19 +28,59 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import TTLCache
 
 
-@dataclass(frozen=True)
 class CachedAnswer:
-    """A complete answer as the client would have received it."""
+    """A complete answer as the client would have received it.
 
-    completion: dict[str, Any]  # the OpenAI chat.completion JSON, complete
-    usage: dict[str, Any] | None  # OpenAI usage block
-    created_at: float  # timer() value when the answer was stored
+    One read from the cache parses the stored JSON only when `completion` or `usage` is read:
+    a hit whose body is already in `renders` needs neither. `renders` is shared by every read of
+    one entry (what hits made of it, see core/bodytemplate.py); the dicts are fresh per read, so a
+    caller that rewrites `id`/`created` in them cannot corrupt the entry."""
+
+    __slots__ = ("_completion", "_usage", "_payload", "created_at", "renders")
+
+    def __init__(
+        self, completion: dict[str, Any] | None, usage: dict[str, Any] | None, created_at: float, *, payload: bytes | None = None
+    ) -> None:
+        self._completion = completion
+        self._usage = usage
+        self._payload = payload  # set (and completion None) for an answer read from the cache
+        self.created_at = created_at  # timer() value when the answer was stored
+        self.renders: dict[Any, Any] = {}
+
+    @property
+    def completion(self) -> dict[str, Any]:
+        """The OpenAI chat.completion JSON, complete (or the model's answer, core/cachedanswer.py)."""
+        if self._completion is None:
+            self._parse()
+        assert self._completion is not None
+        return self._completion
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        """The OpenAI usage block."""
+        if self._completion is None:
+            self._parse()
+        return self._usage
+
+    def _parse(self) -> None:
+        data = json.loads(self._payload or b"null")
+        self._completion, self._usage = data["completion"], data["usage"]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CachedAnswer):
+            return NotImplemented
+        return (self.completion, self.usage, self.created_at) == (other.completion, other.usage, other.created_at)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return f"CachedAnswer(completion={self.completion!r}, usage={self.usage!r}, created_at={self.created_at!r})"
 
 
 @dataclass(frozen=True)
@@ -50,6 +90,7 @@ class _Stored:
 
     payload: bytes
     created_at: float
+    renders: dict[Any, Any] = field(default_factory=dict, compare=False)
 
 
 class ResponseCache:
@@ -81,8 +122,9 @@ class ResponseCache:
         stored = self._cache.get(key)
         if stored is None:
             return None
-        data = json.loads(stored.payload)
-        return CachedAnswer(data["completion"], data["usage"], stored.created_at)
+        answer = CachedAnswer(None, None, stored.created_at, payload=stored.payload)
+        answer.renders = stored.renders
+        return answer
 
     def put(self, key: str, answer: CachedAnswer) -> bool:
         """Store `answer`; False (and nothing stored) if it alone exceeds the
@@ -94,7 +136,8 @@ class ResponseCache:
         ).encode("utf-8", "surrogatepass")
         if len(payload) > self._cache.maxsize:
             return False
-        self._cache[key] = _Stored(payload, answer.created_at)
+        # The leader's own renders (none yet, or its followers') serve the entry's later hits.
+        self._cache[key] = _Stored(payload, answer.created_at, answer.renders)
         while len(self._cache) > self._max_entries:
             self._cache.popitem()
         return True

@@ -160,10 +160,13 @@ def _extra(record: Any, redactor: Redactor) -> dict[str, Any]:
     return result
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
     """Turn arbitrary bound objects into JSON values *before* redaction, so
     no object is stringified after the redactor has looked at it."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if type(value) in _JSON_SCALARS or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
