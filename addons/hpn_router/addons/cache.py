@@ -195,7 +195,9 @@ def answer_api_hit(
     flow: http.HTTPFlow, api: CachedApi, config: RouterConfig, request: ChatRequest, hit: CachedAnswer, *, coalesced: bool
 ) -> None:
     """Answer a Responses or Messages request from the cache, rendered by its translator."""
-    answer = answer_from_json(hit.completion)
+    answer = hit.renders.get("answer")
+    if answer is None:  # parsed once per entry; the model's answer is frozen, so hits share it
+        answer = hit.renders["answer"] = answer_from_json(hit.completion)
     body, content_type = api.answer_cached(flow, config, answer)
     headers = {"content-type": content_type, **({"cache-control": "no-cache"} if request.stream else {})}
     flow.response = local_response(200, body, {**headers, HEADER: HIT})
