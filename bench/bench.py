@@ -613,7 +613,7 @@ async def hpn_info(b: Bench) -> None:
 @scenario("cache-hit")
 async def cache_hit(b: Bench) -> None:
     """Identical requests through HPN with the flash cache on, at the default log level (each
-    hit logs its ⚡ CACHE HIT and 💸 lines): answered by the router, never by the emulator."""
+    hit logs its 💸 line and its request line, "⚡ CACHE HIT ..."): answered by the router, never by the emulator."""
     with b.started(b.router(_plain_keys(), log_level="info", config={"cache": {"enabled": True}})) as router:
         url = router.url + CHAT
         await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')  # stores the answer
