@@ -203,8 +203,6 @@ lint() {  # ruff and mypy read their settings from pyproject.toml ([tool.ruff], 
 # failover, the flash cache (per worker), Responses, Messages and the admin re-enable. The whole
 # e2e suite that way: HPN_TEST_WORKERS=2 ./run.sh test tests/e2e
 WORKERS_SUBSET=(
-    tests/e2e/test_core_router.py::test_happy_path
-    tests/e2e/test_core_router.py::test_429_fails_over_to_the_next_key
     tests/e2e/test_openai_surface.py::test_stream_ends_with_done_and_matches_the_non_streamed_text
     tests/e2e/test_openai_surface.py::test_stream_tool_calls_have_index_id_name_and_whole_arguments
     tests/e2e/test_workers.py::test_chat_stream_failover_and_cache_work_on_each_worker

@@ -134,6 +134,13 @@ class Router:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def pids(self) -> list[int]:
+        """The router's processes that serve requests: the process itself, or its workers."""
+        pid = self.proc.pid
+        if self.workers == 1:
+            return [pid]
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
     def stop(self) -> None:
         _stop(self.proc)
         if self.redis is not None:
