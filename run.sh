@@ -8,7 +8,8 @@
 #   ./run.sh test                 install test dependencies (tests/clients with npm ci, and Debian's
 #                                 chromium when missing: apt-get as root, else a message), run the
 #                                 gates (./run.sh lint), then the
-#                                 whole test suite with the coverage floor (what CI runs)
+#                                 whole test suite with the coverage floor, then an e2e subset
+#                                 against 2 workers (what CI runs)
 #   ./run.sh test [pytest args]   only pytest with those args: no gates, no coverage floor
 #   ./run.sh lint                 only the gates: ruff check, ruff format --check, mypy on core/
 #   ./run.sh setup                only create the venv and install (Docker build, systemd install)
@@ -197,6 +198,21 @@ lint() {  # ruff and mypy read their settings from pyproject.toml ([tool.ruff], 
     gate "add or correct the annotations mypy names (strict on addons/hpn_router/core)" "$bin/mypy"
 }
 
+# The end-to-end tests ./run.sh test runs a second time with every router as 2 workers of the
+# lean runner sharing a redis-server (tests/procs.py, HPN_TEST_WORKERS): chat, streaming, tools,
+# failover, the flash cache (per worker), Responses, Messages and the admin re-enable. The whole
+# e2e suite that way: HPN_TEST_WORKERS=2 ./run.sh test tests/e2e
+WORKERS_SUBSET=(
+    tests/e2e/test_openai_surface.py::test_stream_ends_with_done_and_matches_the_non_streamed_text
+    tests/e2e/test_openai_surface.py::test_stream_tool_calls_have_index_id_name_and_whole_arguments
+    tests/e2e/test_workers.py::test_chat_stream_failover_and_cache_work_on_each_worker
+    tests/e2e/test_responses_api.py::test_a_function_tool_round_trip
+    tests/e2e/test_responses_api.py::test_streaming_events_in_openai_order_with_usage_at_the_end
+    tests/e2e/test_messages_api.py::test_a_tool_round_trip
+    tests/e2e/test_messages_api.py::test_streaming_keeps_anthropics_event_order_and_ends_with_usage
+    tests/e2e/test_pool_and_access.py::test_admin_api_lists_and_re_enables_keys
+)
+
 case "${1:-}" in
     test)
         shift
@@ -210,7 +226,9 @@ case "${1:-}" in
         lint
         # Coverage is measured in this process only (unit, hook and in-process e2e code), not
         # inside the mitmdump subprocesses; the floor is [tool.coverage.report] fail_under.
-        exec "$VENV/bin/python" -m pytest --cov --cov-report=
+        "$VENV/bin/python" -m pytest --cov --cov-report=
+        echo "hpn-router: the e2e subset again, every router as 2 workers with Redis (HPN_TEST_WORKERS=2)" >&2
+        HPN_TEST_WORKERS=2 exec "$VENV/bin/python" -m pytest -q "${WORKERS_SUBSET[@]}"
         ;;
     lint)
         shift

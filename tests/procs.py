@@ -24,6 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GUARD = Path(__file__).resolve().parent / "guard_addon.py"  # no connection leaves 127.0.0.0/8
 EGRESS_MARKER = "EGRESS-BLOCKED"
+# HPN_TEST_WORKERS=2: every router the tests start with start_router (mitmdump or the lean
+# runner) runs instead as that many workers of the lean runner, each router with a redis-server
+# of its own (HPN_REDIS_URL), so the e2e suite checks that behaviour holds with several workers.
+TEST_WORKERS = int(os.environ.get("HPN_TEST_WORKERS") or 0)
+# Set (to the reason) by tests/e2e/conftest.py for a test marked `single_process`: its routers
+# run as they are even under HPN_TEST_WORKERS.
+single_process_reason: str | None = None
 
 
 def free_port() -> int:
@@ -102,6 +109,9 @@ class Router:
     log_path: Path
     proxy_port: int | None = None  # the regular-mode (HTTPS_PROXY) listener, when started
     confdir: Path | None = None
+    redis: RedisServer | None = None  # the router's own redis-server, under HPN_TEST_WORKERS
+    workers: int = 1
+    started_with: dict | None = None  # start_router's arguments but the folder: the same router again
 
     @property
     def proxy_url(self) -> str:
@@ -124,8 +134,17 @@ class Router:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def pids(self) -> list[int]:
+        """The router's processes that serve requests: the process itself, or its workers."""
+        pid = self.proc.pid
+        if self.workers == 1:
+            return [pid]
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
     def stop(self) -> None:
         _stop(self.proc)
+        if self.redis is not None:
+            self.redis.stop()
 
 
 STARTED: list[Router] = []  # every router started, so a fixture can check all their logs
@@ -152,6 +171,18 @@ def start_router(
     `scripts_before` are loaded before router.py; `reverse_target` is where mitmproxy would
     forward a request the router let through (the emulator, to see that nothing arrives);
     `ready_seconds` bounds the wait for its first /health answer."""
+    started_with = {
+        "keys": keys, "gemini_url": gemini_url, "config": config, "extra_args": extra_args, "env": env, "proxy": proxy,
+        "program": program, "guard": guard, "scripts_before": scripts_before, "reverse_target": reverse_target,
+        "ready_seconds": ready_seconds,
+    }  # fmt: skip
+    redis = None
+    workers = 1
+    if _as_workers(program, env):
+        # A redis-server per router, not per session: the shared-state channel is server-wide
+        # (Redis databases do not separate pub/sub), and each router the tests start is a pool of its own.
+        program, workers, redis = "runner", TEST_WORKERS, start_redis(tmp)
+        env = {"HPN_WORKERS": str(workers), "HPN_REDIS_URL": redis.url, **(env or {})}
     port = free_port()
     proxy_port = free_port() if proxy else None
     confdir = tmp / f"mitmproxy-conf-{port}"
@@ -186,19 +217,28 @@ def start_router(
     ]
     log = log_path.open("w")
     proc = subprocess.Popen(args, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
-    router = Router(proc, port, log_path, proxy_port, confdir)
+    router = Router(proc, port, log_path, proxy_port, confdir, redis, workers, started_with)
     STARTED.append(router)
-    deadline = time.monotonic() + ready_seconds
+    deadline = time.monotonic() + ready_seconds * workers
+    answered: set[object] = set()  # the workers that answered /health (None: a single process)
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            router.stop()
             raise RuntimeError(f"{program} exited with {proc.returncode}:\n{router.log()}")
         try:
-            http_json("GET", f"{router.url}/health", timeout=1)
-            return router
+            answered.add(http_json("GET", f"{router.url}/health", timeout=1).get("worker"))  # type: ignore[union-attr]
+            if None in answered or len(answered) >= workers:  # every worker listens: no test connection waits for one
+                return router
         except OSError:
             time.sleep(0.1)
     router.stop()
     raise RuntimeError(f"router did not become ready:\n{router.log()}")
+
+
+def _as_workers(program: str, env: dict[str, str] | None) -> bool:
+    """Whether HPN_TEST_WORKERS turns this router into workers: not for mitmweb (one process by
+    design), a test that starts workers itself, or a test marked single_process."""
+    return TEST_WORKERS > 1 and single_process_reason is None and program in ("mitmdump", "runner") and "HPN_WORKERS" not in (env or {})
 
 
 def start_runner(tmp: Path, **kw: object) -> Router:

@@ -6,10 +6,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import openai
+import procs
 import pytest
 from procs import EGRESS_MARKER, KEYS, STARTED, Emulator, Router, client_for, scenario, start_emulator, start_router
 
 _log_offsets: dict[str, int] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the test's fixtures start routers: a test marked `single_process` (or a module with
+    that mark) keeps its routers in one process under HPN_TEST_WORKERS (tests/procs.py)."""
+    marker = item.get_closest_marker("single_process")
+    procs.single_process_reason = (marker.kwargs.get("reason") or "marked") if marker else None
 
 
 @pytest.fixture(autouse=True)
@@ -59,10 +68,16 @@ def shared_router(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture
-def router(shared_router: Router, emulator: Emulator) -> Router:
-    """The module's router, with the emulator's counters and scripts reset for this test."""
+def router(shared_router: Router, emulator: Emulator, tmp_path) -> Iterator[Router]:
+    """The module's router, with the emulator's counters and scripts reset for this test. Under
+    HPN_TEST_WORKERS a test marked single_process gets the same router as one process of its own."""
     emulator.reset()
-    return shared_router
+    if procs.single_process_reason is None or shared_router.workers == 1 or shared_router.started_with is None:
+        yield shared_router
+        return
+    alone = start_router(tmp_path, **shared_router.started_with)
+    yield alone
+    alone.stop()
 
 
 @pytest.fixture

@@ -271,18 +271,19 @@ def test_stream_fails_over_before_the_first_byte_and_stays_incremental(make_slow
     assert "Key rotation triggered" in router.log()
 
 
-def _router_sockets_to(pid: int, port: int) -> int:
-    """ESTABLISHED TCP connections of process `pid` to 127.0.0.1:`port` (Linux /proc)."""
+def _router_sockets_to(router: Router, port: int) -> int:
+    """ESTABLISHED TCP connections of the router's processes to 127.0.0.1:`port` (Linux /proc)."""
     inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
+    for pid in router.pids():
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
     count = 0
-    with open(f"/proc/{pid}/net/tcp") as table:
+    with open(f"/proc/{router.proc.pid}/net/tcp") as table:
         for line in table.readlines()[1:]:
             fields = line.split()
             remote_port = int(fields[2].split(":")[1], 16)
@@ -300,19 +301,19 @@ def test_client_disconnect_mid_stream_closes_the_upstream_request(make_slow_rout
     port = int(slow_emulator.url.rsplit(":", 1)[1])
     # Control: a stream read to the end leaves one idle keep-alive connection behind.
     list(client.chat.completions.create(model="gpt-4o", messages=user("short"), stream=True))
-    assert _router_sockets_to(router.proc.pid, port) == 1
+    assert _router_sockets_to(router, port) == 1
     stream = client.chat.completions.create(model="gpt-4o", messages=user(LONG), stream=True)
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             break
-    assert _router_sockets_to(router.proc.pid, port) == 1  # the same connection, streaming now
+    assert _router_sockets_to(router, port) == 1  # the same connection, streaming now
     started = stream_requests(slow_emulator)[-1]["t"]
     stream.close()
     deadline = time.monotonic() + 10
-    while _router_sockets_to(router.proc.pid, port) and time.monotonic() < deadline:
+    while _router_sockets_to(router, port) and time.monotonic() < deadline:
         time.sleep(0.02)
     closed_at = time.time()
-    assert _router_sockets_to(router.proc.pid, port) == 0
+    assert _router_sockets_to(router, port) == 0
     # Closed before the emulator would have finished the ~16-event answer.
     assert closed_at < started + 12 * STREAM_DELAY_MS / 1000
 

@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 import aiohttp
-from procs import KEYS, start_emulator, start_router
+from procs import KEYS, Router, start_emulator, start_router
 
 REQUESTS = int(os.environ.get("HPN_SOAK_REQUESTS", "20000"))
 CONCURRENCY = 16
@@ -30,7 +30,12 @@ def faulty_scenario(seed: int = 7, per_key: int = 12000) -> dict:
     return {"keys": keys}
 
 
-def rss_kib(pid: int) -> int:
+def rss_kib(router: Router) -> int:
+    """The resident memory of the router's processes (its workers' together, with workers)."""
+    return sum(_rss_kib(pid) for pid in router.pids())
+
+
+def _rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
@@ -71,13 +76,13 @@ def test_soak_every_request_answered_memory_flat(tmp_path):
 
     def on_progress(i: int) -> None:
         if i == WARM_UP:
-            samples["warm"] = rss_kib(router.proc.pid)
+            samples["warm"] = rss_kib(router)
         if i % (REQUESTS // 10) == 0:
-            samples[f"at_{i}"] = rss_kib(router.proc.pid)
+            samples[f"at_{i}"] = rss_kib(router)
 
     try:
         problems = asyncio.run(drive(f"{router.base_url}/chat/completions", REQUESTS, on_progress))
-        samples["end"] = rss_kib(router.proc.pid)
+        samples["end"] = rss_kib(router)
         stats = emulator.stats()
         statuses = [r["status"] for r in stats["requests"]]
     finally:

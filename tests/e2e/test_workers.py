@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import procs
 import pytest
 from procs import KEYS, Emulator, RedisServer, Router, http_json, scenario, start_emulator, start_redis, start_runner
 
@@ -173,3 +174,22 @@ def test_two_workers_without_redis_are_refused_at_start_naming_both_fields(emula
         start_runner(tmp_path, keys=KEYS[:1], gemini_url=emulator.url, env={"HPN_WORKERS": "2"})
     assert "server.workers: 2 workers need state.redis_url (HPN_REDIS_URL)" in str(failed.value)
     assert "Worker 0 started" not in str(failed.value)
+
+
+def test_the_test_switch_starts_a_router_as_two_workers_with_a_redis_of_its_own(emulator, tmp_path, monkeypatch):
+    """HPN_TEST_WORKERS=2 (tests/procs.py): start_router's mitmdump becomes 2 workers of the lean
+    runner on a redis-server of its own, stopped with the router; a single_process test keeps one."""
+    monkeypatch.setattr(procs, "TEST_WORKERS", 2)
+    monkeypatch.setattr(procs, "single_process_reason", None)
+    router = procs.start_router(tmp_path, keys=KEYS[:2], gemini_url=emulator.url)
+    try:
+        assert router.workers == 2 and router.redis is not None
+        assert workers_seen(router, 2) == {0, 1}  # both answered before start_router returned
+        assert "Sharing pool state through Redis" in router.log()
+    finally:
+        router.stop()
+    assert router.redis.proc.poll() is not None
+    assert not procs._as_workers("mitmweb", None)  # mitmweb is one process by design
+    assert not procs._as_workers("runner", {"HPN_WORKERS": "3"})  # a test that starts workers itself
+    monkeypatch.setattr(procs, "single_process_reason", "state file")
+    assert not procs._as_workers("mitmdump", None)
