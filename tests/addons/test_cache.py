@@ -43,7 +43,7 @@ async def ask(
     if flow.response is None:
         answer_from_upstream(flow, answer or completion())
     store.responseheaders(flow)
-    store.response(flow)
+    await store.response(flow)
     return flow
 
 
@@ -186,7 +186,7 @@ async def test_error_answers_are_not_stored() -> None:
     flow = chat_flow(BODY)
     await lookup.request(flow)
     answer_from_upstream(flow, error, status=429)
-    store.response(flow)
+    await store.response(flow)
     assert status(flow) == "MISS"
     assert status(await ask(lookup, store)) == "MISS"
 
@@ -211,7 +211,7 @@ async def test_replays_and_attempt_flows_are_neither_looked_up_nor_stored() -> N
     await lookup.request(replay2)
     replay2.is_replay = "request"
     answer_from_upstream(replay2, completion())
-    store.response(replay2)
+    await store.response(replay2)
     assert len(flash.entries) == 1  # only the first answer
     attempt = chat_flow(BODY)
     attempt.metadata[meta.ATTEMPT_OF] = "client-flow-id"
@@ -270,7 +270,7 @@ async def stream_through(
         sent += b"".join(flow.response.stream(chunk))
     assert flow.response.stream is adapter  # ChatTranslation finds its own adapter in `response`
     context(flow).usage = adapter.decoder.usage  # what ChatTranslation.response records
-    store.response(flow)
+    await store.response(flow)
     return flow, sent
 
 
@@ -322,7 +322,7 @@ async def test_identical_requests_in_flight_go_upstream_once() -> None:
         await asyncio.sleep(0.01)
         assert not any(w.done() for w in waiting)
         answer_from_upstream(leader, completion("shared"))
-        store.response(leader)
+        await store.response(leader)
         await asyncio.gather(*waiting)
     assert [status(f) for f in followers] == ["HIT"] * 9
     assert {json.loads(f.response.content)["choices"][0]["message"]["content"] for f in followers} == {"shared"}
@@ -338,7 +338,7 @@ async def test_failed_leader_sends_followers_upstream() -> None:
     follower = chat_flow(BODY)
     waiting = asyncio.ensure_future(lookup.request(follower))
     await asyncio.sleep(0)
-    store.error(leader)
+    await store.error(leader)
     await waiting
     assert follower.response is None  # it asks upstream itself
     assert context(follower).cache.leader is True  # and leads whoever comes next
