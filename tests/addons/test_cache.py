@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import pytest
@@ -12,9 +13,12 @@ from hpn_router.addons import meta
 from hpn_router.addons.cache import HEADER, CacheLookup, CacheStore, FlashCache
 from hpn_router.addons.chat import StreamAdapter
 from hpn_router.addons.flowcontext import CacheDecision, context
+from hpn_router.addons.sharedstate import SharedPoolState
 from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder
 from hpn_router.core.model.answer import Usage
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder
+from hpn_router.core.state import RouterState
+from hpn_router.edge.sharedstate import RedisStore
 from mitmproxy import http
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}
@@ -377,3 +381,21 @@ async def test_config_reload_keeps_entries_unless_the_cache_section_changes() ->
     assert status(await ask(lookup, store)) == "HIT"
     flash.apply(router_config(cache={"ttl_seconds": 10}))
     assert status(await ask(lookup, store)) == "MISS"
+
+
+async def test_a_redis_that_fails_during_a_lookup_costs_no_request_and_counts_as_down() -> None:
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = RouterState()
+    shared = SharedPoolState(state)
+    shared.store, state.redis = RedisStore(f"redis://127.0.0.1:{port}"), "up"  # as if it had been up until now
+    flash = FlashCache(shared=shared, timer=Clock())
+    flash.apply(router_config(cache={}, models={"fast": "gemini-2.5-flash"}))
+    lookup, store = CacheLookup(flash), CacheStore(flash)
+    with captured_logs() as logs:
+        first = await ask(lookup, store)
+    assert status(first) == "MISS" and first.response.status_code == 200  # answered from upstream
+    assert state.redis == "down" and [r.get("event") for r in logs].count("redis_down") == 1
+    assert status(await ask(lookup, store)) == "HIT"  # this router's own cache, without Redis
+    await shared.store.close()

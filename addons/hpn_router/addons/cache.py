@@ -23,7 +23,8 @@ With `state.redis_url`, routers sharing one Redis share the cache (SharedPoolSta
 see addons/sharedstate.py): a local miss asks Redis in one round trip (core/sharedstate.py
 names, edge/sharedstate.py `cache_lookup`), which also takes the lead for the key, so an
 identical request in flight on another router is waited for (polled, bounded like a local
-follower's wait) instead of asked again. A finished answer is stored in both, with the cache's
+follower's wait; the lead has a short TTL its router renews, so a router that dies while
+leading holds nobody long) instead of asked again. A finished answer is stored in both, with the cache's
 TTL; an entry larger than `cache.max_bytes` in neither. Redis down: the local cache alone.
 
 Every answer to a request the cache looked at carries `X-HPN-Cache: HIT`, `MISS` or
@@ -80,6 +81,10 @@ HEADER = "X-HPN-Cache"
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
 # A follower of another router's request polls Redis, first soon, then at most this often.
 FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 0.01, 0.2
+# A lead in Redis lives this long unless its router renews it (every third of it): a router
+# that dies while leading holds the others' identical requests for seconds, not for the
+# whole wait a leader may legitimately take.
+LEAD_SECONDS = 10.0
 
 
 class CachedApi(Protocol):
@@ -102,6 +107,7 @@ class FlashCache:
     def __init__(self, *, shared: SharedPoolState | None = None, timer: Callable[[], float] = time.monotonic) -> None:
         self.timer = timer
         self.shared = shared  # its Redis connection, when routers share one
+        self._renewals: dict[str, asyncio.Task[None]] = {}  # lead token -> the task renewing it
         self.config: RouterConfig | None = None
         self.entries: ResponseCache | None = None
         self.inflight = InFlight()
@@ -133,6 +139,9 @@ class FlashCache:
         """Store a finished answer in Redis (if it fits the budget) and give up this flow's lead
         there; a Redis that fails now only costs the other routers a miss."""
         token, decision.shared_lead = decision.shared_lead, None
+        renewal = self._renewals.pop(token, None) if token is not None else None
+        if renewal is not None:
+            renewal.cancel()
         store, config = self.redis(), self.config
         if store is None or config is None or decision.key is None:
             return
@@ -143,6 +152,24 @@ class FlashCache:
             await store.cache_finish(decision.key, token, payload, config.cache.ttl_seconds * 1000)
         except StoreError as e:
             self.redis_failed(e)
+
+    def keep_lead(self, store: RedisStore, key: str, token: str) -> None:
+        """Renew this router's lead for `key` until finish_shared, or at most as long as a
+        leader's attempts can take."""
+
+        async def renew() -> None:
+            waited = 0.0
+            while waited < self.wait_seconds:
+                await asyncio.sleep(LEAD_SECONDS / 3)
+                waited += LEAD_SECONDS / 3
+                try:
+                    if not await store.cache_renew(key, token, int(LEAD_SECONDS * 1000)):
+                        break
+                except StoreError:
+                    break  # the lead lapses; a follower then asks upstream itself
+            self._renewals.pop(token, None)
+
+        self._renewals[token] = asyncio.get_running_loop().create_task(renew())
 
     def redis_failed(self, error: BaseException) -> None:
         if self.shared is not None:
@@ -213,9 +240,10 @@ class CacheLookup:
             return None, False
         token = secrets.token_hex(16)
         try:
-            raw, lead = await store.cache_lookup(key, token, int(self.flash.wait_seconds * 1000), lead=decision.leader)
+            raw, lead = await store.cache_lookup(key, token, int(LEAD_SECONDS * 1000), lead=decision.leader)
             if lead == 1:
                 decision.shared_lead = token  # CacheStore stores the answer and gives the lead up
+                self.flash.keep_lead(store, key, token)
             elif raw is None and lead == 2:
                 raw = await self._follow_shared(store, key)
         except StoreError as e:

@@ -100,6 +100,14 @@ end
 return 0
 """
 
+# Extends a lead that is still this request's. KEYS: lead; ARGV: token, ttl (ms). 1: extended.
+RENEW_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 StoreError = (RedisError, OSError, asyncio.TimeoutError)  # what a down or slow Redis raises
 
 
@@ -120,6 +128,7 @@ class RedisStore:
         self._raise_totals = self._redis.register_script(RAISE_TOTALS_SCRIPT)
         self._lookup = self._redis.register_script(LOOKUP_SCRIPT)
         self._finish = self._redis.register_script(FINISH_SCRIPT)
+        self._renew = self._redis.register_script(RENEW_SCRIPT)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -191,6 +200,10 @@ class RedisStore:
         if entry is None and token is None:
             return
         await self._finish(keys=[cache_entry_key(key), cache_lead_key(key)], args=[token or "", entry or b"", ttl_ms])
+
+    async def cache_renew(self, key: str, token: str, lead_ms: int) -> bool:
+        """Keep holding the lead for `key` another lead_ms; False when it is no longer ours."""
+        return bool(await self._renew(keys=[cache_lead_key(key)], args=[token, lead_ms]))
 
     async def get_response(self, response_id: str) -> bytes | None:
         value: bytes | None = await self._redis.get(response_key(response_id))
