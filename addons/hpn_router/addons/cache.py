@@ -24,8 +24,9 @@ see addons/sharedstate.py): a local miss asks Redis in one round trip (core/shar
 names, edge/sharedstate.py `cache_lookup`), which also takes the lead for the key, so an
 identical request in flight on another router is waited for (polled, bounded like a local
 follower's wait; the lead has a short TTL its router renews, so a router that dies while
-leading holds nobody long) instead of asked again. A finished answer is stored in both, with the cache's
-TTL; an entry larger than `cache.max_bytes` in neither. Redis down: the local cache alone.
+leading holds nobody long) instead of asked again. A finished answer is stored in both, with
+the cache's TTL; an entry larger than `cache.max_bytes` in neither. Redis down: the local
+cache alone.
 
 Every answer to a request the cache looked at carries `X-HPN-Cache: HIT`, `MISS` or
 `BYPASS` (not looked up: `Cache-Control: no-cache` or, without Cache-Control, HTTP/1.0's
@@ -377,8 +378,11 @@ class CacheStore:
             logger.exception("cache: could not store the answer")
         finally:
             self.flash.release(decision, answer)
-        # Before the client gets its answer: another router asked next finds it.
-        await self.flash.finish_shared(decision, answer)
+        try:
+            # Before the client gets its answer: another router asked next finds it.
+            await self.flash.finish_shared(decision, answer)
+        except Exception:  # a failed share must not turn the client's answer into an error
+            logger.exception("cache: could not share the answer")
 
     async def error(self, flow: http.HTTPFlow) -> None:
         self._tees.pop(flow.id, None)

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 
+from loguru import logger
 from mitmproxy import http
 
 from hpn_router.addons.answers import answer_error, answer_json
@@ -85,6 +86,8 @@ class SharedResponses:
                 await redis.put_response(response_id, DELETED, int(self.store.ttl_seconds * 1000))
         except StoreError as e:
             self.shared.redis_failed(e)
+        except Exception:  # the client's answer stands; only the other routers miss this response
+            logger.exception("could not share a stored response")
 
     async def load_named(self, flow: http.HTTPFlow) -> None:
         """Bring the response this request names into the local store as Redis has it."""
@@ -114,7 +117,10 @@ class FetchSharedResponse:
         self.shared = shared
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        await self.shared.load_named(flow)
+        try:
+            await self.shared.load_named(flow)
+        except Exception:  # the request goes on with this router's own store
+            logger.exception("could not read a stored response from Redis")
 
 
 def _named_response(flow: http.HTTPFlow, route: str | None) -> str | None:
