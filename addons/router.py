@@ -50,7 +50,7 @@ from hpn_router.addons.proxyauth import ProxyClientAuth  # noqa: E402
 from hpn_router.addons.requestids import RequestIds  # noqa: E402
 from hpn_router.addons.requestlog import RequestLog  # noqa: E402
 from hpn_router.addons.responses import ResponsesTranslation  # noqa: E402
-from hpn_router.addons.responsestore import StoredResponses  # noqa: E402
+from hpn_router.addons.responsestore import SharedResponses, StoredResponses  # noqa: E402
 from hpn_router.addons.settings import Settings  # noqa: E402
 from hpn_router.addons.sharedstate import SharedPoolState  # noqa: E402
 from hpn_router.addons.timeouts import Timeouts  # noqa: E402
@@ -103,7 +103,9 @@ shared_state = SharedPoolState(state)  # state.redis_url: key states and totals 
 key_routing = KeyRouting(state, relay=relay)  # last in `request`: attempts with pool keys, failover, relay
 client_view = ClientView()  # the client's request, shown again once it is answered
 passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrough: public hosts only
-flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore
+# state.redis_url: stored responses reach every router (`fetch` before the cache reads a conversation)
+shared_responses = SharedResponses(responses.store, shared_state)
+flash_cache = FlashCache(shared=shared_state)  # entries + in-flight table (shared through Redis when set), for CacheLookup and CacheStore
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 metrics = Metrics(state)  # Prometheus series per request; MetricsEndpoint answers GET /metrics
 # Signed webhooks on key and pool transitions; never to the router's own ports.
@@ -151,12 +153,14 @@ addons = [
     dashboard.endpoint,  # the page, its data and login; it checks the admin token or session itself
     admin,
     endpoints,
+    shared_responses.fetch,  # the stored response a request names, from Redis, before anyone reads it
     # Before translation: keys and answers the client's own request (chat, Responses, Messages).
     CacheLookup(flash_cache, {"responses": responses, "messages": messages}),
     translation,
     key_routing,
     pool_keeper,  # its `response` saves the pool's state after requests that went upstream
     shared_state,  # pushes what a request changed in the pool before its client gets the answer
+    shared_responses,  # after the translators stored a Response: to Redis before its client gets it
     CacheStore(flash_cache),  # after translation: stores the OpenAI answer
     cost,
     RequestIds(),  # X-Request-Id on every answer, after the translators rebuilt its headers

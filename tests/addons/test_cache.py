@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import pytest
@@ -12,9 +13,12 @@ from hpn_router.addons import meta
 from hpn_router.addons.cache import HEADER, CacheLookup, CacheStore, FlashCache
 from hpn_router.addons.chat import StreamAdapter
 from hpn_router.addons.flowcontext import CacheDecision, context
+from hpn_router.addons.sharedstate import SharedPoolState
 from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder
 from hpn_router.core.model.answer import Usage
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder
+from hpn_router.core.state import RouterState
+from hpn_router.edge.sharedstate import RedisStore
 from mitmproxy import http
 
 BODY = {"model": "gpt-4", "messages": [{"role": "user", "content": "Hello"}]}
@@ -43,7 +47,7 @@ async def ask(
     if flow.response is None:
         answer_from_upstream(flow, answer or completion())
     store.responseheaders(flow)
-    store.response(flow)
+    await store.response(flow)
     return flow
 
 
@@ -186,7 +190,7 @@ async def test_error_answers_are_not_stored() -> None:
     flow = chat_flow(BODY)
     await lookup.request(flow)
     answer_from_upstream(flow, error, status=429)
-    store.response(flow)
+    await store.response(flow)
     assert status(flow) == "MISS"
     assert status(await ask(lookup, store)) == "MISS"
 
@@ -211,7 +215,7 @@ async def test_replays_and_attempt_flows_are_neither_looked_up_nor_stored() -> N
     await lookup.request(replay2)
     replay2.is_replay = "request"
     answer_from_upstream(replay2, completion())
-    store.response(replay2)
+    await store.response(replay2)
     assert len(flash.entries) == 1  # only the first answer
     attempt = chat_flow(BODY)
     attempt.metadata[meta.ATTEMPT_OF] = "client-flow-id"
@@ -270,7 +274,7 @@ async def stream_through(
         sent += b"".join(flow.response.stream(chunk))
     assert flow.response.stream is adapter  # ChatTranslation finds its own adapter in `response`
     context(flow).usage = adapter.decoder.usage  # what ChatTranslation.response records
-    store.response(flow)
+    await store.response(flow)
     return flow, sent
 
 
@@ -322,7 +326,7 @@ async def test_identical_requests_in_flight_go_upstream_once() -> None:
         await asyncio.sleep(0.01)
         assert not any(w.done() for w in waiting)
         answer_from_upstream(leader, completion("shared"))
-        store.response(leader)
+        await store.response(leader)
         await asyncio.gather(*waiting)
     assert [status(f) for f in followers] == ["HIT"] * 9
     assert {json.loads(f.response.content)["choices"][0]["message"]["content"] for f in followers} == {"shared"}
@@ -339,7 +343,7 @@ async def test_failed_leader_sends_followers_upstream() -> None:
     follower = chat_flow(BODY)
     waiting = asyncio.ensure_future(lookup.request(follower))
     await asyncio.sleep(0)
-    store.error(leader)
+    await store.error(leader)
     await waiting
     assert follower.response is None  # it asks upstream itself
     assert context(follower).cache.leader is True  # and leads whoever comes next
@@ -426,3 +430,19 @@ def test_responses_and_messages_hits_share_one_parsed_answer_per_entry() -> None
         answer_api_hit(flow, Api(), router_config(), chat_request(flow), hit, coalesced=False)
         assert status(flow) == "HIT" and flow.response.content == b"{}"
     assert seen[0] is seen[1] and seen[0].choices[0].text == "hi"
+async def test_a_redis_that_fails_during_a_lookup_costs_no_request_and_counts_as_down() -> None:
+    with socket.socket() as probe:  # a port nothing listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = RouterState()
+    shared = SharedPoolState(state)
+    shared.store, state.redis = RedisStore(f"redis://127.0.0.1:{port}"), "up"  # as if it had been up until now
+    flash = FlashCache(shared=shared, timer=Clock())
+    flash.apply(router_config(cache={}, models={"fast": "gemini-2.5-flash"}))
+    lookup, store = CacheLookup(flash), CacheStore(flash)
+    with captured_logs() as logs:
+        first = await ask(lookup, store)
+    assert status(first) == "MISS" and first.response.status_code == 200  # answered from upstream
+    assert state.redis == "down" and [r.get("event") for r in logs].count("redis_down") == 1
+    assert status(await ask(lookup, store)) == "HIT"  # this router's own cache, without Redis
+    await shared.store.close()

@@ -107,7 +107,7 @@ async def test_the_body_is_read_into_the_model_once_for_cache_translation_and_co
         chain.translation.request(flow)
         await chain.routing.request(flow)
         chain.translation.response(flow)
-        store.response(flow)
+        await store.response(flow)
         cost.response(flow)
     assert flow.response.status_code == 200 and flow.response.headers["X-HPN-Cache"] == "MISS"
     assert flow.response.headers["X-HPN-Saved-USD"] != "0"  # Cost read the prompt from the model

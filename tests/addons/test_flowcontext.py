@@ -64,7 +64,7 @@ async def test_cache_store_takes_the_completion_from_the_context_while_the_body_
     await lookup.request(flow)
     answer_from_upstream(flow, completion("in the body"))
     context(flow).answer = AnswerBody(flow.response.raw_content, ChatAnswer(()), completion("in the context"))
-    store.response(flow)
+    await store.response(flow)
     key = context(flow).cache.key
     assert flash.entries.get(key).completion["choices"][0]["message"]["content"] == "in the context"
 
@@ -73,7 +73,7 @@ async def test_cache_store_takes_the_completion_from_the_context_while_the_body_
     await lookup.request(flow)
     answer_from_upstream(flow, completion("in the body"))
     context(flow).answer = AnswerBody(b"bytes the body no longer holds", ChatAnswer(()), completion("stale"))
-    store.response(flow)
+    await store.response(flow)
     assert flash.entries.get(context(flow).cache.key).completion["choices"][0]["message"]["content"] == "in the body"
 
 

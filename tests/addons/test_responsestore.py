@@ -8,6 +8,7 @@ import json
 
 from hpn_router.addons.flowcontext import context
 from hpn_router.addons.responses import ResponsesTranslation
+from hpn_router.addons.responsestore import _named_response
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 from routerchain import RouterChain, chain_config, gemini_json, json_of
@@ -100,3 +101,17 @@ def test_a_relayed_stream_is_stored_once_it_has_ended():
     stored = responses.store.get(completed["id"], "anonymous", now=0.0)
     assert completed["store"] is True and stored is not None and stored.response() == completed
     assert [m.role for m in stored.conversation] == ["user", "assistant"]
+
+
+def test_the_response_a_request_names_is_read_only_when_it_names_one():
+    def flow(method: str, path: str, body: bytes = b"") -> http.HTTPFlow:
+        f = tflow.tflow()
+        f.request.method, f.request.path, f.request.content = method, path, body
+        return f
+
+    assert _named_response(flow("GET", "/v1/responses/resp_1"), "response") == "resp_1"
+    assert _named_response(flow("DELETE", "/v1/responses/resp_1"), "response") == "resp_1"
+    assert _named_response(flow("POST", "/v1/responses", b'{"previous_response_id": "resp_2", "input": "x"}'), "responses") == "resp_2"
+    for body in (b'{"input": "x"}', b'{"previous_response_id": null}', b'{"previous_response_id": 7}', b"previous_response_id{", b"[]"):
+        assert _named_response(flow("POST", "/v1/responses", body), "responses") is None
+    assert _named_response(flow("POST", "/v1/chat/completions", b'{"previous_response_id": "r"}'), "chat") is None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
+from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache, answer_from_bytes, answer_to_bytes
 
 
 class FakeClock:
@@ -207,3 +207,10 @@ async def test_contains_says_whether_a_leader_is_upstream() -> None:
     assert "k" in inflight and "other" not in inflight
     inflight.finish("k", None)
     assert "k" not in inflight
+
+
+def test_an_entry_passes_through_its_wire_form_and_a_foreign_value_is_no_entry():
+    answer = CachedAnswer({"object": "chat.completion", "choices": []}, {"total_tokens": 3}, 5.0)
+    assert answer_from_bytes(answer_to_bytes(answer), 5.0) == answer
+    for foreign in (b"", b"garbage", b"[]", b'{"completion": [], "usage": null}', b'{"completion": {}, "usage": 3}'):
+        assert answer_from_bytes(foreign, 0.0) is None

@@ -12,6 +12,8 @@ from hpn_router.core.sharedstate import (
     EMPTY,
     PoolDelta,
     apply,
+    cache_entry_key,
+    cache_lead_key,
     cooldown_key,
     decode_cooldown,
     decode_delta,
@@ -20,6 +22,7 @@ from hpn_router.core.sharedstate import (
     encode_delta,
     pico_to_saved,
     rebase,
+    response_key,
     restrict,
     saved_to_pico,
     union,
@@ -143,3 +146,15 @@ def test_a_pool_speaks_for_its_enabled_keys_and_its_projects():
     fingerprints, projects = pool.shared_scope()
     assert fingerprints == {pool.keys[0].fingerprint, pool.keys[1].fingerprint}
     assert projects == {"proj-a", pool.keys[1].project_id, pool.keys[2].project_id}
+
+
+def test_a_cache_entry_and_its_lead_share_a_hash_tag_and_name_nothing_but_the_digest():
+    key = "a" * 64  # core/cachekey.py: a sha256, per client
+    entry, lead = cache_entry_key(key), cache_lead_key(key)
+    assert entry != lead and entry.endswith("{" + key + "}") and lead.endswith("{" + key + "}")  # one Cluster slot: one script
+
+
+def test_a_stored_response_key_is_a_digest_of_whatever_id_a_client_names():
+    named = response_key("resp_1\r\nFLUSHALL {tag} \udcff")
+    assert named.startswith("hpn:v1:response:") and len(named) == len("hpn:v1:response:") + 32
+    assert named.isascii() and named != response_key("resp_2")

@@ -90,3 +90,54 @@ async def test_a_dead_redis_fails_fast_with_a_store_error(tmp_path):
         await store.push(PoolDelta(), 1, 0)
     assert time.monotonic() - started < 5  # bounded, whatever redis-py's retry defaults are
     await store.close()
+
+
+# -- flash cache and stored Responses ---------------------------------------------------------
+
+KEY = "c" * 64
+
+
+async def test_a_cache_lookup_leads_once_and_the_answer_releases_the_lead(redis):
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    try:
+        assert await a.cache_lookup(KEY, "token-a", 10_000, lead=True) == (None, 1)  # A leads
+        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=True) == (None, 2)  # B sees A lead
+        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=False) == (None, 2)  # a no-store request may follow
+        assert await b.cache_poll(KEY) == (None, True)
+        await b.cache_finish(KEY, "token-b", None, 1000)  # not B's lead: it stays
+        assert await b.cache_poll(KEY) == (None, True)
+        await a.cache_finish(KEY, "token-a", b'{"answer": 1}', 60_000)
+        assert await b.cache_poll(KEY) == (b'{"answer": 1}', False)
+        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=True) == (b'{"answer": 1}', 0)  # a hit takes no lead
+        assert 59_000 < int(redis.command("PTTL", "hpn:v1:cache:{" + KEY + "}")) <= 60_000  # the cache's TTL
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_lead_lapses_unless_renewed_by_its_holder(redis):
+    a = RedisStore(redis.url)
+    try:
+        assert (await a.cache_lookup(KEY, "token-a", 200, lead=True))[1] == 1
+        assert await a.cache_renew(KEY, "token-a", 60_000)
+        assert not await a.cache_renew(KEY, "someone-else", 60_000)
+        assert int(redis.command("PTTL", "hpn:v1:lead:{" + KEY + "}")) > 1000
+        redis.command("PEXPIRE", "hpn:v1:lead:{" + KEY + "}", "1")
+        await asyncio.sleep(0.05)
+        assert await a.cache_poll(KEY) == (None, False)  # lapsed: followers go upstream themselves
+        assert not await a.cache_renew(KEY, "token-a", 60_000)
+    finally:
+        await a.close()
+
+
+async def test_a_stored_response_is_kept_with_its_ttl_and_deleted(redis):
+    a = RedisStore(redis.url)
+    try:
+        await a.put_response("resp_1", b"entry", 5000)
+        assert await a.get_response("resp_1") == b"entry" and await a.get_response("resp_2") is None
+        assert redis.command("--scan", "--pattern", "hpn:v1:response:*").count("hpn:v1:response:") == 1
+        assert "resp_1" not in redis.command("--scan")  # the id is digested
+        await a.delete_response("resp_1")
+        assert await a.get_response("resp_1") is None
+    finally:
+        await a.close()

@@ -19,6 +19,15 @@ translator's stream adapter or taken from its non-streamed answer, and a hit is 
 API's translator: a fresh Response or Message, streamed or not as this request asks. The
 endpoint is part of the key, so an answer only ever serves the API it was asked on.
 
+With `state.redis_url`, routers sharing one Redis share the cache (SharedPoolState's connection,
+see addons/sharedstate.py): a local miss asks Redis in one round trip (core/sharedstate.py
+names, edge/sharedstate.py `cache_lookup`), which also takes the lead for the key, so an
+identical request in flight on another router is waited for (polled, bounded like a local
+follower's wait; the lead has a short TTL its router renews, so a router that dies while
+leading holds nobody long) instead of asked again. A finished answer is stored in both, with
+the cache's TTL; an entry larger than `cache.max_bytes` in neither. Redis down: the local
+cache alone.
+
 Every answer to a request the cache looked at carries `X-HPN-Cache: HIT`, `MISS` or
 `BYPASS` (not looked up: `Cache-Control: no-cache` or, without Cache-Control, HTTP/1.0's
 `Pragma: no-cache`; or a sampled request with
@@ -32,7 +41,9 @@ Usage:
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -44,6 +55,7 @@ from hpn_router.addons import meta
 from hpn_router.addons.answers import is_client_flow, local_response
 from hpn_router.addons.chat import StreamAdapter, chat_request
 from hpn_router.addons.flowcontext import CacheDecision, context
+from hpn_router.addons.sharedstate import SharedPoolState
 from hpn_router.config import RouterConfig
 from hpn_router.core.bodytemplate import BodyTemplate
 from hpn_router.core.cachedanswer import AnswerCollector, answer_from_json, answer_to_json
@@ -59,8 +71,9 @@ from hpn_router.core.inbound.openai_chat_answer import (
 from hpn_router.core.model.answer import ChatAnswer, Usage
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.model.routing import route_model
-from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache
+from hpn_router.core.responsecache import CachedAnswer, InFlight, ResponseCache, answer_from_bytes, answer_to_bytes
 from hpn_router.core.routes import Endpoint
+from hpn_router.edge.sharedstate import RedisStore, StoreError
 
 CHAT = Endpoint.CHAT.value
 CHAT_PATH = "/v1/chat/completions"
@@ -68,6 +81,12 @@ CHAT_PATH = "/v1/chat/completions"
 PATHS = {CHAT: CHAT_PATH, Endpoint.RESPONSES.value: "/v1/responses", Endpoint.MESSAGES.value: "/v1/messages"}
 HEADER = "X-HPN-Cache"
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+# A follower of another router's request polls Redis, first soon, then at most this often.
+FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 0.01, 0.2
+# A lead in Redis lives this long unless its router renews it (every third of it): a router
+# that dies while leading holds the others' identical requests for seconds, not for the
+# whole wait a leader may legitimately take.
+LEAD_SECONDS = 10.0
 
 
 class CachedApi(Protocol):
@@ -87,8 +106,10 @@ class FlashCache:
     """The entries and the in-flight table both cache addons use; rebuilt (emptied) only
     when the `cache` section of the config changes."""
 
-    def __init__(self, *, timer: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, shared: SharedPoolState | None = None, timer: Callable[[], float] = time.monotonic) -> None:
         self.timer = timer
+        self.shared = shared  # its Redis connection, when routers share one
+        self._renewals: dict[str, asyncio.Task[None]] = {}  # lead token -> the task renewing it
         self.config: RouterConfig | None = None
         self.entries: ResponseCache | None = None
         self.inflight = InFlight()
@@ -113,6 +134,49 @@ class FlashCache:
             decision.leader = False
             self.inflight.finish(decision.key, answer)
 
+    def redis(self) -> RedisStore | None:
+        return self.shared.redis_store() if self.shared is not None and self.entries is not None else None
+
+    async def finish_shared(self, decision: CacheDecision, answer: CachedAnswer | None) -> None:
+        """Store a finished answer in Redis (if it fits the budget) and give up this flow's lead
+        there; a Redis that fails now only costs the other routers a miss."""
+        token, decision.shared_lead = decision.shared_lead, None
+        renewal = self._renewals.pop(token, None) if token is not None else None
+        if renewal is not None:
+            renewal.cancel()
+        store, config = self.redis(), self.config
+        if store is None or config is None or decision.key is None:
+            return
+        payload = answer_to_bytes(answer) if answer is not None else None
+        if payload is not None and self.entries is not None and not self.entries.fits(payload):
+            payload = None
+        try:
+            await store.cache_finish(decision.key, token, payload, config.cache.ttl_seconds * 1000)
+        except StoreError as e:
+            self.redis_failed(e)
+
+    def keep_lead(self, store: RedisStore, key: str, token: str) -> None:
+        """Renew this router's lead for `key` until finish_shared, or at most as long as a
+        leader's attempts can take."""
+
+        async def renew() -> None:
+            waited = 0.0
+            while waited < self.wait_seconds:
+                await asyncio.sleep(LEAD_SECONDS / 3)
+                waited += LEAD_SECONDS / 3
+                try:
+                    if not await store.cache_renew(key, token, int(LEAD_SECONDS * 1000)):
+                        break
+                except StoreError:
+                    break  # the lead lapses; a follower then asks upstream itself
+            self._renewals.pop(token, None)
+
+        self._renewals[token] = asyncio.get_running_loop().create_task(renew())
+
+    def redis_failed(self, error: BaseException) -> None:
+        if self.shared is not None:
+            self.shared.redis_failed(error)
+
 
 class CacheLookup:
     def __init__(self, flash: FlashCache, apis: dict[str, CachedApi] | None = None) -> None:
@@ -135,6 +199,7 @@ class CacheLookup:
             decision, ctx.cache = ctx.cache, None
             if decision:
                 self.flash.release(decision, None)
+                await self.flash.finish_shared(decision, None)
 
     async def _lookup(self, flow: http.HTTPFlow) -> None:
         config, entries = self.flash.config, self.flash.entries
@@ -159,12 +224,51 @@ class CacheLookup:
         if hit is None and key in self.flash.inflight:
             hit = await self._follow(key)
             coalesced = hit is not None
+        if hit is None and decision.store and self.flash.inflight.begin(key):
+            decision.leader = True  # CacheStore releases the followers in response/error
+        if hit is None and (decision.leader or not decision.store):
+            # Only this router's leader asks Redis (its local followers wait for it).
+            hit, coalesced = await self._shared(key, decision)
         if hit is not None and api is not None:
             answer_api_hit(flow, api, config, request, hit, coalesced=coalesced)
         elif hit is not None:
             answer_hit(flow, request, hit, coalesced=coalesced)
-        elif decision.store and self.flash.inflight.begin(key):
-            decision.leader = True  # CacheStore releases the followers in response/error
+
+    async def _shared(self, key: str, decision: CacheDecision) -> tuple[CachedAnswer | None, bool]:
+        """(hit, coalesced) from Redis: its entry, or the answer of another router's identical
+        request in flight. A hit is kept here too and handed to this router's followers."""
+        store, entries = self.flash.redis(), self.flash.entries
+        if store is None or entries is None:
+            return None, False
+        token = secrets.token_hex(16)
+        try:
+            raw, lead = await store.cache_lookup(key, token, int(LEAD_SECONDS * 1000), lead=decision.leader)
+            if lead == 1:
+                decision.shared_lead = token  # CacheStore stores the answer and gives the lead up
+                self.flash.keep_lead(store, key, token)
+            elif raw is None and lead == 2:
+                raw = await self._follow_shared(store, key)
+        except StoreError as e:
+            self.flash.redis_failed(e)
+            return None, False
+        hit = answer_from_bytes(raw, self.flash.timer()) if raw is not None else None
+        if hit is not None:
+            entries.put(key, hit)
+            self.flash.release(decision, hit)
+        return hit, hit is not None and lead == 2
+
+    async def _follow_shared(self, store: RedisStore, key: str) -> bytes | None:
+        """Wait for another router's answer: poll until the entry appears, its lead is gone (it
+        failed: this request goes upstream itself) or the wait a local follower would have is over."""
+        delay, waited = FIRST_POLL_SECONDS, 0.0
+        while waited < self.flash.wait_seconds:
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, MAX_POLL_SECONDS)
+            raw, leading = await store.cache_poll(key)
+            if raw is not None or not leading:
+                return raw
+        return None
 
     async def _follow(self, key: str) -> CachedAnswer | None:
         started = self.flash.timer()
@@ -288,7 +392,7 @@ class CacheStore:
         except Exception:
             logger.exception("cache: could not watch the stream")
 
-    def response(self, flow: http.HTTPFlow) -> None:
+    async def response(self, flow: http.HTTPFlow) -> None:
         tee = self._tees.pop(flow.id, None)
         decision = context(flow).cache
         if not decision or flow.is_replay or meta.is_attempt(flow):
@@ -305,13 +409,19 @@ class CacheStore:
             logger.exception("cache: could not store the answer")
         finally:
             self.flash.release(decision, answer)
+        try:
+            # Before the client gets its answer: another router asked next finds it.
+            await self.flash.finish_shared(decision, answer)
+        except Exception:  # a failed share must not turn the client's answer into an error
+            logger.exception("cache: could not share the answer")
 
-    def error(self, flow: http.HTTPFlow) -> None:
+    async def error(self, flow: http.HTTPFlow) -> None:
         self._tees.pop(flow.id, None)
         decision = context(flow).cache
         if decision and not flow.is_replay:
             try:
                 self.flash.release(decision, None)
+                await self.flash.finish_shared(decision, None)
             except Exception:
                 logger.exception("cache: could not release waiting requests")
 

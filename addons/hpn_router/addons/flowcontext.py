@@ -31,6 +31,7 @@ from mitmproxy import http
 
 from hpn_router.core.failover import Attempt
 from hpn_router.core.inbound.openai_responses_request import ResponsesRequest
+from hpn_router.core.inbound.openai_responses_store import StoredResponse
 from hpn_router.core.model.answer import ChatAnswer, Usage
 from hpn_router.core.model.embedding import EmbeddingRequest
 
@@ -94,6 +95,7 @@ class CacheDecision:
     store: bool = False
     leader: bool = False
     coalesced: bool = False  # a HIT answered by an identical request that was in flight
+    shared_lead: str | None = None  # the token of this flow's lead in Redis, while it holds one
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ class FlowContext:
     usage: Usage | None = None  # the final answer's token counts, when known (chat and embeddings)
     answer_text: str | None = None  # a stream's text, length-bounded, for cost estimates
     cache: CacheDecision | None = None
+    kept_response: StoredResponse | None = None  # the Response this flow stored (shared through Redis when set)
     saved_usd: str | None = None  # OpenAI's price less the provider's charge (never below 0), exact decimal
     charged_usd: str | None = None  # what the serving provider charged (0 for a cache hit), exact decimal
     prompt_tokens: int | None = None  # the counted request's tokens, as CostEstimator priced them
@@ -167,6 +170,7 @@ class FlowContext:
         self.answer = None
         self.answer_text = None
         self.embeddings = None
+        self.kept_response = None
 
 
 _contexts: weakref.WeakKeyDictionary[http.HTTPFlow, FlowContext] = weakref.WeakKeyDictionary()

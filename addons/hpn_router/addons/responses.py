@@ -132,7 +132,9 @@ class ResponsesTranslation:
         except InvalidRequest as e:  # an output the input reader refuses: answered, just not continuable
             logger.warning("Response {} not stored: its output does not read back as input ({})", response.get("id"), e.message)
             return
-        self.store.put(stored_response(ctx.client or ANONYMOUS, response, conversation), self.clock())
+        entry = stored_response(ctx.client or ANONYMOUS, response, conversation)
+        if self.store.put(entry, self.clock()):
+            ctx.kept_response = entry  # SharedResponses passes it on to the other routers
 
     def _head(self, flow: http.HTTPFlow, config: RouterConfig) -> ResponseHead:
         ctx = context(flow)

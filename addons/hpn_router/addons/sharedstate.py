@@ -93,6 +93,17 @@ class SharedPoolState:
         self.store = None
         self.epoch = None
 
+    # -- for the flash cache and stored Responses ----------------------------------------------
+
+    def redis_store(self) -> RedisStore | None:
+        """The connection, while Redis is up: when it is down, callers use their local copies
+        and no request waits on a socket timeout."""
+        return self.store if self.state.redis == "up" else None
+
+    def redis_failed(self, error: BaseException) -> None:
+        """A caller's command failed: Redis counts as down until the sync reaches it again."""
+        self._down(error)
+
     # -- hooks ----------------------------------------------------------------------------
 
     async def response(self, flow: http.HTTPFlow) -> None:

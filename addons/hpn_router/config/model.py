@@ -403,7 +403,7 @@ class StateConfig:
     redis_url: str | None = setting(
         None,
         simple("redis:// or rediss:// URL", as_redis_url, empty_env_counts=False),
-        "routers pointing at one Redis share the pool's key states and totals; password and db go in the URL",
+        "routers on one Redis share the pool's key states, totals, flash cache and stored Responses; password and db go in the URL",
         env="HPN_REDIS_URL",
         secret=True,  # the password is in the URL
         shown_default="none",

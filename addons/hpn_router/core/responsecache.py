@@ -129,18 +129,19 @@ class ResponseCache:
     def put(self, key: str, answer: CachedAnswer) -> bool:
         """Store `answer`; False (and nothing stored) if it alone exceeds the
         byte budget. Replaces an existing entry under the same key."""
-        payload = json.dumps(
-            {"completion": answer.completion, "usage": answer.usage},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode("utf-8", "surrogatepass")
-        if len(payload) > self._cache.maxsize:
+        payload = answer_to_bytes(answer)
+        if not self.fits(payload):
             return False
         # The leader's own renders (none yet, or its followers') serve the entry's later hits.
         self._cache[key] = _Stored(payload, answer.created_at, answer.renders)
         while len(self._cache) > self._max_entries:
             self._cache.popitem()
         return True
+
+    def fits(self, payload: bytes) -> bool:
+        """Whether an entry of this serialized size may be kept at all (the byte budget bounds
+        one entry too, here and in Redis)."""
+        return len(payload) <= self._cache.maxsize
 
     def __len__(self) -> int:
         self._cache.expire()
@@ -150,6 +151,24 @@ class ResponseCache:
     def bytes_used(self) -> int:
         self._cache.expire()
         return int(self._cache.currsize)
+
+
+def answer_to_bytes(answer: CachedAnswer) -> bytes:
+    """An entry's serialized form: what the budget counts and what routers sharing Redis store."""
+    payload = {"completion": answer.completion, "usage": answer.usage}
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def answer_from_bytes(payload: bytes, created_at: float) -> CachedAnswer | None:
+    """The answer `answer_to_bytes` wrote; None for anything else (a value another version wrote)."""
+    try:
+        data = json.loads(payload)
+        completion, usage = data["completion"], data["usage"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(completion, dict) or not (usage is None or isinstance(usage, dict)):
+        return None
+    return CachedAnswer(completion, usage, created_at)
 
 
 def _size(stored: _Stored) -> int:

@@ -17,6 +17,10 @@ or, for a key without one, by that digest too):
 
 Totals (requests answered, USD saved) are counters each router increments by what it counted
 since its last push (`rebase`), so /health shows the same sum on every router.
+
+The flash cache, its in-flight leaders and stored Responses are shared too, under the names
+below: a cache entry and its leader's lock share a hash tag (`{key}`), so one script can read
+the one and take the other in a single round trip, on a Redis Cluster too.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ DISABLED_HASH = PREFIX + "disabled"  # key digest -> reason
 TOTALS_HASH = PREFIX + "totals"  # requests, saved_pico
 EPOCH_KEY = PREFIX + "epoch"  # set once per Redis data set: a new value means Redis lost its data
 COOLDOWN_PREFIX = PREFIX + "cd:"
+CACHE_PREFIX = PREFIX + "cache:"  # + {cache key}: a finished answer, with the cache's TTL
+LEAD_PREFIX = PREFIX + "lead:"  # + {cache key}: the router asking upstream for it right now
+RESPONSE_PREFIX = PREFIX + "response:"  # + digest of a Responses id: a stored response
+DELETED = b"deleted"  # a stored response's value once a client deleted it (until its TTL ends)
 PICO = Decimal("1e12")  # saved USD is kept in Redis as an integer of 10^-12 USD (HINCRBY is exact)
 
 N = TypeVar("N", int, Decimal)
@@ -60,6 +68,21 @@ def cooldown_key(slot: Slot) -> str:
     """The Redis key of a (project, model) cooldown: a digest, so any project or model name
     makes a well-formed key."""
     return COOLDOWN_PREFIX + hashlib.sha256(f"{slot[0]}\0{slot[1]}".encode()).hexdigest()[:32]
+
+
+def cache_entry_key(key: str) -> str:
+    """Where a flash-cache entry lives. Cache keys are already digests (core/cachekey.py), per
+    client: no token, no key value and no request text ever appears in a Redis key name."""
+    return f"{CACHE_PREFIX}{{{key}}}"
+
+
+def cache_lead_key(key: str) -> str:
+    return f"{LEAD_PREFIX}{{{key}}}"
+
+
+def response_key(response_id: str) -> str:
+    """A stored response's key: a digest, since a client names the id it continues."""
+    return RESPONSE_PREFIX + hashlib.sha256(response_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def live(state: SavedState, now: float) -> SavedState:

@@ -27,12 +27,15 @@ from hpn_router.core.sharedstate import (
     EPOCH_KEY,
     TOTALS_HASH,
     PoolDelta,
+    cache_entry_key,
+    cache_lead_key,
     cooldown_key,
     decode_cooldown,
     decode_delta,
     encode_cooldown,
     encode_delta,
     pico_to_saved,
+    response_key,
 )
 
 SOCKET_TIMEOUT_SECONDS = 0.5  # a Redis slower than this is treated as down (requests never wait on it)
@@ -70,6 +73,41 @@ end
 return result
 """
 
+# The flash cache's lookup, in one round trip: the entry if there is one; otherwise the lead
+# (SET NX PX) when this request may lead, and whether another router leads. KEYS: entry, lead;
+# ARGV: token, lead ttl (ms), "1" to lead. Returns {entry or nil, 1 led | 2 another leads | 0 none}.
+LOOKUP_SCRIPT = """
+local entry = redis.call('GET', KEYS[1])
+if entry then
+  return {entry, 0}
+end
+if ARGV[3] == '1' and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {false, 1}
+end
+return {false, redis.call('EXISTS', KEYS[2]) * 2}
+"""
+
+# Stores a finished answer (ARGV[2], unless empty) and gives up the lead, but only if it is still
+# this request's (a lead that expired may be another's now). KEYS: entry, lead; ARGV: token (empty:
+# none), entry, ttl (ms).
+FINISH_SCRIPT = """
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+end
+return 0
+"""
+
+# Extends a lead that is still this request's. KEYS: lead; ARGV: token, ttl (ms). 1: extended.
+RENEW_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 StoreError = (RedisError, OSError, asyncio.TimeoutError)  # what a down or slow Redis raises
 
 
@@ -88,6 +126,9 @@ class RedisStore:
         )
         self._cool = self._redis.register_script(COOL_SCRIPT)
         self._raise_totals = self._redis.register_script(RAISE_TOTALS_SCRIPT)
+        self._lookup = self._redis.register_script(LOOKUP_SCRIPT)
+        self._finish = self._redis.register_script(FINISH_SCRIPT)
+        self._renew = self._redis.register_script(RENEW_SCRIPT)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -136,6 +177,43 @@ class RedisStore:
         raw = await self._redis.hgetall(DISABLED_HASH)
         disabled = {_text(k): _text(v) for k, v in raw.items()}
         return SavedState(disabled, cooldowns, {})
+
+    # -- flash cache and stored Responses (values are bytes the core modules encode) ----------
+
+    async def cache_lookup(self, key: str, token: str, lead_ms: int, *, lead: bool) -> tuple[bytes | None, int]:
+        """(entry, lead): one EVALSHA. lead is 1 when this request now leads for `key`, 2 when
+        another router does, 0 when nobody does."""
+        entry, led = await self._lookup(keys=[cache_entry_key(key), cache_lead_key(key)], args=[token, lead_ms, "1" if lead else "0"])
+        return entry, int(led)
+
+    async def cache_poll(self, key: str) -> tuple[bytes | None, bool]:
+        """(entry, whether a router still leads for it): one pipelined round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(cache_entry_key(key))
+        pipe.exists(cache_lead_key(key))
+        entry, leading = await pipe.execute()
+        return entry, bool(leading)
+
+    async def cache_finish(self, key: str, token: str | None, entry: bytes | None, ttl_ms: int) -> None:
+        """Store a finished answer (entry None: nothing to store) and give up the lead (token
+        None: this request did not lead), in one EVALSHA."""
+        if entry is None and token is None:
+            return
+        await self._finish(keys=[cache_entry_key(key), cache_lead_key(key)], args=[token or "", entry or b"", ttl_ms])
+
+    async def cache_renew(self, key: str, token: str, lead_ms: int) -> bool:
+        """Keep holding the lead for `key` another lead_ms; False when it is no longer ours."""
+        return bool(await self._renew(keys=[cache_lead_key(key)], args=[token, lead_ms]))
+
+    async def get_response(self, response_id: str) -> bytes | None:
+        value: bytes | None = await self._redis.get(response_key(response_id))
+        return value
+
+    async def put_response(self, response_id: str, entry: bytes, ttl_ms: int) -> None:
+        await self._redis.set(response_key(response_id), entry, px=ttl_ms)
+
+    async def delete_response(self, response_id: str) -> None:
+        await self._redis.delete(response_key(response_id))
 
     async def listen(self, on_delta: Callable[[PoolDelta], None]) -> None:
         """Calls on_delta for each other router's delta until the connection fails (raises)."""

@@ -3,8 +3,8 @@ and continuable only by the client that created it."""
 
 from __future__ import annotations
 
-from hpn_router.core.inbound.openai_responses_store import ResponseStore, StoredResponse, stored_response
-from hpn_router.core.model.request import Message, TextPart
+from hpn_router.core.inbound.openai_responses_store import ResponseStore, StoredResponse, entry_from_bytes, entry_to_bytes, stored_response
+from hpn_router.core.model.request import MediaPart, Message, ReasoningPart, Signature, TextPart, ToolCall, ToolResult
 
 CONVERSATION = (Message("user", (TextPart("Hi"),)), Message("assistant", (TextPart("Hello"),)))
 
@@ -88,3 +88,23 @@ def test_storing_an_id_again_replaces_it():
     store.put(entry("resp_1", text="a"), now=0)
     store.put(entry("resp_1", text="bb"), now=1)
     assert len(store) == 1 and store.bytes == entry("resp_1", text="bb").size
+
+
+def test_an_entry_passes_through_its_wire_form_unchanged():
+    conversation = (
+        Message("user", (TextPart("Hi é"), MediaPart("image", "image/png", data="aGk=", detail="low")), name="ann"),
+        Message(
+            "assistant",
+            (ReasoningPart("thinking", Signature("sig", "gemini")),),
+            tool_calls=(ToolCall("lookup", {"q": [1, {"x": None}]}, id="call_1", signature=Signature("s2", "gemini")),),
+        ),
+        Message("tool", (ToolResult((TextPart("42"),), call_id="call_1", name="lookup"),)),
+    )
+    original = stored_response("client_a", {"id": "resp_9", "object": "response"}, conversation)
+    assert entry_from_bytes(entry_to_bytes(original)) == original
+
+
+def test_a_foreign_value_is_not_an_entry():
+    assert entry_from_bytes(b"not json") is None
+    assert entry_from_bytes(b'{"id": "r", "owner": "a", "body": "{}", "size": 1, "conversation": [{"$type": "os.system"}]}') is None
+    assert entry_from_bytes(b'{"id": "r", "owner": "a", "body": "{}", "size": 1, "conversation": ["text"]}') is None

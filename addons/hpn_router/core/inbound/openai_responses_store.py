@@ -16,16 +16,18 @@ Usage:
     store.put(stored_response(owner, response, conversation), now)
     history = store.conversation(response_id, owner, now)     # None: unknown, expired or not ours
     store.get(response_id, owner, now)                        # the StoredResponse, or None
+    entry_from_bytes(entry_to_bytes(entry))                   # as routers sharing Redis pass it on
 """
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
-from ..model.request import MediaPart, Message, ReasoningPart, TextPart, ToolResult
+from ..model.request import MediaPart, Message, ReasoningPart, Signature, TextPart, ToolCall, ToolResult
 
 # What an entry costs besides its text: object headers, ids. A rough figure, for the budget only.
 ENTRY_OVERHEAD = 256
@@ -71,6 +73,58 @@ def _part_size(part: object) -> int:
     if isinstance(part, ReasoningPart):
         return len(part.text) + len(part.signature.value if part.signature else "")
     return MESSAGE_OVERHEAD
+
+
+# -- the wire form routers sharing Redis exchange (never pickle: Redis holds data, not code) --------
+
+# Every model class a stored conversation holds, by name: the only types an entry read back can build.
+_MODEL_TYPES: dict[str, type] = {
+    cls.__name__: cls for cls in (Message, TextPart, MediaPart, ReasoningPart, Signature, ToolCall, ToolResult)
+}
+_MODEL_CLASSES = frozenset(_MODEL_TYPES.values())
+
+
+def entry_to_bytes(entry: StoredResponse) -> bytes:
+    data = {
+        "id": entry.response_id,
+        "owner": entry.owner,
+        "body": entry.body.decode(),
+        "conversation": [_to_plain(m) for m in entry.conversation],
+        "size": entry.size,
+    }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def entry_from_bytes(raw: bytes) -> StoredResponse | None:
+    """The entry `entry_to_bytes` wrote; None for anything else (another version's, or not ours)."""
+    try:
+        data = json.loads(raw)
+        conversation = tuple(_from_plain(m) for m in data["conversation"])
+        entry = StoredResponse(str(data["id"]), str(data["owner"]), str(data["body"]).encode(), conversation, int(data["size"]))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return entry if all(isinstance(m, Message) for m in conversation) else None
+
+
+def _to_plain(value: Any) -> Any:
+    if type(value) in _MODEL_CLASSES:
+        return {"$type": type(value).__name__, **{f.name: _to_plain(getattr(value, f.name)) for f in fields(value)}}
+    if isinstance(value, tuple):
+        return [_to_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {"$json": dict(value)}  # a tool call's arguments: plain JSON, kept as it is
+    return value
+
+
+def _from_plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_from_plain(v) for v in value)
+    if isinstance(value, dict) and "$json" in value:
+        return dict(value["$json"])
+    if isinstance(value, dict):
+        cls = _MODEL_TYPES[value["$type"]]  # KeyError: not a type a conversation holds
+        return cls(**{k: _from_plain(v) for k, v in value.items() if k != "$type"})
+    return value
 
 
 class ResponseStore:
