@@ -4,7 +4,8 @@
 #                                 the HTTPS_PROXY listener on server.host:server.proxy_port, in the
 #                                 lean runner (HPN_RUNNER=mitmdump: in stock mitmdump)
 #   ./run.sh --web [args...]      the same in mitmweb (UI on 127.0.0.1:8081)
-#   ./run.sh --demo [--web] [args...]  start the Gemini emulator + the router with three demo keys
+#   ./run.sh --demo [--web] [args...]  start the Gemini, Mistral and Anthropic emulators + the router
+#                                 with their demo keys and a fallback from Gemini to Mistral
 #   ./run.sh test                 install test dependencies (tests/clients with npm ci, and Debian's
 #                                 chromium when missing: apt-get as root, else a message), run the
 #                                 gates (./run.sh lint), then the
@@ -121,30 +122,59 @@ start_router() {
     launch exec "$@"
 }
 
-demo() {
-    # Globals, not locals: the EXIT trap runs after this function has returned.
-    DEMO_PORT_FILE="$(mktemp)"
+demo_emulator() {  # $1: the emulator's module, $2: its scenario; sets DEMO_URL (its PID joins DEMO_PIDS)
+    local out
+    out="$(mktemp)"
+    DEMO_FILES+=("$out")
     # The emulators are not part of the router's install (nor of the Docker image): run this checkout's.
     PYTHONPATH="$ROOT/emulators${PYTHONPATH:+:$PYTHONPATH}" \
-        "$VENV/bin/python" -m gemini_emulator --port 0 --quiet --scenario "$ROOT/configs/emulator/demo.yaml" >"$DEMO_PORT_FILE" &
-    DEMO_EMULATOR_PID=$!
-    trap 'kill "$DEMO_EMULATOR_PID" 2>/dev/null || true; rm -f "$DEMO_PORT_FILE"' EXIT INT TERM
-    for _ in $(seq 100); do grep -q listening "$DEMO_PORT_FILE" && break; sleep 0.1; done
-    local url
-    url="$(grep -o 'http://127.0.0.1:[0-9]*' "$DEMO_PORT_FILE" | head -1)"
-    [ -n "$url" ] || { echo "hpn-router: the emulator did not start" >&2; exit 1; }
-    export HPN_GEMINI_BASE_URL="$url"
-    export HPN_API_KEYS="$("$VENV/bin/python" -c 'import yaml,sys; print(",".join(k["key"] for k in yaml.safe_load(open(sys.argv[1]))["keys"]))' "$ROOT/configs/emulator/demo.yaml")"
+        "$VENV/bin/python" -m "$1" --port 0 --quiet --scenario "$ROOT/configs/emulator/$2" >"$out" &
+    DEMO_PIDS+=($!)
+    for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.1; done
+    DEMO_URL="$(grep -o 'http://127.0.0.1:[0-9]*' "$out" | head -1 || true)"
+    [ -n "$DEMO_URL" ] || { echo "hpn-router: the $1 did not start" >&2; exit 1; }
+}
+
+demo_keys() {  # $1: a scenario under configs/emulator/: its keys, comma-separated
+    "$VENV/bin/python" -c 'import yaml,sys; print(",".join(k["key"] for k in yaml.safe_load(open(sys.argv[1]))["keys"]))' \
+        "$ROOT/configs/emulator/$1"
+}
+
+demo() {
+    # Globals, not locals: the EXIT trap runs after this function has returned.
+    DEMO_PIDS=()
+    DEMO_FILES=()
+    trap 'kill "${DEMO_PIDS[@]}" 2>/dev/null || true; rm -f "${DEMO_FILES[@]}"' EXIT INT TERM
+    local gemini mistral anthropic
+    # Called in this shell (not in $(...)), so the trap knows every emulator's PID.
+    demo_emulator gemini_emulator demo.yaml
+    gemini="$DEMO_URL"
+    demo_emulator mistral_emulator mistral-demo.yaml
+    mistral="$DEMO_URL"
+    demo_emulator anthropic_emulator anthropic-demo.yaml
+    anthropic="$DEMO_URL"
+    export HPN_GEMINI_BASE_URL="$gemini" HPN_MISTRAL_BASE_URL="$mistral" HPN_ANTHROPIC_BASE_URL="$anthropic"
+    HPN_API_KEYS="$(demo_keys demo.yaml)"
+    HPN_MISTRAL_API_KEYS="$(demo_keys mistral-demo.yaml)"
+    HPN_ANTHROPIC_API_KEYS="$(demo_keys anthropic-demo.yaml)"
+    export HPN_API_KEYS HPN_MISTRAL_API_KEYS HPN_ANTHROPIC_API_KEYS
     export HPN_CONFIG="${HPN_CONFIG:-$ROOT/configs/demo.yaml}"
     local port="${HPN_PORT:-8080}"
     cat >&2 <<MSG
-hpn-router demo: Gemini emulator at $url with three demo keys; key_3 runs out of its daily
-quota after 2 requests, so the 9th request below fails over to the next key (see the log).
+hpn-router demo: three emulators, each with demo keys:
+  Gemini    $gemini (3 keys; key_3 runs out of its daily
+            quota after 2 requests, the others after 3)
+  Mistral   $mistral (2 keys)
+  Anthropic $anthropic (2 keys)
+In the loop below the log shows a key rotation (key_3 spent), then, once every Gemini key is
+spent for the day, a cross-provider fallback: ↪ FALLBACK gemini-flash-latest → mistral-small-latest.
 Try:
   curl -s http://127.0.0.1:$port/v1/chat/completions -H 'Content-Type: application/json' \\
        -d '{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello!"}]}'
   for i in \$(seq 10); do curl -s http://127.0.0.1:$port/v1/chat/completions -H 'Content-Type: application/json' \\
        -d "{\\"model\\": \\"gpt-4o\\", \\"messages\\": [{\\"role\\": \\"user\\", \\"content\\": \\"Hello \$i\\"}]}"; echo; done
+  curl -s http://127.0.0.1:$port/v1/chat/completions -H 'Content-Type: application/json' \\
+       -d '{"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "Hello Claude!"}]}'
   curl -s http://127.0.0.1:$port/health
 The live dashboard: http://127.0.0.1:$port/dashboard
 (Sending the same request twice shows the flash cache: ⚡ CACHE HIT.)

@@ -269,6 +269,8 @@ def _block_events(index: int, block: dict[str, Any]) -> list[tuple[str, dict[str
         opened = {"type": "thinking", "thinking": "", "signature": ""}
         deltas = [{"type": "thinking_delta", "thinking": piece} for piece in split_text(block["thinking"])]
         deltas.append({"type": "signature_delta", "signature": block["signature"]})
+    elif kind == "redacted_thinking":  # whole in its start event: no deltas
+        opened, deltas = dict(block), []
     else:  # tool_use: input arrives as JSON fragments, the first one empty
         opened = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
         arguments = json.dumps(block["input"], separators=(",", ":"), ensure_ascii=False)

@@ -6,12 +6,17 @@ import base64
 import re
 
 import pytest
+from hpn_router.core.model.request import Signature
 from hpn_router.core.toolids import (
     DUMMY_THOUGHT_SIGNATURE,
     SIGNATURE_MARK,
+    THINKING_MARK,
+    base_call_id,
     decode_call_id,
     encode_call_id,
     new_call_id,
+    pack_call_id,
+    unpack_call_id,
 )
 
 
@@ -74,3 +79,14 @@ def test_mangled_signature_suffix_is_dropped_not_fatal() -> None:
 
 def test_dummy_signature_is_googles_documented_value() -> None:
     assert base64.b64decode(DUMMY_THOUGHT_SIGNATURE) == b"skip_thought_signature_validator"
+
+
+def test_each_signature_rides_after_its_makers_mark_and_comes_back_with_its_origin() -> None:
+    anthropic = pack_call_id("toolu_01abc", '[{"thinking":"t","signature":"s"}]', "anthropic")
+    gemini = pack_call_id("fc_abc", "sig", "gemini")
+    assert THINKING_MARK in anthropic and SIGNATURE_MARK not in anthropic and SIGNATURE_MARK in gemini
+    assert unpack_call_id(anthropic) == (None, Signature('[{"thinking":"t","signature":"s"}]', "anthropic"))
+    assert unpack_call_id(gemini) == ("abc", Signature("sig", "gemini"))
+    assert decode_call_id(anthropic) == (None, None)  # Gemini's reading finds nothing of Claude's
+    assert base_call_id(anthropic) == "toolu_01abc" and base_call_id(gemini) == "fc_abc" and base_call_id("call_1") == "call_1"
+    assert pack_call_id("toolu_1", None, "anthropic") == "toolu_1" and unpack_call_id("toolu_1") == (None, None)

@@ -91,7 +91,7 @@ PROVIDERS: dict[Provider, ProviderChat] = {
         path=lambda model, stream: ("/v1/messages", ""),
         answer=anthropic_answer,
         decoder=AnthropicStreamDecoder,
-        ignored=lambda request, model: anthropic_ignored_params(request),
+        ignored=anthropic_ignored_params,
     ),
 }
 

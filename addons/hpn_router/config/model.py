@@ -337,7 +337,9 @@ class GeminiConfig:
     default_embedding_model: str = setting(
         DEFAULT_EMBEDDING_MODEL, MODEL_ID, "Gemini model for OpenAI embedding names (`text-embedding-3-small`, ...)"
     )
-    expose_reasoning: bool = setting(False, BOOL, "return Gemini's thought text as `reasoning_content`")
+    expose_reasoning: bool = setting(
+        False, BOOL, "return the model's reasoning (Gemini's thoughts, Claude's thinking) as `reasoning_content`"
+    )
 
 
 @dataclass(frozen=True, slots=True)

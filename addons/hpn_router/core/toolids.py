@@ -13,6 +13,13 @@ needs back on the next request travels inside the id (docs/gemini-wire-format.md
 No base form can contain ``__thought__``, so splitting at its first occurrence is
 unambiguous. Ids the proxy did not mint (other providers' ``toolu_…``, hand-made
 ``call_1``) decode to ``(None, None)``: nothing of them is sent to Gemini.
+
+Anthropic's thinking blocks ride the same way on the first call of a turn, after their own
+mark, so they are never taken for a Gemini signature (docs/anthropic-thinking.md#thinking-in-tool-call-ids):
+
+    toolu_<anthropic id>[__thinking__<urlsafe base64 of the blocks' JSON>]
+
+``unpack_call_id`` reads either form into the model's ``Signature`` with its origin.
 """
 
 from __future__ import annotations
@@ -23,7 +30,11 @@ import re
 import secrets
 import string
 
+from .model.request import Signature
+
 SIGNATURE_MARK = "__thought__"
+THINKING_MARK = "__thinking__"  # Anthropic's thinking blocks (see the module's notes)
+_MARKS = {"anthropic": THINKING_MARK}  # the mark of each signature's maker; Gemini's is SIGNATURE_MARK
 SYNTHETIC_PREFIX = "call_"
 PLAIN_ID_PREFIX = "fc_"
 HEX_ID_PREFIX = "fx_"
@@ -87,3 +98,26 @@ def _decode_signature(packed: str) -> str | None:
     except (binascii.Error, ValueError):
         # A client-mangled suffix: better to lose the signature than to 400.
         return None
+
+
+def pack_call_id(call_id: str, signature: str | None, provider: str | None) -> str:
+    """The id a client sees for a call: its own, with its maker's signature folded in after the maker's mark."""
+    if not signature:
+        return call_id
+    packed = base64.urlsafe_b64encode(signature.encode("utf-8")).decode("ascii").rstrip("=")
+    return call_id + _MARKS.get(provider or "", SIGNATURE_MARK) + packed
+
+
+def unpack_call_id(client_id: str) -> tuple[str | None, Signature | None]:
+    """``(Gemini id to echo upstream or None, the signature with its maker or None)``."""
+    base, mark, packed = client_id.partition(THINKING_MARK)
+    if mark:
+        thinking = _decode_signature(packed)
+        return None, Signature(thinking, "anthropic") if thinking else None
+    gemini_id, signature = decode_call_id(client_id)
+    return gemini_id, Signature(signature, "gemini") if signature else None
+
+
+def base_call_id(client_id: str) -> str:
+    """The call's own id, without a signature folded in (what a provider other than Gemini is sent)."""
+    return client_id.partition(THINKING_MARK)[0].partition(SIGNATURE_MARK)[0] or client_id

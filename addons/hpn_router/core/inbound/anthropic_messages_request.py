@@ -34,8 +34,8 @@ from typing import Any
 
 from ..chat_validate import TOOL_NAME, UNSUPPORTED, fail, is_int, is_number
 from ..errors import InvalidRequest
-from ..model.request import ChatRequest, MediaPart, Message, Part, Signature, TextPart, Tool, ToolCall, ToolChoice, ToolResult
-from ..toolids import decode_call_id
+from ..model.request import ChatRequest, MediaPart, Message, Part, TextPart, Tool, ToolCall, ToolChoice, ToolResult
+from ..toolids import unpack_call_id
 
 ROLES = ("user", "assistant")
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -51,7 +51,6 @@ READ_FIELDS = frozenset(
 # Bookkeeping and Anthropic-side features that never change what Gemini answers: not kept, so
 # they cannot split the cache.
 BOOKKEEPING_FIELDS = frozenset({"service_tier", "container", "context_management", "mcp_servers", "inference_geo"})
-PACKED_ID_ORIGIN = "gemini"  # the tool-use ids the router mints carry Gemini's ids and signatures
 
 
 def parse_messages_request(body: object, *, count_only: bool = False) -> ChatRequest:
@@ -271,10 +270,8 @@ class _Conversation:
         if call_id in self.calls:
             raise fail(f"{q}.id", "tool_use ids must be unique")
         self.calls[call_id] = name
-        provider_id, signature = decode_call_id(call_id)
-        return ToolCall(
-            name, arguments, id=call_id, provider_id=provider_id, signature=Signature(signature, PACKED_ID_ORIGIN) if signature else None
-        )
+        provider_id, signature = unpack_call_id(call_id)
+        return ToolCall(name, arguments, id=call_id, provider_id=provider_id, signature=signature)
 
     def _user(self, blocks: list[Any], p: str) -> None:
         parts: list[Part] = []

@@ -27,7 +27,6 @@ Usage:
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from collections.abc import Callable
@@ -52,7 +51,7 @@ from ..model.answer import (
     UsageReport,
 )
 from ..sse import SseParser
-from ..toolids import SIGNATURE_MARK
+from ..toolids import pack_call_id
 
 DONE = b"data: [DONE]\n\n"
 
@@ -119,10 +118,8 @@ def _token(token: str, logprob: float) -> dict[str, Any]:
 
 
 def call_id(call: ToolCall) -> str:
-    """The id the client sees: the call's own, with its signature folded in (urlsafe base64, no padding)."""
-    if not call.signature:
-        return call.id
-    return call.id + SIGNATURE_MARK + base64.urlsafe_b64encode(call.signature.encode("utf-8")).decode("ascii").rstrip("=")
+    """The id the client sees: the call's own, with its signature folded in (core/toolids.py)."""
+    return pack_call_id(call.id, call.signature, call.signature_provider)
 
 
 def tool_call_to_openai(call: ToolCall) -> dict[str, Any]:

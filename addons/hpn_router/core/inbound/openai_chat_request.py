@@ -24,14 +24,13 @@ from ..model.request import (
     Message,
     OutputFormat,
     Part,
-    Signature,
     TextPart,
     Tool,
     ToolCall,
     ToolChoice,
     ToolResult,
 )
-from ..toolids import decode_call_id
+from ..toolids import unpack_call_id
 
 # The fields the model reads; every other top-level field lands in ChatRequest.extra.
 READ_FIELDS = frozenset(
@@ -46,8 +45,6 @@ READ_FIELDS = frozenset(
 BOOKKEEPING_FIELDS = frozenset({"metadata", "store", "service_tier", "prompt_cache_retention"})
 AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mp3"}
 OUTPUT_KINDS = {"text": "text", "json_object": "json", "json_schema": "json_schema"}
-# The ids the router mints today carry Gemini's call ids and signatures (core/toolids.py).
-PACKED_ID_ORIGIN = "gemini"
 
 
 def parse_chat_request(body: object) -> ChatRequest:
@@ -187,14 +184,14 @@ def _texts(content: object, *, keep_empty: bool = False) -> tuple[Part, ...]:
 def _calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
     calls = []
     for call in message.get("tool_calls") or []:
-        provider_id, signature = decode_call_id(call["id"])
+        provider_id, signature = unpack_call_id(call["id"])
         calls.append(
             ToolCall(
                 name=call["function"]["name"],
                 arguments=_arguments(call["function"]),
                 id=call["id"],
                 provider_id=provider_id,
-                signature=Signature(signature, PACKED_ID_ORIGIN) if signature else None,
+                signature=signature,
             )
         )
     legacy = message.get("function_call")

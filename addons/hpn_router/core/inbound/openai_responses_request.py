@@ -39,14 +39,13 @@ from ..model.request import (
     Message,
     OutputFormat,
     Part,
-    Signature,
     TextPart,
     Tool,
     ToolCall,
     ToolChoice,
     ToolResult,
 )
-from ..toolids import decode_call_id
+from ..toolids import unpack_call_id
 
 # OpenAI's hosted tools: they run on OpenAI's servers, which a Gemini pool has no counterpart of.
 HOSTED_TOOLS = frozenset(
@@ -82,7 +81,6 @@ BOOKKEEPING_FIELDS = frozenset({"metadata", "store", "include", "service_tier", 
 ECHO_FIELDS = ("instructions", "max_output_tokens", "metadata", "parallel_tool_calls", "temperature", "tool_choice", "tools", "top_p")
 CUSTOM_INPUT = "input"  # the one parameter a custom (freeform) tool becomes a function with
 NAMESPACE_SEPARATOR = "."  # a namespace's tool is the function `namespace.name` (Gemini allows dots)
-PACKED_ID_ORIGIN = "gemini"  # the call ids the router mints carry Gemini's ids and signatures
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,13 +424,13 @@ class _Conversation:
         if namespace:  # a namespace's tool is the function the request declared for it
             name = f"{namespace}{NAMESPACE_SEPARATOR}{name}"
         arguments = {CUSTOM_INPUT: _string(item, "input", p)} if kind == "custom_tool_call" else _arguments(item, p)
-        provider_id, signature = decode_call_id(call_id)
+        provider_id, signature = unpack_call_id(call_id)
         call = ToolCall(
             name=name,
             arguments=arguments,
             id=call_id,
             provider_id=provider_id,
-            signature=Signature(signature, PACKED_ID_ORIGIN) if signature else None,
+            signature=signature,
         )
         self.calls[call_id] = name
         last = self.messages[-1] if self.messages else None

@@ -20,6 +20,7 @@ from hpn_router.core.model.answer import (
     UsageReport,
 )
 from hpn_router.core.providers.anthropic.chat_answer import AnthropicStreamDecoder, anthropic_answer, map_finish
+from hpn_router.core.providers.anthropic.chat_request import thinking_blocks_from_signature
 
 USAGE = {"input_tokens": 10, "cache_creation_input_tokens": 5, "cache_read_input_tokens": 20, "output_tokens": 7}
 
@@ -94,3 +95,32 @@ def test_a_stream_cut_before_message_stop_is_an_error_and_garbage_is_not_sse() -
     cut = decode(sse(stream_events(message([{"type": "text", "text": "Hello"}]))[:5]), 10_000)
     assert isinstance(cut[-1], StreamError)
     assert isinstance(decode(b"<html>oops</html>", 10_000)[-1], StreamError)
+
+
+THINKING = [
+    {"type": "thinking", "thinking": "first", "signature": "sig-1"},
+    {"type": "redacted_thinking", "data": "opaque"},
+    {"type": "text", "text": "Calling."},
+    {"type": "tool_use", "id": "toolu_a", "name": "f", "input": {}},
+    {"type": "tool_use", "id": "toolu_b", "name": "g", "input": {}},
+]
+
+
+def test_the_turns_thinking_blocks_ride_on_its_first_call_only() -> None:
+    [choice] = anthropic_answer(message(THINKING, "tool_use")).choices
+    first, second = choice.tool_calls
+    assert first.signature_provider == "anthropic" and second.signature is None
+    assert json.loads(first.signature or "") == [{"thinking": "first", "signature": "sig-1"}, {"data": "opaque"}]
+    assert thinking_blocks_from_signature(first.signature or "") == THINKING[:2]  # what the next request sends back
+
+
+@pytest.mark.parametrize("step", [1, 9, 10_000])
+def test_a_streamed_turn_carries_the_same_blocks_signature_deltas_included(step: int) -> None:
+    whole = anthropic_answer(message(THINKING, "tool_use")).choices[0].tool_calls
+    events = decode(sse(stream_events(message(THINKING, "tool_use"))), step)
+    assert tuple(e.call for e in events if isinstance(e, ToolCallEvent)) == whole
+
+
+def test_no_thinking_no_signature() -> None:
+    [choice] = anthropic_answer(message([{"type": "tool_use", "id": "toolu_a", "name": "f", "input": {}}], "tool_use")).choices
+    assert choice.tool_calls[0].signature is None

@@ -10,7 +10,9 @@ A stream is `message_start`, then per block `content_block_start`, deltas and
 `ping` anywhere, unknown event types ignored. Text and thinking go out as they arrive; a tool
 call's JSON fragments are joined and the call sent whole at its block's stop. An `error` event
 after the 200 (say `overloaded_error`) is a mid-stream error: one StreamError ends the stream.
-Tool-use ids are Anthropic's (`toolu_...`), handed to the client as they are.
+Tool-use ids are Anthropic's (`toolu_...`). The turn's thinking blocks (text and signature, or
+redacted data) ride on its first tool call as its signature (`thinking_signature`): the client's
+id carries them back (core/toolids.py), and the request translator reopens the turn with them.
 
 Usage:
     answer = anthropic_answer(json.loads(body))
@@ -20,7 +22,7 @@ Usage:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hpn_router.core.model.answer import (
@@ -77,9 +79,29 @@ def usage_from_anthropic(usage: Any, previous: Usage | None = None) -> Usage | N
     return Usage(input_tokens=input_tokens, output_tokens=output, cached_tokens=cached)
 
 
+def thinking_signature(blocks: list[dict[str, str]]) -> str | None:
+    """A turn's thinking blocks as one signature value (compact JSON); None when there are none."""
+    return json.dumps(blocks, separators=(",", ":"), ensure_ascii=False) if blocks else None
+
+
+def _thinking_item(block: dict[str, Any]) -> dict[str, str] | None:
+    if block.get("type") == "thinking" and isinstance(block.get("thinking"), str) and block.get("signature"):
+        return {"thinking": block["thinking"], "signature": str(block["signature"])}
+    if block.get("type") == "redacted_thinking" and isinstance(block.get("data"), str):
+        return {"data": block["data"]}
+    return None
+
+
+def _sign_first_call(calls: list[ToolCall], blocks: list[dict[str, str]]) -> None:
+    signature = thinking_signature(blocks)
+    if calls and signature is not None:
+        calls[0] = replace(calls[0], signature=signature, signature_provider=PROVIDER)
+
+
 def anthropic_answer(message: dict[str, Any]) -> ChatAnswer:
     texts: list[str] = []
     thoughts: list[str] = []
+    thinking: list[dict[str, str]] = []
     calls: list[ToolCall] = []
     for block in message.get("content") or []:
         if not isinstance(block, dict):
@@ -92,6 +114,9 @@ def anthropic_answer(message: dict[str, Any]) -> ChatAnswer:
         elif kind == "tool_use":
             call_id, name = str(block.get("id") or ""), str(block.get("name") or "")
             calls.append(ToolCall(id=call_id, name=name, arguments=_arguments(block.get("input"))))
+        if (item := _thinking_item(block)) is not None:
+            thinking.append(item)
+    _sign_first_call(calls, thinking)
     text = "".join(texts)
     choice = Choice(
         index=0,
@@ -120,7 +145,8 @@ class _Block:
     kind: str
     id: str = ""
     name: str = ""
-    json: list[str] = field(default_factory=list)
+    json: list[str] = field(default_factory=list)  # a tool call's argument fragments; a thinking block's text
+    signature: str = ""  # a thinking block's signature, or a redacted block's data
 
 
 class AnthropicStreamDecoder:
@@ -130,6 +156,7 @@ class AnthropicStreamDecoder:
         self._parser = SseParser()
         self._blocks: dict[int, _Block] = {}
         self._calls = 0
+        self._thinking: list[dict[str, str]] = []  # the closed thinking blocks, for the first tool call
         self._started = False
         self._ended = False
         self._closed = False
@@ -210,6 +237,8 @@ class AnthropicStreamDecoder:
         block = _dict(event.get("content_block"))
         index = _int(event.get("index"))
         self._blocks[index] = _Block(str(block.get("type") or ""), str(block.get("id") or ""), str(block.get("name") or ""))
+        if block.get("type") == "redacted_thinking":
+            self._blocks[index].signature = str(block.get("data") or "")
         out = self._start()
         if block.get("type") == "text" and block.get("text"):
             out.append(TextDelta(0, str(block["text"])))
@@ -220,21 +249,31 @@ class AnthropicStreamDecoder:
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text"):
             return [TextDelta(0, str(delta["text"]))]
+        block = self._blocks.get(_int(event.get("index")))
         if kind == "thinking_delta" and delta.get("thinking"):
+            if block is not None:
+                block.json.append(str(delta["thinking"]))
             return [ReasoningDelta(0, str(delta["thinking"]))]
+        if kind == "signature_delta" and block is not None:
+            block.signature += str(delta.get("signature") or "")
         if kind == "input_json_delta":
-            block = self._blocks.get(_int(event.get("index")))
             if block is not None and isinstance(delta.get("partial_json"), str):
                 block.json.append(delta["partial_json"])
         return []
 
     def _block_stop(self, event: dict[str, Any]) -> list[StreamEvent]:
         block = self._blocks.pop(_int(event.get("index")), None)
+        if block is not None and block.kind in ("thinking", "redacted_thinking"):
+            item = {"type": block.kind, "thinking": "".join(block.json), "signature": block.signature, "data": block.signature}
+            self._thinking += [thought] if (thought := _thinking_item(item)) is not None else []
         if block is None or block.kind != "tool_use":
             return []
         self._calls += 1
         arguments = "".join(block.json).strip() or "{}"
-        return [ToolCallEvent(0, ToolCall(id=block.id, name=block.name, arguments=arguments))]
+        calls = [ToolCall(id=block.id, name=block.name, arguments=arguments)]
+        if self._calls == 1:
+            _sign_first_call(calls, self._thinking)
+        return [ToolCallEvent(0, calls[0])]
 
     def _message_delta(self, event: dict[str, Any]) -> list[StreamEvent]:
         self._usage = usage_from_anthropic(event.get("usage"), self._usage)

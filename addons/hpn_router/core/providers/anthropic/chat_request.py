@@ -20,9 +20,16 @@ way the real API does):
   `parallel_tool_calls: false` -> `disable_parallel_tool_use`.
 - JSON output: `json_schema` -> `output_config.format` (`{type: json_schema, schema}`), which
   Anthropic's structured outputs take; `json_object` (no schema) -> an object schema.
-- Reasoning handed back (another provider's thought text, Gemini's signatures) is never sent:
-  Anthropic can only verify its own thinking blocks, which OpenAI-shaped history does not carry.
-  `reasoning_effort`, `seed`, penalties and logprobs have no Anthropic field: named to the client.
+- `reasoning_effort` turns extended thinking on: `thinking: {type: enabled, budget_tokens}` with
+  the budget of THINKING_BUDGETS (`none` leaves it off); `max_tokens` stays above the budget (the
+  client's limit when it is, else budget + that limit); `temperature` (only 1 allowed) and a
+  `top_p` below 0.95 are left out and named. Not for a forced tool choice (Anthropic refuses
+  thinking with one) nor for Claude 3 models before 3.7, which cannot think: named to the client.
+- Anthropic's own thinking blocks come back with the first tool call of their turn (its id carries
+  them, core/toolids.py) and open that assistant turn again, unmodified, as Anthropic demands in a
+  tool loop. Reasoning another provider made (its thought text, Gemini's signatures) is never sent:
+  Anthropic can only verify its own.
+  `seed`, penalties and logprobs have no Anthropic field: named to the client.
 
 Usage:
     body = chat_request_to_anthropic(request, "claude-sonnet-4-5")
@@ -30,38 +37,68 @@ Usage:
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.model.request import ChatRequest, MediaPart, Message, OutputFormat, Part, TextPart, Tool, ToolChoice, ToolResult
+from hpn_router.core.toolids import base_call_id
 
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; every current Claude model allows this many
 EMPTY_TEXT = "(empty)"  # a turn that would otherwise be empty (Anthropic refuses empty text)
 OPENING_TEXT = "(continue)"  # a user turn before a conversation that starts with the assistant
 _BAD_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 # Request parameters Anthropic has no field for: left out, and named to the client.
-UNSENT_PARAMS = ("seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "reasoning_effort")
+UNSENT_PARAMS = ("seed", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs")
+# Extended thinking's budget per reasoning effort (Anthropic's minimum is 1024 tokens).
+THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192}
+MIN_TOP_P_WITH_THINKING = 0.95  # Anthropic refuses a lower top_p while thinking
+_NO_THINKING_MODELS = re.compile(r"claude-(3-[0-6]|3-(haiku|sonnet|opus))")  # before Claude 3.7
 
 
-def ignored_params(request: ChatRequest) -> list[str]:
+def ignored_params(request: ChatRequest, model: str) -> list[str]:
     """The request's parameters that are not sent to Anthropic (the router tells the client)."""
-    return [name for name in UNSENT_PARAMS if getattr(request, name) not in (None, False)]
+    names = [name for name in UNSENT_PARAMS if getattr(request, name) not in (None, False)]
+    budget = thinking_budget(request, model)
+    if request.reasoning_effort not in (None, "none") and budget is None:
+        names.append("reasoning_effort")
+    if budget is not None and request.temperature is not None:
+        names.append("temperature")
+    if budget is not None and request.top_p is not None and request.top_p < MIN_TOP_P_WITH_THINKING:
+        names.append("top_p")
+    return names
+
+
+def thinking_budget(request: ChatRequest, model: str) -> int | None:
+    """The thinking budget `request` asks of `model`, or None: no thinking (see the module's notes)."""
+    budget = THINKING_BUDGETS.get(request.reasoning_effort or "none")
+    forced = request.tool_choice is not None and request.tool_choice.mode == "required" and bool(request.tools)
+    if budget is None or forced or _NO_THINKING_MODELS.match(model):
+        return None
+    return budget
 
 
 def anthropic_tool_id(client_id: str) -> str:
-    """An id Anthropic accepts for `client_id` (its own `toolu_...` ids pass unchanged)."""
-    return _BAD_ID_CHARS.sub("_", client_id) or "call"
+    """An id Anthropic accepts for `client_id` (its own `toolu_...` ids pass unchanged; a
+    signature folded into an id the router minted is left out)."""
+    return _BAD_ID_CHARS.sub("_", base_call_id(client_id)) or "call"
 
 
 def chat_request_to_anthropic(request: ChatRequest, model: str) -> dict[str, Any]:
     system, turns = _split_system(request.messages)
-    body: dict[str, Any] = {"model": model, "max_tokens": request.max_output_tokens or DEFAULT_MAX_TOKENS, "messages": _messages(turns)}
+    max_tokens = request.max_output_tokens or DEFAULT_MAX_TOKENS
+    budget = thinking_budget(request, model)
+    if budget is not None and max_tokens <= budget:
+        max_tokens += budget  # the client's limit is for the answer; thinking comes on top
+    body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": _messages(turns)}
     if system:
         body["system"] = system
-    if request.temperature is not None:
+    if budget is not None:
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    elif request.temperature is not None:
         body["temperature"] = min(max(request.temperature, 0.0), 1.0)
-    if request.top_p is not None:
+    if request.top_p is not None and (budget is None or request.top_p >= MIN_TOP_P_WITH_THINKING):
         body["top_p"] = request.top_p
     stops = [stop for stop in request.stop if stop.strip()]  # Anthropic refuses whitespace-only stops
     if stops:
@@ -130,10 +167,35 @@ def _blocks(message: Message, where: str) -> list[dict[str, Any]]:
         return [_tool_result(part, where) for part in message.content if isinstance(part, ToolResult)]
     blocks = [block for part in message.content if (block := _content_block(part, where)) is not None]
     if message.role == "assistant":
+        blocks = _thinking_blocks(message) + blocks
         blocks += [
             {"type": "tool_use", "id": anthropic_tool_id(call.id or f"call_{call.name}"), "name": call.name, "input": dict(call.arguments)}
             for call in message.tool_calls
         ]
+    return blocks
+
+
+def _thinking_blocks(message: Message) -> list[dict[str, Any]]:
+    """The thinking blocks Anthropic made for this turn, carried on a tool call's id, unmodified."""
+    for call in message.tool_calls:
+        if call.signature is not None and call.signature.origin == "anthropic":
+            return thinking_blocks_from_signature(call.signature.value)
+    return []
+
+
+def thinking_blocks_from_signature(value: str) -> list[dict[str, Any]]:
+    """The blocks as the answer packed them (chat_answer.thinking_signature); a mangled value gives none
+    (Anthropic then says what it misses, rather than the router guessing)."""
+    try:
+        packed = json.loads(value)
+    except ValueError:
+        return []
+    blocks: list[dict[str, Any]] = []
+    for item in packed if isinstance(packed, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("thinking"), str) and isinstance(item.get("signature"), str):
+            blocks.append({"type": "thinking", "thinking": item["thinking"], "signature": item["signature"]})
+        elif isinstance(item, dict) and isinstance(item.get("data"), str):
+            blocks.append({"type": "redacted_thinking", "data": item["data"]})
     return blocks
 
 
