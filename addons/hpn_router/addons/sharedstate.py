@@ -50,6 +50,7 @@ class SharedPoolState:
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._outage_logged = False
+        self.live_routers = 1  # routers heartbeating into Redis; remembered while it is down
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class SharedPoolState:
                     await self._merge(store)  # first contact, back after an outage, or Redis lost its data
                 await self.push_changes()
                 await self._take_remote(store)
+                self.live_routers = max(1, await store.heartbeat(self.clock()))
             except StoreError as e:
                 self._down(e)
             except Exception:  # a bug here must not end the sync for good
@@ -196,6 +198,11 @@ class SharedPoolState:
         now = self.clock()
         pool.adopt(change, now)
         self.baseline = apply(self.baseline, change, now)
+
+    def down(self, error: BaseException) -> None:
+        """A request's own Redis call failed: later requests use local state until the sync
+        loop reaches Redis again."""
+        self._down(error)
 
     def _down(self, error: BaseException) -> None:
         """Once per outage: a warning, /health degraded; the loop retries every REFRESH_SECONDS."""

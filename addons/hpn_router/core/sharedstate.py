@@ -36,6 +36,11 @@ DISABLED_HASH = PREFIX + "disabled"  # key digest -> reason
 TOTALS_HASH = PREFIX + "totals"  # requests, saved_pico
 EPOCH_KEY = PREFIX + "epoch"  # set once per Redis data set: a new value means Redis lost its data
 COOLDOWN_PREFIX = PREFIX + "cd:"
+ROUTERS_ZSET = PREFIX + "routers"  # router id -> its last heartbeat (seconds): how many routers are alive
+CLIENT_RPM_PREFIX = PREFIX + "rpm:"  # + client name + ":" + minute: a client's requests in one minute, all routers
+WEBHOOK_PREFIX = PREFIX + "wh:"  # + an event's mark (core/webhooks.dedup_marks): this transition was sent
+ROUTER_ALIVE_SECONDS = 5.0  # a router whose heartbeat (once a second) is older is counted out
+WEBHOOK_MARK_SECONDS = 600  # how long a sent transition's mark stays
 PICO = Decimal("1e12")  # saved USD is kept in Redis as an integer of 10^-12 USD (HINCRBY is exact)
 
 N = TypeVar("N", int, Decimal)

@@ -22,10 +22,15 @@ from redis.exceptions import RedisError
 from hpn_router.core.poolsnapshot import SavedState, Slot
 from hpn_router.core.sharedstate import (
     CHANNEL,
+    CLIENT_RPM_PREFIX,
     COOLDOWN_PREFIX,
     DISABLED_HASH,
     EPOCH_KEY,
+    ROUTER_ALIVE_SECONDS,
+    ROUTERS_ZSET,
     TOTALS_HASH,
+    WEBHOOK_MARK_SECONDS,
+    WEBHOOK_PREFIX,
     PoolDelta,
     cooldown_key,
     decode_cooldown,
@@ -70,6 +75,31 @@ end
 return result
 """
 
+# A client's request against its limit on every router at once: counted only when admitted, so
+# checking and counting are one atomic step (two routers never both take the last request).
+# KEYS: this minute's counter, the previous minute's; ARGV: rpm, the previous minute's weight
+# (core/access.shared_estimate), the counter's lifetime in ms. Returns {admitted, current, previous}.
+CLIENT_RPM_SCRIPT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+if current + math.ceil(previous * tonumber(ARGV[2])) >= tonumber(ARGV[1]) then
+  return {0, current, previous}
+end
+current = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, current, previous}
+"""
+
+# One transition, sent once whatever the number of routers that saw it: the first router to set
+# its mark sends it. KEYS: the mark and its neighbours (core/webhooks.dedup_marks); ARGV: TTL s.
+CLAIM_SCRIPT = """
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return 1
+"""
+
 StoreError = (RedisError, OSError, asyncio.TimeoutError)  # what a down or slow Redis raises
 
 
@@ -88,6 +118,8 @@ class RedisStore:
         )
         self._cool = self._redis.register_script(COOL_SCRIPT)
         self._raise_totals = self._redis.register_script(RAISE_TOTALS_SCRIPT)
+        self._client_rpm = self._redis.register_script(CLIENT_RPM_SCRIPT)
+        self._claim = self._redis.register_script(CLAIM_SCRIPT)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -125,6 +157,26 @@ class RedisStore:
         """The shared totals, each first raised to at least the given value (one EVALSHA)."""
         shared_requests, shared_pico = await self._raise_totals(keys=[TOTALS_HASH], args=[requests, saved_pico])
         return int(shared_requests), pico_to_saved(int(shared_pico))
+
+    async def admit_client(self, client: str, rpm: int, minute: int, elapsed: float) -> tuple[bool, int, int]:
+        """(admitted, this minute's count, the previous minute's) of `client` across every
+        router; one EVALSHA."""
+        keys = [f"{CLIENT_RPM_PREFIX}{client}:{minute}", f"{CLIENT_RPM_PREFIX}{client}:{minute - 1}"]
+        admitted, current, previous = await self._client_rpm(keys=keys, args=[rpm, 1.0 - elapsed, 120_000])
+        return bool(admitted), int(current), int(previous)
+
+    async def claim_event(self, marks: tuple[str, ...]) -> bool:
+        """Whether this router is the first to announce the transition these marks name."""
+        return bool(await self._claim(keys=[WEBHOOK_PREFIX + m for m in marks], args=[WEBHOOK_MARK_SECONDS]))
+
+    async def heartbeat(self, now: float) -> int:
+        """This router is alive; returns how many are (one MULTI/EXEC)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zadd(ROUTERS_ZSET, {self.sender: now})
+        pipe.zremrangebyscore(ROUTERS_ZSET, "-inf", now - ROUTER_ALIVE_SECONDS)
+        pipe.zcard(ROUTERS_ZSET)
+        results = await pipe.execute()
+        return int(results[-1])
 
     async def read_all(self) -> SavedState:
         """Every key state in Redis (a background read: SCAN, MGET and HGETALL)."""
