@@ -101,7 +101,8 @@ translation = Translation(  # one addon in the chain, dispatching by the flow's 
 )
 # The key pool from each config; the state file (lock, restore, saves), worker 0's alone.
 pool_keeper = PoolKeeper(state, keeps_state_file=keeps_state_file(worker))
-key_routing = KeyRouting(state, relay=relay)  # last in `request`: attempts with pool keys, failover, relay
+# Last in `request`: attempts with pool keys, failover, relay; with Redis, budgets counted for all routers.
+key_routing = KeyRouting(state, relay=relay, quota_gate=shared_state.quota_gate)
 client_view = ClientView()  # the client's request, shown again once it is answered
 passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrough: public hosts only
 flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup and CacheStore

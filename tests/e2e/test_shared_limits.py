@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 ADMIN = "admin-token-0123456789abcdef"
 SECRET = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-TOKENS = [f"client-token-{i}-0123456789" for i in range(8)]  # fresh clients for each test
+TOKENS = [f"client-token-{i}-0123456789" for i in range(12)]  # fresh clients for each test
 RPM = 4
 
 
@@ -96,13 +96,18 @@ def receiver() -> Iterator[Receiver]:
 def routers(emulator, redis_server, receiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Router]]:
     config = {
         "server": {"admin_token": ADMIN, "client_tokens": TOKENS, "client_rpm": RPM},
-        "key_pool": {"max_wait_seconds": 0},
+        "key_pool": {
+            "max_wait_seconds": 0,
+            # Budgets on models no other test asks for: 3 requests a day, 2 a minute, per project.
+            "limits": [{"project": p, "model": "gemini-2.5-pro", "rpd": 3} for p in ("proj-1", "proj-2")]
+            + [{"project": p, "model": "gemini-2.5-flash", "rpm": 2} for p in ("proj-1", "proj-2")],
+        },
         "webhooks": [{"url": receiver.url, "secret": SECRET}],
     }
     started = []
     for name in ("a", "b"):
         tmp = tmp_path_factory.mktemp(f"router-{name}")
-        env = {"HPN_REDIS_URL": redis_server.url, "HPN_STATE_FILE": str(tmp / "state.json")}
+        env = {"HPN_REDIS_URL": redis_server.url, "HPN_STATE_FILE": str(tmp / "state.json"), "HPN_KEY_PROJECTS": "proj-1,proj-2"}
         started.append(start_router(tmp, keys=KEYS[:2], gemini_url=emulator.url, config=config, env=env))
     for router in started:
         wait_for(lambda r=router: health(r).get("redis") == "up", "redis up")
@@ -133,24 +138,34 @@ def wait_for(check, what: str, seconds: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-def ask(router: Router, token: str, n: int = 0) -> int:
+def ask(router: Router, token: str, n: int = 0, model: str = "gemini-flash-latest") -> int:
     """The status of one chat request (a distinct question: the flash cache answers repeats)."""
     client = openai.OpenAI(base_url=router.base_url, api_key=token, max_retries=0)
     try:
-        client.chat.completions.create(model="gemini-flash-latest", messages=[{"role": "user", "content": f"q {n} {time.monotonic_ns()}"}])
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": f"q {n} {time.monotonic_ns()}"}])
         return 200
     except openai.APIStatusError as e:
         return e.status_code
 
 
-def test_a_clients_rate_limit_holds_across_both_routers(routers, emulator):
+def evalsha_calls(redis_server: RedisServer) -> int:
+    """EVALSHA calls that ran (a router's first one meets NOSCRIPT, loads the script, and repeats)."""
+    stats = redis_server.command("INFO", "commandstats")
+    line = next((line for line in stats.splitlines() if line.startswith("cmdstat_evalsha:")), "")
+    fields = dict(item.split("=") for item in line.partition(":")[2].split(",") if "=" in item)
+    return int(fields.get("calls", 0)) - int(fields.get("failed_calls", 0))
+
+
+def test_a_clients_rate_limit_holds_across_both_routers(routers, emulator, redis_server):
     a, b = routers
     emulator.reset()
+    redis_server.command("CONFIG", "RESETSTAT")
     token = TOKENS[0]
     # Three on A: more than A's share were Redis down (RPM split between two routers).
     assert [ask(a, token, 1), ask(a, token, 2), ask(a, token, 3), ask(b, token, 4)] == [200] * RPM
     assert ask(b, token, 5) == 429 and ask(a, token, 6) == 429  # alone, B would still admit its second
     assert ask(b, TOKENS[1], 7) == 200  # another client is not limited by it
+    assert evalsha_calls(redis_server) == 7  # one round trip per request, refused or not, before anything else
 
 
 def test_each_transition_is_sent_once_by_two_routers_under_a_storm_of_429s(routers, emulator, receiver):
@@ -197,3 +212,26 @@ def test_redis_killed_every_request_answered_webhooks_and_metric_say_so(routers,
     assert redis_up_metric(a) == redis_up_metric(b) == "1.0"
     wait_for(lambda: receiver.kinds()[("state.redis_up", None)] == 2, "one redis_up per router")
     assert set(receiver.kinds()) == {("state.redis_down", None), ("state.redis_up", None)}
+
+
+@pytest.mark.parametrize(
+    ("model", "tokens", "budget"),
+    [("gemini-2.5-pro", (8, 9), 6), ("gemini-2.5-flash", (10, 11), 4)],
+    ids=["rpd", "rpm"],
+)
+def test_a_projects_budget_is_spent_once_by_both_routers(routers, emulator, redis_server, model, tokens, budget):
+    """Last in the module: the pool.exhausted these budgets cause would be other tests' news."""
+    a, b = routers
+    emulator.reset()
+    redis_server.command("CONFIG", "RESETSTAT")
+    # Alternating routers, more requests than the two projects' budgets allow together (and
+    # fewer than either router alone would allow: each sees half of them).
+    statuses = [ask(router, TOKENS[tokens[n % 2]], n, model) for n, router in enumerate(([a, b] * 4)[: budget + 2])]
+    assert statuses.count(200) == budget and statuses[budget:] == [429, 429]
+    upstream = [r for r in emulator.stats()["requests"] if model in r.get("model", model)]
+    assert Counter(r["key_index"] for r in upstream) == {0: budget // 2, 1: budget // 2}  # never over a budget
+    # Per request: the client's rate, then one EVALSHA per key whose budget is asked (one, unless
+    # another router spent it since this one last heard; at most every key and one more).
+    calls = evalsha_calls(redis_server)
+    print(f"{model}: {calls} EVALSHA for {len(statuses)} requests")
+    assert len(statuses) + budget <= calls <= len(statuses) * (1 + len(KEYS[:2]) + 1)

@@ -127,3 +127,27 @@ async def test_routers_heartbeating_are_counted_until_they_stop(redis):
     assert await a.heartbeat(107.0) == 1  # B's last heartbeat is over 5 s old
     await a.close()
     await b.close()
+
+
+async def test_a_budget_is_checked_and_counted_in_one_evalsha_for_every_router(redis):
+    from hpn_router.core.sharedstate import quota_keys
+
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    keys = quota_keys(SLOT, 1000, "2026-12-01")
+    await a.admit_quota(quota_keys(("warm", "m"), 1000, "d"), (1, 0, 0), 0.5, 0, 60)  # loads the script
+    redis.command("CONFIG", "RESETSTAT")
+    assert await a.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (True, 0, 0, 0)  # counts before this request
+    assert await b.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (True, 1, 1, 10)
+    assert await a.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (False, 2, 2, 20)  # refused: not counted
+    assert "cmdstat_evalsha:calls=3," in redis.command("INFO", "commandstats")
+    # A per-day budget, the next minute: rpm frees up, rpd does not.
+    later = quota_keys(SLOT, 1001, "2026-12-01")
+    assert await b.admit_quota(later, (0, 2, 0), 0.9, 0, 86400) == (False, 1, 2, 2)
+    assert await b.admit_quota(later, (0, 3, 0), 0.9, 0, 86400) == (True, 1, 2, 2)
+    assert 0 < int(redis.command("PTTL", keys[2])) <= 86_400_000
+    # Tokens per minute: 20 the minute before, a tenth of them still in the window.
+    assert await a.admit_quota(later, (0, 0, 2), 0.9, 5, 86400) == (False, 2, 3, 2)
+    assert await a.admit_quota(later, (0, 0, 3), 0.9, 5, 86400) == (True, 2, 3, 2)
+    assert redis.command("GET", later[3]).strip() == "5"
+    await a.close()
+    await b.close()

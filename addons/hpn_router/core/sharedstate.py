@@ -38,6 +38,7 @@ EPOCH_KEY = PREFIX + "epoch"  # set once per Redis data set: a new value means R
 COOLDOWN_PREFIX = PREFIX + "cd:"
 ROUTERS_ZSET = PREFIX + "routers"  # router id -> its last heartbeat (seconds): how many routers are alive
 CLIENT_RPM_PREFIX = PREFIX + "rpm:"  # + client name + ":" + minute: a client's requests in one minute, all routers
+QUOTA_PREFIX = PREFIX + "q:"  # + slot digest + window: a (project, model) budget's use by every router
 WEBHOOK_PREFIX = PREFIX + "wh:"  # + an event's mark (core/webhooks.dedup_marks): this transition was sent
 ROUTER_ALIVE_SECONDS = 5.0  # a router whose heartbeat (once a second) is older is counted out
 WEBHOOK_MARK_SECONDS = 600  # how long a sent transition's mark stays
@@ -65,6 +66,13 @@ def cooldown_key(slot: Slot) -> str:
     """The Redis key of a (project, model) cooldown: a digest, so any project or model name
     makes a well-formed key."""
     return COOLDOWN_PREFIX + hashlib.sha256(f"{slot[0]}\0{slot[1]}".encode()).hexdigest()[:32]
+
+
+def quota_keys(slot: Slot, minute: int, day: str) -> list[str]:
+    """The Redis counters of a (project, model) budget: requests this minute and the previous
+    one, requests this Pacific day, input tokens this minute and the previous one."""
+    base = QUOTA_PREFIX + hashlib.sha256(f"{slot[0]}\0{slot[1]}".encode()).hexdigest()[:32]
+    return [f"{base}:r:{minute}", f"{base}:r:{minute - 1}", f"{base}:d:{day}", f"{base}:t:{minute}", f"{base}:t:{minute - 1}"]
 
 
 def live(state: SavedState, now: float) -> SavedState:

@@ -100,6 +100,32 @@ redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
 return 1
 """
 
+# A (project, model) budget checked and counted for every router at once: the request is
+# counted only when every configured window admits it. Sliding minutes as CLIENT_RPM_SCRIPT.
+# KEYS: core/sharedstate.quota_keys; ARGV: rpm, rpd, tpm (0: none), the previous minute's
+# weight, the request's input tokens, the day counter's lifetime in ms.
+# Returns {admitted, minute requests, day requests, minute tokens}, before this request.
+QUOTA_SCRIPT = """
+local function count(name) return tonumber(redis.call('GET', name) or '0') end
+local weight = tonumber(ARGV[4])
+local minute = count(KEYS[1]) + math.ceil(count(KEYS[2]) * weight)
+local day = count(KEYS[3])
+local tokens = count(KEYS[4]) + math.ceil(count(KEYS[5]) * weight)
+local rpm, rpd, tpm = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if (rpm > 0 and minute >= rpm) or (rpd > 0 and day >= rpd) or (tpm > 0 and tokens >= tpm) then
+  return {0, minute, day, tokens}
+end
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 120000)
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[6])
+if tonumber(ARGV[5]) > 0 then
+  redis.call('INCRBY', KEYS[4], ARGV[5])
+  redis.call('PEXPIRE', KEYS[4], 120000)
+end
+return {1, minute, day, tokens}
+"""
+
 StoreError = (RedisError, OSError, asyncio.TimeoutError)  # what a down or slow Redis raises
 
 
@@ -120,6 +146,7 @@ class RedisStore:
         self._raise_totals = self._redis.register_script(RAISE_TOTALS_SCRIPT)
         self._client_rpm = self._redis.register_script(CLIENT_RPM_SCRIPT)
         self._claim = self._redis.register_script(CLAIM_SCRIPT)
+        self._quota = self._redis.register_script(QUOTA_SCRIPT)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -164,6 +191,15 @@ class RedisStore:
         keys = [f"{CLIENT_RPM_PREFIX}{client}:{minute}", f"{CLIENT_RPM_PREFIX}{client}:{minute - 1}"]
         admitted, current, previous = await self._client_rpm(keys=keys, args=[rpm, 1.0 - elapsed, 120_000])
         return bool(admitted), int(current), int(previous)
+
+    async def admit_quota(
+        self, keys: list[str], limits: tuple[int, int, int], elapsed: float, tokens: int, day_seconds: float
+    ) -> tuple[bool, int, int, int]:
+        """(admitted, minute requests, day requests, minute tokens) of one budget across every
+        router, counted before this request; one EVALSHA. `limits`: rpm, rpd, tpm (0: none)."""
+        args = [*limits, 1.0 - elapsed, tokens, int(day_seconds * 1000)]
+        admitted, minute, day, minute_tokens = await self._quota(keys=keys, args=args)
+        return bool(admitted), int(minute), int(day), int(minute_tokens)
 
     async def claim_event(self, marks: tuple[str, ...]) -> bool:
         """Whether this router is the first to announce the transition these marks name."""
