@@ -104,16 +104,18 @@ def routers(emulator, redis_server, receiver, tmp_path_factory: pytest.TempPathF
         },
         "webhooks": [{"url": receiver.url, "secret": SECRET}],
     }
-    started = []
-    for name in ("a", "b"):
-        tmp = tmp_path_factory.mktemp(f"router-{name}")
-        env = {"HPN_REDIS_URL": redis_server.url, "HPN_STATE_FILE": str(tmp / "state.json"), "HPN_KEY_PROJECTS": "proj-1,proj-2"}
-        started.append(start_router(tmp, keys=KEYS[:2], gemini_url=emulator.url, config=config, env=env))
-    for router in started:
-        wait_for(lambda r=router: health(r).get("redis") == "up", "redis up")
-    yield started
-    for router in started:
-        router.stop()
+    started: list[Router] = []
+    try:  # stopped even when one never reaches Redis
+        for name in ("a", "b"):
+            tmp = tmp_path_factory.mktemp(f"router-{name}")
+            env = {"HPN_REDIS_URL": redis_server.url, "HPN_STATE_FILE": str(tmp / "state.json"), "HPN_KEY_PROJECTS": "proj-1,proj-2"}
+            started.append(start_router(tmp, keys=KEYS[:2], gemini_url=emulator.url, config=config, env=env))
+        for router in started:
+            wait_for(lambda r=router: health(r).get("redis") == "up", "redis up")
+        yield started
+    finally:
+        for router in started:
+            router.stop()
 
 
 def health(router: Router) -> dict:
