@@ -71,7 +71,9 @@ fail_closed = FailClosed(relay)  # every flow we serve targets the relay until t
 view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 cors = Cors()  # server.cors_origins, shared by CorsPreflight and CorsHeaders
 dashboard = Dashboard(state)  # GET /dashboard: the live page; its login sessions may call /admin
-access = Access(admin_session=dashboard.admin_session)  # client tokens, admin token, per-client rate, body limits
+shared_state = SharedPoolState(state)  # state.redis_url: key states, totals, client rates shared with other routers
+# client tokens, admin token, per-client rate (across routers with Redis), body limits
+access = Access(admin_session=dashboard.admin_session, shared=shared_state)
 timeouts = Timeouts()  # closes client connections too slow with their headers, or idle too long
 worker = worker_index()  # this process's number under `server.workers` > 1; None when alone
 health = Health(state, worker=worker)  # answers /health (saying which worker), counts answered requests
@@ -99,8 +101,8 @@ translation = Translation(  # one addon in the chain, dispatching by the flow's 
 )
 # The key pool from each config; the state file (lock, restore, saves), worker 0's alone.
 pool_keeper = PoolKeeper(state, keeps_state_file=keeps_state_file(worker))
-shared_state = SharedPoolState(state)  # state.redis_url: key states and totals shared with other routers
-key_routing = KeyRouting(state, relay=relay)  # last in `request`: attempts with pool keys, failover, relay
+# Last in `request`: attempts with pool keys, failover, relay; with Redis, budgets counted for all routers.
+key_routing = KeyRouting(state, relay=relay, quota_gate=shared_state.quota_gate)
 client_view = ClientView()  # the client's request, shown again once it is answered
 passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrough: public hosts only
 # state.redis_url: stored responses reach every router (`fetch` before the cache reads a conversation)
@@ -109,7 +111,8 @@ flash_cache = FlashCache(shared=shared_state)  # entries + in-flight table (shar
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 metrics = Metrics(state)  # Prometheus series per request; MetricsEndpoint answers GET /metrics
 # Signed webhooks on key and pool transitions; never to the router's own ports.
-webhooks = Webhooks(state, own_ports=lambda: passthrough_guard.listener_ports | {relay.port})
+# With Redis, each transition is sent by one router only.
+webhooks = Webhooks(state, own_ports=lambda: passthrough_guard.listener_ports | {relay.port}, shared_store=lambda: shared_state.store)
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
 settings = Settings(

@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 
 from hpn_router.addons.access import Access
+from hpn_router.addons.sharedstate import SharedPoolState
 from hpn_router.config import parse_config
+from hpn_router.core.state import RouterState
 from mitmproxy.test import taddons, tflow
 
 TOKENS = ["client-one-0123456789abcdef", "client-two-0123456789abcdef"]
 
 
-def access(**server: object) -> Access:
-    addon = Access(clock=lambda: 1000.0)
+def access(shared: SharedPoolState | None = None, **server: object) -> Access:
+    addon = Access(clock=lambda: 1000.0, shared=shared)
     addon.apply(parse_config({"server": server, "key_pool": {"keys": [{"name": "k", "key": "AIzaSyAccessKey"}], "state_file": ""}}, {}))
     return addon
 
@@ -50,6 +52,17 @@ def test_the_per_client_rate_is_enforced_with_a_retry_after():
     limited = ask(addon, mine)
     assert limited.response.status_code == 429 and int(limited.response.headers["retry-after"]) >= 1
     assert ask(addon, theirs).response is None  # each client has its own window
+
+
+def test_with_redis_down_a_router_allows_its_share_of_the_limit():
+    shared = SharedPoolState(RouterState())
+    shared.url, shared.state.redis, shared.live_routers = "redis://127.0.0.1:1", "down", 2  # two routers were alive
+    addon = access(shared, client_tokens=TOKENS, client_rpm=4)
+    mine = {"authorization": f"Bearer {TOKENS[0]}"}
+    assert ask(addon, mine).response is None and ask(addon, mine).response is None
+    limited = ask(addon, mine)
+    assert limited.response.status_code == 429
+    assert "4 requests per minute" in json.loads(limited.response.content)["error"]["message"]  # the limit the client knows
 
 
 def test_a_body_over_the_limit_is_a_413():

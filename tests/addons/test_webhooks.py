@@ -92,3 +92,18 @@ def test_a_receiver_at_the_routers_own_port_is_refused_with_a_line():
 def test_a_receiver_elsewhere_on_loopback_is_kept():
     webhooks, _ = make("http://127.0.0.1:9999/hook")
     assert [e.url for e in webhooks.sender.endpoints] == ["http://127.0.0.1:9999/hook"]
+
+
+async def test_losing_redis_and_reaching_it_again_are_one_event_each():
+    webhooks, state = make()
+    state.redis = "up"
+    webhooks.check()
+    assert len(webhooks.sender.outbox) == 0  # the first contact announces nothing
+    state.redis = "down"
+    webhooks.check()
+    webhooks.check()
+    state.redis = "up"
+    webhooks.check()
+    bodies = [json.loads(d.body) for d in webhooks.sender.outbox.take_due(T0)]
+    assert [b["type"] for b in bodies] == ["state.redis_down", "state.redis_up"]
+    assert bodies[0]["data"]["provider"] is None and bodies[0]["data"]["key"] is None

@@ -3,7 +3,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from hpn_router.core.access import ClientRateLimiter, basic_password, bearer_token, has_lone_surrogate, json_excess, match_token
+from hpn_router.core.access import (
+    ClientRateLimiter,
+    basic_password,
+    bearer_token,
+    has_lone_surrogate,
+    json_excess,
+    local_share,
+    match_token,
+    minute_bucket,
+    shared_estimate,
+    shared_retry_after,
+)
 
 TOKENS = ("token-one-aaaaaaaaaaaa", "token-two-bbbbbbbbbbbb")
 
@@ -115,3 +126,34 @@ def _basic(text: str) -> str:
 )
 def test_basic_password(header, expected):
     assert basic_password(header) == expected
+
+
+def test_minute_bucket():
+    assert minute_bucket(120.0) == (2, 0.0)
+    assert minute_bucket(150.0) == (2, 0.5)
+
+
+def test_the_shared_estimate_slides_the_previous_minute_out():
+    assert shared_estimate(3, 10, 0.0) == 13
+    assert shared_estimate(3, 10, 0.5) == 8
+    assert shared_estimate(3, 10, 0.99) == 4  # rounded up: a minute's edge lets no extra request in
+    assert shared_estimate(3, 10, 1.0) == 3
+
+
+def test_shared_retry_after_waits_for_the_next_minute_when_this_one_is_full():
+    assert shared_retry_after(5, 5, 0, 130.0) == pytest.approx(50.0)
+
+
+def test_shared_retry_after_waits_until_the_previous_minute_slid_out_enough():
+    # rpm 10, 5 this minute, 10 the previous one, 15 s in: 5 + ceil(10 * 0.75) = 13 >= 10; the
+    # estimate drops below 10 once ceil((1 - f) * 10) <= 4, at f = 0.6: 21 s later.
+    assert shared_retry_after(10, 5, 10, 135.0) == pytest.approx(21.0)
+    assert shared_estimate(5, 10, 0.59) == 10 and shared_estimate(5, 10, 0.6) == 9
+
+
+def test_local_share_splits_the_limit_between_live_routers():
+    assert local_share(60, 1) == 60
+    assert local_share(60, 2) == 30
+    assert local_share(60, 0) == 60  # none seen yet: this router alone
+    assert local_share(1, 3) == 1  # never below one request a minute
+    assert local_share(0, 2) == 0  # unlimited stays unlimited

@@ -406,3 +406,54 @@ async def test_all_disabled_everywhere_keeps_the_first_models_error():
 def test_fallback_reasons_name_the_provider():
     assert fallback_reason(QuotaExhaustedError("x", retry_after=5), "gemini") == "all gemini keys out of daily quota"
     assert fallback_reason(NoUsableKeyError("x"), "mistral") == "every mistral key disabled"
+
+
+def limited_pool() -> KeyPool:
+    """Two keys of two projects, each with a budget of 2 requests a minute."""
+    from hpn_router.core.quota import Limits
+
+    keys = [KeyConfig("key_1", "K1", project="p1"), KeyConfig("key_2", "K2", project="p2")]
+    return KeyPool(keys, cooldown_seconds=60, limits={("p1", "*"): Limits(rpm=2), ("p2", "*"): Limits(rpm=2)})
+
+
+async def test_a_key_whose_shared_budget_is_spent_is_passed_over_before_any_attempt():
+    pool, clock = limited_pool(), Clock()
+    asked: list[int] = []
+
+    async def gate(index: int, request: UpstreamRequest, now: float) -> bool:
+        asked.append(index)
+        if index == 0:  # the other routers spent p1's budget
+            pool.adopt_usage(index, request.model, now, 2, 2, 0)
+            return False
+        return True
+
+    transport = ScriptedTransport({"K1": [OK], "K2": [OK]})
+    result = await run_with_failover(REQUEST, pool=pool, transport=transport, retry_count=3, clock=clock, quota_gate=gate)
+    assert result.result is OK and transport.calls == ["K2"] and result.attempts[0].key_name == "key_2"
+    assert asked == [0, 1]
+    assert pool.pick(clock(), MODEL) == 1  # the pool now knows p1 is spent
+
+
+async def test_every_budget_spent_elsewhere_is_a_429_without_an_upstream_call():
+    pool, clock = limited_pool(), Clock()
+
+    async def gate(index: int, request: UpstreamRequest, now: float) -> bool:
+        pool.adopt_usage(index, request.model, now, 2, 2, 0)
+        return False
+
+    transport = ScriptedTransport({"K1": [OK], "K2": [OK]})
+    result = await run_with_failover(REQUEST, pool=pool, transport=transport, retry_count=3, clock=clock, quota_gate=gate)
+    assert transport.calls == [] and isinstance(result.error, RateLimitedError)
+    assert result.error.retry_after == 60.0  # the minute's requests slide out then
+
+
+async def test_a_gate_that_refuses_without_telling_the_pool_is_bounded():
+    pool, clock = limited_pool(), Clock()
+    asked: list[int] = []
+
+    async def gate(index: int, request: UpstreamRequest, now: float) -> bool:
+        asked.append(index)
+        return False
+
+    result = await run_with_failover(REQUEST, pool=pool, transport=ScriptedTransport({}), retry_count=3, clock=clock, quota_gate=gate)
+    assert result.result is None and len(asked) == len(pool.keys) + 1

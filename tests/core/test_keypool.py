@@ -303,3 +303,15 @@ def test_requests_by_project_gives_every_keys_figures_in_one_pass():
         assert by_project[p.keys[index].project_id] == (p.requests_today(index, 80.0), p.requests_last_minute(index, 80.0))
     tomorrow = 80.0 + 2 * 86400
     assert p.requests_by_project(tomorrow)["p1"] == (0, 0)
+
+
+def test_quota_of_names_the_budget_and_adopted_usage_spends_it():
+    from hpn_router.core.quota import Limits
+
+    keys = [KeyConfig("a", "KA", project="A"), KeyConfig("b", "KB", project="B")]
+    p = KeyPool(keys, cooldown_seconds=60, limits={("A", "*"): Limits(rpm=3, rpd=100)})
+    assert p.quota_of(0, "m") == (("A", "m"), Limits(rpm=3, rpd=100))
+    assert p.quota_of(1, "m") is None  # nothing limits B
+    p.adopt_usage(0, "m", 1000.0, 3, 10, 0)  # what every router spent
+    assert p.pick(1000.0, "m") == 1 and p.pick(1000.0, "m", exclude={1}) is None
+    assert p.requests_today(0, 1000.0) == 10

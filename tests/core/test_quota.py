@@ -60,3 +60,16 @@ def test_no_limits_means_no_headroom_figure():
 
 def test_configured_limits_win_over_learned():
     assert Limits(rpm=5).merged(Limits(rpm=10, rpd=100)) == Limits(rpm=5, rpd=100)
+
+
+def test_raise_to_takes_the_shared_counts_and_never_lowers_its_own():
+    from hpn_router.core.quota import Usage
+
+    usage = Usage()
+    usage.record_request(1000.0)
+    usage.raise_to(1010.0, 5, 40, 300)
+    assert (usage.minute_requests(), usage.day_requests, usage.minute_tokens()) == (5, 40, 300)
+    usage.raise_to(1011.0, 2, 3, 0)  # lower counts: another router's older view
+    assert (usage.minute_requests(), usage.day_requests, usage.minute_tokens()) == (5, 40, 300)
+    usage.prune(1070.5)  # the shared part slides out of the minute like requests do
+    assert usage.minute_requests() == 0 and usage.day_requests == 40

@@ -12,8 +12,10 @@ from hpn_router.core.webhooks import (
     RETRY_DELAYS,
     Delivery,
     Outbox,
+    RedisWatch,
     TransitionWatch,
     WebhookEvent,
+    dedup_marks,
     event_body,
     key_views,
     own_port_refusal,
@@ -142,7 +144,15 @@ def test_the_payload_has_the_standard_shape_and_names_only():
 
 
 def test_event_types_are_the_ones_the_config_accepts():
-    assert set(EVENT_TYPES) == {"key.disabled", "key.cooling", "key.recovered", "pool.exhausted", "pool.recovered"}
+    assert set(EVENT_TYPES) == {
+        "key.disabled",
+        "key.cooling",
+        "key.recovered",
+        "pool.exhausted",
+        "pool.recovered",
+        "state.redis_down",
+        "state.redis_up",
+    }
 
 
 # -- the outbox: bounded, retried with backoff ------------------------------------------------
@@ -212,3 +222,43 @@ def test_only_http_and_https_are_allowed():
 
 def test_logs_show_urls_without_credentials_or_query():
     assert safe_url("https://user:pw@hooks.example.com:8443/h?token=abc#x") == "https://hooks.example.com:8443/h"
+
+
+def test_redis_down_and_up_are_edges_seen_after_the_first_contact():
+    watch = RedisWatch()
+    assert watch.observe("down", 0.0) == []  # starting before the first sync: nothing lost yet
+    assert watch.observe("up", 1.0) == []  # the first contact is no recovery
+    assert watch.observe("up", 2.0) == []
+    [down] = watch.observe("down", 3.0)
+    assert (down.type, down.at, down.key, down.model) == ("state.redis_down", 3.0, None, None)
+    assert watch.observe("down", 4.0) == []  # once per outage
+    [up] = watch.observe("up", 5.0)
+    assert up.type == "state.redis_up"
+    assert watch.observe("up", 6.0) == []
+    assert json.loads(event_body(down))["data"]["provider"] is None
+
+
+def test_a_router_without_redis_announces_nothing():
+    watch = RedisWatch()
+    assert watch.observe(None, 0.0) == [] and watch.observe(None, 1.0) == []
+
+
+def test_one_transition_seen_by_two_routers_has_overlapping_marks():
+    a = WebhookEvent("key.cooling", 100.0, "gemini", "key_1", "p1", None, "429", 169.9)
+    b = WebhookEvent("key.cooling", 101.0, "gemini", "key_1", "p1", None, "429", 170.2)  # its own 429, a moment later
+    assert dedup_marks(a)[0] in dedup_marks(b)  # straddling a bucket edge still meets
+    assert dedup_marks(b)[0] in dedup_marks(a)
+
+
+def test_other_transitions_have_other_marks():
+    base = WebhookEvent("key.cooling", 100.0, "gemini", "key_1", "p1", None, "429", 170.0)
+    others = [
+        WebhookEvent("key.recovered", 100.0, "gemini", "key_1", "p1", None, None, 170.0),
+        WebhookEvent("key.cooling", 100.0, "gemini", "key_2", "p1", None, "429", 170.0),
+        WebhookEvent("key.cooling", 100.0, "gemini", "key_1", "p1", None, "429", 400.0),  # a later cooldown
+    ]
+    for other in others:
+        assert not set(dedup_marks(base)) & {dedup_marks(other)[0]}
+    recovered = WebhookEvent("key.recovered", 500.0, "gemini", "key_1", "p1")
+    assert dedup_marks(recovered) != dedup_marks(WebhookEvent("key.recovered", 900.0, "gemini", "key_1", "p1"))
+    assert "key_1" not in "".join(dedup_marks(base))  # names are digested too

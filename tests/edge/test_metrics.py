@@ -75,3 +75,12 @@ def test_key_state_is_read_at_scrape_time() -> None:
     text = metrics.render(metrics.key_states()).decode()
     assert 'project="proj-1"' in text and 'project="key:beta"' in text
     assert "Secret" not in text
+
+
+def test_redis_up_is_read_at_scrape_time_and_absent_without_redis() -> None:
+    assert "hpn_redis_up" not in scrape(RouterMetrics(lambda: None))
+    redis: list[str | None] = ["up"]
+    metrics = RouterMetrics(lambda: None, redis_source=lambda: redis[0])
+    assert [s.value for s in scrape(metrics)["hpn_redis_up"]] == [1.0]
+    redis[0] = "down"
+    assert [s.value for s in scrape(metrics)["hpn_redis_up"]] == [0.0]

@@ -141,3 +141,62 @@ async def test_a_stored_response_is_kept_with_its_ttl_and_deleted(redis):
         assert await a.get_response("resp_1") is None
     finally:
         await a.close()
+async def test_a_clients_request_is_checked_and_counted_in_one_evalsha(redis):
+    store = RedisStore(redis.url)
+    await store.admit_client("client_warm", 3, 1000, 0.5)  # loads the script (a first EVALSHA meets NOSCRIPT)
+    redis.command("CONFIG", "RESETSTAT")
+    results = [await store.admit_client("client_x", 3, 1000, 0.5) for _ in range(4)]
+    assert results == [(True, 1, 0), (True, 2, 0), (True, 3, 0), (False, 3, 0)]  # a refusal is not counted
+    stats = redis.command("INFO", "commandstats")
+    assert "cmdstat_evalsha:calls=4," in stats  # one round trip per request (GET, INCR inside the script)
+    assert "cmdstat_multi" not in stats and "cmdstat_script" not in stats
+    # The next minute: the previous one's 3 requests still weigh ceil(3 * 0.9) = 3 early in it.
+    assert await store.admit_client("client_x", 3, 1001, 0.1) == (False, 0, 3)
+    assert await store.admit_client("client_x", 3, 1001, 0.7) == (True, 1, 3)  # ceil(0.9) = 1, plus 1
+    assert await store.admit_client("client_y", 3, 1001, 0.1) == (True, 1, 0)  # each client its own window
+    assert 0 < int(redis.command("PTTL", "hpn:v1:rpm:client_y:1001")) <= 120_000
+    await store.close()
+
+
+async def test_an_event_is_claimed_once_its_neighbouring_marks_included(redis):
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    assert await a.claim_event(("s:10", "s:9", "s:11")) is True
+    assert await b.claim_event(("s:10", "s:9", "s:11")) is False
+    assert await b.claim_event(("s:11", "s:10", "s:12")) is False  # the other router's mark, one bucket on
+    assert await b.claim_event(("t:10", "t:9", "t:11")) is True
+    assert 0 < int(redis.command("TTL", "hpn:v1:wh:s:10")) <= 600
+    await a.close()
+    await b.close()
+
+
+async def test_routers_heartbeating_are_counted_until_they_stop(redis):
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    assert await a.heartbeat(100.0) == 1
+    assert await b.heartbeat(101.0) == 2
+    assert await a.heartbeat(107.0) == 1  # B's last heartbeat is over 5 s old
+    await a.close()
+    await b.close()
+
+
+async def test_a_budget_is_checked_and_counted_in_one_evalsha_for_every_router(redis):
+    from hpn_router.core.sharedstate import quota_keys
+
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    keys = quota_keys(SLOT, 1000, "2026-12-01")
+    await a.admit_quota(quota_keys(("warm", "m"), 1000, "d"), (1, 0, 0), 0.5, 0, 60)  # loads the script
+    redis.command("CONFIG", "RESETSTAT")
+    assert await a.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (True, 0, 0, 0)  # counts before this request
+    assert await b.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (True, 1, 1, 10)
+    assert await a.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (False, 2, 2, 20)  # refused: not counted
+    assert "cmdstat_evalsha:calls=3," in redis.command("INFO", "commandstats")
+    # A per-day budget, the next minute: rpm frees up, rpd does not.
+    later = quota_keys(SLOT, 1001, "2026-12-01")
+    assert await b.admit_quota(later, (0, 2, 0), 0.9, 0, 86400) == (False, 1, 2, 2)
+    assert await b.admit_quota(later, (0, 3, 0), 0.9, 0, 86400) == (True, 1, 2, 2)
+    assert 0 < int(redis.command("PTTL", keys[2])) <= 86_400_000
+    # Tokens per minute: 20 the minute before, a tenth of them still in the window.
+    assert await a.admit_quota(later, (0, 0, 2), 0.9, 5, 86400) == (False, 2, 3, 2)
+    assert await a.admit_quota(later, (0, 0, 3), 0.9, 5, 86400) == (True, 2, 3, 2)
+    assert redis.command("GET", later[3]).strip() == "5"
+    await a.close()
+    await b.close()

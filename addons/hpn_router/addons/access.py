@@ -10,6 +10,9 @@
 - `/dashboard...` asks for no client token: the Dashboard addon decides who may look (the admin
   token, or its login session).
 - `server.client_rpm`: requests per minute per client; over it, that client alone gets 429.
+  With Redis (`state.redis_url`) the limit holds across every router: one EVALSHA checks and
+  counts the client's request in a sliding minute shared by all (edge/sharedstate.py). Redis
+  down: each router allows its share, the limit divided by the routers last seen alive.
 - Bodies over `server.max_body_bytes` get 413 while they arrive (mitmproxy's `body_size_limit`,
   which Settings sets from it; chunked uploads included). JSON nested deeper than
   `server.max_json_depth`, with more than `server.max_json_items` elements, or with a lone
@@ -21,23 +24,41 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from loguru import logger
 from mitmproxy import ctx, http
 
 from hpn_router.addons.answers import LONE_SURROGATE_MESSAGE, answer_error, is_client_flow
 from hpn_router.addons.flowcontext import context
+from hpn_router.addons.sharedstate import SharedPoolState
 from hpn_router.config import RouterConfig
-from hpn_router.core.access import ClientRateLimiter, bearer_token, has_lone_surrogate, json_excess, match_token
+from hpn_router.core.access import (
+    ClientRateLimiter,
+    bearer_token,
+    has_lone_surrogate,
+    json_excess,
+    local_share,
+    match_token,
+    minute_bucket,
+    shared_retry_after,
+)
 from hpn_router.core.errors import InvalidRequestError, PayloadTooLarge, RateLimitedError, RouterError, Unauthorized
+from hpn_router.edge.sharedstate import RedisStore, StoreError
 
 
 class Access:
     def __init__(
-        self, *, clock: Callable[[], float] = time.monotonic, admin_session: Callable[[http.HTTPFlow], bool] | None = None
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        admin_session: Callable[[http.HTTPFlow], bool] | None = None,
+        shared: SharedPoolState | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.clock = clock
+        self.wall_clock = wall_clock  # the shared window's minutes: every router agrees on them
+        self.shared = shared
         self.admin_session = admin_session or (lambda flow: False)
         self.config: RouterConfig | None = None
         self.limiter = ClientRateLimiter(0)
@@ -64,42 +85,82 @@ class Access:
         if length.isdigit() and int(length) > self.config.server.max_body_bytes:
             answer_error(flow, PayloadTooLarge(f"The request body is {length} bytes; the limit is {self.config.server.max_body_bytes}."))
 
-    def request(self, flow: http.HTTPFlow) -> None:
-        if self.config is None or not is_client_flow(flow):
-            return
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Synchronous unless the client's rate is counted in Redis: then the awaitable that
+        does it (the pipeline awaits it; no other request pays for it)."""
+        config = self.config
+        if config is None or not is_client_flow(flow):
+            return None
         try:
-            self._admit(flow, self.config)
+            client = self._admit(flow, config)
+            if client is None:
+                return None
+            if config.server.client_rpm > 0 and self.shared is not None and self.shared.store is not None and self.state_up():
+                return self._admit_shared(flow, client, config, self.shared.store)
+            self._admit_locally(client, config)
+            self._check_body(flow, config)
+        except RouterError as e:
+            answer_error(flow, e)
+        return None
+
+    def state_up(self) -> bool:
+        return self.shared is not None and self.shared.state.redis == "up"
+
+    async def _admit_shared(self, flow: http.HTTPFlow, client: str, config: RouterConfig, store: RedisStore) -> None:
+        rpm = config.server.client_rpm
+        try:
+            now = self.wall_clock()
+            minute, elapsed = minute_bucket(now)
+            try:
+                admitted, current, previous = await store.admit_client(client, rpm, minute, elapsed)
+            except StoreError as e:  # fail open: this router's share of the limit, counted here
+                assert self.shared is not None
+                self.shared.down(e)
+                self._admit_locally(client, config)
+            else:
+                if not admitted:
+                    raise RateLimitedError(
+                        f"Client rate limit of {rpm} requests per minute reached.",
+                        retry_after=shared_retry_after(rpm, current, previous, now),
+                    )
+            self._check_body(flow, config)
         except RouterError as e:
             answer_error(flow, e)
 
-    def _admit(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
+    def _admit_locally(self, client: str, config: RouterConfig) -> None:
+        routers = self.shared.live_routers if self.shared is not None and self.shared.url is not None else 1
+        self.limiter.rpm = local_share(config.server.client_rpm, routers)
+        retry_after = self.limiter.admit(client, self.clock())
+        if retry_after is not None:
+            raise RateLimitedError(f"Client rate limit of {config.server.client_rpm} requests per minute reached.", retry_after=retry_after)
+
+    def _admit(self, flow: http.HTTPFlow, config: RouterConfig) -> str | None:
+        """The client, when only its rate and body remain to check; None when admitted or
+        refused already (admin, metrics, dashboard and /health requests are not counted)."""
         path = flow.request.path.split("?", 1)[0]
         if path.startswith("/admin"):
             presented = bearer_token(flow.request.headers.get("authorization"))
             if self.admin_session(flow):
-                return
+                return None
             if not config.server.admin_token or match_token(presented, (config.server.admin_token,)) is None:
                 raise Unauthorized("The admin API needs Authorization: Bearer <server.admin_token>.")
-            return
+            return None
         if path == "/metrics":
             presented = bearer_token(flow.request.headers.get("authorization"))
             if config.server.admin_token and match_token(presented, (config.server.admin_token,)) is None:
                 raise Unauthorized("Metrics need Authorization: Bearer <server.admin_token>.")
-            return
+            return None
         if path == "/dashboard" or path.startswith("/dashboard/"):
-            return
+            return None
         client = self._client(flow, config)
         ctx = context(flow)
         ctx.client = client
         ctx.full_health = client != "anonymous" or not config.server.client_tokens
         if path == "/health":
-            return
+            return None
         if config.server.client_tokens and client == "anonymous":
             raise Unauthorized("Missing or unknown client token: send Authorization: Bearer <token> (or x-api-key: <token>).")
-        retry_after = self.limiter.admit(client, self.clock())
-        if retry_after is not None:
-            raise RateLimitedError(f"Client rate limit of {config.server.client_rpm} requests per minute reached.", retry_after=retry_after)
-        self._check_body(flow, config)
+        return client
 
     def _client(self, flow: http.HTTPFlow, config: RouterConfig) -> str:
         if not config.server.client_tokens:

@@ -37,6 +37,7 @@ from hpn_router.core.failover import (
     FailoverResult,
     Fallback,
     KeyPassedOver,
+    QuotaGate,
     WaitPolicy,
     run_with_failover,
     run_with_fallbacks,
@@ -63,9 +64,11 @@ class KeyRouting:
         relay: StreamRelay | None = None,
         transports: Mapping[str, ProviderTransport] | None = None,
         clock: Callable[[], float] = time.time,
+        quota_gate: Callable[[], QuotaGate | None] = lambda: None,
     ) -> None:
         self.state = state
         self.clock = clock
+        self.quota_gate = quota_gate  # budgets counted in a shared Redis, when there is one
         self.config: RouterConfig | None = None
         self.transports: dict[str, ProviderTransport] = dict(
             transports or {"gemini": GeminiTransport(), "mistral": MistralTransport(), "anthropic": AnthropicTransport()}
@@ -232,6 +235,7 @@ class KeyRouting:
             on_rotate=_log_rotation,
             on_passed_over=_log_passed_over,
             waits=self.waits if may_wait else dataclasses.replace(self.waits, max_wait_seconds=0.0),
+            quota_gate=self.quota_gate(),
         )
         ctx = context(flow)
         ctx.attempts += len(outcome.attempts)

@@ -44,7 +44,7 @@ class Metrics:
     def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock  # the flows' own clock (request.timestamp_start is time.time)
         self.enabled = True
-        self.exporter = RouterMetrics(lambda: state.pool, clock=clock)
+        self.exporter = RouterMetrics(lambda: state.pool, clock=clock, redis_source=lambda: state.redis)
         self.models = ModelLabels()
 
     def apply(self, config: RouterConfig) -> None:

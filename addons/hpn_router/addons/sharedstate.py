@@ -1,8 +1,10 @@
 """SharedPoolState: routers pointing at one Redis (`state.redis_url`) are one pool for key states
-(cooldowns, per-day parking, disabled keys and why, operator re-enables) and totals.
+(cooldowns, per-day parking, disabled keys and why, operator re-enables), totals and budgets.
 
-Requests never wait on Redis: the in-memory pool stays what KeyRouting reads, so a request makes
-no Redis round trip before its upstream call. What changed is pushed from the `response` hook of
+The in-memory pool stays what KeyRouting reads. The one Redis round trip before an upstream call
+is the quota gate (`admit_quota`), and only for a key whose project has a budget for the model:
+one EVALSHA checks and counts it for every router, and the pool adopts what they all spent (a
+router count is heartbeated too, for Access' fail-open share of a client's rate). What changed is pushed from the `response` hook of
 the request that changed it (one MULTI/EXEC with a PUBLISH), before that client gets its answer;
 the other routers get the message over pub/sub and adopt it at once, well within 100 ms.
 Pub/sub loses messages while a router is disconnected, so every router also reads the whole state
@@ -26,10 +28,15 @@ from mitmproxy import http
 
 from hpn_router.config import RouterConfig
 from hpn_router.config.readers import redacted_redis_url
-from hpn_router.core.sharedstate import EMPTY, PoolDelta, apply, delta, rebase, restrict, saved_to_pico, union
+from hpn_router.core.access import minute_bucket
+from hpn_router.core.failover import QuotaGate
+from hpn_router.core.quota import pacific_day
+from hpn_router.core.sharedstate import EMPTY, PoolDelta, apply, delta, quota_keys, rebase, restrict, saved_to_pico, union
 from hpn_router.core.state import RouterState
+from hpn_router.core.transport import UpstreamRequest
 from hpn_router.edge.sharedstate import RedisStore, StoreError
 
+DAY_SECONDS = 86400.0  # a day counter outlives its Pacific day by an hour (a 25-hour day at DST)
 REFRESH_SECONDS = 1.0  # full read-back and totals push; also how often a down Redis is retried
 
 
@@ -50,6 +57,7 @@ class SharedPoolState:
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._outage_logged = False
+        self.live_routers = 1  # routers heartbeating into Redis; remembered while it is down
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -145,6 +153,7 @@ class SharedPoolState:
                     await self._merge(store)  # first contact, back after an outage, or Redis lost its data
                 await self.push_changes()
                 await self._take_remote(store)
+                self.live_routers = max(1, await store.heartbeat(self.clock()))
             except StoreError as e:
                 self._down(e)
             except Exception:  # a bug here must not end the sync for good
@@ -207,6 +216,36 @@ class SharedPoolState:
         now = self.clock()
         pool.adopt(change, now)
         self.baseline = apply(self.baseline, change, now)
+
+    async def admit_quota(self, index: int, request: UpstreamRequest, now: float) -> bool:
+        """The quota gate (core/failover.QuotaGate): one EVALSHA checks and counts the chosen
+        key's budget for every router; the pool adopts what all of them spent. Redis down, or no
+        budget known for the key: admitted (the pool's own counts decided already)."""
+        pool, store = self.state.pool, self.store
+        quota = pool.quota_of(index, request.model) if pool is not None else None
+        if pool is None or store is None or quota is None or self.state.redis != "up":
+            return True
+        slot, limits = quota
+        minute, elapsed = minute_bucket(now)
+        keys = quota_keys(slot, minute, pacific_day(now))
+        try:
+            admitted, minute_requests, day_requests, minute_tokens = await store.admit_quota(
+                keys, (limits.rpm or 0, limits.rpd or 0, limits.tpm or 0), elapsed, len(request.body) // 4, DAY_SECONDS + 3600
+            )
+        except StoreError as e:
+            self._down(e)
+            return True
+        pool.adopt_usage(index, request.model, now, minute_requests, day_requests, minute_tokens)
+        return admitted
+
+    def quota_gate(self) -> QuotaGate | None:
+        """The gate KeyRouting hands the attempt loop while Redis is shared and up."""
+        return self.admit_quota if self.store is not None and self.state.redis == "up" else None
+
+    def down(self, error: BaseException) -> None:
+        """A request's own Redis call failed: later requests use local state until the sync
+        loop reaches Redis again."""
+        self._down(error)
 
     def _down(self, error: BaseException) -> None:
         """Once per outage: a warning, /health degraded; the loop retries every REFRESH_SECONDS."""

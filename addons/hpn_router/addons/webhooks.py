@@ -10,6 +10,11 @@ of its own: a request never waits on a receiver.
 Pool transitions are watched for the models requests asked the pool for (bounded: the first
 MAX_MODELS distinct ones), since exhaustion is per model.
 
+Routers sharing one Redis (`state.redis_url`) send each transition once, not once per router:
+the first to set the transition's mark in Redis (core/webhooks.dedup_marks, one EVALSHA) sends
+it. While Redis is down every router sends what it sees. Each router also announces losing Redis
+(`state.redis_down`) and reaching it again (`state.redis_up`), from its own state.
+
 A receiver at one of the router's own ports (its listeners, the relay, mitmweb's UI) is
 refused with an error line: the router would post its webhooks to itself.
 
@@ -32,7 +37,18 @@ from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
 from hpn_router.config.model import WebhookConfig
 from hpn_router.core.state import RouterState
-from hpn_router.core.webhooks import TransitionWatch, key_views, own_port_refusal, pool_views, safe_url, signing_key
+from hpn_router.core.webhooks import (
+    RedisWatch,
+    TransitionWatch,
+    WebhookEvent,
+    dedup_marks,
+    key_views,
+    own_port_refusal,
+    pool_views,
+    safe_url,
+    signing_key,
+)
+from hpn_router.edge.sharedstate import RedisStore, StoreError
 from hpn_router.edge.webhooks import Endpoint, WebhookSender
 
 TICK_SECONDS = 1.0
@@ -51,8 +67,12 @@ class Webhooks:
         own_ports: Callable[[], frozenset[int]] = frozenset,
         clock: Callable[[], float] = time.time,
         sender: WebhookSender | None = None,
+        shared_store: Callable[[], RedisStore | None] = lambda: None,
     ) -> None:
         self.state = state
+        self.shared_store = shared_store  # the Redis that de-duplicates events across routers, when there is one
+        self.redis_watch = RedisWatch()
+        self._claims: set[asyncio.Task[None]] = set()
         self.own_ports = own_ports
         self.clock = clock
         self.sender = sender or WebhookSender(clock=clock)
@@ -98,6 +118,8 @@ class Webhooks:
     async def done(self) -> None:
         if self._pending is not None:
             self._pending.cancel()
+        for task in list(self._claims):
+            task.cancel()
         if self._timer is not None:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -107,14 +129,37 @@ class Webhooks:
 
     def check(self) -> None:
         """Queues an event for each transition since the last check."""
+        now = self.clock()
+        for event in self.redis_watch.observe(self.state.redis, now):
+            self._send(event)  # this router's own view: never de-duplicated
         pool = self.state.pool
         if pool is None:
             return
-        now = self.clock()
+        store = self.shared_store() if self.state.redis == "up" else None
         for event in self.watch.observe(key_views(pool, now), pool_views(pool, now, self.models), now):
-            subject = event.key if event.key is not None else event.model
-            logger.info("webhook event {} ({}): {}", event.type, subject, event.reason or "")
-            self.sender.enqueue(event)
+            if store is None:
+                self._send(event)
+            else:
+                task = asyncio.get_running_loop().create_task(self._claim_and_send(store, event))
+                self._claims.add(task)
+                task.add_done_callback(self._claims.discard)
+
+    async def _claim_and_send(self, store: RedisStore, event: WebhookEvent) -> None:
+        """Sends the event unless another router already did (Redis unreachable: sends it)."""
+        try:
+            first = await store.claim_event(dedup_marks(event))
+        except StoreError:
+            first = True  # better twice than never
+        except Exception:
+            logger.exception("webhook de-duplication failed")
+            first = True
+        if first:
+            self._send(event)
+
+    def _send(self, event: WebhookEvent) -> None:
+        subject = event.key if event.key is not None else event.model
+        logger.info("webhook event {} ({}): {}", event.type, subject or event.provider, event.reason or "")
+        self.sender.enqueue(event)
 
     async def _tick(self) -> None:
         while True:

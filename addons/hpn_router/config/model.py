@@ -179,7 +179,15 @@ def _limit_has_a_number(limit: QuotaLimit, path: str) -> None:
 WEBHOOK_URL_ENV = "HPN_WEBHOOK_URL"
 WEBHOOK_SECRET_ENV = "HPN_WEBHOOK_SECRET"
 # Key and pool transitions a webhook can announce (core/webhooks.py detects them).
-WEBHOOK_EVENTS = ("key.disabled", "key.cooling", "key.recovered", "pool.exhausted", "pool.recovered")
+WEBHOOK_EVENTS = (
+    "key.disabled",
+    "key.cooling",
+    "key.recovered",
+    "pool.exhausted",
+    "pool.recovered",
+    "state.redis_down",
+    "state.redis_up",
+)
 
 
 def _as_webhook_secret(value: Any, path: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import math
 import re
 from collections import deque
 from typing import Literal
@@ -116,6 +117,37 @@ def has_lone_surrogate(raw: bytes) -> bool:
     # Each escaped backslash becomes two plain bytes: `\\ud800` in the JSON is the text `\ud800`,
     # and no two escapes become adjacent that were not.
     return _LONE_SURROGATE.search(raw.replace(b"\\\\", b"__")) is not None
+
+
+def minute_bucket(now: float) -> tuple[int, float]:
+    """The fixed minute `now` falls in (its number since the epoch) and how far into it, 0..1."""
+    bucket = int(now // MINUTE)
+    return bucket, now / MINUTE - bucket
+
+
+def shared_estimate(current: int, previous: int, elapsed: float) -> int:
+    """A sliding minute's count from two fixed ones (what Redis keeps across routers): this
+    minute's requests plus the part of the previous minute's still inside the window, rounded
+    up (a limit is never exceeded by a fraction of a request, at a minute's edge either)."""
+    return current + math.ceil(previous * (1.0 - elapsed))
+
+
+def shared_retry_after(rpm: int, current: int, previous: int, now: float) -> float:
+    """Seconds until a client refused by the shared window may try again: until the previous
+    minute's share has slid out far enough, or (this minute alone is full) the next minute."""
+    bucket, elapsed = minute_bucket(now)
+    to_next_minute = (bucket + 1) * MINUTE - now
+    if current >= rpm or previous <= 0:
+        return to_next_minute
+    # the estimate drops below rpm once previous * (1 - f) <= rpm - current - 1
+    frees_at = 1.0 - (rpm - current - 1) / previous
+    return max(0.0, min(to_next_minute, (frees_at - elapsed) * MINUTE))
+
+
+def local_share(rpm: int, live_routers: int) -> int:
+    """A client's limit on one router while the shared count is out of reach: the limit split
+    between the routers last seen alive (at least one request a minute)."""
+    return max(1, rpm // max(1, live_routers)) if rpm > 0 else 0
 
 
 class ClientRateLimiter:

@@ -80,6 +80,9 @@ class KeyPassedOver:
 _NAMES = {"gemini": "Gemini", "mistral": "Mistral", "anthropic": "Anthropic"}  # for messages
 
 RotationHook = Callable[[Attempt, str], None]  # (failed attempt, next key name)
+# (key index, request, now) -> whether the key's shared budget admits this request; counts it
+# when it does (routers sharing a Redis; the pool has adopted the shared counts either way).
+QuotaGate = Callable[[int, UpstreamRequest, float], Awaitable[bool]]
 PassedOverHook = Callable[[KeyPassedOver], None]
 
 
@@ -105,12 +108,14 @@ async def run_with_failover(
     on_rotate: RotationHook | None = None,
     on_passed_over: PassedOverHook | None = None,
     waits: WaitPolicy | None = None,
+    quota_gate: QuotaGate | None = None,
 ) -> FailoverResult:
     waits = waits or WaitPolicy()
     tried: set[int] = set()
     attempts: list[Attempt] = []
     wait_budget = waits.max_wait_seconds
     transient_failures = 0
+    refusals = 0  # keys the shared budget refused: bounded, each costs a round trip
     while len(attempts) <= retry_count:
         index = _next_key(pool, request, clock(), tried)
         if index is None:
@@ -118,6 +123,12 @@ async def run_with_failover(
             if waited is None:
                 break
             wait_budget -= waited
+            continue
+        if quota_gate is not None and not await quota_gate(index, request, clock()):
+            refusals += 1
+            if refusals > len(pool.keys):
+                break
+            tried.add(index)  # spent on another router: the pool now knows, the next key is tried
             continue
         if attempts and on_rotate:
             on_rotate(attempts[-1], pool.name(index))

@@ -211,6 +211,16 @@ class KeyPool:
         """An attempt went out with this key: it counts against its project's budget."""
         self._usage.setdefault(self._slot(index, model), Usage()).record_request(now)
 
+    def quota_of(self, index: int, model: str) -> tuple[Slot, Limits] | None:
+        """The key's quota slot (group, model) and its budget there, when one is configured or
+        learned; None when nothing limits it."""
+        limits = self._limits(index, model)
+        return None if limits == Limits() else (self._slot(index, model), limits)
+
+    def adopt_usage(self, index: int, model: str, now: float, minute_requests: int, day_requests: int, minute_tokens: int) -> None:
+        """What every router spent of the key's budget, so picking here sees it too."""
+        self._usage.setdefault(self._slot(index, model), Usage()).raise_to(now, minute_requests, day_requests, minute_tokens)
+
     def record_tokens(self, index: int, now: float, model: str, prompt_tokens: int) -> None:
         self._usage.setdefault(self._slot(index, model), Usage()).record_tokens(now, prompt_tokens)
 

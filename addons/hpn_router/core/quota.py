@@ -65,6 +65,16 @@ class Usage:
         if tokens > 0:
             _add(self.tokens, now, tokens)
 
+    def raise_to(self, now: float, minute_requests: int, day_requests: int, minute_tokens: int) -> None:
+        """At least these counts (what every router sharing a Redis spent together): the
+        difference is counted at `now`, so it slides out of the minute like a request would."""
+        self.prune(now)
+        if (extra := minute_requests - self.minute_requests()) > 0:
+            _add(self.requests, now, extra)
+        if (extra := minute_tokens - self.minute_tokens()) > 0:
+            _add(self.tokens, now, extra)
+        self.day_requests = max(self.day_requests, day_requests)
+
     def minute_requests(self) -> int:
         return int(sum(count for _, count in self.requests))
 

@@ -44,6 +44,12 @@ CACHE_PREFIX = PREFIX + "cache:"  # + {cache key}: a finished answer, with the c
 LEAD_PREFIX = PREFIX + "lead:"  # + {cache key}: the router asking upstream for it right now
 RESPONSE_PREFIX = PREFIX + "response:"  # + digest of a Responses id: a stored response
 DELETED = b"deleted"  # a stored response's value once a client deleted it (until its TTL ends)
+ROUTERS_ZSET = PREFIX + "routers"  # router id -> its last heartbeat (seconds): how many routers are alive
+CLIENT_RPM_PREFIX = PREFIX + "rpm:"  # + client name + ":" + minute: a client's requests in one minute, all routers
+QUOTA_PREFIX = PREFIX + "q:"  # + slot digest + window: a (project, model) budget's use by every router
+WEBHOOK_PREFIX = PREFIX + "wh:"  # + an event's mark (core/webhooks.dedup_marks): this transition was sent
+ROUTER_ALIVE_SECONDS = 5.0  # a router whose heartbeat (once a second) is older is counted out
+WEBHOOK_MARK_SECONDS = 600  # how long a sent transition's mark stays
 PICO = Decimal("1e12")  # saved USD is kept in Redis as an integer of 10^-12 USD (HINCRBY is exact)
 
 N = TypeVar("N", int, Decimal)
@@ -83,6 +89,11 @@ def cache_lead_key(key: str) -> str:
 def response_key(response_id: str) -> str:
     """A stored response's key: a digest, since a client names the id it continues."""
     return RESPONSE_PREFIX + hashlib.sha256(response_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+def quota_keys(slot: Slot, minute: int, day: str) -> list[str]:
+    """The Redis counters of a (project, model) budget: requests this minute and the previous
+    one, requests this Pacific day, input tokens this minute and the previous one."""
+    base = QUOTA_PREFIX + hashlib.sha256(f"{slot[0]}\0{slot[1]}".encode()).hexdigest()[:32]
+    return [f"{base}:r:{minute}", f"{base}:r:{minute - 1}", f"{base}:d:{day}", f"{base}:t:{minute}", f"{base}:t:{minute - 1}"]
 
 
 def live(state: SavedState, now: float) -> SavedState:

@@ -39,8 +39,13 @@ KEY_COOLING = "key.cooling"
 KEY_RECOVERED = "key.recovered"
 POOL_EXHAUSTED = "pool.exhausted"
 POOL_RECOVERED = "pool.recovered"
+REDIS_DOWN = "state.redis_down"
+REDIS_UP = "state.redis_up"
 EVENT_TYPES = WEBHOOK_EVENTS  # declared with the config, which checks `webhooks[].events`
-assert set(EVENT_TYPES) == {KEY_DISABLED, KEY_COOLING, KEY_RECOVERED, POOL_EXHAUSTED, POOL_RECOVERED}
+assert set(EVENT_TYPES) == {KEY_DISABLED, KEY_COOLING, KEY_RECOVERED, POOL_EXHAUSTED, POOL_RECOVERED, REDIS_DOWN, REDIS_UP}
+# Two routers see one transition a little apart (a 1 s timer each; a deadline adopted from the
+# other, or learned from their own 429 a moment later): marks this close name the same event.
+DEDUP_BUCKET_SECONDS = 10.0
 
 # Seconds to wait before each retry: a receiver that is down for a few minutes still gets the
 # event (5 + 10 + 20 + 40 = 75 s covers a one-minute outage), and one down for good is given
@@ -151,6 +156,37 @@ class TransitionWatch:
         return WebhookEvent(kind, now, view.provider, view.key, view.project, None, view.reason, view.until)
 
 
+class RedisWatch:
+    """`state.redis_down` when a router that reached Redis loses it, `state.redis_up` when it
+    is back. A router starting while Redis is down announces the outage (its state says "down"
+    before its first sync); one connecting at start-up says nothing."""
+
+    def __init__(self) -> None:
+        self._last: str | None = None
+        self._announced_down = False
+
+    def observe(self, redis: str | None, now: float) -> list[WebhookEvent]:
+        before, self._last = self._last, redis
+        if redis == "down" and before == "up":
+            self._announced_down = True
+            return [WebhookEvent(REDIS_DOWN, now, "", reason="Redis unreachable; serving from this router's own state")]
+        if redis == "up" and self._announced_down:
+            self._announced_down = False
+            return [WebhookEvent(REDIS_UP, now, "", reason="Redis reachable; state shared again")]
+        return []
+
+
+def dedup_marks(event: WebhookEvent) -> tuple[str, str, str]:
+    """The names one transition has on every router, for de-duplication through Redis: its type
+    and subject with its deadline (its time seen, when it has none) in DEDUP_BUCKET_SECONDS
+    buckets; the bucket's own name first, then its neighbours' (two routers' marks a few
+    seconds apart may straddle a bucket's edge). Names only: the key's name, never its value."""
+    mark = event.until if event.until is not None else event.at
+    bucket = int(mark // DEDUP_BUCKET_SECONDS)
+    subject = hashlib.sha256(f"{event.type}\0{event.provider}\0{event.key}\0{event.project}\0{event.model}".encode()).hexdigest()[:24]
+    return (f"{subject}:{bucket}", f"{subject}:{bucket - 1}", f"{subject}:{bucket + 1}")
+
+
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
@@ -158,7 +194,7 @@ def _iso(seconds: float) -> str:
 def event_body(event: WebhookEvent) -> bytes:
     """The Standard Webhooks payload: {"type", "timestamp", "data"}; names only."""
     data: dict[str, Any] = {
-        "provider": event.provider,
+        "provider": event.provider or None,  # state.redis_* events concern no provider
         "key": event.key,
         "project": event.project,
         "model": event.model,

@@ -79,8 +79,27 @@ class KeyStateCollector(Collector):
         yield cooldown
 
 
+class RedisCollector(Collector):
+    """hpn_redis_up: 1 while the shared state's Redis answers, 0 while the router serves from
+    its own state; no series at all for a router without Redis (state.redis_url unset)."""
+
+    def __init__(self, source: Callable[[], str | None]) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        redis = self.source()
+        if redis is not None:
+            yield GaugeMetricFamily("hpn_redis_up", "1 while the shared state's Redis answers", value=1.0 if redis == "up" else 0.0)
+
+
 class RouterMetrics:
-    def __init__(self, pool_source: Callable[[], KeyPool | None], *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        pool_source: Callable[[], KeyPool | None],
+        *,
+        clock: Callable[[], float] = time.time,
+        redis_source: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self.requests = Children(Counter("hpn_requests", "client requests answered", ["endpoint", "model", "status"], registry=registry))
         self.attempts = Children(
@@ -130,6 +149,7 @@ class RouterMetrics:
         self.clock = clock
         self._keys = KeyStateCollector()
         registry.register(self._keys)
+        registry.register(RedisCollector(redis_source))
 
     def key_states(self) -> list[KeyStatus]:
         """Each key's state now; on the event loop (the pool is not thread-safe)."""

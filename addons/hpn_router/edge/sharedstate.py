@@ -22,10 +22,15 @@ from redis.exceptions import RedisError
 from hpn_router.core.poolsnapshot import SavedState, Slot
 from hpn_router.core.sharedstate import (
     CHANNEL,
+    CLIENT_RPM_PREFIX,
     COOLDOWN_PREFIX,
     DISABLED_HASH,
     EPOCH_KEY,
+    ROUTER_ALIVE_SECONDS,
+    ROUTERS_ZSET,
     TOTALS_HASH,
+    WEBHOOK_MARK_SECONDS,
+    WEBHOOK_PREFIX,
     PoolDelta,
     cache_entry_key,
     cache_lead_key,
@@ -106,6 +111,55 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
+# A client's request against its limit on every router at once: counted only when admitted, so
+# checking and counting are one atomic step (two routers never both take the last request).
+# KEYS: this minute's counter, the previous minute's; ARGV: rpm, the previous minute's weight
+# (core/access.shared_estimate), the counter's lifetime in ms. Returns {admitted, current, previous}.
+CLIENT_RPM_SCRIPT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+if current + math.ceil(previous * tonumber(ARGV[2])) >= tonumber(ARGV[1]) then
+  return {0, current, previous}
+end
+current = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, current, previous}
+"""
+
+# One transition, sent once whatever the number of routers that saw it: the first router to set
+# its mark sends it. KEYS: the mark and its neighbours (core/webhooks.dedup_marks); ARGV: TTL s.
+CLAIM_SCRIPT = """
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return 1
+"""
+
+# A (project, model) budget checked and counted for every router at once: the request is
+# counted only when every configured window admits it. Sliding minutes as CLIENT_RPM_SCRIPT.
+# KEYS: core/sharedstate.quota_keys; ARGV: rpm, rpd, tpm (0: none), the previous minute's
+# weight, the request's input tokens, the day counter's lifetime in ms.
+# Returns {admitted, minute requests, day requests, minute tokens}, before this request.
+QUOTA_SCRIPT = """
+local function count(name) return tonumber(redis.call('GET', name) or '0') end
+local weight = tonumber(ARGV[4])
+local minute = count(KEYS[1]) + math.ceil(count(KEYS[2]) * weight)
+local day = count(KEYS[3])
+local tokens = count(KEYS[4]) + math.ceil(count(KEYS[5]) * weight)
+local rpm, rpd, tpm = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if (rpm > 0 and minute >= rpm) or (rpd > 0 and day >= rpd) or (tpm > 0 and tokens >= tpm) then
+  return {0, minute, day, tokens}
+end
+redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 120000)
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[6])
+if tonumber(ARGV[5]) > 0 then
+  redis.call('INCRBY', KEYS[4], ARGV[5])
+  redis.call('PEXPIRE', KEYS[4], 120000)
+end
+return {1, minute, day, tokens}
 """
 
 StoreError = (RedisError, OSError, asyncio.TimeoutError)  # what a down or slow Redis raises
@@ -129,6 +183,9 @@ class RedisStore:
         self._lookup = self._redis.register_script(LOOKUP_SCRIPT)
         self._finish = self._redis.register_script(FINISH_SCRIPT)
         self._renew = self._redis.register_script(RENEW_SCRIPT)
+        self._client_rpm = self._redis.register_script(CLIENT_RPM_SCRIPT)
+        self._claim = self._redis.register_script(CLAIM_SCRIPT)
+        self._quota = self._redis.register_script(QUOTA_SCRIPT)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -166,6 +223,35 @@ class RedisStore:
         """The shared totals, each first raised to at least the given value (one EVALSHA)."""
         shared_requests, shared_pico = await self._raise_totals(keys=[TOTALS_HASH], args=[requests, saved_pico])
         return int(shared_requests), pico_to_saved(int(shared_pico))
+
+    async def admit_client(self, client: str, rpm: int, minute: int, elapsed: float) -> tuple[bool, int, int]:
+        """(admitted, this minute's count, the previous minute's) of `client` across every
+        router; one EVALSHA."""
+        keys = [f"{CLIENT_RPM_PREFIX}{client}:{minute}", f"{CLIENT_RPM_PREFIX}{client}:{minute - 1}"]
+        admitted, current, previous = await self._client_rpm(keys=keys, args=[rpm, 1.0 - elapsed, 120_000])
+        return bool(admitted), int(current), int(previous)
+
+    async def admit_quota(
+        self, keys: list[str], limits: tuple[int, int, int], elapsed: float, tokens: int, day_seconds: float
+    ) -> tuple[bool, int, int, int]:
+        """(admitted, minute requests, day requests, minute tokens) of one budget across every
+        router, counted before this request; one EVALSHA. `limits`: rpm, rpd, tpm (0: none)."""
+        args = [*limits, 1.0 - elapsed, tokens, int(day_seconds * 1000)]
+        admitted, minute, day, minute_tokens = await self._quota(keys=keys, args=args)
+        return bool(admitted), int(minute), int(day), int(minute_tokens)
+
+    async def claim_event(self, marks: tuple[str, ...]) -> bool:
+        """Whether this router is the first to announce the transition these marks name."""
+        return bool(await self._claim(keys=[WEBHOOK_PREFIX + m for m in marks], args=[WEBHOOK_MARK_SECONDS]))
+
+    async def heartbeat(self, now: float) -> int:
+        """This router is alive; returns how many are (one MULTI/EXEC)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zadd(ROUTERS_ZSET, {self.sender: now})
+        pipe.zremrangebyscore(ROUTERS_ZSET, "-inf", now - ROUTER_ALIVE_SECONDS)
+        pipe.zcard(ROUTERS_ZSET)
+        results = await pipe.execute()
+        return int(results[-1])
 
     async def read_all(self) -> SavedState:
         """Every key state in Redis (a background read: SCAN, MGET and HGETALL)."""
