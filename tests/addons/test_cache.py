@@ -430,6 +430,8 @@ def test_responses_and_messages_hits_share_one_parsed_answer_per_entry() -> None
         answer_api_hit(flow, Api(), router_config(), chat_request(flow), hit, coalesced=False)
         assert status(flow) == "HIT" and flow.response.content == b"{}"
     assert seen[0] is seen[1] and seen[0].choices[0].text == "hi"
+
+
 async def test_a_redis_that_fails_during_a_lookup_costs_no_request_and_counts_as_down() -> None:
     with socket.socket() as probe:  # a port nothing listens on: the connection is refused
         probe.bind(("127.0.0.1", 0))

@@ -141,6 +141,8 @@ async def test_a_stored_response_is_kept_with_its_ttl_and_deleted(redis):
         assert await a.get_response("resp_1") is None
     finally:
         await a.close()
+
+
 async def test_a_clients_request_is_checked_and_counted_in_one_evalsha(redis):
     store = RedisStore(redis.url)
     await store.admit_client("client_warm", 3, 1000, 0.5)  # loads the script (a first EVALSHA meets NOSCRIPT)

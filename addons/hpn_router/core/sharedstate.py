@@ -89,6 +89,8 @@ def cache_lead_key(key: str) -> str:
 def response_key(response_id: str) -> str:
     """A stored response's key: a digest, since a client names the id it continues."""
     return RESPONSE_PREFIX + hashlib.sha256(response_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def quota_keys(slot: Slot, minute: int, day: str) -> list[str]:
     """The Redis counters of a (project, model) budget: requests this minute and the previous
     one, requests this Pacific day, input tokens this minute and the previous one."""

@@ -111,6 +111,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
+"""
+
 # A client's request against its limit on every router at once: counted only when admitted, so
 # checking and counting are one atomic step (two routers never both take the last request).
 # KEYS: this minute's counter, the previous minute's; ARGV: rpm, the previous minute's weight
