@@ -107,7 +107,8 @@ flash_cache = FlashCache()  # entries + in-flight table, shared by CacheLookup a
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 metrics = Metrics(state)  # Prometheus series per request; MetricsEndpoint answers GET /metrics
 # Signed webhooks on key and pool transitions; never to the router's own ports.
-webhooks = Webhooks(state, own_ports=lambda: passthrough_guard.listener_ports | {relay.port})
+# Each delivery's outcome counts in hpn_webhook_deliveries_total.
+webhooks = Webhooks(state, own_ports=lambda: passthrough_guard.listener_ports | {relay.port}, on_delivery=metrics.webhook_delivery)
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
 settings = Settings(

@@ -183,6 +183,17 @@ def test_python_sdk_unmodified_through_https_proxy(proxy_env, emulator, tmp_path
     assert generate_calls(emulator) == 1
 
 
+def test_anthropic_sdk_unmodified_through_https_proxy(proxy_env, emulator, tmp_path):
+    """api.anthropic.com is intercepted by default: the SDK's own base URL, answered by the pool."""
+    app = tmp_path / "app.py"
+    app.write_text(readme_example("proxy-anthropic-python"))
+    assert "base_url" not in app.read_text()
+    env = {k: v for k, v in proxy_env.items() if not k.upper().startswith("ANTHROPIC_")} | {"ANTHROPIC_API_KEY": CLIENT_TOKEN}
+    out = run_checked([sys.executable, "-c", GUARDED_PYTHON, str(app), str(TESTS)], env=env, cwd=tmp_path)
+    assert "You said: Say hello through the proxy." in out
+    assert generate_calls(emulator) == 1
+
+
 def test_curl_through_https_proxy(proxy_env, emulator, tmp_path):
     out = run_checked(["bash", "-c", readme_example("proxy-curl")], env=proxy_env, cwd=tmp_path)
     answer = json.loads(out)

@@ -29,11 +29,15 @@ def test_every_series_is_exported_with_its_labels() -> None:
     metrics.upstream_duration("gemini").observe(0.05)
     metrics.time_to_first_token("chat").observe(0.02)
     metrics.overhead.observe(0.001)
+    metrics.webhook_deliveries("given_up").inc()
     families = scrape(metrics)
     assert families["hpn_requests"][0].labels == {"endpoint": "chat", "model": "gpt-4o", "status": "200"}
     assert families["hpn_upstream_attempts"][0].labels == {"provider": "gemini", "key": "a", "outcome": "ok"}
     assert families["hpn_tokens"][0].value == 7
     assert families["hpn_saved_usd"][0].value == 0.5
+    assert [(s.name, s.labels, s.value) for s in families["hpn_webhook_deliveries"]] == [
+        ("hpn_webhook_deliveries_total", {"outcome": "given_up"}, 1)
+    ]
     assert {"hpn_request_duration_seconds", "hpn_upstream_duration_seconds", "hpn_time_to_first_token_seconds"} <= set(families)
     assert {s.name for s in families["hpn_router_overhead_seconds"]} >= {"hpn_router_overhead_seconds_count"}
     assert not any(s.name.endswith("_created") for samples in families.values() for s in samples)  # disabled: half the lines

@@ -14,7 +14,7 @@ A receiver at one of the router's own ports (its listeners, the relay, mitmweb's
 refused with an error line: the router would post its webhooks to itself.
 
 Usage:
-    webhooks = Webhooks(state, own_ports=lambda: passthrough_guard.listener_ports | {relay.port})
+    webhooks = Webhooks(state, own_ports=lambda: ..., on_delivery=metrics.webhook_delivery)
     addons = [..., key_routing, pool_keeper, ..., webhooks, ...]
 """
 
@@ -51,11 +51,12 @@ class Webhooks:
         own_ports: Callable[[], frozenset[int]] = frozenset,
         clock: Callable[[], float] = time.time,
         sender: WebhookSender | None = None,
+        on_delivery: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self.state = state
         self.own_ports = own_ports
         self.clock = clock
-        self.sender = sender or WebhookSender(clock=clock)
+        self.sender = sender or WebhookSender(clock=clock, on_outcome=on_delivery)
         self.watch = TransitionWatch()
         self.models: set[tuple[str, str]] = set()  # (provider, model)
         self._configured: tuple[WebhookConfig, ...] = ()
