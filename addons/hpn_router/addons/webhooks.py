@@ -7,6 +7,9 @@ pool's key states are compared with the last ones seen (core/webhooks.Transition
 transition is one event, queued for the sender (edge/webhooks.py), which posts it from a task
 of its own: a request never waits on a receiver.
 
+Each event's log line names its webhook-id and the ids of the requests that went upstream since
+the last check (bounded), so an X-Request-Id leads to the event a receiver got.
+
 Pool transitions are watched for the models requests asked the pool for (bounded: the first
 MAX_MODELS distinct ones), since exhaustion is per model.
 
@@ -41,6 +44,7 @@ TICK_SECONDS = 1.0
 # the event loop, which a busy router must not pay per request.
 CHECK_DELAY_SECONDS = 0.25
 MAX_MODELS = 64
+MAX_REQUEST_IDS = 8  # the request ids an event's log line names: the latest ones before the check
 
 
 class Webhooks:
@@ -63,6 +67,7 @@ class Webhooks:
         self._timer: asyncio.Task[None] | None = None
         self.check_delay = CHECK_DELAY_SECONDS
         self._pending: asyncio.TimerHandle | None = None
+        self._requests: list[str] = []  # ids of the requests that went upstream since the last check
 
     def apply(self, config: RouterConfig) -> None:
         if not self._configured:
@@ -87,6 +92,8 @@ class Webhooks:
             for model in ctx.tried_models or [(ctx.upstream.provider, ctx.upstream.model)]:
                 if len(self.models) < MAX_MODELS:
                     self.models.add(model)
+            if ctx.attempts and ctx.request_id:
+                self._requests = [*self._requests[-(MAX_REQUEST_IDS - 1) :], ctx.request_id]
             if ctx.attempts and self._pending is None:
                 self._pending = asyncio.get_running_loop().call_later(self.check_delay, self._pending_check)
         except Exception:  # never raise out of a hook: redaction runs after this addon
@@ -112,10 +119,15 @@ class Webhooks:
         if pool is None:
             return
         now = self.clock()
+        # The requests whose attempts may have made these transitions: their ids in each event's
+        # line, so one X-Request-Id finds the request's line, this one, and (by its webhook-id)
+        # what the receiver got. The payload keeps Standard Webhooks' names-only shape.
+        after = f"; after requests {', '.join(self._requests)}" if self._requests else ""
+        self._requests = []
         for event in self.watch.observe(key_views(pool, now), pool_views(pool, now, self.models), now):
             subject = event.key if event.key is not None else event.model
-            logger.info("webhook event {} ({}): {}", event.type, subject, event.reason or "")
-            self.sender.enqueue(event)
+            msg_id = self.sender.enqueue(event)
+            logger.info("webhook event {} {} ({}): {}{}", event.type, msg_id, subject, event.reason or "", after)
 
     async def _tick(self) -> None:
         while True:

@@ -13,7 +13,7 @@ Usage:
     sender = WebhookSender(on_outcome=lambda outcome: ...)
     sender.endpoints = [Endpoint(url, signing_key(secret), frozenset(EVENT_TYPES))]
     sender.start()                 # on the running loop
-    sender.enqueue(event)          # never blocks
+    msg_id = sender.enqueue(event)  # never blocks; the event's webhook-id
     await sender.close()
 """
 
@@ -63,7 +63,9 @@ class WebhookSender:
         self._session: aiohttp.ClientSession | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
-    def enqueue(self, event: WebhookEvent) -> None:
+    def enqueue(self, event: WebhookEvent) -> str:
+        """Queues the event for each endpoint that wants it; its `webhook-id` (the same for every
+        endpoint and retry), which the router logs so the receiver's id finds the log line."""
         body = event_body(event)
         msg_id = f"msg_{uuid.uuid4().hex}"
         for endpoint in self.endpoints:
@@ -80,6 +82,7 @@ class WebhookSender:
                     len(self.outbox),
                 )
         self._wake.set()
+        return msg_id
 
     def start(self) -> None:
         if self._task is None:
