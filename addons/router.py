@@ -111,8 +111,14 @@ flash_cache = FlashCache(shared=shared_state)  # entries + in-flight table (shar
 cost = CostEstimator(state)  # what each answer would have cost on OpenAI; /health total_saved
 metrics = Metrics(state)  # Prometheus series per request; MetricsEndpoint answers GET /metrics
 # Signed webhooks on key and pool transitions; never to the router's own ports.
-# With Redis, each transition is sent by one router only.
-webhooks = Webhooks(state, own_ports=lambda: passthrough_guard.listener_ports | {relay.port}, shared_store=lambda: shared_state.store)
+# With Redis, each transition is sent by one router only; each delivery's outcome counts in
+# hpn_webhook_deliveries_total.
+webhooks = Webhooks(
+    state,
+    own_ports=lambda: passthrough_guard.listener_ports | {relay.port},
+    shared_store=lambda: shared_state.store,
+    on_delivery=metrics.webhook_delivery,
+)
 flow_redaction = FlowRedaction()  # the very last addon: finished flows hold no key
 
 settings = Settings(

@@ -152,3 +152,15 @@ async def test_with_an_admin_token_the_scrape_needs_it() -> None:
 async def test_metrics_off_is_a_404() -> None:
     flow = await scrape(metrics=False)
     assert flow.response.status_code == 404
+
+
+def test_webhook_deliveries_count_by_outcome_unless_metrics_are_off() -> None:
+    metrics, *_ = router()
+    for outcome in ("failed", "delivered", "delivered"):
+        metrics.webhook_delivery(outcome)
+    found = samples(metrics)
+    assert found[("hpn_webhook_deliveries_total", (("outcome", "delivered"),))] == 2
+    assert found[("hpn_webhook_deliveries_total", (("outcome", "failed"),))] == 1
+    off, *_ = router(metrics=False)
+    off.webhook_delivery("delivered")
+    assert not [name for name, _ in samples(off) if name == "hpn_webhook_deliveries_total"]

@@ -64,6 +64,35 @@ async def test_a_cooldown_during_a_request_is_queued_once_with_names_only():
     assert all(KEY_VALUE.encode() not in d.body and KEY_VALUE[-6:].encode() not in d.body for d in queued)
 
 
+async def test_an_events_log_line_names_its_webhook_id_and_the_requests_before_it():
+    """One X-Request-Id finds the event: its line names the requests that went upstream since
+    the last check, and the webhook-id the receiver gets."""
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m).rstrip("\n")), format="{message}")
+    try:
+        webhooks, state = make()
+        assert state.pool is not None
+        state.pool.report(0, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), T0, MODEL)
+        for rid in ("req_one", "req_two"):
+            flow = upstream_flow()
+            context(flow).request_id = rid
+            webhooks.response(flow)
+        await settle()
+        queued = webhooks.sender.outbox.take_due(T0)
+        later = upstream_flow()
+        context(later).request_id = "req_three"
+        webhooks.response(later)  # nothing new: no event, and its id names none
+        await settle()
+    finally:
+        logger.remove(sink)
+    events = [line for line in lines if line.startswith("webhook event")]
+    assert len(events) == len(queued) == 2
+    for delivery in queued:
+        [line] = [line for line in events if delivery.msg_id in line]
+        assert line.startswith(f"webhook event {delivery.type} {delivery.msg_id} ") and line.endswith("; after requests req_one, req_two")
+    assert not any("req_three" in line for line in lines)
+
+
 async def test_a_request_that_did_not_go_upstream_does_not_check():
     webhooks, state = make()
     assert state.pool is not None

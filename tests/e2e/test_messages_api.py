@@ -91,6 +91,18 @@ def test_a_streamed_tool_call_arrives_as_input_json(client: anthropic.Anthropic)
     assert call.input["city"] and final.stop_reason == "tool_use"
 
 
+def test_stop_sequences_end_the_text_and_the_reason_is_end_turn(client: anthropic.Anthropic) -> None:
+    """Gemini ends the text before the sequence and says STOP, as for a natural end: the router
+    cannot tell a stop sequence, so it answers end_turn (README, Messages API), never a guess."""
+    ask = {"model": FLASH, "max_tokens": 200, "messages": [{"role": "user", "content": "Stop me here"}], "stop_sequences": ["said"]}
+    message = client.messages.create(**ask)  # type: ignore[arg-type]
+    assert message.content[0].text.endswith("You ") and "said" not in message.content[0].text  # type: ignore[union-attr]
+    assert (message.stop_reason, message.stop_sequence) == ("end_turn", None)
+    with client.messages.stream(**ask | {"messages": [{"role": "user", "content": "Stream, stop me"}]}) as stream:  # type: ignore[arg-type]
+        final = stream.get_final_message()
+    assert final.content[0].text.endswith("You ") and (final.stop_reason, final.stop_sequence) == ("end_turn", None)  # type: ignore[union-attr]
+
+
 def test_count_tokens_is_answered_by_geminis_count(client: anthropic.Anthropic, emulator) -> None:
     counted = client.messages.count_tokens(model="claude-haiku-4-5", messages=[{"role": "user", "content": "How many tokens is this?"}])
     assert counted.input_tokens > 0

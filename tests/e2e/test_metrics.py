@@ -37,6 +37,35 @@ def value(found: dict[tuple[str, frozenset], float], name: str, **labels: str) -
     return found.get((name, frozenset(labels.items())), 0.0)
 
 
+# Every series issue 13 names, with its labels exactly (histograms by their family name; `le`
+# aside). More series may come; none of these may be renamed or lose or gain a label.
+ISSUE_13_SERIES = {
+    "hpn_requests_total": {"endpoint", "model", "status"},
+    "hpn_upstream_attempts_total": {"provider", "key", "outcome"},
+    "hpn_key_state": {"provider", "key", "project", "state"},
+    "hpn_key_cooldown_seconds": {"provider", "key"},
+    "hpn_cache_requests_total": {"result"},
+    "hpn_tokens_total": {"provider", "model", "direction"},
+    "hpn_saved_usd_total": set(),
+    "hpn_request_duration_seconds": {"endpoint"},
+    "hpn_upstream_duration_seconds": {"provider"},
+    "hpn_time_to_first_token_seconds": {"endpoint"},
+    "hpn_router_overhead_seconds": set(),
+}
+
+
+def series(text: str) -> dict[str, set[str]]:
+    """The label names of each of ISSUE_13_SERIES found in a scrape (each must have one label set)."""
+    found: dict[str, set[frozenset[str]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name = family.name if family.type == "histogram" else sample.name
+            if name in ISSUE_13_SERIES:
+                found.setdefault(name, set()).add(frozenset(sample.labels) - {"le"})
+    assert all(len(label_sets) == 1 for label_sets in found.values()), found
+    return {name: set(next(iter(label_sets))) for name, label_sets in found.items()}
+
+
 @pytest.mark.e2e
 def test_scripted_traffic_shows_in_the_scrape_with_exact_counts(make_router, emulator):
     router = make_router()
@@ -75,6 +104,8 @@ def test_scripted_traffic_shows_in_the_scrape_with_exact_counts(make_router, emu
     assert value(found, "hpn_request_duration_seconds_count", endpoint="chat") == 4
     assert value(found, "hpn_time_to_first_token_seconds_count", endpoint="chat") == 1
     assert value(found, "hpn_router_overhead_seconds_count") == 4
+    assert series(text) == ISSUE_13_SERIES
+
     # Names only: no key value, no piece of one, no client token.
     for key in KEYS[:3]:
         assert key not in text and key[-16:] not in text and key[12:28] not in text

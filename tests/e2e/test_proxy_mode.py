@@ -183,6 +183,17 @@ def test_python_sdk_unmodified_through_https_proxy(proxy_env, emulator, tmp_path
     assert generate_calls(emulator) == 1
 
 
+def test_anthropic_sdk_unmodified_through_https_proxy(proxy_env, emulator, tmp_path):
+    """api.anthropic.com is intercepted by default: the SDK's own base URL, answered by the pool."""
+    app = tmp_path / "app.py"
+    app.write_text(readme_example("proxy-anthropic-python"))
+    assert "base_url" not in app.read_text()
+    env = {k: v for k, v in proxy_env.items() if not k.upper().startswith("ANTHROPIC_")} | {"ANTHROPIC_API_KEY": CLIENT_TOKEN}
+    out = run_checked([sys.executable, "-c", GUARDED_PYTHON, str(app), str(TESTS)], env=env, cwd=tmp_path)
+    assert "You said: Say hello through the proxy." in out
+    assert generate_calls(emulator) == 1
+
+
 def test_curl_through_https_proxy(proxy_env, emulator, tmp_path):
     out = run_checked(["bash", "-c", readme_example("proxy-curl")], env=proxy_env, cwd=tmp_path)
     answer = json.loads(out)
@@ -468,7 +479,8 @@ def test_mitmweb_shows_the_client_flow_and_each_attempt_without_keys_and_caps_fl
         client = openai.OpenAI(
             api_key=CLIENT_TOKEN, max_retries=0, http_client=openai.DefaultHttpxClient(proxy=router.proxy_url, verify=verify)
         )
-        client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "watch me"}])
+        watched = client.chat.completions.with_raw_response.create(model="gpt-4", messages=[{"role": "user", "content": "watch me"}])
+        request_id = watched.headers["x-request-id"]
 
         flows = _web_flows(web)
         # The client's flow is the request the client sent, with the answer it got.
@@ -477,6 +489,9 @@ def test_mitmweb_shows_the_client_flow_and_each_attempt_without_keys_and_caps_fl
         assert b"watch me" in _web_body(web, client_flow) and b'"messages"' in _web_body(web, client_flow)
         assert b'"chat.completion"' in _web_body(web, client_flow, "response")
         assert "authorization" not in {name.lower() for name, value in client_flow["request"]["headers"] if value != "<redacted>"}
+        # One id finds the request in mitmweb as in the log: the answer's header, and the flow's metadata (below).
+        assert dict(client_flow["response"]["headers"])["X-Request-Id"] == request_id
+        assert any(json.loads(line).get("request_id") == request_id for line in router.log().splitlines() if '"event": "request"' in line)
         # Each upstream attempt is a flow of its own: the real upstream URL and the key's name.
         attempts = [f for f in flows if f["is_replay"] == "request"]
         assert all(f["request"]["path"] == "/v1beta/models/gemini-flash-latest:generateContent" for f in attempts)
@@ -528,6 +543,7 @@ def test_mitmweb_shows_the_client_flow_and_each_attempt_without_keys_and_caps_fl
         assert [r["path"] for r in emulator.stats()["requests"]] == ["/v1beta/models/gemini-flash-latest:generateContent"]
 
         dump = urllib.request.urlopen(f"{web}/flows/dump", timeout=10).read()
+        assert b"hpn.request_id" in dump and request_id.encode() in dump
         assert dump and not any(k.encode() in dump or k[4:16].encode() in dump for k in KEYS)
 
         emulator.reset()

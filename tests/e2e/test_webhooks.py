@@ -12,6 +12,7 @@ import hmac
 import json
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ import openai
 import pytest
 from aiohttp import web
 from procs import KEYS, Emulator, client_for, free_port, start_emulator
+from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
 
@@ -113,6 +115,13 @@ def ask(client: openai.OpenAI, n: int = 0) -> int:
         return e.status_code
 
 
+def delivered(router) -> float:
+    with urllib.request.urlopen(f"{router.url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    found = {(s.name, tuple(s.labels.items())): s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    return found.get(("hpn_webhook_deliveries_total", (("outcome", "delivered"),)), 0.0)
+
+
 def test_each_transition_is_one_signed_event_under_a_storm_of_429s(make_router, emulator, receiver):
     router = make_router(
         keys=KEYS[:2],
@@ -134,6 +143,7 @@ def test_each_transition_is_one_signed_event_under_a_storm_of_429s(make_router, 
     time.sleep(1.5)  # a tick of the router's timer too
     assert receiver.kinds() == Counter(cooled) + Counter(recovered)
     assert receiver.bad == [] and len(set(receiver.ids)) == len(receiver.ids)
+    assert wait_for(lambda: delivered(router) == len(receiver.events)), delivered(router)  # hpn_webhook_deliveries_total
 
     exhausted = next(e for e in receiver.events if e["type"] == "pool.exhausted")
     assert exhausted["data"]["provider"] == "gemini" and exhausted["data"]["until"].endswith("Z")

@@ -3,6 +3,8 @@ scrape time, and no key value in a scrape."""
 
 from __future__ import annotations
 
+import time
+
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import Outcome, Verdict
 from hpn_router.core.keypool import KeyPool
@@ -29,11 +31,15 @@ def test_every_series_is_exported_with_its_labels() -> None:
     metrics.upstream_duration("gemini").observe(0.05)
     metrics.time_to_first_token("chat").observe(0.02)
     metrics.overhead.observe(0.001)
+    metrics.webhook_deliveries("given_up").inc()
     families = scrape(metrics)
     assert families["hpn_requests"][0].labels == {"endpoint": "chat", "model": "gpt-4o", "status": "200"}
     assert families["hpn_upstream_attempts"][0].labels == {"provider": "gemini", "key": "a", "outcome": "ok"}
     assert families["hpn_tokens"][0].value == 7
     assert families["hpn_saved_usd"][0].value == 0.5
+    assert [(s.name, s.labels, s.value) for s in families["hpn_webhook_deliveries"]] == [
+        ("hpn_webhook_deliveries_total", {"outcome": "given_up"}, 1)
+    ]
     assert {"hpn_request_duration_seconds", "hpn_upstream_duration_seconds", "hpn_time_to_first_token_seconds"} <= set(families)
     assert {s.name for s in families["hpn_router_overhead_seconds"]} >= {"hpn_router_overhead_seconds_count"}
     assert not any(s.name.endswith("_created") for samples in families.values() for s in samples)  # disabled: half the lines
@@ -84,3 +90,37 @@ def test_redis_up_is_read_at_scrape_time_and_absent_without_redis() -> None:
     assert [s.value for s in scrape(metrics)["hpn_redis_up"]] == [1.0]
     redis[0] = "down"
     assert [s.value for s in scrape(metrics)["hpn_redis_up"]] == [0.0]
+
+
+def test_measure_a_scrape_with_100_keys(capsys) -> None:
+    """Not a timed assertion: prints what a scrape costs with 100 keys, split as the router
+    splits it (the key states read on the event loop; the text rendered in a worker thread),
+    with every key's attempts counted under three outcomes and 32 models on four endpoints
+    (the figure in the README's Metrics section)."""
+    keys = [KeyConfig(name=f"key_{i}", key=f"AIzaSySecret{i:04d}Value", project=f"proj-{i}") for i in range(100)]
+    pool = KeyPool(keys, cooldown_seconds=60)
+    for i in range(0, 100, 3):
+        pool.report(i, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), NOW, "gemini-2.5-flash")
+    metrics = RouterMetrics(lambda: pool, clock=lambda: NOW + 1)
+    for i in range(100):
+        for outcome in ("ok", "rate_limited", "server_error"):
+            metrics.attempts("gemini", f"key_{i}", outcome).inc()
+    for endpoint in ("chat", "responses", "messages", "embeddings"):
+        for model in range(32):
+            metrics.requests(endpoint, f"model-{model}", "200").inc()
+        metrics.request_duration(endpoint).observe(0.1)
+    runs, on_loop, rendering = 50, 0.0, 0.0
+    for _ in range(runs):
+        started = time.perf_counter()
+        rows = metrics.key_states()
+        read = time.perf_counter()
+        body = metrics.render(rows)
+        on_loop, rendering = on_loop + read - started, rendering + time.perf_counter() - read
+    with capsys.disabled():
+        print(
+            f"\nscrape, 100 keys: {on_loop / runs * 1000:.2f} ms on the event loop (key states), "
+            f"{rendering / runs * 1000:.2f} ms rendering off it, {len(body)} bytes"
+        )
+    families = {family.name: family.samples for family in text_string_to_metric_families(body.decode())}
+    assert len(families["hpn_key_state"]) == 400 and len(families["hpn_upstream_attempts"]) == 300
+    assert sum(s.value for s in families["hpn_key_state"] if s.labels["state"] == "cooling") == 34

@@ -78,8 +78,9 @@ def sender_for(url: str, **kw: object) -> WebhookSender:
 
 async def test_a_receiver_that_fails_twice_gets_the_event_signed_with_one_id(log_lines):
     receiver = Receiver(fail_first=2)
+    outcomes: list[str] = []
     async for url in serve(receiver):
-        sender = sender_for(url)
+        sender = sender_for(url, on_outcome=outcomes.append)
         sender.start()
         sender.enqueue(EVENT)
         await asyncio.wait_for(receiver.got.wait(), 5)
@@ -90,12 +91,14 @@ async def test_a_receiver_that_fails_twice_gets_the_event_signed_with_one_id(log
     assert json.loads(receiver.seen[-1][1])["data"]["key"] == "k0"
     failures = [line for line in log_lines if "failed (attempt" in line]
     assert len(failures) == 2 and "HTTP 503" in failures[0] and SECRET not in "".join(log_lines)
+    assert outcomes == ["failed", "failed", "delivered"]  # hpn_webhook_deliveries_total{outcome}
 
 
 async def test_a_receiver_down_for_good_is_given_up_with_a_line(log_lines):
     receiver = Receiver(fail_first=100)
+    outcomes: list[str] = []
     async for url in serve(receiver):
-        sender = sender_for(url)
+        sender = sender_for(url, on_outcome=outcomes.append)
         sender.start()
         sender.enqueue(EVENT)
         for _ in range(100):  # bounded: 4 attempts with 0.35 s of delays in all
@@ -105,6 +108,7 @@ async def test_a_receiver_down_for_good_is_given_up_with_a_line(log_lines):
         await sender.close()
     assert len(receiver.seen) == 4
     assert [line for line in log_lines if "given up after 4 attempts: HTTP 503" in line]
+    assert outcomes == ["failed", "failed", "failed", "given_up"]
 
 
 async def test_a_receiver_that_does_not_answer_times_out_and_is_retried(log_lines):
@@ -130,10 +134,12 @@ async def test_events_a_receiver_did_not_subscribe_to_are_not_sent():
 
 
 async def test_a_full_outbox_logs_each_event_it_drops(log_lines):
-    sender = sender_for("http://127.0.0.1:9/hook", capacity=2)  # never started: nothing leaves
+    outcomes: list[str] = []
+    sender = sender_for("http://127.0.0.1:9/hook", capacity=2, on_outcome=outcomes.append)  # never started: nothing leaves
     for _ in range(3):
         sender.enqueue(EVENT)
     assert len(sender.outbox) == 2
     assert len([line for line in log_lines if "dropped: the outbox is full" in line]) == 1
     await sender.close()
     assert any("2 deliveries still waiting at shutdown are dropped" in line for line in log_lines)
+    assert outcomes == ["dropped"] * 3  # one from the full outbox, two at shutdown

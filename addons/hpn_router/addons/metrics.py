@@ -5,7 +5,7 @@
   (`FlowContext.attempt_log`: key name, outcome, duration); the cache's decision; Gemini's
   token counts; the saved USD; and the request's duration, time to first chunk (streams) and
   the router's own share of it (upstream time excluded). It reads the flow's context only,
-  never a body.
+  never a body. The webhook sender reports each delivery's outcome to `webhook_delivery`.
 - `MetricsEndpoint` (early in `request`, after Access, which asks for the admin token when one
   is set) answers the scrape. The key states are read from the pool on the event loop; the text
   is rendered in a worker thread, so a large pool's scrape does not stall other requests.
@@ -51,6 +51,11 @@ class Metrics:
         self.enabled = config.server.metrics
         # Names seen so far keep their labels across reloads: the bound holds for the process.
         self.models.known = frozenset([*config.models, *config.models.values(), config.gemini.default_model])
+
+    def webhook_delivery(self, outcome: str) -> None:
+        """One webhook delivery's outcome (the sender reports each: edge/webhooks.py)."""
+        if self.enabled:
+            self.exporter.webhook_deliveries(outcome).inc()
 
     def response(self, flow: http.HTTPFlow) -> None:
         try:

@@ -7,6 +7,9 @@ pool's key states are compared with the last ones seen (core/webhooks.Transition
 transition is one event, queued for the sender (edge/webhooks.py), which posts it from a task
 of its own: a request never waits on a receiver.
 
+Each event's log line names its webhook-id and the ids of the requests that went upstream since
+the last check (bounded), so an X-Request-Id leads to the event a receiver got.
+
 Pool transitions are watched for the models requests asked the pool for (bounded: the first
 MAX_MODELS distinct ones), since exhaustion is per model.
 
@@ -19,7 +22,7 @@ A receiver at one of the router's own ports (its listeners, the relay, mitmweb's
 refused with an error line: the router would post its webhooks to itself.
 
 Usage:
-    webhooks = Webhooks(state, own_ports=lambda: passthrough_guard.listener_ports | {relay.port})
+    webhooks = Webhooks(state, own_ports=lambda: ..., on_delivery=metrics.webhook_delivery)
     addons = [..., key_routing, pool_keeper, ..., webhooks, ...]
 """
 
@@ -57,6 +60,7 @@ TICK_SECONDS = 1.0
 # the event loop, which a busy router must not pay per request.
 CHECK_DELAY_SECONDS = 0.25
 MAX_MODELS = 64
+MAX_REQUEST_IDS = 8  # the request ids an event's log line names: the latest ones before the check
 
 
 class Webhooks:
@@ -68,6 +72,7 @@ class Webhooks:
         clock: Callable[[], float] = time.time,
         sender: WebhookSender | None = None,
         shared_store: Callable[[], RedisStore | None] = lambda: None,
+        on_delivery: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self.state = state
         self.shared_store = shared_store  # the Redis that de-duplicates events across routers, when there is one
@@ -75,13 +80,14 @@ class Webhooks:
         self._claims: set[asyncio.Task[None]] = set()
         self.own_ports = own_ports
         self.clock = clock
-        self.sender = sender or WebhookSender(clock=clock)
+        self.sender = sender or WebhookSender(clock=clock, on_outcome=on_delivery)
         self.watch = TransitionWatch()
         self.models: set[tuple[str, str]] = set()  # (provider, model)
         self._configured: tuple[WebhookConfig, ...] = ()
         self._timer: asyncio.Task[None] | None = None
         self.check_delay = CHECK_DELAY_SECONDS
         self._pending: asyncio.TimerHandle | None = None
+        self._requests: list[str] = []  # ids of the requests that went upstream since the last check
 
     def apply(self, config: RouterConfig) -> None:
         if not self._configured:
@@ -106,6 +112,8 @@ class Webhooks:
             for model in ctx.tried_models or [(ctx.upstream.provider, ctx.upstream.model)]:
                 if len(self.models) < MAX_MODELS:
                     self.models.add(model)
+            if ctx.attempts and ctx.request_id:
+                self._requests = [*self._requests[-(MAX_REQUEST_IDS - 1) :], ctx.request_id]
             if ctx.attempts and self._pending is None:
                 self._pending = asyncio.get_running_loop().call_later(self.check_delay, self._pending_check)
         except Exception:  # never raise out of a hook: redaction runs after this addon
@@ -135,16 +143,21 @@ class Webhooks:
         pool = self.state.pool
         if pool is None:
             return
+        # The requests whose attempts may have made these transitions: their ids in each event's
+        # line, so one X-Request-Id finds the request's line, this one, and (by its webhook-id)
+        # what the receiver got. The payload keeps Standard Webhooks' names-only shape.
+        after = f"; after requests {', '.join(self._requests)}" if self._requests else ""
+        self._requests = []
         store = self.shared_store() if self.state.redis == "up" else None
         for event in self.watch.observe(key_views(pool, now), pool_views(pool, now, self.models), now):
             if store is None:
-                self._send(event)
+                self._send(event, after)
             else:
-                task = asyncio.get_running_loop().create_task(self._claim_and_send(store, event))
+                task = asyncio.get_running_loop().create_task(self._claim_and_send(store, event, after))
                 self._claims.add(task)
                 task.add_done_callback(self._claims.discard)
 
-    async def _claim_and_send(self, store: RedisStore, event: WebhookEvent) -> None:
+    async def _claim_and_send(self, store: RedisStore, event: WebhookEvent, after: str) -> None:
         """Sends the event unless another router already did (Redis unreachable: sends it)."""
         try:
             first = await store.claim_event(dedup_marks(event))
@@ -154,12 +167,12 @@ class Webhooks:
             logger.exception("webhook de-duplication failed")
             first = True
         if first:
-            self._send(event)
+            self._send(event, after)
 
-    def _send(self, event: WebhookEvent) -> None:
+    def _send(self, event: WebhookEvent, after: str = "") -> None:
         subject = event.key if event.key is not None else event.model
-        logger.info("webhook event {} ({}): {}", event.type, subject or event.provider, event.reason or "")
-        self.sender.enqueue(event)
+        msg_id = self.sender.enqueue(event)
+        logger.info("webhook event {} {} ({}): {}{}", event.type, msg_id, subject or event.provider, event.reason or "", after)
 
     async def _tick(self) -> None:
         while True:

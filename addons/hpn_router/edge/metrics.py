@@ -111,6 +111,9 @@ class RouterMetrics:
         self.tokens = Children(
             Counter("hpn_tokens", "tokens upstream answers counted", ["provider", "model", "direction"], registry=registry)
         )
+        self.webhook_deliveries = Children(
+            Counter("hpn_webhook_deliveries", "webhook deliveries, by outcome (edge/webhooks.py)", ["outcome"], registry=registry)
+        )
         self.saved_usd = Counter("hpn_saved_usd", "what the answered requests would have cost on OpenAI, USD", registry=registry)
         self.request_duration = Children(
             Histogram(

@@ -4,13 +4,16 @@ wants its type, from a task of its own, so no request ever waits on a receiver.
 Events wait in a bounded outbox (core/webhooks.Outbox); a delivery that fails (no 2xx, a
 timeout, a refused connection) is retried with exponential backoff, and every failure, every
 delivery given up and every event dropped from a full outbox is logged: nothing is lost
-silently. Logs show the endpoint's URL without credentials or query, never the secret.
+silently. Logs show the endpoint's URL without credentials or query, never the secret. Each
+outcome is also reported to `on_outcome` (the metrics' `hpn_webhook_deliveries_total`), one of
+DELIVERY_OUTCOMES: `delivered`, `failed` (a retry follows), `given_up`, `dropped` (a full outbox,
+or still waiting at shutdown).
 
 Usage:
-    sender = WebhookSender()
+    sender = WebhookSender(on_outcome=lambda outcome: ...)
     sender.endpoints = [Endpoint(url, signing_key(secret), frozenset(EVENT_TYPES))]
     sender.start()                 # on the running loop
-    sender.enqueue(event)          # never blocks
+    msg_id = sender.enqueue(event)  # never blocks; the event's webhook-id
     await sender.close()
 """
 
@@ -30,6 +33,7 @@ from hpn_router.core.webhooks import Delivery, Outbox, WebhookEvent, event_body,
 
 TIMEOUT_SECONDS = 10.0  # a receiver should answer at once and work later (Standard Webhooks)
 PARALLEL = 8  # deliveries in flight at once: a slow receiver holds a few, not all
+DELIVERY_OUTCOMES = ("delivered", "failed", "given_up", "dropped")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,9 @@ class WebhookSender:
         delays: Sequence[float] | None = None,
         timeout: float = TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.time,
+        on_outcome: Callable[[str], None] = lambda outcome: None,
     ) -> None:
+        self.on_outcome = on_outcome
         self.endpoints: list[Endpoint] = []
         self.outbox = Outbox(capacity) if delays is None else Outbox(capacity, delays)
         self.timeout = timeout
@@ -57,7 +63,9 @@ class WebhookSender:
         self._session: aiohttp.ClientSession | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
 
-    def enqueue(self, event: WebhookEvent) -> None:
+    def enqueue(self, event: WebhookEvent) -> str:
+        """Queues the event for each endpoint that wants it; its `webhook-id` (the same for every
+        endpoint and retry), which the router logs so the receiver's id finds the log line."""
         body = event_body(event)
         msg_id = f"msg_{uuid.uuid4().hex}"
         for endpoint in self.endpoints:
@@ -65,6 +73,7 @@ class WebhookSender:
                 continue
             dropped = self.outbox.add(Delivery(msg_id, event.type, endpoint.url, endpoint.key, body), self.clock())
             if dropped is not None:
+                self.on_outcome("dropped")
                 logger.error(
                     "webhook {} {} to {} dropped: the outbox is full ({} waiting)",
                     dropped.type,
@@ -73,6 +82,7 @@ class WebhookSender:
                     len(self.outbox),
                 )
         self._wake.set()
+        return msg_id
 
     def start(self) -> None:
         if self._task is None:
@@ -86,6 +96,8 @@ class WebhookSender:
                     await task
         self._task = None
         if len(self.outbox):
+            for _ in range(len(self.outbox)):
+                self.on_outcome("dropped")
             logger.warning("webhooks: {} deliveries still waiting at shutdown are dropped", len(self.outbox))
         if self._session is not None:
             await self._session.close()
@@ -124,11 +136,13 @@ class WebhookSender:
     async def _deliver(self, delivery: Delivery) -> None:
         problem = await self._post(delivery)
         if problem is None:
+            self.on_outcome("delivered")
             logger.debug("webhook {} {} delivered to {}", delivery.type, delivery.msg_id, safe_url(delivery.url))
             return
         attempt = delivery.attempts + 1
         delay = self.outbox.failed(delivery, self.clock())
         where = safe_url(delivery.url)
+        self.on_outcome("given_up" if delay is None else "failed")
         if delay is None:
             logger.error("webhook {} {} to {} given up after {} attempts: {}", delivery.type, delivery.msg_id, where, attempt, problem)
         else:
