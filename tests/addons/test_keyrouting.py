@@ -12,7 +12,7 @@ from typing import Any
 from hpn_router.addons.chat import ChatTranslation
 from hpn_router.addons.endpoints import Endpoints
 from hpn_router.addons.flowcontext import UpstreamPlan, context
-from hpn_router.addons.keyrouting import KeyRouting
+from hpn_router.addons.keyrouting import MAX_PAGES, KeyRouting
 from hpn_router.addons.poolkeeper import PoolKeeper
 from hpn_router.addons.translation import Translation
 from hpn_router.config import parse_config
@@ -337,6 +337,55 @@ async def test_the_plans_provider_picks_the_transport_and_its_keys_and_an_unknow
     assert gemini.sent == [] and [key for _, key in mistral.sent] == [MISTRAL_KEY] and served.response.status_code == 200
     assert mistral.sent[0][0].provider == "mistral"
     assert unknown.response.status_code == 500 and "no valid configuration" in error_of(unknown)["message"]
+
+
+def paged_listing_flow(mistral_parts: bool = True) -> http.HTTPFlow:
+    """The model lists' plan: a paged Gemini part (a page's body names the next one) and a Mistral part."""
+    flow = tflow.tflow()
+    flow.response = None
+
+    def next_page(body: bytes) -> str | None:
+        return json.loads(body).get("next")
+
+    gemini = UpstreamPlan("GET", "/v1beta/models", "p=0", stream=False, model="models.list", next_page=next_page)
+    mistral = UpstreamPlan("GET", "/v1/models", "", stream=False, model="models.list", provider="mistral")
+    parts = (gemini, mistral) if mistral_parts else (gemini,)
+    context(flow).upstream = UpstreamPlan("GET", "/v1/models", "", stream=False, model="models.list", parts=parts)
+    return flow
+
+
+def paging_router(*gemini_answers: AttemptResult) -> tuple[Router, FakeTransport]:
+    keys = [{"name": "first", "key": FIRST}, {"name": "m", "key": MISTRAL_KEY, "provider": "mistral"}]
+    gemini = FakeTransport(*gemini_answers)
+    router = Router(gemini, keys=keys)
+    router.routing.transports["mistral"] = FakeTransport(AttemptResult(status=200, body=b'{"data": []}'))
+    return router, gemini
+
+
+async def test_a_paged_part_follows_its_pages_and_answers_them_as_one_array():
+    pages = [AttemptResult(status=200, body=json.dumps({"n": 0, "next": "p=1"}).encode()), AttemptResult(status=200, body=b'{"n": 1}')]
+    router, gemini = paging_router(*pages)
+    with taddons.context():
+        flow = paged_listing_flow()
+        await router.routing.request(flow)
+    assert [request.query for request, _ in gemini.sent] == ["p=0", "p=1"]
+    assert json.loads(flow.response.content) == {"gemini": [{"n": 0, "next": "p=1"}, {"n": 1}], "mistral": {"data": []}}
+    assert [a.provider for a in context(flow).attempt_log].count("gemini") == 2
+
+
+async def test_pages_that_never_end_stop_at_the_bound_and_a_failed_page_leaves_the_provider_out():
+    endless = [AttemptResult(status=200, body=json.dumps({"next": f"p={n + 1}"}).encode()) for n in range(MAX_PAGES + 2)]
+    router, gemini = paging_router(*endless)
+    with taddons.context():
+        flow = paged_listing_flow(mistral_parts=False)
+        await router.routing.request(flow)
+    assert len(gemini.sent) == MAX_PAGES and len(json.loads(flow.response.content)["gemini"]) == MAX_PAGES
+    refused = {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "bad page"}}
+    router, gemini = paging_router(endless[0], AttemptResult(status=400, body=json.dumps(refused).encode()))
+    with taddons.context():
+        flow = paged_listing_flow()
+        await router.routing.request(flow)
+    assert len(gemini.sent) == 2 and json.loads(flow.response.content) == {"mistral": {"data": []}}
 
 
 def mistral_answer(text: str) -> AttemptResult:

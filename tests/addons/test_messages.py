@@ -56,13 +56,13 @@ async def test_bad_input_is_an_anthropic_400_and_nothing_goes_upstream():
     assert json_of(flow) == {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: Field required"}}
 
 
-async def test_a_mistral_model_is_refused_here_until_mistral_serves_this_api():
+async def test_a_mistral_model_without_mistral_keys_is_a_400_naming_the_provider():
     chain = RouterChain()
     with taddons.context():
         flow = await chain.send("POST", "/v1/messages", {"model": "mistral-small-latest", "max_tokens": 50, "messages": HI})
     assert chain.sent == [] and flow.response.status_code == 400
     error = json_of(flow)["error"]
-    assert error["type"] == "invalid_request_error" and "/v1/messages" in error["message"]
+    assert error["type"] == "invalid_request_error" and "no mistral keys" in error["message"]
 
 
 async def test_gemini_errors_come_back_in_anthropics_envelope_although_the_path_was_rewritten():

@@ -77,6 +77,25 @@ def test_one_answered_chat_fills_every_per_request_series() -> None:
     assert got.get(("hpn_time_to_first_token_seconds_count", (("endpoint", "chat"),)), 0) == 0  # not a stream
 
 
+def test_each_attempt_counts_under_its_own_provider_after_a_fallback() -> None:
+    metrics, *_ = router()
+    flow = answered_chat()
+    ctx = context(flow)
+    ctx.upstream = UpstreamPlan("POST", "/v1/messages", "", False, "claude-haiku-4-5", provider="anthropic")  # the fallback served
+    ctx.attempt_log = [
+        Attempt(1, 0, "alpha", 429, Outcome(Verdict.RATE_LIMITED, "429"), T0 + 0.1, T0 + 0.3, "gemini"),
+        Attempt(1, 2, "anthropic_1", 200, Outcome(Verdict.OK, "ok"), T0 + 0.4, T0 + 1.4, "anthropic"),
+    ]
+    metrics.response(flow)
+    got = samples(metrics)
+    assert got[("hpn_upstream_attempts_total", (("key", "alpha"), ("outcome", "rate_limited"), ("provider", "gemini")))] == 1
+    assert got[("hpn_upstream_attempts_total", (("key", "anthropic_1"), ("outcome", "ok"), ("provider", "anthropic")))] == 1
+    assert ("hpn_upstream_attempts_total", (("key", "alpha"), ("outcome", "rate_limited"), ("provider", "anthropic"))) not in got
+    assert got[("hpn_upstream_duration_seconds_count", (("provider", "gemini"),))] == 1
+    assert got[("hpn_upstream_duration_seconds_count", (("provider", "anthropic"),))] == 1
+    assert got[("hpn_tokens_total", (("direction", "input"), ("model", "claude-haiku-4-5"), ("provider", "anthropic")))] == 11
+
+
 def test_a_stream_records_its_first_chunk() -> None:
     metrics, *_ = router()
     flow = answered_chat()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import anthropic
 import openai
 import pytest
 from procs import KEYS, Emulator, Router, client_for, start_anthropic_emulator, start_router
+from prometheus_client.parser import text_string_to_metric_families
 
 # Keys 0 and 1 belong to one organization, key 2 to another (the emulator sends each key's
 # anthropic-organization-id); the router is told nothing about organizations.
@@ -37,7 +39,9 @@ PNG = base64.b64encode(bytes.fromhex("89504e470d0a1a0a0000000d494844520000000100
 @pytest.fixture(scope="module")
 def claude_emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     keys = [{"key": k, "organization": org, "retry_after": 30} for k, org in zip(ANTHROPIC_KEYS, ["org-a", "org-a", "org-b"], strict=True)]
-    emu = start_anthropic_emulator({"keys": keys}, tmp_path_factory.mktemp("anthropic"))
+    # Extra models put the listing on two of the pages the router asks for (100 models a page).
+    extras = [f"claude-e2e-extra-{i:03d}" for i in range(100)]
+    emu = start_anthropic_emulator({"keys": keys, "models": extras}, tmp_path_factory.mktemp("anthropic"))
     yield emu
     emu.stop()
 
@@ -212,3 +216,49 @@ def test_the_anthropic_sdk_on_messages_with_anthropic_keys(shared_router: Router
     assert counted.input_tokens > 0
     assert [r["path"] for r in claude_emu.stats()["requests"]] == ["/v1/messages", "/v1/messages", "/v1/messages/count_tokens"]
     assert emulator.stats()["requests"] == []
+
+
+def test_the_responses_api_on_anthropic_keys_with_a_tool_loop(client: openai.OpenAI, claude_emu: Emulator, emulator: Emulator) -> None:
+    raw = client.responses.with_raw_response.create(model="claude-sonnet-4-5", instructions="Be brief.", input="Say hi")
+    response = raw.parse()
+    assert raw.headers[SERVED_BY] == "anthropic/claude-sonnet-4-5"
+    assert response.model == "claude-sonnet-4-5" and response.status == "completed" and response.output_text
+    with client.responses.stream(model="gpt-5", input="And again", previous_response_id=response.id) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[0] == "response.created" and "response.output_text.delta" in kinds and kinds[-1] == "response.completed"
+    assert final.output_text and final.usage is not None and final.usage.input_tokens > 0
+    tool = {"type": "function", "name": "get_weather", "parameters": WEATHER["function"]["parameters"]}
+    called = client.responses.create(model="gpt-5", input="Weather in Paris?", tools=[tool], tool_choice="required")
+    [call] = [item for item in called.output if item.type == "function_call"]
+    assert call.call_id.startswith("toolu_")
+    answered = client.responses.create(
+        model="gpt-5",
+        previous_response_id=called.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "18C"}],
+        tools=[tool],
+    )
+    assert answered.output_text
+    assert [status for _, status in statuses(claude_emu)] == [200] * 4 and emulator.stats()["requests"] == []
+
+
+def test_the_model_list_holds_anthropics_models_from_every_page(fresh: Router, claude_emu: Emulator) -> None:
+    owners = {model.id: model.owned_by for model in client_for(fresh).models.list()}
+    assert owners["claude-opus-4-5-20251101"] == "anthropic" and owners["claude-e2e-extra-099"] == "anthropic"
+    assert owners["gemini-2.5-flash"] == "google"
+    listings = [r for r in claude_emu.stats()["requests"] if r["path"] == "/v1/models"]
+    assert [r["status"] for r in listings] == [200, 200] and {r["version"] for r in listings} == {"2023-06-01"}
+    # Each provider's listing attempts count under that provider, not the first one asked.
+    with urllib.request.urlopen(fresh.url + "/metrics", timeout=10) as scrape:
+        families = text_string_to_metric_families(scrape.read().decode())
+    samples = [s for f in families for s in f.samples if s.name == "hpn_upstream_attempts_total"]
+    by_provider = {provider: sum(s.value for s in samples if s.labels["provider"] == provider) for provider in ("anthropic", "gemini")}
+    assert by_provider == {"anthropic": 2, "gemini": 1} and {s.labels["outcome"] for s in samples} == {"ok"}
+
+
+def test_anthropic_failing_to_list_leaves_it_out(fresh: Router, claude_emu: Emulator) -> None:
+    for index in range(len(ANTHROPIC_KEYS)):
+        claude_emu.set_key(index, "invalid")  # what a listing notices: the key itself
+    owners = {model.id: model.owned_by for model in client_for(fresh).models.list()}
+    assert "anthropic" not in owners.values() and owners["gemini-2.5-flash"] == "google"
+    assert {r["status"] for r in claude_emu.stats()["requests"]} == {401}

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 from procs import KEYS, Emulator, Router, client_for, start_mistral_emulator, start_router
@@ -184,3 +185,46 @@ def test_dimensions_mistral_embed_cannot_make_are_refused_before_sending(client:
     assert refused.value.body["param"] == "dimensions" and "1024" in refused.value.body["message"]
     assert len(client.embeddings.create(model="mistral-embed", input="hello", dimensions=1024).data[0].embedding) == 1024
     assert [r["status"] for r in mistral.stats()["requests"]] == [200]
+
+
+def test_the_responses_api_on_mistral_keys_with_a_tool_loop(client: openai.OpenAI, mistral: Emulator, emulator: Emulator) -> None:
+    raw = client.responses.with_raw_response.create(model="mistral-small-latest", instructions="Be brief.", input="Say hi")
+    response = raw.parse()
+    assert raw.headers[SERVED_BY] == "mistral/mistral-small-latest"
+    assert response.model == "mistral-small-latest" and response.status == "completed" and response.output_text
+    assert response.usage is not None and response.usage.input_tokens > 0
+    with client.responses.stream(model="gpt-4o", input="And again", previous_response_id=response.id) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[0] == "response.created" and "response.output_text.delta" in kinds and kinds[-1] == "response.completed"
+    assert final.output_text and final.usage is not None and final.usage.total_tokens > 0
+    tool = {"type": "function", "name": "get_weather", "parameters": WEATHER["function"]["parameters"]}
+    called = client.responses.create(model="gpt-4o", input="Weather in Paris?", tools=[tool], tool_choice="required")
+    [call] = [item for item in called.output if item.type == "function_call"]
+    answered = client.responses.create(
+        model="gpt-4o",
+        previous_response_id=called.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "18C"}],
+        tools=[tool],
+    )
+    assert answered.output_text
+    assert [r["status"] for r in mistral.stats()["requests"]] == [200] * 4 and emulator.stats()["requests"] == []
+
+
+def test_the_messages_api_on_mistral_keys(shared_router: Router, mistral: Emulator, emulator: Emulator) -> None:
+    mistral.reset()
+    emulator.reset()
+    claude = anthropic.Anthropic(base_url=shared_router.url, api_key="dummy-key")
+    raw = claude.messages.with_raw_response.create(
+        model="mistral-small-latest", max_tokens=100, system="Be brief.", messages=[{"role": "user", "content": "Say hi"}]
+    )
+    message = raw.parse()
+    assert raw.headers[SERVED_BY] == "mistral/mistral-small-latest"
+    assert message.model == "mistral-small-latest" and message.content[0].type == "text" and message.stop_reason == "end_turn"
+    with claude.messages.stream(model="mistral-small-latest", max_tokens=100, messages=[{"role": "user", "content": "Again"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text and final.usage.output_tokens > 0
+    with pytest.raises(anthropic.BadRequestError, match="no token counter"):
+        claude.messages.count_tokens(model="mistral-small-latest", messages=[{"role": "user", "content": "hi"}])
+    assert [r["status"] for r in mistral.stats()["requests"]] == [200, 200] and emulator.stats()["requests"] == []

@@ -44,7 +44,9 @@ class UpstreamPlan:
     JSON array of the upstream answers, in order. `fallbacks`: the models to move to, in order,
     when this one's provider cannot answer (`fallbacks:` in the config). `parts`, when not empty:
     one request per part, each to its own provider (the model lists of every provider with keys);
-    a part that fails is left out, and the answer is a JSON object of the others' answers by provider."""
+    a part that fails is left out, and the answer is a JSON object of the others' answers by provider.
+    `next_page`, on a part: the query of the page after a 200 answer's body (None: the last); the
+    part's answer is then a JSON array of its pages, in order (Anthropic's model list)."""
 
     method: str
     path: str
@@ -55,6 +57,7 @@ class UpstreamPlan:
     provider: str = "gemini"
     fallbacks: tuple[FallbackPlan, ...] = ()
     parts: tuple[UpstreamPlan, ...] = ()
+    next_page: Callable[[bytes], str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,8 @@ from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest,
 from hpn_router.edge.relay import TOKEN_HEADER, StreamRelay
 from hpn_router.edge.upstream import AnthropicTransport, GeminiTransport, MistralTransport
 
+MAX_PAGES = 10  # a paged listing's pages one request may fetch: bounds a provider that always says "more"
+
 
 class ProviderTransport(Transport, Protocol):
     """A transport that follows the config (its base URL, its timeouts) on each reload."""
@@ -170,7 +172,7 @@ class KeyRouting:
         provider. Only when every one failed does the client get the first failure."""
         transports = [self.transports.get(part.provider) for part in parts]
         outcomes = await asyncio.gather(
-            *(self._attempt(flow, _upstream_request(part, b""), t) for part, t in zip(parts, transports, strict=True) if t is not None)
+            *(self._attempt_pages(flow, part, t) for part, t in zip(parts, transports, strict=True) if t is not None)
         )
         routed = [part for part, t in zip(parts, transports, strict=True) if t is not None]
         answers = {
@@ -187,6 +189,23 @@ class KeyRouting:
             answer_error(flow, first.error if first is not None and first.error is not None else RouterError("No provider could answer."))
         else:
             self._deliver(flow, first.result, first.key_name or "")
+
+    async def _attempt_pages(self, flow: http.HTTPFlow, part: UpstreamPlan, transport: Transport) -> FailoverResult:
+        """A part's request; for a paged listing (`next_page`), then each next page while the
+        provider says there are more, at most MAX_PAGES. A paged part's answer is the JSON array
+        of its pages; a page that fails fails the part (its provider is left out)."""
+        outcome = await self._attempt(flow, _upstream_request(part, b""), transport)
+        if part.next_page is None:
+            return outcome
+        pages: list[bytes] = []
+        while outcome.error is None and outcome.result is not None and outcome.result.status == 200:
+            pages.append(outcome.result.body)
+            query = part.next_page(outcome.result.body)
+            if query is None or len(pages) >= MAX_PAGES:
+                outcome.result = AttemptResult(status=200, headers={"content-type": "application/json"}, body=join_json_answers(pages))
+                return outcome
+            outcome = await self._attempt(flow, _upstream_request(dataclasses.replace(part, query=query), b""), transport)
+        return outcome
 
     async def _attempt_with_fallbacks(self, flow: http.HTTPFlow, first: UpstreamRequest, plans: tuple[FallbackPlan, ...]) -> FailoverResult:
         """The first model, then its fallbacks while each provider in turn cannot answer; a

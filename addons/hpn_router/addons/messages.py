@@ -1,12 +1,13 @@
-"""MessagesTranslation: `POST /v1/messages` (Anthropic's Messages API) as Gemini `generateContent`
-(or, for Claude models on Anthropic keys, Anthropic's own Messages API), and back; CountTokens:
-`POST /v1/messages/count_tokens` as Gemini's `countTokens` (or Anthropic's count_tokens).
+"""MessagesTranslation: `POST /v1/messages` (Anthropic's Messages API) as the serving provider's chat
+request (Gemini `generateContent`, Mistral's chat completions, or for Claude models on Anthropic
+keys Anthropic's own Messages API), and back; CountTokens: `POST /v1/messages/count_tokens` as
+Gemini's `countTokens` (or Anthropic's count_tokens; Mistral has no token counter).
 
 Translators run by the Translation addon, like ResponsesTranslation (addons/responses.py), with
 Anthropic's inbound pair: the Messages body becomes the same ChatRequest model
-(core/inbound/anthropic_messages_request.py) and Gemini's answer, streamed or not, becomes a
-Message object or Anthropic's SSE events (core/inbound/anthropic_messages_answer.py). The Gemini
-side is the chat one, unchanged. `claude-*` names go to Anthropic keys when the pool has some,
+(core/inbound/anthropic_messages_request.py) and the provider's answer, streamed or not, becomes a
+Message object or Anthropic's SSE events (core/inbound/anthropic_messages_answer.py). The
+provider side is the chat one (PROVIDERS), unchanged. `claude-*` names go to Anthropic keys when the pool has some,
 else to `gemini.default_model` unless `models:` maps them. Requests for Anthropic go through the
 same model (core/providers/anthropic/), like a chat request for a Claude model. Every error on
 these routes is in Anthropic's envelope (addons/answers.error_format).
@@ -27,11 +28,12 @@ from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upst
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, UpstreamPlan, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.cachedanswer import answer_events
+from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.anthropic_messages_answer import MessageHead, MessagesEncoder, message_object, new_message_id
 from hpn_router.core.inbound.anthropic_messages_request import parse_messages_request
 from hpn_router.core.model.answer import ChatAnswer
 from hpn_router.core.model.request import ChatRequest
-from hpn_router.core.model.routing import Provider, Target, gemini_only, route_model
+from hpn_router.core.model.routing import Provider, Target
 from hpn_router.core.providers.anthropic.chat_request import count_tokens_body
 from hpn_router.core.providers.gemini.chat_request import chat_request_to_gemini
 
@@ -108,6 +110,8 @@ class CountTokens:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         request = parse_messages_request(parse_json_body(flow), count_only=True)
         target = _target(request, config)
+        if target.provider is Provider.MISTRAL:
+            raise InvalidRequest(f"The model {request.model} is served by mistral, which has no token counter.", param="model")
         if target.provider is Provider.ANTHROPIC:
             self._to_anthropic(flow, request, target.model)
             return
@@ -154,8 +158,7 @@ def _head(flow: http.HTTPFlow, config: RouterConfig) -> MessageHead:
 
 
 def _target(request: ChatRequest, config: RouterConfig) -> Target:
-    """Who serves a Messages request: Anthropic keys for Claude models when the pool has them
-    (else claude-* names go to `gemini.default_model`, so Claude Code works on a Gemini pool),
-    or Gemini; another provider's model name is the client's mistake (400 naming it)."""
-    target = route_model(request.model, config.models, config.gemini.default_model, config.providers_with_keys())
-    return routed(request, config) if target.provider is Provider.ANTHROPIC else gemini_only(target, request.model, "/v1/messages")
+    """Who serves a Messages request: routed as a chat request is. Claude models go to Anthropic
+    keys when the pool has them (else to `gemini.default_model`, so Claude Code works on a
+    Gemini pool), Mistral's names to Mistral keys, the rest to Gemini."""
+    return routed(request, config)

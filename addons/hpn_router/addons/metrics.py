@@ -2,8 +2,8 @@
 
 - `Metrics` (late in `response`, after Cost) counts each answered client request: its endpoint,
   model (bounded: core/metrics.ModelLabels) and status; each upstream attempt KeyRouting made
-  (`FlowContext.attempt_log`: key name, outcome, duration); the cache's decision; Gemini's
-  token counts; the saved USD; and the request's duration, time to first chunk (streams) and
+  (`FlowContext.attempt_log`: provider, key name, outcome, duration); the cache's decision; the serving
+  provider's token counts; the saved USD; and the request's duration, time to first chunk (streams) and
   the router's own share of it (upstream time excluded). It reads the flow's context only,
   never a body. The webhook sender reports each delivery's outcome to `webhook_delivery`.
 - `MetricsEndpoint` (early in `request`, after Access, which asks for the admin token when one
@@ -69,10 +69,10 @@ class Metrics:
         m = self.exporter
         endpoint = ctx.route or match(flow.request.method, flow.request.path).endpoint.value
         m.requests(endpoint, self.models.label(ctx.model or ctx.gemini_model), str(flow.response.status_code)).inc()
-        provider = ctx.upstream.provider if ctx.upstream else Provider.GEMINI.value
-        for attempt in ctx.attempt_log:
-            m.attempts(provider, attempt.key_name, outcome_label(attempt.outcome)).inc()
-            m.upstream_duration(provider).observe(max(attempt.ended - attempt.started, 0.0))
+        for attempt in ctx.attempt_log:  # each under its own provider: a fallback or the model lists try several
+            m.attempts(attempt.provider, attempt.key_name, outcome_label(attempt.outcome)).inc()
+            m.upstream_duration(attempt.provider).observe(max(attempt.ended - attempt.started, 0.0))
+        provider = ctx.upstream.provider if ctx.upstream else Provider.GEMINI.value  # who served: the answer's tokens
         if ctx.cache is not None:
             m.cache(ctx.cache.status.lower()).inc()
         if ctx.usage is not None and ctx.attempt_log and flow.response.status_code == 200:

@@ -33,6 +33,8 @@ from hpn_router.core.inbound.anthropic_models import anthropic_model_list, find_
 from hpn_router.core.inbound.openai_models import find_model, openai_model_list
 from hpn_router.core.model.catalog import ModelInfo, listed_models
 from hpn_router.core.model.routing import Provider, bare_name
+from hpn_router.core.providers.anthropic.models import PAGE_QUERY, next_page_query
+from hpn_router.core.providers.anthropic.models import served_models as anthropic_served_models
 from hpn_router.core.providers.gemini.models import (
     find_gemini_model,
     gemini_models_page,
@@ -47,11 +49,13 @@ CACHE_SECONDS = 300.0
 
 @dataclass(frozen=True, slots=True)
 class ModelSource:
-    """Where a provider lists its models, and how its list reads as ModelInfo (pure)."""
+    """Where a provider lists its models, and how its list reads as ModelInfo (pure).
+    `next_page`: a paged list's next query from a page's body; `read` then gets the pages' list."""
 
     path: str
     query: str
     read: Callable[[Any], list[ModelInfo]]
+    next_page: Callable[[bytes], str | None] | None = None
 
 
 def _gemini_models(listing: Any) -> list[ModelInfo]:
@@ -63,6 +67,7 @@ def _gemini_models(listing: Any) -> list[ModelInfo]:
 MODEL_SOURCES: dict[str, ModelSource] = {
     Provider.GEMINI: ModelSource("/v1beta/models", "pageSize=1000", _gemini_models),
     Provider.MISTRAL: ModelSource("/v1/models", "", mistral_served_models),
+    Provider.ANTHROPIC: ModelSource("/v1/models", PAGE_QUERY, anthropic_served_models, next_page_query),
 }
 
 
@@ -92,7 +97,7 @@ class ModelsEndpoint:
             self._answer(flow)
             return
         parts = tuple(
-            UpstreamPlan("GET", source.path, source.query, stream=False, model="models.list", provider=provider)
+            UpstreamPlan("GET", source.path, source.query, stream=False, model="models.list", provider=provider, next_page=source.next_page)
             for provider, source in MODEL_SOURCES.items()
             if config.has_keys_for(provider)
         )

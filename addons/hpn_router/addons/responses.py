@@ -1,10 +1,12 @@
-"""ResponsesTranslation: `POST /v1/responses` (OpenAI's Responses API) as Gemini `generateContent`, and back.
+"""ResponsesTranslation: `POST /v1/responses` (OpenAI's Responses API) as the serving provider's
+chat request (Gemini, Mistral or Anthropic, routed as a chat request is), and back.
 
 A translator run by the Translation addon, like ChatTranslation (addons/chat.py), with another
 inbound pair: the Responses body becomes the same ChatRequest model
-(core/inbound/openai_responses_request.py) and Gemini's answer, streamed or not, becomes a
-Response object or the Responses SSE events (core/inbound/openai_responses_answer.py). The Gemini
-side is the chat one, unchanged. Bad input raises InvalidRequest, which Translation answers
+(core/inbound/openai_responses_request.py) and the provider's answer, streamed or not, becomes a
+Response object or the Responses SSE events (core/inbound/openai_responses_answer.py). The
+provider side is the chat one (PROVIDERS), unchanged; a fallback is decoded as whichever
+provider served it. Bad input raises InvalidRequest, which Translation answers
 with a 400 in OpenAI's envelope; nothing is forwarded.
 
 Responses are stored (core/inbound/openai_responses_store.py) unless the request says
@@ -29,7 +31,7 @@ from loguru import logger
 from mitmproxy import http
 
 from hpn_router.addons.answers import parse_json_body, replace_body
-from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream, provider_chat
+from hpn_router.addons.chat import StreamAdapter, name_ignored_params, plan_upstream, provider_chat, routed
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.cachedanswer import answer_events
@@ -44,7 +46,6 @@ from hpn_router.core.inbound.openai_responses_request import (
 from hpn_router.core.inbound.openai_responses_store import ResponseStore, stored_response
 from hpn_router.core.model.answer import ChatAnswer
 from hpn_router.core.model.request import ChatRequest, Message
-from hpn_router.core.model.routing import gemini_only, route_model
 
 ANONYMOUS = "anonymous"  # Access's name for a client without a token (no client tokens configured)
 History = Callable[[str], "tuple[Message, ...] | None"]
@@ -64,10 +65,7 @@ class ResponsesTranslation:
     def translate_request(self, flow: http.HTTPFlow, config: RouterConfig) -> None:
         owner = context(flow).client or ANONYMOUS
         parsed = responses_request(flow, lambda response_id: self.store.conversation(response_id, owner, self.clock()))
-        request = parsed.chat
-        routed = route_model(request.model, config.models, config.gemini.default_model, config.providers_with_keys())
-        target = gemini_only(routed, request.model, "/v1/responses")
-        plan_upstream(flow, request, target, config)
+        plan_upstream(flow, parsed.chat, routed(parsed.chat, config), config)
 
     def cached_request(self, flow: http.HTTPFlow) -> ChatRequest:
         """The request as the flash cache keys it: with the conversation its

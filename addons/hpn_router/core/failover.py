@@ -56,6 +56,7 @@ class Attempt:
     outcome: Outcome
     started: float
     ended: float
+    provider: str = "gemini"  # whose key it was: one request may try several (a fallback, the model lists)
 
 
 @dataclass(slots=True)
@@ -172,7 +173,7 @@ async def _attempt(
     if result.group:
         pool.learn_group(index, result.group)  # before the report: a 429 cools the whole group
     pool.report(index, outcome, ended, request.model)
-    return result, Attempt(number, index, pool.name(index), result.status, outcome, started, ended)
+    return result, Attempt(number, index, pool.name(index), result.status, outcome, started, ended, request.provider)
 
 
 async def _wait_for_recovery(

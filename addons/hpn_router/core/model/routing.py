@@ -16,8 +16,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hpn_router.core.errors import InvalidRequest
-
 GOOGLE_PREFIX = "models/"
 
 
@@ -60,15 +58,6 @@ def split_target(value: str) -> Target:
 def provider_of_name(name: str) -> Provider | None:
     """The provider whose own model names look like `name`, if any."""
     return next((p for p, prefixes in _PREFIXES.items() if name.startswith(prefixes)), None)
-
-
-def gemini_only(target: Target, requested: str, endpoint: str) -> Target:
-    """Endpoints only Gemini serves yet: another provider's model there is the client's mistake."""
-    if target.provider is not Provider.GEMINI:
-        raise InvalidRequest(
-            f"The model {requested} is served by {target.provider}, which does not serve {endpoint} through the router yet.", param="model"
-        )
-    return target
 
 
 def route_model(requested: str, aliases: Mapping[str, str], default_model: str, configured: Collection[str] | None = None) -> Target:
