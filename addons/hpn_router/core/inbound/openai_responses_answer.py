@@ -51,10 +51,10 @@ from ..model.answer import (
 )
 from ..sse import sse_event
 from .openai_chat_answer import call_id
+from .openai_responses_tools import CUSTOM_INPUT
 from .streamencoder import OneChoiceEncoder
 
 INCOMPLETE_REASONS = {Finish.LENGTH: "max_output_tokens", Finish.CONTENT_FILTER: "content_filter"}
-CUSTOM_INPUT = "input"
 
 
 def new_response_id() -> str:
