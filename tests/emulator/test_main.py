@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulatorcli import ROOT, serve_once
+from emulatortools import ROOT, serve_once
 
 DEMO = ROOT / "configs" / "emulator" / "demo.yaml"
 KEY = "AIzaSyDemoKeyNumberOne00000000000000001"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulatorcli import ROOT, serve_once
+from emulatortools import ROOT, serve_once
 
 DEMO = ROOT / "configs" / "emulator" / "anthropic-test.yaml"
 KEY = "sk-ant-api03-TestGoodA-000000000000000000000000000000000000000000-AAAA"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulatorcli import ROOT, serve_once
+from emulatortools import ROOT, serve_once
 
 DEMO = ROOT / "configs" / "emulator" / "mistral-demo.yaml"
 KEY = "emuMistralDemoKeyNumberOne000001"

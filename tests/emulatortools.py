@@ -2,7 +2,8 @@
 printing exactly one `<name> listening on http://127.0.0.1:PORT` line, and refuses hosts that
 are not loopback.
 
-Usage (an emulator's tests/emulator_*/test_main.py):
+Usage:
+    client = await started_client(make_app(SCENARIO, clock=Clock(NOW)))   # tests/emulator_*/test_server.py
     def test_serves_until_sigterm() -> None:
         body = serve_once("gemini_emulator", DEMO, "/v1beta/models/gemini-2.5-flash", {"x-goog-api-key": KEY})
         assert body["name"] == "models/gemini-2.5-flash"
@@ -20,7 +21,27 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class Clock:
+    """The time an emulator reads: set `now` to move it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def started_client(app: web.Application) -> TestClient:
+    """A started aiohttp test client on `app`, on 127.0.0.1; the caller closes it."""
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    return client
 
 
 def serve_once(package: str, scenario: Path, path: str, headers: dict[str, str]) -> Any:
