@@ -102,6 +102,32 @@ def start_mistral_emulator(scenario: dict, tmp: Path) -> Emulator:
     return start_emulator(scenario, tmp, "mistral_emulator")
 
 
+# The provider pools the e2e tests give a router beside its Gemini keys (tests/e2e/conftest.py
+# starts their emulators: `mistral`, `claude_emu`). Anthropic keys 0 and 1 belong to one
+# organization, key 2 to another (the emulator sends each key's anthropic-organization-id).
+MISTRAL_KEYS = ["emuMistralKeyOne000000000000001", "emuMistralKeyTwo000000000000002"]
+ANTHROPIC_KEYS = [
+    "sk-ant-api03-E2eOrgAOne-000000000000000000000000000000000000000000-AAAA",
+    "sk-ant-api03-E2eOrgATwo-000000000000000000000000000000000000000001-AAAA",
+    "sk-ant-api03-E2eOrgBOne-000000000000000000000000000000000000000002-AAAA",
+]
+SERVED_BY = "x-hpn-served-by"  # the router's answer header naming the provider/model that served it
+WEATHER = {  # a Chat Completions function tool
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def provider_env(provider: str, emulator: Emulator, keys: list[str]) -> dict[str, str]:
+    """The environment that gives a router `keys` of `provider` ("mistral", "anthropic"), served by `emulator`."""
+    prefix = f"HPN_{provider.upper()}"
+    return {f"{prefix}_API_KEYS": ",".join(keys), f"{prefix}_BASE_URL": emulator.url}
+
+
 @dataclass
 class Router:
     proc: subprocess.Popen

@@ -1,16 +1,11 @@
-"""CLI: serve the Anthropic emulator on a loopback address until SIGINT/SIGTERM (the shared
-command line of emulator_kit/cli.py).
+"""CLI: serve the Anthropic emulator on a loopback port (the command line of emulator_kit/cli.py).
 
 Usage:
     python -m anthropic_emulator --port 0 --scenario configs/emulator/anthropic-test.yaml [--host 127.0.0.1] [--quiet]
-
-Once listening it prints exactly one line to stdout, `anthropic-emulator listening on
-http://127.0.0.1:PORT`; access logs go to stderr and show method and path only.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from emulator_kit import cli
@@ -24,10 +19,6 @@ EMULATOR = cli.Emulator(
     lambda path: make_app(load_scenario(path)),
     ScenarioError,
 )
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    return cli.parse_args(EMULATOR, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,19 +15,17 @@ Usage:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import re
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from emulator_kit.server import add_admin_routes, write_frame
+from emulator_kit.server import ScriptedEmulator, add_admin_routes, drop, write_frame
 
 from . import answers, errors
 from .errors import AnthropicError
@@ -49,13 +47,6 @@ _SIMPLE_ERRORS: dict[str, Callable[[], AnthropicError]] = {
 
 
 @dataclass(slots=True)
-class KeyState:
-    spec: KeySpec
-    behaviour: str
-    script: deque[str]
-
-
-@dataclass(slots=True)
 class Exchange:
     """One API request as the stats log sees it (never the key value itself)."""
 
@@ -69,29 +60,20 @@ class Exchange:
     rate_headers: dict[str, str] | None = None
 
 
-class Emulator:
+class Emulator(ScriptedEmulator):
     """Runtime state of one emulated Anthropic service."""
 
+    KEY_BEHAVIOURS = KEY_BEHAVIOURS
+
     def __init__(self, scenario: Scenario, clock: Callable[[], float]) -> None:
-        self.scenario, self.clock = scenario, clock
         self.models: dict[str, ModelInfo] = catalogue(scenario)
-        self.key_index = {spec.key: i for i, spec in enumerate(scenario.keys)}
-        self.closing = asyncio.Event()
-        self.reset()
+        super().__init__(scenario, clock)
 
     def reset(self) -> None:
         """Back to the loaded scenario: behaviours, scripts, counters, cache and the log."""
-        self.keys = [KeyState(s, s.behaviour, deque(s.script)) for s in self.scenario.keys]
+        super().reset()
         self.minute_counts: dict[tuple[str, str], tuple[int, int]] = {}
         self.cached: set[str] = set()
-        self.log: list[dict[str, Any]] = []
-        self.seq = 0
-
-    def next_behaviour(self, index: int, call: bool) -> str:
-        state = self.keys[index]
-        if not call:  # listing models only notices what is wrong with the key itself
-            return state.behaviour if state.behaviour in KEY_BEHAVIOURS else "ok"
-        return state.script.popleft() if state.script else state.behaviour
 
     def record(self, ex: Exchange, status: int) -> None:
         self.log.append(
@@ -108,12 +90,6 @@ class Emulator:
                 "t": self.clock(),
             }
         )
-
-    def stats(self) -> dict[str, Any]:
-        by_key: dict[str, int] = {}
-        for entry in self.log:
-            by_key[str(entry["key_index"])] = by_key.get(str(entry["key_index"]), 0) + 1
-        return {"requests": list(self.log), "by_key": by_key}
 
     def behaviour_error(self, behaviour: str, spec: KeySpec) -> AnthropicError | None:
         if behaviour in _SIMPLE_ERRORS:
@@ -155,16 +131,6 @@ class Emulator:
         hit = prefix[0] in self.cached
         self.cached.add(prefix[0])
         return hit
-
-    async def hang(self, ex: Exchange) -> web.StreamResponse:
-        """Never answer; give up only when the client goes away or the app shuts down."""
-        while not self.closing.is_set() and ex.request.transport is not None:
-            with contextlib.suppress(TimeoutError):  # wake up every 50 ms to notice a departed client
-                await asyncio.wait_for(self.closing.wait(), 0.05)
-        return _drop(ex.request)
-
-    async def shutdown(self, _app: web.Application) -> None:
-        self.closing.set()
 
 
 def _rate_headers(limit: int, remaining: int, reset: str) -> dict[str, str]:
@@ -213,12 +179,6 @@ def _reply(ex: Exchange, status: int, body: Any) -> web.Response:
 def _fail(ex: Exchange, error: AnthropicError) -> web.Response:
     ex.request.app[EMULATOR].record(ex, error.status)
     return json_response(error.status, error.body(ex.request_id), _headers(ex) | error.headers())
-
-
-def _drop(request: web.Request) -> web.Response:
-    if request.transport is not None:
-        request.transport.close()
-    return web.Response(status=444)  # never sent (nginx's "closed without response"); only the access log sees it
 
 
 def _route(path: str, method: str) -> str | None:
@@ -272,7 +232,7 @@ async def _behave(emu: Emulator, ex: Exchange, behaviour: str) -> web.StreamResp
         return await emu.hang(ex)
     if behaviour == "drop":
         emu.record(ex, 0)
-        return _drop(ex.request)
+        return drop(ex.request)
     if ex.route == "list":
         error = emu.behaviour_error(behaviour, emu.keys[ex.key_index].spec)
         return _fail(ex, error) if error else _list_models(emu, ex)
@@ -297,7 +257,7 @@ async def _call(emu: Emulator, ex: Exchange, behaviour: str) -> web.StreamRespon
         ex.model, ex.stream = str(body.get("model")), body.get("stream") is True and ex.route == "messages"
     if behaviour == "stream_cut" and not ex.stream:
         emu.record(ex, 0)
-        return _drop(ex.request)
+        return drop(ex.request)
     spec = emu.keys[ex.key_index].spec
     error = emu.behaviour_error(behaviour, spec) if behaviour != "stream_error" or not ex.stream else None
     if error is not None:

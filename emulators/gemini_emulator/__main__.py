@@ -1,16 +1,11 @@
-"""CLI: serve the Gemini emulator on a loopback address until SIGINT/SIGTERM (the shared
-command line of emulator_kit/cli.py).
+"""CLI: serve the Gemini emulator on a loopback port (the command line of emulator_kit/cli.py).
 
 Usage:
     python -m gemini_emulator --port 0 --scenario configs/emulator/demo.yaml [--host 127.0.0.1] [--quiet]
-
-Once listening it prints exactly one line to stdout, `gemini-emulator listening on
-http://127.0.0.1:PORT`; access logs go to stderr and show method and path only.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from emulator_kit import cli
@@ -21,10 +16,6 @@ from .server import make_app
 EMULATOR = cli.Emulator(
     "gemini-emulator", "Emulate the Gemini API on a loopback port.", lambda path: make_app(load_scenario(path)), ScenarioError
 )
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    return cli.parse_args(EMULATOR, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

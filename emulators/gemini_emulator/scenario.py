@@ -52,7 +52,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from emulator_kit.scenario import ScenarioError as ScenarioError  # raised by load_scenario: part of this module's API
+from emulator_kit.scenario import (
+    boolean,
+    key_basics,
+    nonneg_int,
+    one_of,
+    parse_keys,
+    read_scenario,
+    require,
+    strings,
+    top_level,
+)
+from emulator_kit.scenario import check_behaviour as _check_behaviour
 
 BEHAVIOURS = frozenset(
     {
@@ -79,10 +91,6 @@ KEY_BEHAVIOURS = frozenset({"invalid", "expired", "forbidden", "suspended"})
 _DURATION = re.compile(r"^\d+(\.\d{1,9})?s$")
 _TOP_FIELDS = {"latency_ms", "stream_delay_ms", "split_events", "models", "gemini3_models", "signature_check", "logprobs_models", "keys"}
 _KEY_FIELDS = {"key", "project", "behaviour", "retry_delay", "script", "rpm", "rpd", "latency_ms"}
-
-
-class ScenarioError(ValueError):
-    """A scenario file that does not describe a valid scenario; the message names the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,47 +185,29 @@ def model_resource(info: ModelInfo) -> dict[str, Any]:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise ScenarioError(f"cannot read scenario {path}: {e}") from e
-    return parse_scenario(data or {})
+    return parse_scenario(read_scenario(path))
 
 
 def parse_scenario(data: Any) -> Scenario:
     """Build a Scenario from decoded YAML, rejecting unknown fields and bad values."""
-    _require(isinstance(data, dict), "scenario", "must be a mapping")
-    _reject_unknown(data, _TOP_FIELDS, "scenario")
-    keys = tuple(_parse_key(raw, i) for i, raw in enumerate(_list(data, "keys", "scenario")))
-    values = [k.key for k in keys]
-    _require(len(set(values)) == len(values), "keys", "duplicate key value")
-    check = data.get("signature_check", "all")
-    _require(check in ("all", "current"), "signature_check", "must be 'all' or 'current'")
+    data = top_level(data, _TOP_FIELDS)
+    keys = parse_keys(data, _parse_key)
     return Scenario(
         keys=keys,
-        latency_ms=_int(data, "latency_ms", "scenario", 0),
-        stream_delay_ms=_int(data, "stream_delay_ms", "scenario", 0),
-        split_events=_bool(data, "split_events", "scenario"),
-        models=tuple(_strings(data, "models", "scenario", ())),
-        gemini3_models=tuple(_strings(data, "gemini3_models", "scenario", ("gemini-3*",))),
-        signature_check=check,
-        logprobs_models=tuple(_strings(data, "logprobs_models", "scenario", ())),
+        latency_ms=nonneg_int(data, "latency_ms", "scenario", 0),
+        stream_delay_ms=nonneg_int(data, "stream_delay_ms", "scenario", 0),
+        split_events=boolean(data, "split_events", "scenario"),
+        models=tuple(strings(data, "models", "scenario")),
+        gemini3_models=tuple(strings(data, "gemini3_models", "scenario", ("gemini-3*",))),
+        signature_check=one_of(data, "signature_check", ("all", "current")),
+        logprobs_models=tuple(strings(data, "logprobs_models", "scenario")),
     )
 
 
 def _parse_key(raw: Any, index: int) -> KeySpec:
-    where = f"keys[{index}]"
-    _require(isinstance(raw, dict), where, "must be a mapping")
-    _reject_unknown(raw, _KEY_FIELDS, where)
-    key = raw.get("key")
-    _require(isinstance(key, str) and key != "", f"{where}.key", "must be a non-empty string")
-    behaviour = raw.get("behaviour", "ok")
-    check_behaviour(behaviour, f"{where}.behaviour")
-    script = tuple(_strings(raw, "script", where, ()))
-    for i, step in enumerate(script):
-        check_behaviour(step, f"{where}.script[{i}]")
+    where, key, behaviour, script = key_basics(raw, index, _KEY_FIELDS, BEHAVIOURS)
     retry_delay = raw.get("retry_delay", "2s")
-    _require(
+    require(
         retry_delay is None or (isinstance(retry_delay, str) and _DURATION.match(retry_delay) is not None),
         f"{where}.retry_delay",
         "must be a protobuf Duration like '2s' or '1.5s', or null",
@@ -228,51 +218,11 @@ def _parse_key(raw: Any, index: int) -> KeySpec:
         behaviour=behaviour,
         retry_delay=retry_delay,
         script=script,
-        rpm=_int(raw, "rpm", where, None),
-        rpd=_int(raw, "rpd", where, None),
-        latency_ms=_int(raw, "latency_ms", where, None),
+        rpm=nonneg_int(raw, "rpm", where, None),
+        rpd=nonneg_int(raw, "rpd", where, None),
+        latency_ms=nonneg_int(raw, "latency_ms", where, None),
     )
 
 
 def check_behaviour(value: Any, where: str) -> None:
-    _require(value in BEHAVIOURS, where, f"unknown behaviour {value!r}; expected one of {sorted(BEHAVIOURS)}")
-
-
-def _require(ok: bool, where: str, problem: str) -> None:
-    if not ok:
-        raise ScenarioError(f"{where}: {problem}")
-
-
-def _reject_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
-    for name in data:
-        _require(name in allowed, f"{where}.{name}", "unknown field")
-
-
-def _int(data: dict[str, Any], name: str, where: str, default: int | None) -> Any:
-    value = data.get(name, default)
-    _require(
-        value is default or (isinstance(value, int) and not isinstance(value, bool) and value >= 0),
-        f"{where}.{name}",
-        "must be a non-negative integer",
-    )
-    return value
-
-
-def _bool(data: dict[str, Any], name: str, where: str) -> bool:
-    value = data.get(name, False)
-    _require(isinstance(value, bool), f"{where}.{name}", "must be true or false")
-    return bool(value)
-
-
-def _list(data: dict[str, Any], name: str, where: str) -> list[Any]:
-    value = data.get(name) or []
-    _require(isinstance(value, list), f"{where}.{name}", "must be a list")
-    return list(value)
-
-
-def _strings(data: dict[str, Any], name: str, where: str, default: tuple[str, ...]) -> list[str]:
-    if name not in data:
-        return list(default)
-    value = _list(data, name, where)
-    _require(all(isinstance(v, str) and v for v in value), f"{where}.{name}", "must be a list of strings")
-    return value
+    _check_behaviour(value, where, BEHAVIOURS)

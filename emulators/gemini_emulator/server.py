@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import json
 import re
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from emulator_kit.server import add_admin_routes, write_frame
+from emulator_kit.server import ScriptedEmulator, add_admin_routes, drop, write_frame
 
 from . import answers, errors
 from .errors import GoogleError, Violation
@@ -61,13 +59,6 @@ _SIMPLE_ERRORS: dict[str, Callable[[], GoogleError]] = {
 }
 
 
-@dataclass(slots=True)
-class KeyState:
-    spec: KeySpec
-    behaviour: str
-    script: deque[str]
-
-
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """One API request as the stats log sees it (never the key value itself)."""
@@ -83,29 +74,20 @@ class Exchange:
         return self.method == "streamGenerateContent"
 
 
-class Emulator:
+class Emulator(ScriptedEmulator):
     """Runtime state of one emulated Gemini service."""
 
+    KEY_BEHAVIOURS = KEY_BEHAVIOURS
+
     def __init__(self, scenario: Scenario, clock: Callable[[], float]) -> None:
-        self.scenario, self.clock = scenario, clock
         self.models: dict[str, ModelInfo] = catalogue(scenario)
-        self.key_index = {spec.key: i for i, spec in enumerate(scenario.keys)}
-        self.closing = asyncio.Event()
-        self.reset()
+        super().__init__(scenario, clock)
 
     def reset(self) -> None:
         """Back to the loaded scenario: behaviours, scripts, quota counters and the log."""
-        self.keys = [KeyState(s, s.behaviour, deque(s.script)) for s in self.scenario.keys]
+        super().reset()
         self.minute_counts: dict[tuple[str, str], tuple[int, int]] = {}
         self.day_counts: dict[tuple[str, str], tuple[str, int]] = {}
-        self.log: list[dict[str, Any]] = []
-        self.seq = 0
-
-    def next_behaviour(self, index: int, call: bool) -> str:
-        state = self.keys[index]
-        if not call:  # listing/getting models only notices what is wrong with the key itself
-            return state.behaviour if state.behaviour in KEY_BEHAVIOURS else "ok"
-        return state.script.popleft() if state.script else state.behaviour
 
     def record(self, ex: Exchange, status: int) -> None:
         self.log.append(
@@ -118,12 +100,6 @@ class Emulator:
                 "t": self.clock(),
             }
         )
-
-    def stats(self) -> dict[str, Any]:
-        by_key: dict[str, int] = {}
-        for entry in self.log:
-            by_key[str(entry["key_index"])] = by_key.get(str(entry["key_index"]), 0) + 1
-        return {"requests": list(self.log), "by_key": by_key}
 
     def behaviour_error(self, behaviour: str, index: int, model: str) -> GoogleError | None:
         spec = self.keys[index].spec
@@ -166,16 +142,6 @@ class Emulator:
             timing = (float(delay[:-1]) if delay else 60 - self.clock() % 60, delay)
         return errors.quota_exceeded(model, violations, retry_in=timing[0], retry_delay=timing[1], rotation=self.seq)
 
-    async def hang(self, ex: Exchange) -> web.StreamResponse:
-        """Never answer; give up only when the client goes away or the app shuts down."""
-        while not self.closing.is_set() and ex.request.transport is not None:
-            with contextlib.suppress(TimeoutError):  # wake up every 50 ms to notice a departed client
-                await asyncio.wait_for(self.closing.wait(), 0.05)
-        return _drop(ex.request)
-
-    async def shutdown(self, _app: web.Application) -> None:
-        self.closing.set()
-
 
 EMULATOR = web.AppKey("emulator", Emulator)
 
@@ -207,12 +173,6 @@ def _reply(ex: Exchange, status: int, body: Any) -> web.Response:
 
 def _fail(ex: Exchange, error: GoogleError) -> web.Response:
     return _reply(ex, error.status, error.body)
-
-
-def _drop(request: web.Request) -> web.Response:
-    if request.transport is not None:
-        request.transport.close()
-    return web.Response(status=444)  # never sent (nginx's "closed without response"); only the access log sees it
 
 
 def _route(rest: str, http_method: str) -> tuple[str | None, str | None]:
@@ -252,7 +212,7 @@ async def _behave(emu: Emulator, ex: Exchange, behaviour: str) -> web.StreamResp
         return await emu.hang(ex)
     if behaviour == "drop" or (behaviour == "stream_cut" and not ex.stream):
         emu.record(ex, 0)
-        return _drop(ex.request)
+        return drop(ex.request)
     if behaviour == "stream_error" and not ex.stream:
         behaviour = "unavailable"
     error = emu.behaviour_error(behaviour, ex.key_index, ex.model or "")

@@ -40,7 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from emulator_kit.scenario import ScenarioError as ScenarioError  # raised by load_scenario: part of this module's API
+from emulator_kit.scenario import check_behaviour as _check_behaviour
+from emulator_kit.scenario import key_basics, nonneg_int, parse_keys, read_scenario, strings, top_level
 
 BEHAVIOURS = frozenset(
     {
@@ -62,10 +64,6 @@ BEHAVIOURS = frozenset(
 KEY_BEHAVIOURS = frozenset({"unauthorized", "unauthorized_gateway"})
 _TOP_FIELDS = {"latency_ms", "stream_delay_ms", "models", "keys"}
 _KEY_FIELDS = {"key", "organization", "behaviour", "retry_after", "script", "rpm", "latency_ms"}
-
-
-class ScenarioError(ValueError):
-    """A scenario file that cannot be used; the message names the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,81 +148,32 @@ def model_card(info: ModelInfo, created: int) -> dict[str, Any]:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise ScenarioError(f"cannot read scenario {path}: {e}") from e
-    return parse_scenario(data or {})
+    return parse_scenario(read_scenario(path))
 
 
 def parse_scenario(data: Any) -> Scenario:
     """Build a Scenario from decoded YAML, rejecting unknown fields and bad values."""
-    _require(isinstance(data, dict), "scenario", "must be a mapping")
-    _reject_unknown(data, _TOP_FIELDS, "scenario")
-    keys = tuple(_parse_key(raw, i) for i, raw in enumerate(_list(data, "keys", "scenario")))
-    values = [k.key for k in keys]
-    _require(len(set(values)) == len(values), "keys", "duplicate key value")
+    data = top_level(data, _TOP_FIELDS)
     return Scenario(
-        keys=keys,
-        latency_ms=_int(data, "latency_ms", "scenario", 0),
-        stream_delay_ms=_int(data, "stream_delay_ms", "scenario", 0),
-        models=tuple(_strings(data, "models", "scenario")),
+        keys=parse_keys(data, _parse_key),
+        latency_ms=nonneg_int(data, "latency_ms", "scenario", 0),
+        stream_delay_ms=nonneg_int(data, "stream_delay_ms", "scenario", 0),
+        models=tuple(strings(data, "models", "scenario")),
     )
 
 
 def _parse_key(raw: Any, index: int) -> KeySpec:
-    where = f"keys[{index}]"
-    _require(isinstance(raw, dict), where, "must be a mapping")
-    _reject_unknown(raw, _KEY_FIELDS, where)
-    key = raw.get("key")
-    _require(isinstance(key, str) and key != "", f"{where}.key", "must be a non-empty string")
-    behaviour = raw.get("behaviour", "ok")
-    check_behaviour(behaviour, f"{where}.behaviour")
-    script = tuple(_strings(raw, "script", where))
-    for i, step in enumerate(script):
-        check_behaviour(step, f"{where}.script[{i}]")
+    where, key, behaviour, script = key_basics(raw, index, _KEY_FIELDS, BEHAVIOURS)
     return KeySpec(
         key=key,
         organization=str(raw.get("organization") or f"org-{index}"),
         behaviour=behaviour,
-        retry_after=_int(raw, "retry_after", where, 2),
+        retry_after=nonneg_int(raw, "retry_after", where, 2),
         script=script,
-        rpm=_int(raw, "rpm", where, None),
-        latency_ms=_int(raw, "latency_ms", where, None),
+        rpm=nonneg_int(raw, "rpm", where, None),
+        latency_ms=nonneg_int(raw, "latency_ms", where, None),
     )
 
 
 def check_behaviour(value: Any, where: str) -> None:
-    _require(value in BEHAVIOURS, where, f"unknown behaviour {value!r}; expected one of {sorted(BEHAVIOURS)}")
-
-
-def _require(ok: bool, where: str, problem: str) -> None:
-    if not ok:
-        raise ScenarioError(f"{where}: {problem}")
-
-
-def _reject_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
-    for name in data:
-        _require(name in allowed, f"{where}.{name}", "unknown field")
-
-
-def _int(data: dict[str, Any], name: str, where: str, default: int | None) -> Any:
-    value = data.get(name, default)
-    _require(
-        value is default or (isinstance(value, int) and not isinstance(value, bool) and value >= 0),
-        f"{where}.{name}",
-        "must be a non-negative integer",
-    )
-    return value
-
-
-def _list(data: dict[str, Any], name: str, where: str) -> list[Any]:
-    value = data.get(name) or []
-    _require(isinstance(value, list), f"{where}.{name}", "must be a list")
-    return list(value)
-
-
-def _strings(data: dict[str, Any], name: str, where: str) -> list[str]:
-    value = _list(data, name, where)
-    _require(all(isinstance(v, str) and v for v in value), f"{where}.{name}", "must be a list of strings")
-    return value
+    _check_behaviour(value, where, BEHAVIOURS)

@@ -15,22 +15,20 @@ Usage:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from emulator_kit.server import add_admin_routes
+from emulator_kit.server import ScriptedEmulator, add_admin_routes, drop
 
 from . import answers, errors
 from .errors import MistralError
-from .scenario import KEY_BEHAVIOURS, KeySpec, ModelInfo, Scenario, catalogue, check_behaviour, model_card
+from .scenario import KEY_BEHAVIOURS, ModelInfo, Scenario, catalogue, check_behaviour, model_card
 from .validate import validate_chat, validate_embeddings
 
 TOKENS_PER_MINUTE = 5_000_000  # what La Plateforme reported for a paid workspace (client-ts#169)
@@ -47,13 +45,6 @@ _SIMPLE_ERRORS: dict[str, Callable[[], MistralError]] = {
 }
 
 
-@dataclass(slots=True)
-class KeyState:
-    spec: KeySpec
-    behaviour: str
-    script: deque[str]
-
-
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """One API request as the stats log sees it (never the key value itself)."""
@@ -65,38 +56,23 @@ class Exchange:
     stream: bool = False
 
 
-class Emulator:
+class Emulator(ScriptedEmulator):
     """Runtime state of one emulated Mistral service."""
 
+    KEY_BEHAVIOURS = KEY_BEHAVIOURS
+
     def __init__(self, scenario: Scenario, clock: Callable[[], float]) -> None:
-        self.scenario, self.clock = scenario, clock
         self.models: dict[str, ModelInfo] = catalogue(scenario)
-        self.key_index = {spec.key: i for i, spec in enumerate(scenario.keys)}
-        self.closing = asyncio.Event()
-        self.reset()
+        super().__init__(scenario, clock)
 
     def reset(self) -> None:
         """Back to the loaded scenario: behaviours, scripts, rate windows and the log."""
-        self.keys = [KeyState(s, s.behaviour, deque(s.script)) for s in self.scenario.keys]
+        super().reset()
         self.windows: dict[str, tuple[int, int, int]] = {}  # organization -> (minute, requests, tokens)
-        self.log: list[dict[str, Any]] = []
-        self.seq = 0
-
-    def next_behaviour(self, index: int, call: bool) -> str:
-        state = self.keys[index]
-        if not call:  # the models endpoints only notice what is wrong with the key itself
-            return state.behaviour if state.behaviour in KEY_BEHAVIOURS else "ok"
-        return state.script.popleft() if state.script else state.behaviour
 
     def record(self, ex: Exchange, status: int, model: str | None = None) -> None:
         entry = {"key_index": ex.key_index, "path": ex.request.path, "model": model, "stream": ex.stream, "status": status}
         self.log.append({**entry, "t": self.clock()})
-
-    def stats(self) -> dict[str, Any]:
-        by_key: dict[str, int] = {}
-        for entry in self.log:
-            by_key[str(entry["key_index"])] = by_key.get(str(entry["key_index"]), 0) + 1
-        return {"requests": list(self.log), "by_key": by_key}
 
     def behaviour_error(self, behaviour: str, ex: Exchange) -> MistralError | None:
         spec = self.keys[ex.key_index].spec
@@ -142,16 +118,6 @@ class Emulator:
             "x-ratelimit-tokens-query-cost": str(cost),
         }
 
-    async def hang(self, ex: Exchange) -> web.StreamResponse:
-        """Never answer; give up only when the client goes away or the app shuts down."""
-        while not self.closing.is_set() and ex.request.transport is not None:
-            with contextlib.suppress(TimeoutError):  # wake up every 50 ms to notice a departed client
-                await asyncio.wait_for(self.closing.wait(), 0.05)
-        return _drop(ex.request)
-
-    async def shutdown(self, _app: web.Application) -> None:
-        self.closing.set()
-
 
 EMULATOR = web.AppKey("mistral_emulator", Emulator)
 
@@ -182,12 +148,6 @@ def _reply(ex: Exchange, status: int, body: Any, headers: dict[str, str] | None 
 
 def _fail(ex: Exchange, error: MistralError, model: str | None = None) -> web.Response:
     return _reply(ex, error.status, error.body, dict(error.headers), model)
-
-
-def _drop(request: web.Request) -> web.Response:
-    if request.transport is not None:
-        request.transport.close()
-    return web.Response(status=444)  # never sent (nginx's "closed without response"); only the access log sees it
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -221,7 +181,7 @@ async def _behave(emu: Emulator, ex: Exchange, behaviour: str) -> web.StreamResp
         return await emu.hang(ex)
     if behaviour == "drop" or (behaviour == "stream_cut" and ex.call is None):
         emu.record(ex, 0)
-        return _drop(ex.request)
+        return drop(ex.request)
     error = emu.behaviour_error(behaviour, ex)
     if error is not None:
         return _fail(ex, error)

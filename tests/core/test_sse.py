@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hpn_router.core.sse import SseParser
+from hpn_router.core.sse import SseParser, sse_event
 
 
 def parse(*chunks: bytes) -> list[str]:
@@ -83,3 +83,14 @@ def test_only_one_leading_space_is_stripped() -> None:
 def test_empty_input() -> None:
     assert parse(b"") == []
     assert parse() == []
+
+
+def test_sse_event_writes_compact_json_with_or_without_an_event_name() -> None:
+    assert sse_event({"a": [1, "é"]}) == 'data: {"a":[1,"é"]}\n\n'.encode()
+    assert sse_event({"type": "ping"}, name="ping") == b'event: ping\ndata: {"type":"ping"}\n\n'
+
+
+def test_sse_event_escapes_line_separators_some_splitters_break_on() -> None:
+    event = sse_event({"text": "a\u2028b\u2029c"})
+    assert "\u2028".encode() not in event and "\u2029".encode() not in event
+    assert SseParser().feed(event) == ['{"text":"a\\u2028b\\u2029c"}']

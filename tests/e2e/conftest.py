@@ -8,7 +8,21 @@ from collections.abc import Callable, Iterator
 import openai
 import procs
 import pytest
-from procs import EGRESS_MARKER, KEYS, STARTED, Emulator, Router, client_for, scenario, start_emulator, start_router
+from procs import (
+    ANTHROPIC_KEYS,
+    EGRESS_MARKER,
+    KEYS,
+    MISTRAL_KEYS,
+    STARTED,
+    Emulator,
+    Router,
+    client_for,
+    scenario,
+    start_anthropic_emulator,
+    start_emulator,
+    start_mistral_emulator,
+    start_router,
+)
 
 _log_offsets: dict[str, int] = {}
 
@@ -38,6 +52,25 @@ def egress_guard() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     emu = start_emulator(scenario(), tmp_path_factory.mktemp("emulator"))
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="module")
+def mistral(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """The Mistral emulator with MISTRAL_KEYS (an organization each; scripted 429s say Retry-After: 30)."""
+    keys = [{"key": k, "organization": f"org-{i}", "retry_after": 30} for i, k in enumerate(MISTRAL_KEYS)]
+    emu = start_mistral_emulator({"keys": keys}, tmp_path_factory.mktemp("mistral"))
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="module")
+def claude_emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """The Anthropic emulator with ANTHROPIC_KEYS (keys 0 and 1 in org-a, key 2 in org-b; 429s say retry-after: 30)."""
+    organizations = ["org-a", "org-a", "org-b"]
+    keys = [{"key": k, "organization": org, "retry_after": 30} for k, org in zip(ANTHROPIC_KEYS, organizations, strict=True)]
+    emu = start_anthropic_emulator({"keys": keys}, tmp_path_factory.mktemp("anthropic"))
     yield emu
     emu.stop()
 

@@ -14,25 +14,20 @@ from pathlib import Path
 import anthropic
 import openai
 import pytest
-from procs import KEYS, Emulator, Router, client_for, start_anthropic_emulator, start_router
+from procs import (
+    ANTHROPIC_KEYS,
+    KEYS,
+    SERVED_BY,
+    WEATHER,
+    Emulator,
+    Router,
+    client_for,
+    provider_env,
+    start_anthropic_emulator,
+    start_router,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
-# Keys 0 and 1 belong to one organization, key 2 to another (the emulator sends each key's
-# anthropic-organization-id); the router is told nothing about organizations.
-ANTHROPIC_KEYS = [
-    "sk-ant-api03-E2eOrgAOne-000000000000000000000000000000000000000000-AAAA",
-    "sk-ant-api03-E2eOrgATwo-000000000000000000000000000000000000000001-AAAA",
-    "sk-ant-api03-E2eOrgBOne-000000000000000000000000000000000000000002-AAAA",
-]
-SERVED_BY = "x-hpn-served-by"
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather of a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 PNG = base64.b64encode(bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")).decode()
 
 
@@ -47,7 +42,7 @@ def claude_emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 
 
 def start(tmp: Path, gemini: Emulator, claude_emu: Emulator) -> Router:
-    env = {"HPN_ANTHROPIC_API_KEYS": ",".join(ANTHROPIC_KEYS), "HPN_ANTHROPIC_BASE_URL": claude_emu.url}
+    env = provider_env("anthropic", claude_emu, ANTHROPIC_KEYS)
     config = {"models": {"gpt-5": "anthropic/claude-sonnet-4-5"}, "key_pool": {"retry_backoff_ms": 0, "max_wait_seconds": 0}}
     return start_router(tmp, keys=KEYS[:1], gemini_url=gemini.url, config=config, env=env)
 

@@ -12,31 +12,14 @@ from pathlib import Path
 import anthropic
 import openai
 import pytest
-from procs import KEYS, Emulator, Router, client_for, start_anthropic_emulator, start_mistral_emulator, start_router
+from procs import KEYS, MISTRAL_KEYS, SERVED_BY, WEATHER, Emulator, Router, client_for, provider_env, start_anthropic_emulator, start_router
 from prometheus_client.parser import text_string_to_metric_families
 
-MISTRAL_KEYS = ["emuMistralKeyOne000000000000001"]
 GEMINI = "gemini-2.5-flash"
 MISTRAL = "mistral-small-latest"
 ANTHROPIC_KEYS = ["sk-ant-api03-E2eFallback-0000000000000000000000000000000000000000-AAAA"]
 CLAUDE = "claude-haiku-4-5"
-SERVED_BY = "x-hpn-served-by"
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather of a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 HI = [{"role": "user", "content": "Say hi"}]
-
-
-@pytest.fixture(scope="module")
-def mistral(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    emu = start_mistral_emulator({"keys": [{"key": MISTRAL_KEYS[0], "retry_after": 30}]}, tmp_path_factory.mktemp("mistral"))
-    yield emu
-    emu.stop()
 
 
 @pytest.fixture
@@ -44,7 +27,7 @@ def router(tmp_path: Path, emulator: Emulator, mistral: Emulator) -> Iterator[Ro
     """A router per test: the cooldowns one test leaves must not decide the next."""
     emulator.reset()
     mistral.reset()
-    env = {"HPN_MISTRAL_API_KEYS": ",".join(MISTRAL_KEYS), "HPN_MISTRAL_BASE_URL": mistral.url}
+    env = provider_env("mistral", mistral, MISTRAL_KEYS[:1])
     config = {"fallbacks": {GEMINI: [MISTRAL], MISTRAL: [GEMINI]}, "key_pool": {"retry_backoff_ms": 0}}
     router = start_router(tmp_path, keys=KEYS[:2], gemini_url=emulator.url, config=config, env=env)
     yield router

@@ -12,30 +12,11 @@ from pathlib import Path
 import anthropic
 import openai
 import pytest
-from procs import KEYS, Emulator, Router, client_for, start_mistral_emulator, start_router
-
-MISTRAL_KEYS = ["emuMistralKeyOne000000000000001", "emuMistralKeyTwo000000000000002"]
-SERVED_BY = "x-hpn-served-by"
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather of a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def mistral(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    keys = [{"key": k, "organization": f"org-{i}", "retry_after": 30} for i, k in enumerate(MISTRAL_KEYS)]
-    emu = start_mistral_emulator({"keys": keys}, tmp_path_factory.mktemp("mistral"))
-    yield emu
-    emu.stop()
+from procs import KEYS, MISTRAL_KEYS, SERVED_BY, WEATHER, Emulator, Router, client_for, provider_env, start_router
 
 
 def start(tmp: Path, gemini: Emulator, mistral: Emulator) -> Router:
-    env = {"HPN_MISTRAL_API_KEYS": ",".join(MISTRAL_KEYS), "HPN_MISTRAL_BASE_URL": mistral.url}
+    env = provider_env("mistral", mistral, MISTRAL_KEYS)
     config = {"models": {"gpt-4o": "mistral/mistral-small-latest"}, "key_pool": {"retry_backoff_ms": 0}}
     return start_router(tmp, keys=KEYS[:2], gemini_url=gemini.url, config=config, env=env)
 

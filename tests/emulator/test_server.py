@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from emulatortools import Clock, started_client
 from gemini_emulator import load_scenario, make_app
 from gemini_emulator.scenario import Scenario
 
@@ -23,14 +24,6 @@ GOOD, SPARE, SAME_PROJECT, RPM_ONE, RPM_TWO, DAILY, SCRIPTED, SUSPENDED, NO_RETR
 FLASH = "/v1beta/models/gemini-2.5-flash"
 HELLO = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}
 PACIFIC = ZoneInfo("America/Los_Angeles")
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclasses.dataclass
@@ -51,9 +44,7 @@ class Emu:
 
 
 async def start(scenario: Scenario, clock: Clock) -> Emu:
-    client = TestClient(TestServer(make_app(scenario, clock=clock), host="127.0.0.1"))
-    await client.start_server()
-    return Emu(client, clock)
+    return Emu(await started_client(make_app(scenario, clock=clock)), clock)
 
 
 @pytest.fixture

@@ -11,22 +11,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from anthropic_emulator import load_scenario, make_app
+from emulatortools import Clock, started_client
 
 SCENARIO = load_scenario(Path(__file__).resolve().parents[2] / "configs" / "emulator" / "anthropic-test.yaml")
 KEYS = [k.key for k in SCENARIO.keys]
 GOOD, OTHER_ORG, SAME_ORG, RPM_ONE, RPM_TWO, SCRIPTED, REVOKED, NO_CREDIT = range(8)
 HELLO = {"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": [{"role": "user", "content": "hello"}]}
 VERSION = {"anthropic-version": "2023-06-01"}
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclasses.dataclass
@@ -49,8 +42,7 @@ class Emu:
 @pytest.fixture
 async def emu() -> AsyncIterator[Emu]:
     clock = Clock(datetime(2026, 3, 10, 12, 0, 5, tzinfo=UTC).timestamp())
-    client = TestClient(TestServer(make_app(SCENARIO, clock=clock), host="127.0.0.1"))
-    await client.start_server()
+    client = await started_client(make_app(SCENARIO, clock=clock))
     yield Emu(client, clock)
     await client.close()
 

@@ -1,52 +1,13 @@
-"""The CLI: one 'listening' line, loopback only, clean exit on SIGTERM."""
+"""The CLI: one 'listening' line, clean exit on SIGTERM (loopback only: tests/emulator_kit/test_cli.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import signal
-import subprocess
-import sys
-import urllib.request
-from pathlib import Path
+from emulatortools import ROOT, serve_once
 
-import pytest
-from mistral_emulator.__main__ import parse_args
-
-ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "emulator" / "mistral-demo.yaml"
+KEY = "emuMistralDemoKeyNumberOne000001"
 
 
 def test_serves_until_sigterm() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "emulators")}
-    command = [sys.executable, "-m", "mistral_emulator", "--port", "0", "--scenario", str(DEMO), "--quiet"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) as process:
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            match = re.fullmatch(r"mistral-emulator listening on http://127\.0\.0\.1:(\d+)\n", line)
-            assert match, line
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{match[1]}/v1/models/mistral-small-latest",
-                headers={"Authorization": "Bearer emuMistralDemoKeyNumberOne000001"},
-            )
-            with urllib.request.urlopen(request, timeout=5) as response:
-                assert json.load(response)["id"] == "mistral-small-latest"
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=5) == 0
-            assert process.stdout.read() == ""  # exactly one line on stdout
-        finally:
-            if process.poll() is None:
-                process.kill()
-
-
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com"])
-def test_refuses_non_loopback_hosts(host: str) -> None:
-    with pytest.raises(SystemExit):
-        parse_args(["--scenario", str(DEMO), "--host", host])
-
-
-def test_accepts_loopback_hosts() -> None:
-    assert parse_args(["--scenario", str(DEMO), "--host", "localhost"]).host == "127.0.0.1"
-    assert parse_args(["--scenario", str(DEMO), "--host", "127.0.0.2"]).host == "127.0.0.2"
+    body = serve_once("mistral_emulator", DEMO, "/v1/models/mistral-small-latest", {"Authorization": f"Bearer {KEY}"})
+    assert body["id"] == "mistral-small-latest"

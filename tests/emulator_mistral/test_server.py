@@ -11,7 +11,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from emulatortools import Clock, started_client
 from mistral_emulator import load_scenario, make_app
 
 SCENARIO = load_scenario(Path(__file__).resolve().parents[2] / "configs" / "emulator" / "mistral-test.yaml")
@@ -24,14 +25,6 @@ WEATHER = {
     "function": {"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
 }
 NOW = 1_767_225_605.0  # five seconds into a minute
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclasses.dataclass
@@ -53,8 +46,7 @@ class Emu:
 @pytest.fixture
 async def emu() -> AsyncIterator[Emu]:
     clock = Clock(NOW)
-    client = TestClient(TestServer(make_app(SCENARIO, clock=clock), host="127.0.0.1"))
-    await client.start_server()
+    client = await started_client(make_app(SCENARIO, clock=clock))
     yield Emu(client, clock)
     await client.close()
 

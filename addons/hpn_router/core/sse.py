@@ -1,4 +1,5 @@
-"""Sans-I/O parser for the Gemini ``?alt=sse`` stream (docs/gemini-wire-format.md#gemini-streaming).
+"""Sans-I/O parser for the Gemini ``?alt=sse`` stream (docs/gemini-wire-format.md#gemini-streaming),
+and the one writer of the events the router sends its clients (`sse_event`).
 
 Feed raw bytes as they arrive, in any split; get back the complete ``data:``
 payloads. Gemini frames events with CRLF, so LF, CR and CRLF are all accepted
@@ -11,12 +12,15 @@ Usage:
     parser = SseParser()
     for payload in parser.feed(chunk): ...
     for payload in parser.flush(): ...   # at EOF
+    sse_event({"type": "ping"}, name="ping")  # b'event: ping\ndata: {"type":"ping"}\n\n'
 """
 
 from __future__ import annotations
 
 import codecs
+import json
 import re
+from typing import Any
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -83,3 +87,13 @@ class SseParser:
         payload = "\n".join(self._data)
         self._data = []
         return [payload]
+
+
+def sse_event(payload: dict[str, Any], *, name: str | None = None) -> bytes:
+    """One SSE event, compact JSON in one `data:` line, after an `event:` line when `name` is
+    given (Responses and Messages name their events; Chat Completions does not).
+    U+2028/U+2029 are escaped: some line splitters break on them."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    data = b"data: " + text.encode("utf-8") + b"\n\n"
+    return data if name is None else b"event: " + name.encode() + b"\n" + data

@@ -1,5 +1,6 @@
 """A Responses API body read into the ChatRequest model: golden pairs (Responses body -> the Gemini
-body the chat translator makes of it) and the 400s for what the router cannot do."""
+body the chat translator makes of it) and the 400s for what the router cannot do (the tools' own:
+test_openai_responses_tools.py)."""
 
 from __future__ import annotations
 
@@ -97,13 +98,6 @@ def test_a_call_id_the_router_minted_carries_its_signature_back() -> None:
     assert messages[2] == Message("tool", (ToolResult((TextPart("sunny"),), call_id=call_id, name="get_weather"),))
 
 
-def test_custom_tools_become_one_string_functions() -> None:
-    request = parse(tools=[{"type": "custom", "name": "apply_patch", "description": "Patch"}])
-    assert request.custom_tools == frozenset({"apply_patch"})
-    tool = request.chat.tools[0]
-    assert tool.name == "apply_patch" and tool.parameters["required"] == ["input"]  # type: ignore[index]
-
-
 AGENTS = {
     "type": "namespace",
     "name": "multi_agent_v1",
@@ -132,23 +126,6 @@ def test_a_namespace_becomes_its_tools_as_namespaced_functions_and_its_calls_com
     assert request.custom_tools == frozenset({"multi_agent_v1.note"})
     assert request.chat.messages[1].tool_calls[0].name == "multi_agent_v1.close_agent"
     assert request.chat.messages[2].content[0].name == "multi_agent_v1.close_agent"  # type: ignore[union-attr]
-
-
-def test_a_namespace_holds_only_function_and_custom_tools_within_the_name_limit() -> None:
-    hosted = refused(tools=[{**AGENTS, "tools": [{"type": "web_search"}]}])
-    assert hosted.param == "tools[0].tools[0].type"
-    long = refused(tools=[{**AGENTS, "name": "n" * 60}])
-    assert long.param == "tools[0].tools[0].name" and "64" in long.message
-    assert refused(tools=[{**AGENTS, "tools": []}]).param == "tools[0].tools"
-    assert refused(tools=[AGENTS, AGENTS]).param == "tools[1].name"  # duplicates
-
-
-@pytest.mark.parametrize(
-    "kind", ["web_search", "file_search", "computer_use_preview", "code_interpreter", "image_generation", "mcp", "local_shell"]
-)
-def test_hosted_tools_are_refused_by_name(kind: str) -> None:
-    err = refused(tools=[WEATHER, {"type": kind}])
-    assert err.param == "tools[1].type" and kind in err.message and err.code == "unsupported_value"
 
 
 def test_previous_response_id_is_answered_as_openai_answers_an_unknown_id() -> None:

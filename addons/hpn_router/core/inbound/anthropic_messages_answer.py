@@ -51,7 +51,9 @@ from ..model.answer import (
     Usage,
     UsageReport,
 )
+from ..sse import sse_event
 from .openai_chat_answer import call_id
+from .streamencoder import OneChoiceEncoder
 
 STOP_REASONS = {
     Finish.STOP: "end_turn",
@@ -132,14 +134,11 @@ def message_object(answer: ChatAnswer, head: MessageHead) -> dict[str, Any]:
 
 
 def encode_event(payload: dict[str, Any]) -> bytes:
-    """One SSE event as Anthropic sends it: an `event:` line naming the type, then the data.
-    U+2028/U+2029 are escaped: some line splitters break on them."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return b"event: " + str(payload["type"]).encode() + b"\ndata: " + text.encode("utf-8") + b"\n\n"
+    """One SSE event as Anthropic sends it: an `event:` line naming the type, then the data."""
+    return sse_event(payload, name=str(payload["type"]))
 
 
-class MessagesEncoder:
+class MessagesEncoder(OneChoiceEncoder):
     """One Messages stream for one stream of the model's events.
 
     `text` keeps the answer text sent (the first `max_text` characters), `usage` the last usage
@@ -147,25 +146,18 @@ class MessagesEncoder:
     whether any byte was produced."""
 
     def __init__(self, head: MessageHead, *, max_text: int = 20000) -> None:
+        super().__init__(max_text=max_text)
         self.head = head
-        self._max_text = max_text
         self._blocks = 0  # blocks opened so far: the next one's index
         self._open: str | None = None  # the kind of the open block: "text" | "thinking"
-        self._finish = Finish.STOP
         self._called = False
-        self.usage: Usage | None = None
-        self.text = ""
-        self.started = False
         self.done = False
 
     def encode_all(self, events: list[StreamEvent]) -> list[bytes]:
-        out: list[bytes] = []
         if not self.started and events:
             # message_start carries the input tokens: take them from this batch when it reports them.
             self.usage = next((e.usage for e in events if isinstance(e, UsageReport)), self.usage)
-        for event in events:
-            out += self.encode(event)
-        return out
+        return super().encode_all(events)
 
     def encode(self, event: StreamEvent) -> list[bytes]:
         if self.done:
@@ -181,14 +173,10 @@ class MessagesEncoder:
 
     # The model's events.
 
-    def _choice_start(self, event: ChoiceStart) -> list[bytes]:
-        return []
-
     def _text(self, event: TextDelta) -> list[bytes]:
         if event.index or not event.text:
             return []
-        if len(self.text) < self._max_text:
-            self.text += event.text[: self._max_text - len(self.text)]
+        self._keep_text(event.text)
         return self._open_block("text", {"type": "text", "text": ""}) + [self._delta({"type": "text_delta", "text": event.text})]
 
     def _reasoning(self, event: ReasoningDelta) -> list[bytes]:
@@ -205,15 +193,6 @@ class MessagesEncoder:
         out = self._open_block("tool_use", {**block, "input": {}})
         out.append(self._delta({"type": "input_json_delta", "partial_json": json.dumps(block["input"], ensure_ascii=False)}))
         return out + self._close()
-
-    def _choice_end(self, event: ChoiceEnd) -> list[bytes]:
-        if event.index == 0:
-            self._finish = event.finish
-        return []
-
-    def _usage(self, event: UsageReport) -> list[bytes]:
-        self.usage = event.usage
-        return []
 
     def _stream_end(self, event: StreamEnd) -> list[bytes]:
         out = self._close()

@@ -50,8 +50,9 @@ from ..model.answer import (
     Usage,
     UsageReport,
 )
-from ..sse import SseParser
+from ..sse import SseParser, sse_event
 from ..toolids import pack_call_id
+from .streamencoder import StreamEncoder
 
 DONE = b"data: [DONE]\n\n"
 
@@ -165,13 +166,11 @@ def _choice(choice: Choice, expose_reasoning: bool, legacy_functions: bool) -> d
 
 
 def encode_event(payload: dict[str, Any]) -> bytes:
-    """One client SSE event. U+2028/U+2029 are escaped: some line splitters break on them."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return b"data: " + text.encode("utf-8") + b"\n\n"
+    """One client SSE event (Chat Completions names none)."""
+    return sse_event(payload)
 
 
-class ChunkEncoder:
+class ChunkEncoder(StreamEncoder):
     """One OpenAI stream for one stream of the model's events; one id/created/model throughout.
 
     `text` keeps the answer text sent (the first `max_text` characters), `usage` the last usage
@@ -188,28 +187,18 @@ class ChunkEncoder:
         legacy_functions: bool = False,
         max_text: int = 20000,
     ) -> None:
+        super().__init__(max_text=max_text)
         self._envelope_head = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
         self._include_usage = include_usage
         self._expose_reasoning = expose_reasoning
         self._legacy_functions = legacy_functions
-        self._max_text = max_text
         self._calls: dict[int, int] = {}  # tool calls sent per choice: the next call's index
-        self.usage: Usage | None = None
-        self.text = ""
-        self.started = False
-
-    def encode_all(self, events: list[StreamEvent]) -> list[bytes]:
-        out: list[bytes] = []
-        for event in events:
-            out += self.encode(event)
-        return out
 
     def encode(self, event: StreamEvent) -> list[bytes]:
         return _ENCODE[type(event)](self, event)
 
     def _text(self, event: TextDelta) -> list[bytes]:
-        if event.text and len(self.text) < self._max_text:
-            self.text += event.text[: self._max_text - len(self.text)]
+        self._keep_text(event.text)
         return [self._delta(event.index, {"content": event.text}, logprobs=logprobs_to_openai(event.logprobs))]
 
     def _reasoning(self, event: ReasoningDelta) -> list[bytes]:
@@ -225,10 +214,6 @@ class ChunkEncoder:
     def _end(self, event: ChoiceEnd) -> list[bytes]:
         reason = finish_reason(event.finish, legacy_functions=self._legacy_functions)
         return [self._delta(event.index, {}, reason, logprobs=logprobs_to_openai(event.logprobs))]
-
-    def _usage(self, event: UsageReport) -> list[bytes]:
-        self.usage = event.usage
-        return []
 
     def _stream_end(self, event: StreamEnd) -> list[bytes]:
         out = [self._event({**self._envelope([]), "usage": usage_to_openai(self.usage)})] if self._include_usage else []

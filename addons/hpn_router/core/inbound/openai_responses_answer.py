@@ -49,10 +49,12 @@ from ..model.answer import (
     Usage,
     UsageReport,
 )
+from ..sse import sse_event
 from .openai_chat_answer import call_id
+from .openai_responses_tools import CUSTOM_INPUT
+from .streamencoder import OneChoiceEncoder
 
 INCOMPLETE_REASONS = {Finish.LENGTH: "max_output_tokens", Finish.CONTENT_FILTER: "content_filter"}
-CUSTOM_INPUT = "input"
 
 
 def new_response_id() -> str:
@@ -194,11 +196,8 @@ def response_object(answer: ChatAnswer, head: ResponseHead) -> dict[str, Any]:
 
 
 def encode_event(payload: dict[str, Any]) -> bytes:
-    """One SSE event as OpenAI sends it: an `event:` line naming the type, then the data.
-    U+2028/U+2029 are escaped: some line splitters break on them."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return b"event: " + str(payload["type"]).encode() + b"\ndata: " + text.encode("utf-8") + b"\n\n"
+    """One SSE event as OpenAI sends it: an `event:` line naming the type, then the data."""
+    return sse_event(payload, name=str(payload["type"]))
 
 
 @dataclass
@@ -211,7 +210,7 @@ class _Open:
     text: list[str] = field(default_factory=list)
 
 
-class ResponsesEncoder:
+class ResponsesEncoder(OneChoiceEncoder):
     """One Responses stream for one stream of the model's events.
 
     `text` keeps the answer text sent (the first `max_text` characters), `usage` the last usage
@@ -219,22 +218,12 @@ class ResponsesEncoder:
     `started` whether any byte was produced."""
 
     def __init__(self, head: ResponseHead, *, max_text: int = 20000) -> None:
+        super().__init__(max_text=max_text)
         self.head = head
-        self._max_text = max_text
         self._sequence = 0
         self._output: list[dict[str, Any]] = []
         self._open: _Open | None = None
-        self._finish = Finish.STOP
-        self.usage: Usage | None = None
-        self.text = ""
         self.response: dict[str, Any] | None = None
-        self.started = False
-
-    def encode_all(self, events: list[StreamEvent]) -> list[bytes]:
-        out: list[bytes] = []
-        for event in events:
-            out += self.encode(event)
-        return out
 
     def encode(self, event: StreamEvent) -> list[bytes]:
         if self.response is not None:
@@ -254,14 +243,10 @@ class ResponsesEncoder:
 
     # The model's events.
 
-    def _choice_start(self, event: ChoiceStart) -> list[bytes]:
-        return []
-
     def _text(self, event: TextDelta) -> list[bytes]:
         if event.index or not event.text:
             return []
-        if len(self.text) < self._max_text:
-            self.text += event.text[: self._max_text - len(self.text)]
+        self._keep_text(event.text)
         out = self._open_item("message")
         assert self._open is not None
         self._open.text.append(event.text)
@@ -303,15 +288,6 @@ class ResponsesEncoder:
         out.append(self._emit(f"{kind}.done", **(done if custom else {**done, "name": item["name"]})))
         out.append(self._emit("response.output_item.done", output_index=index, item=item))
         return out
-
-    def _choice_end(self, event: ChoiceEnd) -> list[bytes]:
-        if event.index == 0:
-            self._finish = event.finish
-        return []
-
-    def _usage(self, event: UsageReport) -> list[bytes]:
-        self.usage = event.usage
-        return []
 
     def _stream_end(self, event: StreamEnd) -> list[bytes]:
         status, incomplete = finish_status(self._finish)

@@ -25,23 +25,20 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hpn_router.core.model.answer import (
+from ...model.answer import (
     ChatAnswer,
     Choice,
     ChoiceEnd,
     ChoiceStart,
     Finish,
     ReasoningDelta,
-    StreamEnd,
-    StreamError,
     StreamEvent,
     TextDelta,
     ToolCall,
     ToolCallEvent,
     Usage,
-    UsageReport,
 )
-from hpn_router.core.sse import SseParser
+from ..streaming import StreamDecoder, as_dict, as_int
 
 PROVIDER = "anthropic"
 _FINISH = {
@@ -71,11 +68,11 @@ def usage_from_anthropic(usage: Any, previous: Usage | None = None) -> Usage | N
     before = previous or Usage()
     parts = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
     if any(name in usage for name in parts):
-        cached = _int(usage.get("cache_read_input_tokens"))
-        input_tokens = sum(_int(usage.get(name)) for name in parts)
+        cached = as_int(usage.get("cache_read_input_tokens"))
+        input_tokens = sum(as_int(usage.get(name)) for name in parts)
     else:
         cached, input_tokens = before.cached_tokens, before.input_tokens
-    output = _int(usage.get("output_tokens"), before.output_tokens)
+    output = as_int(usage.get("output_tokens"), before.output_tokens)
     return Usage(input_tokens=input_tokens, output_tokens=output, cached_tokens=cached)
 
 
@@ -132,14 +129,6 @@ def _arguments(value: Any) -> str:
     return json.dumps(value if isinstance(value, dict) else {}, ensure_ascii=False)
 
 
-def _int(value: Any, default: int = 0) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 @dataclass
 class _Block:
     kind: str
@@ -149,19 +138,16 @@ class _Block:
     signature: str = ""  # a thinking block's signature, or a redacted block's data
 
 
-class AnthropicStreamDecoder:
+class AnthropicStreamDecoder(StreamDecoder):
     """One Anthropic SSE stream, fed in any split. One choice (index 0): Anthropic has no `n`."""
 
     def __init__(self) -> None:
-        self._parser = SseParser()
+        super().__init__()
         self._blocks: dict[int, _Block] = {}
         self._calls = 0
         self._thinking: list[dict[str, str]] = []  # the closed thinking blocks, for the first tool call
         self._started = False
         self._ended = False
-        self._closed = False
-        self._events = 0
-        self._raw_seen = False
         self._usage: Usage | None = None
         self._stop_reason: Any = None
 
@@ -169,62 +155,23 @@ class AnthropicStreamDecoder:
     def usage(self) -> Usage | None:
         return self._usage
 
-    def feed(self, data: bytes) -> list[StreamEvent]:
-        if self._closed:
-            return []
-        self._raw_seen = self._raw_seen or bool(data.strip())
-        return self._handle_all(self._parser.feed(data))
-
-    def finish(self) -> list[StreamEvent]:
-        if self._closed:
-            return []
-        out = self._handle_all(self._parser.flush())
-        if self._closed:
-            return out
-        if self._raw_seen and not self._events:
-            return out + self.fail("upstream response was not a server-sent event stream")
+    def _at_end(self) -> list[StreamEvent]:
         if not self._ended:
             # The connection closed before `message_stop`: the answer is cut short.
-            return out + self.fail("Anthropic's stream ended before the message was complete")
-        return out + self._close()
+            return self.fail("Anthropic's stream ended before the message was complete")
+        return []
 
-    def fail(self, message: str, *, code: str = "upstream_error") -> list[StreamEvent]:
-        if self._closed:
-            return []
-        self._closed = True
-        return [StreamError(message, code)]
-
-    def _close(self) -> list[StreamEvent]:
-        self._closed = True
-        out: list[StreamEvent] = [UsageReport(self._usage)] if self._usage is not None else []
-        return [*out, StreamEnd()]
-
-    def _handle_all(self, payloads: list[str]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for payload in payloads:
-            self._events += 1
-            out += self._handle(payload)
-            if self._closed:
-                break
-        return out
-
-    def _handle(self, payload: str) -> list[StreamEvent]:
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            return self.fail("upstream sent a malformed stream event")
-        if not isinstance(event, dict):
-            return self.fail("upstream sent a malformed stream event")
+    def _event(self, event: dict[str, Any]) -> list[StreamEvent]:
         kind = event.get("type")
         if kind == "error":
-            error = _dict(event.get("error"))
+            error = as_dict(event.get("error"))
             code = "overloaded" if error.get("type") == "overloaded_error" else "upstream_error"
             return self.fail(str(error.get("message") or "Anthropic reported an error"), code=code)
         handler = _HANDLERS.get(str(kind))
         return handler(self, event) if handler else []  # ping and unknown events: nothing to say
 
     def _message_start(self, event: dict[str, Any]) -> list[StreamEvent]:
-        self._usage = usage_from_anthropic(_dict(event.get("message")).get("usage"), self._usage)
+        self._usage = usage_from_anthropic(as_dict(event.get("message")).get("usage"), self._usage)
         return self._start()
 
     def _start(self) -> list[StreamEvent]:
@@ -234,8 +181,8 @@ class AnthropicStreamDecoder:
         return [ChoiceStart(0)]
 
     def _block_start(self, event: dict[str, Any]) -> list[StreamEvent]:
-        block = _dict(event.get("content_block"))
-        index = _int(event.get("index"))
+        block = as_dict(event.get("content_block"))
+        index = as_int(event.get("index"))
         self._blocks[index] = _Block(str(block.get("type") or ""), str(block.get("id") or ""), str(block.get("name") or ""))
         if block.get("type") == "redacted_thinking":
             self._blocks[index].signature = str(block.get("data") or "")
@@ -245,11 +192,11 @@ class AnthropicStreamDecoder:
         return out
 
     def _block_delta(self, event: dict[str, Any]) -> list[StreamEvent]:
-        delta = _dict(event.get("delta"))
+        delta = as_dict(event.get("delta"))
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text"):
             return [TextDelta(0, str(delta["text"]))]
-        block = self._blocks.get(_int(event.get("index")))
+        block = self._blocks.get(as_int(event.get("index")))
         if kind == "thinking_delta" and delta.get("thinking"):
             if block is not None:
                 block.json.append(str(delta["thinking"]))
@@ -262,7 +209,7 @@ class AnthropicStreamDecoder:
         return []
 
     def _block_stop(self, event: dict[str, Any]) -> list[StreamEvent]:
-        block = self._blocks.pop(_int(event.get("index")), None)
+        block = self._blocks.pop(as_int(event.get("index")), None)
         if block is not None and block.kind in ("thinking", "redacted_thinking"):
             item = {"type": block.kind, "thinking": "".join(block.json), "signature": block.signature, "data": block.signature}
             self._thinking += [thought] if (thought := _thinking_item(item)) is not None else []
@@ -277,7 +224,7 @@ class AnthropicStreamDecoder:
 
     def _message_delta(self, event: dict[str, Any]) -> list[StreamEvent]:
         self._usage = usage_from_anthropic(event.get("usage"), self._usage)
-        self._stop_reason = _dict(event.get("delta")).get("stop_reason") or self._stop_reason
+        self._stop_reason = as_dict(event.get("delta")).get("stop_reason") or self._stop_reason
         return []
 
     def _message_stop(self, event: dict[str, Any]) -> list[StreamEvent]:

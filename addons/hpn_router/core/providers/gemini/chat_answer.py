@@ -32,18 +32,15 @@ from ...model.answer import (
     Finish,
     ReasoningDelta,
     StepLogprob,
-    StreamEnd,
-    StreamError,
     StreamEvent,
     TextDelta,
     TokenLogprob,
     ToolCall,
     ToolCallEvent,
     Usage,
-    UsageReport,
 )
-from ...sse import SseParser
 from ...toolids import encode_call_id
+from ..streaming import StreamDecoder
 
 PROVIDER = "gemini"
 
@@ -181,7 +178,7 @@ class _Candidate:
     finished: bool = False
 
 
-class GeminiStreamDecoder:
+class GeminiStreamDecoder(StreamDecoder):
     """One Gemini SSE stream, fed in any split, as the model's stream events.
 
     An in-band ``{"error": …}``, a malformed event or a stream that is not SSE at all (a JSON
@@ -192,11 +189,8 @@ class GeminiStreamDecoder:
     """
 
     def __init__(self) -> None:
-        self._parser = SseParser()
+        super().__init__()
         self._candidates: dict[int, _Candidate] = {}
-        self._closed = False
-        self._events = 0  # upstream SSE events parsed
-        self._raw_seen = False  # any non-whitespace upstream byte
         self._usage_metadata: dict[str, Any] | None = None  # the last one: read once, at the end
 
     @property
@@ -204,56 +198,15 @@ class GeminiStreamDecoder:
         """The last usage Gemini reported, or None."""
         return None if self._usage_metadata is None else usage_from_gemini(self._usage_metadata)
 
-    def feed(self, data: bytes) -> list[StreamEvent]:
-        if self._closed:
-            return []
-        self._raw_seen = self._raw_seen or bool(data.strip())
-        return self._handle_all(self._parser.feed(data))
-
-    def finish(self) -> list[StreamEvent]:
-        """Upstream ended normally: close the open choices, then `StreamEnd`."""
-        if self._closed:
-            return []
-        out = self._handle_all(self._parser.flush())
-        if self._closed:  # the last event was an upstream error
-            return out
-        if self._raw_seen and not self._events:
-            # Bytes but no `data:` event: a JSON-array stream or garbage. Say so instead of an empty answer.
-            return out + self.fail("upstream response was not a server-sent event stream")
-        if not self._candidates:
-            out += self._start(0)
+    def _at_end(self) -> list[StreamEvent]:
+        """Close the open choices; an empty stream still answers one (empty) choice."""
+        out: list[StreamEvent] = [] if self._candidates else self._start(0)
         for index, candidate in sorted(self._candidates.items()):
             if not candidate.finished:
                 out += self._end(index, None)  # Gemini ended without a finishReason: still close it
-        if (usage := self.usage) is not None:
-            out.append(UsageReport(usage))  # cumulative upstream: only the last one counts
-        out.append(StreamEnd())
-        self._closed = True
         return out
 
-    def fail(self, message: str, *, code: str = "upstream_error") -> list[StreamEvent]:
-        """Upstream broke mid-stream: one `StreamError`, then nothing."""
-        if self._closed:
-            return []
-        self._closed = True
-        return [StreamError(message, code)]
-
-    def _handle_all(self, payloads: list[str]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for payload in payloads:
-            self._events += 1
-            out += self._handle(payload)
-            if self._closed:
-                break
-        return out
-
-    def _handle(self, payload: str) -> list[StreamEvent]:
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            return self.fail("upstream sent a malformed stream event")
-        if not isinstance(event, dict):
-            return self.fail("upstream sent a malformed stream event")
+    def _event(self, event: dict[str, Any]) -> list[StreamEvent]:
         if "error" in event:
             error = event["error"] if isinstance(event["error"], dict) else {}
             return self.fail(str(error.get("message") or "upstream error"))

@@ -18,23 +18,20 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpn_router.core.model.answer import (
+from ...model.answer import (
     ChatAnswer,
     Choice,
     ChoiceEnd,
     ChoiceStart,
     Finish,
     ReasoningDelta,
-    StreamEnd,
-    StreamError,
     StreamEvent,
     TextDelta,
     ToolCall,
     ToolCallEvent,
     Usage,
-    UsageReport,
 )
-from hpn_router.core.sse import SseParser
+from ..streaming import StreamDecoder, as_dict, as_int
 
 PROVIDER = "mistral"
 _FINISH = {"stop": Finish.STOP, "length": Finish.LENGTH, "model_length": Finish.LENGTH, "tool_calls": Finish.TOOL_CALLS}
@@ -51,7 +48,7 @@ def map_finish(reason: Any, has_tool_calls: bool) -> Finish:
 def usage_from_mistral(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
-    return Usage(input_tokens=_int(usage.get("prompt_tokens")), output_tokens=_int(usage.get("completion_tokens")))
+    return Usage(input_tokens=as_int(usage.get("prompt_tokens")), output_tokens=as_int(usage.get("completion_tokens")))
 
 
 def split_content(content: Any) -> tuple[str, str]:
@@ -79,11 +76,11 @@ def mistral_answer(resp: dict[str, Any]) -> ChatAnswer:
 
 
 def _choice(position: int, choice: dict[str, Any]) -> Choice:
-    message = _dict(choice.get("message"))
+    message = as_dict(choice.get("message"))
     text, thinking = split_content(message.get("content"))
     calls = tuple(_tool_call(call) for call in message.get("tool_calls") or [] if isinstance(call, dict))
     return Choice(
-        index=_int(choice.get("index"), position),
+        index=as_int(choice.get("index"), position),
         text=text if text or not calls else None,
         reasoning=thinking or None,
         tool_calls=calls,
@@ -92,19 +89,11 @@ def _choice(position: int, choice: dict[str, Any]) -> Choice:
 
 
 def _tool_call(call: dict[str, Any]) -> ToolCall:
-    function = _dict(call.get("function"))
+    function = as_dict(call.get("function"))
     arguments = function.get("arguments")
     if not isinstance(arguments, str):  # Mistral sends a string; an object is joined as JSON
         arguments = json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
     return ToolCall(id=str(call.get("id") or ""), name=str(function.get("name") or ""), arguments=arguments)
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _int(value: Any, default: int = 0) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 @dataclass
@@ -120,76 +109,34 @@ class _Choice:
     finished: bool = False
 
 
-class MistralStreamDecoder:
+class MistralStreamDecoder(StreamDecoder):
     """One Mistral SSE stream (OpenAI-shaped chunks, then `data: [DONE]`), fed in any split.
 
     An in-band error, a malformed event, or a stream that is no SSE at all ends it with one
     `StreamError`. Usage comes on the last chunk; one `UsageReport` goes just before `StreamEnd`.
     """
 
+    DONE = "[DONE]"
+
     def __init__(self) -> None:
-        self._parser = SseParser()
+        super().__init__()
         self._choices: dict[int, _Choice] = {}
-        self._closed = False
-        self._events = 0
-        self._raw_seen = False
         self._usage: Usage | None = None
 
     @property
     def usage(self) -> Usage | None:
         return self._usage
 
-    def feed(self, data: bytes) -> list[StreamEvent]:
-        if self._closed:
-            return []
-        self._raw_seen = self._raw_seen or bool(data.strip())
-        return self._handle_all(self._parser.feed(data))
-
-    def finish(self) -> list[StreamEvent]:
-        if self._closed:
-            return []
-        out = self._handle_all(self._parser.flush())
-        if self._closed:
-            return out
-        if self._raw_seen and not self._events:
-            return out + self.fail("upstream response was not a server-sent event stream")
-        if not self._choices:
-            out += self._start(0)
+    def _at_end(self) -> list[StreamEvent]:
+        out: list[StreamEvent] = [] if self._choices else self._start(0)
         for index, state in sorted(self._choices.items()):
             if not state.finished:
                 out += self._end(index, None)
-        if self._usage is not None:
-            out.append(UsageReport(self._usage))
-        out.append(StreamEnd())
-        self._closed = True
         return out
 
-    def fail(self, message: str, *, code: str = "upstream_error") -> list[StreamEvent]:
-        if self._closed:
-            return []
-        self._closed = True
-        return [StreamError(message, code)]
-
-    def _handle_all(self, payloads: list[str]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for payload in payloads:
-            self._events += 1
-            if payload.strip() == "[DONE]":
-                continue
-            out += self._handle(payload)
-            if self._closed:
-                break
-        return out
-
-    def _handle(self, payload: str) -> list[StreamEvent]:
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            return self.fail("upstream sent a malformed stream event")
-        if not isinstance(event, dict):
-            return self.fail("upstream sent a malformed stream event")
+    def _event(self, event: dict[str, Any]) -> list[StreamEvent]:
         if event.get("object") == "error" or "error" in event:
-            error = _dict(event.get("error")) or event
+            error = as_dict(event.get("error")) or event
             return self.fail(str(error.get("message") or "upstream error"))
         if (usage := usage_from_mistral(event.get("usage"))) is not None:
             self._usage = usage
@@ -200,12 +147,12 @@ class MistralStreamDecoder:
         return out
 
     def _choice(self, choice: dict[str, Any]) -> list[StreamEvent]:
-        index = _int(choice.get("index"))
+        index = as_int(choice.get("index"))
         out = self._start(index)
         state = self._choices[index]
         if state.finished:
             return out
-        delta = _dict(choice.get("delta"))
+        delta = as_dict(choice.get("delta"))
         text, thinking = split_content(delta.get("content"))
         if thinking:
             out.append(ReasoningDelta(index, thinking))
@@ -221,8 +168,8 @@ class MistralStreamDecoder:
     @staticmethod
     def _collect(state: _Choice, position: int, call: dict[str, Any]) -> None:
         """A piece of a call: its `index` (or its place in the delta) says which call it extends."""
-        pending = state.calls.setdefault(_int(call.get("index"), position), _PendingCall())
-        function = _dict(call.get("function"))
+        pending = state.calls.setdefault(as_int(call.get("index"), position), _PendingCall())
+        function = as_dict(call.get("function"))
         pending.id = pending.id or str(call.get("id") or "")
         pending.name = pending.name or str(function.get("name") or "")
         arguments = function.get("arguments")
