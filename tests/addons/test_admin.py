@@ -146,3 +146,46 @@ def test_paths_outside_admin_are_not_admins():
     with taddons.context():
         admin.request(flow)
     assert flow.response is None
+
+
+def test_a_key_that_did_not_answer_lately_is_listed_as_cooling_with_its_breaker():
+    access, admin, state, _ = setup()
+    for _ in range(2):  # twice in a row: 5 s, then 10 s
+        state.pool.report(1, Outcome(Verdict.UNANSWERED, "timeout"), NOW, MODEL)
+    state.pool.report(0, Outcome(Verdict.UNANSWERED, "connection reset"), NOW, MODEL)
+    with taddons.context():
+        alpha, beta = body(call(access, admin, "GET", "/admin/keys"))["keys"]
+    expected = ("cooling", "no answer (timeout) 2 times in a row", "2026-01-01T00:00:10+00:00")
+    assert (beta["state"], beta["reason"], beta["until"]) == expected
+    assert alpha["reason"] == "no answer (connection reset) once"
+
+
+class RaisingReload(Reloads):
+    def __call__(self, *, trigger: str, by: str | None = None) -> str | None:
+        super().__call__(trigger=trigger, by=by)
+        raise RuntimeError("reload bug")
+
+
+async def test_sighup_reloads_the_config_and_a_failing_reload_is_only_logged():
+    import asyncio
+    import os
+    import signal
+
+    from loguru import logger
+
+    _, admin, _, reloads = setup(RaisingReload())
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="ERROR", format="{message}")
+    admin.running()
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+        for _ in range(500):
+            if reloads.calls:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        admin.done()
+        logger.remove(sink)
+    assert reloads.calls == [{"trigger": "sighup", "by": None}]
+    assert "Reload on SIGHUP failed" in lines[0]
+    assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL  # done() gave SIGHUP back

@@ -448,3 +448,85 @@ async def test_a_redis_that_fails_during_a_lookup_costs_no_request_and_counts_as
     assert state.redis == "down" and [r.get("event") for r in logs].count("redis_down") == 1
     assert status(await ask(lookup, store)) == "HIT"  # this router's own cache, without Redis
     await shared.store.close()
+
+
+GEMINI_HELLO = {
+    "candidates": [{"content": {"role": "model", "parts": [{"text": "Bonjour"}]}, "finishReason": "STOP", "index": 0}],
+    "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 1, "totalTokenCount": 5},
+}
+
+
+class CachedChain:
+    """The router's chain (routerchain.RouterChain) with the flash cache around the translation,
+    as router.py orders it: Endpoints, CacheLookup, Translation, KeyRouting, CacheStore."""
+
+    def __init__(self, *answers: Any) -> None:
+        from routerchain import RouterChain, chain_config
+
+        self.chain = RouterChain(*answers)
+        self.flash = FlashCache()
+        self.flash.apply(chain_config())
+        apis = {"responses": self.chain.responses, "messages": self.chain.translation.by_route["messages"]}
+        self.lookup, self.store = CacheLookup(self.flash, apis), CacheStore(self.flash)
+
+    async def send(self, path: str, body: dict[str, Any]) -> http.HTTPFlow:
+        from mitmproxy.test import taddons, tflow
+
+        with taddons.context():  # KeyRouting reads ctx.master
+            flow = tflow.tflow()
+            flow.response = None
+            flow.request.method, flow.request.path = "POST", path
+            flow.request.headers.clear()
+            flow.request.headers.update({"host": "localhost", "content-type": "application/json"})
+            flow.request.content = json.dumps(body).encode()
+            self.chain.endpoints.request(flow)
+            await self.lookup.request(flow)
+            if flow.response is None:
+                self.chain.translation.request(flow)
+                await self.chain.routing.request(flow)
+                self.store.responseheaders(flow)
+                self.chain.translation.response(flow)
+            self.store.response(flow)
+        return flow
+
+
+RESPONSES_BODY = {"model": "gemini-2.5-flash", "input": "Hello"}
+MESSAGES_BODY = {"model": "gemini-2.5-flash", "max_tokens": 100, "messages": [{"role": "user", "content": "Hello"}]}
+
+
+async def test_a_repeated_responses_request_is_a_fresh_response_from_the_cache() -> None:
+    from routerchain import gemini_json, json_of
+
+    cached = CachedChain(gemini_json(GEMINI_HELLO))
+    first = await cached.send("/v1/responses", RESPONSES_BODY)
+    second = await cached.send("/v1/responses", RESPONSES_BODY)
+    assert (status(first), status(second)) == ("MISS", "HIT") and len(cached.chain.sent) == 1
+    one, two = json_of(first), json_of(second)
+    assert two["object"] == "response" and two["id"] != one["id"] and two["output"][0]["content"][0]["text"] == "Bonjour"
+    assert cached.chain.responses.store.conversation(two["id"], "anonymous", 1_700_000_000.0)  # kept: it can be continued
+    streamed = await cached.send("/v1/responses", {**RESPONSES_BODY, "stream": True})  # the same answer, as this request asks
+    assert status(streamed) == "HIT" and streamed.response.headers["content-type"] == "text/event-stream"
+    assert b"event: response.completed" in streamed.response.content and b"Bonjour" in streamed.response.content
+
+
+async def test_a_repeated_messages_request_is_a_fresh_message_and_never_a_responses_answer() -> None:
+    from routerchain import gemini_json, json_of
+
+    cached = CachedChain(gemini_json(GEMINI_HELLO), gemini_json(GEMINI_HELLO))
+    first = await cached.send("/v1/messages", MESSAGES_BODY)
+    second = await cached.send("/v1/messages", MESSAGES_BODY)
+    assert (status(first), status(second)) == ("MISS", "HIT") and len(cached.chain.sent) == 1
+    assert json_of(second)["type"] == "message" and json_of(second)["id"] != json_of(first)["id"]
+    assert json_of(second)["content"] == [{"type": "text", "text": "Bonjour"}]
+    streamed = await cached.send("/v1/messages", {**MESSAGES_BODY, "stream": True})
+    assert status(streamed) == "HIT" and b"event: message_stop" in streamed.response.content
+    other_api = await cached.send("/v1/responses", RESPONSES_BODY)  # same question, other endpoint: its own entry
+    assert status(other_api) == "MISS" and len(cached.chain.sent) == 2
+
+
+async def test_an_invalid_responses_request_is_left_to_its_translator() -> None:
+    from routerchain import json_of
+
+    cached = CachedChain()
+    flow = await cached.send("/v1/responses", {"model": "gemini-2.5-flash", "input": []})
+    assert flow.response.status_code == 400 and json_of(flow)["error"]["param"] == "input" and status(flow) is None

@@ -139,3 +139,17 @@ def test_an_upstream_error_mid_stream_ends_in_an_error_event():
     chunks += flow.response.stream(b"")
     last = b"".join(chunks).decode().strip().split("\n\n")[-1]
     assert last.startswith("event: error\n") and json.loads(last.split("data: ", 1)[1])["error"]["type"] == "api_error"
+
+
+async def test_count_tokens_for_a_claude_model_on_anthropic_keys_asks_anthropics_count_tokens():
+    anthropic_key = "sk-ant-api03-CountTokensKey0123456789abcdefghijklmnop"
+    chain = RouterChain(gemini_json({"input_tokens": 17}), config=chain_config(anthropic={"keys": [{"name": "a", "key": anthropic_key}]}))
+    chain.routing.transports["anthropic"] = chain.transport  # one scripted transport for both providers
+    body = {"model": "claude-sonnet-4-5", "system": "Be brief", "messages": HI, "max_tokens": 9}
+    with taddons.context():
+        flow = await chain.send("POST", "/v1/messages/count_tokens", body, ANTHROPIC_HEADERS)
+    [(sent, key)] = chain.transport.sent
+    assert (sent.provider, sent.path, sent.model, key) == ("anthropic", "/v1/messages/count_tokens", "claude-sonnet-4-5", anthropic_key)
+    sent_body = json.loads(sent.body)
+    assert sent_body["model"] == "claude-sonnet-4-5" and sent_body["system"] == "Be brief" and "max_tokens" not in sent_body
+    assert flow.response.status_code == 200 and json_of(flow) == {"input_tokens": 17}

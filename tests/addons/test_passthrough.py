@@ -98,3 +98,57 @@ async def test_a_plain_request_to_loopback_gets_403_before_anything_is_dialled()
     ours.request.url = "https://api.openai.com/v1/models"
     await guard.requestheaders(ours)
     assert ours.response is None
+
+
+def _connect_flow(host: str, port: int = 443, mode: ProxyMode = REGULAR):
+    flow = tflow.tflow()
+    flow.response = None
+    flow.client_conn.proxy_mode = mode
+    flow.request.method, flow.request.host, flow.request.port = "CONNECT", host, port
+    return flow
+
+
+async def test_a_tunnel_is_checked_when_it_is_asked_for():
+    guard = _guard()
+    loopback, unresolved = _connect_flow("localhost", 6379), _connect_flow("no-such-host.invalid")
+    for flow in (loopback, unresolved):
+        await guard.http_connect(flow)
+    assert loopback.response.status_code == 403 and "loopback" in loopback.response.json()["error"]["message"]
+    # Refused at once: mitmproxy would otherwise accept the tunnel, then close it.
+    assert unresolved.response.status_code == 502
+    assert "could not resolve no-such-host.invalid" in unresolved.response.json()["error"]["message"]
+    intercepted, reverse = _connect_flow("api.openai.com"), _connect_flow("localhost", 6379, REVERSE)
+    for flow in (intercepted, reverse):
+        await guard.http_connect(flow)
+        assert flow.response is None  # the router serves it / not the proxy listener
+
+
+async def test_when_checking_fails_the_connection_is_refused(monkeypatch):
+    from hpn_router.addons import passthrough
+
+    async def broken(host, port):
+        raise RuntimeError("resolver bug")
+
+    monkeypatch.setattr(passthrough, "resolve", broken)
+    data = _connect(("93.184.216.34", 443))
+    await _guard().server_connect(data)
+    assert "could not be checked" in (data.server.error or "")
+
+
+async def test_a_name_with_no_addresses_is_unresolved(monkeypatch):
+    from hpn_router.addons import passthrough
+
+    async def nothing(host, port):
+        return []
+
+    monkeypatch.setattr(passthrough, "resolve", nothing)
+    data = _connect(("empty.example", 443))
+    await _guard().server_connect(data)
+    assert "could not be resolved" in (data.server.error or "")
+
+
+def test_the_listeners_own_ports_skip_a_mode_mitmproxy_would_refuse():
+    guard = _guard()
+    with taddons.context(guard) as tctx:
+        tctx.configure(guard, mode=["regular@127.0.0.1:8888", "nonsense:mode", "reverse:https://x.example@0.0.0.0:9090"])
+    assert {8888, 9090} <= guard.listener_ports and "127.0.0.1" in guard.listener_hosts

@@ -257,3 +257,94 @@ def test_the_router_is_one_pipeline_that_dispatches_every_hook_of_every_addon():
     for name in hooks.all_hooks:
         expected = [a for a in router.pipeline.members if callable(getattr(a, name, None))]
         assert [a for a, _, _ in router.pipeline.handlers.get(name, ())] == expected, name
+
+
+# --- async hooks after `request` ------------------------------------------------------------------
+
+
+class AsyncEnding(Recorder):
+    """Async responseheaders/response/error: the dispatchers must await them."""
+
+    async def responseheaders(self, flow) -> None:
+        await asyncio.sleep(0)
+        self.log.append(f"{self.name}.responseheaders")
+
+    async def response(self, flow) -> None:
+        await asyncio.sleep(0)
+        self.log.append(f"{self.name}.response")
+
+    async def error(self, flow) -> None:
+        await asyncio.sleep(0)
+        self.log.append(f"{self.name}.error")
+
+
+class AsyncBroken:
+    async def response(self, flow) -> None:
+        raise RuntimeError("broken async response")
+
+
+async def test_async_hooks_after_request_are_awaited_and_skip_a_flow_answered_in_request():
+    log: list[str] = []
+    pipeline = Pipeline([Answering("answers", log), AsyncEnding("late", log)])
+    assert inspect.iscoroutinefunction(pipeline.responseheaders) and inspect.iscoroutinefunction(pipeline.response)
+    answered, upstream = client_flow(), client_flow()
+    pipeline.request(answered)
+    await pipeline.responseheaders(answered)
+    await pipeline.response(answered)
+    assert log == ["answers.request", "answers.response", "late.response"]
+    log.clear()
+    upstream.response = tutils.tresp()  # answered before `request`: it goes on as an upstream answer
+    pipeline.request(upstream)
+    await pipeline.responseheaders(upstream)
+    upstream.error = tflow.terr()
+    await pipeline.error(upstream)
+    assert log == ["answers.request", "late.request", "answers.responseheaders", "late.responseheaders", "late.error"]
+
+
+async def test_a_failing_async_response_hook_leaves_the_routers_error_and_the_next_still_runs():
+    log: list[str] = []
+    pipeline = Pipeline([AsyncBroken(), Recorder("after", log)])
+    f = client_flow()
+    f.response = tutils.tresp(content=b'{"candidates": "half translated"}')
+    await pipeline.response(f)
+    assert f.response.status_code == 500 and router_error(f) == {"error": ROUTER_FAILED}
+    assert log == ["after.response"]
+
+
+class SyncBroken:
+    def request(self, flow) -> None:
+        raise RuntimeError("broken sync request")
+
+
+class Halting:
+    def __init__(self, is_async: bool) -> None:
+        if is_async:
+            self.request = self._async_request
+
+    def request(self, flow) -> None:
+        raise exceptions.AddonHalt
+
+    async def _async_request(self, flow) -> None:
+        raise exceptions.AddonHalt
+
+
+def test_a_failing_sync_request_hook_answers_the_routers_error_and_stops_the_chain():
+    log: list[str] = []
+    pipeline = Pipeline([SyncBroken(), Recorder("after", log)])
+    f = client_flow()
+    pipeline.request(f)
+    assert f.response.status_code == 500 and router_error(f) == {"error": ROUTER_FAILED}
+    assert log == []
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_addon_halt_in_request_reaches_mitmproxy(is_async):
+    pipeline = Pipeline([Halting(is_async), Recorder("after", [])])
+    with pytest.raises(exceptions.AddonHalt):
+        result = pipeline.request(client_flow())
+        if inspect.isawaitable(result):
+            await result
+
+
+def test_a_pipeline_shows_its_members():
+    assert repr(Pipeline([Recorder("a", []), Broken()])) == "Pipeline(Recorder, Broken)"

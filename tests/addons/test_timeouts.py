@@ -49,3 +49,78 @@ def test_a_passthrough_tunnel_is_forgotten_and_an_intercepted_one_awaits_headers
             timeouts.http_connect(flow)
             timeouts.http_connected(flow)
         assert timeouts.deadlines.expired(10**6) == [(intercepted.client_conn.id, "request headers too slow")]
+
+
+def test_a_closed_connection_a_failed_tunnel_and_a_websocket_stop_their_deadlines():
+    now = [0.0]
+    timeouts = addon_at(now)
+    with taddons.context(timeouts):
+        closed, websocket = tflow.tflow(), tflow.tflow()
+        failed_tunnel = connect_flow("api.openai.com")
+        for flow in (closed, websocket, failed_tunnel):
+            timeouts.client_connected(flow.client_conn)
+        timeouts.http_connect(failed_tunnel)
+        timeouts.client_disconnected(closed.client_conn)
+        timeouts.websocket_start(websocket)  # a WebSocket is not the router's to time out
+        now[0] = 50.0
+        timeouts.http_connect_error(failed_tunnel)  # answered with an error: the connection is idle now
+        assert timeouts.deadlines.expired(54.9) == []
+        assert timeouts.deadlines.expired(55.0) == [(failed_tunnel.client_conn.id, "idle")]
+
+
+def test_an_http3_client_keeps_mitmproxys_own_timeout():
+    timeouts = addon_at([0.0])
+    flow = tflow.tflow()
+    flow.client_conn.transport_protocol = "udp"
+    with taddons.context(timeouts):
+        timeouts.client_connected(flow.client_conn)
+        assert len(timeouts.deadlines) == 0
+
+
+class Handler:
+    """What _close reads of mitmproxy's ConnectionHandler: its client and the client's I/O task."""
+
+    def __init__(self, client, task) -> None:
+        from mitmproxy.proxy.server import ConnectionIO
+
+        self.client = client
+        self.transports = {client: ConnectionIO(handler=task)}
+
+
+async def test_the_watch_closes_a_late_connection_by_cancelling_its_handler(monkeypatch):
+    import asyncio
+
+    from hpn_router.addons import timeouts as module
+    from loguru import logger
+    from mitmproxy.addons.proxyserver import Proxyserver
+
+    monkeypatch.setattr(module, "TICK_SECONDS", 0.01)
+    now = [0.0]
+    timeouts = addon_at(now)
+    proxyserver = Proxyserver()
+    slow, unknown = tflow.tflow(), tflow.tflow()
+    slow.client_conn.peername = ("10.0.0.7", 5555)
+    io_task = asyncio.get_running_loop().create_task(asyncio.sleep(3600))
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), format="{message} {extra}")
+    try:
+        with taddons.context(proxyserver, timeouts):
+            proxyserver.connections[slow.client_conn.id] = Handler(slow.client_conn, io_task)
+            timeouts.client_connected(slow.client_conn)
+            timeouts.client_connected(unknown.client_conn)  # no handler: already gone, nothing to close
+            timeouts.running()
+            timeouts.running()  # one watch only
+            now[0] = 2.0  # header_timeout_seconds: 2
+            for _ in range(200):
+                if io_task.done():
+                    break
+                await asyncio.sleep(0.01)
+            assert io_task.cancelled()
+            assert len(timeouts.deadlines) == 0
+            await timeouts.done()
+            assert timeouts._task is None
+    finally:
+        logger.remove(sink)
+        io_task.cancel()
+    [line] = [line for line in lines if "Closed a client connection" in line]
+    assert "request headers too slow" in line and "10.0.0.7:5555" in line

@@ -136,3 +136,72 @@ async def test_losing_redis_and_reaching_it_again_are_one_event_each():
     bodies = [json.loads(d.body) for d in webhooks.sender.outbox.take_due(T0)]
     assert [b["type"] for b in bodies] == ["state.redis_down", "state.redis_up"]
     assert bodies[0]["data"]["provider"] is None and bodies[0]["data"]["key"] is None
+
+
+CLOSED_PORT_HOOK = "http://127.0.0.1:9/hook"  # nothing listens: a delivery fails at once, locally
+
+
+def event_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("webhook event")]
+
+
+async def wait_until(predicate, seconds: float = 10.0) -> bool:
+    for _ in range(int(seconds / 0.01)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.01)
+    return predicate()
+
+
+async def test_the_timer_announces_a_transition_without_a_request_and_outlives_a_failed_check(monkeypatch):
+    from hpn_router.addons import webhooks as module
+
+    monkeypatch.setattr(module, "TICK_SECONDS", 0.01)
+    webhooks, state = make(CLOSED_PORT_HOOK)
+    pool = state.pool
+    assert pool is not None
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="INFO", format="{message}")
+    try:
+        webhooks.running()
+        state.pool = object()  # a check that fails (a broken pool): logged, and the timer goes on
+        assert await wait_until(lambda: any("webhook check failed" in line for line in lines))
+        state.pool = pool
+        pool.report(0, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), T0, MODEL)  # no request follows
+        assert await wait_until(lambda: event_lines(lines))
+        assert event_lines(lines)[0].startswith("webhook event key.cooling (alpha)")
+    finally:
+        await webhooks.done()
+        logger.remove(sink)
+    assert webhooks._timer is None and webhooks.sender._task is None  # nothing left running
+
+
+async def test_the_receivers_are_checked_against_the_ports_the_router_listens_on_once_running():
+    ports: set[int] = set()
+    webhooks, _ = make(CLOSED_PORT_HOOK, own_ports=frozenset())
+    webhooks.own_ports = lambda: frozenset(ports)
+    assert len(webhooks.sender.endpoints) == 1  # at load the listeners are not up yet
+    ports.add(9)  # the router turns out to listen there
+    webhooks.running()
+    try:
+        assert webhooks.sender.endpoints == []
+    finally:
+        await webhooks.done()
+
+
+async def test_without_receivers_or_an_upstream_request_nothing_is_checked():
+    webhooks, state = make()
+    flow = tflow.tflow(resp=True)  # answered by the router itself: no upstream plan
+    webhooks.response(flow)
+    assert webhooks.models == set() and webhooks._pending is None
+    state.pool = None
+    webhooks.check()  # no pool (no keys yet): nothing to watch
+    assert len(webhooks.sender.outbox) == 0
+
+
+async def test_a_broken_flow_context_never_raises_out_of_the_response_hook():
+    webhooks, _ = make()
+    flow = upstream_flow()
+    context(flow).tried_models = 5  # not a list: the hook fails inside
+    webhooks.response(flow)
+    assert webhooks._pending is None

@@ -157,3 +157,78 @@ def test_only_loopback_peers_are_served():
     assert is_loopback_peer(("127.0.0.1", 5000)) and is_loopback_peer(("127.8.9.10", 1)) and is_loopback_peer(("::1", 1, 0, 0))
     assert not is_loopback_peer(("192.168.1.2", 5000)) and not is_loopback_peer(("10.0.0.1", 1))
     assert not is_loopback_peer(None) and not is_loopback_peer(("not-an-ip", 1))
+
+
+@pytest.fixture
+async def breaking_upstream() -> AsyncIterator[aiohttp.ClientSession]:
+    """An upstream that sends one event, then drops the connection before the promised body's end."""
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream", "content-length": "1000"})
+        await response.prepare(request)
+        await response.write(EVENTS[0])
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/stream", events)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
+        yield session
+    await runner.cleanup()
+
+
+async def test_an_upstream_that_breaks_mid_stream_ends_in_an_in_band_error(stream_relay, breaking_upstream):
+    token = stream_relay.park(await breaking_upstream.get("/stream"))
+    reply = await exchange(stream_relay.port, head(token))
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"0\r\n\r\n")  # a complete chunked answer
+    [broke] = [line for line in reply.split(b"\r\n") if line.startswith(b'data: {"error"')]
+    error = json.loads(broke.removeprefix(b"data: "))["error"]
+    assert error["code"] == 502 and error["message"].startswith("Upstream stream broke: ")
+
+
+class Parked:
+    """Stands in for a parked aiohttp response (a real one reads to its end, and closes, at once here)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_a_stream_parked_too_long_is_closed_and_stop_closes_the_rest():
+    stream_relay = StreamRelay()
+    old, recent = Parked(), Parked()
+    stale = stream_relay.park(old, now=0.0)  # type: ignore[arg-type]
+    stream_relay.park(recent, now=relay.PARK_SECONDS + 1)  # type: ignore[arg-type]  # parking expires what waited too long
+    assert old.closed and not recent.closed
+    assert_refused(await exchange(await stream_relay.start(), head(stale)))  # its token is gone
+    await stream_relay.stop()
+    assert recent.closed
+
+
+async def test_trailers_over_the_limit_are_refused(stream_relay, upstream):
+    stream_relay.max_body_bytes = 64
+    token = stream_relay.park(await upstream.get("/stream"))
+    trailers = b"".join(b"x-trailer-%d: %s\r\n" % (i, b"a" * 20) for i in range(5))
+    assert_refused(await exchange(stream_relay.port, head(token, b"transfer-encoding: chunked\r\n") + b"0\r\n" + trailers + b"\r\n"))
+
+
+async def test_a_client_gone_mid_request_closes_the_stream_it_asked_for(stream_relay, upstream):
+    response = await upstream.get("/stream")
+    token = stream_relay.park(response)
+    reader, writer = await asyncio.open_connection("127.0.0.1", stream_relay.port)
+    writer.write(head(token, b"content-length: 100\r\n") + b"short")
+    await writer.drain()
+    writer.close()
+    for _ in range(500):
+        if response.closed:
+            break
+        await asyncio.sleep(0.01)
+    assert response.closed

@@ -206,3 +206,141 @@ async def test_the_hook_table_looks_each_handler_up_when_it_calls_it():
     addon.request = lambda flow: log.append("replaced")  # type: ignore[method-assign]  # e.g. a Pipeline rebuilt
     await table.trigger_event(event)
     assert log == ["first", "replaced"]
+
+
+class Exec(Exception):
+    """Stands in for os.execv: the test process is not replaced."""
+
+
+@pytest.fixture
+def no_exec(monkeypatch):
+    calls: list[tuple[str, list[str]]] = []
+
+    def execv(program, args):
+        calls.append((program, args))
+        raise Exec
+
+    monkeypatch.setattr(runner.os, "execv", execv)
+    return calls
+
+
+def test_mitmdump_replaces_the_runner_with_the_same_arguments_and_says_why(no_exec, capsys):
+    with pytest.raises(Exec):
+        runner.run_mitmdump(["-s", "router.py", "--anticache"], "--anticache")
+    [(program, args)] = no_exec
+    assert str(program).endswith("/mitmdump") and args == [str(program), "-s", "router.py", "--anticache"]
+    assert "does not take --anticache; starting mitmdump instead" in capsys.readouterr().err
+
+
+def test_arguments_the_runner_does_not_take_start_mitmdump(no_exec, monkeypatch):
+    monkeypatch.setattr(runner.mitmproxy_main, "run", lambda *a: pytest.fail("the lean master must not start"))
+    with pytest.raises(Exec):
+        runner.main([*RUN_SH, "--anticache"])
+    assert no_exec[0][1][1:] == [*RUN_SH, "--anticache"]
+
+
+def test_a_worker_shares_its_ports_before_mitmproxy_binds_and_its_master_knows_its_index(monkeypatch):
+    order: list[str] = []
+    monkeypatch.setenv(runner.workers.WORKER_ENV, "2")
+    monkeypatch.setattr(runner.workers, "share_listening_ports", lambda: order.append("shared"))
+    monkeypatch.setattr(runner.mitmproxy_main, "run", lambda make_master, make_parser, argv: order.append(("run", make_master, argv)))
+    try:
+        assert runner.main(RUN_SH) == 0
+    finally:
+        from loguru import logger
+
+        logger.configure(extra={})
+    assert order[0] == "shared" and order[1][0] == "run" and order[1][2] == RUN_SH
+
+
+@pytest.fixture
+def untag_logging():
+    import logging
+
+    yield
+    for handler in logging.getLogger().handlers:
+        for tag in [f for f in handler.filters if isinstance(f, runner.WorkerTag)]:
+            handler.removeFilter(tag)
+
+
+def lean_master(worker: int | None):
+    from mitmproxy import options
+
+    return runner.LeanMaster(options.Options(), argv=RUN_SH, save_flows=False, worker=worker)
+
+
+async def settle(seconds: float = 0.3) -> None:
+    import asyncio
+
+    for _ in range(int(seconds / 0.05)):
+        await asyncio.sleep(0.05)
+
+
+async def test_a_worker_drains_its_in_flight_requests_before_it_exits(untag_logging):
+    import asyncio
+
+    from mitmproxy.test import tflow
+
+    master = lean_master(worker=1)
+    assert master.in_flight in master.addons.chain  # it counts the worker's requests
+    flow = tflow.tflow()
+    master.in_flight.requestheaders(flow)
+    master.shutdown()
+    master.shutdown()  # Ctrl-C reaches a worker twice (terminal and supervisor): still one drain
+    await settle()
+    assert not master.should_exit.is_set()  # still answering its request
+    master.in_flight.response(flow)
+    await asyncio.wait_for(master.should_exit.wait(), 10)
+
+
+async def test_a_worker_stops_waiting_for_a_request_after_the_drain_time(untag_logging, monkeypatch):
+    import asyncio
+
+    from mitmproxy.test import tflow
+
+    monkeypatch.setattr(runner.workers, "DRAIN_SECONDS", 0.1)
+    master = lean_master(worker=0)
+    master.in_flight.requestheaders(tflow.tflow())  # never answered
+    master.shutdown()
+    await asyncio.wait_for(master.should_exit.wait(), 10)
+
+
+async def test_a_router_running_alone_stops_without_draining():
+    import asyncio
+
+    from mitmproxy.test import tflow
+
+    master = lean_master(worker=None)
+    assert master.in_flight not in master.addons.chain
+    master.in_flight.requestheaders(tflow.tflow())
+    master.shutdown()
+    await asyncio.wait_for(master.should_exit.wait(), 5)  # a drain would wait workers.DRAIN_SECONDS (30 s)
+
+
+async def test_an_option_only_mitmdump_knows_sends_the_lean_master_to_mitmdump(monkeypatch):
+    reasons: list[str] = []
+
+    def run_mitmdump(argv, reason):
+        reasons.append(reason)
+        raise Exec
+
+    monkeypatch.setattr(runner, "run_mitmdump", run_mitmdump)
+    master = lean_master(worker=None)
+    master.options.set("anticache=true", "hpn_config=x.yaml", defer=True)
+    with pytest.raises(Exec):
+        await master.run()
+    assert reasons == ["the option anticache"]
+
+
+async def test_clearing_the_hook_table_forgets_the_handlers():
+    from mitmproxy import master, options
+    from mitmproxy.proxy.layers.http import HttpRequestHook
+    from mitmproxy.test import tflow
+
+    table = HookTable(master.Master(options.Options()))
+    calls = Calls("one", [])
+    table.add(calls)
+    event = HttpRequestHook(tflow.tflow())
+    assert table.handlers(event) == [calls]
+    table.clear()
+    assert table.handlers(event) == []

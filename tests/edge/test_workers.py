@@ -3,10 +3,12 @@ a port, and the supervisor restarting, giving up on and stopping real worker pro
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -174,3 +176,76 @@ sys.exit(Supervisor({worker_command(tmp_path, SERVE)!r}, 2).run())
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_worker_that_does_not_drain_in_time_is_killed(tmp_path, monkeypatch):
+    monkeypatch.setattr(workers, "STOP_GRACE_SECONDS", 0.5)
+    stubborn = """
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+with open(pathlib.Path(sys.argv[1]) / f"ready-{index}", "a") as f:
+    f.write(str(os.getpid()) + "\\n")
+for _ in range(600):
+    time.sleep(0.1)
+"""
+    supervisor = Supervisor(worker_command(tmp_path, stubborn), 1)
+    supervisor.spawn(0)
+    assert wait_for(lambda: started(tmp_path, 0, "ready"))
+    supervisor.stop_workers()
+    assert supervisor.workers[0].proc.returncode == -signal.SIGKILL
+
+
+def test_the_supervisor_runs_in_this_process_until_its_signal(tmp_path):
+    """run() itself, in the test process: it starts the workers, passes SIGHUP on, and SIGTERM
+    stops it; the thread signals only while run() holds the handlers (it waits for the workers)."""
+    supervisor = Supervisor(worker_command(tmp_path, SERVE), 2)
+
+    def drive() -> None:
+        if wait_for(lambda: started(tmp_path, 0, "ready") and started(tmp_path, 1, "ready")):
+            os.kill(os.getpid(), signal.SIGHUP)
+            wait_for(lambda: (tmp_path / "reloaded-0").exists() and (tmp_path / "reloaded-1").exists())
+            os.kill(os.getpid(), signal.SIGTERM)
+        else:
+            supervisor.stop()
+
+    before = signal.getsignal(signal.SIGTERM)
+    driver = threading.Thread(target=drive)
+    driver.start()
+    assert supervisor.run() == 0
+    driver.join(30)
+    assert (tmp_path / "reloaded-0").exists() and (tmp_path / "reloaded-1").exists()
+    assert (tmp_path / "drained-0").exists() and (tmp_path / "drained-1").exists()
+    assert signal.getsignal(signal.SIGTERM) is before  # the test process's handlers are back
+
+
+def test_the_listening_ports_patch_is_applied_once(monkeypatch):
+    """In this process, undone afterwards: a second call (a reload) does not wrap the wrapper."""
+    import asyncio
+    import socket
+
+    from mitmproxy.proxy import mode_specs
+
+    monkeypatch.setattr(asyncio, "start_server", asyncio.start_server)
+    monkeypatch.setattr(mode_specs.ReverseMode, "__post_init__", mode_specs.ReverseMode.__post_init__)
+    try:
+        workers.share_listening_ports()
+        patched = asyncio.start_server
+        workers.share_listening_ports()
+        assert asyncio.start_server is patched and patched.hpn_reuse_port
+        mode = mode_specs.ProxyMode.parse("reverse:https://example.com@127.0.0.1:8081")
+        assert mode.transport_protocol == mode_specs.TCP
+
+        async def listen_twice() -> None:
+            async def ignore(reader, writer):
+                writer.close()
+
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            first = await asyncio.start_server(ignore, "127.0.0.1", port)
+            second = await asyncio.start_server(ignore, "127.0.0.1", port)  # refused without SO_REUSEPORT
+            second.close()
+            first.close()
+
+        asyncio.run(listen_twice())
+    finally:
+        mode_specs.ProxyMode.parse.cache_clear()

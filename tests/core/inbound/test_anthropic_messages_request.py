@@ -172,3 +172,80 @@ def test_bad_input_is_a_400_naming_the_field(fields: dict, param: str) -> None:
 def test_a_body_that_is_not_an_object_is_refused() -> None:
     with pytest.raises(InvalidRequest):
         parse_messages_request([])
+
+
+USE = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+
+
+def user(*blocks: object) -> list[dict]:
+    return [{"role": "user", "content": list(blocks)}]
+
+
+def turns(*assistant_blocks: object) -> list[dict]:
+    return [*HI, {"role": "assistant", "content": list(assistant_blocks)}]
+
+
+def document(source: dict) -> dict:
+    return {"type": "document", "source": source}
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"stream": "yes"}, "stream"),
+        ({"thinking": "on"}, "thinking"),
+        ({"output_config": {"effort": "huge"}}, "output_config.effort"),
+        ({"system": {"text": "x"}}, "system"),
+        ({"tools": WEATHER}, "tools"),
+        ({"tools": ["get_weather"]}, "tools[0]"),
+        ({"tools": [{**WEATHER, "name": "get weather"}]}, "tools[0].name"),
+        ({"tools": [{**WEATHER, "description": 1}]}, "tools[0].description"),
+        ({"tools": [WEATHER], "tool_choice": "auto"}, "tool_choice"),
+        (
+            {"tools": [WEATHER], "tool_choice": {"type": "auto", "disable_parallel_tool_use": "yes"}},
+            "tool_choice.disable_parallel_tool_use",
+        ),
+        ({"tools": [WEATHER], "tool_choice": {"type": "required"}}, "tool_choice.type"),
+        ({"messages": ["hi"]}, "messages[0]"),
+        ({"messages": turns({"type": "image"})}, "messages[1].content[0].type"),
+        ({"messages": turns({**USE, "id": ""})}, "messages[1].content[0].id"),
+        ({"messages": turns({**USE, "name": None})}, "messages[1].content[0].name"),
+        ({"messages": turns({**USE, "input": "{}"})}, "messages[1].content[0].input"),
+        ({"messages": turns(USE, USE)}, "messages[1].content[1].id"),
+        (
+            {"messages": [*turns(USE), *user({"type": "tool_result", "tool_use_id": "toolu_1", "content": 5})]},
+            "messages[2].content[0].content",
+        ),
+        ({"messages": user("hi")}, "messages[0].content[0].type"),
+        ({"messages": user({"type": "text", "text": None})}, "messages[0].content[0].text"),
+        ({"messages": user(USE)}, "messages[0].content[0].type"),
+        ({"messages": user({"type": "image"})}, "messages[0].content[0].source"),
+        ({"messages": user(document({"type": "base64", "data": "JVBE"}))}, "messages[0].content[0].source.media_type"),
+        ({"messages": user(document({"type": "base64", "media_type": "application/pdf"}))}, "messages[0].content[0].source.data"),
+        ({"messages": user(document({"type": "url", "url": "file:///etc/passwd"}))}, "messages[0].content[0].source.url"),
+    ],
+)
+def test_more_bad_input_is_a_400_naming_the_field(fields: dict, param: str) -> None:
+    err = refused(**fields)
+    assert err.status == 400 and err.param == param and err.message.startswith(param)
+
+
+def test_a_server_tool_or_a_file_id_is_unsupported_not_just_wrong() -> None:
+    assert refused(tools=[{"type": "bash_20250124", "name": "bash"}]).code == "unsupported_value"
+    assert refused(messages=user(document({"type": "file", "file_id": "f"}))).code == "unsupported_value"
+
+
+def test_a_tool_result_may_hold_blocks_and_be_an_error_and_thinking_is_not_sent_on() -> None:
+    messages = [
+        *turns({"type": "thinking", "thinking": "hmm", "signature": "s"}, {"type": "text", "text": "Checking."}, USE),
+        *user({"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True, "content": [{"type": "text", "text": "timeout"}]}),
+    ]
+    request = parse(tools=[WEATHER], messages=messages)
+    assistant, result = request.messages[1:]
+    assert assistant.content == (TextPart("Checking."),) and assistant.tool_calls[0].name == "get_weather"
+    assert result == Message("tool", (ToolResult((TextPart("timeout"),), call_id="toolu_1", name="get_weather", is_error=True),))
+
+
+def test_disable_parallel_tool_use_turns_parallel_calls_off() -> None:
+    request = parse(tools=[WEATHER], tool_choice={"type": "auto", "disable_parallel_tool_use": True})
+    assert request.tool_choice == ToolChoice("auto") and request.parallel_tool_calls is False

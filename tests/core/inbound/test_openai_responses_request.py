@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_responses_request import output_messages, parse_responses_request
-from hpn_router.core.model.request import Message, OutputFormat, Signature, TextPart, ToolCall, ToolChoice, ToolResult
+from hpn_router.core.model.request import MediaPart, Message, OutputFormat, Signature, TextPart, ToolCall, ToolChoice, ToolResult
 from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini
 from hpn_router.core.toolids import encode_call_id
 
@@ -229,3 +229,94 @@ def test_bad_input_is_a_400_naming_the_param(fields: dict, param: str) -> None:
 def test_a_body_that_is_not_an_object_is_refused() -> None:
     with pytest.raises(InvalidRequest):
         parse_responses_request([1])
+
+
+def user_content(*parts: dict) -> list[dict]:
+    return [{"role": "user", "content": list(parts)}]
+
+
+CALL = {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"user": 5}, "user"),
+        ({"reasoning": "high"}, "reasoning"),
+        ({"text": {"format": {"type": "json_schema", "schema": {}}}}, "text.format.name"),
+        ({"tools": {"type": "function"}}, "tools"),
+        ({"tools": ["get_weather"]}, "tools[0]"),
+        ({"tools": [{"type": "computer"}]}, "tools[0].type"),
+        ({"tools": [{"type": "function", "name": "has space"}]}, "tools[0].name"),
+        ({"tools": [{"type": "function", "name": "f", "description": 1}]}, "tools[0].description"),
+        ({"tools": [{"type": "function", "name": "f", "parameters": "object"}]}, "tools[0].parameters"),
+        ({"tools": [WEATHER], "tool_choice": 1}, "tool_choice"),
+        ({"tools": [WEATHER], "tool_choice": {"type": "allowed_tools", "mode": "none", "tools": [WEATHER]}}, "tool_choice.mode"),
+        ({"tools": [WEATHER], "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": []}}, "tool_choice.tools"),
+        ({"tools": [WEATHER], "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": ["x"]}}, "tool_choice.tools[0].name"),
+        ({"tools": [WEATHER], "tool_choice": {"type": "tool"}}, "tool_choice.type"),
+        ({"input": ["hi"]}, "input[0]"),
+        ({"input": [{**CALL, "call_id": ""}]}, "input[0].call_id"),
+        ({"input": [{**CALL, "name": None}]}, "input[0].name"),
+        ({"input": [{**CALL, "namespace": ""}]}, "input[0].namespace"),
+        ({"input": [{**CALL, "arguments": "{not json"}]}, "input[0].arguments"),
+        ({"input": [{**CALL, "arguments": {"city": "Oslo"}}]}, "input[0].arguments"),
+        ({"input": [{"type": "custom_tool_call", "call_id": "c", "name": "patch", "input": 1}]}, "input[0].input"),
+        ({"input": [CALL, {"type": "function_call_output", "call_id": "call_1", "output": 1}]}, "input[1].output"),
+        ({"input": [{"role": "user", "content": 1}]}, "input[0].content"),
+        ({"input": user_content({"type": "input_text", "text": None})}, "input[0].content[0].text"),
+        (
+            {"input": [{"role": "assistant", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]},
+            "input[0].content[0].type",  # an assistant sends no images
+        ),
+        ({"input": user_content({"type": "input_image"})}, "input[0].content[0].image_url"),
+        ({"input": user_content({"type": "input_image", "image_url": "ftp://x/y.png"})}, "input[0].content[0].image_url"),
+        ({"input": user_content({"type": "input_file", "file_data": "data:application/pdf,plain"})}, "input[0].content[0].file_data"),
+        ({"input": user_content({"type": "input_file", "file_id": "file_1"})}, "input[0].content[0].file_id"),
+        ({"input": user_content({"type": "input_file", "file_url": "file:///etc/passwd"})}, "input[0].content[0].file_data"),
+    ],
+)
+def test_more_bad_input_is_a_400_naming_the_param(fields: dict, param: str) -> None:
+    assert refused(**fields).param == param
+
+
+def test_what_openai_runs_on_its_servers_is_refused_as_unsupported() -> None:
+    assert refused(tools=[{"type": "computer"}]).code == "unsupported_value"
+    assert refused(input=user_content({"type": "input_image", "image_url": "ftp://x/y.png"})).code == "unsupported_value"
+    assert refused(input=user_content({"type": "input_file", "file_id": "file_1"})).code == "unsupported_value"
+
+
+def test_images_and_files_come_inline_or_by_url() -> None:
+    content = user_content(
+        {"type": "input_image", "image_url": "data:image/png;base64,iVBO", "detail": "low"},
+        {"type": "input_image", "image_url": "https://example.com/cat.png"},
+        {"type": "input_file", "file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"},
+        {"type": "input_file", "file_data": "JVBE", "filename": "b.pdf"},
+        {"type": "input_file", "file_url": "https://example.com/c.pdf"},
+        {"type": "input_text", "text": ""},  # empty text adds nothing
+    )
+    [message] = parse(input=content).chat.messages
+    assert message.content == (
+        MediaPart("image", mime_type="image/png", data="iVBO", detail="low"),
+        MediaPart("image", url="https://example.com/cat.png"),
+        MediaPart("file", mime_type="application/pdf", data="JVBE", filename="a.pdf"),
+        MediaPart("file", data="JVBE", filename="b.pdf"),
+        MediaPart("file", url="https://example.com/c.pdf"),
+    )
+
+
+def test_a_refusal_is_not_sent_on_and_a_call_output_may_be_content_parts() -> None:
+    items = [
+        {"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}, {"type": "output_text", "text": "Let me check."}]},
+        {**CALL, "arguments": " "},  # blank arguments: no arguments
+        {"type": "function_call_output", "call_id": "call_1", "output": [{"type": "input_text", "text": "12 C"}]},
+    ]
+    assistant, tool = parse(tools=[WEATHER], input=items).chat.messages
+    assert assistant.content == (TextPart("Let me check."),)
+    assert assistant.tool_calls[0].name == "get_weather" and assistant.tool_calls[0].arguments == {}
+    assert tool == Message("tool", (ToolResult((TextPart("12 C"),), call_id="call_1", name="get_weather"),))
+
+
+def test_allowed_tools_restrict_the_choice() -> None:
+    choice = {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "get_weather"}]}
+    assert parse(tools=[WEATHER], tool_choice=choice).chat.tool_choice == ToolChoice("auto", ("get_weather",))
