@@ -486,7 +486,7 @@ class CachedChain:
                 await self.chain.routing.request(flow)
                 self.store.responseheaders(flow)
                 self.chain.translation.response(flow)
-            self.store.response(flow)
+            await self.store.response(flow)
         return flow
 
 

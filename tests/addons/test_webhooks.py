@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 from hpn_router.addons.flowcontext import UpstreamPlan, context
 from hpn_router.addons.webhooks import Webhooks
@@ -169,7 +170,7 @@ async def test_the_timer_announces_a_transition_without_a_request_and_outlives_a
         state.pool = pool
         pool.report(0, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), T0, MODEL)  # no request follows
         assert await wait_until(lambda: event_lines(lines))
-        assert event_lines(lines)[0].startswith("webhook event key.cooling (alpha)")
+        assert re.match(r"webhook event key.cooling msg_\w+ \(alpha\)", event_lines(lines)[0])
     finally:
         await webhooks.done()
         logger.remove(sink)
