@@ -102,7 +102,8 @@ translation = Translation(  # one addon in the chain, dispatching by the flow's 
 # The key pool from each config; the state file (lock, restore, saves), worker 0's alone.
 pool_keeper = PoolKeeper(state, keeps_state_file=keeps_state_file(worker))
 # Last in `request`: attempts with pool keys, failover, relay; with Redis, budgets counted for all routers.
-key_routing = KeyRouting(state, relay=relay, quota_gate=shared_state.quota_gate)
+# The gate's first call also checks the client's shared rate (one round trip for both).
+key_routing = KeyRouting(state, relay=relay, quota_gate=shared_state.quota_gate, admit_client=shared_state.admit_client)
 client_view = ClientView()  # the client's request, shown again once it is answered
 passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrough: public hosts only
 # state.redis_url: stored responses reach every router (`fetch` before the cache reads a conversation)

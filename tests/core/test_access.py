@@ -5,6 +5,7 @@ import json
 import pytest
 from hpn_router.core.access import (
     ClientRateLimiter,
+    ClientWindow,
     basic_password,
     bearer_token,
     has_lone_surrogate,
@@ -157,3 +158,11 @@ def test_local_share_splits_the_limit_between_live_routers():
     assert local_share(60, 0) == 60  # none seen yet: this router alone
     assert local_share(1, 3) == 1  # never below one request a minute
     assert local_share(0, 2) == 0  # unlimited stays unlimited
+
+
+def test_a_client_window_names_its_minute_the_previous_minutes_weight_and_its_refusal():
+    window = ClientWindow("client_a", 10, 135.0)  # minute 2, a quarter into it
+    assert (window.minute, window.weight) == (2, pytest.approx(0.75))
+    refusal = window.refusal(5, 10)
+    assert refusal.status == 429 and "10 requests per minute" in refusal.message
+    assert refusal.retry_after == pytest.approx(shared_retry_after(10, 5, 10, 135.0))

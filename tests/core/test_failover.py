@@ -457,3 +457,24 @@ async def test_a_gate_that_refuses_without_telling_the_pool_is_bounded():
 
     result = await run_with_failover(REQUEST, pool=pool, transport=ScriptedTransport({}), retry_count=3, clock=clock, quota_gate=gate)
     assert result.result is None and len(asked) == len(pool.keys) + 1
+
+
+async def test_a_gate_that_refuses_the_client_ends_the_request_on_no_key_and_no_fallback():
+    """The gate also carries the client's own rate (one Redis round trip): refused, the client's
+    429 is the answer, nothing goes upstream and no fallback model is tried."""
+    pool, clock = two_provider_pool(), Clock()
+    refusal = RateLimitedError("Client rate limit of 1 requests per minute reached.", retry_after=30.0)
+    asked: list[int] = []
+
+    async def gate(index: int, request: UpstreamRequest, now: float) -> bool | RateLimitedError:
+        asked.append(index)
+        return refusal
+
+    transport = ScriptedTransport({"G1": [OK], "G2": [OK], "M1": [OK]})
+
+    async def attempt(request, may_wait):
+        return await run_with_failover(request, pool=pool, transport=transport, retry_count=3, clock=clock, quota_gate=gate)
+
+    outcome = await run_with_fallbacks(REQUEST, [to_mistral()], attempt=attempt, can_serve=lambda provider: True)
+    assert outcome.outcome.error is refusal and outcome.outcome.final
+    assert (transport.calls, asked, outcome.served) == ([], [0], 0)

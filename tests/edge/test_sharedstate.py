@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from hpn_router.core.sharedstate import PoolDelta, cooldown_key
+from hpn_router.core.access import ClientWindow
+from hpn_router.core.sharedstate import PoolDelta, cooldown_key, quota_keys
 from hpn_router.edge.sharedstate import RedisStore, StoreError
 from procs import RedisServer, start_redis
 
@@ -100,15 +101,15 @@ KEY = "c" * 64
 async def test_a_cache_lookup_leads_once_and_the_answer_releases_the_lead(redis):
     a, b = RedisStore(redis.url), RedisStore(redis.url)
     try:
-        assert await a.cache_lookup(KEY, "token-a", 10_000, lead=True) == (None, 1)  # A leads
-        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=True) == (None, 2)  # B sees A lead
-        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=False) == (None, 2)  # a no-store request may follow
+        assert await a.cache_lookup(KEY, "token-a", 10_000, lead=True) == (None, 1, None)  # A leads
+        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=True) == (None, 2, None)  # B sees A lead
+        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=False) == (None, 2, None)  # a no-store request may follow
         assert await b.cache_poll(KEY) == (None, True)
         await b.cache_finish(KEY, "token-b", None, 1000)  # not B's lead: it stays
         assert await b.cache_poll(KEY) == (None, True)
         await a.cache_finish(KEY, "token-a", b'{"answer": 1}', 60_000)
         assert await b.cache_poll(KEY) == (b'{"answer": 1}', False)
-        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=True) == (b'{"answer": 1}', 0)  # a hit takes no lead
+        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=True) == (b'{"answer": 1}', 0, None)  # a hit takes no lead
         assert 59_000 < int(redis.command("PTTL", "hpn:v1:cache:{" + KEY + "}")) <= 60_000  # the cache's TTL
     finally:
         await a.close()
@@ -145,17 +146,17 @@ async def test_a_stored_response_is_kept_with_its_ttl_and_deleted(redis):
 
 async def test_a_clients_request_is_checked_and_counted_in_one_evalsha(redis):
     store = RedisStore(redis.url)
-    await store.admit_client("client_warm", 3, 1000, 0.5)  # loads the script (a first EVALSHA meets NOSCRIPT)
+    await store.admit_client(ClientWindow("client_warm", 3, 60030.0))  # loads the script (a first EVALSHA meets NOSCRIPT)
     redis.command("CONFIG", "RESETSTAT")
-    results = [await store.admit_client("client_x", 3, 1000, 0.5) for _ in range(4)]
+    results = [await store.admit_client(ClientWindow("client_x", 3, 60030.0)) for _ in range(4)]
     assert results == [(True, 1, 0), (True, 2, 0), (True, 3, 0), (False, 3, 0)]  # a refusal is not counted
     stats = redis.command("INFO", "commandstats")
     assert "cmdstat_evalsha:calls=4," in stats  # one round trip per request (GET, INCR inside the script)
     assert "cmdstat_multi" not in stats and "cmdstat_script" not in stats
     # The next minute: the previous one's 3 requests still weigh ceil(3 * 0.9) = 3 early in it.
-    assert await store.admit_client("client_x", 3, 1001, 0.1) == (False, 0, 3)
-    assert await store.admit_client("client_x", 3, 1001, 0.7) == (True, 1, 3)  # ceil(0.9) = 1, plus 1
-    assert await store.admit_client("client_y", 3, 1001, 0.1) == (True, 1, 0)  # each client its own window
+    assert await store.admit_client(ClientWindow("client_x", 3, 60066.0)) == (False, 0, 3)
+    assert await store.admit_client(ClientWindow("client_x", 3, 60102.0)) == (True, 1, 3)  # ceil(0.9) = 1, plus 1
+    assert await store.admit_client(ClientWindow("client_y", 3, 60066.0)) == (True, 1, 0)  # each client its own window
     assert 0 < int(redis.command("PTTL", "hpn:v1:rpm:client_y:1001")) <= 120_000
     await store.close()
 
@@ -181,24 +182,51 @@ async def test_routers_heartbeating_are_counted_until_they_stop(redis):
 
 
 async def test_a_budget_is_checked_and_counted_in_one_evalsha_for_every_router(redis):
-    from hpn_router.core.sharedstate import quota_keys
-
     a, b = RedisStore(redis.url), RedisStore(redis.url)
     keys = quota_keys(SLOT, 1000, "2026-12-01")
     await a.admit_quota(quota_keys(("warm", "m"), 1000, "d"), (1, 0, 0), 0.5, 0, 60)  # loads the script
     redis.command("CONFIG", "RESETSTAT")
-    assert await a.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (True, 0, 0, 0)  # counts before this request
-    assert await b.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (True, 1, 1, 10)
-    assert await a.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (False, 2, 2, 20)  # refused: not counted
+    assert await a.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (True, 0, 0, 0, None)  # counts before this request
+    assert await b.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (True, 1, 1, 10, None)
+    assert await a.admit_quota(keys, (2, 0, 0), 0.5, 10, 86400) == (False, 2, 2, 20, None)  # refused: not counted
     assert "cmdstat_evalsha:calls=3," in redis.command("INFO", "commandstats")
     # A per-day budget, the next minute: rpm frees up, rpd does not.
     later = quota_keys(SLOT, 1001, "2026-12-01")
-    assert await b.admit_quota(later, (0, 2, 0), 0.9, 0, 86400) == (False, 1, 2, 2)
-    assert await b.admit_quota(later, (0, 3, 0), 0.9, 0, 86400) == (True, 1, 2, 2)
+    assert await b.admit_quota(later, (0, 2, 0), 0.9, 0, 86400) == (False, 1, 2, 2, None)
+    assert await b.admit_quota(later, (0, 3, 0), 0.9, 0, 86400) == (True, 1, 2, 2, None)
     assert 0 < int(redis.command("PTTL", keys[2])) <= 86_400_000
     # Tokens per minute: 20 the minute before, a tenth of them still in the window.
-    assert await a.admit_quota(later, (0, 0, 2), 0.9, 5, 86400) == (False, 2, 3, 2)
-    assert await a.admit_quota(later, (0, 0, 3), 0.9, 5, 86400) == (True, 2, 3, 2)
+    assert await a.admit_quota(later, (0, 0, 2), 0.9, 5, 86400) == (False, 2, 3, 2, None)
+    assert await a.admit_quota(later, (0, 0, 3), 0.9, 5, 86400) == (True, 2, 3, 2, None)
     assert redis.command("GET", later[3]).strip() == "5"
     await a.close()
     await b.close()
+
+
+async def test_a_cache_lookup_checks_the_clients_rate_first_in_the_same_evalsha(redis):
+    """The client's shared rate rides on the lookup: admitted, it is counted and the lookup goes
+    on; refused, no entry is read and no lead taken."""
+    store = RedisStore(redis.url)
+    client = ClientWindow("client_c", 1, 60030.0)
+    await store.cache_lookup("warm", "t", 10_000, lead=False, client=ClientWindow("client_warm", 5, 60030.0))  # loads the script
+    redis.command("CONFIG", "RESETSTAT")
+    assert await store.cache_lookup(KEY, "token-a", 10_000, lead=True, client=client) == (None, 1, (True, 1, 0))
+    await store.cache_finish(KEY, "token-a", b'{"answer": 1}', 60_000)
+    assert await store.cache_lookup(KEY, "token-b", 10_000, lead=True, client=client) == (None, 0, (False, 1, 0))  # cached, yet refused
+    assert await store.cache_lookup("other", "token-c", 10_000, lead=True, client=client) == (None, 0, (False, 1, 0))
+    assert redis.command("EXISTS", "hpn:v1:lead:{other}").strip() == "0"  # a refused client takes no lead
+    assert "cmdstat_evalsha:calls=4," in redis.command("INFO", "commandstats")  # the lookups and the finish: nothing else
+    await store.close()
+
+
+async def test_a_budget_check_carries_the_clients_rate_and_a_refused_client_spends_no_budget(redis):
+    store = RedisStore(redis.url)
+    keys = quota_keys(SLOT, 1000, "2026-12-01")
+    client = ClientWindow("client_q", 1, 60030.0)
+    await store.admit_quota(quota_keys(("warm", "m"), 1000, "d"), (1, 0, 0), 0.5, 0, 60, client=ClientWindow("client_warm", 5, 60030.0))
+    redis.command("CONFIG", "RESETSTAT")
+    assert await store.admit_quota(keys, (5, 0, 0), 0.5, 10, 86400, client=client) == (True, 0, 0, 0, (True, 1, 0))
+    assert await store.admit_quota(keys, (5, 0, 0), 0.5, 10, 86400, client=client) == (False, 0, 0, 0, (False, 1, 0))
+    assert await store.admit_quota(keys, (5, 0, 0), 0.5, 10, 86400) == (True, 1, 1, 10, None)  # the refusal counted nothing
+    assert "cmdstat_evalsha:calls=3," in redis.command("INFO", "commandstats")
+    await store.close()

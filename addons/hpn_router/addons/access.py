@@ -10,9 +10,11 @@
 - `/dashboard...` asks for no client token: the Dashboard addon decides who may look (the admin
   token, or its login session).
 - `server.client_rpm`: requests per minute per client; over it, that client alone gets 429.
-  With Redis (`state.redis_url`) the limit holds across every router: one EVALSHA checks and
-  counts the client's request in a sliding minute shared by all (edge/sharedstate.py). Redis
-  down: each router allows its share, the limit divided by the routers last seen alive.
+  With Redis (`state.redis_url`) the limit holds across every router: a script checks and
+  counts the client's request in a sliding minute shared by all (edge/sharedstate.py). It costs
+  no round trip of its own: Access leaves the check in the flow's context and the request's
+  first Redis round trip carries it (addons/sharedstate.py). Redis down: each router allows its
+  share, the limit divided by the routers last seen alive.
 - Bodies over `server.max_body_bytes` get 413 while they arrive (mitmproxy's `body_size_limit`,
   which Settings sets from it; chunked uploads included). JSON nested deeper than
   `server.max_json_depth`, with more than `server.max_json_items` elements, or with a lone
@@ -30,21 +32,19 @@ from loguru import logger
 from mitmproxy import ctx, http
 
 from hpn_router.addons.answers import LONE_SURROGATE_MESSAGE, answer_error, is_client_flow
-from hpn_router.addons.flowcontext import context
+from hpn_router.addons.flowcontext import PendingClient, context
 from hpn_router.addons.sharedstate import SharedPoolState
 from hpn_router.config import RouterConfig
 from hpn_router.core.access import (
     ClientRateLimiter,
+    ClientWindow,
     bearer_token,
     has_lone_surrogate,
     json_excess,
     local_share,
     match_token,
-    minute_bucket,
-    shared_retry_after,
 )
 from hpn_router.core.errors import InvalidRequestError, PayloadTooLarge, RateLimitedError, RouterError, Unauthorized
-from hpn_router.edge.sharedstate import RedisStore, StoreError
 
 
 class Access:
@@ -96,7 +96,12 @@ class Access:
             if client is None:
                 return None
             if config.server.client_rpm > 0 and self.shared is not None and self.shared.store is not None and self.state_up():
-                return self._admit_shared(flow, client, config, self.shared.store)
+                context(flow).client_check = PendingClient(
+                    ClientWindow(client, config.server.client_rpm, self.wall_clock()), lambda: self._local_refusal(client, config)
+                )
+                if _body_fails(lambda: self._check_body(flow, config)):
+                    return self._admit_shared(flow, config, self.shared)  # its rate first: an over-rate client gets 429
+                return None  # the request's first Redis round trip checks the client's rate
             self._admit_locally(client, config)
             self._check_body(flow, config)
         except RouterError as e:
@@ -106,26 +111,23 @@ class Access:
     def state_up(self) -> bool:
         return self.shared is not None and self.shared.state.redis == "up"
 
-    async def _admit_shared(self, flow: http.HTTPFlow, client: str, config: RouterConfig, store: RedisStore) -> None:
-        rpm = config.server.client_rpm
+    async def _admit_shared(self, flow: http.HTTPFlow, config: RouterConfig, shared: SharedPoolState) -> None:
+        """The client's shared rate checked alone (a body refused anyway makes no other trip)."""
+        refusal = await shared.admit_client(flow)
         try:
-            now = self.wall_clock()
-            minute, elapsed = minute_bucket(now)
-            try:
-                admitted, current, previous = await store.admit_client(client, rpm, minute, elapsed)
-            except StoreError as e:  # fail open: this router's share of the limit, counted here
-                assert self.shared is not None
-                self.shared.down(e)
-                self._admit_locally(client, config)
-            else:
-                if not admitted:
-                    raise RateLimitedError(
-                        f"Client rate limit of {rpm} requests per minute reached.",
-                        retry_after=shared_retry_after(rpm, current, previous, now),
-                    )
+            if refusal is not None:
+                raise refusal
             self._check_body(flow, config)
         except RouterError as e:
             answer_error(flow, e)
+
+    def _local_refusal(self, client: str, config: RouterConfig) -> RouterError | None:
+        """This router's share of the client's limit (Redis failed): the 429, or None when admitted."""
+        try:
+            self._admit_locally(client, config)
+        except RouterError as e:
+            return e
+        return None
 
     def _admit_locally(self, client: str, config: RouterConfig) -> None:
         routers = self.shared.live_routers if self.shared is not None and self.shared.url is not None else 1
@@ -187,6 +189,14 @@ class Access:
             )
         if has_lone_surrogate(raw):
             raise InvalidRequestError(LONE_SURROGATE_MESSAGE)
+
+
+def _body_fails(check: Callable[[], None]) -> bool:
+    try:
+        check()
+    except RouterError:
+        return True
+    return False
 
 
 def _listen_hosts(modes: object) -> list[str]:

@@ -52,7 +52,7 @@ from loguru import logger
 from mitmproxy import http
 
 from hpn_router.addons import meta
-from hpn_router.addons.answers import is_client_flow, local_response
+from hpn_router.addons.answers import answer_error, is_client_flow, local_response
 from hpn_router.addons.chat import StreamAdapter, chat_request
 from hpn_router.addons.flowcontext import CacheDecision, context
 from hpn_router.addons.sharedstate import SharedPoolState
@@ -221,6 +221,8 @@ class CacheLookup:
         if no_cache:
             return
         hit, coalesced = entries.get(key), False
+        if (hit is not None or key in self.flash.inflight) and await self._client_refused(flow):
+            return  # answered here or by this router's leader: the client's rate was checked alone
         if hit is None and key in self.flash.inflight:
             hit = await self._follow(key)
             coalesced = hit is not None
@@ -228,21 +230,45 @@ class CacheLookup:
             decision.leader = True  # CacheStore releases the followers in response/error
         if hit is None and (decision.leader or not decision.store):
             # Only this router's leader asks Redis (its local followers wait for it).
-            hit, coalesced = await self._shared(key, decision)
+            hit, coalesced, refusal = await self._shared(flow, key, decision)
+            if refusal is not None:
+                self.flash.release(decision, None)  # this router's followers ask for themselves
+                ctx.cache = None
+                answer_error(flow, refusal)
+                return
         if hit is not None and api is not None:
             answer_api_hit(flow, api, config, request, hit, coalesced=coalesced)
         elif hit is not None:
             answer_hit(flow, request, hit, coalesced=coalesced)
 
-    async def _shared(self, key: str, decision: CacheDecision) -> tuple[CachedAnswer | None, bool]:
-        """(hit, coalesced) from Redis: its entry, or the answer of another router's identical
-        request in flight. A hit is kept here too and handed to this router's followers."""
-        store, entries = self.flash.redis(), self.flash.entries
-        if store is None or entries is None:
-            return None, False
+    async def _client_refused(self, flow: http.HTTPFlow) -> bool:
+        """The client's shared rate, when still to check, checked alone; refused: its 429."""
+        shared = self.flash.shared
+        refusal = await shared.admit_client(flow) if shared is not None else None
+        if refusal is not None:
+            context(flow).cache = None
+            answer_error(flow, refusal)
+        return refusal is not None
+
+    async def _shared(self, flow: http.HTTPFlow, key: str, decision: CacheDecision) -> tuple[CachedAnswer | None, bool, RouterError | None]:
+        """(hit, coalesced, the client's refusal) from Redis: its entry, or the answer of another
+        router's identical request in flight. The same round trip checks the client's shared
+        rate first when still to check (refused: no entry, no lead). A hit is kept here too and
+        handed to this router's followers."""
+        store, entries, shared = self.flash.redis(), self.flash.entries, self.flash.shared
+        if store is None or entries is None or shared is None:
+            return None, False, None  # the client's rate, if still to check, goes with the quota gate
+        pending = shared.take_client(flow)
         token = secrets.token_hex(16)
         try:
-            raw, lead = await store.cache_lookup(key, token, int(LEAD_SECONDS * 1000), lead=decision.leader)
+            raw, lead, checked = await store.cache_lookup(
+                key, token, int(LEAD_SECONDS * 1000), lead=decision.leader, client=pending.window if pending is not None else None
+            )
+        except StoreError as e:
+            return None, False, shared.client_failed_open(pending, e)
+        if (refusal := shared.client_refusal(pending, checked)) is not None:
+            return None, False, refusal
+        try:
             if lead == 1:
                 decision.shared_lead = token  # CacheStore stores the answer and gives the lead up
                 self.flash.keep_lead(store, key, token)
@@ -250,12 +276,12 @@ class CacheLookup:
                 raw = await self._follow_shared(store, key)
         except StoreError as e:
             self.flash.redis_failed(e)
-            return None, False
+            return None, False, None
         hit = answer_from_bytes(raw, self.flash.timer()) if raw is not None else None
         if hit is not None:
             entries.put(key, hit)
             self.flash.release(decision, hit)
-        return hit, hit is not None and lead == 2
+        return hit, hit is not None and lead == 2, None
 
     async def _follow_shared(self, store: RedisStore, key: str) -> bytes | None:
         """Wait for another router's answer: poll until the entry appears, its lead is gone (it

@@ -29,6 +29,8 @@ from typing import Any
 
 from mitmproxy import http
 
+from hpn_router.core.access import ClientWindow
+from hpn_router.core.errors import RouterError
 from hpn_router.core.failover import Attempt
 from hpn_router.core.inbound.openai_responses_request import ResponsesRequest
 from hpn_router.core.inbound.openai_responses_store import StoredResponse
@@ -102,6 +104,16 @@ class CacheDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingClient:
+    """A client's request Access admitted but whose rate in the window every router shares is
+    still to check: the request's first Redis round trip before its upstream call carries it
+    (the cache's lookup, the quota gate), or it goes alone (addons/sharedstate.py)."""
+
+    window: ClientWindow
+    local: Callable[[], RouterError | None]  # this router's share of the limit, when Redis fails
+
+
+@dataclass(frozen=True, slots=True)
 class Parsed:
     """A JSON body parsed once, with the bytes it came from: a reader checks `raw is` the
     body it would parse, so an edited or rewritten body is never answered from a stale parse."""
@@ -128,6 +140,7 @@ class FlowContext:
     route: str | None = None  # Endpoint value of a client request the router handles
     client: str | None = None  # "client_" + a digest of the client's token, or "anonymous"
     full_health: bool = True  # the caller may see /health's counters
+    client_check: PendingClient | None = None  # the client's shared rate, until a Redis round trip checks it
     passthrough: bool = False  # proxy mode, a host the router does not intercept: hands off
     target: tuple[str, str, int] | None = None  # (scheme, host, port) the client addressed
     failed: bool = False  # a router hook failed on this flow: its answer is the router's error

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from loguru import logger
@@ -66,11 +66,15 @@ class KeyRouting:
         relay: StreamRelay | None = None,
         transports: Mapping[str, ProviderTransport] | None = None,
         clock: Callable[[], float] = time.time,
-        quota_gate: Callable[[], QuotaGate | None] = lambda: None,
+        quota_gate: Callable[[http.HTTPFlow], QuotaGate | None] = lambda flow: None,
+        admit_client: Callable[[http.HTTPFlow], Awaitable[RouterError | None]] | None = None,
     ) -> None:
         self.state = state
         self.clock = clock
-        self.quota_gate = quota_gate  # budgets counted in a shared Redis, when there is one
+        # Budgets counted in a shared Redis, when there is one; its first call also checks the
+        # client's shared rate when nothing before it did (addons/sharedstate.py).
+        self.quota_gate = quota_gate
+        self.admit_client = admit_client  # that check alone, before requests sent at once (the model lists)
         self.config: RouterConfig | None = None
         self.transports: dict[str, ProviderTransport] = dict(
             transports or {"gemini": GeminiTransport(), "mistral": MistralTransport(), "anthropic": AnthropicTransport()}
@@ -170,6 +174,10 @@ class KeyRouting:
         """One request per provider (the model lists), each with its own failover, at once. A
         provider that fails is left out; the answer is a JSON object of the others' answers by
         provider. Only when every one failed does the client get the first failure."""
+        refusal = await self.admit_client(flow) if self.admit_client is not None else None
+        if refusal is not None:
+            answer_error(flow, refusal)
+            return
         transports = [self.transports.get(part.provider) for part in parts]
         outcomes = await asyncio.gather(
             *(self._attempt_pages(flow, part, t) for part, t in zip(parts, transports, strict=True) if t is not None)
@@ -254,7 +262,7 @@ class KeyRouting:
             on_rotate=_log_rotation,
             on_passed_over=_log_passed_over,
             waits=self.waits if may_wait else dataclasses.replace(self.waits, max_wait_seconds=0.0),
-            quota_gate=self.quota_gate(),
+            quota_gate=self.quota_gate(flow),
         )
         ctx = context(flow)
         ctx.attempts += len(outcome.attempts)

@@ -1,12 +1,19 @@
 """SharedPoolState: routers pointing at one Redis (`state.redis_url`) are one pool for key states
 (cooldowns, per-day parking, disabled keys and why, operator re-enables), totals and budgets.
 
-The in-memory pool stays what KeyRouting reads. The one Redis round trip before an upstream call
-is the quota gate (`admit_quota`), and only for a key whose project has a budget for the model:
-one EVALSHA checks and counts it for every router, and the pool adopts what they all spent (a
-router count is heartbeated too, for Access' fail-open share of a client's rate). What changed is pushed from the `response` hook of
-the request that changed it (one MULTI/EXEC with a PUBLISH), before that client gets its answer;
-the other routers get the message over pub/sub and adopt it at once, well within 100 ms.
+The in-memory pool stays what KeyRouting reads. Before an upstream call a request makes at most
+two Redis round trips, each one EVALSHA: the flash cache's lookup (addons/cache.py) and the quota
+gate (`admit_quota`), the latter only for a key whose project has a budget for the model: it
+checks and counts the budget for every router, and the pool adopts what they all spent. A
+client's shared rate (`server.client_rpm`, Access) costs no trip of its own: Access leaves it in
+the flow's context (`PendingClient`) and the first of those trips checks it first, in the same
+script (refused: no cache lead, no budget counted, 429); when neither runs, it goes alone
+(`admit_client`), before the upstream call or, for a request the router answers itself, in
+`response`. A router count is heartbeated too, for Access' fail-open share of a client's rate.
+
+What changed is pushed from the `response` hook of the request that changed it (one MULTI/EXEC
+with a PUBLISH), before that client gets its answer; the other routers get the message over
+pub/sub and adopt it at once, well within 100 ms.
 Pub/sub loses messages while a router is disconnected, so every router also reads the whole state
 back once a second (REFRESH_SECONDS) and pushes its totals then.
 
@@ -26,9 +33,12 @@ from decimal import Decimal
 from loguru import logger
 from mitmproxy import http
 
+from hpn_router.addons.answers import answer_error
+from hpn_router.addons.flowcontext import PendingClient, context
 from hpn_router.config import RouterConfig
 from hpn_router.config.readers import redacted_redis_url
-from hpn_router.core.access import minute_bucket
+from hpn_router.core.access import ClientCount, minute_bucket
+from hpn_router.core.errors import RouterError
 from hpn_router.core.failover import QuotaGate
 from hpn_router.core.quota import pacific_day
 from hpn_router.core.sharedstate import EMPTY, PoolDelta, apply, delta, quota_keys, rebase, restrict, saved_to_pico, union
@@ -115,8 +125,14 @@ class SharedPoolState:
     # -- hooks ----------------------------------------------------------------------------
 
     async def response(self, flow: http.HTTPFlow) -> None:
-        """Push what this request changed (a 429, a disabled key, a re-enable) before its client
-        gets the answer, so the other routers know by the time anyone can react to it."""
+        """A request the router answered itself (a 404, a 400, a stored Response) had no round
+        trip to carry its client's rate: checked now, and a refused client gets its 429 instead.
+        Then push what this request changed (a 429, a disabled key, a re-enable) before its
+        client gets the answer, so the other routers know by the time anyone can react to it."""
+        if flow is not None and context(flow).client_check is not None:  # (None: a pool-only sync, in tests)
+            refusal = await self.admit_client(flow)
+            if refusal is not None:
+                answer_error(flow, refusal)
         pool = self.state.pool
         if pool is None or self.state.redis != "up" or (id(pool), pool.revision) == self._seen:
             return
@@ -217,30 +233,80 @@ class SharedPoolState:
         pool.adopt(change, now)
         self.baseline = apply(self.baseline, change, now)
 
-    async def admit_quota(self, index: int, request: UpstreamRequest, now: float) -> bool:
+    # -- a client's shared rate, carried by the request's first round trip ------------------------
+
+    def take_client(self, flow: http.HTTPFlow) -> PendingClient | None:
+        """The flow's client check still to make, now handed to the caller's round trip."""
+        ctx = context(flow)
+        pending, ctx.client_check = ctx.client_check, None
+        return pending
+
+    @staticmethod
+    def client_refusal(pending: PendingClient | None, checked: ClientCount | None) -> RouterError | None:
+        """The 429 when the round trip that carried the check refused the client."""
+        if pending is None or checked is None or checked[0]:
+            return None
+        return pending.window.refusal(checked[1], checked[2])
+
+    def client_failed_open(self, pending: PendingClient | None, error: BaseException) -> RouterError | None:
+        """The round trip carrying the check failed: Redis counts as down, and the client is
+        checked against this router's share of its limit."""
+        self._down(error)
+        return pending.local() if pending is not None else None
+
+    async def admit_client(self, flow: http.HTTPFlow) -> RouterError | None:
+        """The flow's client check alone (one EVALSHA), when no other round trip carries it;
+        None when admitted or nothing was left to check."""
+        return await self._check_client(self.take_client(flow))
+
+    async def _check_client(self, pending: PendingClient | None) -> RouterError | None:
+        if pending is None:
+            return None
+        store = self.redis_store()
+        if store is None:
+            return pending.local()
+        try:
+            checked = await store.admit_client(pending.window)
+        except StoreError as e:
+            return self.client_failed_open(pending, e)
+        return self.client_refusal(pending, checked)
+
+    async def admit_quota(self, index: int, request: UpstreamRequest, now: float, flow: http.HTTPFlow | None = None) -> bool | RouterError:
         """The quota gate (core/failover.QuotaGate): one EVALSHA checks and counts the chosen
-        key's budget for every router; the pool adopts what all of them spent. Redis down, or no
-        budget known for the key: admitted (the pool's own counts decided already)."""
-        pool, store = self.state.pool, self.store
+        key's budget for every router (the flow's client check first, when still to make); the
+        pool adopts what all of them spent. Redis down, or no budget known for the key:
+        admitted (the pool's own counts decided already). A refused client: its 429."""
+        pending = self.take_client(flow) if flow is not None else None
+        pool, store = self.state.pool, self.redis_store()
         quota = pool.quota_of(index, request.model) if pool is not None else None
-        if pool is None or store is None or quota is None or self.state.redis != "up":
-            return True
+        if pool is None or store is None or quota is None:
+            return await self._check_client(pending) or True
         slot, limits = quota
         minute, elapsed = minute_bucket(now)
         keys = quota_keys(slot, minute, pacific_day(now))
         try:
-            admitted, minute_requests, day_requests, minute_tokens = await store.admit_quota(
-                keys, (limits.rpm or 0, limits.rpd or 0, limits.tpm or 0), elapsed, len(request.body) // 4, DAY_SECONDS + 3600
+            admitted, minute_requests, day_requests, minute_tokens, checked = await store.admit_quota(
+                keys,
+                (limits.rpm or 0, limits.rpd or 0, limits.tpm or 0),
+                elapsed,
+                len(request.body) // 4,
+                DAY_SECONDS + 3600,
+                client=pending.window if pending is not None else None,
             )
         except StoreError as e:
-            self._down(e)
-            return True
+            return self.client_failed_open(pending, e) or True
+        refusal = self.client_refusal(pending, checked)
+        if refusal is not None:
+            return refusal
         pool.adopt_usage(index, request.model, now, minute_requests, day_requests, minute_tokens)
         return admitted
 
-    def quota_gate(self) -> QuotaGate | None:
-        """The gate KeyRouting hands the attempt loop while Redis is shared and up."""
-        return self.admit_quota if self.store is not None and self.state.redis == "up" else None
+    def quota_gate(self, flow: http.HTTPFlow) -> QuotaGate | None:
+        """The gate KeyRouting hands the attempt loop for `flow`: while Redis is shared and up,
+        or while the flow's client check is still to make (Redis went down since: checked here)."""
+        if (self.store is not None and self.state.redis == "up") or context(flow).client_check is not None:
+            return lambda index, request, now: self.admit_quota(index, request, now, flow)
+        return None
 
     def down(self, error: BaseException) -> None:
         """A request's own Redis call failed: later requests use local state until the sync

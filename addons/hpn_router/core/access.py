@@ -9,7 +9,10 @@ import hmac
 import math
 import re
 from collections import deque
+from dataclasses import dataclass
 from typing import Literal
+
+from hpn_router.core.errors import RateLimitedError
 
 MINUTE = 60.0
 
@@ -142,6 +145,36 @@ def shared_retry_after(rpm: int, current: int, previous: int, now: float) -> flo
     # the estimate drops below rpm once previous * (1 - f) <= rpm - current - 1
     frees_at = 1.0 - (rpm - current - 1) / previous
     return max(0.0, min(to_next_minute, (frees_at - elapsed) * MINUTE))
+
+
+ClientCount = tuple[bool, int, int]  # a shared window's answer: admitted, this minute's count, the previous minute's
+
+
+@dataclass(frozen=True, slots=True)
+class ClientWindow:
+    """One client request to check against `rpm` in the minute every router shares (Redis). It
+    is checked by whichever Redis round trip the request makes first before its upstream call
+    (the cache's lookup, the quota gate) or, when none does, alone (`edge/sharedstate.py`)."""
+
+    client: str
+    rpm: int
+    now: float  # wall-clock seconds: every router agrees on the minutes
+
+    @property
+    def minute(self) -> int:
+        return minute_bucket(self.now)[0]
+
+    @property
+    def weight(self) -> float:
+        """How much of the previous minute's count is still inside the sliding window."""
+        return 1.0 - minute_bucket(self.now)[1]
+
+    def refusal(self, current: int, previous: int) -> RateLimitedError:
+        """The 429 for a client the shared window refused (`current`, `previous`: its counts)."""
+        return RateLimitedError(
+            f"Client rate limit of {self.rpm} requests per minute reached.",
+            retry_after=shared_retry_after(self.rpm, current, previous, self.now),
+        )
 
 
 def local_share(rpm: int, live_routers: int) -> int:

@@ -65,6 +65,7 @@ class FailoverResult:
     error: RouterError | None  # or the router's own error, when no answer is usable
     attempts: list[Attempt] = field(default_factory=list)
     key_name: str | None = None  # the key whose answer is returned
+    final: bool = False  # the error is about the client (its rate), not the provider: no fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,9 @@ _NAMES = {"gemini": "Gemini", "mistral": "Mistral", "anthropic": "Anthropic"}  #
 RotationHook = Callable[[Attempt, str], None]  # (failed attempt, next key name)
 # (key index, request, now) -> whether the key's shared budget admits this request; counts it
 # when it does (routers sharing a Redis; the pool has adopted the shared counts either way).
-QuotaGate = Callable[[int, UpstreamRequest, float], Awaitable[bool]]
+# A RouterError: the client itself is refused (its own rate, checked in the same round trip):
+# the request ends with it, on no key and no fallback.
+QuotaGate = Callable[[int, UpstreamRequest, float], Awaitable["bool | RouterError"]]
 PassedOverHook = Callable[[KeyPassedOver], None]
 
 
@@ -125,7 +128,10 @@ async def run_with_failover(
                 break
             wait_budget -= waited
             continue
-        if quota_gate is not None and not await quota_gate(index, request, clock()):
+        verdict = await quota_gate(index, request, clock()) if quota_gate is not None else True
+        if isinstance(verdict, RouterError):
+            return FailoverResult(None, verdict, attempts, final=True)
+        if not verdict:
             refusals += 1
             if refusals > len(pool.keys):
                 break
@@ -287,7 +293,7 @@ async def run_with_fallbacks(
     failed_name = first.model
     for index, fallback in enumerate(fallbacks, 1):
         error = result.outcome.error
-        if error is None:
+        if error is None or result.outcome.final:
             return result
         if not can_serve(fallback.provider):
             _skip(on_skip, fallback.name, f"the pool has no {fallback.provider} keys")

@@ -91,6 +91,11 @@ def response_key(response_id: str) -> str:
     return RESPONSE_PREFIX + hashlib.sha256(response_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def client_rpm_keys(client: str, minute: int) -> list[str]:
+    """The Redis counters of a client's sliding minute: this minute's requests, the previous one's."""
+    return [f"{CLIENT_RPM_PREFIX}{client}:{minute}", f"{CLIENT_RPM_PREFIX}{client}:{minute - 1}"]
+
+
 def quota_keys(slot: Slot, minute: int, day: str) -> list[str]:
     """The Redis counters of a (project, model) budget: requests this minute and the previous
     one, requests this Pacific day, input tokens this minute and the previous one."""

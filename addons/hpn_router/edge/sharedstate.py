@@ -19,10 +19,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from hpn_router.core.access import ClientCount, ClientWindow
 from hpn_router.core.poolsnapshot import SavedState, Slot
 from hpn_router.core.sharedstate import (
     CHANNEL,
-    CLIENT_RPM_PREFIX,
     COOLDOWN_PREFIX,
     DISABLED_HASH,
     EPOCH_KEY,
@@ -34,6 +34,7 @@ from hpn_router.core.sharedstate import (
     PoolDelta,
     cache_entry_key,
     cache_lead_key,
+    client_rpm_keys,
     cooldown_key,
     decode_cooldown,
     decode_delta,
@@ -78,19 +79,62 @@ end
 return result
 """
 
+# A client's request against its limit on every router at once: counted only when admitted, so
+# checking and counting are one atomic step (two routers never both take the last request).
+# Prefixed to the scripts a request's first round trip may run, so that trip checks the client
+# too (core/access.ClientWindow): its counters, this minute's and the previous minute's; its
+# rpm, the previous minute's weight, the counter's lifetime in ms. Returns admitted (true or
+# false), this minute's count (after counting), the previous minute's.
+CLIENT_CHECK_LUA = """
+local function client_admitted(current_key, previous_key, rpm, weight, ttl)
+  local current = tonumber(redis.call('GET', current_key) or '0')
+  local previous = tonumber(redis.call('GET', previous_key) or '0')
+  if current + math.ceil(previous * tonumber(weight)) >= tonumber(rpm) then
+    return false, current, previous
+  end
+  current = redis.call('INCR', current_key)
+  redis.call('PEXPIRE', current_key, ttl)
+  return true, current, previous
+end
+"""
+
+# The client check alone (no other round trip before the upstream call carried it).
+# KEYS: the client's counters; ARGV: rpm, weight, ttl. Returns {admitted, current, previous}.
+CLIENT_RPM_SCRIPT = (
+    CLIENT_CHECK_LUA
+    + """
+local ok, current, previous = client_admitted(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+return {ok and 1 or 0, current, previous}
+"""
+)
+
 # The flash cache's lookup, in one round trip: the entry if there is one; otherwise the lead
-# (SET NX PX) when this request may lead, and whether another router leads. KEYS: entry, lead;
-# ARGV: token, lead ttl (ms), "1" to lead. Returns {entry or nil, 1 led | 2 another leads | 0 none}.
-LOOKUP_SCRIPT = """
+# (SET NX PX) when this request may lead, and whether another router leads. KEYS: entry, lead
+# [, the client's counters]; ARGV: token, lead ttl (ms), "1" to lead [, the client check's].
+# With the client's counters, the client is checked first: refused, no entry is read and no lead
+# taken. Returns {entry or nil, 1 led | 2 another leads | 0 none, client admitted, current, previous}
+# (1, 0, 0 without a client check).
+LOOKUP_SCRIPT = (
+    CLIENT_CHECK_LUA
+    + """
+local admitted, current, previous = 1, 0, 0
+if #KEYS == 4 then
+  local ok
+  ok, current, previous = client_admitted(KEYS[3], KEYS[4], ARGV[4], ARGV[5], ARGV[6])
+  if not ok then
+    return {false, 0, 0, current, previous}
+  end
+end
 local entry = redis.call('GET', KEYS[1])
 if entry then
-  return {entry, 0}
+  return {entry, 0, admitted, current, previous}
 end
 if ARGV[3] == '1' and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {false, 1}
+  return {false, 1, admitted, current, previous}
 end
-return {false, redis.call('EXISTS', KEYS[2]) * 2}
+return {false, redis.call('EXISTS', KEYS[2]) * 2, admitted, current, previous}
 """
+)
 
 # Stores a finished answer (ARGV[2], unless empty) and gives up the lead, but only if it is still
 # this request's (a lead that expired may be another's now). KEYS: entry, lead; ARGV: token (empty:
@@ -113,21 +157,6 @@ end
 return 0
 """
 
-# A client's request against its limit on every router at once: counted only when admitted, so
-# checking and counting are one atomic step (two routers never both take the last request).
-# KEYS: this minute's counter, the previous minute's; ARGV: rpm, the previous minute's weight
-# (core/access.shared_estimate), the counter's lifetime in ms. Returns {admitted, current, previous}.
-CLIENT_RPM_SCRIPT = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
-if current + math.ceil(previous * tonumber(ARGV[2])) >= tonumber(ARGV[1]) then
-  return {0, current, previous}
-end
-current = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {1, current, previous}
-"""
-
 # One transition, sent once whatever the number of routers that saw it: the first router to set
 # its mark sends it. KEYS: the mark and its neighbours (core/webhooks.dedup_marks); ARGV: TTL s.
 CLAIM_SCRIPT = """
@@ -139,11 +168,23 @@ return 1
 """
 
 # A (project, model) budget checked and counted for every router at once: the request is
-# counted only when every configured window admits it. Sliding minutes as CLIENT_RPM_SCRIPT.
-# KEYS: core/sharedstate.quota_keys; ARGV: rpm, rpd, tpm (0: none), the previous minute's
-# weight, the request's input tokens, the day counter's lifetime in ms.
-# Returns {admitted, minute requests, day requests, minute tokens}, before this request.
-QUOTA_SCRIPT = """
+# counted only when every configured window admits it. Sliding minutes as CLIENT_CHECK_LUA.
+# KEYS: core/sharedstate.quota_keys [, the client's counters]; ARGV: rpm, rpd, tpm (0: none),
+# the previous minute's weight, the request's input tokens, the day counter's lifetime in ms
+# [, the client check's]. With the client's counters, the client is checked first: refused, the
+# budget is neither read nor counted. Returns {admitted, minute requests, day requests, minute
+# tokens} (before this request), then {client admitted, current, previous} (1, 0, 0 without).
+QUOTA_SCRIPT = (
+    CLIENT_CHECK_LUA
+    + """
+local admitted, current, previous = 1, 0, 0
+if #KEYS == 7 then
+  local ok
+  ok, current, previous = client_admitted(KEYS[6], KEYS[7], ARGV[7], ARGV[8], ARGV[9])
+  if not ok then
+    return {0, 0, 0, 0, 0, current, previous}
+  end
+end
 local function count(name) return tonumber(redis.call('GET', name) or '0') end
 local weight = tonumber(ARGV[4])
 local minute = count(KEYS[1]) + math.ceil(count(KEYS[2]) * weight)
@@ -151,7 +192,7 @@ local day = count(KEYS[3])
 local tokens = count(KEYS[4]) + math.ceil(count(KEYS[5]) * weight)
 local rpm, rpd, tpm = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if (rpm > 0 and minute >= rpm) or (rpd > 0 and day >= rpd) or (tpm > 0 and tokens >= tpm) then
-  return {0, minute, day, tokens}
+  return {0, minute, day, tokens, admitted, current, previous}
 end
 redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], 120000)
@@ -161,8 +202,11 @@ if tonumber(ARGV[5]) > 0 then
   redis.call('INCRBY', KEYS[4], ARGV[5])
   redis.call('PEXPIRE', KEYS[4], 120000)
 end
-return {1, minute, day, tokens}
+return {1, minute, day, tokens, admitted, current, previous}
 """
+)
+
+CLIENT_TTL_MS = 120_000  # a client's minute counter outlives the minute after it
 
 StoreError = (RedisError, OSError, asyncio.TimeoutError)  # what a down or slow Redis raises
 
@@ -226,21 +270,31 @@ class RedisStore:
         shared_requests, shared_pico = await self._raise_totals(keys=[TOTALS_HASH], args=[requests, saved_pico])
         return int(shared_requests), pico_to_saved(int(shared_pico))
 
-    async def admit_client(self, client: str, rpm: int, minute: int, elapsed: float) -> tuple[bool, int, int]:
-        """(admitted, this minute's count, the previous minute's) of `client` across every
-        router; one EVALSHA."""
-        keys = [f"{CLIENT_RPM_PREFIX}{client}:{minute}", f"{CLIENT_RPM_PREFIX}{client}:{minute - 1}"]
-        admitted, current, previous = await self._client_rpm(keys=keys, args=[rpm, 1.0 - elapsed, 120_000])
+    async def admit_client(self, client: ClientWindow) -> ClientCount:
+        """(admitted, this minute's count, the previous minute's) of a client across every
+        router; one EVALSHA (when no other round trip before the upstream call carried it)."""
+        admitted, current, previous = await self._client_rpm(keys=client_rpm_keys(client.client, client.minute), args=_client_args(client))
         return bool(admitted), int(current), int(previous)
 
     async def admit_quota(
-        self, keys: list[str], limits: tuple[int, int, int], elapsed: float, tokens: int, day_seconds: float
-    ) -> tuple[bool, int, int, int]:
-        """(admitted, minute requests, day requests, minute tokens) of one budget across every
-        router, counted before this request; one EVALSHA. `limits`: rpm, rpd, tpm (0: none)."""
-        args = [*limits, 1.0 - elapsed, tokens, int(day_seconds * 1000)]
-        admitted, minute, day, minute_tokens = await self._quota(keys=keys, args=args)
-        return bool(admitted), int(minute), int(day), int(minute_tokens)
+        self,
+        keys: list[str],
+        limits: tuple[int, int, int],
+        elapsed: float,
+        tokens: int,
+        day_seconds: float,
+        client: ClientWindow | None = None,
+    ) -> tuple[bool, int, int, int, ClientCount | None]:
+        """(admitted, minute requests, day requests, minute tokens, the client's check) of one
+        budget across every router, counted before this request; one EVALSHA. `limits`: rpm,
+        rpd, tpm (0: none). With `client`, the same round trip checks it first: refused, the
+        budget is not counted (and reads as not admitted)."""
+        args: list[Any] = [*limits, 1.0 - elapsed, tokens, int(day_seconds * 1000)]
+        if client is not None:
+            keys, args = keys + client_rpm_keys(client.client, client.minute), args + _client_args(client)
+        admitted, minute, day, minute_tokens, client_ok, current, previous = await self._quota(keys=keys, args=args)
+        checked = (bool(client_ok), int(current), int(previous)) if client is not None else None
+        return bool(admitted), int(minute), int(day), int(minute_tokens), checked
 
     async def claim_event(self, marks: tuple[str, ...]) -> bool:
         """Whether this router is the first to announce the transition these marks name."""
@@ -268,11 +322,19 @@ class RedisStore:
 
     # -- flash cache and stored Responses (values are bytes the core modules encode) ----------
 
-    async def cache_lookup(self, key: str, token: str, lead_ms: int, *, lead: bool) -> tuple[bytes | None, int]:
-        """(entry, lead): one EVALSHA. lead is 1 when this request now leads for `key`, 2 when
-        another router does, 0 when nobody does."""
-        entry, led = await self._lookup(keys=[cache_entry_key(key), cache_lead_key(key)], args=[token, lead_ms, "1" if lead else "0"])
-        return entry, int(led)
+    async def cache_lookup(
+        self, key: str, token: str, lead_ms: int, *, lead: bool, client: ClientWindow | None = None
+    ) -> tuple[bytes | None, int, ClientCount | None]:
+        """(entry, lead, the client's check): one EVALSHA. lead is 1 when this request now leads
+        for `key`, 2 when another router does, 0 when nobody does. With `client`, the same round
+        trip checks it first: refused, no entry and no lead."""
+        keys = [cache_entry_key(key), cache_lead_key(key)]
+        args: list[Any] = [token, lead_ms, "1" if lead else "0"]
+        if client is not None:
+            keys, args = keys + client_rpm_keys(client.client, client.minute), args + _client_args(client)
+        entry, led, client_ok, current, previous = await self._lookup(keys=keys, args=args)
+        checked = (bool(client_ok), int(current), int(previous)) if client is not None else None
+        return entry, int(led), checked
 
     async def cache_poll(self, key: str) -> tuple[bytes | None, bool]:
         """(entry, whether a router still leads for it): one pipelined round trip."""
@@ -319,6 +381,10 @@ class RedisStore:
                     on_delta(decoded[1])
         finally:
             await pubsub.aclose()
+
+
+def _client_args(client: ClientWindow) -> list[Any]:
+    return [client.rpm, client.weight, CLIENT_TTL_MS]
 
 
 def _text(value: bytes | str) -> str:
