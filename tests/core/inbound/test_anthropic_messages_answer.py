@@ -127,7 +127,8 @@ def test_a_named_stop_sequence_is_its_stop_reason_plain_and_streamed() -> None:
     stopped = ChatAnswer((Choice(0, text="one ", finish=Finish.STOP, stop_sequence="two"),), USAGE)
     body = message_object(stopped, HEAD)
     assert (body["stop_reason"], body["stop_sequence"]) == ("stop_sequence", "two")
-    events = events_of(MessagesEncoder(HEAD).encode_all([TextDelta(0, "one "), ChoiceEnd(0, Finish.STOP, stop_sequence="two"), StreamEnd()]))
+    stream = [TextDelta(0, "one "), ChoiceEnd(0, Finish.STOP, stop_sequence="two"), StreamEnd()]
+    events = events_of(MessagesEncoder(HEAD).encode_all(stream))
     assert events[-2]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "two"}
 
 
