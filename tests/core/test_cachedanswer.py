@@ -44,6 +44,17 @@ def test_the_replayed_events_collect_into_the_same_answer() -> None:
     assert collector.answer() == ChatAnswer(choices=ANSWER.choices, usage=USAGE)
 
 
+def test_a_named_stop_sequence_survives_the_cache_both_ways() -> None:
+    stopped = ChatAnswer(choices=(Choice(0, text="one ", finish=Finish.STOP, stop_sequence="two"),), usage=USAGE, provider="anthropic")
+    assert answer_from_json(json.loads(json.dumps(answer_to_json(stopped)))) == stopped
+    collector = AnswerCollector()
+    collector.feed(answer_events(stopped))
+    assert collector.answer() == ChatAnswer(choices=stopped.choices, usage=USAGE)
+    older = answer_to_json(stopped)
+    del older["choices"][0]["stop_sequence"]  # an entry written before the field existed
+    assert answer_from_json(older).choices[0].stop_sequence is None
+
+
 def test_the_collector_joins_deltas_and_keeps_choices_in_order() -> None:
     collector = AnswerCollector()
     collector.feed([ChoiceStart(1), TextDelta(1, "b"), ChoiceStart(0), TextDelta(0, "a"), ReasoningDelta(0, "r")])

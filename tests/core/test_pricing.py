@@ -198,6 +198,15 @@ def test_provider_prices_are_dated_and_gemini_is_free() -> None:
     assert provider_price(PROVIDER_PRICES, None, "gpt-4o") == FREE  # a cache hit
 
 
+def test_a_dated_snapshot_is_priced_as_its_family() -> None:
+    haiku = provider_price(PROVIDER_PRICES, "anthropic", "claude-haiku-4-5")
+    assert provider_price(PROVIDER_PRICES, "anthropic", "claude-haiku-4-5-20251001") == haiku != PROVIDER_PRICES["anthropic"].default
+    assert provider_price(PROVIDER_PRICES, "anthropic", "claude-sonnet-5") == Price(Decimal("2.00"), Decimal("10.00"))
+    # Only an 8-digit date is a snapshot: other suffixes are other models.
+    assert provider_price(PROVIDER_PRICES, "anthropic", "claude-haiku-4-5-fast") == PROVIDER_PRICES["anthropic"].default
+    assert provider_price(PROVIDER_PRICES, "anthropic", "20251001") == PROVIDER_PRICES["anthropic"].default
+
+
 def test_saving_is_the_difference_never_below_zero() -> None:
     assert saving(Decimal("0.000035"), Decimal("0.000007")) == Decimal("0.000028")
     assert saving(Decimal("0.000035"), Decimal("0.0001")) == Decimal(0)

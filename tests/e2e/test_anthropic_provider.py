@@ -213,6 +213,21 @@ def test_the_anthropic_sdk_on_messages_with_anthropic_keys(shared_router: Router
     assert emulator.stats()["requests"] == []
 
 
+def test_anthropics_stop_sequence_reaches_a_messages_client_plain_and_streamed(shared_router: Router, claude_emu: Emulator) -> None:
+    """Anthropic names the stop sequence that ended the turn; a Messages client on Claude keys
+    gets it as Anthropic sent it (Gemini and Mistral never say which, so theirs read end_turn)."""
+    claude = anthropic.Anthropic(base_url=shared_router.url, api_key="sk-ant-client-token", max_retries=0)
+    ask = {"model": "claude-sonnet-4-5", "max_tokens": 200, "messages": [{"role": "user", "content": "Stop at said"}]}
+    message = claude.messages.create(**ask, stop_sequences=["said"])  # type: ignore[arg-type]
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "said")
+    assert "said" not in message.content[0].text  # type: ignore[union-attr]
+    with claude.messages.stream(**ask, stop_sequences=["You"]) as stream:  # type: ignore[arg-type]
+        final = stream.get_final_message()
+    assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "You")
+    plain = claude.messages.create(**ask)  # type: ignore[arg-type]
+    assert (plain.stop_reason, plain.stop_sequence) == ("end_turn", None)
+
+
 def test_the_responses_api_on_anthropic_keys_with_a_tool_loop(client: openai.OpenAI, claude_emu: Emulator, emulator: Emulator) -> None:
     raw = client.responses.with_raw_response.create(model="claude-sonnet-4-5", instructions="Be brief.", input="Say hi")
     response = raw.parse()

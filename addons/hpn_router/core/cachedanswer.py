@@ -57,6 +57,7 @@ def _choice_to_json(choice: Choice) -> dict[str, Any]:
             for c in choice.tool_calls
         ],
         "finish": choice.finish.value,
+        "stop_sequence": choice.stop_sequence,
     }
 
 
@@ -78,6 +79,7 @@ def answer_from_json(data: dict[str, Any]) -> ChatAnswer:
             reasoning=c["reasoning"],
             tool_calls=tuple(ToolCall(**call) for call in c["tool_calls"]),
             finish=Finish(c["finish"]),
+            stop_sequence=c.get("stop_sequence"),  # absent in entries written before it was kept
         )
         for c in data["choices"]
     )
@@ -96,7 +98,7 @@ def answer_events(answer: ChatAnswer) -> list[StreamEvent]:
         if choice.text is not None:
             events.append(TextDelta(choice.index, choice.text))
         events += [ToolCallEvent(choice.index, call) for call in choice.tool_calls]
-        events.append(ChoiceEnd(choice.index, choice.finish))
+        events.append(ChoiceEnd(choice.index, choice.finish, stop_sequence=choice.stop_sequence))
     if answer.usage is not None:
         events.append(UsageReport(answer.usage))
     events.append(StreamEnd())
@@ -109,6 +111,7 @@ class _Building:
     reasoning: list[str] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     finish: Finish | None = None
+    stop_sequence: str | None = None
     has_text: bool = False
 
 
@@ -148,7 +151,8 @@ class AnswerCollector:
             self._choices.setdefault(event.index, _Building()).tool_calls.append(event.call)
             self._chars += len(event.call.arguments)
         elif isinstance(event, ChoiceEnd):
-            self._choices.setdefault(event.index, _Building()).finish = event.finish
+            building = self._choices.setdefault(event.index, _Building())
+            building.finish, building.stop_sequence = event.finish, event.stop_sequence
         elif isinstance(event, UsageReport):
             self._usage = event.usage
         elif isinstance(event, StreamEnd):
@@ -168,6 +172,7 @@ class AnswerCollector:
                 reasoning="".join(b.reasoning) or None,
                 tool_calls=tuple(b.tool_calls),
                 finish=b.finish or Finish.STOP,
+                stop_sequence=b.stop_sequence,
             )
             for index, b in sorted(self._choices.items())
         )

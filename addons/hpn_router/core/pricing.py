@@ -56,14 +56,23 @@ class PriceTable:
         object.__setattr__(self, "per_model", MappingProxyType(dict(self.per_model)))
 
     def price_for(self, model: str) -> Price:
-        """Price of the OpenAI model name the client asked for (exact match;
-        dated variants need their own entry), else the default."""
-        return self.per_model.get(model, self.default)
+        """Price of the model name asked for: an exact entry, else the entry of its family when
+        the name is a dated snapshot (`claude-haiku-4-5-20251001`), else the default."""
+        price = self.per_model.get(model)
+        if price is None and (family := _without_snapshot_date(model)) != model:
+            price = self.per_model.get(family)
+        return self.default if price is None else price
 
 
 # The seed's figures: gpt-3.5-turbo-0125, announced 2024-01-25.
 SEED_DEFAULT_PRICE = Price(Decimal("0.50"), Decimal("1.50"))
 SEED_PRICE_TABLE = PriceTable(as_of="2024-01-25", default=SEED_DEFAULT_PRICE)
+
+
+def _without_snapshot_date(model: str) -> str:
+    """`claude-haiku-4-5-20251001` -> `claude-haiku-4-5`: a trailing -YYYYMMDD names a snapshot of the family."""
+    family, _, date = model.rpartition("-")
+    return family if family and len(date) == 8 and date.isdigit() else model
 
 
 def _usd(text: str) -> Decimal:
@@ -102,13 +111,26 @@ PROVIDER_PRICES: Mapping[str, PriceTable] = MappingProxyType(
                 }
             ),
         ),
+        # platform.claude.com/docs/en/about-claude/pricing and the models overview. Haiku 5.5
+        # is left out: its price depends on the prompt's length (the default applies).
         "anthropic": PriceTable(
-            as_of="2025-12-01",
-            default=Price(_usd("3.00"), _usd("15.00")),  # Sonnet's
+            as_of="2026-12-02",
+            default=Price(_usd("3.00"), _usd("15.00")),  # Sonnet 4's
             per_model=_prices(
                 {
+                    "claude-fable-5-1": ("10.00", "50.00"),
+                    "claude-fable-5": ("10.00", "50.00"),
+                    "claude-opus-5-5": ("4.00", "20.00"),
+                    "claude-opus-5": ("5.00", "25.00"),
+                    "claude-opus-4-8": ("5.00", "25.00"),
+                    "claude-opus-4-7": ("5.00", "25.00"),
+                    "claude-opus-4-6": ("5.00", "25.00"),
                     "claude-opus-4-5": ("5.00", "25.00"),
                     "claude-opus-4-1": ("15.00", "75.00"),
+                    "claude-opus-4-0": ("15.00", "75.00"),
+                    "claude-sonnet-5-5": ("2.00", "10.00"),
+                    "claude-sonnet-5": ("2.00", "10.00"),
+                    "claude-sonnet-4-6": ("3.00", "15.00"),
                     "claude-sonnet-4-5": ("3.00", "15.00"),
                     "claude-sonnet-4-0": ("3.00", "15.00"),
                     "claude-haiku-4-5": ("1.00", "5.00"),

@@ -121,3 +121,19 @@ def test_a_failure_after_the_first_byte_is_an_error_event() -> None:
 def test_an_empty_stream_still_starts_and_ends_the_message() -> None:
     events = events_of(MessagesEncoder(HEAD).encode_all([ChoiceEnd(0, Finish.STOP), StreamEnd()]))
     assert [e["type"] for e in events] == ["message_start", "ping", "message_delta", "message_stop"]
+
+
+def test_a_named_stop_sequence_is_its_stop_reason_plain_and_streamed() -> None:
+    stopped = ChatAnswer((Choice(0, text="one ", finish=Finish.STOP, stop_sequence="two"),), USAGE)
+    body = message_object(stopped, HEAD)
+    assert (body["stop_reason"], body["stop_sequence"]) == ("stop_sequence", "two")
+    stream = [TextDelta(0, "one "), ChoiceEnd(0, Finish.STOP, stop_sequence="two"), StreamEnd()]
+    events = events_of(MessagesEncoder(HEAD).encode_all(stream))
+    assert events[-2]["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "two"}
+
+
+def test_a_stop_sequence_never_outranks_tool_use_or_the_length_limit() -> None:
+    called = ChatAnswer((Choice(0, tool_calls=(CALL,), finish=Finish.STOP, stop_sequence="two"),), USAGE)
+    assert (message_object(called, HEAD)["stop_reason"], message_object(called, HEAD)["stop_sequence"]) == ("tool_use", None)
+    cut = ChatAnswer((Choice(0, text="one", finish=Finish.LENGTH, stop_sequence="two"),), USAGE)
+    assert (message_object(cut, HEAD)["stop_reason"], message_object(cut, HEAD)["stop_sequence"]) == ("max_tokens", None)

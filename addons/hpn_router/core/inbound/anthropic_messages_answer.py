@@ -89,9 +89,12 @@ def usage_to_anthropic(usage: Usage | None) -> dict[str, Any]:
     }
 
 
-def stop_reason(finish: Finish, called: bool) -> str:
-    """Anthropic's reason for `finish`; a turn that called tools stops for them, whatever Gemini said."""
-    return "tool_use" if called else STOP_REASONS[finish]
+def stop_reason(finish: Finish, called: bool, stop_sequence: str | None = None) -> str:
+    """Anthropic's reason for `finish`; a turn that called tools stops for them, whatever Gemini
+    said; a stop sequence is named only when the provider said which one matched (Anthropic does)."""
+    if called:
+        return "tool_use"
+    return "stop_sequence" if finish is Finish.STOP and stop_sequence is not None else STOP_REASONS[finish]
 
 
 def tool_use_block(call: ToolCall) -> dict[str, Any]:
@@ -106,7 +109,9 @@ def _arguments(call: ToolCall) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def envelope(head: MessageHead, content: list[dict[str, Any]], reason: str | None, usage: dict[str, Any]) -> dict[str, Any]:
+def envelope(
+    head: MessageHead, content: list[dict[str, Any]], reason: str | None, usage: dict[str, Any], stop_sequence: str | None = None
+) -> dict[str, Any]:
     return {
         "id": head.message_id,
         "type": "message",
@@ -114,7 +119,7 @@ def envelope(head: MessageHead, content: list[dict[str, Any]], reason: str | Non
         "model": head.model,
         "content": content,
         "stop_reason": reason,
-        "stop_sequence": None,
+        "stop_sequence": stop_sequence if reason == "stop_sequence" else None,
         "usage": usage,
     }
 
@@ -130,7 +135,8 @@ def message_object(answer: ChatAnswer, head: MessageHead) -> dict[str, Any]:
     if choice.text:
         content.append({"type": "text", "text": choice.text})
     content += [tool_use_block(call) for call in choice.tool_calls]
-    return envelope(head, content, stop_reason(choice.finish, bool(choice.tool_calls)), usage_to_anthropic(answer.usage))
+    reason = stop_reason(choice.finish, bool(choice.tool_calls), choice.stop_sequence)
+    return envelope(head, content, reason, usage_to_anthropic(answer.usage), choice.stop_sequence)
 
 
 def encode_event(payload: dict[str, Any]) -> bytes:
@@ -197,7 +203,8 @@ class MessagesEncoder(OneChoiceEncoder):
     def _stream_end(self, event: StreamEnd) -> list[bytes]:
         out = self._close()
         self.done = True
-        delta = {"stop_reason": stop_reason(self._finish, self._called), "stop_sequence": None}
+        reason = stop_reason(self._finish, self._called, self._stop_sequence)
+        delta = {"stop_reason": reason, "stop_sequence": self._stop_sequence if reason == "stop_sequence" else None}
         out.append(encode_event({"type": "message_delta", "delta": delta, "usage": usage_to_anthropic(self.usage)}))
         return out + [encode_event({"type": "message_stop"})]
 

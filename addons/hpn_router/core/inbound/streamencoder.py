@@ -46,6 +46,7 @@ class OneChoiceEncoder(StreamEncoder):
     def __init__(self, *, max_text: int = 20000) -> None:
         super().__init__(max_text=max_text)
         self._finish = Finish.STOP  # choice 0's, once it ends
+        self._stop_sequence: str | None = None  # the stop sequence that ended choice 0, when known
 
     def _choice_start(self, event: ChoiceStart) -> list[bytes]:
         return []
@@ -53,4 +54,5 @@ class OneChoiceEncoder(StreamEncoder):
     def _choice_end(self, event: ChoiceEnd) -> list[bytes]:
         if event.index == 0:
             self._finish = event.finish
+            self._stop_sequence = event.stop_sequence
         return []

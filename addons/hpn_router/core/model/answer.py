@@ -83,6 +83,7 @@ class Choice:
     tool_calls: tuple[ToolCall, ...] = ()
     finish: Finish = Finish.STOP
     logprobs: tuple[StepLogprob, ...] | None = None  # None: the provider sent none
+    stop_sequence: str | None = None  # the client's stop sequence that ended it, when the provider says which
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ class ChoiceEnd:
     index: int
     finish: Finish
     logprobs: tuple[StepLogprob, ...] | None = None
+    stop_sequence: str | None = None  # as Choice.stop_sequence
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,14 @@ def test_stop_reasons(reason: str, finish: Finish) -> None:
     assert map_finish(reason, False) is finish
 
 
+def test_the_stop_sequence_anthropic_names_is_kept_plain_and_streamed() -> None:
+    plain = message([{"type": "text", "text": "one "}], "stop_sequence") | {"stop_sequence": "two"}
+    assert anthropic_answer(plain).choices[0].stop_sequence == "two"
+    assert anthropic_answer(message([{"type": "text", "text": "one"}])).choices[0].stop_sequence is None
+    ends = [e for e in decode(sse(stream_events(plain)), 5) if isinstance(e, ChoiceEnd)]
+    assert [(e.finish, e.stop_sequence) for e in ends] == [(Finish.STOP, "two")]
+
+
 @pytest.mark.parametrize("step", [1, 7, 10_000])
 def test_a_stream_in_any_split(step: int) -> None:
     content = [

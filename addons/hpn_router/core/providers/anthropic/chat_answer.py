@@ -60,6 +60,11 @@ def map_finish(reason: Any, has_tool_calls: bool) -> Finish:
     return _FINISH.get(str(reason), Finish.OTHER)
 
 
+def matched_stop(reason: Any, sequence: Any) -> str | None:
+    """The stop sequence Anthropic says ended the turn (Gemini and Mistral never say which)."""
+    return sequence if reason == "stop_sequence" and isinstance(sequence, str) else None
+
+
 def usage_from_anthropic(usage: Any, previous: Usage | None = None) -> Usage | None:
     """Anthropic's usage as the model's; a stream's later reports may leave fields out, which
     keep their earlier values."""
@@ -121,6 +126,7 @@ def anthropic_answer(message: dict[str, Any]) -> ChatAnswer:
         reasoning="".join(thoughts) or None,
         tool_calls=tuple(calls),
         finish=map_finish(message.get("stop_reason"), bool(calls)),
+        stop_sequence=matched_stop(message.get("stop_reason"), message.get("stop_sequence")),
     )
     return ChatAnswer(choices=(choice,), usage=usage_from_anthropic(message.get("usage")), provider=PROVIDER)
 
@@ -150,6 +156,7 @@ class AnthropicStreamDecoder(StreamDecoder):
         self._ended = False
         self._usage: Usage | None = None
         self._stop_reason: Any = None
+        self._stop_sequence: Any = None
 
     @property
     def usage(self) -> Usage | None:
@@ -224,12 +231,15 @@ class AnthropicStreamDecoder(StreamDecoder):
 
     def _message_delta(self, event: dict[str, Any]) -> list[StreamEvent]:
         self._usage = usage_from_anthropic(event.get("usage"), self._usage)
-        self._stop_reason = as_dict(event.get("delta")).get("stop_reason") or self._stop_reason
+        delta = as_dict(event.get("delta"))
+        self._stop_reason = delta.get("stop_reason") or self._stop_reason
+        self._stop_sequence = delta.get("stop_sequence") or self._stop_sequence
         return []
 
     def _message_stop(self, event: dict[str, Any]) -> list[StreamEvent]:
         self._ended = True
-        out = self._start() + [ChoiceEnd(0, map_finish(self._stop_reason, self._calls > 0))]
+        finish = map_finish(self._stop_reason, self._calls > 0)
+        out = self._start() + [ChoiceEnd(0, finish, stop_sequence=matched_stop(self._stop_reason, self._stop_sequence))]
         return out + self._close()
 
 
