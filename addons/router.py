@@ -71,11 +71,12 @@ fail_closed = FailClosed(relay)  # every flow we serve targets the relay until t
 view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 cors = Cors()  # server.cors_origins, shared by CorsPreflight and CorsHeaders
 dashboard = Dashboard(state)  # GET /dashboard: the live page; its login sessions may call /admin
-shared_state = SharedPoolState(state)  # state.redis_url: key states, totals, client rates shared with other routers
+worker = worker_index()  # this process's number under `server.workers` > 1; None when alone
+# state.redis_url: key states, totals, client rates shared with other routers; operator reloads reach them all
+shared_state = SharedPoolState(state, worker=worker)
 # client tokens, admin token, per-client rate (across routers with Redis), body limits
 access = Access(admin_session=dashboard.admin_session, shared=shared_state)
 timeouts = Timeouts()  # closes client connections too slow with their headers, or idle too long
-worker = worker_index()  # this process's number under `server.workers` > 1; None when alone
 health = Health(state, worker=worker)  # answers /health (saying which worker), counts answered requests
 endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
 chat = ChatTranslation()  # /v1/chat/completions <-> generateContent
@@ -145,7 +146,7 @@ settings = Settings(
         flow_redaction,
     ]
 )
-admin = Admin(state, settings.reload)  # /admin/keys, /admin/reload, SIGHUP
+admin = Admin(state, settings.reload, shared=shared_state)  # /admin/keys, /admin/reload, SIGHUP; reloads told to every router
 
 addons = [
     settings,

@@ -3,6 +3,7 @@ config reloads, behind Access, which alone checks the admin token."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -40,12 +41,27 @@ class Reloads:
         return self.error
 
 
-def setup(reload: Reloads | None = None) -> tuple[Access, Admin, RouterState, Reloads]:
+class Channel:
+    """Stands in for SharedPoolState's reload side: records what was announced, answers with how
+    many routers got the notice (None: Redis is down)."""
+
+    def __init__(self, notified: int | None = 2, shared: bool = True) -> None:
+        self.notified = notified
+        self.shared = shared
+        self.announced: list[str] = []
+        self.peer_reload: Any = None
+
+    async def announce_reload(self, trigger: str) -> int | None:
+        self.announced.append(trigger)
+        return self.notified
+
+
+def setup(reload: Reloads | None = None, channel: Channel | None = None) -> tuple[Access, Admin, RouterState, Reloads]:
     state = RouterState(pool=KeyPool(CONFIG.key_pool.keys, cooldown_seconds=60))
     reload = reload or Reloads()
     access = Access(clock=lambda: NOW)
     access.apply(CONFIG)
-    return access, Admin(state, reload, clock=lambda: NOW), state, reload
+    return access, Admin(state, reload, shared=channel, clock=lambda: NOW), state, reload
 
 
 def call(access: Access, admin: Admin, method: str, path: str, token: str | None = ADMIN_TOKEN) -> http.HTTPFlow:
@@ -55,7 +71,7 @@ def call(access: Access, admin: Admin, method: str, path: str, token: str | None
     if token:
         flow.request.headers["authorization"] = f"Bearer {token}"
     access.request(flow)
-    admin.request(flow)
+    asyncio.run(admin.request(flow))  # async: a reload may tell the other routers
     return flow
 
 
@@ -118,6 +134,52 @@ def test_reload_reports_the_new_pool_or_why_the_previous_config_stays():
     assert body(refused)["error"]["code"] == "invalid_config" and "server.port" in body(refused)["error"]["message"]
 
 
+def test_with_shared_state_a_reload_is_told_to_the_other_routers_and_the_answer_counts_them():
+    channel = Channel(notified=2)
+    access, admin, _, reloads = setup(channel=channel)
+    with taddons.context():
+        flow = call(access, admin, "POST", "/admin/reload")
+    assert body(flow) == {"reloaded": True, "keys": 2, "routers_notified": 2}
+    assert channel.announced == ["admin_api"] and reloads.calls == [{"trigger": "admin_api", "by": "127.0.0.1:22"}]
+
+
+def test_a_reload_refused_here_is_still_told_the_others_read_their_own_files():
+    channel = Channel(notified=1)
+    access, admin, _, _ = setup(Reloads(error="models.gpt-4o: expected a string"), channel=channel)
+    with taddons.context():
+        flow = call(access, admin, "POST", "/admin/reload")
+    assert flow.response.status_code == 400 and channel.announced == ["admin_api"]
+    assert body(flow)["error"]["message"] == (
+        "Reload failed; the previous config stays: models.gpt-4o: expected a string (1 other router told to reload)"
+    )
+
+
+def test_with_redis_down_the_reload_is_local_and_the_answer_says_so():
+    access, admin, _, _ = setup(channel=Channel(notified=None))
+    with taddons.context():
+        flow = call(access, admin, "POST", "/admin/reload")
+    assert body(flow) == {
+        "reloaded": True,
+        "keys": 2,
+        "routers_notified": None,
+        "warning": "Redis is down: the other routers were not told to reload",
+    }
+
+
+def test_without_shared_state_the_answer_is_unchanged():
+    access, admin, _, _ = setup(channel=Channel(shared=False))
+    with taddons.context():
+        assert body(call(access, admin, "POST", "/admin/reload")) == {"reloaded": True, "keys": 2}
+
+
+def test_another_routers_notice_reloads_this_one_as_a_peer_and_is_not_told_again():
+    channel = Channel()
+    _, _, _, reloads = setup(channel=channel)
+    channel.peer_reload("host-b pid 9 worker 1")
+    assert reloads.calls == [{"trigger": "peer", "by": "host-b pid 9 worker 1"}]
+    assert channel.announced == []
+
+
 def test_unknown_actions_and_wrong_methods_are_404():
     access, admin, _, reloads = setup()
     with taddons.context():
@@ -144,7 +206,7 @@ def test_paths_outside_admin_are_not_admins():
     flow.response = None
     flow.request.path = "/v1/models"
     with taddons.context():
-        admin.request(flow)
+        asyncio.run(admin.request(flow))
     assert flow.response is None
 
 
@@ -189,3 +251,21 @@ async def test_sighup_reloads_the_config_and_a_failing_reload_is_only_logged():
     assert reloads.calls == [{"trigger": "sighup", "by": None}]
     assert "Reload on SIGHUP failed" in lines[0]
     assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL  # done() gave SIGHUP back
+
+
+async def test_sighup_reloads_and_tells_the_other_routers():
+    import os
+    import signal
+
+    channel = Channel()
+    _, admin, _, reloads = setup(channel=channel)
+    admin.running()
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+        for _ in range(500):
+            if channel.announced:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        admin.done()
+    assert reloads.calls == [{"trigger": "sighup", "by": None}] and channel.announced == ["sighup"]

@@ -53,7 +53,7 @@ class Router:
         with taddons.context():
             self.access.request(flow)
             self.dashboard.endpoint.request(flow)
-            self.admin.request(flow)
+            asyncio.run(self.admin.request(flow))  # async: a reload may tell the other routers
             self.endpoints.request(flow)
         return flow
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from hpn_router.core.access import ClientWindow
-from hpn_router.core.sharedstate import PoolDelta, cooldown_key, quota_keys
+from hpn_router.core.sharedstate import PoolDelta, ReloadNotice, cooldown_key, quota_keys
 from hpn_router.edge.sharedstate import RedisStore, StoreError
 from procs import RedisServer, start_redis
 
@@ -74,6 +74,28 @@ async def test_other_routers_hear_each_delta_but_not_their_own(redis):
         await asyncio.sleep(0.01)
     assert heard_by_b == [change]
     assert heard_by_a == []
+    for task in listeners:
+        task.cancel()
+    await asyncio.gather(*listeners, return_exceptions=True)
+    await a.close()
+    await b.close()
+
+
+async def test_a_reload_notice_reaches_every_listener_and_counts_the_others(redis):
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    assert await a.publish_reload("host-a pid 1", None) == 0  # nobody listens yet
+    notices: dict[str, list[ReloadNotice]] = {"a": [], "b": []}
+    deltas: list[PoolDelta] = []
+    listeners = [asyncio.create_task(s.listen(deltas.append, notices[n].append)) for n, s in (("a", a), ("b", b))]
+    deadline = time.monotonic() + 5
+    while not (a.listening and b.listening) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert await a.publish_reload("host-a pid 1", "host-a pid 0") == 1  # B; A's own subscription is not counted
+    while not (notices["a"] and notices["b"]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    [heard] = notices["b"]
+    assert (heard.sender, heard.origin, heard.siblings) == (a.sender, "host-a pid 1", "host-a pid 0")
+    assert notices["a"] == [heard] and deltas == []  # its own too (SharedPoolState skips it), and no delta
     for task in listeners:
         task.cancel()
     await asyncio.gather(*listeners, return_exceptions=True)

@@ -4,6 +4,10 @@ Access checks it).
     GET  /admin/keys                  each key's name, project, state, reason, until, usage
     POST /admin/keys/{name}/enable    bring a disabled or cooling key back
     POST /admin/reload                reload the config (also on SIGHUP); keys that stay keep state
+
+With shared state (`state.redis_url`) an operator's reload reaches every router: this one tells
+the others through Redis (SharedPoolState.announce_reload), and reloads when another one tells it
+(trigger `peer`, never announced again).
 """
 
 from __future__ import annotations
@@ -30,12 +34,30 @@ class Reloader(Protocol):
     def __call__(self, *, trigger: str, by: str | None = None) -> str | None: ...
 
 
+class ReloadChannel(Protocol):
+    """SharedPoolState's side of reloads: tells the other routers, and calls peer_reload when
+    another router tells this one."""
+
+    peer_reload: Callable[[str], object] | None
+
+    @property
+    def shared(self) -> bool: ...
+
+    async def announce_reload(self, trigger: str) -> int | None: ...
+
+
 class Admin:
-    def __init__(self, state: RouterState, reload: Reloader, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, state: RouterState, reload: Reloader, *, shared: ReloadChannel | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.state = state
         self.reload = reload
+        self.shared = shared
         self.clock = clock
         self._sighup_installed = False
+        self._announcements: set[asyncio.Task[int | None]] = set()
+        if shared is not None:
+            shared.peer_reload = self._reload_for_peer
 
     def running(self) -> None:
         try:
@@ -51,10 +73,22 @@ class Admin:
     def _on_sighup(self) -> None:
         try:
             self.reload(trigger="sighup")  # logs its outcome
+            if self.shared is not None:  # even when refused here: the others read their own files
+                task = asyncio.get_running_loop().create_task(self.shared.announce_reload("sighup"))
+                self._announcements.add(task)
+                task.add_done_callback(self._announcements.discard)
         except Exception:
             logger.exception("Reload on SIGHUP failed")
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def _reload_for_peer(self, origin: str) -> None:
+        """Another router was reloaded by an operator: this one reloads its own config file
+        (logged as every reload is, `by` naming that router) and tells nobody."""
+        try:
+            self.reload(trigger="peer", by=origin)
+        except Exception:
+            logger.exception("Reload asked by another router failed")
+
+    async def request(self, flow: http.HTTPFlow) -> None:
         path = flow.request.path.split("?", 1)[0].rstrip("/")
         if not path.startswith("/admin") or not is_client_flow(flow):
             return
@@ -66,13 +100,24 @@ class Admin:
         elif len(parts) == 3 and parts[0] == "keys" and parts[2] == "enable" and method == "POST" and pool:
             self._enable(flow, pool, parts[1])
         elif parts == ["reload"] and method == "POST":
-            error = self.reload(trigger="admin_api", by=_peer(flow))
-            if error:
-                answer_error(flow, InvalidRequestError(f"Reload failed; the previous config stays: {error}", code="invalid_config"))
-            else:
-                answer_json(flow, 200, {"reloaded": True, "keys": len(self.state.pool.keys) if self.state.pool else 0})
+            await self._reload(flow)
         else:
             answer_error(flow, NotFoundError(f"Unknown admin action {method} {path}."))
+
+    async def _reload(self, flow: http.HTTPFlow) -> None:
+        error = self.reload(trigger="admin_api", by=_peer(flow))
+        # Told to the others even when refused here: each router reads its own config file.
+        peers: dict[str, object] = {}
+        if self.shared is not None and self.shared.shared:
+            notified = await self.shared.announce_reload("admin_api")
+            peers = {"routers_notified": notified}
+            if notified is None:
+                peers["warning"] = "Redis is down: the other routers were not told to reload"
+        if error:
+            told = "" if not peers else f" ({_told(peers['routers_notified'])})"
+            answer_error(flow, InvalidRequestError(f"Reload failed; the previous config stays: {error}{told}", code="invalid_config"))
+        else:
+            answer_json(flow, 200, {"reloaded": True, "keys": len(self.state.pool.keys) if self.state.pool else 0, **peers})
 
     def _enable(self, flow: http.HTTPFlow, pool: KeyPool, name: str) -> None:
         index = pool.index_of(name)
@@ -101,6 +146,12 @@ class Admin:
                 }
             )
         return rows
+
+
+def _told(notified: object) -> str:
+    if notified is None:
+        return "Redis is down: the other routers were not told to reload"
+    return f"{notified} other router{'' if notified == 1 else 's'} told to reload"
 
 
 def _peer(flow: http.HTTPFlow) -> str:

@@ -17,6 +17,10 @@ pub/sub and adopt it at once, well within 100 ms.
 Pub/sub loses messages while a router is disconnected, so every router also reads the whole state
 back once a second (REFRESH_SECONDS) and pushes its totals then.
 
+Config reloads travel on the same channel: `announce_reload` tells the other routers that an
+operator reloaded this one, and each of them reloads its own config (`peer_reload`, which Admin
+sets) once per notice, without announcing it again.
+
 Redis down or slow (short socket timeouts): requests are served from the local pool, `/health`
 says `"redis": "down"` and `degraded`, one warning is logged per outage. When Redis answers
 again, local and shared state are merged (core/sharedstate.py `union`) and the listener resumes.
@@ -26,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -41,7 +47,22 @@ from hpn_router.core.access import ClientCount, minute_bucket
 from hpn_router.core.errors import RouterError
 from hpn_router.core.failover import QuotaGate
 from hpn_router.core.quota import pacific_day
-from hpn_router.core.sharedstate import EMPTY, PoolDelta, apply, delta, quota_keys, rebase, restrict, saved_to_pico, union
+from hpn_router.core.sharedstate import (
+    EMPTY,
+    NoticeFilter,
+    PoolDelta,
+    ReloadNotice,
+    announces,
+    apply,
+    delta,
+    quota_keys,
+    rebase,
+    restrict,
+    router_name,
+    saved_to_pico,
+    siblings_of,
+    union,
+)
 from hpn_router.core.state import RouterState
 from hpn_router.core.transport import UpstreamRequest
 from hpn_router.edge.sharedstate import RedisStore, StoreError
@@ -51,8 +72,14 @@ REFRESH_SECONDS = 1.0  # full read-back and totals push; also how often a down R
 
 
 class SharedPoolState:
-    def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time, worker: int | None = None) -> None:
         self.state = state
+        self.worker = worker
+        self.name = router_name(socket.gethostname(), os.getpid(), worker)
+        # A worker's supervisor (its parent process) by host and pid: its SIGHUP reaches every worker.
+        self.supervisor = f"{socket.gethostname()} pid {os.getppid()}" if worker is not None else None
+        self.notices = NoticeFilter(self.supervisor)
+        self.peer_reload: Callable[[str], object] | None = None  # Admin's: reload for the router named
         self.clock = clock
         self.url: str | None = None
         self.store: RedisStore | None = None
@@ -221,7 +248,7 @@ class SharedPoolState:
 
     async def _listen(self, store: RedisStore) -> None:
         try:
-            await store.listen(self._adopt)
+            await store.listen(self._adopt, self._take_notice)
         except StoreError as e:
             self._down(e)
 
@@ -270,6 +297,36 @@ class SharedPoolState:
         except StoreError as e:
             return self.client_failed_open(pending, e)
         return self.client_refusal(pending, checked)
+
+    # -- config reloads ---------------------------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        return self.url is not None
+
+    async def announce_reload(self, trigger: str) -> int | None:
+        """Tell the other routers an operator reloaded this one; how many routers got the notice,
+        0 when this reload is not told (a peer's, or a SIGHUP another worker tells), None when
+        Redis is down (logged: the others keep their config until reloaded)."""
+        store = self.store
+        if store is None or not announces(trigger, self.worker):
+            return 0
+        if self.state.redis == "up":
+            try:
+                return await store.publish_reload(self.name, siblings_of(trigger, self.worker, self.supervisor or ""))
+            except StoreError as e:
+                self._down(e)
+        logger.bind(event="config_reload_not_shared", trigger=trigger).warning(
+            "Redis is down: the other routers were not told to reload; reload each of them", redis=redacted_redis_url(self.url or "")
+        )
+        return None
+
+    def _take_notice(self, notice: ReloadNotice) -> None:
+        """Another router was reloaded by an operator: reload this one too, once, outside the
+        listener (a reload may replace the Redis connection it reads from)."""
+        if self.store is None or self.peer_reload is None or not self.notices.follows(notice, self.store.sender):
+            return
+        asyncio.get_running_loop().call_soon(self.peer_reload, notice.origin)
 
     async def admit_quota(self, index: int, request: UpstreamRequest, now: float, flow: http.HTTPFlow | None = None) -> bool | RouterError:
         """The quota gate (core/failover.QuotaGate): one EVALSHA checks and counts the chosen

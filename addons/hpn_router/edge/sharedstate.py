@@ -32,14 +32,17 @@ from hpn_router.core.sharedstate import (
     WEBHOOK_MARK_SECONDS,
     WEBHOOK_PREFIX,
     PoolDelta,
+    ReloadNotice,
     cache_entry_key,
     cache_lead_key,
     client_rpm_keys,
     cooldown_key,
     decode_cooldown,
     decode_delta,
+    decode_reload,
     encode_cooldown,
     encode_delta,
+    encode_reload,
     pico_to_saved,
     response_key,
 )
@@ -365,11 +368,13 @@ class RedisStore:
     async def delete_response(self, response_id: str) -> None:
         await self._redis.delete(response_key(response_id))
 
-    async def listen(self, on_delta: Callable[[PoolDelta], None]) -> None:
-        """Calls on_delta for each other router's delta until the connection fails (raises)."""
+    async def listen(self, on_delta: Callable[[PoolDelta], None], on_reload: Callable[[ReloadNotice], None] | None = None) -> None:
+        """Calls on_delta for each other router's delta, and on_reload for each reload notice
+        (its own too: the caller filters), until the connection fails (raises)."""
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(CHANNEL)
+            self.listening = True
             while True:
                 # No socket timeout here: an idle channel is normal; a dead Redis closes the socket.
                 message = await pubsub.get_message(timeout=1.0)
@@ -379,8 +384,22 @@ class RedisStore:
                 decoded = decode_delta(message["data"])
                 if decoded is not None and decoded[0] != self.sender:
                     on_delta(decoded[1])
+                elif decoded is None and on_reload is not None and (notice := decode_reload(message["data"])) is not None:
+                    on_reload(notice)
         finally:
+            self.listening = False
             await pubsub.aclose()
+
+    # -- config reloads -------------------------------------------------------------------------
+
+    listening: bool = False  # subscribed to the channel right now (PUBLISH counts this router too)
+
+    async def publish_reload(self, origin: str, siblings: str | None) -> int:
+        """Tells the other routers to reload their config; how many got the notice (PUBLISH's
+        subscriber count, less this router's own subscription)."""
+        notice = ReloadNotice(self.sender, origin, secrets.token_hex(8), siblings)
+        receivers = int(await self._redis.publish(CHANNEL, encode_reload(notice)))
+        return max(0, receivers - (1 if self.listening else 0))
 
 
 def _client_args(client: ClientWindow) -> list[Any]:
