@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import wrkload
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -154,10 +155,33 @@ def busiest_others(before: dict[int, tuple[str, float]], after: dict[int, tuple[
     return [f"{name}[{pid}]:{cpu / wall:.2f}" for cpu, name, pid in sorted(used, reverse=True) if cpu / wall >= 0.05][:3]
 
 
-def cpu_ms_per_request(before: float | None, after: float | None, requests: int) -> float | None:
-    if before is None or after is None or not requests:
+def per_request_ms(cpu_seconds: float | None, requests: int) -> float | None:
+    """CPU seconds spent over a cell -> CPU milliseconds per request."""
+    if cpu_seconds is None or not requests:
         return None
-    return round((after - before) * 1000 / requests, 3)
+    return round(cpu_seconds * 1000 / requests, 3)
+
+
+async def run_wrk(args: list[str]) -> tuple[str, float]:
+    """Run wrk to its end: (what it printed, its CPU seconds from the kernel's accounting of the
+    child). Waited for in a thread so the event loop stays free; killed if the bench is interrupted."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def wait() -> tuple[str, float, int]:
+        assert proc.stdout is not None
+        output = proc.stdout.read().decode(errors="replace")
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        return output, usage.ru_utime + usage.ru_stime, proc.returncode
+
+    try:
+        output, cpu, code = await asyncio.to_thread(wait)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    if code != 0:
+        raise RuntimeError(f"{' '.join(args)} exited with {code}: {output[-800:]}")
+    return output, cpu
 
 
 def proc_rss_mb(pid: int) -> float | None:
@@ -183,11 +207,27 @@ class LoadRow:
     proxy_cpu: float | None  # CPU seconds / wall seconds of the proxy under test (1.0 = one core)
     proxy_cpu_ms_per_request: float | None  # the proxy's CPU per answered request: steadier than req/s on a busy box
     emulator_cpu: float | None
-    client_cpu: float  # this process (the load generator)
+    client_cpu: float  # the load generator: wrk's CPU (when it drives the load) plus this process
     other_cpu: float | None  # everything else on the box (other users' processes): noise if > ~0.1
+    emulator_cpu_ms_per_request: float | None = None
+    client_cpu_ms_per_request: float | None = None
+    loadgen: str = "aiohttp"  # what drove the load: wrk | aiohttp
     other_busiest: list[str] = field(default_factory=list)  # who that was
     proxy_rss_mb: tuple[float | None, float | None] | None = None
     error_samples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Counted:
+    """What a load generator counted over the measured part of a cell."""
+
+    ok: int  # 200 answers
+    errors: int  # other statuses and failed requests
+    error_samples: list[str]
+    p50_ms: float | None
+    p99_ms: float | None
+    seconds: float | None = None  # the generator's own measured duration (else the bench's wall clock)
+    loadgen_cpu_s: float = 0.0  # CPU of a load generator outside this process (wrk)
 
 
 @dataclass
@@ -232,6 +272,16 @@ class Bench:
         self.load_rows: list[LoadRow] = []
         self.stream_rows: list[StreamRow] = []
         self.notes: list[str] = []
+        self.wrk_threads: int = args.wrk_threads
+        self.wrk = shutil.which("wrk") or ""
+        self.loadgen: str = args.loadgen
+        if self.loadgen == "wrk" and not self.wrk:
+            self.loadgen = "aiohttp"
+            self.notes.append(
+                f"wrk was not found on PATH, so the aiohttp client in this process drove the load (it takes CPU "
+                f"the proxy could use: ratios are compressed): {wrkload.INSTALL_HINT}."
+            )
+            _progress(f"wrk not found: {wrkload.INSTALL_HINT}; using the aiohttp client instead")
 
     # -- processes --------------------------------------------------------------------
 
@@ -340,10 +390,81 @@ class Bench:
     # -- load -------------------------------------------------------------------------
 
     async def load(self, name: str, url: str, body: bytes, headers: dict[str, str], concurrency: int, proxy: Any | None = None) -> LoadRow:
-        """Closed-loop load: `concurrency` workers on keep-alive connections, warm-up not counted."""
+        """Closed-loop load: `concurrency` keep-alive connections, warm-up not counted; driven by
+        wrk or by the aiohttp client (--loadgen). CPU shares are sampled around the measured part."""
+        headers = {"content-type": "application/json", **headers}
+        pid = proxy.proc.pid if proxy is not None else None
+        window: dict[str, Any] = {}
+
+        def cpu_now() -> tuple[float | None, float, float, float]:
+            """(proxy tree, emulator, this process, the whole box's busy) CPU seconds."""
+            return (tree_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(), system_busy_seconds())
+
+        def begin() -> None:
+            window["rss0"] = proc_rss_mb(pid) if pid else None
+            window["cpu0"] = cpu_now()
+            window["procs0"] = all_process_cpu()
+            window["t0"] = time.perf_counter()
+
+        def end() -> None:
+            window["wall"] = time.perf_counter() - window["t0"]
+            window["cpu1"] = cpu_now()
+            window["rss1"] = proc_rss_mb(pid) if pid else None
+            ours = {os.getpid(), self.emu.proc.pid, *(tree_pids(pid) if pid else [])}
+            window["others"] = busiest_others(window["procs0"], all_process_cpu(), ours, window["wall"])
+
+        await self.wait_idle()
+        measure = self._wrk_load if self.loadgen == "wrk" else self._aiohttp_load
+        counted = await measure(url, body, headers, concurrency, begin, end)
+        wall, cpu0, cpu1 = window["wall"], window["cpu0"], window["cpu1"]
+
+        def seconds(i: int) -> float | None:
+            a, b = cpu0[i], cpu1[i]
+            return None if a is None or b is None else b - a
+
+        proxy_s, emulator_s, busy_s = seconds(0), seconds(1), seconds(3)
+        client_s = (seconds(2) or 0.0) + counted.loadgen_cpu_s  # this process, plus wrk's own CPU
+
+        def share(cpu: float | None) -> float | None:
+            return None if cpu is None else round(cpu / wall, 2)
+
+        ours = sum(x for x in (proxy_s, emulator_s, client_s) if x is not None)
+        done = counted.ok + counted.errors
+        row = LoadRow(
+            config=name,
+            concurrency=concurrency,
+            requests=done,
+            errors=counted.errors,
+            seconds=round(wall, 3),
+            rps=round(counted.ok / (counted.seconds or wall), 1),
+            p50_ms=counted.p50_ms,
+            p99_ms=counted.p99_ms,
+            proxy_cpu=share(proxy_s),
+            proxy_cpu_ms_per_request=per_request_ms(proxy_s, done),
+            emulator_cpu=share(emulator_s),
+            client_cpu=share(client_s) or 0.0,
+            other_cpu=None if busy_s is None else round(max((busy_s - ours) / wall, 0.0), 2),
+            emulator_cpu_ms_per_request=per_request_ms(emulator_s, done),
+            client_cpu_ms_per_request=per_request_ms(client_s, done),
+            loadgen=self.loadgen,
+            proxy_rss_mb=(window["rss0"], window["rss1"]) if pid else None,
+            other_busiest=window["others"],
+            error_samples=counted.error_samples,
+        )
+        self.load_rows.append(row)
+        _progress(
+            f"{name:<28} c={concurrency:<3} {row.rps:>8.1f} req/s  p50 {row.p50_ms} ms  "
+            f"p99 {row.p99_ms} ms  CPU ms/req proxy {row.proxy_cpu_ms_per_request} emulator {row.emulator_cpu_ms_per_request} "
+            f"client {row.client_cpu_ms_per_request}  errors {row.errors}  other CPU {row.other_cpu} {' '.join(window['others'])}"
+        )
+        return row
+
+    async def _aiohttp_load(
+        self, url: str, body: bytes, headers: dict[str, str], concurrency: int, begin: Callable[[], None], end: Callable[[], None]
+    ) -> Counted:
+        """`concurrency` asyncio workers in this process, one aiohttp session, connector limit = concurrency."""
         connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
         timeout = aiohttp.ClientTimeout(total=30)
-        headers = {"content-type": "application/json", **headers}
         latencies: list[float] = []
         errors: list[str] = []
         error_count = 0
@@ -370,56 +491,50 @@ class Bench:
                     if len(errors) < 3:
                         errors.append(problem)
 
-        await self.wait_idle()
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             if self.warmup > 0:
                 stop_at = time.perf_counter() + self.warmup
                 await asyncio.gather(*(worker(stop_at) for _ in range(concurrency)))
-            pid = proxy.proc.pid if proxy is not None else None
-            rss_before = proc_rss_mb(pid) if pid else None
-            cpu0 = (tree_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(), system_busy_seconds())
-            procs0 = all_process_cpu()
             counting = True
-            t0 = time.perf_counter()
-            await asyncio.gather(*(worker(t0 + self.duration) for _ in range(concurrency)))
-            wall = time.perf_counter() - t0
-            cpu1 = (tree_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(), system_busy_seconds())
-            rss_after = proc_rss_mb(pid) if pid else None
-            ours = {os.getpid(), self.emu.proc.pid, *(tree_pids(pid) if pid else [])}
-            others = busiest_others(procs0, all_process_cpu(), ours, wall)
-
-        def share(i: int) -> float | None:
-            a, b = cpu0[i], cpu1[i]
-            return None if a is None or b is None else round((b - a) / wall, 2)
-
-        ours = sum(x for x in (share(0), share(1), share(2)) if x is not None)
-        other = share(3)
-        done = len(latencies) + error_count
-        row = LoadRow(
-            config=name,
-            concurrency=concurrency,
-            requests=done,
+            begin()
+            await asyncio.gather(*(worker(time.perf_counter() + self.duration) for _ in range(concurrency)))
+            end()
+        return Counted(
+            ok=len(latencies),
             errors=error_count,
-            seconds=round(wall, 3),
-            rps=round(len(latencies) / wall, 1),
+            error_samples=errors,
             p50_ms=_ms(percentile(latencies, 50)),
             p99_ms=_ms(percentile(latencies, 99)),
-            proxy_cpu=share(0),
-            proxy_cpu_ms_per_request=cpu_ms_per_request(cpu0[0], cpu1[0], done),
-            emulator_cpu=share(1),
-            client_cpu=share(2) or 0.0,
-            other_cpu=None if other is None else round(max(other - ours, 0.0), 2),
-            proxy_rss_mb=(rss_before, rss_after) if pid else None,
-            other_busiest=others,
-            error_samples=errors,
         )
-        self.load_rows.append(row)
-        _progress(
-            f"{name:<28} c={concurrency:<3} {row.rps:>8.1f} req/s  p50 {row.p50_ms} ms  "
-            f"p99 {row.p99_ms} ms  proxy CPU/req {row.proxy_cpu_ms_per_request} ms  errors {row.errors}  "
-            f"other CPU {row.other_cpu} {' '.join(others)}"
+
+    async def _wrk_load(
+        self, url: str, body: bytes, headers: dict[str, str], concurrency: int, begin: Callable[[], None], end: Callable[[], None]
+    ) -> Counted:
+        """wrk with `concurrency` connections: one run for the warm-up, one measured (both in
+        whole seconds); the request comes from a Lua script in the run's temp folder."""
+        script = self.tmp / "wrk-request.lua"
+        script.write_text(wrkload.wrk_script(body, headers))
+
+        def command(seconds: float) -> list[str]:
+            return wrkload.wrk_command(self.wrk, url, str(script), connections=concurrency, threads=self.wrk_threads, seconds=seconds)
+
+        if self.warmup > 0:
+            await run_wrk(command(self.warmup))
+        begin()
+        output, cpu_s = await run_wrk(command(self.duration))
+        end()
+        result = wrkload.parse_wrk(output)
+        sockets = [f"{kind} {n}" for kind, n in result.socket_errors.items() if n]
+        samples = result.samples + ([f"socket errors: {', '.join(sockets)}"] if sockets else [])
+        return Counted(
+            ok=result.ok,
+            errors=result.errors,
+            error_samples=samples,
+            p50_ms=result.p50_ms,
+            p99_ms=result.p99_ms,
+            seconds=result.seconds,
+            loadgen_cpu_s=cpu_s,
         )
-        return row
 
     async def wait_idle(self) -> None:
         """With --wait-idle N: wait up to N s until the rest of the box uses < 0.1 core (shared machines)."""
@@ -860,6 +975,37 @@ def _lean_targets(b: Bench, c: int) -> tuple[list[Target], list[Target]]:
     return goals, refs
 
 
+def loadgen_description(b: Bench) -> str:
+    if b.loadgen == "wrk":
+        return f"wrk ({b.wrk_threads} thread{'s' if b.wrk_threads > 1 else ''}, POST from a Lua script, a separate C process)"
+    return "aiohttp (one asyncio client in the bench's own process)"
+
+
+def warmup_seconds(b: Bench) -> float:
+    """wrk runs whole seconds only."""
+    return wrkload.whole_seconds(b.warmup) if b.loadgen == "wrk" and b.warmup > 0 else b.warmup
+
+
+def measured_seconds(b: Bench) -> float:
+    return wrkload.whole_seconds(b.duration) if b.loadgen == "wrk" else b.duration
+
+
+def emulator_headroom(b: Bench) -> list[str]:
+    """Can the emulator alone answer what two workers would need (WORKERS_GOAL x one worker)?
+    If not, the workers' ratio measures the emulator, not the router."""
+    notes = []
+    for c in CONCURRENCY:
+        direct_row, one = _row(b.load_rows, "direct", c), _row(b.load_rows, ONE_WORKER, c)
+        if direct_row and one and one.rps:
+            needed = WORKERS_GOAL * one.rps
+            verdict = "enough" if direct_row.rps >= needed else "TOO LOW: the emulator caps the workers' rows"
+            notes.append(
+                f"emulator headroom, c={c}: direct {direct_row.rps:.0f} req/s against {needed:.0f} req/s that "
+                f"{WORKERS_GOAL:g} x one worker needs ({verdict})"
+            )
+    return notes
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
@@ -874,23 +1020,26 @@ def markdown(b: Bench, info: dict[str, Any], failures: dict[str, str]) -> str:
         "",
         f"Machine: {info['cores']} cores ({info['cpu'] or 'unknown CPU'}), {info['implementation']} {info['python']}, "
         f"mitmproxy {info['mitmproxy']}, aiohttp {info['aiohttp']}; load average at start "
-        f"{' / '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}. Loopback; the load generator "
-        f"(one asyncio process), the proxy under test and the emulator share the cores.",
-        f"Each cell: {b.warmup:g} s warm-up (not counted), then {b.duration:g} s closed loop on keep-alive "
-        f'connections. CPU = CPU seconds / wall seconds (1.00 = one full core); "other CPU" = the rest '
-        f"of the box (processes this bench did not start): above ~0.1 the row is disturbed.",
+        f"{' / '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}. Loopback; the load generator, "
+        f"the proxy under test and the emulator share the cores.",
+        f"Load generator for the req/s cells: **{loadgen_description(b)}**; its CPU is the client column. "
+        f"Each cell: {warmup_seconds(b):g} s warm-up (not counted), then {measured_seconds(b):g} s closed loop on "
+        f"keep-alive connections (one per unit of concurrency). CPU = CPU seconds / wall seconds (1.00 = one full core); "
+        '"other CPU" = the rest of the box (processes this bench did not start): above ~0.1 the row is disturbed.',
         "",
     ]
     if b.load_rows:
         lines += [
-            "| config | conc | req/s | p50 ms | p99 ms | errors | proxy CPU | proxy CPU ms/req | emulator CPU | client CPU | other CPU |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| config | conc | req/s | p50 ms | p99 ms | errors | proxy CPU | proxy CPU ms/req | emulator CPU | emulator CPU ms/req "
+            "| client CPU | client CPU ms/req | other CPU |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in b.load_rows:
             lines.append(
                 f"| {r.config} | {r.concurrency} | {_fmt(r.rps)} | {_fmt(r.p50_ms)} | {_fmt(r.p99_ms)} | "
                 f"{r.errors} | {_fmt(r.proxy_cpu)} | {_fmt(r.proxy_cpu_ms_per_request)} | {_fmt(r.emulator_cpu)} | "
-                f"{_fmt(r.client_cpu)} | {_fmt(r.other_cpu)} |"
+                f"{_fmt(r.emulator_cpu_ms_per_request)} | {_fmt(r.client_cpu)} | {_fmt(r.client_cpu_ms_per_request)} | "
+                f"{_fmt(r.other_cpu)} |"
             )
         lines.append("")
     if b.stream_rows:
@@ -930,7 +1079,7 @@ def markdown(b: Bench, info: dict[str, Any], failures: dict[str, str]) -> str:
         lines.append(f"- Disturbed by other processes (other CPU > 0.1 core): {'; '.join(disturbed)}.")
     for name, problem in failures.items():
         lines.append(f"- scenario `{name}` FAILED: {problem}")
-    for note in b.notes:
+    for note in [*b.notes, *emulator_headroom(b)]:
         lines.append(f"- {note}")
     return "\n".join(lines)
 
@@ -953,6 +1102,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="S",
         help="before each cell wait up to S s for the rest of the box to go idle (shared machines)",
     )
+    p.add_argument(
+        "--loadgen",
+        choices=("wrk", "aiohttp"),
+        default="wrk",
+        help="what drives the req/s cells: wrk (default; falls back to aiohttp when missing) or the aiohttp client in this process",
+    )
+    p.add_argument("--wrk-threads", type=int, default=1, choices=(1, 2), help="wrk threads (-t, default 1)")
     p.add_argument("--keep-tmp", action="store_true", help="keep the temporary dir (logs, configs)")
     p.add_argument("--baseline", metavar="DIR", help="scenario `baseline`: also measure the router of this checkout")
     return p.parse_args(argv)
@@ -1020,6 +1176,8 @@ def main(argv: list[str] | None = None) -> int:
                 "stream_requests": b.stream_requests,
                 "stream_warmup": b.stream_warmup,
                 "stream_delay_ms": STREAM_DELAY_MS,
+                "loadgen": b.loadgen,
+                "wrk_threads": b.wrk_threads if b.loadgen == "wrk" else None,
                 "quick": b.quick,
                 "scenarios": names,
             },
