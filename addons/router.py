@@ -36,6 +36,7 @@ from hpn_router.addons.endpoints import Endpoints  # noqa: E402
 from hpn_router.addons.failclosed import FailClosed  # noqa: E402
 from hpn_router.addons.flowredaction import FlowRedaction  # noqa: E402
 from hpn_router.addons.health import Health  # noqa: E402
+from hpn_router.addons.hookdispatch import HookDispatch  # noqa: E402
 from hpn_router.addons.interception import Interception  # noqa: E402
 from hpn_router.addons.keyrouting import KeyRouting  # noqa: E402
 from hpn_router.addons.logredaction import LogRedaction  # noqa: E402
@@ -188,4 +189,6 @@ addons = [
 # mitmproxy sees one addon: it looks each hook up once instead of on every addon, and every call
 # is guarded, so one addon's failure cannot skip the later ones (redaction).
 pipeline = Pipeline(addons)
-addons = [pipeline]
+# HookDispatch (its `load` only): mitmdump then calls each event only on the addons, its own
+# included, that handle it, as the lean runner does.
+addons = [HookDispatch(), pipeline]

@@ -42,13 +42,14 @@ def parse(path: Path) -> list[tuple[list[str], int]]:
     return samples
 
 
-# The lean runner's entry frames sit under every sample; its hook table is mitmproxy's dispatch.
+# The lean runner's entry frames sit under every sample; the hook table is mitmproxy's dispatch.
 ENTRY = re.compile(r"\((hpn_router/__main__\.py|hpn_router/edge/runner\.py)(:\d+)?\)$")
-HOOK_TABLE = re.compile(r"^HookTable\.")
+HOOK_TABLE = re.compile(r"^(HookTable\.|_owners |_log_like_mitmproxy )")  # the lean runner's, and mitmdump's once the router loads
+HOOK_TABLE_FILE = re.compile(r"hpn_router/edge/(runner|hooktable)\.py")
 
 
 def group_of(frames: list[str]) -> str:
-    frames = [f.replace("hpn_router/edge/runner.py", "mitmproxy/addonmanager.py") if HOOK_TABLE.match(f) else f for f in frames]
+    frames = [HOOK_TABLE_FILE.sub("mitmproxy/addonmanager.py", f) if HOOK_TABLE.match(f) else f for f in frames]
     stack = ";".join(f for f in frames if not ENTRY.search(f))
     leaf = frames[-1]
     for name, pattern in GROUPS:

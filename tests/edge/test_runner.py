@@ -1,11 +1,10 @@
-"""The lean runner: what it takes itself, what sends it to mitmdump, and its hook table."""
+"""The lean runner: what it takes itself and what sends it to mitmdump (its hook table: test_hooktable.py)."""
 
 from __future__ import annotations
 
 import pytest
 from hpn_router.edge import runner
 from hpn_router.edge.runner import (
-    HookTable,
     UnsupportedArguments,
     builtin_addons,
     mitmdump_options,
@@ -14,7 +13,6 @@ from hpn_router.edge.runner import (
     parse_args,
 )
 from mitmproxy.addons import save, script
-from mitmproxy.exceptions import AddonHalt
 from mitmproxy.optmanager import OptManager
 
 RUN_SH = [
@@ -102,45 +100,6 @@ def test_the_runner_loads_far_fewer_addons_than_mitmdump():
     assert len(builtin_addons(save_flows=True)) * 2 < len(default_addons())
 
 
-class Calls:
-    def __init__(self, name: str, log: list[str], *, halt: bool = False) -> None:
-        self.name, self.log, self.halt = name, log, halt
-
-    def request(self, flow: object) -> None:
-        self.log.append(self.name)
-        if self.halt:
-            raise AddonHalt
-
-
-class Idle:
-    def __init__(self) -> None:
-        self.addons: list[object] = []  # children, like mitmproxy's ScriptLoader holds scripts
-
-
-async def test_the_hook_table_calls_only_the_addons_that_handle_the_event_in_order():
-    from mitmproxy import master, options
-    from mitmproxy.proxy.layers.http import HttpRequestHook
-    from mitmproxy.test import tflow
-
-    table = HookTable(master.Master(options.Options()))
-    log: list[str] = []
-    first, idle, halting, after = Calls("first", log), Idle(), Calls("halting", log, halt=True), Calls("after", log)
-    table.add(first, idle, halting, after)
-    event = HttpRequestHook(tflow.tflow())
-    assert table.handlers(event) == [first, halting, after]
-    await table.trigger_event(event)
-    assert log == ["first", "halting"]  # AddonHalt stops the chain, as in mitmproxy
-
-    child = Calls("child", log)  # a script loaded later: registered, so the table is looked up again
-    idle.addons.append(child)
-    table.register(child)
-    assert table.handlers(event) == [first, idle, halting, after]
-    table.remove(halting)
-    log.clear()
-    await table.trigger_event(event)
-    assert log == ["first", "child", "after"]
-
-
 def test_workers_come_from_the_config_the_router_will_load(tmp_path, monkeypatch):
     config = tmp_path / "config.yaml"
     config.write_text("server: {workers: 3}\nstate: {redis_url: 'redis://127.0.0.1:6379'}\n")
@@ -172,40 +131,6 @@ def test_mitmproxy_lines_of_a_worker_say_which_worker_once():
     tag = runner.WorkerTag(1)
     assert tag.filter(record) and tag.filter(record)  # a record passes every handler: tagged once
     assert record.getMessage() == "worker 1: listening at 127.0.0.1:8080"
-
-
-class Failing:
-    async def request(self, flow: object) -> None:
-        raise RuntimeError("addon bug")
-
-
-async def test_the_hook_table_guards_each_addon_as_mitmproxy_does(caplog):
-    from mitmproxy import master, options
-    from mitmproxy.proxy.layers.http import HttpRequestHook
-    from mitmproxy.test import tflow
-
-    table = HookTable(master.Master(options.Options()))
-    log: list[str] = []
-    table.add(Failing(), Calls("after", log))
-    await table.trigger_event(HttpRequestHook(tflow.tflow()))
-    assert log == ["after"]  # the next addon still runs
-    assert "Addon error: addon bug" in caplog.text
-
-
-async def test_the_hook_table_looks_each_handler_up_when_it_calls_it():
-    from mitmproxy import master, options
-    from mitmproxy.proxy.layers.http import HttpRequestHook
-    from mitmproxy.test import tflow
-
-    table = HookTable(master.Master(options.Options()))
-    log: list[str] = []
-    addon = Calls("first", log)
-    table.add(addon)
-    event = HttpRequestHook(tflow.tflow())
-    await table.trigger_event(event)
-    addon.request = lambda flow: log.append("replaced")  # type: ignore[method-assign]  # e.g. a Pipeline rebuilt
-    await table.trigger_event(event)
-    assert log == ["first", "replaced"]
 
 
 class Exec(Exception):
@@ -330,17 +255,3 @@ async def test_an_option_only_mitmdump_knows_sends_the_lean_master_to_mitmdump(m
     with pytest.raises(Exec):
         await master.run()
     assert reasons == ["the option anticache"]
-
-
-async def test_clearing_the_hook_table_forgets_the_handlers():
-    from mitmproxy import master, options
-    from mitmproxy.proxy.layers.http import HttpRequestHook
-    from mitmproxy.test import tflow
-
-    table = HookTable(master.Master(options.Options()))
-    calls = Calls("one", [])
-    table.add(calls)
-    event = HttpRequestHook(tflow.tflow())
-    assert table.handlers(event) == [calls]
-    table.clear()
-    assert table.handlers(event) == []

@@ -6,7 +6,7 @@ are idle for the router, yet their dispatch is a large share of its CPU per requ
 runner starts the same master loop (mitmproxy's own `tools.main.run`: signals, option files,
 the start-up error check) with the built-in addons that matter to a router in reverse and
 regular mode, in mitmdump's relative order, and loads `-s` scripts like mitmdump does. Its
-HookTable calls each event only on the addons that handle it.
+HookTable (edge/hooktable.py) calls each event only on the addons that handle it.
 
 It takes the arguments ./run.sh passes (`--mode`, `--set`, `-s`, `-w`, `-q`). For any other
 argument, or a `--set` of an option only a missing built-in addon knows (`anticache`,
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import logging
 import os
 import sys
@@ -30,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mitmproxy import addonmanager, exceptions, hooks, master, options
+from mitmproxy import master, options
 from mitmproxy.addons import (
     block,
     core,
@@ -50,6 +49,7 @@ from mitmproxy.addons import (
 from mitmproxy.tools import main as mitmproxy_main
 
 from hpn_router.edge import workers
+from hpn_router.edge.hooktable import HookTable
 
 # The runner never prints flows: that is mitmdump's `flow_detail=0`, which run.sh passes.
 QUIET_FLOWS = ("flow_detail", "0")
@@ -154,76 +154,6 @@ def run_mitmdump(argv: Sequence[str], reason: str) -> NoReturn:
     program = Path(sys.executable).parent / "mitmdump"
     print(f"hpn-router: the lean runner does not take {reason}; starting mitmdump instead", file=sys.stderr, flush=True)
     os.execv(program, [str(program), *argv])
-
-
-class HookTable(addonmanager.AddonManager):
-    """mitmproxy's addon manager, calling an event only on the addons that handle it.
-
-    mitmproxy walks every addon (and its children) for every event of every flow, in a guarded
-    call each, although most addons handle two or three events. Which addons handle an event
-    changes only when one is registered, added or removed (scripts too: their module is
-    registered when it loads), so the answer is kept per event name until then: each top-level
-    addon that handles it, with the objects in its tree (itself, its children) that do. An
-    event's arguments are read once, not once per addon; each handler is still looked up by
-    name when it is called, as mitmproxy does. Within a top-level addon the semantics are
-    mitmproxy's: its tree in order, async handlers awaited, an error logged as mitmproxy's
-    guard logs it, AddonHalt ending the event.
-    """
-
-    def __init__(self, master: master.Master) -> None:
-        super().__init__(master)
-        self._handlers: dict[str, list[tuple[Any, tuple[Any, ...]]]] = {}
-
-    def register(self, addon: Any) -> Any:
-        self._handlers.clear()
-        return super().register(addon)
-
-    def add(self, *addons: Any) -> None:
-        super().add(*addons)
-        self._handlers.clear()
-
-    def remove(self, addon: Any) -> None:
-        self._handlers.clear()
-        super().remove(addon)
-
-    def clear(self) -> None:
-        self._handlers.clear()
-        super().clear()
-
-    def handlers(self, event: hooks.Hook) -> list[Any]:
-        """The top-level addons with a handler for `event` somewhere in their tree, in order."""
-        return [addon for addon, _ in self._owners(event.name)]
-
-    def _owners(self, name: str) -> list[tuple[Any, tuple[Any, ...]]]:
-        found = self._handlers.get(name)
-        if found is None:
-            found = self._handlers[name] = [(a, owners) for a in self.chain if (owners := _owners(a, name))]
-        return found
-
-    async def trigger_event(self, event: hooks.Hook) -> None:
-        name, args = event.name, event.args()
-        for _, owners in self._owners(name):
-            try:
-                for owner in owners:
-                    result = getattr(owner, name)(*args)
-                    if result is not None and inspect.isawaitable(result):
-                        await result
-            except exceptions.AddonHalt:
-                return
-            except Exception as e:
-                _log_like_mitmproxy(e)
-
-
-def _log_like_mitmproxy(error: Exception) -> None:
-    """mitmproxy's guard around a hook: logs the error (`Addon error: ...`), lets its own
-    signals (OptionsError) through."""
-    with addonmanager.safecall():
-        raise error
-
-
-def _owners(addon: Any, hook: str) -> tuple[Any, ...]:
-    """The objects in the addon's tree (it and its children, mitmproxy's order) with a handler for the hook."""
-    return tuple(a for a in addonmanager.traverse([addon]) if callable(getattr(a, hook, None)))
 
 
 class InFlight:
