@@ -230,8 +230,9 @@ lint() {  # ruff and mypy read their settings from pyproject.toml ([tool.ruff], 
 
 # The end-to-end tests ./run.sh test runs a second time with every router as 2 workers of the
 # lean runner sharing a redis-server (tests/procs.py, HPN_TEST_WORKERS): chat, streaming, tools,
-# failover, the flash cache (per worker), Responses, Messages and the admin re-enable. The whole
-# e2e suite that way: HPN_TEST_WORKERS=2 ./run.sh test tests/e2e
+# failover, Responses, Messages, and what Redis shares between the workers
+# (a cache hit and a client's rate limit over new connections, which the kernel spreads over
+# both; a stored Response continued). The whole e2e suite that way: HPN_TEST_WORKERS=2 ./run.sh test tests/e2e
 WORKERS_SUBSET=(
     tests/e2e/test_openai_surface.py::test_stream_ends_with_done_and_matches_the_non_streamed_text
     tests/e2e/test_openai_surface.py::test_stream_tool_calls_have_index_id_name_and_whole_arguments
@@ -240,7 +241,9 @@ WORKERS_SUBSET=(
     tests/e2e/test_responses_api.py::test_streaming_events_in_openai_order_with_usage_at_the_end
     tests/e2e/test_messages_api.py::test_a_tool_round_trip
     tests/e2e/test_messages_api.py::test_streaming_keeps_anthropics_event_order_and_ends_with_usage
-    tests/e2e/test_pool_and_access.py::test_admin_api_lists_and_re_enables_keys
+    tests/e2e/test_cache_cost_redaction.py::test_canonical_key_ignores_key_order_and_whitespace
+    tests/e2e/test_pool_and_access.py::test_per_client_rate_limit_hits_only_that_client
+    tests/e2e/test_responses_api.py::test_previous_response_id_continues_the_conversation
 )
 
 case "${1:-}" in

@@ -61,12 +61,7 @@ def cache_status(raw: object) -> str | None:
 
 # --- flash cache ----------------------------------------------------------------------
 
-# Each worker holds its own flash cache (and its own in-flight coalescing) until the cache lives
-# in Redis: a repeat that reaches the other worker over a new connection is a MISS there.
-PER_WORKER_CACHE = pytest.mark.single_process(reason="the flash cache is per worker until Redis holds it")
 
-
-@PER_WORKER_CACHE
 def test_hit_is_answered_locally_with_header_and_log(make_router, emulator):
     router = make_router()
     client = client_for(router)
@@ -85,7 +80,6 @@ def test_hit_is_answered_locally_with_header_and_log(make_router, emulator):
     assert len(hits) == 1 and hits[0]["latency_ms"] >= 0 and hits[0]["event"] == "request" and hits[0]["cache"] == "hit"
 
 
-@PER_WORKER_CACHE
 def test_canonical_key_ignores_key_order_and_whitespace(make_router, emulator):
     router = make_router()
     status, headers, _ = raw_post(router, b'{"model":"gpt-4","messages":[{"role":"user","content":"Canonical"}],"temperature":0}')
@@ -99,7 +93,6 @@ def test_canonical_key_ignores_key_order_and_whitespace(make_router, emulator):
     assert len(generate_requests(emulator)) == 2
 
 
-@PER_WORKER_CACHE
 def test_streaming_hit_is_a_proper_stream(make_router, emulator):
     client = client_for(make_router())
 
@@ -124,7 +117,6 @@ def test_streaming_hit_is_a_proper_stream(make_router, emulator):
     assert len({c.id for c in hit}) == 1 and hit[0].id != miss[0].id
 
 
-@PER_WORKER_CACHE
 def test_stream_is_stored_once_complete_then_hits_unstreamed(make_router, emulator):
     client = client_for(make_router())
     streamed = "".join(
@@ -138,7 +130,6 @@ def test_stream_is_stored_once_complete_then_hits_unstreamed(make_router, emulat
     assert len(generate_requests(emulator)) == 1
 
 
-@PER_WORKER_CACHE
 def test_tool_calls_replay_as_stream_deltas_with_index(make_router, emulator):
     client = client_for(make_router())
     ask = {"model": "gpt-4", "messages": [{"role": "user", "content": "Weather in Paris and Rome? [[parallel]]"}], "tools": TOOLS}
@@ -207,7 +198,6 @@ def slow_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator
     emu.stop()
 
 
-@PER_WORKER_CACHE
 def test_identical_requests_in_flight_go_upstream_once(slow_emulator, tmp_path):
     slow_emulator.reset()
     router = start_router(tmp_path, keys=[KEYS[SLOW_KEY]], gemini_url=slow_emulator.url)
@@ -248,7 +238,6 @@ def cost(usage: object, input_per_million: int, output_per_million: int) -> Deci
     return (Decimal(usage.prompt_tokens) * input_per_million + Decimal(usage.completion_tokens) * output_per_million) / 10**6  # type: ignore[attr-defined]
 
 
-@PER_WORKER_CACHE
 def test_cost_header_log_and_exact_health_total(make_router, emulator):
     router = make_router(config={**CENTS, **NO_WAIT})
     client = client_for(router)
@@ -304,6 +293,9 @@ def saved_flow_texts(path: Path) -> list[str]:
         return [json.dumps(flow.get_state(), default=default, ensure_ascii=False) for flow in FlowReader(f).stream()]
 
 
+@pytest.mark.single_process(
+    reason="mitmdump's flow printer (flow_detail) is not in the lean runner the workers run, and two workers would write one -w file"
+)
 def test_no_key_in_any_log_line_saved_flow_or_response(slow_emulator, tmp_path):
     """Timeouts, a 429 failover, a key disabled by a 403 that quotes it, exhaustion, Gemini's
     native API, an addon that copies a key into the flow and raises with it, and a stream still

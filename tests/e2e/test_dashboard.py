@@ -53,6 +53,7 @@ def row(page: Page, key: str):
 
 
 @pytest.mark.e2e
+@pytest.mark.single_process(reason="a key's last error, the failover list and the charts are per worker")
 def test_the_dashboard_shows_keys_failovers_and_charts_live_and_re_enables_a_key(make_router, emulator):
     assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install -y chromium (./run.sh test installs it)"
     router = make_router(config={"server": {"admin_token": ADMIN}})

@@ -170,7 +170,6 @@ def test_the_readme_example_runs(router: Router) -> None:
     assert "You said: What is the capital of France?" in result.stdout and "You said: And of Italy?" in result.stdout
 
 
-@pytest.mark.single_process(reason="the flash cache is per worker until Redis holds it")
 def test_an_identical_message_is_answered_from_the_cache_streamed_or_not(client: anthropic.Anthropic, emulator) -> None:
     ask = {"model": "claude-sonnet-4-5", "max_tokens": 500, "messages": [{"role": "user", "content": "Cache me"}]}
     with client.messages.stream(**ask) as stream:  # type: ignore[arg-type]

@@ -105,6 +105,7 @@ def test_state_survives_a_restart(make_router, emulator):
     assert all(k not in (again.log_path.parent / ".hpn" / "state.json").read_text() for k in KEYS)
 
 
+@pytest.mark.single_process(reason="a key's requests_today is counted per worker unless its project has a budget")
 def test_admin_api_lists_and_re_enables_keys(make_router, emulator):
     router = make_router(config={"server": {"admin_token": ADMIN}})
     emulator.set_key(1, "forbidden")
@@ -144,6 +145,7 @@ def test_reload_keeps_the_state_of_keys_that_stay(make_router, emulator, tmp_pat
     assert "You said" in client_for(router).chat.completions.create(model="gpt-4", messages=MSG).choices[0].message.content
 
 
+@pytest.mark.single_process(reason="a worker's totals reach the other within a second (the sync loop), not at once")
 def test_client_tokens_are_required_and_health_shows_anonymous_only_the_status(make_router, emulator):
     router = make_router(env={"HPN_CLIENT_TOKENS": ",".join(CLIENTS)})
     status, body, _ = call("POST", f"{router.base_url}/chat/completions", None, chat_body())
@@ -152,7 +154,9 @@ def test_client_tokens_are_required_and_health_shows_anonymous_only_the_status(m
     assert emulator.stats()["requests"] == []
     answer = openai.OpenAI(base_url=router.base_url, api_key=CLIENTS[1], max_retries=0).chat.completions.create(model="gpt-4", messages=MSG)
     assert "You said" in answer.choices[0].message.content
-    assert call("GET", f"{router.url}/health")[1] == {"status": "healthy"}
+    anonymous = call("GET", f"{router.url}/health")[1]
+    assert anonymous.pop("worker", None) in (None, 0, 1)  # as workers, which one answered (to tell them apart)
+    assert anonymous == {"status": "healthy"}
     assert call("GET", f"{router.url}/health", CLIENTS[0])[1]["total_requests"] >= 1
 
 

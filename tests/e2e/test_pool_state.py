@@ -33,6 +33,7 @@ def used_key_indexes(emulator) -> set[int]:
     return {r["key_index"] for r in emulator.stats()["requests"]}
 
 
+@pytest.mark.single_process(reason="worker 1 may answer before it has read what worker 0 restored from the state file (up to 1 s)")
 def test_state_follows_the_key_value_not_its_name_or_position(make_router, emulator, tmp_path):
     a, b, c = KEYS[0], KEYS[1], KEYS[2]  # emulator key indexes 0, 1, 2
     router = make_router(keys=[a, b], config=WITH_ADMIN)
@@ -77,6 +78,7 @@ def test_a_state_file_of_unexpected_shape_starts_the_router_fresh(make_router, t
     ask(router, 1)
 
 
+@pytest.mark.single_process(reason="one process owns the state file: as workers the supervisor retries worker 0 before it gives up")
 def test_a_second_router_on_the_same_state_file_refuses_to_start(make_router, emulator, tmp_path):
     first = make_router()
     # Non-zero (ErrorCheck exits with 1; mitmdump's teardown after it has been seen to crash).
@@ -89,6 +91,7 @@ def test_a_second_router_on_the_same_state_file_refuses_to_start(make_router, em
     ask(first, 1)
 
 
+@pytest.mark.single_process(reason="a key's circuit breaker (it did not answer) is per worker")
 def test_a_key_that_hangs_is_passed_over_by_the_next_requests(make_router, emulator):
     router = make_router(keys=KEYS[:2], config={"server": {"admin_token": ADMIN, "read_timeout_seconds": 1}})
     emulator.set_key(0, "hang")

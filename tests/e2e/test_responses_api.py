@@ -38,12 +38,6 @@ TEXT_EVENTS = [
 ]
 
 
-# Each worker keeps its own stored Responses and flash cache until Redis holds them: a follow-up
-# (previous_response_id, retrieve, a repeat) that reaches the other worker would not find them.
-PER_WORKER_STORE = pytest.mark.single_process(reason="stored Responses are per worker until Redis holds them")
-PER_WORKER_CACHE = pytest.mark.single_process(reason="the flash cache is per worker until Redis holds it")
-
-
 def test_plain_create(client: openai.OpenAI) -> None:
     response = client.responses.create(model=FLASH, input="Say hi")
     assert response.status == "completed" and response.object == "response" and response.id.startswith("resp_")
@@ -142,7 +136,6 @@ def test_a_failed_upstream_is_an_openai_error(router: Router, emulator) -> None:
     assert answer.status_code == 404 and set(answer.json()["error"]) >= {"message", "type", "code"}
 
 
-@PER_WORKER_STORE  # it continues with previous_response_id
 def test_the_readme_example_runs(router: Router) -> None:
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     match = re.search(r"<!-- tested: responses-python -->\s*```python\n(.*?)\n```", text, re.S)
@@ -154,7 +147,6 @@ def test_the_readme_example_runs(router: Router) -> None:
     assert "You said: What is the capital of France?" in result.stdout and "You said: And of Italy?" in result.stdout
 
 
-@PER_WORKER_STORE
 def test_previous_response_id_continues_the_conversation(client: openai.OpenAI) -> None:
     first = client.responses.create(model=FLASH, instructions="Be brief.", input="My name is Ada.")
     assert first.store is True
@@ -167,7 +159,6 @@ def test_previous_response_id_continues_the_conversation(client: openai.OpenAI) 
     assert follow_up.usage.input_tokens > alone.usage.input_tokens + answer_tokens
 
 
-@PER_WORKER_STORE
 def test_a_tool_loop_continues_from_the_stored_call(client: openai.OpenAI) -> None:
     # Gemini 3: the emulator rejects a function call that comes back without its thought signature.
     first = client.responses.create(model=GEMINI3, input="Weather in Paris?", tools=[WEATHER])
@@ -177,7 +168,6 @@ def test_a_tool_loop_continues_from_the_stored_call(client: openai.OpenAI) -> No
     assert second.status == "completed" and second.output_text.startswith("Tool results received")
 
 
-@PER_WORKER_STORE
 def test_a_stored_response_is_retrieved_and_deleted(client: openai.OpenAI) -> None:
     created = client.responses.create(model=FLASH, input="Keep this")
     retrieved = client.responses.retrieve(created.id)
@@ -210,7 +200,6 @@ def test_another_client_token_can_neither_read_nor_continue_a_response(make_rout
     assert alice.responses.retrieve(created.id).output_text == created.output_text
 
 
-@PER_WORKER_STORE
 def test_a_streamed_response_is_stored_and_continued(client: openai.OpenAI) -> None:
     with client.responses.stream(model=FLASH, input="Stream and keep this") as stream:
         final = stream.get_final_response()
@@ -222,7 +211,6 @@ def test_a_streamed_response_is_stored_and_continued(client: openai.OpenAI) -> N
 # --- flash cache ----------------------------------------------------------------------
 
 
-@PER_WORKER_CACHE
 def test_an_identical_request_is_answered_from_the_cache_streamed_or_not_and_stays_continuable(
     client: openai.OpenAI, emulator, router: Router
 ) -> None:

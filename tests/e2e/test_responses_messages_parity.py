@@ -42,6 +42,7 @@ def claude(router: Router) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=router.url, api_key=CLIENT_TOKEN, max_retries=0)
 
 
+@pytest.mark.single_process(reason="a worker's totals reach the other within a second (the sync loop), not at once")
 def test_both_apis_are_priced_logged_and_totalled_as_chat(make_router, emulator) -> None:
     router = make_router(config={**CENTS, **NO_WAIT})
     raw = openai_client(router).responses.with_raw_response.create(model="gpt-4o", input="Price a response")
@@ -79,6 +80,7 @@ def saved_flow_texts(path: Path) -> list[str]:
         return [json.dumps(flow.get_state(), default=default, ensure_ascii=False) for flow in FlowReader(f).stream()]
 
 
+@pytest.mark.single_process(reason="two workers would write one -w file")
 def test_no_key_in_the_log_saved_flows_or_answers_of_either_api(emulator, tmp_path) -> None:
     """A 429 failover and a key disabled by a 403 that quotes it, on both APIs, streamed and
     not, with debug logging and every flow saved (`-w`): no 12-character piece of a key, nor

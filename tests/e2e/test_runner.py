@@ -82,6 +82,7 @@ def test_sigterm_stops_cleanly_and_saves_the_pool_state(emulator, tmp_path):
     assert all(key not in saved for key in KEYS)
 
 
+@pytest.mark.single_process(reason="the lean runner's own -w and mitmdump fallback, in one process: two workers would write one -w file")
 def test_w_saves_the_flows_scrubbed(emulator, tmp_path):
     flows_path = tmp_path / "flows.mitm"
     router = start_runner(tmp_path, keys=KEYS[:1], gemini_url=emulator.url, extra_args=["-w", str(flows_path)])
@@ -97,6 +98,7 @@ def test_w_saves_the_flows_scrubbed(emulator, tmp_path):
     assert KEYS[0][4:16].encode() not in flows_path.read_bytes()
 
 
+@pytest.mark.single_process(reason="the lean runner's own -w and mitmdump fallback, in one process: two workers would write one -w file")
 def test_arguments_it_does_not_take_start_mitmdump_with_them(emulator, tmp_path):
     # anticache is an option of a mitmdump addon the lean runner leaves out: it must not be ignored.
     router = start_runner(tmp_path, keys=KEYS[:1], gemini_url=emulator.url, extra_args=["--set", "anticache=true"])

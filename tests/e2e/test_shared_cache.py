@@ -20,6 +20,9 @@ from procs import KEYS, RedisServer, Router, client_for, http_json, scenario, st
 MODEL = "gemini-flash-latest"
 LATENCY_MS = 700  # every upstream answer takes this long: a request in flight stays in flight
 
+# Two routers sharing one Redis are the instances under test; as workers each would split further.
+pytestmark = pytest.mark.single_process(reason="starts two routers on one Redis itself: they are the instances under test")
+
 
 @pytest.fixture(scope="module")
 def slow_emulator(tmp_path_factory: pytest.TempPathFactory):

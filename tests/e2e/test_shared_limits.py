@@ -27,6 +27,9 @@ SECRET = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 TOKENS = [f"client-token-{i}-0123456789" for i in range(12)]  # fresh clients for each test
 RPM = 4
 
+# Two routers sharing one Redis are the instances under test; as workers each would split further.
+pytestmark = pytest.mark.single_process(reason="starts two routers on one Redis itself: they are the instances under test")
+
 
 class Receiver:
     """A webhook receiver on loopback, in a thread of its own; it keeps every event's body."""

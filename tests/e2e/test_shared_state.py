@@ -18,6 +18,9 @@ ADMIN = "admin-token-0123456789abcdef"
 CONFIG = {"server": {"admin_token": ADMIN}}
 MODEL = "gemini-flash-latest"
 
+# Two routers sharing one Redis are the instances under test; as workers each would split further.
+pytestmark = pytest.mark.single_process(reason="starts two routers on one Redis itself: they are the instances under test")
+
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
