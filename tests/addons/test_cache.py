@@ -410,28 +410,6 @@ async def test_a_streamed_hit_escapes_line_separators_in_the_model_name_as_every
     assert {c["model"] for c in chunks} == {"gpt-4\u2028x"}
 
 
-def test_responses_and_messages_hits_share_one_parsed_answer_per_entry() -> None:
-    from hpn_router.addons.cache import answer_api_hit
-    from hpn_router.addons.chat import chat_request
-    from hpn_router.core.responsecache import CachedAnswer
-
-    seen = []
-
-    class Api:
-        def answer_cached(self, flow, config, answer):
-            seen.append(answer)
-            return b"{}", "application/json"
-
-    stored = {"choices": [{"index": 0, "text": "hi", "reasoning": None, "tool_calls": [], "finish": "stop"}], "usage": None}
-    hit = CachedAnswer(stored, None, 0.0)
-    for _ in range(2):
-        flow = chat_flow(BODY)
-        context(flow).cache = CacheDecision("MISS", key="k")
-        answer_api_hit(flow, Api(), router_config(), chat_request(flow), hit, coalesced=False)
-        assert status(flow) == "HIT" and flow.response.content == b"{}"
-    assert seen[0] is seen[1] and seen[0].choices[0].text == "hi"
-
-
 async def test_a_redis_that_fails_during_a_lookup_costs_no_request_and_counts_as_down() -> None:
     with socket.socket() as probe:  # a port nothing listens on: the connection is refused
         probe.bind(("127.0.0.1", 0))
