@@ -83,6 +83,33 @@ def test_pool_key_never_reaches_the_sink(sink: io.StringIO, fmt: str) -> None:
         assert "ValueError: upstream rejected <key:key_1>" in exc
 
 
+class Level(int):
+    """An int subclass: rendered as a number, like an IntEnum."""
+
+
+def test_every_kind_of_bound_field_is_redacted_in_the_json_line(sink: io.StringIO) -> None:
+    # The sink's one-pass field redaction must match Redactor.redact_json of the fields:
+    # names too (a key used as a field name), sensitive names, nested values, str subclasses.
+    configure_logging(level="info", fmt="json", redactor=REDACTOR, sink=sink)
+    logger.bind(
+        **{KEY: "named by a key"},
+        api_key="plain-looking",
+        note=f"quoting {KEY}",
+        pair=(KEY, 1),
+        level_no=Level(3),
+        ok=True,
+        missing=None,
+        ratio=0.5,
+    ).info("fields")
+    (rec,) = records(sink)
+    assert KEY[:12] not in sink.getvalue()
+    assert rec["<key:key_1>"] == "named by a key"
+    assert rec["api_key"] == "<redacted>"
+    assert rec["note"] == "quoting <key:key_1>"
+    assert rec["pair"] == ["<key:key_1>", 1]
+    assert (rec["level_no"], rec["ok"], rec["missing"], rec["ratio"]) == (3, True, None, 0.5)
+
+
 def test_text_format(sink: io.StringIO) -> None:
     configure_logging(level="info", fmt="text", redactor=REDACTOR, sink=sink)
     logger.bind(flow_id="f1", note="two words").info("hello")
