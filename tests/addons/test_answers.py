@@ -3,6 +3,7 @@ the Gemini request rewritten without the client's credentials, and failures answ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -20,6 +21,7 @@ from hpn_router.addons.flowcontext import GeminiListing, context
 from hpn_router.core.errors import ClientApi, InvalidRequest, InvalidRequestError, NoUsableKeyError, RateLimitedError
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
+from mitmproxy.utils import typecheck
 
 
 def client_flow(content: bytes = b"{}"):
@@ -135,3 +137,12 @@ def test_a_local_response_is_what_response_make_builds():
     assert local.headers.fields == made.headers.fields  # content-length last, as make sets it
     assert local.raw_content == made.raw_content and local.trailers is None
     assert local.timestamp_start is not None and local.timestamp_end == local.timestamp_start
+    assert local.get_state() == {**made.get_state(), "timestamp_start": local.timestamp_start, "timestamp_end": local.timestamp_end}
+
+
+def test_a_local_response_holds_the_types_mitmproxy_checks():
+    # local_response skips ResponseData's debug-mode type check: every field must pass it anyway.
+    local = local_response(404, b"", {"content-type": "text/plain"})
+    for field in dataclasses.fields(local.data):
+        typecheck.check_option_type(field.name, getattr(local.data, field.name), field.type)
+    assert [f.name for f in dataclasses.fields(local.data)] == list(vars(local.data))  # every field set, no other
