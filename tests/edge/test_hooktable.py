@@ -6,7 +6,10 @@ from __future__ import annotations
 from hpn_router.edge.hooktable import HookTable, adopt
 from mitmproxy import addonmanager, io, master, options
 from mitmproxy.exceptions import AddonHalt
+from mitmproxy.hooks import UpdateHook
 from mitmproxy.proxy.layers.http import HttpRequestHook, HttpResponseHook
+from mitmproxy.proxy.layers.tcp import TcpMessageHook
+from mitmproxy.proxy.server_hooks import ClientConnectedHook
 from mitmproxy.test import tflow
 from mitmproxy.tools.dump import DumpMaster
 
@@ -127,3 +130,29 @@ async def test_a_manager_of_another_kind_keeps_its_dispatch():
     custom = Custom(master.Master(options.Options()))
     assert not adopt(custom)
     assert type(custom) is Custom
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def client_connected(self, client: object) -> None:
+        self.calls.append(("client", client))
+
+    def tcp_message(self, flow: object) -> None:
+        self.calls.append(("tcp", flow))
+
+    def update(self, flows: object) -> None:
+        self.calls.append(("update", flows))
+
+
+async def test_each_event_passes_its_own_fields_to_the_handlers():
+    # The field names are kept per hook class: each event still passes its own values.
+    table = HookTable(master.Master(options.Options()))
+    seen = Seen()
+    table.add(seen)
+    one, two = tflow.tclient_conn(), tflow.tclient_conn()
+    tcp = tflow.ttcpflow()
+    for event in (ClientConnectedHook(one), ClientConnectedHook(two), TcpMessageHook(tcp), UpdateHook([tcp])):
+        await table.trigger_event(event)
+    assert seen.calls == [("client", one), ("client", two), ("tcp", tcp), ("update", [tcp])]

@@ -19,6 +19,7 @@ event. The synchronous `trigger` (configure, from option changes) stays mitmprox
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Any, cast
 
@@ -68,7 +69,7 @@ class HookTable(addonmanager.AddonManager):
         return found
 
     async def trigger_event(self, event: hooks.Hook) -> None:
-        name, args = event.name, event.args()
+        name, args = event.name, _args(event)
         for _, owners in self._owners(name):
             try:
                 for owner in owners:
@@ -92,6 +93,18 @@ def adopt(manager: addonmanager.AddonManager) -> bool:
     manager.__class__ = HookTable
     cast(HookTable, manager)._start_table()
     return True
+
+
+def _args(event: hooks.Hook) -> list[Any]:
+    """`event.args()`, with each hook class's field names looked up once: `Hook.args` asks
+    `dataclasses.fields` for them at every event."""
+    names = _ARG_NAMES.get(type(event))
+    if names is None:
+        names = _ARG_NAMES[type(event)] = tuple(f.name for f in dataclasses.fields(event))  # type: ignore[arg-type]
+    return [getattr(event, n) for n in names]
+
+
+_ARG_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _log_like_mitmproxy(error: Exception) -> None:
