@@ -160,7 +160,6 @@ def attempts_by_provider(router: Router) -> dict[tuple[str, str], float]:
     return counted
 
 
-@pytest.mark.single_process(reason="/metrics counters are per worker: a scrape reads the worker that answers")
 def test_every_gemini_key_cooling_falls_back_to_claude(to_claude: Router, emulator: Emulator, claude: Emulator) -> None:
     gemini_rate_limited(emulator)
     raw = client_for(to_claude).chat.completions.with_raw_response.create(model=GEMINI, messages=HI)

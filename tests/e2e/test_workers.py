@@ -1,7 +1,8 @@
 """`server.workers: 2`: the lean runner supervises two router processes on the same port
 (SO_REUSEPORT). Both answer, each says which it is, the router's behaviour holds on each (chat,
-streaming, failover, the flash cache), a killed worker is restarted while the other keeps
-answering, and SIGTERM drains: a stream in flight completes before the workers exit."""
+streaming, failover, the flash cache), a scrape of /metrics on either counts both, a killed
+worker is restarted while the other keeps answering (its counts kept), and SIGTERM drains: a
+stream in flight completes before the workers exit."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import openai
 import procs
 import pytest
 from procs import KEYS, Emulator, RedisServer, Router, http_json, scenario, start_emulator, start_redis, start_runner
+from prometheus_client.parser import text_string_to_metric_families
 
 MSG = [{"role": "user", "content": "hi"}]
 WAIT_SECONDS = 30  # a worker starts in 1-3 s alone, far slower on a loaded machine
@@ -121,8 +123,53 @@ def test_chat_stream_failover_and_cache_work_on_each_worker(workers, emulator):
             http.close()
 
 
+def counted(http: httpx.Client, router: Router) -> dict[str, float]:
+    """One scrape on this client's connection: chat requests answered and their durations
+    observed, summed over the series' other labels."""
+    families = text_string_to_metric_families(http.get(f"{router.url}/metrics").text)
+    samples = [s for f in families for s in f.samples if s.labels.get("endpoint") == "chat"]
+    names = ("hpn_requests_total", "hpn_request_duration_seconds_count")
+    return {name: sum(s.value for s in samples if s.name == name) for name in names}
+
+
+def scrapes_on_each_worker_and_new_connections(router: Router, clients: dict[int, tuple[httpx.Client, openai.OpenAI]]) -> list[dict]:
+    fresh = [httpx.Client(timeout=30) for _ in range(4)]
+    try:
+        return [counted(http, router) for http in [*(http for http, _ in clients.values()), *fresh]]
+    finally:
+        for http in fresh:
+            http.close()
+
+
+def test_a_scrape_on_either_worker_counts_the_requests_both_answered(workers, emulator):
+    emulator.reset()
+    clients = pinned_clients(workers)
+    try:
+        before = scrapes_on_each_worker_and_new_connections(workers, clients)
+        assert all(scrape == before[0] for scrape in before)
+        for worker, (_, client) in sorted(clients.items()):  # 3 on each worker
+            for i in range(3):
+                answer = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"counted {worker} {i}"}])
+                assert answer.choices[0].message.content
+        for i in range(4):  # and over new connections, wherever the kernel sends them
+            with httpx.Client(timeout=30) as http:
+                fresh = openai.OpenAI(base_url=workers.base_url, api_key="sk-client-token-not-a-gemini-key", http_client=http)
+                assert fresh.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"counted new {i}"}]).choices
+        after = scrapes_on_each_worker_and_new_connections(workers, clients)
+        for scrape in after:  # the same whole-router count whichever worker answered
+            assert {name: value - before[0][name] for name, value in scrape.items()} == {
+                "hpn_requests_total": 10,
+                "hpn_request_duration_seconds_count": 10,
+            }
+    finally:
+        for http, _ in clients.values():
+            http.close()
+
+
 def test_a_killed_worker_is_restarted_and_requests_keep_being_answered(workers, emulator):
     emulator.reset()
+    with httpx.Client(timeout=30) as http:
+        counted_before = counted(http, workers)["hpn_requests_total"]
     before = worker_pids(workers)
     assert len(before) == 2
     os.kill(before[0], signal.SIGKILL)
@@ -138,6 +185,12 @@ def test_a_killed_worker_is_restarted_and_requests_keep_being_answered(workers, 
     assert workers_seen(workers, 2) == {0, 1}  # the restarted worker answers again
     after = worker_pids(workers)
     assert before[1] in after and before[0] not in after and len(after) == 2
+    clients = pinned_clients(workers)
+    try:  # what the killed worker had counted is still in every scrape: a counter never goes back
+        assert [counted(http, workers)["hpn_requests_total"] for http, _ in clients.values()] == [counted_before + 10] * 2
+    finally:
+        for http, _ in clients.values():
+            http.close()
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import Outcome, Verdict
 from hpn_router.core.keypool import KeyPool
-from hpn_router.edge.metrics import Children, RouterMetrics
-from prometheus_client import REGISTRY, CollectorRegistry, Counter
+from hpn_router.core.metrics import KEY_STATES
+from hpn_router.edge.metrics import MULTIPROCESS_DIR_ENV, Children, RouterMetrics, multiprocess_dir
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, values
+from prometheus_client.multiprocess import mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
 
 NOW = 1_700_000_000.0
@@ -124,3 +127,59 @@ def test_measure_a_scrape_with_100_keys(capsys) -> None:
     families = {family.name: family.samples for family in text_string_to_metric_families(body.decode())}
     assert len(families["hpn_key_state"]) == 400 and len(families["hpn_upstream_attempts"]) == 300
     assert sum(s.value for s in families["hpn_key_state"] if s.labels["state"] == "cooling") == 34
+
+
+def as_worker(monkeypatch: pytest.MonkeyPatch, folder: str, pid: int, pool: KeyPool | None = None) -> RouterMetrics:
+    """The exporter as a worker process `pid` makes it: prometheus_client in multiprocess mode
+    (chosen at import from PROMETHEUS_MULTIPROC_DIR; here set for this one exporter's series),
+    its files in the supervisor's folder."""
+    monkeypatch.setenv(MULTIPROCESS_DIR_ENV, folder)
+    monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue(lambda: pid))
+    return RouterMetrics(lambda: pool, shared_dir=multiprocess_dir(), redis_source=lambda: "up")
+
+
+def count(families: dict[str, list], name: str, **labels: str) -> float:
+    return sum(s.value for f in families.values() for s in f if s.name == name and labels.items() <= s.labels.items())
+
+
+def test_a_router_alone_counts_in_its_own_registry(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    assert multiprocess_dir() is None  # the test process is a router alone
+    monkeypatch.setenv(MULTIPROCESS_DIR_ENV, str(tmp_path))  # set too late: prometheus_client chose at import
+    assert multiprocess_dir() is None
+    RouterMetrics(lambda: None).requests("chat", "m", "200").inc()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_scrape_on_any_worker_sums_every_workers_series(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    pool = KeyPool([KeyConfig(name="alpha", key="AIzaSySecretValueAlpha0000")], cooldown_seconds=60)
+    first, second = as_worker(monkeypatch, str(tmp_path), 101, pool), as_worker(monkeypatch, str(tmp_path), 102, pool)
+    assert multiprocess_dir() == str(tmp_path)
+    for _ in range(3):
+        first.requests("chat", "gpt-4o", "200").inc()
+    second.requests("chat", "gpt-4o", "200").inc()
+    second.requests("embeddings", "e", "200").inc()
+    first.saved_usd.inc(0.25)
+    second.saved_usd.inc(0.5)
+    first.request_duration("chat").observe(0.015)  # the 0.02 bucket
+    second.request_duration("chat").observe(3.0)  # the 5.12 bucket
+    for metrics in (first, second):  # whichever worker the kernel picks
+        families = scrape(metrics)
+        assert count(families, "hpn_requests_total", endpoint="chat") == 4 and count(families, "hpn_requests_total") == 5
+        assert count(families, "hpn_saved_usd_total") == 0.75
+        assert count(families, "hpn_request_duration_seconds_count") == 2 and count(families, "hpn_request_duration_seconds_sum") == 3.015
+        assert count(families, "hpn_request_duration_seconds_bucket", le="0.02") == 1
+        assert count(families, "hpn_request_duration_seconds_bucket", le="5.12") == 2
+        # The pool's collectors read shared state: one series per key, not one per worker.
+        assert count(families, "hpn_key_state", key="alpha", state="active") == 1 and len(families["hpn_key_state"]) == len(KEY_STATES)
+        assert [s.value for s in families["hpn_redis_up"]] == [1.0]
+        assert "Secret" not in metrics.render(metrics.key_states()).decode()
+
+
+def test_a_dead_workers_counts_stay_in_the_sum(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The supervisor restarts a worker that died: a counter never goes back."""
+    dead = as_worker(monkeypatch, str(tmp_path), 201)
+    dead.requests("chat", "gpt-4o", "200").inc(2)
+    mark_process_dead(201, str(tmp_path))  # what the supervisor does on the restart
+    restarted = as_worker(monkeypatch, str(tmp_path), 202)
+    restarted.requests("chat", "gpt-4o", "200").inc()
+    assert count(scrape(restarted), "hpn_requests_total") == 3

@@ -249,3 +249,40 @@ def test_the_listening_ports_patch_is_applied_once(monkeypatch):
         asyncio.run(listen_twice())
     finally:
         mode_specs.ProxyMode.parse.cache_clear()
+
+
+SHARED_METRICS = f"""
+folder = os.environ["{workers.METRICS_DIR_ENV}"]
+with open(pathlib.Path(sys.argv[1]) / f"metrics-dir-{{index}}", "a") as f:
+    f.write(f"{{folder}} {{os.stat(folder).st_mode & 0o777:o}}\\n")
+for kind in ("counter", "histogram", "gauge_livesum"):  # what prometheus_client writes there
+    pathlib.Path(folder, f"{{kind}}_{{os.getpid()}}.db").write_bytes(b"")
+"""
+
+
+def test_workers_count_in_one_private_folder_that_keeps_a_dead_workers_counts_until_the_supervisor_exits(tmp_path):
+    supervisor = Supervisor(worker_command(tmp_path, SHARED_METRICS + SERVE), 2, restart_delay=0)
+    seen: dict[str, list[str]] = {}
+
+    def drive() -> None:
+        if wait_for(lambda: started(tmp_path, 0, "ready") and started(tmp_path, 1, "ready")):
+            seen["dead"] = started(tmp_path, 1, "ready")
+            os.kill(int(seen["dead"][0]), signal.SIGKILL)
+            if wait_for(lambda: len(started(tmp_path, 1, "ready")) == 2):
+                folder = (tmp_path / "metrics-dir-1").read_text().split()[0]
+                seen["files"] = sorted(os.listdir(folder))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    assert supervisor.run() == 0
+    driver.join(30)
+    folders = {line for index in (0, 1) for line in (tmp_path / f"metrics-dir-{index}").read_text().splitlines()}
+    assert len(folders) == 1  # every worker, the restarted one too, in the same folder
+    folder, mode = folders.pop().split()
+    assert mode == "700" and Path(folder).name.startswith("hpn-metrics-")
+    dead = seen["dead"][0]
+    assert f"counter_{dead}.db" in seen["files"] and f"histogram_{dead}.db" in seen["files"]  # still summed
+    assert f"gauge_livesum_{dead}.db" not in seen["files"]  # mark_process_dead: a live gauge leaves with its process
+    assert len([name for name in seen["files"] if name.startswith("counter_")]) == 3
+    assert not Path(folder).exists()  # the next run starts from zero

@@ -9,6 +9,8 @@
 - `MetricsEndpoint` (early in `request`, after Access, which asks for the admin token when one
   is set) answers the scrape. The key states are read from the pool on the event loop; the text
   is rendered in a worker thread, so a large pool's scrape does not stall other requests.
+  Under `server.workers` the scrape sums every worker's series (edge/metrics.py), whichever
+  worker holds the connection.
 
 `server.metrics: false` turns both off (Endpoints then answers /metrics with 404).
 
@@ -35,7 +37,7 @@ from hpn_router.core.metrics import ModelLabels, outcome_label, router_overhead
 from hpn_router.core.model.routing import Provider
 from hpn_router.core.routes import Endpoint, match
 from hpn_router.core.state import RouterState
-from hpn_router.edge.metrics import CONTENT_TYPE, RouterMetrics
+from hpn_router.edge.metrics import CONTENT_TYPE, RouterMetrics, multiprocess_dir
 
 _NOT_COUNTED = frozenset({Endpoint.HEALTH.value, Endpoint.METRICS.value, Endpoint.DASHBOARD.value})  # the router's own pages
 
@@ -44,7 +46,8 @@ class Metrics:
     def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock  # the flows' own clock (request.timestamp_start is time.time)
         self.enabled = True
-        self.exporter = RouterMetrics(lambda: state.pool, clock=clock, redis_source=lambda: state.redis)
+        # Under workers, a scrape sums every worker's series (edge/metrics.py).
+        self.exporter = RouterMetrics(lambda: state.pool, clock=clock, redis_source=lambda: state.redis, shared_dir=multiprocess_dir())
         self.models = ModelLabels()
 
     def apply(self, config: RouterConfig) -> None:

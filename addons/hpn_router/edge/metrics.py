@@ -5,8 +5,15 @@ feeds per request, and a collector that reads each key's state from the pool at 
 Label values come from core/metrics.py (names only; models bounded). Histograms carry no key
 label: a per-key histogram multiplies a scrape's size by the pool's size.
 
+Under a supervisor (`server.workers`), every worker starts with PROMETHEUS_MULTIPROC_DIR set to
+the supervisor's private folder (edge/workers.py), so prometheus_client (which decides when it
+is imported) keeps each counter and histogram in a file per process there. A scrape, whichever
+worker answers it, then sums every worker's files (a worker that died and was restarted
+included: a counter never goes back) through a MultiProcessCollector, beside the key-state and
+Redis collectors: those read the pool's shared state, the same on every worker.
+
 Usage:
-    metrics = RouterMetrics(pool_source=lambda: state.pool)
+    metrics = RouterMetrics(pool_source=lambda: state.pool, shared_dir=multiprocess_dir())
     metrics.requests("chat", "gpt-4o", "200").inc()    # the child series for these label values
     rows = metrics.key_states()    # on the event loop
     body = await asyncio.to_thread(metrics.render, rows)   # Prometheus' text format, off the loop
@@ -14,13 +21,15 @@ Usage:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from hpn_router.core.keypool import KeyPool
@@ -37,6 +46,16 @@ OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 # `_created` series double every counter's lines and cost a scrape a third of its time; no
 # dashboard of ours reads them. (A process-wide switch of prometheus_client.)
 prometheus_client.disable_created_metrics()
+
+
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The folder where every worker's series are, when prometheus_client counts in files (it
+    chose so at import, from the variable the supervisor set); None for a router alone."""
+    counts_in_files = getattr(values.ValueClass, "_multiprocess", False)
+    return os.environ.get(MULTIPROCESS_DIR_ENV) if counts_in_files else None
 
 
 Series = TypeVar("Series", Counter, Histogram)
@@ -99,7 +118,9 @@ class RouterMetrics:
         *,
         clock: Callable[[], float] = time.time,
         redis_source: Callable[[], str | None] = lambda: None,
+        shared_dir: str | None = None,
     ) -> None:
+        """`shared_dir`: every worker's files (multiprocess_dir()); None: this process alone."""
         self.registry = registry = CollectorRegistry(auto_describe=True)
         self.requests = Children(Counter("hpn_requests", "client requests answered", ["endpoint", "model", "status"], registry=registry))
         self.attempts = Children(
@@ -151,8 +172,13 @@ class RouterMetrics:
         self.pool_source = pool_source
         self.clock = clock
         self._keys = KeyStateCollector()
-        registry.register(self._keys)
-        registry.register(RedisCollector(redis_source))
+        # What a scrape renders: this process's registry alone, or (workers) every worker's
+        # files summed; the pool's collectors either way, once.
+        self.scraped = registry if shared_dir is None else CollectorRegistry()
+        if shared_dir is not None:
+            MultiProcessCollector(self.scraped, path=shared_dir)
+        self.scraped.register(self._keys)
+        self.scraped.register(RedisCollector(redis_source))
 
     def key_states(self) -> list[KeyStatus]:
         """Each key's state now; on the event loop (the pool is not thread-safe)."""
@@ -163,4 +189,4 @@ class RouterMetrics:
         """The text exposition with these key states. Thread-safe (the counters are), so a
         scrape can run off the event loop: with a large pool it takes milliseconds."""
         self._keys.rows = keys
-        return prometheus_client.generate_latest(self.registry)
+        return prometheus_client.generate_latest(self.scraped)

@@ -6,6 +6,11 @@ same `python -m hpn_router run` command with HPN_WORKER_INDEX=0..N-1), restarts 
 dies, and on SIGTERM or SIGINT passes the signal on and waits while every worker drains (stops
 accepting, finishes its in-flight requests, exits).
 
+`/metrics` counts the whole router whichever worker answers: the supervisor makes a private
+folder (0700, removed when it exits) and hands it to every worker as PROMETHEUS_MULTIPROC_DIR;
+each worker's counters and histograms live in files there, and a scrape sums them
+(edge/metrics.py). A dead worker's files stay, so a restart loses no count.
+
 mitmproxy 11 binds its listeners with `asyncio.start_server` and has no reuse_port option. A
 worker sets SO_REUSEPORT on every listener with a fixed port before mitmproxy binds
 (`share_listening_ports`); the kernel then spreads new connections over the workers. Ports
@@ -20,8 +25,10 @@ import asyncio
 import ctypes
 import ctypes.util
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,8 +36,11 @@ from types import FrameType
 from typing import Any
 
 from loguru import logger
+from prometheus_client.multiprocess import mark_process_dead
 
 WORKER_ENV = "HPN_WORKER_INDEX"
+# prometheus_client's multiprocess folder (read when a worker imports it: hence the environment).
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 POLL_SECONDS = 0.2
 # A worker exiting this soon after its start counts as failing to start (a port in use, a bad
 # config); after QUICK_FAILURES_IN_A_ROW such starts the supervisor gives up instead of looping.
@@ -135,6 +145,8 @@ class Supervisor:
         """Until SIGTERM/SIGINT (or workers that keep failing to start); the exit code."""
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._reload)
+        # New and empty for this run (never another run's counts), private to this user.
+        metrics_dir = self.env[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="hpn-metrics-")
         try:
             for index in range(self.count):
                 self.spawn(index)
@@ -145,6 +157,7 @@ class Supervisor:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return self.exit_code
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -172,9 +185,16 @@ class Supervisor:
                 self.stop()
                 return
             log.warning("Worker {} (pid {}) exited with code {}; restarting it", worker.index, worker.proc.pid, code)
+            self._forget_live_series(worker.proc.pid)
             time.sleep(self.restart_delay if quick else 0)
             if not self.stopping:
                 self.spawn(worker.index, failures)
+
+    def _forget_live_series(self, pid: int) -> None:
+        """prometheus_client's bookkeeping for a dead process: its live gauges (none today) go;
+        its counters and histograms stay, summed in every scrape."""
+        if metrics_dir := self.env.get(METRICS_DIR_ENV):
+            mark_process_dead(pid, metrics_dir)
 
     def stop_workers(self) -> None:
         """SIGTERM to every worker; each drains, then exits. The rest are killed after the grace."""
