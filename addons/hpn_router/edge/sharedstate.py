@@ -20,6 +20,25 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from hpn_router.core.access import ClientCount, ClientWindow
+from hpn_router.core.dashboard import (
+    ERRORS_HASH,
+    EVENTS_LIST,
+    MINUTE_TTL_SECONDS,
+    MINUTES,
+    SESSIONS_ZSET,
+    SHARED_EVENTS,
+    Event,
+    LastError,
+    Minute,
+    SharedHistory,
+    decode_error,
+    decode_event,
+    encode_error,
+    encode_event,
+    minute_fields,
+    minute_from_fields,
+    minute_key,
+)
 from hpn_router.core.poolsnapshot import SavedState, Slot
 from hpn_router.core.sharedstate import (
     CHANNEL,
@@ -400,6 +419,65 @@ class RedisStore:
         notice = ReloadNotice(self.sender, origin, secrets.token_hex(8), siblings)
         receivers = int(await self._redis.publish(CHANNEL, encode_reload(notice)))
         return max(0, receivers - (1 if self.listening else 0))
+
+    # -- the dashboard's history, shared by every router and worker (key names only) ------------
+
+    async def write_dashboard(self, minutes: list[Minute], events: list[Event], errors: dict[str, LastError]) -> None:
+        """What one process recorded since its last write, in one pipelined round trip: each
+        minute's counts added (HINCRBY), the events pushed onto the capped list (oldest first, so
+        the newest ends up at its head), each key's last error set."""
+        pipe = self._redis.pipeline(transaction=False)
+        for bucket in minutes:
+            key = minute_key(bucket.minute)
+            for name, value in minute_fields(bucket).items():
+                pipe.hincrby(key, name, value)
+            pipe.expire(key, MINUTE_TTL_SECONDS)
+        if events:
+            pipe.lpush(EVENTS_LIST, *(encode_event(e) for e in events))
+            pipe.ltrim(EVENTS_LIST, 0, SHARED_EVENTS - 1)
+            pipe.expire(EVENTS_LIST, DASHBOARD_KEEP_SECONDS)
+        if errors:
+            pipe.hset(ERRORS_HASH, mapping={name: encode_error(error) for name, error in errors.items()})
+            pipe.expire(ERRORS_HASH, DASHBOARD_KEEP_SECONDS)
+        if len(pipe):
+            await pipe.execute()
+
+    async def read_dashboard(self, minute: int, names: list[str]) -> SharedHistory:
+        """The last hour up to `minute`, the events and the last errors of the keys `names`, as
+        every process wrote them: one pipelined round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        span = range(minute - MINUTES + 1, minute + 1)
+        for m in span:
+            pipe.hgetall(minute_key(m))
+        pipe.lrange(EVENTS_LIST, 0, SHARED_EVENTS - 1)
+        if names:
+            pipe.hmget(ERRORS_HASH, names)
+        results = await pipe.execute()
+        minutes = {m: minute_from_fields(m, stored) for m, stored in zip(span, results, strict=False) if stored}
+        events = [e for raw in results[len(span)] if (e := decode_event(raw)) is not None]
+        errors = {name: e for name, raw in zip(names, results[-1] if names else [], strict=True) if (e := decode_error(raw)) is not None}
+        return SharedHistory(minutes, events, errors)
+
+    async def open_session(self, member: str, expiry: float, now: float, capacity: int) -> None:
+        """A dashboard session every router and worker accepts until `expiry`; the oldest beyond
+        `capacity` end (one MULTI/EXEC)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zadd(SESSIONS_ZSET, {member: expiry})
+        pipe.zremrangebyscore(SESSIONS_ZSET, "-inf", now)
+        pipe.zremrangebyrank(SESSIONS_ZSET, 0, -capacity - 1)
+        pipe.expire(SESSIONS_ZSET, DASHBOARD_KEEP_SECONDS)
+        await pipe.execute()
+
+    async def session_expiry(self, member: str) -> float | None:
+        """When the session ends, or None when no router knows it (never opened, or ended)."""
+        score = await self._redis.zscore(SESSIONS_ZSET, member)
+        return None if score is None else float(score)
+
+    async def close_session(self, member: str) -> None:
+        await self._redis.zrem(SESSIONS_ZSET, member)
+
+
+DASHBOARD_KEEP_SECONDS = 7 * 86400  # the events, last errors and sessions, after their last write
 
 
 def _client_args(client: ClientWindow) -> list[Any]:
