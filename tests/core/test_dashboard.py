@@ -25,6 +25,7 @@ from hpn_router.core.dashboard import (
     minute_fields,
     minute_from_fields,
     session_member,
+    transition_marks,
 )
 from hpn_router.core.failover import Attempt
 from hpn_router.core.keypool import KeyPool
@@ -303,6 +304,16 @@ def test_merged_events_show_each_transition_once_and_every_failover_newest_first
     shown = [(e.at, e.kind) for e in merged]
     assert shown == [(T0 + 300, "key.cooling"), (T0 + 1.2, "key.cooling"), (T0 + 0.1, "failover"), (T0 + 0.1, "failover")]
     assert len(merge_events([failover] * (MAX_EVENTS + 5))) == MAX_EVENTS
+
+
+def test_a_key_change_has_the_same_marks_in_every_process_and_a_failover_none():
+    seen_here = Event(T0, "key.cooling", "key_1", "429", until=T0 + 60)
+    seen_there = Event(T0 + 3, "key.cooling", "key_1", "429", until=T0 + 60)
+    assert transition_marks(seen_here) == transition_marks(seen_there) and len(transition_marks(seen_here)) == 3
+    assert transition_marks(Event(T0, "key.cooling", "key_2", "429", until=T0 + 60))[0] not in transition_marks(seen_here)
+    recovered_here, recovered_later = Event(T0 + 1, "key.recovered", "key_1"), Event(T0 + 12, "key.recovered", "key_1")
+    assert transition_marks(recovered_here)[0] in transition_marks(recovered_later)  # a neighbouring bucket
+    assert transition_marks(Event(T0, "failover", "key_1", None, "key_2")) == ()
 
 
 def test_a_session_is_kept_in_redis_as_a_digest_of_the_session_and_the_admin_token():

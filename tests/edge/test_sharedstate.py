@@ -280,6 +280,21 @@ async def test_the_dashboards_history_is_the_sum_of_what_every_process_wrote(red
     await b.close()
 
 
+async def test_a_key_change_every_process_saw_is_listed_once_each_failover_always(redis):
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    now = time.time()
+    cooling = Event(now, "key.cooling", "key_1", "429", until=now + 60)
+    failover = Event(now, "failover", "key_1", "rate_limited (429)", "key_2")
+    await a.write_dashboard([], [cooling, failover], {})
+    await b.write_dashboard([], [Event(now + 2, "key.cooling", "key_1", "429", until=now + 60), failover], {})
+    later = Event(now + 300, "key.cooling", "key_1", "429", until=now + 360)  # a new cooldown: listed
+    await b.write_dashboard([], [later], {})
+    shared = await a.read_dashboard(0, [])
+    assert shared.events == [later, failover, failover, cooling]
+    await a.close()
+    await b.close()
+
+
 async def test_the_shared_event_list_is_capped(redis):
     store = RedisStore(redis.url)
     events = [Event(float(i), "failover", "key_1", None, "key_2") for i in range(SHARED_EVENTS + 30)]

@@ -39,7 +39,7 @@ from hpn_router.core.failover import Attempt
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.metrics import outcome_label
 from hpn_router.core.sharedstate import PREFIX
-from hpn_router.core.webhooks import KeyView, WebhookEvent, key_views
+from hpn_router.core.webhooks import DEDUP_BUCKET_SECONDS, KeyView, WebhookEvent, key_views
 
 MINUTES = 60  # the charts' span: the last hour, one bucket per minute
 MAX_EVENTS = 50
@@ -55,6 +55,8 @@ EVENTS_LIST = PREFIX + "dash:events"  # newest first (LPUSH), trimmed to SHARED_
 SHARED_EVENTS = MAX_EVENTS * 4  # room for the copies of one transition each process saw
 ERRORS_HASH = PREFIX + "dash:errors"  # key name -> its last error (JSON)
 SESSIONS_ZSET = PREFIX + "dash:sessions"  # session_member -> expiry (seconds)
+TRANSITION_PREFIX = PREFIX + "dash:t:"  # + transition_marks: this key change is in the list already
+TRANSITION_MARK_SECONDS = 600  # how long such a mark stays
 SAME_TRANSITION_SECONDS = 10.0  # one transition seen by several processes: their copies this close are one
 NANO_USD = 1e9  # saved USD is added in Redis as an integer of 10^-9 USD (HINCRBY)
 MAX_UNSENT_EVENTS = MAX_EVENTS  # events kept for the next write while Redis is down
@@ -149,9 +151,12 @@ class MinuteHistory:
         one = Minute(minute, 1, int(status >= 400), int(lookup), int(cache == "HIT"), max(input_tokens, 0), max(output_tokens, 0))
         one.saved_usd = max(saved_usd, 0.0)
         bucket.add(one)
-        self._unsent.setdefault(minute, Minute(minute)).add(one)
-        for old in [m for m in self._unsent if m <= minute - MINUTES]:  # Redis down for an hour: no need any more
-            del self._unsent[old]
+        unsent = self._unsent.get(minute)
+        if unsent is None:
+            unsent = self._unsent[minute] = Minute(minute)
+            for old in [m for m in self._unsent if m <= minute - MINUTES]:  # unsent for an hour (Redis down): out of the charts
+                del self._unsent[old]
+        unsent.add(one)
 
     def take_unsent(self) -> list[Minute]:
         """What was recorded since the last take, by minute (for one write to Redis)."""
@@ -264,6 +269,19 @@ def decode_event(raw: bytes | str) -> Event | None:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def transition_marks(event: Event) -> tuple[str, ...]:
+    """The names one key change has in every process that sees it (the shared pool changes for
+    all of them): the first process to set the first one writes the event, the others do not.
+    Its kind, key and deadline (the time seen, when it has none) in DEDUP_BUCKET_SECONDS buckets,
+    its neighbours' too (two processes' sightings may straddle a bucket's edge). A failover has
+    none: only the process that made it writes it."""
+    if event.kind == "failover":
+        return ()
+    bucket = int((event.until if event.until is not None else event.at) // DEDUP_BUCKET_SECONDS)
+    subject = hashlib.sha256(f"{event.kind}\0{event.key}\0{event.reason}".encode()).hexdigest()[:24]
+    return tuple(f"{TRANSITION_PREFIX}{subject}:{b}" for b in (bucket, bucket - 1, bucket + 1))
 
 
 def merge_events(events: Iterable[Event], limit: int = MAX_EVENTS) -> list[Event]:

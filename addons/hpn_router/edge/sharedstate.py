@@ -27,6 +27,7 @@ from hpn_router.core.dashboard import (
     MINUTES,
     SESSIONS_ZSET,
     SHARED_EVENTS,
+    TRANSITION_MARK_SECONDS,
     Event,
     LastError,
     Minute,
@@ -38,6 +39,7 @@ from hpn_router.core.dashboard import (
     minute_fields,
     minute_from_fields,
     minute_key,
+    transition_marks,
 )
 from hpn_router.core.poolsnapshot import SavedState, Slot
 from hpn_router.core.sharedstate import (
@@ -228,6 +230,32 @@ return {1, minute, day, tokens, admitted, current, previous}
 """
 )
 
+# The dashboard's events, each key change once whatever the number of processes that saw it: the
+# first to set its mark pushes it (core/dashboard.transition_marks); failovers carry no marks.
+# KEYS: the list, then each event's marks; ARGV: mark TTL s, last index kept, list TTL s, then per
+# event its JSON and its number of marks. Returns how many were pushed.
+DASHBOARD_EVENTS_SCRIPT = """
+local k, pushed = 2, 0
+for i = 4, #ARGV, 2 do
+  local n = tonumber(ARGV[i + 1])
+  local first = true
+  for j = k, k + n - 1 do
+    if redis.call('EXISTS', KEYS[j]) == 1 then first = false end
+  end
+  if first then
+    if n > 0 then redis.call('SET', KEYS[k], '1', 'EX', ARGV[1]) end
+    redis.call('LPUSH', KEYS[1], ARGV[i])
+    pushed = pushed + 1
+  end
+  k = k + n
+end
+if pushed > 0 then
+  redis.call('LTRIM', KEYS[1], 0, ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+return pushed
+"""
+
 CLIENT_TTL_MS = 120_000  # a client's minute counter outlives the minute after it
 
 StoreError = (RedisError, OSError, asyncio.TimeoutError)  # what a down or slow Redis raises
@@ -254,6 +282,7 @@ class RedisStore:
         self._client_rpm = self._redis.register_script(CLIENT_RPM_SCRIPT)
         self._claim = self._redis.register_script(CLAIM_SCRIPT)
         self._quota = self._redis.register_script(QUOTA_SCRIPT)
+        self._dashboard_events = self._redis.register_script(DASHBOARD_EVENTS_SCRIPT)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -425,7 +454,8 @@ class RedisStore:
     async def write_dashboard(self, minutes: list[Minute], events: list[Event], errors: dict[str, LastError]) -> None:
         """What one process recorded since its last write, in one pipelined round trip: each
         minute's counts added (HINCRBY), the events pushed onto the capped list (oldest first, so
-        the newest ends up at its head), each key's last error set."""
+        the newest ends up at its head; a key change another process pushed already is left out),
+        each key's last error set."""
         pipe = self._redis.pipeline(transaction=False)
         for bucket in minutes:
             key = minute_key(bucket.minute)
@@ -433,9 +463,13 @@ class RedisStore:
                 pipe.hincrby(key, name, value)
             pipe.expire(key, MINUTE_TTL_SECONDS)
         if events:
-            pipe.lpush(EVENTS_LIST, *(encode_event(e) for e in events))
-            pipe.ltrim(EVENTS_LIST, 0, SHARED_EVENTS - 1)
-            pipe.expire(EVENTS_LIST, DASHBOARD_KEEP_SECONDS)
+            keys: list[str] = [EVENTS_LIST]
+            args: list[Any] = [TRANSITION_MARK_SECONDS, SHARED_EVENTS - 1, DASHBOARD_KEEP_SECONDS]
+            for event in events:
+                marks = transition_marks(event)
+                keys += marks
+                args += [encode_event(event), len(marks)]
+            await self._dashboard_events(keys=keys, args=args, client=pipe)
         if errors:
             pipe.hset(ERRORS_HASH, mapping={name: encode_error(error) for name, error in errors.items()})
             pipe.expire(ERRORS_HASH, DASHBOARD_KEEP_SECONDS)
