@@ -276,6 +276,10 @@ async def test_the_dashboards_history_is_the_sum_of_what_every_process_wrote(red
     assert shared.errors == {"key_1": (1.0, "rate_limited", 429), "key_2": (2.0, "server_error", None)}
     assert MINUTE_TTL_SECONDS - 5 < int(redis.command("TTL", minute_key(minute))) <= MINUTE_TTL_SECONDS
     assert (await a.read_dashboard(minute + MINUTES, [])).minutes == {}  # an hour later: out of the charts
+    redis.command("CONFIG", "RESETSTAT")
+    await b.read_dashboard(minute, [f"key_{i}" for i in range(100)])
+    stats = redis.command("INFO", "commandstats")  # the whole read is one EVALSHA (the script ran before)
+    assert "cmdstat_evalsha:calls=1," in stats and "cmdstat_hgetall" not in stats
     await a.close()
     await b.close()
 

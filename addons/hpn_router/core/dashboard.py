@@ -52,7 +52,7 @@ LOGIN_WINDOW_SECONDS = 60.0
 MINUTE_PREFIX = PREFIX + "dash:m:"  # + minute since the epoch: a hash of that minute's counts (HINCRBY)
 MINUTE_TTL_SECONDS = MINUTES * 60 + 300  # a minute's hash outlives the charts' hour a little
 EVENTS_LIST = PREFIX + "dash:events"  # newest first (LPUSH), trimmed to SHARED_EVENTS
-SHARED_EVENTS = MAX_EVENTS * 4  # room for the copies of one transition each process saw
+SHARED_EVENTS = MAX_EVENTS  # each key change is pushed once (transition_marks), so no room for copies is needed
 ERRORS_HASH = PREFIX + "dash:errors"  # key name -> its last error (JSON)
 SESSIONS_ZSET = PREFIX + "dash:sessions"  # session_member -> expiry (seconds)
 TRANSITION_PREFIX = PREFIX + "dash:t:"  # + transition_marks: this key change is in the list already
@@ -89,6 +89,7 @@ class Minute:
 
 
 _COUNTS = ("requests", "errors", "cache_lookups", "cache_hits", "input_tokens", "output_tokens")
+MINUTE_FIELDS = (*_COUNTS, "saved_nano_usd")  # a minute's hash fields, in the order a read returns them
 
 
 def minute_key(minute: int) -> str:
