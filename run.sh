@@ -232,7 +232,7 @@ lint() {  # ruff and mypy read their settings from pyproject.toml ([tool.ruff], 
 # lean runner sharing a redis-server (tests/procs.py, HPN_TEST_WORKERS): chat, streaming, tools,
 # failover, Responses, Messages, and what Redis shares between the workers
 # (a cache hit and a client's rate limit over new connections, which the kernel spreads over
-# both; a stored Response continued). The whole e2e suite that way: HPN_TEST_WORKERS=2 ./run.sh test tests/e2e
+# both; a stored Response continued; the dashboard in a browser, whichever worker answers). The whole e2e suite that way: HPN_TEST_WORKERS=2 ./run.sh test tests/e2e
 WORKERS_SUBSET=(
     tests/e2e/test_openai_surface.py::test_stream_ends_with_done_and_matches_the_non_streamed_text
     tests/e2e/test_openai_surface.py::test_stream_tool_calls_have_index_id_name_and_whole_arguments
@@ -244,6 +244,7 @@ WORKERS_SUBSET=(
     tests/e2e/test_cache_cost_redaction.py::test_canonical_key_ignores_key_order_and_whitespace
     tests/e2e/test_pool_and_access.py::test_per_client_rate_limit_hits_only_that_client
     tests/e2e/test_responses_api.py::test_previous_response_id_continues_the_conversation
+    tests/e2e/test_dashboard.py
 )
 
 case "${1:-}" in

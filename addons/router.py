@@ -71,10 +71,11 @@ proxy_auth = ProxyClientAuth()  # proxy mode: a client token for every tunnel an
 fail_closed = FailClosed(relay)  # every flow we serve targets the relay until the router answers or routes it
 view_cap = ViewCap()  # mitmweb keeps at most server.mitmweb_max_flows flows
 cors = Cors()  # server.cors_origins, shared by CorsPreflight and CorsHeaders
-dashboard = Dashboard(state)  # GET /dashboard: the live page; its login sessions may call /admin
 worker = worker_index()  # this process's number under `server.workers` > 1; None when alone
 # state.redis_url: key states, totals, client rates shared with other routers; operator reloads reach them all
 shared_state = SharedPoolState(state, worker=worker)
+# GET /dashboard: the live page; its login sessions may call /admin. With Redis: one page for every router.
+dashboard = Dashboard(state, shared=shared_state)
 # client tokens, admin token, per-client rate (across routers with Redis), body limits
 access = Access(admin_session=dashboard.admin_session, shared=shared_state)
 timeouts = Timeouts()  # closes client connections too slow with their headers, or idle too long
@@ -159,6 +160,7 @@ addons = [
     NoteClientRequest(client_view),  # what the client sent, before FailClosed retargets it
     fail_closed,  # nothing of ours leaves unless the router answers or routes it
     CorsPreflight(cors),  # before Access: browsers send preflights without a token
+    dashboard.session_check,  # before Access: a dashboard session opened on another router or worker (Redis)
     access,
     health,
     MetricsEndpoint(metrics),  # after Access (the admin token, when set)

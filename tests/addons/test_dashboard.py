@@ -5,14 +5,19 @@ reaches the page or the data."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import time
+from collections.abc import Iterator
 
+import pytest
 from hpn_router.addons.access import Access
 from hpn_router.addons.admin import Admin
 from hpn_router.addons.dashboard import COOKIE, Dashboard
 from hpn_router.addons.endpoints import Endpoints
 from hpn_router.addons.flowcontext import CacheDecision, UpstreamPlan, context
 from hpn_router.addons.metrics import answered_client_request
+from hpn_router.addons.sharedstate import SharedPoolState
 from hpn_router.config import parse_config
 from hpn_router.core.classify import Outcome, Verdict
 from hpn_router.core.failover import Attempt
@@ -21,6 +26,7 @@ from hpn_router.core.model.answer import Usage
 from hpn_router.core.state import RouterState
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
+from procs import RedisServer, start_redis
 
 ADMIN = "dashboard-admin-token-0123456789abcdef"
 KEY_VALUES = ["AIzaSyDashKeyAlphaAaaaaaaaaaaaaaaaaaaaa", "AIzaSyDashKeyBetaBbbbbbbbbbbbbbbbbbbbbbb"]
@@ -276,3 +282,139 @@ def test_no_key_value_nor_a_piece_of_one_reaches_the_page_or_the_data():
     for value in KEY_VALUES:
         assert all(value[i : i + 10] not in text for i in range(len(value) - 9))
     assert ADMIN[:10] not in text
+
+
+# -- every router and worker on one Redis: one dashboard -------------------------------------
+
+
+class SharedRouter:
+    """A router with `state.redis_url`: its Dashboard, session check, Access and endpoint on a
+    SharedPoolState connected to a real redis-server (each one stands for a worker)."""
+
+    def __init__(self, url: str) -> None:
+        cfg = parse_config(
+            {
+                "server": {"admin_token": ADMIN},
+                "key_pool": {"keys": [{"name": f"key_{i + 1}", "key": v} for i, v in enumerate(KEY_VALUES)], "state_file": ""},
+                "state": {"redis_url": url},
+            },
+            {},
+        )
+        self.state = RouterState(pool=KeyPool(cfg.key_pool.keys, cooldown_seconds=60))
+        self.shared = SharedPoolState(self.state)
+        self.dashboard = Dashboard(self.state, shared=self.shared)
+        self.access = Access(admin_session=self.dashboard.admin_session)
+        for addon in (self.shared, self.dashboard, self.access):
+            addon.apply(cfg)
+
+    async def send(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes = b"") -> http.HTTPFlow:
+        flow = tflow.tflow()
+        flow.request.method, flow.request.path, flow.request.content = method, path, body
+        flow.request.headers.clear()
+        flow.request.headers.update(headers or {})
+        for hook in (self.dashboard.session_check.request, self.access.request, self.dashboard.endpoint.request):
+            if flow.response is None and inspect.isawaitable(result := hook(flow)):
+                await result
+        return flow
+
+    async def data(self, headers: dict[str, str]) -> dict:
+        flow = await self.send("GET", "/dashboard/data", headers=headers)
+        assert flow.response.status_code == 200, flow.response.text
+        return json.loads(flow.response.content)
+
+    async def stop(self) -> None:
+        await self.dashboard.done()
+        await self.shared.done()
+
+
+BEARER = {"authorization": f"Bearer {ADMIN}"}
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+async def up(*routers: SharedRouter) -> None:
+    deadline = time.monotonic() + 5
+    while not all(r.state.redis == "up" for r in routers):
+        assert time.monotonic() < deadline, "Redis never came up"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_failover_on_one_worker_shows_in_every_workers_data(redis_server):
+    redis_server.command("FLUSHALL")
+    a, b = SharedRouter(redis_server.url), SharedRouter(redis_server.url)
+    await up(a, b)
+    with taddons.context():
+        a.dashboard.response(answered_chat(FAILOVER))
+    assert (await b.data(BEARER))["hour"]["requests"] == 0  # not written yet: B has nothing of it
+    redis_server.command("CONFIG", "RESETSTAT")
+    await a.dashboard.write()
+    await a.dashboard.write()  # nothing new: no command
+    stats = redis_server.command("INFO", "commandstats")
+    assert "cmdstat_hincrby" in stats and "cmdstat_lpush:calls=1," in stats and "cmdstat_hset:calls=1," in stats
+    seen = await b.data(BEARER)
+    assert seen["scope"] == "all" and seen["hour"]["requests"] == 1 and seen["hour"]["tokens"] == 16
+    assert [(e["key"], e["to_key"]) for e in seen["events"] if e["kind"] == "failover"] == [("key_1", "key_2")]
+    assert next(k for k in seen["keys"] if k["name"] == "key_1")["last_error"]["outcome"] == "rate_limited"
+    mine = await a.data(BEARER)
+    assert mine["hour"]["requests"] == 1 and len([e for e in mine["events"] if e["kind"] == "failover"]) == 1  # not twice
+    stored = redis_server.command("--no-raw", "EVAL", DUMP_DASHBOARD, "0")
+    assert "key_1" in stored and not any(v[i : i + 12] in stored for v in KEY_VALUES for i in range(len(v) - 11))
+    await a.stop()
+    await b.stop()
+
+
+# Every dashboard key in Redis and its contents, as one string.
+DUMP_DASHBOARD = """
+local out = {}
+for _, name in ipairs(redis.call('KEYS', 'hpn:v1:dash:*')) do
+  local kind = redis.call('TYPE', name)['ok']
+  table.insert(out, name)
+  if kind == 'hash' then for _, v in ipairs(redis.call('HGETALL', name)) do table.insert(out, v) end end
+  if kind == 'list' then for _, v in ipairs(redis.call('LRANGE', name, 0, -1)) do table.insert(out, v) end end
+  if kind == 'zset' then for _, v in ipairs(redis.call('ZRANGE', name, 0, -1)) do table.insert(out, v) end end
+end
+return table.concat(out, ' ')
+"""
+
+
+async def test_a_session_opened_on_one_worker_counts_on_another_until_it_signs_out_there(redis_server):
+    redis_server.command("FLUSHALL")
+    a, b = SharedRouter(redis_server.url), SharedRouter(redis_server.url)
+    await up(a, b)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    login = await a.send("POST", "/dashboard/login", headers=form, body=f"token={ADMIN}".encode())
+    assert login.response.status_code == 303
+    page = {"cookie": f"{COOKIE}={session_of(login)}", "x-hpn-dashboard": "1"}
+    assert (await b.send("GET", "/dashboard/data", headers=page)).response.status_code == 200
+    assert (await b.send("POST", "/admin/keys/key_1/enable", headers=page)).response is None  # Access let it through to Admin
+    assert (await b.send("POST", "/admin/keys/key_1/enable", headers={"cookie": page["cookie"]})).response.status_code == 401
+    stored = redis_server.command("ZRANGE", "hpn:v1:dash:sessions", "0", "-1")
+    assert session_of(login) not in stored and ADMIN not in stored
+    await b.send("POST", "/dashboard/logout", headers=page)
+    assert (await a.send("GET", "/dashboard/data", headers=page)).response.status_code == 401  # ended everywhere
+    await a.stop()
+    await b.stop()
+
+
+async def test_with_redis_down_the_data_is_this_routers_own_and_says_so(redis_server, tmp_path):
+    dead = start_redis(tmp_path)
+    url = dead.url
+    dead.stop()
+    router = SharedRouter(url)
+    router.shared.running()
+    deadline = time.monotonic() + 5
+    while router.state.redis != "down":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    with taddons.context():
+        router.dashboard.response(answered_chat(FAILOVER))
+    await router.dashboard.write()  # Redis down: kept for later
+    data = await router.data(BEARER)
+    assert data["scope"] == "degraded" and data["hour"]["requests"] == 1
+    assert [m.requests for m in router.dashboard.history.take_unsent()] == [1]
+    await router.stop()

@@ -8,12 +8,24 @@ from hpn_router.core.classify import OK, Outcome, Verdict
 from hpn_router.core.dashboard import (
     MAX_EVENTS,
     MINUTES,
+    Event,
     LastErrors,
     LoginThrottle,
+    Minute,
     MinuteHistory,
     RecentEvents,
     Sessions,
+    SharedHistory,
     dashboard_data,
+    decode_error,
+    decode_event,
+    encode_error,
+    encode_event,
+    merge_events,
+    minute_fields,
+    minute_from_fields,
+    session_member,
+    transition_marks,
 )
 from hpn_router.core.failover import Attempt
 from hpn_router.core.keypool import KeyPool
@@ -209,3 +221,120 @@ def test_measure_the_data_with_100_keys(capsys):
     with capsys.disabled():
         print(f"\ndashboard data, 100 keys: {per_call * 1000:.2f} ms per poll (incl. JSON), {len(body)} bytes")
     assert len(json.loads(body)["keys"]) == 100
+
+
+# -- shared through Redis: what each process writes and how the reads merge -------------------
+
+
+def test_a_minute_is_written_as_integer_increments_and_read_back_whatever_redis_returns():
+    bucket = Minute(5, requests=3, errors=1, cache_lookups=2, cache_hits=1, input_tokens=10, output_tokens=0, saved_usd=0.000125)
+    fields = minute_fields(bucket)
+    assert fields == {"requests": 3, "errors": 1, "cache_lookups": 2, "cache_hits": 1, "input_tokens": 10, "saved_nano_usd": 125_000}
+    stored = {k.encode(): str(v).encode() for k, v in fields.items()}  # redis-py's HGETALL: bytes
+    assert minute_from_fields(5, stored) == bucket
+    damaged = minute_from_fields(5, {b"requests": b"x", b"errors": b"-4", b"unknown": b"9"})
+    assert (damaged.requests, damaged.errors) == (0, 0)
+
+
+def test_what_was_recorded_is_taken_once_for_redis_and_given_back_when_the_write_fails():
+    h = MinuteHistory()
+    h.record(T0 + 1, status=200, cache="HIT", input_tokens=5, saved_usd=0.25)
+    h.record(T0 + 61, status=500)
+    taken = h.take_unsent()
+    assert [(m.minute, m.requests, m.errors, m.cache_hits, m.input_tokens, m.saved_usd) for m in taken] == [
+        (T0 // 60, 1, 0, 1, 5, 0.25),
+        (T0 // 60 + 1, 1, 1, 0, 0, 0.0),
+    ]
+    assert h.take_unsent() == []
+    h.record(T0 + 62, status=200)
+    h.give_back(taken)
+    assert [(m.minute, m.requests) for m in h.take_unsent()] == [(T0 // 60 + 1, 2), (T0 // 60, 1)]
+    assert h.series(T0 + 62)[-1].requests == 2  # the local view never lost anything
+
+
+def test_the_shared_series_is_what_every_process_wrote_plus_this_ones_unsent_part():
+    h = MinuteHistory()
+    h.record(T0 + 1, status=200)
+    h.take_unsent()  # written: from now on it is in `shared`
+    h.record(T0 + 2, status=429)
+    shared = {int(T0 // 60): Minute(int(T0 // 60), requests=5, errors=1), int(T0 // 60) - 70: Minute(0, requests=99)}
+    series = h.unsent_series(T0 + 3, shared)
+    assert len(series) == MINUTES and (series[-1].requests, series[-1].errors) == (6, 2)
+    assert sum(m.requests for m in series) == 6  # a minute older than the hour is not shown
+
+
+def test_unsent_minutes_older_than_the_hour_are_dropped_while_redis_is_down():
+    h = MinuteHistory()
+    for minute in range(3 * MINUTES):
+        h.record(T0 + 60 * minute, status=200)
+    assert len(h.take_unsent()) == MINUTES
+
+
+def test_events_and_last_errors_are_taken_once_and_survive_a_round_trip():
+    events = RecentEvents()
+    events.add_failover([attempt(1, "key_1", RATE_LIMITED, 429, T0), attempt(2, "key_2", OK, 200, T0 + 1)], M)
+    taken = events.take_unsent()
+    assert [decode_event(encode_event(e)) for e in taken] == taken and events.take_unsent() == []
+    assert decode_event(b"not json") is None and decode_event('{"kind": "x"}') is None
+    events.give_back(taken)
+    assert events.unsent() == taken
+
+    errors = LastErrors()
+    errors.note([attempt(1, "key_1", RATE_LIMITED, 429, T0)])
+    sent = errors.take_unsent()
+    assert {name: decode_error(encode_error(e)) for name, e in sent.items()} == sent == {"key_1": (T0 + 0.1, "rate_limited", 429)}
+    assert errors.take_unsent() == {} and decode_error(None) is None and decode_error(b"[1]") is None
+    later = {"key_1": (T0 + 50, "server_error", 503)}
+    assert errors.of("key_1", later) == {"at": T0 + 50, "outcome": "server_error", "status": 503}
+    assert errors.of("key_1", {"key_1": (T0 - 50, "server_error", 503)})["at"] == T0 + 0.1  # its own is later
+
+
+def test_merged_events_show_each_transition_once_and_every_failover_newest_first():
+    cooling = Event(T0, "key.cooling", "key_1", "429", until=T0 + 60)
+    failover = Event(T0 + 0.1, "failover", "key_1", "rate_limited (429)", "key_2", M)
+    merged = merge_events(
+        [
+            cooling,
+            Event(T0 + 1.2, "key.cooling", "key_1", "429", until=T0 + 60),  # another worker saw the same one
+            failover,
+            failover,  # two requests failed over at the same instant on two workers: both count
+            Event(T0 + 300, "key.cooling", "key_1", "429", until=T0 + 360),  # a later cooldown: its own event
+        ]
+    )
+    shown = [(e.at, e.kind) for e in merged]
+    assert shown == [(T0 + 300, "key.cooling"), (T0 + 1.2, "key.cooling"), (T0 + 0.1, "failover"), (T0 + 0.1, "failover")]
+    assert len(merge_events([failover] * (MAX_EVENTS + 5))) == MAX_EVENTS
+
+
+def test_a_key_change_has_the_same_marks_in_every_process_and_a_failover_none():
+    seen_here = Event(T0, "key.cooling", "key_1", "429", until=T0 + 60)
+    seen_there = Event(T0 + 3, "key.cooling", "key_1", "429", until=T0 + 60)
+    assert transition_marks(seen_here) == transition_marks(seen_there) and len(transition_marks(seen_here)) == 3
+    assert transition_marks(Event(T0, "key.cooling", "key_2", "429", until=T0 + 60))[0] not in transition_marks(seen_here)
+    recovered_here, recovered_later = Event(T0 + 1, "key.recovered", "key_1"), Event(T0 + 12, "key.recovered", "key_1")
+    assert transition_marks(recovered_here)[0] in transition_marks(recovered_later)  # a neighbouring bucket
+    assert transition_marks(Event(T0, "failover", "key_1", None, "key_2")) == ()
+
+
+def test_a_session_is_kept_in_redis_as_a_digest_of_the_session_and_the_admin_token():
+    member = session_member("admin-token-0123456789", "session-id")
+    assert len(member) == 64 and "session-id" not in member and "admin" not in member
+    assert member != session_member("another-admin-token", "session-id") != session_member("admin-token-0123456789", "other")
+
+
+def test_the_data_says_whose_history_it_shows_and_merges_the_shared_part():
+    pool, _ = pool_of(2)
+    h, events, errors = MinuteHistory(), RecentEvents(), LastErrors()
+    h.record(T0 + 1, status=200)
+    alone = dashboard_data(pool, T0 + 2, h, events, errors, admin_actions=False)
+    down = dashboard_data(pool, T0 + 2, h, events, errors, admin_actions=False, redis_down=True)
+    assert (alone["scope"], down["scope"], down["hour"]["requests"]) == ("router", "degraded", 1)
+    shared = SharedHistory(
+        {int(T0 // 60): Minute(int(T0 // 60), requests=7)},
+        [Event(T0, "failover", "key_0", "rate_limited (429)", "key_1", M)],
+        {"key_0": (T0, "rate_limited", 429)},
+    )
+    data = dashboard_data(pool, T0 + 2, h, events, errors, admin_actions=False, shared=shared)
+    assert data["scope"] == "all" and data["hour"]["requests"] == 8  # 7 written by all + this one's unsent 1
+    assert [e["to_key"] for e in data["events"]] == ["key_1"]
+    assert data["keys"][0]["last_error"] == {"at": T0, "outcome": "rate_limited", "status": 429}

@@ -1,7 +1,8 @@
 """Issue 14, step 1, end to end: two routers (real mitmdump), one emulator and one real
 redis-server are ONE pool: a 429 seen by router A keeps router B off that project, a disabled
-key and per-day parking agree, an operator's re-enable on A reaches B, totals agree, and
-Redis killed mid-run costs no request; state converges when it is back."""
+key and per-day parking agree, an operator's re-enable on A reaches B, totals agree, A's
+traffic shows in B's dashboard, and Redis killed mid-run costs no request; state converges
+when it is back."""
 
 from __future__ import annotations
 
@@ -141,6 +142,35 @@ def test_totals_agree_across_routers(pair):
     # Each /health call is an answered request too: the sums only agree once both routers pushed.
     wait_for(lambda: health(a)["total_requests"] == health(b)["total_requests"] >= before + 5, "totals to agree")
     assert health(a)["total_saved"] == health(b)["total_saved"]
+
+
+def dashboard(router) -> dict:
+    request = urllib.request.Request(f"{router.url}/dashboard/data", headers={"authorization": f"Bearer {ADMIN}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_traffic_on_router_a_shows_in_router_bs_dashboard_by_key_name_only(pair, emulator, redis_server):
+    a, b = pair
+    before = dashboard(b)["hour"]["requests"]
+    started = time.time()
+    emulator.set_key(0, "ok", script=["rate_limit_bare"])
+    ask_twice(a)  # key_1 answers 429, A fails over to key_2
+
+    def failovers() -> list[dict]:
+        return [e for e in dashboard(b)["events"] if e["kind"] == "failover" and e["at"] >= started]
+
+    # A writes its part once a second; B reads every router's back on each poll.
+    wait_for(lambda: dashboard(b)["hour"]["requests"] >= before + 2 and failovers(), "A's traffic in B's dashboard")
+    seen = dashboard(b)
+    assert seen["scope"] == "all"
+    assert [(e["key"], e["to_key"], e["reason"]) for e in failovers()] == [("key_1", "key_2", "rate_limited (429)")]
+    assert next(k for k in seen["keys"] if k["name"] == "key_1")["last_error"]["status"] == 429
+    names = redis_server.command("KEYS", "hpn:v1:dash:*").split()
+    stored = " ".join(names) + " " + redis_server.command("LRANGE", "hpn:v1:dash:events", "0", "-1")
+    stored += " " + redis_server.command("HGETALL", "hpn:v1:dash:errors")
+    assert "key_1" in stored  # names, never values
+    assert not any(key[i : i + 12] in stored for key in KEYS[:2] for i in range(len(key) - 11))
 
 
 def test_redis_killed_mid_run_then_restarted_every_request_answered_state_converges(pair, emulator, redis_server):

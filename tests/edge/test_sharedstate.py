@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from hpn_router.core.access import ClientWindow
+from hpn_router.core.dashboard import MINUTE_TTL_SECONDS, MINUTES, SESSIONS_ZSET, SHARED_EVENTS, Event, Minute, minute_key
 from hpn_router.core.sharedstate import PoolDelta, ReloadNotice, cooldown_key, quota_keys
 from hpn_router.edge.sharedstate import RedisStore, StoreError
 from procs import RedisServer, start_redis
@@ -252,3 +253,72 @@ async def test_a_budget_check_carries_the_clients_rate_and_a_refused_client_spen
     assert await store.admit_quota(keys, (5, 0, 0), 0.5, 10, 86400) == (True, 1, 1, 10, None)  # the refusal counted nothing
     assert "cmdstat_evalsha:calls=3," in redis.command("INFO", "commandstats")
     await store.close()
+
+
+# -- the dashboard's shared history ------------------------------------------------------------
+
+
+async def test_the_dashboards_history_is_the_sum_of_what_every_process_wrote(redis):
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    minute = int(time.time() // 60)
+    failover = Event(time.time(), "failover", "key_1", "rate_limited (429)", "key_2", "gemini-2.5-flash")
+    await a.write_dashboard([Minute(minute, requests=2, errors=1, saved_usd=0.5)], [failover], {"key_1": (1.0, "rate_limited", 429)})
+    await b.write_dashboard(
+        [Minute(minute, requests=3, input_tokens=7), Minute(minute - 1, requests=1)],
+        [Event(time.time() + 1, "key.cooling", "key_1", "429", until=time.time() + 60)],
+        {"key_2": (2.0, "server_error", None)},
+    )
+    await b.write_dashboard([], [], {})  # nothing to write: no round trip
+    shared = await a.read_dashboard(minute, ["key_1", "key_2", "key_3"])
+    assert shared.minutes[minute] == Minute(minute, requests=5, errors=1, input_tokens=7, saved_usd=0.5)
+    assert shared.minutes[minute - 1].requests == 1 and minute - 2 not in shared.minutes
+    assert [e.kind for e in shared.events] == ["key.cooling", "failover"] and shared.events[1] == failover
+    assert shared.errors == {"key_1": (1.0, "rate_limited", 429), "key_2": (2.0, "server_error", None)}
+    assert MINUTE_TTL_SECONDS - 5 < int(redis.command("TTL", minute_key(minute))) <= MINUTE_TTL_SECONDS
+    assert (await a.read_dashboard(minute + MINUTES, [])).minutes == {}  # an hour later: out of the charts
+    redis.command("CONFIG", "RESETSTAT")
+    await b.read_dashboard(minute, [f"key_{i}" for i in range(100)])
+    stats = redis.command("INFO", "commandstats")  # the whole read is one EVALSHA (the script ran before)
+    assert "cmdstat_evalsha:calls=1," in stats and "cmdstat_hgetall" not in stats
+    await a.close()
+    await b.close()
+
+
+async def test_a_key_change_every_process_saw_is_listed_once_each_failover_always(redis):
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    now = time.time()
+    cooling = Event(now, "key.cooling", "key_1", "429", until=now + 60)
+    failover = Event(now, "failover", "key_1", "rate_limited (429)", "key_2")
+    await a.write_dashboard([], [cooling, failover], {})
+    await b.write_dashboard([], [Event(now + 2, "key.cooling", "key_1", "429", until=now + 60), failover], {})
+    later = Event(now + 300, "key.cooling", "key_1", "429", until=now + 360)  # a new cooldown: listed
+    await b.write_dashboard([], [later], {})
+    shared = await a.read_dashboard(0, [])
+    assert shared.events == [later, failover, failover, cooling]
+    await a.close()
+    await b.close()
+
+
+async def test_the_shared_event_list_is_capped(redis):
+    store = RedisStore(redis.url)
+    events = [Event(float(i), "failover", "key_1", None, "key_2") for i in range(SHARED_EVENTS + 30)]
+    await store.write_dashboard([], events, {})
+    shared = await store.read_dashboard(0, [])
+    assert len(shared.events) == SHARED_EVENTS and shared.events[0].at == SHARED_EVENTS + 29  # the newest kept
+    await store.close()
+
+
+async def test_a_dashboard_session_counts_everywhere_until_it_expires_ends_or_is_pushed_out(redis):
+    a, b = RedisStore(redis.url), RedisStore(redis.url)
+    now = time.time()
+    await a.open_session("member-1", now + 100, now, capacity=2)
+    assert await b.session_expiry("member-1") == now + 100 and await b.session_expiry("unknown") is None
+    await a.open_session("member-2", now + 101, now, capacity=2)
+    await a.open_session("member-3", now + 102, now, capacity=2)  # the oldest ends
+    assert await b.session_expiry("member-1") is None and await b.session_expiry("member-3") == now + 102
+    await b.close_session("member-2")
+    assert await a.session_expiry("member-2") is None
+    await a.open_session("member-4", now + 200, now + 150, capacity=2)  # member-3 expired meanwhile: gone
+    assert redis.command("ZRANGE", SESSIONS_ZSET, "0", "-1").split() == ["member-4"]
+    await a.close()
+    await b.close()

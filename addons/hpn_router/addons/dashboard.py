@@ -20,21 +20,32 @@ last error and the failover list; and the pool's key transitions (core/webhooks.
 into the same list, checked a quarter of a second after a request with a failed attempt (once
 for all such requests meanwhile) and on each poll.
 
+With `state.redis_url` every router and worker on that Redis shows one dashboard: each process
+writes what it recorded (minute counts, its failovers and the transitions it saw, last errors;
+key names only) once a second in one pipelined round trip, off the request path, and the data
+endpoint reads them all back in one round trip (plus this process's part not written yet). Redis
+down: the data is this process's own and says so (`scope`: "degraded"). Login sessions are kept
+there too (a digest of each), so a session opened on one worker counts on every other: the
+session check of a request with the cookie (`session_check`, before Access) asks Redis.
+
 Usage:
-    dashboard = Dashboard(state)
+    dashboard = Dashboard(state, shared=shared_state)
     access = Access(admin_session=dashboard.admin_session)
-    addons = [..., access, health, MetricsEndpoint(metrics), dashboard.endpoint, admin, endpoints, ..., metrics, dashboard, ...]
+    addons = [..., dashboard.session_check, access, health, MetricsEndpoint(metrics), dashboard.endpoint, admin, endpoints, ...,
+              metrics, dashboard, ...]
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import math
 import re
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from importlib import resources
 
@@ -44,19 +55,31 @@ from mitmproxy import http
 from hpn_router.addons.answers import answer_error, answer_exception, answer_json, is_client_flow
 from hpn_router.addons.flowcontext import context
 from hpn_router.addons.metrics import answered_client_request
+from hpn_router.addons.sharedstate import SharedPoolState
 from hpn_router.config import RouterConfig
 from hpn_router.core.access import bearer_token, match_token
 from hpn_router.core.classify import Verdict
-from hpn_router.core.dashboard import LastErrors, LoginThrottle, MinuteHistory, RecentEvents, Sessions, dashboard_data
+from hpn_router.core.dashboard import (
+    LastErrors,
+    LoginThrottle,
+    MinuteHistory,
+    RecentEvents,
+    Sessions,
+    SharedHistory,
+    dashboard_data,
+    session_member,
+)
 from hpn_router.core.errors import Unauthorized
 from hpn_router.core.redact import REDACTED
 from hpn_router.core.routes import Endpoint, match
 from hpn_router.core.state import RouterState
 from hpn_router.core.webhooks import TransitionWatch, key_views
+from hpn_router.edge.sharedstate import RedisStore, StoreError
 
 COOKIE = "hpn_dashboard"
 HEADER = "x-hpn-dashboard"  # sent by the page's fetch; a cross-site form or link cannot send it
 CHECK_DELAY_SECONDS = 0.25
+WRITE_SECONDS = 1.0  # how often each process writes its part of the history to Redis
 
 _PAGE = resources.files("hpn_router.addons").joinpath("dashboard.html").read_text(encoding="utf-8")
 _LOGIN = resources.files("hpn_router.addons").joinpath("dashboard_login.html").read_text(encoding="utf-8")
@@ -88,9 +111,10 @@ _LOGIN_HEADERS = {
 
 
 class Dashboard:
-    def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, state: RouterState, *, clock: Callable[[], float] = time.time, shared: SharedPoolState | None = None) -> None:
         self.state = state
         self.clock = clock
+        self.shared = shared
         self.admin_token = ""
         self.sessions = Sessions()
         self.throttle = LoginThrottle()
@@ -100,7 +124,12 @@ class Dashboard:
         self.watch = TransitionWatch()
         self.check_delay = CHECK_DELAY_SECONDS
         self._pending: asyncio.TimerHandle | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._redis_lock: asyncio.Lock | None = None  # a read never sees a write half done (nor counts it twice)
+        # A request's session as Redis judged it (the session check, before Access), by flow.
+        self.checked: weakref.WeakKeyDictionary[http.HTTPFlow, bool] = weakref.WeakKeyDictionary()
         self.endpoint = DashboardEndpoint(self)
+        self.session_check = SessionCheck(self)
 
     def apply(self, config: RouterConfig) -> None:
         token = config.server.admin_token or ""
@@ -128,17 +157,87 @@ class Dashboard:
     def _session_ok(self, flow: http.HTTPFlow, *, from_page: bool) -> bool:
         if from_page and HEADER not in flow.request.headers:
             return False
+        if flow in self.checked:  # Redis answered for every router (a logout anywhere counts)
+            return self.checked[flow]
         return self.sessions.valid(flow.request.cookies.get(COOKIE), self.clock())
+
+    def store(self) -> RedisStore | None:
+        """The shared Redis while it is up; None without one, or while it is down."""
+        return self.shared.redis_store() if self.shared is not None else None
+
+    def _redis_failed(self, error: BaseException) -> None:
+        if self.shared is not None:
+            self.shared.redis_failed(error)
 
     # -- what it shows ---------------------------------------------------------------------
 
-    def data(self) -> dict[str, object]:
+    def data(self, shared: SharedHistory | None = None) -> dict[str, object]:
         now = self.clock()
         pool = self.state.pool
         views = key_views(pool, now) if pool is not None else []
         if pool is not None:
             self.events.add_transitions(self.watch.observe(views, {}, now))
-        return dashboard_data(pool, now, self.history, self.events, self.errors, admin_actions=bool(self.admin_token), views=views)
+        return dashboard_data(
+            pool,
+            now,
+            self.history,
+            self.events,
+            self.errors,
+            admin_actions=bool(self.admin_token),
+            views=views,
+            shared=shared,
+            redis_down=shared is None and self.shared is not None and self.shared.shared,
+        )
+
+    async def shared_data(self, store: RedisStore) -> dict[str, object]:
+        """The data with every process's history (one round trip); this process's alone when
+        Redis fails meanwhile."""
+        pool = self.state.pool
+        names = [key.name for key in pool.keys] if pool is not None else []
+        try:
+            async with self._lock():
+                shared = await store.read_dashboard(int(self.clock() // 60), names)
+        except StoreError as e:
+            self._redis_failed(e)
+            return self.data()
+        return self.data(shared)
+
+    def _lock(self) -> asyncio.Lock:
+        if self._redis_lock is None:
+            self._redis_lock = asyncio.Lock()
+        return self._redis_lock
+
+    # -- writing this process's part to Redis ------------------------------------------------
+
+    def running(self) -> None:
+        if self.shared is not None and self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    async def _write_loop(self) -> None:
+        while True:
+            await asyncio.sleep(WRITE_SECONDS)
+            try:
+                await self.write()
+            except Exception:  # a bug here must not end the writes for good
+                logger.exception("dashboard write failed")
+
+    async def write(self) -> None:
+        """What this process recorded since its last write, to Redis in one round trip (kept for
+        the next one when Redis is down or fails)."""
+        store = self.store()
+        if store is None:
+            return
+        async with self._lock():
+            minutes, events, errors = self.history.take_unsent(), self.events.take_unsent(), self.errors.take_unsent()
+            if not (minutes or events or errors):
+                return
+            try:
+                await store.write_dashboard(minutes, events, errors)
+            except StoreError as e:
+                self.history.give_back(minutes)
+                self.events.give_back(events)
+                self.errors.give_back(errors)
+                self._redis_failed(e)
 
     def response(self, flow: http.HTTPFlow) -> None:
         try:
@@ -178,10 +277,61 @@ class Dashboard:
         except Exception:
             logger.exception("dashboard check failed")
 
-    def done(self) -> None:
+    async def done(self) -> None:
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+            with contextlib.suppress(Exception):  # the last second's part (a worker drains and exits)
+                await asyncio.wait_for(self.write(), 2.0)
+
+    # -- sessions every router and worker on Redis accepts -----------------------------------
+
+    async def open_session(self, store: RedisStore, now: float) -> str:
+        """A session this process knows, and Redis for every other (one MULTI/EXEC)."""
+        session = self.sessions.open(now)
+        try:
+            await store.open_session(session_member(self.admin_token, session), now + self.sessions.lifetime, now, self.sessions.capacity)
+        except StoreError as e:  # this process still knows it: it works here
+            self._redis_failed(e)
+        return session
+
+    async def close_session(self, store: RedisStore, session: str) -> None:
+        try:
+            await store.close_session(session_member(self.admin_token, session))
+        except StoreError as e:
+            self._redis_failed(e)
+
+    async def check_session(self, flow: http.HTTPFlow, store: RedisStore, session: str) -> None:
+        try:
+            expiry = await store.session_expiry(session_member(self.admin_token, session))
+        except StoreError as e:  # Redis failed: the sessions this process opened still count
+            self._redis_failed(e)
+            return
+        self.checked[flow] = expiry is not None and expiry > self.clock()
+
+
+class SessionCheck:
+    """Before Access (`request`): a request for the dashboard or the admin API with a session
+    cookie, while Redis is up, has its session looked up there (one ZSCORE), so a session opened
+    or ended on any router or worker counts on this one. Other requests cost nothing."""
+
+    def __init__(self, dashboard: Dashboard) -> None:
+        self.dashboard = dashboard
+
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        d = self.dashboard
+        if not d.admin_token or not is_client_flow(flow):
+            return None
+        path = flow.request.path
+        if not (path.startswith("/dashboard") or path.startswith("/admin")) or COOKIE not in flow.request.headers.get("cookie", ""):
+            return None
+        session, store = flow.request.cookies.get(COOKIE), d.store()
+        if not session or store is None:
+            return None
+        return d.check_session(flow, store, session)
 
 
 class DashboardEndpoint:
@@ -191,16 +341,18 @@ class DashboardEndpoint:
     def __init__(self, dashboard: Dashboard) -> None:
         self.dashboard = dashboard
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Synchronous unless Redis is asked (the data, a login, a logout): then the awaitable."""
         if not is_client_flow(flow) or match(flow.request.method, flow.request.path).endpoint is not Endpoint.DASHBOARD:
-            return
+            return None
+        context(flow).local = True
         try:
-            self._answer(flow, flow.request.path.split("?", 1)[0].rstrip("/"))
+            return self._answer(flow, flow.request.path.split("?", 1)[0].rstrip("/"))
         except Exception as e:  # never raise out of a hook
             answer_exception(flow, e, "show the dashboard")
-        context(flow).local = True
+        return None
 
-    def _answer(self, flow: http.HTTPFlow, path: str) -> None:
+    def _answer(self, flow: http.HTTPFlow, path: str) -> Awaitable[None] | None:
         d = self.dashboard
         if path == "/dashboard":
             page = _PAGE if d.signed_in(flow, from_page=False) else _LOGIN.replace("{{message}}", "")
@@ -210,19 +362,33 @@ class DashboardEndpoint:
                 answer_error(
                     flow, Unauthorized("The dashboard needs a login (POST /dashboard/login) or Authorization: Bearer <server.admin_token>.")
                 )
-                return
+                return None
+            store = d.store()
+            if store is not None:
+                return self._answer_shared(flow, store)
             answer_json(flow, 200, d.data(), {"cache-control": "no-store"})
         elif path == "/dashboard/login":
-            self._login(flow)
+            return self._login(flow)
         else:  # /dashboard/logout
-            d.sessions.close(flow.request.cookies.get(COOKIE))
             flow.response = _see_dashboard(_cookie(flow, "", max_age=0))
+            session = flow.request.cookies.get(COOKIE)
+            d.sessions.close(session)
+            store = d.store()
+            if store is not None and session:
+                return d.close_session(store, session)  # on every router and worker
+        return None
 
-    def _login(self, flow: http.HTTPFlow) -> None:
+    async def _answer_shared(self, flow: http.HTTPFlow, store: RedisStore) -> None:
+        try:
+            answer_json(flow, 200, await self.dashboard.shared_data(store), {"cache-control": "no-store"})
+        except Exception as e:  # never raise out of a hook
+            answer_exception(flow, e, "show the dashboard")
+
+    def _login(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         d = self.dashboard
         if not d.admin_token:
             flow.response = _see_dashboard(None)  # open without a token: nothing to sign in to
-            return
+            return None
         presented = flow.request.urlencoded_form.get("token")
         flow.request.content = b"token=" + REDACTED.encode()  # the flow (mitmweb, -w) keeps no admin token
         now = d.clock()
@@ -231,7 +397,7 @@ class DashboardEndpoint:
             seconds = str(math.ceil(wait))
             page = _LOGIN.replace("{{message}}", f"Too many wrong tokens; try again in {seconds} s.")
             flow.response = http.Response.make(429, page, {**_LOGIN_HEADERS, "retry-after": seconds})
-            return
+            return None
         if match_token(presented, (d.admin_token,)) is None:
             d.throttle.failed(now)
             peer = flow.client_conn.peername
@@ -239,8 +405,20 @@ class DashboardEndpoint:
                 "Dashboard login with a wrong admin token from {}", peer[0] if peer else "?"
             )
             flow.response = http.Response.make(401, _LOGIN.replace("{{message}}", "Wrong admin token."), _LOGIN_HEADERS)
+            return None
+        store = d.store()
+        if store is None:
+            flow.response = _see_dashboard(_cookie(flow, d.sessions.open(now), max_age=int(d.sessions.lifetime)))
+            return None
+        return self._signed_in(flow, store, now)
+
+    async def _signed_in(self, flow: http.HTTPFlow, store: RedisStore, now: float) -> None:
+        d = self.dashboard
+        try:
+            session = await d.open_session(store, now)
+        except Exception as e:  # never raise out of a hook
+            answer_exception(flow, e, "sign in to the dashboard")
             return
-        session = d.sessions.open(now)
         flow.response = _see_dashboard(_cookie(flow, session, max_age=int(d.sessions.lifetime)))
 
 

@@ -20,6 +20,28 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from hpn_router.core.access import ClientCount, ClientWindow
+from hpn_router.core.dashboard import (
+    ERRORS_HASH,
+    EVENTS_LIST,
+    MINUTE_FIELDS,
+    MINUTE_TTL_SECONDS,
+    MINUTES,
+    SESSIONS_ZSET,
+    SHARED_EVENTS,
+    TRANSITION_MARK_SECONDS,
+    Event,
+    LastError,
+    Minute,
+    SharedHistory,
+    decode_error,
+    decode_event,
+    encode_error,
+    encode_event,
+    minute_fields,
+    minute_from_fields,
+    minute_key,
+    transition_marks,
+)
 from hpn_router.core.poolsnapshot import SavedState, Slot
 from hpn_router.core.sharedstate import (
     CHANNEL,
@@ -209,6 +231,59 @@ return {1, minute, day, tokens, admitted, current, previous}
 """
 )
 
+# The dashboard's events, each key change once whatever the number of processes that saw it: the
+# first to set its mark pushes it (core/dashboard.transition_marks); failovers carry no marks.
+# KEYS: the list, then each event's marks; ARGV: mark TTL s, last index kept, list TTL s, then per
+# event its JSON and its number of marks. Returns how many were pushed.
+DASHBOARD_EVENTS_SCRIPT = """
+local k, pushed = 2, 0
+for i = 4, #ARGV, 2 do
+  local n = tonumber(ARGV[i + 1])
+  local first = true
+  for j = k, k + n - 1 do
+    if redis.call('EXISTS', KEYS[j]) == 1 then first = false end
+  end
+  if first then
+    if n > 0 then redis.call('SET', KEYS[k], '1', 'EX', ARGV[1]) end
+    redis.call('LPUSH', KEYS[1], ARGV[i])
+    pushed = pushed + 1
+  end
+  k = k + n
+end
+if pushed > 0 then
+  redis.call('LTRIM', KEYS[1], 0, ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+return pushed
+"""
+
+# The dashboard's whole read as three strings (redis-py parses a reply element by element in
+# Python: 60 hashes, 200 events and 100 errors as elements cost a poll milliseconds more).
+# KEYS: the hour's minute hashes, oldest first, then the event list, then the errors hash; ARGV:
+# the number of fields, the fields, then the key names. Returns the minutes (one row a minute,
+# ';'-separated, its values ','-separated, '' when missing), the events and the key names' last
+# errors ('' when none), each '\n'-separated (their JSON has no raw newline).
+DASHBOARD_READ_SCRIPT = """
+local nf = tonumber(ARGV[1])
+local fields = {}
+for i = 1, nf do fields[i] = ARGV[i + 1] end
+local rows = {}
+for i = 1, #KEYS - 2 do
+  local values = redis.call('HMGET', KEYS[i], unpack(fields))
+  for j = 1, nf do if not values[j] then values[j] = '' end end
+  rows[i] = table.concat(values, ',')
+end
+local events = redis.call('LRANGE', KEYS[#KEYS - 1], 0, -1)
+local errors = {}
+if #ARGV > nf + 1 then
+  local names = {}
+  for i = nf + 2, #ARGV do names[#names + 1] = ARGV[i] end
+  errors = redis.call('HMGET', KEYS[#KEYS], unpack(names))
+  for i = 1, #errors do if not errors[i] then errors[i] = '' end end
+end
+return {table.concat(rows, ';'), table.concat(events, '\\n'), table.concat(errors, '\\n')}
+"""
+
 CLIENT_TTL_MS = 120_000  # a client's minute counter outlives the minute after it
 
 StoreError = (RedisError, OSError, asyncio.TimeoutError)  # what a down or slow Redis raises
@@ -235,6 +310,8 @@ class RedisStore:
         self._client_rpm = self._redis.register_script(CLIENT_RPM_SCRIPT)
         self._claim = self._redis.register_script(CLAIM_SCRIPT)
         self._quota = self._redis.register_script(QUOTA_SCRIPT)
+        self._dashboard_events = self._redis.register_script(DASHBOARD_EVENTS_SCRIPT)
+        self._dashboard_read = self._redis.register_script(DASHBOARD_READ_SCRIPT)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -400,6 +477,70 @@ class RedisStore:
         notice = ReloadNotice(self.sender, origin, secrets.token_hex(8), siblings)
         receivers = int(await self._redis.publish(CHANNEL, encode_reload(notice)))
         return max(0, receivers - (1 if self.listening else 0))
+
+    # -- the dashboard's history, shared by every router and worker (key names only) ------------
+
+    async def write_dashboard(self, minutes: list[Minute], events: list[Event], errors: dict[str, LastError]) -> None:
+        """What one process recorded since its last write, in one pipelined round trip: each
+        minute's counts added (HINCRBY), the events pushed onto the capped list (oldest first, so
+        the newest ends up at its head; a key change another process pushed already is left out),
+        each key's last error set."""
+        pipe = self._redis.pipeline(transaction=False)
+        for bucket in minutes:
+            key = minute_key(bucket.minute)
+            for name, value in minute_fields(bucket).items():
+                pipe.hincrby(key, name, value)
+            pipe.expire(key, MINUTE_TTL_SECONDS)
+        if events:
+            keys: list[str] = [EVENTS_LIST]
+            args: list[Any] = [TRANSITION_MARK_SECONDS, SHARED_EVENTS - 1, DASHBOARD_KEEP_SECONDS]
+            for event in events:
+                marks = transition_marks(event)
+                keys += marks
+                args += [encode_event(event), len(marks)]
+            await self._dashboard_events(keys=keys, args=args, client=pipe)
+        if errors:
+            pipe.hset(ERRORS_HASH, mapping={name: encode_error(error) for name, error in errors.items()})
+            pipe.expire(ERRORS_HASH, DASHBOARD_KEEP_SECONDS)
+        if len(pipe):
+            await pipe.execute()
+
+    async def read_dashboard(self, minute: int, names: list[str]) -> SharedHistory:
+        """The last hour up to `minute`, the events and the last errors of the keys `names`, as
+        every process wrote them: one EVALSHA."""
+        span = range(minute - MINUTES + 1, minute + 1)
+        keys = [minute_key(m) for m in span] + [EVENTS_LIST, ERRORS_HASH]
+        rows, events, errors = await self._dashboard_read(keys=keys, args=[len(MINUTE_FIELDS), *MINUTE_FIELDS, *names])
+        minutes = {}
+        for m, row in zip(span, _text(rows).split(";"), strict=False):
+            values = row.split(",")
+            if any(values):
+                minutes[m] = minute_from_fields(m, dict(zip(MINUTE_FIELDS, values, strict=False)))
+        decoded = [e for raw in _text(events).split("\n") if raw and (e := decode_event(raw)) is not None]
+        stored_errors = zip(names, _text(errors).split("\n"), strict=False)
+        last = {name: e for name, raw in stored_errors if (e := decode_error(raw or None)) is not None}
+        return SharedHistory(minutes, decoded, last)
+
+    async def open_session(self, member: str, expiry: float, now: float, capacity: int) -> None:
+        """A dashboard session every router and worker accepts until `expiry`; the oldest beyond
+        `capacity` end (one MULTI/EXEC)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zadd(SESSIONS_ZSET, {member: expiry})
+        pipe.zremrangebyscore(SESSIONS_ZSET, "-inf", now)
+        pipe.zremrangebyrank(SESSIONS_ZSET, 0, -capacity - 1)
+        pipe.expire(SESSIONS_ZSET, DASHBOARD_KEEP_SECONDS)
+        await pipe.execute()
+
+    async def session_expiry(self, member: str) -> float | None:
+        """When the session ends, or None when no router knows it (never opened, or ended)."""
+        score = await self._redis.zscore(SESSIONS_ZSET, member)
+        return None if score is None else float(score)
+
+    async def close_session(self, member: str) -> None:
+        await self._redis.zrem(SESSIONS_ZSET, member)
+
+
+DASHBOARD_KEEP_SECONDS = 7 * 86400  # the events, last errors and sessions, after their last write
 
 
 def _client_args(client: ClientWindow) -> list[Any]:
