@@ -79,7 +79,8 @@ dashboard = Dashboard(state, shared=shared_state)
 # client tokens, admin token, per-client rate (across routers with Redis), body limits
 access = Access(admin_session=dashboard.admin_session, shared=shared_state)
 timeouts = Timeouts()  # closes client connections too slow with their headers, or idle too long
-health = Health(state, worker=worker)  # answers /health (saying which worker), counts answered requests
+# answers /health (saying which worker; with Redis, every router's totals), counts answered requests
+health = Health(state, worker=worker, shared=shared_state)
 endpoints = Endpoints()  # which endpoint a request is for; 404/405 for the rest
 chat = ChatTranslation()  # /v1/chat/completions <-> generateContent
 responses = ResponsesTranslation()  # /v1/responses (OpenAI's Responses API) <-> generateContent; keeps responses
@@ -160,6 +161,7 @@ addons = [
     NoteClientRequest(client_view),  # what the client sent, before FailClosed retargets it
     fail_closed,  # nothing of ours leaves unless the router answers or routes it
     CorsPreflight(cors),  # before Access: browsers send preflights without a token
+    shared_state.startup,  # with Redis: nothing is served before the first merge with the shared state
     dashboard.session_check,  # before Access: a dashboard session opened on another router or worker (Redis)
     access,
     health,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from hpn_router.addons.health import Health
@@ -216,3 +217,46 @@ async def test_a_request_answered_by_the_router_itself_has_its_clients_rate_chec
         assert context(flow).client_check is None
     assert statuses == [404, 429]
     await shared.done()
+
+
+async def test_totals_shown_include_what_every_other_router_counted_since_its_last_push(redis_server):
+    """/health's totals (fresh_totals): the other routers are asked to push theirs first, so a
+    request another router answered a moment ago is in them, not a second later."""
+    redis_server.command("FLUSHALL")
+    (state_a, a), (state_b, b), (state_c, c) = router(redis_server.url), router(redis_server.url), router(redis_server.url)
+    await until(lambda: state_a.redis == state_b.redis == state_c.redis == "up")
+    await until(lambda: all(s.store is not None and s.store.listening for s in (a, b, c)))
+    await asyncio.sleep(0.05)  # past the sync rounds' pushes at start: only the ask pushes what follows
+    state_a.total_requests += 3
+    state_c.total_requests += 4
+    state_c.total_saved += Decimal("0.25")
+    await b.fresh_totals()
+    assert (state_b.total_requests, state_b.total_saved) == (7, Decimal("0.25"))
+    for shared in (a, b, c):
+        await shared.done()
+
+
+async def test_a_worker_serves_only_once_worker_zero_shared_what_it_restored(redis_server):
+    """Worker 0 alone reads the state file: worker 1 (same supervisor) reads the shared state
+    only after worker 0's first merge pushed it, and its StartupGate holds requests until then."""
+    redis_server.command("FLUSHALL")
+    state_1 = RouterState()
+    state_1.pool = KeyPool(config(redis_server.url).pool_keys(), cooldown_seconds=60)
+    worker_1 = SharedPoolState(state_1, worker=1)
+    worker_1.apply(config(redis_server.url))
+    gate = worker_1.startup.request(None)  # type: ignore[arg-type]  # the gate reads no flow
+    assert gate is not None
+    waiting = asyncio.ensure_future(gate)
+    await asyncio.sleep(0.5)  # worker 0 has not started: worker 1 keeps waiting
+    assert not worker_1.ready() and not waiting.done() and state_1.redis != "up"
+
+    state_0 = RouterState()
+    state_0.pool = KeyPool(config(redis_server.url).pool_keys(), cooldown_seconds=60)
+    state_0.pool.report(1, Outcome(Verdict.KEY_FORBIDDEN, "403 restored from the state file"), time.time(), MODEL)
+    worker_0 = SharedPoolState(state_0, worker=0)
+    worker_0.apply(config(redis_server.url))
+    await asyncio.wait_for(waiting, 5)
+    assert worker_1.ready() and worker_1.startup.request(None) is None  # type: ignore[arg-type]
+    assert state_1.pool.disabled_reason(1) == "403 restored from the state file"  # no second to wait for
+    for shared in (worker_0, worker_1):
+        await shared.done()

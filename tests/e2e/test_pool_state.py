@@ -33,7 +33,6 @@ def used_key_indexes(emulator) -> set[int]:
     return {r["key_index"] for r in emulator.stats()["requests"]}
 
 
-@pytest.mark.single_process(reason="worker 1 may answer before it has read what worker 0 restored from the state file (up to 1 s)")
 def test_state_follows_the_key_value_not_its_name_or_position(make_router, emulator, tmp_path):
     a, b, c = KEYS[0], KEYS[1], KEYS[2]  # emulator key indexes 0, 1, 2
     router = make_router(keys=[a, b], config=WITH_ADMIN)

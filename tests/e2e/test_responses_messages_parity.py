@@ -42,7 +42,6 @@ def claude(router: Router) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=router.url, api_key=CLIENT_TOKEN, max_retries=0)
 
 
-@pytest.mark.single_process(reason="a worker's totals reach the other within a second (the sync loop), not at once")
 def test_both_apis_are_priced_logged_and_totalled_as_chat(make_router, emulator) -> None:
     router = make_router(config={**CENTS, **NO_WAIT})
     raw = openai_client(router).responses.with_raw_response.create(model="gpt-4o", input="Price a response")

@@ -31,9 +31,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from loguru import logger
@@ -52,6 +53,7 @@ from hpn_router.core.sharedstate import (
     NoticeFilter,
     PoolDelta,
     ReloadNotice,
+    TotalsNotice,
     announces,
     apply,
     delta,
@@ -69,6 +71,11 @@ from hpn_router.edge.sharedstate import RedisStore, StoreError
 
 DAY_SECONDS = 86400.0  # a day counter outlives its Pacific day by an hour (a 25-hour day at DST)
 REFRESH_SECONDS = 1.0  # full read-back and totals push; also how often a down Redis is retried
+# At start-up a request waits at most this long for the router's first merge with Redis, and a
+# supervisor's worker 1..N-1 as long for worker 0 to share what it restored from the state file.
+STARTUP_WAIT_SECONDS = 5.0
+STARTED_POLL_SECONDS = 0.05
+TOTALS_WAIT_SECONDS = 0.5  # /health waits at most this long for the other routers to push their totals
 
 
 class SharedPoolState:
@@ -95,6 +102,11 @@ class SharedPoolState:
         self._listener: asyncio.Task[None] | None = None
         self._outage_logged = False
         self.live_routers = 1  # routers heartbeating into Redis; remembered while it is down
+        self._merged = asyncio.Event()  # the first merge with Redis is done (or Redis was found down)
+        self._subscribed: asyncio.Event | None = None
+        self._totals_asks: dict[str, _TotalsAsk] = {}  # this router's pending asks, by id
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.startup = StartupGate(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -201,6 +213,7 @@ class SharedPoolState:
                 self._down(e)
             except Exception:  # a bug here must not end the sync for good
                 logger.exception("Shared state sync failed")
+            self._merged.set()  # merged, or Redis is down: requests are served from the local pool either way
             assert self._wake is not None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), REFRESH_SECONDS)
@@ -212,7 +225,16 @@ class SharedPoolState:
         epoch = await store.epoch()
         if epoch != self.known_epoch:
             await self._adopt_totals(store)  # this router's first contact, or Redis lost its data
+        first_contact = self.known_epoch is None
         self.known_epoch = epoch
+        if self._listener is None or self._listener.done():
+            # Subscribed before the read: a change pushed meanwhile arrives as a message, not a second later.
+            self._subscribed = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(store))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._subscribed.wait(), REFRESH_SECONDS)
+        if first_contact and self.worker not in (None, 0):
+            await self._await_worker_zero(store)
         remote = await store.read_all()
         pool = self.state.pool
         if pool is not None:
@@ -223,8 +245,8 @@ class SharedPoolState:
             self.baseline = remote  # so push_changes sends what Redis lacks
             await self.push_changes()
         self.epoch = epoch
-        if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._listen(store))
+        if first_contact and self.worker == 0 and self.supervisor is not None:
+            await store.mark_started(self.supervisor)  # the other workers may read what it restored now
         if self.state.redis != "up":
             logger.bind(event="redis_up").info("Redis reachable; pool state shared", redis=redacted_redis_url(self.url or ""))
         self.state.redis = "up"
@@ -246,9 +268,70 @@ class SharedPoolState:
         remote = await store.read_all()
         self._adopt(delta(self.baseline, remote, self.clock()))
 
+    async def _await_worker_zero(self, store: RedisStore) -> None:
+        """Worker 0 alone restores the state file: another worker of the same supervisor reads
+        the shared state once worker 0 has pushed it (bounded: a worker 0 that cannot start
+        must not keep the others from serving)."""
+        assert self.supervisor is not None
+        deadline = time.monotonic() + STARTUP_WAIT_SECONDS
+        while not await store.started(self.supervisor) and time.monotonic() < deadline:
+            await asyncio.sleep(STARTED_POLL_SECONDS)
+
     async def _listen(self, store: RedisStore) -> None:
         try:
-            await store.listen(self._adopt, self._take_notice)
+            await store.listen(self._adopt, self._take_notice, self._take_totals, self._subscribed)
+        except StoreError as e:
+            self._down(e)
+
+    # -- start-up -----------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Whether requests may be served: no Redis to share with, or the first merge is done."""
+        return self.url is None or self._merged.is_set()
+
+    async def wait_ready(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._merged.wait(), STARTUP_WAIT_SECONDS)
+
+    # -- totals on demand (/health) ---------------------------------------------------------------
+
+    async def fresh_totals(self) -> None:
+        """Before /health shows totals: every router pushes what it counted since its last push
+        (asked over pub/sub; waited for at most TOTALS_WAIT_SECONDS), then this one pushes its own
+        and takes the sums, so the totals include every request answered before this one."""
+        store = self.redis_store()
+        if store is None:
+            return
+        ask = _TotalsAsk(secrets.token_hex(8))
+        self._totals_asks[ask.ask] = ask
+        try:
+            ask.expected = await store.publish_totals(ask.ask, pushed=False)
+            ask.check()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ask.done.wait(), TOTALS_WAIT_SECONDS)
+            await self.push_changes()
+        except StoreError as e:
+            self._down(e)
+        finally:
+            del self._totals_asks[ask.ask]
+
+    def _take_totals(self, notice: TotalsNotice) -> None:
+        if self.store is None or notice.sender == self.store.sender:
+            return
+        if notice.pushed:
+            if (ask := self._totals_asks.get(notice.ask)) is not None:
+                ask.answered += 1
+                ask.check()
+            return
+        task = asyncio.get_running_loop().create_task(self._push_for(self.store, notice.ask))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _push_for(self, store: RedisStore, ask: str) -> None:
+        """Another router asked for the totals: push them, then say so."""
+        try:
+            await self.push_changes()
+            await store.publish_totals(ask, pushed=True)
         except StoreError as e:
             self._down(e)
 
@@ -384,3 +467,30 @@ class SharedPoolState:
         if self._listener is not None:
             self._listener.cancel()
             self._listener = None
+
+
+class _TotalsAsk:
+    """One /health's ask: done once every other router that got it said it pushed."""
+
+    def __init__(self, ask: str) -> None:
+        self.ask = ask
+        self.expected: int | None = None  # known once the ask is published (answers may come first)
+        self.answered = 0
+        self.done = asyncio.Event()
+
+    def check(self) -> None:
+        if self.expected is not None and self.answered >= self.expected:
+            self.done.set()
+
+
+class StartupGate:
+    """First among the `request` hooks that read the pool (router.py): with Redis, a request that
+    arrives before the router's first merge waits for it (at most STARTUP_WAIT_SECONDS), so a
+    worker started beside others never answers from a pool that lacks their state; /health too,
+    so a worker answers /health only once ready."""
+
+    def __init__(self, shared: SharedPoolState) -> None:
+        self.shared = shared
+
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        return None if self.shared.ready() else self.shared.wait_ready()

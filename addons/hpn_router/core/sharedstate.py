@@ -53,6 +53,8 @@ ROUTERS_ZSET = PREFIX + "routers"  # router id -> its last heartbeat (seconds): 
 CLIENT_RPM_PREFIX = PREFIX + "rpm:"  # + client name + ":" + minute: a client's requests in one minute, all routers
 QUOTA_PREFIX = PREFIX + "q:"  # + slot digest + window: a (project, model) budget's use by every router
 WEBHOOK_PREFIX = PREFIX + "wh:"  # + an event's mark (core/webhooks.dedup_marks): this transition was sent
+STARTED_PREFIX = PREFIX + "started:"  # + digest of a supervisor's name: its worker 0 restored and shared its state
+STARTED_MARK_SECONDS = 86400  # a supervisor's started mark outlives any restart of its workers
 ROUTER_ALIVE_SECONDS = 5.0  # a router whose heartbeat (once a second) is older is counted out
 WEBHOOK_MARK_SECONDS = 600  # how long a sent transition's mark stays
 PICO = Decimal("1e12")  # saved USD is kept in Redis as an integer of 10^-12 USD (HINCRBY is exact)
@@ -267,7 +269,43 @@ class NoticeFilter:
         return notice.siblings is None or notice.siblings != self.supervisor
 
 
+def started_key(supervisor: str) -> str:
+    """Set by a supervisor's worker 0 once its first merge shared what it restored from the state
+    file: the other workers read the shared state only then (names only: host and pid)."""
+    return STARTED_PREFIX + hashlib.sha256(supervisor.encode()).hexdigest()[:32]
+
+
 # -- totals ---------------------------------------------------------------------------------
+
+TOTALS_KIND = "totals"  # a message asking every router to push its totals now, or saying it did
+
+
+@dataclass(frozen=True, slots=True)
+class TotalsNotice:
+    """A router about to show totals (/health) asks the others to push what they counted since
+    their last push (`pushed` False); each answers once it did (`pushed` True), naming the ask."""
+
+    sender: str
+    ask: str
+    pushed: bool = False
+
+
+def encode_totals(notice: TotalsNotice) -> str:
+    return json.dumps({"kind": TOTALS_KIND, "sender": notice.sender, "ask": notice.ask, "pushed": notice.pushed})
+
+
+def decode_totals(text: str | bytes) -> TotalsNotice | None:
+    """A totals ask or answer; None for anything else."""
+    try:
+        data: Any = json.loads(text)
+        if data.get("kind") != TOTALS_KIND:
+            return None
+        sender, ask, pushed = data["sender"], data["ask"], data["pushed"]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    if not (isinstance(sender, str) and isinstance(ask, str) and isinstance(pushed, bool)):
+        return None
+    return TotalsNotice(sender, ask, pushed)
 
 
 def saved_to_pico(amount: Decimal) -> int:

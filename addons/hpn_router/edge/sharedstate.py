@@ -50,11 +50,13 @@ from hpn_router.core.sharedstate import (
     EPOCH_KEY,
     ROUTER_ALIVE_SECONDS,
     ROUTERS_ZSET,
+    STARTED_MARK_SECONDS,
     TOTALS_HASH,
     WEBHOOK_MARK_SECONDS,
     WEBHOOK_PREFIX,
     PoolDelta,
     ReloadNotice,
+    TotalsNotice,
     cache_entry_key,
     cache_lead_key,
     client_rpm_keys,
@@ -62,11 +64,14 @@ from hpn_router.core.sharedstate import (
     decode_cooldown,
     decode_delta,
     decode_reload,
+    decode_totals,
     encode_cooldown,
     encode_delta,
     encode_reload,
+    encode_totals,
     pico_to_saved,
     response_key,
+    started_key,
 )
 
 SOCKET_TIMEOUT_SECONDS = 0.5  # a Redis slower than this is treated as down (requests never wait on it)
@@ -445,27 +450,63 @@ class RedisStore:
     async def delete_response(self, response_id: str) -> None:
         await self._redis.delete(response_key(response_id))
 
-    async def listen(self, on_delta: Callable[[PoolDelta], None], on_reload: Callable[[ReloadNotice], None] | None = None) -> None:
-        """Calls on_delta for each other router's delta, and on_reload for each reload notice
-        (its own too: the caller filters), until the connection fails (raises)."""
+    async def listen(
+        self,
+        on_delta: Callable[[PoolDelta], None],
+        on_reload: Callable[[ReloadNotice], None] | None = None,
+        on_totals: Callable[[TotalsNotice], None] | None = None,
+        subscribed: asyncio.Event | None = None,
+    ) -> None:
+        """Calls on_delta for each other router's delta, on_reload for each reload notice and
+        on_totals for each totals notice (its own too: the caller filters), until the connection
+        fails (raises). `subscribed` is set once the subscription holds: a message published from
+        then on reaches this router."""
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(CHANNEL)
             self.listening = True
+            if subscribed is not None:
+                subscribed.set()
             while True:
                 # No socket timeout here: an idle channel is normal; a dead Redis closes the socket.
                 message = await pubsub.get_message(timeout=1.0)
                 if message is None:
                     await pubsub.ping()  # notices a Redis that went away while the channel was idle
                     continue
-                decoded = decode_delta(message["data"])
-                if decoded is not None and decoded[0] != self.sender:
-                    on_delta(decoded[1])
-                elif decoded is None and on_reload is not None and (notice := decode_reload(message["data"])) is not None:
-                    on_reload(notice)
+                self._dispatch(message["data"], on_delta, on_reload, on_totals)
         finally:
             self.listening = False
             await pubsub.aclose()
+
+    def _dispatch(
+        self,
+        data: bytes,
+        on_delta: Callable[[PoolDelta], None],
+        on_reload: Callable[[ReloadNotice], None] | None,
+        on_totals: Callable[[TotalsNotice], None] | None,
+    ) -> None:
+        decoded = decode_delta(data)
+        if decoded is not None:
+            if decoded[0] != self.sender:
+                on_delta(decoded[1])
+        elif on_reload is not None and (notice := decode_reload(data)) is not None:
+            on_reload(notice)
+        elif on_totals is not None and (totals := decode_totals(data)) is not None:
+            on_totals(totals)
+
+    # -- totals on demand and start-up ------------------------------------------------------------
+
+    async def publish_totals(self, ask: str, *, pushed: bool) -> int:
+        """Asks every router to push its totals now (pushed False), or tells them this one did;
+        how many other routers got it."""
+        receivers = int(await self._redis.publish(CHANNEL, encode_totals(TotalsNotice(self.sender, ask, pushed))))
+        return max(0, receivers - (1 if self.listening else 0))
+
+    async def mark_started(self, supervisor: str) -> None:
+        await self._redis.set(started_key(supervisor), "1", ex=STARTED_MARK_SECONDS)
+
+    async def started(self, supervisor: str) -> bool:
+        return bool(await self._redis.exists(started_key(supervisor)))
 
     # -- config reloads -------------------------------------------------------------------------
 
