@@ -105,7 +105,6 @@ def test_state_survives_a_restart(make_router, emulator):
     assert all(k not in (again.log_path.parent / ".hpn" / "state.json").read_text() for k in KEYS)
 
 
-@pytest.mark.single_process(reason="a key's requests_today is counted per worker unless its project has a budget")
 def test_admin_api_lists_and_re_enables_keys(make_router, emulator):
     router = make_router(config={"server": {"admin_token": ADMIN}})
     emulator.set_key(1, "forbidden")

@@ -91,7 +91,6 @@ def test_a_second_router_on_the_same_state_file_refuses_to_start(make_router, em
     ask(first, 1)
 
 
-@pytest.mark.single_process(reason="a key's circuit breaker (it did not answer) is per worker")
 def test_a_key_that_hangs_is_passed_over_by_the_next_requests(make_router, emulator):
     router = make_router(keys=KEYS[:2], config={"server": {"admin_token": ADMIN, "read_timeout_seconds": 1}})
     emulator.set_key(0, "hang")
