@@ -259,3 +259,27 @@ def _digest(group: str) -> str:
     import hashlib
 
     return hashlib.sha256(group.encode()).hexdigest()[:32]
+
+
+async def test_a_change_heard_while_the_state_is_read_back_is_not_taken_for_undone(redis_server):
+    """The once-a-second read-back races the pub/sub listener: a cooldown heard while the read is
+    on its way is not in what was read, and must not read as lifted."""
+    from hpn_router.core.sharedstate import PoolDelta
+
+    redis_server.command("FLUSHALL")
+    state, shared = router(redis_server.url)
+    await until(lambda: state.redis == "up")
+    store, pool = shared.store, state.pool
+    assert store is not None and pool is not None
+    read_all = store.read_all
+    heard = PoolDelta(cooled={("p1", MODEL): (time.time() + 30, False, "429 from another router")})
+
+    async def read_while_a_message_arrives():
+        remote = await read_all()
+        shared._adopt(heard)  # the listener, meanwhile
+        return remote
+
+    store.read_all = read_while_a_message_arrives  # type: ignore[method-assign]
+    await shared._take_remote(store)
+    assert pool.cooldown_of(0, time.time(), MODEL) is not None
+    await shared.done()

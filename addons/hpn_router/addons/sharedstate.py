@@ -269,9 +269,13 @@ class SharedPoolState:
             self.synced_requests, self.synced_saved = shared_requests, shared_saved
 
     async def _take_remote(self, store: RedisStore) -> None:
-        """The backstop for lost messages: adopt what changed in Redis since the baseline."""
+        """The backstop for lost messages: adopt what changed in Redis since the baseline. Against
+        the baseline from before the read: a change this router pushed or heard while the read
+        was on its way is in the baseline already but maybe not in what was read, and must not
+        read as undone (a cooldown lifted, a breaker closed)."""
+        before = self.baseline
         remote = await store.read_all()
-        self._adopt(delta(self.baseline, remote, self.clock()))
+        self._adopt(delta(before, remote, self.clock()))
 
     async def _listen(self, store: RedisStore) -> None:
         try:
