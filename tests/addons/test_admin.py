@@ -50,10 +50,14 @@ class Channel:
         self.shared = shared
         self.announced: list[str] = []
         self.peer_reload: Any = None
+        self.counts: dict[str, tuple[int, int]] | None = None  # every router's sends by group; None: Redis down
 
     async def announce_reload(self, trigger: str) -> int | None:
         self.announced.append(trigger)
         return self.notified
+
+    async def request_counts(self, now: float) -> dict[str, tuple[int, int]] | None:
+        return self.counts
 
 
 def setup(reload: Reloads | None = None, channel: Channel | None = None) -> tuple[Access, Admin, RouterState, Reloads]:
@@ -107,6 +111,19 @@ def test_keys_lists_names_and_states_never_key_values():
         },
     ]
     assert not any(key[:12] in flow.response.text for key in KEYS.values())
+
+
+def test_request_counts_are_every_routers_when_shared_and_this_routers_own_when_redis_is_down():
+    channel = Channel()
+    access, admin, state, _ = setup(channel=channel)
+    state.pool.record_send(0, NOW, MODEL)
+    channel.counts = {"p1": (40, 7), state.pool.group(1): (3, 1)}
+    with taddons.context():
+        shared = body(call(access, admin, "GET", "/admin/keys"))["keys"]
+        channel.counts = None
+        local = body(call(access, admin, "GET", "/admin/keys"))["keys"]
+    assert [(r["requests_today"], r["requests_last_minute"]) for r in shared] == [(40, 7), (3, 1)]
+    assert [(r["requests_today"], r["requests_last_minute"]) for r in local] == [(1, 1), (0, 0)]
 
 
 def test_enable_brings_a_disabled_key_back():

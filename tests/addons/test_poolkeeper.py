@@ -94,6 +94,18 @@ def test_reload_moves_to_a_new_state_file_and_keeps_state_by_value(tmp_path):
     PoolKeeper(RouterState()).apply(config(A, str(tmp_path / "one.json")))  # the old file is free again
 
 
+def test_reload_keeps_an_open_breaker_by_value_so_shared_state_does_not_read_it_as_closed(tmp_path):
+    clock = Clock()
+    state = RouterState()
+    keeper = PoolKeeper(state, clock=clock)
+    keeper.apply(config(f"{A},{B}", ""))
+    state.pool.record_send(0, clock.now, M)
+    state.pool.report(1, Outcome(Verdict.UNANSWERED, "timeout"), clock.now, M)
+    keeper.apply(config(f"{B},{A}", ""))
+    assert state.pool.breaker_of(0, clock.now + 1) is not None and state.pool.breaker_of(1, clock.now + 1) is None
+    assert state.pool.sent.counts(state.pool.group(1), clock.now)[0] == 1  # not yet pushed: still to count
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0

@@ -260,3 +260,70 @@ async def test_a_worker_serves_only_once_worker_zero_shared_what_it_restored(red
     assert state_1.pool.disabled_reason(1) == "403 restored from the state file"  # no second to wait for
     for shared in (worker_0, worker_1):
         await shared.done()
+
+
+async def test_a_key_that_hangs_on_one_router_is_passed_over_by_the_other_until_it_answers(redis_server):
+    redis_server.command("FLUSHALL")
+    (state_a, a), (state_b, b) = router(redis_server.url), router(redis_server.url)
+    await until(lambda: state_a.redis == state_b.redis == "up")
+    assert state_a.pool is not None and state_b.pool is not None
+    state_a.pool.report(0, Outcome(Verdict.UNANSWERED, "timeout"), time.time(), MODEL)
+    await a.response(None)  # type: ignore[arg-type]
+    await until(lambda: state_b.pool is not None and state_b.pool.breaker_of(0, time.time()) is not None, 1.0)
+    assert state_b.pool.pick(time.time(), MODEL) == 1 and state_b.pool.pick(time.time(), MODEL) == 1
+    state_b.pool.report(0, Outcome(Verdict.OK, "200"), time.time(), MODEL)  # it answered on b
+    await b.response(None)  # type: ignore[arg-type]
+    await until(lambda: state_a.pool is not None and state_a.pool.breaker_of(0, time.time()) is None, 1.0)
+    await a.done()
+    await b.done()
+
+
+async def test_sends_are_counted_for_every_router_and_this_routers_own_when_redis_is_down(redis_server):
+    redis_server.command("FLUSHALL")
+    (state_a, a), (state_b, b) = router(redis_server.url), router(redis_server.url)
+    await until(lambda: state_a.redis == state_b.redis == "up")
+    assert state_a.pool is not None and state_b.pool is not None
+    now = time.time()
+    for _ in range(3):
+        state_a.pool.record_send(0, now, MODEL)
+    state_b.pool.record_send(1, now, MODEL)
+    await a.response(None)  # type: ignore[arg-type]  # nothing else changed: a background push
+    await until(lambda: not state_a.pool.sent)
+    group_b = state_b.pool.group(1)
+    await until(lambda: redis_server.command("GET", f"hpn:v1:sent:{_digest('p1')}:d:{state_a.pool.sent.day}").strip() == "3")
+    counts = await b.request_counts(time.time())  # b pushed nothing yet: its own send counts too
+    assert counts is not None and counts["p1"][0] == 3 and counts[group_b][0] == 1
+    assert counts["p1"][1] >= 3
+    await b.done()
+    assert await b.request_counts(time.time()) is None  # not connected: the caller counts locally
+    await a.done()
+
+
+def _digest(group: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(group.encode()).hexdigest()[:32]
+
+
+async def test_a_change_heard_while_the_state_is_read_back_is_not_taken_for_undone(redis_server):
+    """The once-a-second read-back races the pub/sub listener: a cooldown heard while the read is
+    on its way is not in what was read, and must not read as lifted."""
+    from hpn_router.core.sharedstate import PoolDelta
+
+    redis_server.command("FLUSHALL")
+    state, shared = router(redis_server.url)
+    await until(lambda: state.redis == "up")
+    store, pool = shared.store, state.pool
+    assert store is not None and pool is not None
+    read_all = store.read_all
+    heard = PoolDelta(cooled={("p1", MODEL): (time.time() + 30, False, "429 from another router")})
+
+    async def read_while_a_message_arrives():
+        remote = await read_all()
+        shared._adopt(heard)  # the listener, meanwhile
+        return remote
+
+    store.read_all = read_while_a_message_arrives  # type: ignore[method-assign]
+    await shared._take_remote(store)
+    assert pool.cooldown_of(0, time.time(), MODEL) is not None
+    await shared.done()

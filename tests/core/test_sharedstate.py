@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from hpn_router.config import KeyConfig
+from hpn_router.core.classify import Outcome, Verdict
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.poolsnapshot import SavedState
 from hpn_router.core.sharedstate import (
@@ -13,15 +14,19 @@ from hpn_router.core.sharedstate import (
     NoticeFilter,
     PoolDelta,
     ReloadNotice,
+    SendTally,
     announces,
     apply,
+    breaker_key,
     cache_entry_key,
     cache_lead_key,
     cooldown_key,
+    decode_breaker,
     decode_cooldown,
     decode_delta,
     decode_reload,
     delta,
+    encode_breaker,
     encode_cooldown,
     encode_delta,
     encode_reload,
@@ -31,6 +36,8 @@ from hpn_router.core.sharedstate import (
     restrict,
     router_name,
     saved_to_pico,
+    sent_counts,
+    sent_keys,
     siblings_of,
     union,
 )
@@ -198,3 +205,107 @@ def test_a_router_follows_each_notice_once_never_its_own_nor_its_supervisors_sig
     assert not follows(ReloadNotice("other", "o", "n-2", siblings="host pid 7"), "me")  # the SIGHUP came here too
     assert follows(ReloadNotice("other", "o", "n-3", siblings="elsewhere pid 7"), "me")
     assert NoticeFilter(None).follows(ReloadNotice("other", "o", "n-4", siblings="host pid 7"), "me")
+
+
+# -- circuit breakers, shared like cooldowns ---------------------------------------------------
+
+
+def breakers(**by_key: tuple[int, float, str]) -> SavedState:
+    return SavedState({}, {}, {}, dict(by_key))
+
+
+def test_a_trip_or_a_later_one_is_news_a_breaker_closed_before_its_deadline_too():
+    before = breakers(k1=(1, NOW + 5, "timeout"), k2=(2, NOW + 10, "timeout"), k3=(1, NOW - 1, "old"))
+    after = breakers(k2=(3, NOW + 20, "connection error (x)"), k4=(1, NOW + 5, "timeout"))
+    change = delta(before, after, NOW)
+    assert change.tripped == {"k2": (3, NOW + 20, "connection error (x)"), "k4": (1, NOW + 5, "timeout")}
+    assert change.closed == {"k1"}  # k3 ran out by itself: no news
+    assert apply(before, change, NOW) == live_breakers(after)
+    assert not delta(after, breakers(k2=(1, NOW + 15, "timeout")), NOW).tripped  # an earlier deadline is no news
+
+
+def live_breakers(state: SavedState) -> SavedState:
+    return SavedState({}, {}, {}, {k: b for k, b in state.breakers.items() if b[1] > NOW})
+
+
+def test_after_an_outage_both_sides_keep_every_breaker_at_its_later_deadline():
+    a = breakers(k1=(1, NOW + 5, "a"), k2=(2, NOW + 10, "a"))
+    b = breakers(k2=(3, NOW + 20, "b"), k3=(1, NOW + 5, "b"))
+    assert union(a, b, NOW).breakers == {"k1": (1, NOW + 5, "a"), "k2": (3, NOW + 20, "b"), "k3": (1, NOW + 5, "b")}
+
+
+def test_a_router_never_closes_the_breaker_of_a_key_it_does_not_have():
+    scoped = restrict(breakers(kept=(1, NOW + 5, "t"), gone=(1, NOW + 5, "t")), frozenset({"kept"}), frozenset())
+    assert scoped.breakers == {"kept": (1, NOW + 5, "t")}
+
+
+def test_breakers_travel_in_messages_and_in_redis_values_and_junk_is_refused():
+    change = PoolDelta(tripped={"k1": (2, NOW + 10, "timeout")}, closed=frozenset({"k2"}))
+    assert decode_delta(encode_delta(change, "router-a")) == ("router-a", change)
+    assert decode_breaker(encode_breaker("k1", (2, NOW + 10, "timeout"))) == ("k1", (2, NOW + 10, "timeout"))
+    not_a_count = (b'{"key": "k", "failures": 0, "until": 1, "reason": "r"}', b'{"key": "k", "failures": true, "until": 1, "reason": "r"}')
+    for junk in (b"", b"[]", *not_a_count):
+        assert decode_breaker(junk) is None
+    # A message from a router that kept its breakers to itself still reads.
+    older = b'{"sender": "r", "disabled": {}, "enabled": [], "cooled": [], "lifted": []}'
+    assert decode_delta(older) == ("r", PoolDelta())
+
+
+def test_a_pool_shares_its_open_breakers_by_digest_and_adopts_others_for_its_own_keys():
+    a, b = KeyPool(keys(), cooldown_seconds=60), KeyPool(keys(), cooldown_seconds=60)
+    a.report(0, Outcome(Verdict.UNANSWERED, "timeout"), NOW, SLOT[1])
+    change = delta(EMPTY, a.saved_state(NOW), NOW)
+    assert change.tripped == {a.keys[0].fingerprint: (1, NOW + 5, "timeout")}
+    b.adopt(change, NOW)
+    assert b.breaker_of(0, NOW + 1) is not None and b.pick(NOW + 1, SLOT[1]) == 1  # passed over on b too
+    a.report(0, Outcome(Verdict.OK, "200"), NOW + 2, SLOT[1])  # the key answered on a
+    closing = delta(b.saved_state(NOW + 2), a.saved_state(NOW + 2), NOW + 2)
+    assert closing.closed == {a.keys[0].fingerprint}
+    b.adopt(closing, NOW + 2)
+    assert b.breaker_of(0, NOW + 2) is None
+
+
+def test_breaker_keys_name_the_keys_digest_never_its_value_nor_its_name():
+    pool = KeyPool(keys(), cooldown_seconds=60)
+    pool.report(0, Outcome(Verdict.UNANSWERED, "timeout"), NOW, SLOT[1])
+    name = breaker_key(pool.keys[0].fingerprint)
+    text = name + encode_delta(delta(EMPTY, pool.saved_state(NOW), NOW), "r")
+    assert name.startswith("hpn:v1:br:") and "AIza-one" not in text and "key_1" not in text
+
+
+# -- requests sent, counted for every router ---------------------------------------------------
+
+
+def test_the_tally_counts_sends_per_group_day_and_minute_and_hands_them_over_once():
+    tally = SendTally()
+    minute = int(NOW // 60)
+    for now in (NOW, NOW + 1, NOW + 60):
+        tally.add("proj-a", now)
+    tally.add("key:digest", NOW)
+    assert tally.counts("proj-a", NOW + 60) == (3, 1, 2)
+    taken = tally.take()
+    assert not tally and tally.counts("proj-a", NOW + 60) == (0, 0, 0)
+    day, this, previous = sent_keys("proj-a", minute + 1, taken.day)
+    assert taken.increments()[day] == (3, 25 * 3600 * 1000)
+    assert taken.increments()[this] == (1, 120_000) and taken.increments()[previous] == (2, 120_000)
+    tally.put_back(taken, NOW + 61)  # the push failed: they go with the next one
+    assert tally.counts("proj-a", NOW + 61) == (3, 1, 2)
+
+
+def test_the_tally_stays_bounded_without_redis():
+    tally = SendTally()
+    for n in range(500):
+        tally.add("proj-a", NOW + 60 * n)
+    assert len(tally.by_minute) <= 2 and sum(tally.by_day.values()) <= 500
+
+
+def test_counts_add_what_this_router_has_not_pushed_and_slide_the_minute():
+    minute_start = (NOW // 60) * 60
+    # 30 s into the minute: half of the previous minute's 10 still count.
+    assert sent_counts((7, 2, 10), (1, 1, 0), minute_start + 30) == (8, 3 + 5)
+
+
+def test_sent_counters_are_digests_of_the_group_whatever_it_holds():
+    names = sent_keys("key:" + "f" * 64, 5, "2026-12-02") + sent_keys("anthropic-group:org 1", 5, "2026-12-02")
+    assert all(n.startswith("hpn:v1:sent:") and "f" * 40 not in n and " " not in n and "org" not in n for n in names)
+    assert names[1].endswith(":m:5") and names[2].endswith(":m:4") and names[0].endswith(":d:2026-12-02")

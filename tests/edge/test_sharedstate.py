@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from hpn_router.core.access import ClientWindow
 from hpn_router.core.dashboard import MINUTE_TTL_SECONDS, MINUTES, SESSIONS_ZSET, SHARED_EVENTS, Event, Minute, minute_key
-from hpn_router.core.sharedstate import PoolDelta, ReloadNotice, cooldown_key, quota_keys
+from hpn_router.core.sharedstate import PoolDelta, ReloadNotice, SendTally, breaker_key, cooldown_key, quota_keys, sent_keys
 from hpn_router.edge.sharedstate import RedisStore, StoreError
 from procs import RedisServer, start_redis
 
@@ -58,6 +58,39 @@ async def test_the_later_deadline_wins_and_the_key_expires_at_it(redis):
     assert 50_000 < ttl_ms <= 60_000
     await store.push(PoolDelta(lifted=frozenset({SLOT}), enabled=frozenset({"x"})), 0, 0)
     assert (await store.read_all()).cooldowns == {}
+    await store.close()
+
+
+async def test_a_breaker_is_kept_at_its_later_deadline_expires_with_it_and_a_close_removes_it(redis):
+    store = RedisStore(redis.url)
+    now = time.time()
+    await store.push(PoolDelta(tripped={"digest-1": (2, now + 10, "timeout")}), 0, 0)
+    await store.push(PoolDelta(tripped={"digest-1": (1, now + 5, "earlier")}), 0, 0)
+    assert (await store.read_all()).breakers == {"digest-1": (2, now + 10, "timeout")}
+    assert 5_000 < int(redis.command("PTTL", breaker_key("digest-1"))) <= 10_000
+    await store.push(PoolDelta(closed=frozenset({"digest-1"})), 0, 0)
+    assert (await store.read_all()).breakers == {}
+    await store.close()
+
+
+async def test_sends_ride_in_the_push_and_are_read_back_for_every_group_in_one_mget(redis):
+    store = RedisStore(redis.url)
+    now = time.time()
+    minute = int(now // 60)
+    a, b = SendTally(), SendTally()  # two routers
+    for tally in (a, a, b):
+        tally.add("proj-a", now)
+    b.add("proj-b", now)
+    redis.command("CONFIG", "RESETSTAT")
+    await store.push(PoolDelta(), 0, 0, a.take())
+    await store.push(PoolDelta(), 0, 0, b.take())
+    counts = await store.sent_counts(["proj-a", "proj-b", "proj-c"], minute, a.day)
+    assert counts == {"proj-a": (3, 3, 0), "proj-b": (1, 1, 0), "proj-c": (0, 0, 0)}
+    stats = redis.command("INFO", "commandstats")
+    assert "cmdstat_exec:calls=2" in stats and "cmdstat_mget:calls=1" in stats
+    day_key, minute_key, _ = sent_keys("proj-a", minute, a.day)
+    assert 0 < int(redis.command("PTTL", minute_key)) <= 120_000
+    assert 24 * 3600_000 < int(redis.command("PTTL", day_key)) <= 25 * 3600_000
     await store.close()
 
 

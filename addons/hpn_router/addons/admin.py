@@ -5,7 +5,9 @@ Access checks it).
     POST /admin/keys/{name}/enable    bring a disabled or cooling key back
     POST /admin/reload                reload the config (also on SIGHUP); keys that stay keep state
 
-With shared state (`state.redis_url`) an operator's reload reaches every router: this one tells
+With shared state (`state.redis_url`) a key's requests_today and requests_last_minute count every
+router's requests (SharedPoolState.request_counts, one Redis round trip per listing; this router's
+own counts while Redis is down), and an operator's reload reaches every router: this one tells
 the others through Redis (SharedPoolState.announce_reload), and reloads when another one tells it
 (trigger `peer`, never announced again).
 """
@@ -44,6 +46,8 @@ class ReloadChannel(Protocol):
     def shared(self) -> bool: ...
 
     async def announce_reload(self, trigger: str) -> int | None: ...
+
+    async def request_counts(self, now: float) -> dict[str, tuple[int, int]] | None: ...
 
 
 class Admin:
@@ -96,9 +100,9 @@ class Admin:
         parts = path.split("/")[2:]  # ["keys", name, "enable"] / ["reload"]
         method = flow.request.method
         if parts == ["keys"] and method == "GET" and pool:
-            answer_json(flow, 200, {"keys": self.describe(pool)})
+            answer_json(flow, 200, {"keys": self.describe(pool, await self._shared_counts())})
         elif len(parts) == 3 and parts[0] == "keys" and parts[2] == "enable" and method == "POST" and pool:
-            self._enable(flow, pool, parts[1])
+            await self._enable(flow, pool, parts[1])
         elif parts == ["reload"] and method == "POST":
             await self._reload(flow)
         else:
@@ -119,21 +123,28 @@ class Admin:
         else:
             answer_json(flow, 200, {"reloaded": True, "keys": len(self.state.pool.keys) if self.state.pool else 0, **peers})
 
-    def _enable(self, flow: http.HTTPFlow, pool: KeyPool, name: str) -> None:
+    async def _shared_counts(self) -> dict[str, tuple[int, int]] | None:
+        return await self.shared.request_counts(self.clock()) if self.shared is not None else None
+
+    async def _enable(self, flow: http.HTTPFlow, pool: KeyPool, name: str) -> None:
         index = pool.index_of(name)
         if index is None:
             answer_error(flow, NotFoundError(f"No key named {name!r}.", param="name"))
             return
         pool.enable(index)
         logger.bind(event="key_enabled", key=name).info("Key re-enabled by an operator")
-        answer_json(flow, 200, self.describe(pool)[index])
+        answer_json(flow, 200, self.describe(pool, await self._shared_counts())[index])
 
-    def describe(self, pool: KeyPool) -> list[dict[str, object]]:
+    def describe(self, pool: KeyPool, shared_counts: dict[str, tuple[int, int]] | None = None) -> list[dict[str, object]]:
+        """Each key's row; its request counts from `shared_counts` (every router's, by quota
+        group) when given, else this router's own."""
         now = self.clock()
         rows = []
         for index, key in enumerate(pool.keys):
             reason = pool.disabled_reason(index)
             pause = None if reason else _pause(pool, index, now)
+            counts = shared_counts.get(pool.group(index)) if shared_counts is not None else None
+            today, last_minute = counts if counts is not None else (pool.requests_today(index, now), pool.requests_last_minute(index, now))
             rows.append(
                 {
                     "name": key.name,
@@ -141,8 +152,8 @@ class Admin:
                     "state": "disabled" if reason else "cooling" if pause else "active",
                     "reason": reason or (pause[1] if pause else None),
                     "until": _iso(pause[0]) if pause else None,
-                    "requests_today": pool.requests_today(index, now),
-                    "requests_last_minute": pool.requests_last_minute(index, now),
+                    "requests_today": today,
+                    "requests_last_minute": last_minute,
                 }
             )
         return rows

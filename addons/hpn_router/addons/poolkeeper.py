@@ -46,6 +46,7 @@ class PoolKeeper:
         pool = KeyPool(config.pool_keys(), cooldown_seconds=settings.cooldown_seconds, limits=limits)
         if self.state.pool is not None:
             pool.restore(self.state.pool.snapshot(self.clock()), self.clock())
+            pool.carry_over(self.state.pool, self.clock())
             self._move_state_file(state_file)
         elif self._own_state_file(state_file):
             self._restore_saved(pool, state_file)

@@ -14,6 +14,10 @@ script (refused: no cache lead, no budget counted, 429); when neither runs, it g
 What changed is pushed from the `response` hook of the request that changed it (one MULTI/EXEC
 with a PUBLISH), before that client gets its answer; the other routers get the message over
 pub/sub and adopt it at once, well within 100 ms.
+A request that changed nothing still sent upstream: its send is added to the shared per-group
+counts (the admin API's requests_today and requests_last_minute) by a push in the background,
+after its client got the answer (`_flush_sends`: one push at a time, the sends of concurrent
+requests ride together, at most one every SEND_FLUSH_SECONDS).
 Pub/sub loses messages while a router is disconnected, so every router also reads the whole state
 back once a second (REFRESH_SECONDS) and pushes its totals then.
 
@@ -62,6 +66,7 @@ from hpn_router.core.sharedstate import (
     restrict,
     router_name,
     saved_to_pico,
+    sent_counts,
     siblings_of,
     union,
 )
@@ -76,6 +81,7 @@ REFRESH_SECONDS = 1.0  # full read-back and totals push; also how often a down R
 STARTUP_WAIT_SECONDS = 5.0
 STARTED_POLL_SECONDS = 0.05
 TOTALS_WAIT_SECONDS = 0.5  # /health waits at most this long for the other routers to push their totals
+SEND_FLUSH_SECONDS = 0.05  # sends pushed at most this often in the background (under load they batch)
 
 
 class SharedPoolState:
@@ -100,6 +106,7 @@ class SharedPoolState:
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
         self._outage_logged = False
         self.live_routers = 1  # routers heartbeating into Redis; remembered while it is down
         self._merged = asyncio.Event()  # the first merge with Redis is done (or Redis was found down)
@@ -140,13 +147,13 @@ class SharedPoolState:
         logger.info("Sharing pool state through Redis", redis=redacted_redis_url(self.url))
 
     def _stop(self) -> None:
-        for task in (self._loop_task, self._listener):
+        for task in (self._loop_task, self._listener, self._flusher):
             if task is not None:
                 task.cancel()
         if self.store is not None:
             with contextlib.suppress(RuntimeError):  # no loop: nothing was ever connected
                 asyncio.get_running_loop().create_task(self.store.close())
-        self._loop_task = self._listener = None
+        self._loop_task = self._listener = self._flusher = None
         self.store = None
         self.epoch = None
 
@@ -173,12 +180,27 @@ class SharedPoolState:
             if refusal is not None:
                 answer_error(flow, refusal)
         pool = self.state.pool
-        if pool is None or self.state.redis != "up" or (id(pool), pool.revision) == self._seen:
+        if pool is None or self.state.redis != "up":
+            return
+        if (id(pool), pool.revision) == self._seen:
+            if pool.sent and (self._flusher is None or self._flusher.done()):
+                self._flusher = asyncio.get_running_loop().create_task(self._flush_sends())
             return
         try:
             await self.push_changes()
         except StoreError as e:
             self._down(e)
+
+    async def _flush_sends(self) -> None:
+        """Push the sends tallied since the last push, and again while more come in (spaced out:
+        under load one push carries the sends of many requests)."""
+        while (pool := self.state.pool) is not None and pool.sent and self.state.redis == "up":
+            try:
+                await self.push_changes()
+            except StoreError as e:
+                self._down(e)
+                return
+            await asyncio.sleep(SEND_FLUSH_SECONDS)
 
     # -- sync -------------------------------------------------------------------------------
 
@@ -194,7 +216,12 @@ class SharedPoolState:
             requests = self.state.total_requests - self.synced_requests
             saved_pico = saved_to_pico(self.state.total_saved - self.synced_saved)
             saved = Decimal(saved_pico) / Decimal("1e12")
-            shared_requests, shared_saved = await store.push(change, requests, saved_pico)
+            sent = pool.sent.take()
+            try:
+                shared_requests, shared_saved = await store.push(change, requests, saved_pico, sent)
+            except BaseException:
+                pool.sent.put_back(sent, self.clock())  # counted with the next push
+                raise
             self.baseline = apply(self.baseline, change, self.clock())
             self.state.total_requests = rebase(self.state.total_requests, self.synced_requests, requests, shared_requests)
             self.state.total_saved = rebase(self.state.total_saved, self.synced_saved, saved, shared_saved)
@@ -264,9 +291,13 @@ class SharedPoolState:
             self.synced_requests, self.synced_saved = shared_requests, shared_saved
 
     async def _take_remote(self, store: RedisStore) -> None:
-        """The backstop for lost messages: adopt what changed in Redis since the baseline."""
+        """The backstop for lost messages: adopt what changed in Redis since the baseline. Against
+        the baseline from before the read: a change this router pushed or heard while the read
+        was on its way is in the baseline already but maybe not in what was read, and must not
+        read as undone (a cooldown lifted, a breaker closed)."""
+        before = self.baseline
         remote = await store.read_all()
-        self._adopt(delta(self.baseline, remote, self.clock()))
+        self._adopt(delta(before, remote, self.clock()))
 
     async def _await_worker_zero(self, store: RedisStore) -> None:
         """Worker 0 alone restores the state file: another worker of the same supervisor reads
@@ -342,6 +373,24 @@ class SharedPoolState:
         now = self.clock()
         pool.adopt(change, now)
         self.baseline = apply(self.baseline, change, now)
+
+    # -- requests sent, for the admin API ------------------------------------------------------
+
+    async def request_counts(self, now: float) -> dict[str, tuple[int, int]] | None:
+        """Each quota group's (requests today, requests in the last minute) on every router:
+        one MGET, plus what this router has not pushed yet. None when not shared, or Redis is
+        down (the caller shows this router's own counts)."""
+        pool, store = self.state.pool, self.redis_store()
+        if pool is None or store is None:
+            return None
+        groups = sorted({pool.group(i) for i in range(len(pool.keys))})
+        minute = minute_bucket(now)[0]
+        try:
+            shared = await store.sent_counts(groups, minute, pacific_day(now))
+        except StoreError as e:
+            self._down(e)
+            return None
+        return {group: sent_counts(shared[group], pool.sent.counts(group, now), now) for group in groups}
 
     # -- a client's shared rate, carried by the request's first round trip ------------------------
 

@@ -15,9 +15,10 @@ Rules (each transition takes the time as an argument; nothing here sleeps or rea
    load spreads across projects first.
 5. A key that did not answer (timeout, reset, refused connection) trips its own circuit
    breaker: it is passed over for 5 s, doubling with each failure in a row up to 60 s, so the
-   next requests do not wait for it too. Any answer from the key closes the breaker. A hanging
-   key is a key problem, so this is per key, not per project; and when no other key is
-   usable, a tripped key is still tried rather than failing the request.
+   next requests do not wait for it too (on every router sharing a Redis: rule 9). Any answer
+   from the key closes the breaker. A hanging key is a key problem, so this is per key, not
+   per project; and when no other key is usable, a tripped key is still tried rather than
+   failing the request.
 6. A key without a configured project may learn its group from the provider's answers
    (Anthropic's `anthropic-organization-id`: an organization's keys share its limits), after
    which cooldowns, usage and budgets are kept under that group. A configured project wins.
@@ -27,10 +28,11 @@ Rules (each transition takes the time as an argument; nothing here sleeps or rea
    state is filed under the key's digest, and a key without a project is its own project
    under that digest too. State of keys or projects that are gone is dropped; a snapshot of
    any unexpected shape is refused whole (SnapshotError), so the pool starts fresh.
-8. Routers sharing a Redis (core/sharedstate.py) exchange changes of that same saved state:
-   `adopt` takes another router's disables, re-enables and cooldowns for this pool's keys and
-   projects only; `revision` counts the changes, so a request that changed nothing costs no
-   comparison.
+9. Routers sharing a Redis (core/sharedstate.py) exchange changes of that same saved state,
+   plus open circuit breakers: `adopt` takes another router's disables, re-enables, cooldowns,
+   trips and closed breakers for this pool's keys and projects only; `revision` counts the
+   changes, so a request that changed nothing costs no comparison. Sends are tallied per quota
+   group (`sent`) for the shared request counts the admin API shows.
 
 The pool runs on one asyncio loop and never awaits, so every method is atomic with respect
 to concurrent requests; no lock is needed.
@@ -48,7 +50,7 @@ from hpn_router.config import KeyConfig
 from hpn_router.core.classify import DISABLES_KEY, Outcome, Verdict, next_pacific_midnight
 from hpn_router.core.poolsnapshot import SavedState, Slot, parse_snapshot
 from hpn_router.core.quota import Limits, Usage, headroom, next_admission, pacific_day
-from hpn_router.core.sharedstate import PoolDelta
+from hpn_router.core.sharedstate import PoolDelta, SendTally
 
 BREAKER_FIRST_SECONDS = 5.0
 BREAKER_MAX_SECONDS = 60.0
@@ -115,6 +117,7 @@ class KeyPool:
         self._breakers: dict[int, Breaker] = {}
         self.revision = 0  # counts changes of what snapshot() saves: a cheap "anything new?" check
         self._groups: dict[int, str] = {}  # learned quota groups of keys without a configured project
+        self.sent = SendTally()  # sends not yet added to the shared counts (taken by shared state)
 
     def group(self, index: int) -> str:
         """The key's quota group: its configured project, else the group it learned, else itself."""
@@ -210,6 +213,7 @@ class KeyPool:
     def record_send(self, index: int, now: float, model: str) -> None:
         """An attempt went out with this key: it counts against its project's budget."""
         self._usage.setdefault(self._slot(index, model), Usage()).record_request(now)
+        self.sent.add(self.group(index), now)
 
     def quota_of(self, index: int, model: str) -> tuple[Slot, Limits] | None:
         """The key's quota slot (group, model) and its budget there, when one is configured or
@@ -229,7 +233,8 @@ class KeyPool:
         if outcome.verdict is Verdict.UNANSWERED:
             self._trip(index, now, outcome.reason)
             return
-        self._breakers.pop(index, None)  # the key answered: its connection is fine
+        if self._breakers.pop(index, None) is not None:  # the key answered: its connection is fine
+            self.revision += 1  # other routers close their copy of the breaker too
         if outcome.verdict in DISABLES_KEY:
             self._disabled[index] = outcome.reason
             self.revision += 1
@@ -269,6 +274,14 @@ class KeyPool:
         for slot, (until, daily, reason) in change.cooled.items():
             if slot[0] in projects and until > now:
                 self._cool_slot(slot, Cooldown(until, daily, reason))
+        for fingerprint in change.closed:
+            if (index := by_fingerprint.get(fingerprint)) is not None:
+                self._breakers.pop(index, None)
+        for fingerprint, (failures, until, reason) in change.tripped.items():
+            index = by_fingerprint.get(fingerprint)
+            current = None if index is None else self._breakers.get(index)
+            if index is not None and until > now and (current is None or until > current.until):
+                self._breakers[index] = Breaker(failures, until, reason)
         self.revision += 1
 
     def shared_scope(self) -> tuple[frozenset[str], frozenset[str]]:
@@ -281,6 +294,7 @@ class KeyPool:
             {self.keys[i].fingerprint: reason for i, reason in self._disabled.items() if self.keys[i].enabled},
             {slot: (c.until, c.daily, c.reason) for slot, c in self._cooldowns.items() if c.until > now},
             {},
+            {self.keys[i].fingerprint: (b.failures, b.until, b.reason) for i, b in self._open_breakers(now) if self.keys[i].enabled},
         )
 
     def exhaustion(self, now: float, model: str, provider: str | None = None) -> Exhaustion:
@@ -365,6 +379,13 @@ class KeyPool:
                 usage.prune(now)
                 usage.day_requests = max(usage.day_requests, requests)
 
+    def carry_over(self, old: KeyPool, now: float) -> None:
+        """What a config reload keeps beyond the snapshot: the open breakers of keys whose
+        value stays (not saved in the state file; left behind, shared state would read them as
+        closed) and the sends not yet added to the shared counts."""
+        self.adopt(PoolDelta(tripped=old.saved_state(now).breakers), now)
+        self.sent = old.sent
+
     # -- internals --------------------------------------------------------------------
 
     def _slot(self, index: int, model: str) -> Slot:
@@ -393,10 +414,14 @@ class KeyPool:
         elif window == "day":
             self._learned[slot] = Limits(known.rpm, value, known.tpm)
 
+    def _open_breakers(self, now: float) -> list[tuple[int, Breaker]]:
+        return [(i, b) for i, b in self._breakers.items() if b.until > now]
+
     def _trip(self, index: int, now: float, reason: str) -> None:
         failures = (self._breakers[index].failures if index in self._breakers else 0) + 1
         skip = min(BREAKER_FIRST_SECONDS * 2 ** (failures - 1), BREAKER_MAX_SECONDS)
         self._breakers[index] = Breaker(failures, now + skip, reason)
+        self.revision += 1
 
     def _cool(self, index: int, model: str, cooldown: Cooldown) -> None:
         self._cool_slot(self._slot(index, model), cooldown)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 Slot = tuple[str, str]  # (project, model)
@@ -21,6 +21,9 @@ class SavedState:
     disabled: dict[str, str]  # key digest -> reason
     cooldowns: dict[Slot, tuple[float, bool, str]]  # (until, daily, reason)
     day_counts: dict[Slot, tuple[str, int]]  # (Pacific day, requests)
+    # key digest -> (failures in a row, until, reason) of an open circuit breaker: shared between
+    # routers (core/sharedstate.py), never saved in the state file (it lasts a minute at most)
+    breakers: dict[str, tuple[int, float, str]] = field(default_factory=dict)
 
 
 def parse_snapshot(data: Any) -> SavedState:

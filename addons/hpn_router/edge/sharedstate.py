@@ -44,6 +44,7 @@ from hpn_router.core.dashboard import (
 )
 from hpn_router.core.poolsnapshot import SavedState, Slot
 from hpn_router.core.sharedstate import (
+    BREAKER_PREFIX,
     CHANNEL,
     COOLDOWN_PREFIX,
     DISABLED_HASH,
@@ -56,29 +57,35 @@ from hpn_router.core.sharedstate import (
     WEBHOOK_PREFIX,
     PoolDelta,
     ReloadNotice,
+    SendTally,
     TotalsNotice,
+    breaker_key,
     cache_entry_key,
     cache_lead_key,
     client_rpm_keys,
     cooldown_key,
+    decode_breaker,
     decode_cooldown,
     decode_delta,
     decode_reload,
     decode_totals,
+    encode_breaker,
     encode_cooldown,
     encode_delta,
     encode_reload,
     encode_totals,
     pico_to_saved,
     response_key,
+    sent_keys,
     started_key,
 )
 
 SOCKET_TIMEOUT_SECONDS = 0.5  # a Redis slower than this is treated as down (requests never wait on it)
 MAX_CONNECTIONS = 8  # the background sync and the listener: a few connections are plenty
 
-# Keeps the later of two deadlines (two routers cooling one project at once) and lets Redis
-# expire the key at that deadline (PXAT). KEYS[1] cooldown key; ARGV: until (ms), value.
+# Keeps the later of two deadlines (two routers cooling one project, or tripping one key's
+# breaker, at once) and lets Redis expire the key at that deadline (PXAT). KEYS[1] cooldown or
+# breaker key; ARGV: until (ms), value (JSON with an `until` in seconds).
 COOL_SCRIPT = """
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -330,14 +337,22 @@ class RedisStore:
             value = await self._redis.get(EPOCH_KEY)
         return _text(value)
 
-    async def push(self, change: PoolDelta, requests: int, saved_pico: int) -> tuple[int, Decimal]:
-        """One MULTI/EXEC: the delta, the totals' increments and the message to the other
-        routers. Returns the shared totals after the increments."""
+    async def push(self, change: PoolDelta, requests: int, saved_pico: int, sent: SendTally | None = None) -> tuple[int, Decimal]:
+        """One MULTI/EXEC: the delta, the sends' and totals' increments and the message to the
+        other routers. Returns the shared totals after the increments."""
         pipe = self._redis.pipeline(transaction=True)
         for slot, cooldown in change.cooled.items():
             await self._cool(keys=[cooldown_key(slot)], args=[int(cooldown[0] * 1000), encode_cooldown(slot, cooldown)], client=pipe)
         for slot in change.lifted:
             pipe.delete(cooldown_key(slot))
+        for fingerprint, breaker in change.tripped.items():
+            value = encode_breaker(fingerprint, breaker)
+            await self._cool(keys=[breaker_key(fingerprint)], args=[int(breaker[1] * 1000), value], client=pipe)
+        if change.closed:
+            pipe.delete(*(breaker_key(k) for k in change.closed))
+        for name, (count, ttl_ms) in (sent.increments() if sent else {}).items():
+            pipe.incrby(name, count)
+            pipe.pexpire(name, ttl_ms)
         if change.disabled:
             pipe.hset(DISABLED_HASH, mapping=change.disabled)
         if change.enabled:
@@ -395,15 +410,29 @@ class RedisStore:
         return int(results[-1])
 
     async def read_all(self) -> SavedState:
-        """Every key state in Redis (a background read: SCAN, MGET and HGETALL)."""
-        names = [name async for name in self._redis.scan_iter(match=COOLDOWN_PREFIX + "*", count=500)]
+        """Every key state in Redis (a background read: SCANs, MGETs and HGETALL)."""
         cooldowns: dict[Slot, tuple[float, bool, str]] = {}
-        for value in await self._redis.mget(names) if names else []:
-            if value is not None and (decoded := decode_cooldown(value)) is not None:
+        for value in await self._values(COOLDOWN_PREFIX):
+            if (decoded := decode_cooldown(value)) is not None:
                 cooldowns[decoded[0]] = decoded[1]
+        breakers: dict[str, tuple[int, float, str]] = {}
+        for value in await self._values(BREAKER_PREFIX):
+            if (tripped := decode_breaker(value)) is not None:
+                breakers[tripped[0]] = tripped[1]
         raw = await self._redis.hgetall(DISABLED_HASH)
         disabled = {_text(k): _text(v) for k, v in raw.items()}
-        return SavedState(disabled, cooldowns, {})
+        return SavedState(disabled, cooldowns, {}, breakers)
+
+    async def _values(self, prefix: str) -> list[bytes]:
+        names = [name async for name in self._redis.scan_iter(match=prefix + "*", count=500)]
+        return [value for value in await self._redis.mget(names) if value is not None] if names else []
+
+    async def sent_counts(self, groups: list[str], minute: int, day: str) -> dict[str, tuple[int, int, int]]:
+        """Each group's sends on every router: (this day's, this minute's, the previous
+        minute's); one MGET."""
+        names = [name for group in groups for name in sent_keys(group, minute, day)]
+        values = [int(v or 0) for v in await self._redis.mget(names)] if names else []
+        return {group: (values[3 * i], values[3 * i + 1], values[3 * i + 2]) for i, group in enumerate(groups)}
 
     # -- flash cache and stored Responses (values are bytes the core modules encode) ----------
 
