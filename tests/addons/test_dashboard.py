@@ -382,6 +382,29 @@ return table.concat(out, ' ')
 """
 
 
+async def test_each_keys_request_counts_are_every_workers(redis_server):
+    redis_server.command("FLUSHALL")
+    a, b = SharedRouter(redis_server.url), SharedRouter(redis_server.url)
+    await up(a, b)
+    assert a.state.pool is not None and b.state.pool is not None
+    now = time.time()
+    for _ in range(3):
+        a.state.pool.record_send(0, now, "gemini-2.5-flash")
+    b.state.pool.record_send(0, now, "gemini-2.5-flash")
+    await a.shared.response(None)  # type: ignore[arg-type]  # nothing else changed: pushed in the background
+    deadline = time.monotonic() + 5
+    while a.state.pool.sent:
+        assert time.monotonic() < deadline, "A never pushed its sends"
+        await asyncio.sleep(0.01)
+    # A shows its 3 (B's 1 is not pushed yet); B shows A's pushed 3 and its own 1.
+    for router, mine, shown in ((a, 3, 3), (b, 1, 4)):
+        row = next(k for k in (await router.data(BEARER))["keys"] if k["name"] == "key_1")
+        assert (row["requests_today"], row["requests_last_minute"]) == (shown, shown)
+        assert router.state.pool is not None and router.state.pool.requests_by_project(now)[router.state.pool.group(0)][0] == mine
+    await a.stop()
+    await b.stop()
+
+
 async def test_a_session_opened_on_one_worker_counts_on_another_until_it_signs_out_there(redis_server):
     redis_server.command("FLUSHALL")
     a, b = SharedRouter(redis_server.url), SharedRouter(redis_server.url)

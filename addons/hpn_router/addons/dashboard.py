@@ -171,7 +171,7 @@ class Dashboard:
 
     # -- what it shows ---------------------------------------------------------------------
 
-    def data(self, shared: SharedHistory | None = None) -> dict[str, object]:
+    def data(self, shared: SharedHistory | None = None, counts: dict[str, tuple[int, int]] | None = None) -> dict[str, object]:
         now = self.clock()
         pool = self.state.pool
         views = key_views(pool, now) if pool is not None else []
@@ -187,6 +187,7 @@ class Dashboard:
             views=views,
             shared=shared,
             redis_down=shared is None and self.shared is not None and self.shared.shared,
+            counts=counts,
         )
 
     async def shared_data(self, store: RedisStore) -> dict[str, object]:
@@ -200,7 +201,9 @@ class Dashboard:
         except StoreError as e:
             self._redis_failed(e)
             return self.data()
-        return self.data(shared)
+        # Each key's requests today and this minute, as every router counted them (one more trip).
+        counts = await self.shared.request_counts(self.clock()) if self.shared is not None else None
+        return self.data(shared, counts)
 
     def _lock(self) -> asyncio.Lock:
         if self._redis_lock is None:

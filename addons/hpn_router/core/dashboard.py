@@ -444,17 +444,19 @@ def dashboard_data(
     views: Sequence[KeyView] | None = None,
     shared: SharedHistory | None = None,
     redis_down: bool = False,
+    counts: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """What the page polls, as JSON-able values: names, states and counts, never a key's value.
     `views`: the key views already computed for this `now` (key_views), to compute them once.
     `shared`: what every process on the shared Redis wrote. `scope` says whose history it is:
     "all" (every router and worker on Redis), "router" (no Redis: this router's), "degraded"
-    (`redis_down`: Redis is set but did not answer, so this process's alone)."""
+    (`redis_down`: Redis is set but did not answer, so this process's alone). `counts`: requests
+    today and in the last minute per project, counted by every router (Redis); None: this pool's."""
     keys = []
     if pool is not None:
-        by_project = pool.requests_by_project(now)
+        by_project = counts if counts is not None else pool.requests_by_project(now)
         for index, view in enumerate(views if views is not None else key_views(pool, now)):
-            today, last_minute = by_project.get(pool.keys[index].project_id, (0, 0))
+            today, last_minute = by_project.get(pool.group(index), (0, 0))  # a learned group (an organization) too
             keys.append(
                 {
                     "name": view.key,
