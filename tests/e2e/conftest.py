@@ -15,12 +15,14 @@ from procs import (
     MISTRAL_KEYS,
     STARTED,
     Emulator,
+    RedisServer,
     Router,
     client_for,
     scenario,
     start_anthropic_emulator,
     start_emulator,
     start_mistral_emulator,
+    start_redis,
     start_router,
 )
 
@@ -117,3 +119,12 @@ def router(shared_router: Router, emulator: Emulator, tmp_path) -> Iterator[Rout
 def client(router: Router) -> openai.OpenAI:
     """The official OpenAI SDK on the module's router (max_retries=0: no retry hides a bug)."""
     return client_for(router)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the module's own (tests/procs.py start_redis): the shared-state tests'
+    routers point at it; a module that needs it prepared defines its own."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from procs import KEYS, RedisServer, Router, client_for, http_json, scenario, start_emulator, start_redis, start_router
+from procs import KEYS, RedisServer, Router, client_for, http_json, scenario, start_emulator, start_router
 
 MODEL = "gemini-flash-latest"
 LATENCY_MS = 700  # every upstream answer takes this long: a request in flight stays in flight
@@ -29,13 +29,6 @@ def slow_emulator(tmp_path_factory: pytest.TempPathFactory):
     emu = start_emulator(scenario(latency_ms=LATENCY_MS), tmp_path_factory.mktemp("emulator"))
     yield emu
     emu.stop()
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import openai
 import pytest
 from aiohttp import web
-from procs import KEYS, Emulator, RedisServer, Router, start_emulator, start_redis, start_router
+from procs import KEYS, Emulator, RedisServer, Router, start_emulator, start_router
 
 pytestmark = pytest.mark.e2e
 
@@ -82,13 +82,6 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     emu = start_emulator({"keys": keys, "gemini3_models": ["gemini-flash-latest"]}, tmp_path_factory.mktemp("emulator"))
     yield emu
     emu.stop()
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,17 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from procs import KEYS, RedisServer, Router, client_for, start_redis, start_router
+from procs import KEYS, Router, client_for, start_router
 
 ADMIN = "admin-token-0123456789abcdef"
 ALIAS = "gpt-reload-test"
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from procs import KEYS, RedisServer, Router, client_for, http_json, start_redis, start_router
+from procs import KEYS, Router, client_for, http_json, start_router
 
 ADMIN = "admin-token-0123456789abcdef"
 CONFIG = {"server": {"admin_token": ADMIN}}
@@ -21,13 +21,6 @@ MODEL = "gemini-flash-latest"
 
 # Two routers sharing one Redis are the instances under test; as workers each would split further.
 pytestmark = pytest.mark.single_process(reason="starts two routers on one Redis itself: they are the instances under test")
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
