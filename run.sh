@@ -244,7 +244,6 @@ WORKERS_SUBSET=(
     tests/e2e/test_cache_cost_redaction.py::test_canonical_key_ignores_key_order_and_whitespace
     tests/e2e/test_pool_and_access.py::test_per_client_rate_limit_hits_only_that_client
     tests/e2e/test_responses_api.py::test_previous_response_id_continues_the_conversation
-    tests/e2e/test_dashboard.py
 )
 
 case "${1:-}" in

@@ -292,6 +292,7 @@ def _router_sockets_to(router: Router, port: int) -> int:
     return count
 
 
+@pytest.mark.single_process(reason="counts one process's upstream sockets: each worker keeps its own connection pool")
 def test_client_disconnect_mid_stream_closes_the_upstream_request(make_slow_router, slow_emulator):
     """The emulator's stats cannot say whether a stream was aborted, so this looks at the
     router's sockets: a stream read to its end leaves its connection in aiohttp's keep-alive

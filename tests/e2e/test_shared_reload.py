@@ -17,6 +17,10 @@ import pytest
 import yaml
 from procs import KEYS, Router, client_for, start_router
 
+# Two routers sharing one Redis are the instances under test; as workers each would split further
+# (and count its workers among the routers told).
+pytestmark = pytest.mark.single_process(reason="starts two routers on one Redis itself: they are the instances under test")
+
 ADMIN = "admin-token-0123456789abcdef"
 ALIAS = "gpt-reload-test"
 

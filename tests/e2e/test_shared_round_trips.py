@@ -20,7 +20,12 @@ import pytest
 from hpn_router.edge.sharedstate import CLIENT_RPM_SCRIPT, LOOKUP_SCRIPT, QUOTA_SCRIPT
 from procs import KEYS, Emulator, RedisServer, Router, start_emulator, start_redis, start_router
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    # MONITOR counts every command on the Redis: a second worker's own background writes (the
+    # dashboard, pushes) would be counted as this request's.
+    pytest.mark.single_process(reason="counts one process's Redis commands per request"),
+]
 
 TOKEN = "client-token-round-trips-0123456789"
 BUDGETED, FREE = "gemini-2.5-flash", "gemini-flash-latest"  # a budget on the first model only

@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from mitmproxy.io import FlowReader
 from procs import KEYS, client_for, http_json, start_router
 
@@ -41,6 +42,7 @@ def write_script(path: Path, version: int) -> None:
     os.utime(path, (later, later))
 
 
+@pytest.mark.single_process(reason="stock mitmdump -s and -w: one process by design")
 def test_a_second_script_and_w_keep_working_with_the_hook_table(emulator, tmp_path):
     script, saved = tmp_path / "second.py", tmp_path / "flows.mitm"
     write_script(script, 1)
