@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from procs import KEYS, RedisServer, Router, client_for, http_json, scenario, start_emulator, start_router
+from procs import KEYS, RedisServer, Router, client_for, http_json, scenario, start_emulator, start_router, wait_for
 
 MODEL = "gemini-flash-latest"
 LATENCY_MS = 700  # every upstream answer takes this long: a request in flight stays in flight
@@ -55,14 +55,6 @@ def pair(routers, slow_emulator, redis_server) -> list[Router]:
 
 def health(router) -> dict:
     return http_json("GET", f"{router.url}/health")  # type: ignore[return-value]
-
-
-def wait_for(check, what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def unique(text: str) -> str:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import openai
 import pytest
 from aiohttp import web
-from procs import KEYS, Emulator, RedisServer, Router, start_emulator, start_router
+from procs import KEYS, Emulator, RedisServer, Router, start_emulator, start_router, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -131,14 +131,6 @@ def redis_up_metric(router: Router) -> str:
     with urllib.request.urlopen(request, timeout=5) as response:
         lines = response.read().decode().splitlines()
     return next(line.split()[1] for line in lines if line.startswith("hpn_redis_up "))
-
-
-def wait_for(check, what: str, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def ask(router: Router, token: str, n: int = 0, model: str = "gemini-flash-latest") -> int:

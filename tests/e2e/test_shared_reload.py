@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from procs import KEYS, Router, client_for, start_router
+from procs import KEYS, Router, client_for, start_router, wait_for
 
 # Two routers sharing one Redis are the instances under test; as workers each would split further
 # (and count its workers among the routers told).
@@ -77,14 +77,6 @@ def peer_reloads(router: Router) -> list[dict]:
     """The router's reload lines asked by another router."""
     lines = [json.loads(line) for line in router.log().splitlines() if line.startswith("{") and '"config_reload"' in line]
     return [line for line in lines if line.get("trigger") == "peer"]
-
-
-def wait_for(check, what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def models_asked(router: Router, emulator, count: int) -> set[str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from procs import KEYS, Router, client_for, http_json, start_router
+from procs import KEYS, Router, client_for, http_json, start_router, wait_for
 
 ADMIN = "admin-token-0123456789abcdef"
 CONFIG = {"server": {"admin_token": ADMIN}}
@@ -64,14 +64,6 @@ def states(router) -> dict[str, tuple[str, str | None]]:
 
 def health(router) -> dict:
     return http_json("GET", f"{router.url}/health")  # type: ignore[return-value]
-
-
-def wait_for(check, what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def ask(router, text: str = "hi") -> openai.types.chat.ChatCompletion:
