@@ -215,6 +215,7 @@ def _log_events(router, event: str) -> list[dict]:
     return lines
 
 
+@pytest.mark.single_process(reason="counts one router's reload lines: as workers, each worker reloads and logs its own")
 def test_each_reload_is_logged_with_its_trigger_outcome_and_changed_names(make_router, emulator, tmp_path):
     def pool(**keys: str) -> dict:
         return {"server": {"admin_token": ADMIN}, "key_pool": {"keys": [{"name": n, "key": k} for n, k in keys.items()]}}
