@@ -1,28 +1,31 @@
 """HPN Router benchmark: what the router costs on top of the Gemini emulator and of bare mitmdump.
 
-Everything runs on loopback, one configuration after another (the box has 2 cores: the load
-generator in this process, the proxy under test and the emulator share them):
+Everything runs on loopback. Every configuration of the comparison set is started once and kept
+running side by side, each its own process on its own port: bare mitmdump (no addons), the router
+in `mitmdump -s` (log warn; also at log info, with metrics off, with the cache on for cache hits),
+the lean runner (`python -m hpn_router run`, what ./run.sh starts) plain and cache hit, one and two
+workers (`server.workers`, each supervisor with a redis-server of its own), and with --baseline
+another checkout's router. Then, round after round (--rounds, default 3), for each concurrency
+(1, 10, 50) each configuration's cell runs in turn, the order rotated every round so none always
+goes first; then each streaming configuration runs a batch of sequential requests (time to the
+first content chunk), in rotated order too. While one cell runs the others sit idle: their CPU is
+reported (idle CPU) and counted in "other CPU", never as the measured proxy's.
 
-* throughput: direct to the emulator, through bare mitmdump (no addons), through the router
-  (log level warn, and once at the default level info, log lines included), at concurrency
-  1, 10 and 50: requests/s, p50/p99 latency, errors (every non-200 is one; must be 0);
-* streaming: time to the first content chunk, p50 over sequential requests: direct (Gemini SSE),
-  the router, and the router when every request first gets one 429 and fails over;
-* the lean runner (`python -m hpn_router run`, what ./run.sh starts): the router's rows again
-  (throughput, cache hits, first chunk) in a mitmproxy Master with only the built-in addons the
-  router needs, against bare mitmdump in the same run;
-* several workers (`server.workers: 2`, SO_REUSEPORT, a real redis-server for `state.redis_url`):
-  the lean runner with two workers against one, back to back, at concurrency 10 and 50.
+Ratios against bare mitmdump are taken per round (a cell over the bare cell of the same round and
+concurrency) and reported as the median over rounds with min-max; the targets are judged on that
+median. The first streamed chunk's "router - streaming bare mitmdump" is the median of the
+per-round p50 differences. The failover stream (every request first gets one 429) runs once,
+after the rounds.
 
 Usage (from the repository root):
-    .venv/bin/python bench/bench.py              # full run, ~2-3 minutes
-    .venv/bin/python bench/bench.py --quick      # ~30-40 s
-    .venv/bin/python bench/bench.py --json bench/results/run.json --only direct,bare
+    .venv/bin/python bench/bench.py              # full run: 3 rounds, ~8-9 minutes
+    .venv/bin/python bench/bench.py --quick      # 1 round, ~2 minutes
+    .venv/bin/python bench/bench.py --json bench/results/run.json --only direct,bare,hpn --rounds 5
 
 The Python running this must have mitmproxy (its `mitmdump` sits next to it), aiohttp, pyyaml.
-Adding a scenario is one function decorated with `@scenario(...)`: start what it needs with
-`ctx.router(...)` / `ctx.bare_mitmdump()` (stopped for you), measure with `ctx.load(...)` or
-`ctx.ttfc(...)`, and return its rows.
+Adding a configuration is one function decorated with `@scenario(...)`: start what it needs with
+`b.shared(...)` / `b.router(...)` / `b.bare_mitmdump()` (stopped for you) and add its cells with
+`b.add_load(...)` / `b.add_stream(...)`; the rounds measure them.
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import rounds
 import wrkload
+from rounds import Spread
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -64,12 +69,26 @@ STREAM_DELAY_MS = 20
 # Router keys for the plain rows are emulator keys 0..2; failover keys follow them.
 PLAIN_KEYS = 3
 CONCURRENCY = (1, 10, 50)
+# Row names (configurations). Ratios are taken against BARE (throughput) and STREAM_BARE (first chunk).
+BARE = "bare mitmdump"
+HPN = "HPN Router (log warn)"
+HPN_INFO = "HPN Router (log info)"
+HIT = "HPN cache hit (log info)"
+BASELINE = "baseline router (log warn)"
+BASELINE_HIT = "baseline cache hit (log info)"
+STREAM_DIRECT = "direct (emulator SSE)"
+STREAM_BARE = "bare mitmdump, streaming"
+STREAM_HPN = "HPN Router"
+STREAM_BASELINE = "baseline router"
+STREAM_FAILOVER = "HPN Router, after one 429"
 LEAN = "HPN lean runner (log warn)"
 LEAN_HIT = "HPN lean runner cache hit (log info)"
 LEAN_GOAL = 1.3  # issue 10: the lean runner at >= 1.3x bare mitmdump at every concurrency
 ONE_WORKER = "HPN lean runner, 1 worker (log warn)"
 TWO_WORKERS = "HPN lean runner, 2 workers (log warn)"
+WORKER_CONCURRENCY = (10, 50)
 WORKERS_GOAL = 1.5  # issue 14: two workers >= 1.5x one worker's req/s at c=50 on 2 cores
+ONCE = -1  # the round index of rows measured once, after the rounds (the failover stream)
 STOP = False  # set by SIGINT/SIGTERM: loops end even if a library swallows the cancellation
 
 
@@ -215,6 +234,8 @@ class LoadRow:
     other_busiest: list[str] = field(default_factory=list)  # who that was
     proxy_rss_mb: tuple[float | None, float | None] | None = None
     error_samples: list[str] = field(default_factory=list)
+    round: int = 0  # which round of the run measured it (0-based)
+    idle_cpu: float | None = None  # the bench's other proxies, idle meanwhile (part of other_cpu): should be ~0
 
 
 @dataclass
@@ -243,14 +264,43 @@ class StreamRow:
     other_cpu: float | None = None  # as in LoadRow
     error_samples: list[str] = field(default_factory=list)
     check: str = ""  # e.g. the emulator-side verification of the failover row
+    round: int = 0  # as in LoadRow; ONCE for the rows measured once, after the rounds
+    idle_cpu: float | None = None  # as in LoadRow
+
+
+@dataclass
+class LoadConfig:
+    """One configuration of the comparison set: measured at each of its concurrencies every round."""
+
+    name: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    proxy: Any | None  # the process under test (None: straight to the emulator)
+    concurrencies: tuple[int, ...] = (1, 10, 50)
+
+
+@dataclass
+class StreamConfig:
+    """One streaming configuration: a batch of sequential requests every round."""
+
+    name: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    kind: str  # gemini | openai: how a content chunk looks
+    proxy: Any | None
 
 
 @dataclass
 class Target:
     name: str
-    value: float | None
+    value: float | None  # the median over the rounds of the per-round figure
     limit: str
-    ok: bool | None
+    ok: bool | None  # judged on the median
+    low: float | None = None  # the lowest and highest per-round figure
+    high: float | None = None
+    rounds: int = 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -262,13 +312,18 @@ class Bench:
         self.args = args
         self.tmp = tmp
         self.quick: bool = args.quick
-        self.duration: float = args.duration or (2.0 if args.quick else 5.0)
+        self.rounds: int = args.rounds or (1 if args.quick else 3)
+        self.duration: float = args.duration or (2.0 if args.quick else 4.0)
         self.warmup: float = args.warmup if args.warmup is not None else (0.5 if args.quick else 1.0)
-        self.stream_requests: int = args.stream_requests or (20 if args.quick else 50)
+        self.stream_requests: int = args.stream_requests or (20 if args.quick else 30)
         self.stream_warmup = 3
         self.emulator: Emulator | None = None
         self.failover_keys = 2 * (self.stream_requests + self.stream_warmup + 2)
         self._procs: list[Any] = []  # objects with .stop()
+        self._shared: dict[str, Any] = {}  # processes several configurations measure (see shared)
+        self.load_configs: list[LoadConfig] = []
+        self.stream_configs: list[StreamConfig] = []
+        self.once: list[Callable[[Bench], Awaitable[None]]] = []  # measured once, after the rounds
         self.load_rows: list[LoadRow] = []
         self.stream_rows: list[StreamRow] = []
         self.notes: list[str] = []
@@ -367,6 +422,36 @@ class Bench:
                 time.sleep(0.1)
         raise RuntimeError(f"bare mitmdump did not listen:\n{bare.log()}")
 
+    def shared(self, name: str, start: Callable[[], Any]) -> Any:
+        """One process for every configuration that names it (the router's throughput and stream
+        cells measure the same process), started on first use and kept for the run."""
+        if name not in self._shared:
+            self._shared[name] = start()
+        return self._shared[name]
+
+    def idle_pids(self, measured: Any | None) -> list[int]:
+        """The processes this bench started that are not under test now (nor the emulator): idle."""
+        skip = {id(measured), id(self.emulator)}
+        return [pid for proc in self._procs if id(proc) not in skip and hasattr(proc, "proc") for pid in tree_pids(proc.proc.pid)]
+
+    async def add_load(
+        self,
+        name: str,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        expect: bytes,
+        proxy: Any | None = None,
+        concurrencies: tuple[int, ...] = CONCURRENCY,
+    ) -> None:
+        """A configuration of the comparison set, after one request that must answer `expect`."""
+        await self.sanity(url, body, headers, expect)
+        self.load_configs.append(LoadConfig(name, url, body, headers, proxy, concurrencies))
+
+    def add_stream(self, name: str, url: str, body: bytes, headers: dict[str, str], *, kind: str, proxy: Any | None = None) -> None:
+        self.stream_configs.append(StreamConfig(name, url, body, headers, kind, proxy))
+
     def stop(self, proc: Any) -> None:
         if proc in self._procs:
             self._procs.remove(proc)
@@ -389,16 +474,25 @@ class Bench:
 
     # -- load -------------------------------------------------------------------------
 
-    async def load(self, name: str, url: str, body: bytes, headers: dict[str, str], concurrency: int, proxy: Any | None = None) -> LoadRow:
+    async def load(
+        self, name: str, url: str, body: bytes, headers: dict[str, str], concurrency: int, proxy: Any | None = None, round_index: int = 0
+    ) -> LoadRow:
         """Closed-loop load: `concurrency` keep-alive connections, warm-up not counted; driven by
         wrk or by the aiohttp client (--loadgen). CPU shares are sampled around the measured part."""
         headers = {"content-type": "application/json", **headers}
         pid = proxy.proc.pid if proxy is not None else None
+        idle = self.idle_pids(proxy)
         window: dict[str, Any] = {}
 
-        def cpu_now() -> tuple[float | None, float, float, float]:
-            """(proxy tree, emulator, this process, the whole box's busy) CPU seconds."""
-            return (tree_cpu_seconds(pid) if pid else None, proc_cpu_seconds(self.emu.proc.pid), time.process_time(), system_busy_seconds())
+        def cpu_now() -> tuple[float | None, float, float, float, float]:
+            """(proxy tree, emulator, this process, the whole box's busy, the idle proxies) CPU seconds."""
+            return (
+                tree_cpu_seconds(pid) if pid else None,
+                proc_cpu_seconds(self.emu.proc.pid),
+                time.process_time(),
+                system_busy_seconds(),
+                sum(proc_cpu_seconds(p) for p in idle),
+            )
 
         def begin() -> None:
             window["rss0"] = proc_rss_mb(pid) if pid else None
@@ -422,7 +516,7 @@ class Bench:
             a, b = cpu0[i], cpu1[i]
             return None if a is None or b is None else b - a
 
-        proxy_s, emulator_s, busy_s = seconds(0), seconds(1), seconds(3)
+        proxy_s, emulator_s, busy_s, idle_s = seconds(0), seconds(1), seconds(3), seconds(4)
         client_s = (seconds(2) or 0.0) + counted.loadgen_cpu_s  # this process, plus wrk's own CPU
 
         def share(cpu: float | None) -> float | None:
@@ -450,12 +544,15 @@ class Bench:
             proxy_rss_mb=(window["rss0"], window["rss1"]) if pid else None,
             other_busiest=window["others"],
             error_samples=counted.error_samples,
+            round=round_index,
+            idle_cpu=share(idle_s),
         )
         self.load_rows.append(row)
         _progress(
-            f"{name:<28} c={concurrency:<3} {row.rps:>8.1f} req/s  p50 {row.p50_ms} ms  "
+            f"r{round_index + 1} {name:<28} c={concurrency:<3} {row.rps:>8.1f} req/s  p50 {row.p50_ms} ms  "
             f"p99 {row.p99_ms} ms  CPU ms/req proxy {row.proxy_cpu_ms_per_request} emulator {row.emulator_cpu_ms_per_request} "
-            f"client {row.client_cpu_ms_per_request}  errors {row.errors}  other CPU {row.other_cpu} {' '.join(window['others'])}"
+            f"client {row.client_cpu_ms_per_request}  errors {row.errors}  idle CPU {row.idle_cpu}  other CPU {row.other_cpu} "
+            f"{' '.join(window['others'])}"
         )
         return row
 
@@ -555,7 +652,9 @@ class Bench:
                 if r.status != 200 or expect not in payload:
                     raise RuntimeError(f"sanity request to {url} failed: HTTP {r.status} {payload[:300]!r}")
 
-    async def ttfc(self, name: str, url: str, body: bytes, headers: dict[str, str], *, kind: str, proxy: Any | None = None) -> StreamRow:
+    async def ttfc(
+        self, name: str, url: str, body: bytes, headers: dict[str, str], *, kind: str, proxy: Any | None = None, round_index: int = 0
+    ) -> StreamRow:
         """Sequential streaming requests on one keep-alive connection: time to first content chunk."""
         connector = aiohttp.TCPConnector(limit=1)
         headers = {"content-type": "application/json", **headers}
@@ -565,9 +664,13 @@ class Bench:
         errors: list[str] = []
         error_count = 0
         pids = [self.emu.proc.pid] + ([proxy.proc.pid] if proxy is not None else [])
+        idle = self.idle_pids(proxy)
 
         def ours() -> float:
             return sum(proc_cpu_seconds(p) for p in pids) + time.process_time()
+
+        def idle_now() -> float:
+            return sum(proc_cpu_seconds(p) for p in idle)
 
         await self.wait_idle()
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
@@ -575,7 +678,7 @@ class Bench:
                 if STOP:
                     raise KeyboardInterrupt
                 if n == self.stream_warmup:
-                    t0, ours0, busy0 = time.perf_counter(), ours(), system_busy_seconds()
+                    t0, ours0, busy0, idle0 = time.perf_counter(), ours(), system_busy_seconds(), idle_now()
                 first, count, problem = None, 0, ""
                 start = time.perf_counter()
                 try:
@@ -606,6 +709,7 @@ class Bench:
                     events.append(count)
         wall = time.perf_counter() - t0
         other = ((system_busy_seconds() - busy0) - (ours() - ours0)) / wall
+        idle_share = (idle_now() - idle0) / wall
         row = StreamRow(
             config=name,
             requests=self.stream_requests,
@@ -617,11 +721,13 @@ class Bench:
             total_p50_ms=_ms(percentile(totals, 50)),
             events_p50=percentile([float(e) for e in events], 50),
             error_samples=errors,
+            round=round_index,
+            idle_cpu=round(idle_share, 2),
         )
         self.stream_rows.append(row)
         _progress(
-            f"{name:<28} stream x{row.requests}  first chunk p50 {row.ttfc_p50_ms} ms  "
-            f"p90 {row.ttfc_p90_ms} ms  events {row.events_p50}  errors {row.errors}  other CPU {row.other_cpu}"
+            f"{_round_label(round_index)} {name:<28} stream x{row.requests}  first chunk p50 {row.ttfc_p50_ms} ms  "
+            f"p90 {row.ttfc_p90_ms} ms  events {row.events_p50}  errors {row.errors}  idle CPU {row.idle_cpu}  other CPU {row.other_cpu}"
         )
         return row
 
@@ -641,6 +747,10 @@ def _has_content(data: bytes, kind: str) -> bool:
             if part.get("text") and not part.get("thought"):
                 return True
     return False
+
+
+def _round_label(round_index: int) -> str:
+    return "once" if round_index == ONCE else f"r{round_index + 1}"
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -680,86 +790,69 @@ def _plain_keys() -> list[str]:
 
 @scenario("direct")
 async def direct(b: Bench) -> None:
-    url = b.emu.url + GENERATE
-    await b.sanity(url, gemini_body(), _gemini_headers(), b'"candidates"')
-    for c in CONCURRENCY:
-        await b.load("direct", url, gemini_body(), _gemini_headers(), c)
+    await b.add_load("direct", b.emu.url + GENERATE, gemini_body(), _gemini_headers(), expect=b'"candidates"')
 
 
 @scenario("bare")
 async def bare(b: Bench) -> None:
-    with b.started(b.bare_mitmdump()) as proxy:
-        url = proxy.url + GENERATE
-        await b.sanity(url, gemini_body(), _gemini_headers(), b'"candidates"')
-        for c in CONCURRENCY:
-            await b.load("bare mitmdump", url, gemini_body(), _gemini_headers(), c, proxy=proxy)
+    proxy = b.shared("bare", b.bare_mitmdump)
+    await b.add_load(BARE, proxy.url + GENERATE, gemini_body(), _gemini_headers(), expect=b'"candidates"', proxy=proxy)
+
+
+def _hpn_router(b: Bench) -> Router:
+    return b.shared("hpn", lambda: b.router(_plain_keys()))
 
 
 @scenario("hpn")
 async def hpn(b: Bench) -> None:
-    with b.started(b.router(_plain_keys())) as router:
-        url = router.url + CHAT
-        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
-        for c in CONCURRENCY:
-            await b.load("HPN Router (log warn)", url, chat_body(), _chat_headers(), c, proxy=router)
+    router = _hpn_router(b)
+    await b.add_load(HPN, router.url + CHAT, chat_body(), _chat_headers(), expect=b'"chat.completion"', proxy=router)
 
 
 @scenario("metrics-off")
 async def metrics_off(b: Bench) -> None:
     """The `hpn` rows with `server.metrics: false`: the difference is what the Prometheus series
     cost per request (`hpn` runs with them on, the default)."""
-    with b.started(b.router(_plain_keys(), config={"server": {"metrics": False}})) as router:
-        url = router.url + CHAT
-        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
-        for c in CONCURRENCY:
-            await b.load("HPN Router, metrics off (log warn)", url, chat_body(), _chat_headers(), c, proxy=router)
+    router = b.router(_plain_keys(), config={"server": {"metrics": False}})
+    name = "HPN Router, metrics off (log warn)"
+    await b.add_load(name, router.url + CHAT, chat_body(), _chat_headers(), expect=b'"chat.completion"', proxy=router)
 
 
 @scenario("hpn-info")
 async def hpn_info(b: Bench) -> None:
     """The default log level: one JSON line per request goes to the log file."""
-    with b.started(b.router(_plain_keys(), log_level="info")) as router:
-        url = router.url + CHAT
-        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
-        for c in (10,) if b.quick else CONCURRENCY:
-            await b.load("HPN Router (log info)", url, chat_body(), _chat_headers(), c, proxy=router)
+    router = b.router(_plain_keys(), log_level="info")
+    concurrencies = (10,) if b.quick else CONCURRENCY
+    await b.add_load(
+        HPN_INFO, router.url + CHAT, chat_body(), _chat_headers(), expect=b'"chat.completion"', proxy=router, concurrencies=concurrencies
+    )
 
 
 @scenario("cache-hit")
 async def cache_hit(b: Bench) -> None:
     """Identical requests through HPN with the flash cache on, at the default log level (each
     hit logs its 💸 line and its request line, "⚡ CACHE HIT ..."): answered by the router, never by the emulator."""
-    with b.started(b.router(_plain_keys(), log_level="info", config={"cache": {"enabled": True}})) as router:
-        url = router.url + CHAT
-        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')  # stores the answer
-        for c in CONCURRENCY:
-            await b.load("HPN cache hit (log info)", url, chat_body(), _chat_headers(), c, proxy=router)
+    router = b.router(_plain_keys(), log_level="info", config={"cache": {"enabled": True}})
+    await b.add_load(HIT, router.url + CHAT, chat_body(), _chat_headers(), expect=b'"chat.completion"', proxy=router)  # stores it
 
 
 @scenario("stream")
 async def stream(b: Bench) -> None:
-    await b.ttfc("direct (emulator SSE)", b.emu.url + STREAM, gemini_body(), _gemini_headers(), kind="gemini")
-    with b.started(b.bare_mitmdump(stream=True)) as proxy:
-        await b.ttfc("bare mitmdump, streaming", proxy.url + STREAM, gemini_body(), _gemini_headers(), kind="gemini", proxy=proxy)
-    with b.started(b.router(_plain_keys())) as router:
-        await b.ttfc("HPN Router", router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router)
+    b.add_stream(STREAM_DIRECT, b.emu.url + STREAM, gemini_body(), _gemini_headers(), kind="gemini")
+    proxy = b.shared("bare-stream", lambda: b.bare_mitmdump(stream=True))
+    b.add_stream(STREAM_BARE, proxy.url + STREAM, gemini_body(), _gemini_headers(), kind="gemini", proxy=proxy)
+    router = _hpn_router(b)
+    b.add_stream(STREAM_HPN, router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router)
 
 
 @scenario("lean")
 async def lean(b: Bench) -> None:
-    """The router in the lean runner: the `hpn`, `cache-hit` and `stream` rows again."""
-    with b.started(b.router(_plain_keys(), lean=True)) as router:
-        url = router.url + CHAT
-        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
-        for c in CONCURRENCY:
-            await b.load(LEAN, url, chat_body(), _chat_headers(), c, proxy=router)
-    with b.started(b.router(_plain_keys(), log_level="info", config={"cache": {"enabled": True}}, lean=True)) as router:
-        url = router.url + CHAT
-        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
-        for c in CONCURRENCY:
-            await b.load(LEAN_HIT, url, chat_body(), _chat_headers(), c, proxy=router)
-    with b.started(b.router(_plain_keys(), lean=True)) as router:
-        await b.ttfc(LEAN, router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router)
+    """The router in the lean runner: the `hpn`, `cache-hit` and `stream` configurations again."""
+    router = b.router(_plain_keys(), lean=True)
+    await b.add_load(LEAN, router.url + CHAT, chat_body(), _chat_headers(), expect=b'"chat.completion"', proxy=router)
+    b.add_stream(LEAN, router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router)
+    hit = b.router(_plain_keys(), log_level="info", config={"cache": {"enabled": True}}, lean=True)
+    await b.add_load(LEAN_HIT, hit.url + CHAT, chat_body(), _chat_headers(), expect=b'"chat.completion"', proxy=hit)
 
 
 def _wait_for_workers(router: Router, count: int, seconds: float = 30) -> None:
@@ -774,46 +867,52 @@ def _wait_for_workers(router: Router, count: int, seconds: float = 30) -> None:
 
 @scenario("workers")
 async def several_workers(b: Bench) -> None:
-    """`server.workers: 2` against one worker, both in the lean runner with the same Redis URL,
-    back to back (the workers' rows count the CPU of the supervisor and its workers)."""
+    """`server.workers: 2` against one worker, both in the lean runner, side by side and measured
+    in turn like the others (the workers' rows count the CPU of the supervisor and its workers).
+    Each supervisor has a redis-server of its own: Redis databases do not separate the shared
+    state's pub/sub channel, and its keys carry no per-router prefix, so one server would make
+    them one pool."""
     from procs import start_redis
 
-    redis = start_redis(b.tmp)
-    b._procs.append(redis)
     for name, count in ((ONE_WORKER, 1), (TWO_WORKERS, 2)):
+        redis = start_redis(b.tmp)
+        b._procs.append(redis)
         config = {"server": {"workers": count}, "state": {"redis_url": redis.url}}
-        with b.started(b.router(_plain_keys(), config=config, lean=True)) as router:
-            url = router.url + CHAT
-            await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
-            _wait_for_workers(router, count)  # the second worker may start after the first answers
-            for c in (10, 50):
-                await b.load(name, url, chat_body(), _chat_headers(), c, proxy=router)
+        router = b.router(_plain_keys(), config=config, lean=True)
+        _wait_for_workers(router, count)  # the second worker may start after the first answers
+        await b.add_load(
+            name,
+            router.url + CHAT,
+            chat_body(),
+            _chat_headers(),
+            expect=b'"chat.completion"',
+            proxy=router,
+            concurrencies=WORKER_CONCURRENCY,
+        )
 
 
 @scenario("baseline")
 async def baseline(b: Bench) -> None:
     """With --baseline DIR: another checkout's router (e.g. `git archive main | tar -x -C DIR`),
-    measured in the same run, so a change is judged against the same machine load."""
+    measured in the same rounds as this one, so a change is judged against the same machine load."""
     if b.args.baseline is None:
         _progress("no --baseline DIR: skipped")
         return
-    with b.started(b.router(_plain_keys(), checkout=Path(b.args.baseline))) as router:
-        url = router.url + CHAT
-        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
-        for c in CONCURRENCY:
-            await b.load("baseline router (log warn)", url, chat_body(), _chat_headers(), c, proxy=router)
-    config = {"cache": {"enabled": True}}
-    with b.started(b.router(_plain_keys(), log_level="info", config=config, checkout=Path(b.args.baseline))) as router:
-        url = router.url + CHAT
-        await b.sanity(url, chat_body(), _chat_headers(), b'"chat.completion"')
-        for c in CONCURRENCY:
-            await b.load("baseline cache hit (log info)", url, chat_body(), _chat_headers(), c, proxy=router)
-    with b.started(b.router(_plain_keys(), checkout=Path(b.args.baseline))) as router:
-        await b.ttfc("baseline router", router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router)
+    checkout = Path(b.args.baseline)
+    router = b.router(_plain_keys(), checkout=checkout)
+    await b.add_load(BASELINE, router.url + CHAT, chat_body(), _chat_headers(), expect=b'"chat.completion"', proxy=router)
+    b.add_stream(STREAM_BASELINE, router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router)
+    hit = b.router(_plain_keys(), log_level="info", config={"cache": {"enabled": True}}, checkout=checkout)
+    await b.add_load(BASELINE_HIT, hit.url + CHAT, chat_body(), _chat_headers(), expect=b'"chat.completion"', proxy=hit)
 
 
 @scenario("stream-failover")
 async def stream_failover(b: Bench) -> None:
+    """Measured once, after the rounds: its keys are spent as it goes."""
+    b.once.append(_measure_stream_failover)
+
+
+async def _measure_stream_failover(b: Bench) -> None:
     """Every request first meets a 429, then succeeds on the next key.
 
     Router keys = emulator keys PLAIN_KEYS.. in pairs (A0, B0, A1, B1, ...): every A key's script
@@ -828,9 +927,8 @@ async def stream_failover(b: Bench) -> None:
         b.emu.set_key(i, "ok", ["rate_limit"] if j % 2 == 0 else [])
     seen_before = len(b.emu.stats().get("requests", []))
     with b.started(b.router([bench_key(i) for i in indices])) as router:
-        row = await b.ttfc(
-            "HPN Router, after one 429", router.url + CHAT, chat_body(stream=True), _chat_headers(), kind="openai", proxy=router
-        )
+        url, body = router.url + CHAT, chat_body(stream=True)
+        row = await b.ttfc(STREAM_FAILOVER, url, body, _chat_headers(), kind="openai", proxy=router, round_index=ONCE)
     sent = b.stream_warmup + b.stream_requests
     log = [r for r in b.emu.stats().get("requests", [])[seen_before:] if "streamGenerateContent" in r.get("path", "")]
     n429 = sum(1 for r in log if r.get("status") == 429)
@@ -846,6 +944,40 @@ async def stream_failover(b: Bench) -> None:
     row.check = f"emulator saw {n429} x 429 + {n200} x 200 for {sent} requests" + ("" if ok else " (MISMATCH)")
     if not ok:
         b.notes.append(f"stream-failover: expected exactly one 429 then one 200 per request; {row.check}")
+
+
+# ---------------------------------------------------------------------------------------
+# Rounds: every configuration's cells in turn, the order rotated every round
+
+
+async def measure_rounds(b: Bench, failures: dict[str, str]) -> None:
+    for round_index in range(b.rounds):
+        _progress(f"-- round {round_index + 1} of {b.rounds}")
+        for c in CONCURRENCY:
+            here = [config for config in b.load_configs if c in config.concurrencies]
+            for config in rounds.rotated(here, round_index):
+                await _cell(
+                    failures,
+                    f"{config.name} c={c} round {round_index + 1}",
+                    b.load(config.name, config.url, config.body, config.headers, c, proxy=config.proxy, round_index=round_index),
+                )
+        for s in rounds.rotated(b.stream_configs, round_index):
+            await _cell(
+                failures,
+                f"{s.name} stream round {round_index + 1}",
+                b.ttfc(s.name, s.url, s.body, s.headers, kind=s.kind, proxy=s.proxy, round_index=round_index),
+            )
+
+
+async def _cell(failures: dict[str, str], name: str, measuring: Awaitable[Any]) -> None:
+    """One cell; a failure is reported and the rounds go on."""
+    if STOP:
+        raise KeyboardInterrupt
+    try:
+        await measuring
+    except Exception as e:  # noqa: BLE001 - report it, measure the others
+        failures[name] = f"{type(e).__name__}: {str(e)[:1500]}"
+        traceback.print_exc()
 
 
 # ---------------------------------------------------------------------------------------
@@ -879,100 +1011,193 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _row(load: list[LoadRow], config: str, c: int) -> LoadRow | None:
-    return next((r for r in load if r.config == config and r.concurrency == c), None)
+def by_round(rows: list[Any], config: str, attr: str, c: int | None = None) -> dict[int, float]:
+    """round -> this configuration's figure (at concurrency c, for throughput rows), where it has one."""
+    out: dict[int, float] = {}
+    for r in rows:
+        value = getattr(r, attr)
+        if r.config == config and (c is None or r.concurrency == c) and value is not None:
+            out[r.round] = value
+    return out
 
 
-def _stream(rows: list[StreamRow], config: str) -> StreamRow | None:
-    return next((r for r in rows if r.config == config), None)
+def _target(name: str, values: list[float], goal: str | None = None, limit: float | None = None) -> Target | None:
+    """A figure over the rounds; with a goal (">=" / "<=" limit) judged on its median."""
+    summary = rounds.spread(values)
+    if summary is None:
+        return None
+    ok = None if goal is None or limit is None else rounds.meets(summary, goal, limit)
+    return Target(
+        name,
+        round(summary.median, 3),
+        f"{goal} {limit:g}" if goal else "",
+        ok,
+        round(summary.low, 3),
+        round(summary.high, 3),
+        summary.rounds,
+    )
 
 
 def targets(b: Bench) -> tuple[list[Target], list[Target]]:
-    """(targets, reference numbers): ratios against bare mitmdump measured in the same run."""
-    out: list[Target] = []
-    ref: list[Target] = []
-    for c in CONCURRENCY:
-        h, bare_row = _row(b.load_rows, "HPN Router (log warn)", c), _row(b.load_rows, "bare mitmdump", c)
-        if h and bare_row and bare_row.rps:
-            ratio = round(h.rps / bare_row.rps, 3)
-            out.append(Target(f"HPN req/s / bare req/s, c={c}", ratio, ">= 0.9", ratio >= 0.9))
-        if h and bare_row and h.proxy_cpu_ms_per_request and bare_row.proxy_cpu_ms_per_request:
-            ratio = round(bare_row.proxy_cpu_ms_per_request / h.proxy_cpu_ms_per_request, 3)
-            ref.append(Target(f"bare CPU/req / HPN CPU/req, c={c} (the req/s ratio a quiet box would show)", ratio, "", None))
-        hi = _row(b.load_rows, "HPN Router (log info)", c)
-        if hi and bare_row and bare_row.rps:
-            ref.append(Target(f"HPN (log info) req/s / bare req/s, c={c}", round(hi.rps / bare_row.rps, 3), "", None))
-        for config in ("baseline router (log warn)", "baseline cache hit (log info)"):
-            base = _row(b.load_rows, config, c)
-            if base and bare_row and bare_row.rps:
-                ref.append(Target(f"{config} req/s / bare req/s, c={c}", round(base.rps / bare_row.rps, 3), "", None))
-        hit = _row(b.load_rows, "HPN cache hit (log info)", c)
-        if hit and bare_row and bare_row.rps:
-            ratio = round(hit.rps / bare_row.rps, 3)
-            if c in (1, 10):
-                out.append(Target(f"cache hit req/s / bare req/s, c={c}", ratio, ">= 1.2", ratio >= 1.2))
-            else:
-                ref.append(Target(f"cache hit req/s / bare req/s, c={c}", ratio, "", None))
-        one, two = _row(b.load_rows, ONE_WORKER, c), _row(b.load_rows, TWO_WORKERS, c)
-        if one and two and one.rps:
-            ratio = round(two.rps / one.rps, 3)
-            if c == 50:
-                out.append(Target(f"2 workers req/s / 1 worker req/s, c={c}", ratio, f">= {WORKERS_GOAL}", ratio >= WORKERS_GOAL))
-            else:
-                ref.append(Target(f"2 workers req/s / 1 worker req/s, c={c}", ratio, "", None))
-        lean_goals, lean_refs = _lean_targets(b, c)
-        out += lean_goals
-        ref += lean_refs
-    d1, h1, b1 = (_row(b.load_rows, n, 1) for n in ("direct", "HPN Router (log warn)", "bare mitmdump"))
-    if d1 and h1 and d1.p50_ms is not None and h1.p50_ms is not None:
-        ref.append(Target("added p50 at c=1: HPN - direct (ms)", round(h1.p50_ms - d1.p50_ms, 2), "", None))
-    if d1 and b1 and d1.p50_ms is not None and b1.p50_ms is not None:
-        ref.append(Target("added p50 at c=1: bare - direct (ms)", round(b1.p50_ms - d1.p50_ms, 2), "", None))
-    sd = _stream(b.stream_rows, "direct (emulator SSE)")
-    sb = _stream(b.stream_rows, "bare mitmdump, streaming")
-    sh = _stream(b.stream_rows, "HPN Router")
-    sf = _stream(b.stream_rows, "HPN Router, after one 429")
-    if sb and sh and sb.ttfc_p50_ms is not None and sh.ttfc_p50_ms is not None:
-        added = round(sh.ttfc_p50_ms - sb.ttfc_p50_ms, 2)
-        out.append(Target("first chunk p50: HPN - streaming bare mitmdump (ms)", added, "<= 1", added <= 1))
-    sbase = _stream(b.stream_rows, "baseline router")
-    if sb and sbase and sb.ttfc_p50_ms is not None and sbase.ttfc_p50_ms is not None:
-        added = round(sbase.ttfc_p50_ms - sb.ttfc_p50_ms, 2)
-        ref.append(Target("first chunk p50: baseline - streaming bare mitmdump (ms)", added, "", None))
-    slean = _stream(b.stream_rows, LEAN)
-    if sb and slean and sb.ttfc_p50_ms is not None and slean.ttfc_p50_ms is not None:
-        ref.append(
-            Target("first chunk p50: lean runner - streaming bare mitmdump (ms)", round(slean.ttfc_p50_ms - sb.ttfc_p50_ms, 2), "", None)
-        )
-    if sd and sh and sd.ttfc_p50_ms is not None and sh.ttfc_p50_ms is not None:
-        ref.append(Target("first chunk p50: HPN - direct (ms)", round(sh.ttfc_p50_ms - sd.ttfc_p50_ms, 2), "", None))
-    if sd and sf and sd.ttfc_p50_ms is not None and sf.ttfc_p50_ms is not None:
-        added = round(sf.ttfc_p50_ms - sd.ttfc_p50_ms, 2)
-        out.append(Target("first chunk p50: HPN after one 429 - direct (ms)", added, "<= 50", added <= 50))
-    return out, ref
-
-
-def _lean_targets(b: Bench, c: int) -> tuple[list[Target], list[Target]]:
-    """The lean runner against bare mitmdump at concurrency c: req/s, and CPU per request (the
-    ratio a quiet machine would show as req/s, since both are CPU-bound). (targets, references)"""
-    bare_row = _row(b.load_rows, "bare mitmdump", c)
+    """(targets, reference numbers): each a per-round figure (a cell over the base cell of the
+    same round and concurrency), summarised over the rounds; targets are judged on the median."""
     goals: list[Target] = []
     refs: list[Target] = []
-    for config, goal in ((LEAN, LEAN_GOAL), (LEAN_HIT, None)):
-        row = _row(b.load_rows, config, c)
-        if not (row and bare_row):
-            continue
-        ratios = []
-        if bare_row.rps:
-            ratios.append((f"{config} req/s / bare req/s, c={c}", row.rps / bare_row.rps))
-        if row.proxy_cpu_ms_per_request and bare_row.proxy_cpu_ms_per_request:
-            ratios.append((f"bare CPU/req / {config} CPU/req, c={c}", bare_row.proxy_cpu_ms_per_request / row.proxy_cpu_ms_per_request))
-        for name, ratio in ratios:
-            if goal is None:
-                refs.append(Target(name, round(ratio, 3), "", None))
-            else:
-                goals.append(Target(name, round(ratio, 3), f">= {goal}", ratio >= goal))
+
+    def add(name: str, values: list[float], goal: str | None = None, limit: float | None = None) -> None:
+        found = _target(name, values, goal, limit)
+        if found is not None:
+            (goals if goal else refs).append(found)
+
+    load, streams = b.load_rows, b.stream_rows
+    ratio, difference, paired = rounds.ratio, rounds.difference, rounds.paired
+    for c in CONCURRENCY:
+
+        def rps(config: str, c: int = c) -> dict[int, float]:
+            return by_round(load, config, "rps", c)
+
+        def cpu(config: str, c: int = c) -> dict[int, float]:
+            return by_round(load, config, "proxy_cpu_ms_per_request", c)
+
+        bare = rps(BARE)
+        add(f"HPN req/s / bare req/s, c={c}", paired(rps(HPN), bare, ratio), ">=", 0.9)
+        add(f"bare CPU/req / HPN CPU/req, c={c} (the req/s ratio a quiet box would show)", paired(cpu(BARE), cpu(HPN), ratio))
+        add(f"HPN (log info) req/s / bare req/s, c={c}", paired(rps(HPN_INFO), bare, ratio))
+        for config in (BASELINE, BASELINE_HIT):
+            add(f"{config} req/s / bare req/s, c={c}", paired(rps(config), bare, ratio))
+        hit_goal = (">=", 1.2) if c in (1, 10) else (None, None)
+        add(f"cache hit req/s / bare req/s, c={c}", paired(rps(HIT), bare, ratio), *hit_goal)
+        workers_goal = (">=", WORKERS_GOAL) if c == 50 else (None, None)
+        add(f"2 workers req/s / 1 worker req/s, c={c}", paired(rps(TWO_WORKERS), rps(ONE_WORKER), ratio), *workers_goal)
+        # The lean runner by req/s, and by CPU per request (the ratio a quiet machine would show
+        # as req/s, since both are CPU-bound).
+        for config, goal in ((LEAN, LEAN_GOAL), (LEAN_HIT, None)):
+            op = ">=" if goal else None
+            add(f"{config} req/s / bare req/s, c={c}", paired(rps(config), bare, ratio), op, goal)
+            add(f"bare CPU/req / {config} CPU/req, c={c}", paired(cpu(BARE), cpu(config), ratio), op, goal)
+    p50_at_1 = {config: by_round(load, config, "p50_ms", 1) for config in ("direct", HPN, BARE)}
+    add("added p50 at c=1: HPN - direct (ms)", paired(p50_at_1[HPN], p50_at_1["direct"], difference))
+    add("added p50 at c=1: bare - direct (ms)", paired(p50_at_1[BARE], p50_at_1["direct"], difference))
+
+    def first(config: str) -> dict[int, float]:
+        return by_round(streams, config, "ttfc_p50_ms")
+
+    add("first chunk p50: HPN - streaming bare mitmdump (ms)", paired(first(STREAM_HPN), first(STREAM_BARE), difference), "<=", 1)
+    add("first chunk p50: baseline - streaming bare mitmdump (ms)", paired(first(STREAM_BASELINE), first(STREAM_BARE), difference))
+    add("first chunk p50: lean runner - streaming bare mitmdump (ms)", paired(first(LEAN), first(STREAM_BARE), difference))
+    add("first chunk p50: HPN - direct (ms)", paired(first(STREAM_HPN), first(STREAM_DIRECT), difference))
+    # The failover row is measured once: against the direct stream of every round.
+    failover = first(STREAM_FAILOVER).get(ONCE)
+    if failover is not None:
+        after_429 = [failover - d for d in first(STREAM_DIRECT).values()]
+        add("first chunk p50: HPN after one 429 - direct (ms)", after_429, "<=", 50)
     return goals, refs
+
+
+@dataclass
+class LoadSummary:
+    """One configuration at one concurrency over the rounds; ratios are per round against bare mitmdump."""
+
+    config: str
+    concurrency: int
+    rounds: int
+    rps: Spread
+    rps_vs_bare: Spread | None
+    p50_ms: Spread | None
+    p50_vs_bare: Spread | None
+    p99_ms: float | None  # median over rounds
+    errors: int  # all rounds
+    proxy_cpu_ms_per_request: float | None  # medians over rounds
+    emulator_cpu_ms_per_request: float | None
+    client_cpu_ms_per_request: float | None
+    idle_cpu: float | None  # the highest over rounds
+    other_cpu: float | None  # the highest over rounds
+
+
+@dataclass
+class StreamSummary:
+    config: str
+    rounds: int
+    requests: int  # all rounds
+    errors: int
+    ttfc_p50_ms: Spread | None
+    vs_streaming_bare_ms: Spread | None  # per-round p50 difference to streaming bare mitmdump
+    ttfc_p90_ms: float | None  # medians over rounds
+    total_p50_ms: float | None
+    events_p50: float | None
+    idle_cpu: float | None  # the highest over rounds
+    other_cpu: float | None
+    check: str
+
+
+def _median_of(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(rounds.median(present), 3) if present else None
+
+
+def _highest(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _in_order(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def summarize_load(rows: list[LoadRow], order: tuple[str, ...] | list[str] = ()) -> list[LoadSummary]:
+    """Per configuration (in `order`, then as measured) and concurrency."""
+    out = []
+    for config in _in_order([*order, *(r.config for r in rows)]):
+        for c in CONCURRENCY:
+            cells = [r for r in rows if r.config == config and r.concurrency == c]
+            if not cells:
+                continue
+            rps = by_round(cells, config, "rps")
+            p50 = by_round(cells, config, "p50_ms")
+            out.append(
+                LoadSummary(
+                    config=config,
+                    concurrency=c,
+                    rounds=len(cells),
+                    rps=rounds.spread(list(rps.values())) or Spread(0.0, 0.0, 0.0, 0),
+                    rps_vs_bare=rounds.spread(rounds.paired(rps, by_round(rows, BARE, "rps", c), rounds.ratio)),
+                    p50_ms=rounds.spread(list(p50.values())),
+                    p50_vs_bare=rounds.spread(rounds.paired(p50, by_round(rows, BARE, "p50_ms", c), rounds.ratio)),
+                    p99_ms=_median_of([r.p99_ms for r in cells]),
+                    errors=sum(r.errors for r in cells),
+                    proxy_cpu_ms_per_request=_median_of([r.proxy_cpu_ms_per_request for r in cells]),
+                    emulator_cpu_ms_per_request=_median_of([r.emulator_cpu_ms_per_request for r in cells]),
+                    client_cpu_ms_per_request=_median_of([r.client_cpu_ms_per_request for r in cells]),
+                    idle_cpu=_highest([r.idle_cpu for r in cells]),
+                    other_cpu=_highest([r.other_cpu for r in cells]),
+                )
+            )
+    return out
+
+
+def summarize_stream(rows: list[StreamRow]) -> list[StreamSummary]:
+    out = []
+    bare = by_round(rows, STREAM_BARE, "ttfc_p50_ms")
+    for config in _in_order([r.config for r in rows]):
+        cells = [r for r in rows if r.config == config]
+        first = by_round(cells, config, "ttfc_p50_ms")
+        out.append(
+            StreamSummary(
+                config=config,
+                rounds=len(cells),
+                requests=sum(r.requests for r in cells),
+                errors=sum(r.errors for r in cells),
+                ttfc_p50_ms=rounds.spread(list(first.values())),
+                vs_streaming_bare_ms=rounds.spread(rounds.paired(first, bare, rounds.difference)) if config != STREAM_BARE else None,
+                ttfc_p90_ms=_median_of([r.ttfc_p90_ms for r in cells]),
+                total_p50_ms=_median_of([r.total_p50_ms for r in cells]),
+                events_p50=_median_of([r.events_p50 for r in cells]),
+                idle_cpu=_highest([r.idle_cpu for r in cells]),
+                other_cpu=_highest([r.other_cpu for r in cells]),
+                check=" ".join(r.check for r in cells if r.check),
+            )
+        )
+    return out
 
 
 def loadgen_description(b: Bench) -> str:
@@ -992,15 +1217,16 @@ def measured_seconds(b: Bench) -> float:
 
 def emulator_headroom(b: Bench) -> list[str]:
     """Can the emulator alone answer what two workers would need (WORKERS_GOAL x one worker)?
-    If not, the workers' ratio measures the emulator, not the router."""
+    If not, the workers' ratio measures the emulator, not the router. Medians over the rounds."""
     notes = []
     for c in CONCURRENCY:
-        direct_row, one = _row(b.load_rows, "direct", c), _row(b.load_rows, ONE_WORKER, c)
-        if direct_row and one and one.rps:
-            needed = WORKERS_GOAL * one.rps
-            verdict = "enough" if direct_row.rps >= needed else "TOO LOW: the emulator caps the workers' rows"
+        direct_rps, one_rps = by_round(b.load_rows, "direct", "rps", c), by_round(b.load_rows, ONE_WORKER, "rps", c)
+        if direct_rps and one_rps:
+            direct_median, one_median = rounds.median(list(direct_rps.values())), rounds.median(list(one_rps.values()))
+            needed = WORKERS_GOAL * one_median
+            verdict = "enough" if direct_median >= needed else "TOO LOW: the emulator caps the workers' rows"
             notes.append(
-                f"emulator headroom, c={c}: direct {direct_row.rps:.0f} req/s against {needed:.0f} req/s that "
+                f"emulator headroom, c={c}: direct {direct_median:.0f} req/s against {needed:.0f} req/s that "
                 f"{WORKERS_GOAL:g} x one worker needs ({verdict})"
             )
     return notes
@@ -1010,8 +1236,16 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:,.1f}".replace(",", " ") if abs(value) >= 100 else f"{value:.2f}"
+        return rounds.fmt_number(value)
     return str(value)
+
+
+def _spread(summary: Spread | None, suffix: str = "") -> str:
+    return rounds.fmt_spread(summary) + (suffix if summary is not None else "")
+
+
+def _busiest(names: list[str]) -> str:
+    return ": " + ", ".join(names) if names else ""
 
 
 def markdown(b: Bench, info: dict[str, Any], failures: dict[str, str]) -> str:
@@ -1020,49 +1254,58 @@ def markdown(b: Bench, info: dict[str, Any], failures: dict[str, str]) -> str:
         "",
         f"Machine: {info['cores']} cores ({info['cpu'] or 'unknown CPU'}), {info['implementation']} {info['python']}, "
         f"mitmproxy {info['mitmproxy']}, aiohttp {info['aiohttp']}; load average at start "
-        f"{' / '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}. Loopback; the load generator, "
-        f"the proxy under test and the emulator share the cores.",
+        f"{' / '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}; wall time {info.get('wall_seconds', '?')} s. "
+        "Loopback; the load generator, the proxy under test and the emulator share the cores.",
+        f"**{b.rounds} round{'s' if b.rounds > 1 else ''}**: every configuration runs side by side for the whole run; each round "
+        "measures each concurrency's cells in turn, the order rotated every round. Figures are the **median over the rounds "
+        "(min–max)**; `× bare` is taken per round (the cell over the bare mitmdump cell of the same round and concurrency), then "
+        "its median (min–max); targets are judged on that median.",
         f"Load generator for the req/s cells: **{loadgen_description(b)}**; its CPU is the client column. "
         f"Each cell: {warmup_seconds(b):g} s warm-up (not counted), then {measured_seconds(b):g} s closed loop on "
-        f"keep-alive connections (one per unit of concurrency). CPU = CPU seconds / wall seconds (1.00 = one full core); "
-        '"other CPU" = the rest of the box (processes this bench did not start): above ~0.1 the row is disturbed.',
+        f"keep-alive connections (one per unit of concurrency). CPU ms/req: medians over the rounds. "
+        '"idle CPU" = the bench\'s other proxies while this cell ran (should be ~0: they wait their turn); '
+        '"other CPU" = everything but the measured proxy, the emulator and the client (idle proxies included), '
+        "in cores, the highest over the rounds: above ~0.1 a round was disturbed.",
         "",
     ]
     if b.load_rows:
         lines += [
-            "| config | conc | req/s | p50 ms | p99 ms | errors | proxy CPU | proxy CPU ms/req | emulator CPU | emulator CPU ms/req "
-            "| client CPU | client CPU ms/req | other CPU |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| config | conc | rounds | req/s | × bare | p50 ms | p50 × bare | p99 ms | errors | proxy CPU ms/req "
+            "| emulator CPU ms/req | client CPU ms/req | idle CPU | other CPU |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for r in b.load_rows:
+        for r in summarize_load(b.load_rows, [config.name for config in b.load_configs]):
             lines.append(
-                f"| {r.config} | {r.concurrency} | {_fmt(r.rps)} | {_fmt(r.p50_ms)} | {_fmt(r.p99_ms)} | "
-                f"{r.errors} | {_fmt(r.proxy_cpu)} | {_fmt(r.proxy_cpu_ms_per_request)} | {_fmt(r.emulator_cpu)} | "
-                f"{_fmt(r.emulator_cpu_ms_per_request)} | {_fmt(r.client_cpu)} | {_fmt(r.client_cpu_ms_per_request)} | "
-                f"{_fmt(r.other_cpu)} |"
+                f"| {r.config} | {r.concurrency} | {r.rounds} | {_spread(r.rps)} | {_spread(r.rps_vs_bare)} | {_spread(r.p50_ms)} | "
+                f"{_spread(r.p50_vs_bare)} | {_fmt(r.p99_ms)} | {r.errors} | {_fmt(r.proxy_cpu_ms_per_request)} | "
+                f"{_fmt(r.emulator_cpu_ms_per_request)} | {_fmt(r.client_cpu_ms_per_request)} | {_fmt(r.idle_cpu)} | {_fmt(r.other_cpu)} |"
             )
         lines.append("")
     if b.stream_rows:
         lines += [
-            f"Streaming (emulator stream_delay_ms={STREAM_DELAY_MS}), {b.stream_requests} sequential requests "
-            f"after {b.stream_warmup} warm-up; first chunk = first `data:` event with non-empty content.",
+            f"Streaming (emulator stream_delay_ms={STREAM_DELAY_MS}): each round, {b.stream_requests} sequential requests per "
+            f"configuration after {b.stream_warmup} warm-up, configurations in rotated order; first chunk = first `data:` "
+            "event with non-empty content. `- streaming bare` is the per-round difference of the p50s, median (min–max). "
+            "The failover row runs once, after the rounds.",
             "",
-            "| config | requests | errors | first chunk p50 ms | p90 ms | max ms | whole stream p50 ms | events | other CPU | check |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| config | rounds | requests | errors | first chunk p50 ms | − streaming bare ms | p90 ms | whole stream p50 ms "
+            "| events | idle CPU | other CPU | check |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
-        for s in b.stream_rows:
+        for s in summarize_stream(b.stream_rows):
             lines.append(
-                f"| {s.config} | {s.requests} | {s.errors} | {_fmt(s.ttfc_p50_ms)} | {_fmt(s.ttfc_p90_ms)} | "
-                f"{_fmt(s.ttfc_max_ms)} | {_fmt(s.total_p50_ms)} | {_fmt(s.events_p50)} | {_fmt(s.other_cpu)} | {s.check} |"
+                f"| {s.config} | {s.rounds} | {s.requests} | {s.errors} | {_spread(s.ttfc_p50_ms)} | {_spread(s.vs_streaming_bare_ms)} | "
+                f"{_fmt(s.ttfc_p90_ms)} | {_fmt(s.total_p50_ms)} | {_fmt(s.events_p50)} | {_fmt(s.idle_cpu)} | {_fmt(s.other_cpu)} | "
+                f"{s.check} |"
             )
         lines.append("")
     goals, ref = targets(b)
     if goals or ref:
-        lines += ["| target | value | goal | |", "|---|---:|---|---|"]
-        for t in goals:
-            lines.append(f"| {t.name} | {_fmt(t.value)} | {t.limit} | {'PASS' if t.ok else 'MISS'} |")
-        for t in ref:
-            lines.append(f"| {t.name} | {_fmt(t.value)} | (reference) | |")
+        lines += ["| target | median | min–max | rounds | goal | |", "|---|---:|---:|---:|---|---|"]
+        for t in [*goals, *ref]:
+            span = f"{_fmt(t.low)}–{_fmt(t.high)}" if t.rounds > 1 else ""
+            verdict = ("PASS" if t.ok else "MISS") if t.ok is not None else ""
+            lines.append(f"| {t.name} | {_fmt(t.value)} | {span} | {t.rounds} | {t.limit or '(reference)'} | {verdict} |")
         lines.append("")
     total_errors = sum(r.errors for r in b.load_rows) + sum(s.errors for s in b.stream_rows)
     lines.append(f"Errors (non-200 or failed requests) in all rows: **{total_errors}**.")
@@ -1070,15 +1313,19 @@ def markdown(b: Bench, info: dict[str, Any], failures: dict[str, str]) -> str:
         for sample in r.error_samples:
             lines.append(f"- {r.config}: {sample}")
     disturbed = [
-        f"{r.config} c={r.concurrency} ({r.other_cpu:.2f}{': ' + ', '.join(r.other_busiest) if r.other_busiest else ''})"
+        f"{r.config} c={r.concurrency} round {r.round + 1} ({r.other_cpu:.2f}{_busiest(r.other_busiest)})"
         for r in b.load_rows
         if r.other_cpu is not None and r.other_cpu > 0.1
     ]
-    disturbed += [f"{s.config} stream ({s.other_cpu:.2f})" for s in b.stream_rows if s.other_cpu is not None and s.other_cpu > 0.1]
+    disturbed += [
+        f"{s.config} stream {'once' if s.round == ONCE else f'round {s.round + 1}'} ({s.other_cpu:.2f})"
+        for s in b.stream_rows
+        if s.other_cpu is not None and s.other_cpu > 0.1
+    ]
     if disturbed:
         lines.append(f"- Disturbed by other processes (other CPU > 0.1 core): {'; '.join(disturbed)}.")
     for name, problem in failures.items():
-        lines.append(f"- scenario `{name}` FAILED: {problem}")
+        lines.append(f"- `{name}` FAILED: {problem}")
     for note in [*b.notes, *emulator_headroom(b)]:
         lines.append(f"- {note}")
     return "\n".join(lines)
@@ -1089,12 +1336,13 @@ def markdown(b: Bench, info: dict[str, Any], failures: dict[str, str]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="2 s cells, 20 stream requests (~30-40 s)")
+    p.add_argument("--quick", action="store_true", help="1 round, 2 s cells, 20 stream requests (~2 minutes)")
+    p.add_argument("--rounds", type=int, metavar="N", help="rounds over every cell, order rotated each round (default 3, quick 1)")
     p.add_argument("--json", metavar="PATH", help="also save the raw numbers as JSON")
     p.add_argument("--only", metavar="NAMES", help=f"comma-separated scenarios: {','.join(SCENARIOS)}")
-    p.add_argument("--duration", type=float, help="measured seconds per cell (default 5, quick 2)")
+    p.add_argument("--duration", type=float, help="measured seconds per cell (default 4, quick 2)")
     p.add_argument("--warmup", type=float, help="warm-up seconds per cell (default 1, quick 0.5)")
-    p.add_argument("--stream-requests", type=int, help="measured streaming requests per row (default 50, quick 20)")
+    p.add_argument("--stream-requests", type=int, help="measured streaming requests per configuration and round (default 30, quick 20)")
     p.add_argument(
         "--wait-idle",
         type=float,
@@ -1110,21 +1358,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--wrk-threads", type=int, default=1, choices=(1, 2), help="wrk threads (-t, default 1)")
     p.add_argument("--keep-tmp", action="store_true", help="keep the temporary dir (logs, configs)")
-    p.add_argument("--baseline", metavar="DIR", help="scenario `baseline`: also measure the router of this checkout")
-    return p.parse_args(argv)
+    p.add_argument("--baseline", metavar="DIR", help="scenario `baseline`: also measure the router of this checkout, in the same rounds")
+    args = p.parse_args(argv)
+    if args.rounds is not None and args.rounds < 1:
+        p.error(f"--rounds: expected 1 or more, got {args.rounds}")
+    return args
 
 
 async def run(b: Bench, names: list[str]) -> dict[str, str]:
+    """Start every configuration (a scenario that fails to start is reported, the others run),
+    measure the rounds, then what runs once."""
     failures: dict[str, str] = {}
     for name in names:
         if STOP:
             raise KeyboardInterrupt
-        _progress(f"-- {name}")
+        _progress(f"-- start {name}")
         try:
             await SCENARIOS[name](b)
         except Exception as e:  # noqa: BLE001 - report it, run the other scenarios
-            failures[name] = f"{type(e).__name__}: {str(e)[:1500]}"
+            failures[f"scenario {name}"] = f"{type(e).__name__}: {str(e)[:1500]}"
             traceback.print_exc()
+    await measure_rounds(b, failures)
+    for measure in b.once:
+        await _cell(failures, measure.__name__.removeprefix("_measure_").replace("_", "-"), measure(b))
     return failures
 
 
@@ -1176,13 +1432,16 @@ def main(argv: list[str] | None = None) -> int:
                 "stream_requests": b.stream_requests,
                 "stream_warmup": b.stream_warmup,
                 "stream_delay_ms": STREAM_DELAY_MS,
+                "rounds": b.rounds,
                 "loadgen": b.loadgen,
                 "wrk_threads": b.wrk_threads if b.loadgen == "wrk" else None,
                 "quick": b.quick,
                 "scenarios": names,
             },
-            "load": [asdict(r) for r in b.load_rows],
-            "stream": [asdict(s) for s in b.stream_rows],
+            "load": [asdict(r) for r in b.load_rows],  # every round's cells (field `round`, 0-based)
+            "stream": [asdict(s) for s in b.stream_rows],  # round -1: measured once, after the rounds
+            "load_summary": [asdict(r) for r in summarize_load(b.load_rows, [config.name for config in b.load_configs])],
+            "stream_summary": [asdict(s) for s in summarize_stream(b.stream_rows)],
             "targets": [asdict(t) for t in goals],
             "reference": [asdict(t) for t in ref],
             "failures": failures,
