@@ -1303,7 +1303,7 @@ def markdown(b: Bench, info: dict[str, Any], failures: dict[str, str]) -> str:
     if goals or ref:
         lines += ["| target | median | min–max | rounds | goal | |", "|---|---:|---:|---:|---|---|"]
         for t in [*goals, *ref]:
-            span = f"{_fmt(t.low)}–{_fmt(t.high)}" if t.rounds > 1 else ""
+            span = rounds.fmt_span(t.low, t.high) if t.rounds > 1 and t.low is not None and t.high is not None else ""
             verdict = ("PASS" if t.ok else "MISS") if t.ok is not None else ""
             lines.append(f"| {t.name} | {_fmt(t.value)} | {span} | {t.rounds} | {t.limit or '(reference)'} | {verdict} |")
         lines.append("")

@@ -93,4 +93,10 @@ def fmt_spread(summary: Spread | None) -> str:
         return "–"
     if summary.rounds == 1:
         return fmt_number(summary.median)
-    return f"{fmt_number(summary.median)} ({fmt_number(summary.low)}–{fmt_number(summary.high)})"
+    return f"{fmt_number(summary.median)} ({fmt_span(summary.low, summary.high)})"
+
+
+def fmt_span(low: float, high: float) -> str:
+    """'0.88–0.97'; with a negative end '-2.10 to 0.40' (a dash between minus signs misreads)."""
+    dash = " to " if low < 0 or high < 0 else "–"
+    return f"{fmt_number(low)}{dash}{fmt_number(high)}"

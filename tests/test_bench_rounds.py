@@ -88,6 +88,7 @@ def test_a_spread_prints_its_median_then_min_max():
     assert rounds.fmt_spread(rounds.Spread(0.93, 0.88, 0.97, 3)) == "0.93 (0.88–0.97)"
     assert rounds.fmt_spread(rounds.Spread(0.93, 0.93, 0.93, 1)) == "0.93"
     assert rounds.fmt_spread(None) == "–"
+    assert rounds.fmt_spread(rounds.Spread(-4.7, -12.81, 3.34, 2)) == "-4.70 (-12.81 to 3.34)"
 
 
 # -- bench.py: rounds read back ----------------------------------------------------------
