@@ -206,12 +206,13 @@ def test_a_paid_provider_charge_is_subtracted_from_the_saving() -> None:
     flow = served_by("mistral", "mistral-small-latest")
     with captured_logs() as logs:
         estimator.response(flow)
-    # OpenAI: 10 x $0.50/M + 20 x $1.50/M = $0.000035; Mistral Small: 10 x $0.10/M + 20 x $0.30/M = $0.000007
-    assert flow.response.headers[CHARGED_HEADER] == "0.000007" == context(flow).charged_usd
-    assert flow.response.headers[HEADER] == "0.000028"
-    assert (state.total_saved, state.total_charged) == (Decimal("0.000028"), Decimal("0.000007"))
+    # OpenAI: 10 x $0.50/M + 20 x $1.50/M = $0.000035; Mistral Small: 10 x $0.15/M + 20 x $0.60/M = $0.0000135
+    assert flow.response.headers[CHARGED_HEADER] == "0.0000135" == context(flow).charged_usd
+    assert flow.response.headers[HEADER] == "0.0000215"
+    assert (state.total_saved, state.total_charged) == (Decimal("0.0000215"), Decimal("0.0000135"))
     [line] = [r for r in logs if r.get("event") == "cost"]
-    assert (line["provider"], line["openai_usd"], line["charged_usd"], line["saved_usd"]) == ("mistral", "0.000035", "0.000007", "0.000028")
+    figures = (line["provider"], line["openai_usd"], line["charged_usd"], line["saved_usd"])
+    assert figures == ("mistral", "0.000035", "0.0000135", "0.0000215")
 
 
 def test_gemini_free_tier_charges_nothing() -> None:

@@ -67,8 +67,8 @@ def test_one_line_with_every_field() -> None:
         "attempts": 2,
     }
     assert (line["status"], line["latency_ms"], line["cache"]) == (200, 250.0, "miss")
-    # completion(): 10 prompt and 20 completion tokens; Mistral Small charges $0.10/$0.30 per 1M.
-    assert (line["input_tokens"], line["output_tokens"], line["charged_usd"], line["saved_usd"]) == (10, 20, "0.000007", "0.000028")
+    # completion(): 10 prompt and 20 completion tokens; Mistral Small charges $0.15/$0.60 per 1M.
+    assert (line["input_tokens"], line["output_tokens"], line["charged_usd"], line["saved_usd"]) == (10, 20, "0.0000135", "0.0000215")
 
 
 def test_a_cache_hit_names_no_provider() -> None:
@@ -131,4 +131,4 @@ def test_the_line_in_both_formats_never_shows_a_key_value(fmt: str) -> None:
         record = json.loads(text)
         assert record["event"] == "request" and record["request_id"] == "trace-7" and record["cache"] == "miss"
     else:
-        assert "event=request" in text and "request_id=trace-7" in text and "charged_usd=0.000007" in text
+        assert "event=request" in text and "request_id=trace-7" in text and "charged_usd=0.0000135" in text

@@ -191,11 +191,32 @@ def test_text_of_is_bounded() -> None:
 def test_provider_prices_are_dated_and_gemini_is_free() -> None:
     assert all(table.as_of for table in PROVIDER_PRICES.values())
     assert provider_price(PROVIDER_PRICES, "gemini", "gemini-2.5-pro") == FREE
-    assert provider_price(PROVIDER_PRICES, "mistral", "mistral-small-latest") == Price(Decimal("0.10"), Decimal("0.30"))
+    assert provider_price(PROVIDER_PRICES, "mistral", "mistral-small-latest") == Price(Decimal("0.15"), Decimal("0.60"))
     assert provider_price(PROVIDER_PRICES, "anthropic", "claude-haiku-4-5") == Price(Decimal("1.00"), Decimal("5.00"))
     # A model a paid provider's table lacks is priced at its default, never free.
     assert provider_price(PROVIDER_PRICES, "mistral", "mistral-new-model") == PROVIDER_PRICES["mistral"].default != FREE
     assert provider_price(PROVIDER_PRICES, None, "gpt-4o") == FREE  # a cache hit
+
+
+@pytest.mark.parametrize(
+    ("model", "input_usd", "output_usd"),
+    [
+        ("mistral-medium-latest", "1.50", "7.50"),  # Medium 3.5 since April 2026 (was Medium 3.1, $0.40/$2.00)
+        ("mistral-small-latest", "0.15", "0.60"),  # Small 4 (was Small 3.2, $0.10/$0.30)
+        ("magistral-small-latest", "0.15", "0.60"),  # resolves to Small 4 (was Magistral Small, $0.50/$1.50)
+        ("ministral-8b-latest", "0.15", "0.15"),  # Ministral 3 8B (was Ministral 8B 24.10, $0.10)
+        ("ministral-3b-latest", "0.10", "0.10"),  # Ministral 3 3B (was Ministral 3B 24.10, $0.04)
+    ],
+)
+def test_mistral_prices_checked_on_2026_12_02(model: str, input_usd: str, output_usd: str) -> None:
+    table = PROVIDER_PRICES["mistral"]
+    assert table.as_of == "2026-12-02"
+    assert table.price_for(model) == Price(Decimal(input_usd), Decimal(output_usd))
+
+
+def test_an_unlisted_mistral_model_is_priced_as_mistral_medium_latest() -> None:
+    table = PROVIDER_PRICES["mistral"]
+    assert table.price_for("mistral-new-model") == table.price_for("mistral-medium-latest") == Price(Decimal("1.50"), Decimal("7.50"))
 
 
 def test_a_dated_snapshot_is_priced_as_its_family() -> None:

@@ -90,21 +90,33 @@ FREE = Price(_ZERO, _ZERO)
 PROVIDER_PRICES: Mapping[str, PriceTable] = MappingProxyType(
     {
         "gemini": PriceTable(as_of="2025-12-01", default=FREE),
+        # Checked 2026-12-02. Mistral's own price page (mistral.ai/pricing, docs.mistral.ai/inference/pricing)
+        # could not be read from here; each changed figure agrees with at least two catalogs citing it:
+        # github.com/anomalyco/models.dev providers/mistral/models/*.toml (citing docs.mistral.ai model
+        # cards, accessed 2026-08/10), developer.puter.com/tutorials/mistral-api-pricing (June 2026),
+        # margindash.com/mistral-api-pricing, and price fixes in other projects citing
+        # docs.mistral.ai/inference/pricing (2026-09). The `-latest` aliases moved in 2026:
+        # mistral-medium-latest is Medium 3.5 (was Medium 3.1, $0.40/$2.00), mistral-small-latest and
+        # magistral-small-latest are Small 4, ministral-8b-latest is Ministral 3 8B. Disagreements:
+        # Small 4 is $0.10/$0.30 on pages from May-June 2026 and $0.15/$0.60 on those from August on (the
+        # later is used); ministral-3b-latest is priced as Ministral 3 3B, though no source said the alias
+        # moved from Ministral 3B 24.10 ($0.04). Not confirmed anew: devstral-small-latest (a catalog
+        # of 2026-04), open-mistral-nemo, pixtral-large-latest (older models, unchanged everywhere).
         "mistral": PriceTable(
-            as_of="2025-12-01",
-            default=Price(_usd("0.40"), _usd("2.00")),  # mistral-medium's: a model missing below is not priced as free
+            as_of="2026-12-02",
+            default=Price(_usd("1.50"), _usd("7.50")),  # mistral-medium-latest's: a model missing below is not priced as free
             per_model=_prices(
                 {
-                    "mistral-large-latest": ("0.50", "1.50"),
-                    "mistral-medium-latest": ("0.40", "2.00"),
-                    "mistral-small-latest": ("0.10", "0.30"),
+                    "mistral-large-latest": ("0.50", "1.50"),  # Large 3 (2512)
+                    "mistral-medium-latest": ("1.50", "7.50"),  # Medium 3.5 (2604)
+                    "mistral-small-latest": ("0.15", "0.60"),  # Small 4 (2603)
                     "magistral-medium-latest": ("2.00", "5.00"),
-                    "magistral-small-latest": ("0.50", "1.50"),
+                    "magistral-small-latest": ("0.15", "0.60"),  # resolves to Small 4
                     "codestral-latest": ("0.30", "0.90"),
-                    "devstral-medium-latest": ("0.40", "2.00"),
+                    "devstral-medium-latest": ("0.40", "2.00"),  # Devstral 2 (2512)
                     "devstral-small-latest": ("0.10", "0.30"),
-                    "ministral-8b-latest": ("0.10", "0.10"),
-                    "ministral-3b-latest": ("0.04", "0.04"),
+                    "ministral-8b-latest": ("0.15", "0.15"),  # Ministral 3 8B (2512)
+                    "ministral-3b-latest": ("0.10", "0.10"),  # Ministral 3 3B (2512)
                     "open-mistral-nemo": ("0.15", "0.15"),
                     "pixtral-large-latest": ("2.00", "6.00"),
                     "mistral-embed": ("0.10", "0"),
