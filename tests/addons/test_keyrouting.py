@@ -176,6 +176,9 @@ class FakeStream:
         self.content = self
         self.closed = False
 
+    def read_nowait(self) -> bytes:
+        return b""  # nothing buffered yet: every chunk comes from iter_any
+
     async def iter_any(self):
         for chunk in self.chunks:
             yield chunk
@@ -210,6 +213,7 @@ async def test_an_accepted_stream_is_handed_to_the_relay_which_serves_it_once():
         assert request.stream and request.query == "alt=sse" and request.path.endswith(":streamGenerateContent")
         assert flow.response is None  # mitmproxy fetches the answer from the relay
         assert (flow.request.host, flow.request.port) == ("127.0.0.1", router.routing.relay.port)
+        assert flow.request.content == b""  # the relay discards a body: none is sent to it
         token = flow.request.headers[TOKEN_HEADER]
         answer = await fetch_from_relay(router.routing.relay.port, token)
         assert answer.startswith(b"HTTP/1.1 200") and event in answer and stream.closed

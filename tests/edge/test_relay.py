@@ -232,3 +232,75 @@ async def test_a_client_gone_mid_request_closes_the_stream_it_asked_for(stream_r
             break
         await asyncio.sleep(0.01)
     assert response.closed
+
+
+class RecordingWriter:
+    """Stands in for the relay's StreamWriter: records each write, as one send each."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    async def drain(self) -> None:
+        pass
+
+
+async def _fully_received(response: aiohttp.ClientResponse, size: int) -> None:
+    for _ in range(200):  # at most 2 s: the upstream writes both events at once
+        if response.content.total_bytes >= size:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the upstream sent {response.content.total_bytes} of {size} bytes")
+
+
+async def test_what_the_upstream_already_sent_goes_out_with_the_head_in_one_write(upstream):
+    response = await upstream.get("/stream")
+    await _fully_received(response, sum(map(len, EVENTS)))
+    writer = RecordingWriter()
+    await relay._pipe(response, writer)  # type: ignore[arg-type]
+    first = writer.writes[0]
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n") and all(event in first for event in EVENTS)
+    assert b"".join(writer.writes).endswith(b"0\r\n\r\n")
+    assert response.closed
+
+
+@pytest.fixture
+async def slow_upstream() -> AsyncIterator[aiohttp.ClientSession]:
+    """Sends its head at once and its one event 0.3 s later (a model still thinking)."""
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await asyncio.sleep(0.3)
+        await response.write(EVENTS[0])
+        return response
+
+    app = web.Application()
+    app.router.add_get("/stream", events)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
+        yield session
+    await runner.cleanup()
+
+
+async def test_a_stream_with_nothing_received_yet_sends_its_head_at_once_then_each_chunk(slow_upstream):
+    response = await slow_upstream.get("/stream")
+    writer = RecordingWriter()
+    await relay._pipe(response, writer)  # type: ignore[arg-type]
+    assert writer.writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writer.writes[0].endswith(b"\r\n\r\n")  # the head alone
+    assert EVENTS[0] in writer.writes[1] and writer.writes[-1] == b"0\r\n\r\n"
+
+
+async def test_a_stream_that_already_failed_sends_its_head_then_the_in_band_error(upstream):
+    response = await upstream.get("/stream")
+    response.content.set_exception(aiohttp.ClientPayloadError("broken"))
+    writer = RecordingWriter()
+    await relay._pipe(response, writer)  # type: ignore[arg-type]
+    assert writer.writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writer.writes[0].endswith(b"\r\n\r\n")
+    assert b'data: {"error"' in b"".join(writer.writes[1:]) and writer.writes[-1] == b"0\r\n\r\n"

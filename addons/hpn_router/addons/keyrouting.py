@@ -303,6 +303,9 @@ class KeyRouting:
         flow.request.host = "127.0.0.1"
         flow.request.port = self.relay.port
         flow.request.headers[TOKEN_HEADER] = token
+        # The relay discards a request's body: send none (the client's own request is what the
+        # flow shows, ClientView puts it back; the upstream request is its attempt flow's).
+        flow.request.content = b""
         context(flow).relayed = True
 
     def _log_served(self, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float, rid: str) -> None:

@@ -255,9 +255,11 @@ async def _skip(reader: asyncio.StreamReader, count: int) -> None:
 
 async def _pipe(response: aiohttp.ClientResponse, writer: asyncio.StreamWriter) -> None:
     content_type = response.headers.get("content-type", "text/event-stream")
-    writer.write(
-        b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type.encode() + b"\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
-    )
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: %s\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n" % content_type.encode()
+    # What the upstream already sent goes out with the head in one write: mitmproxy reads both
+    # in one turn of its loop, so the first chunk does not wait for another wake-up.
+    ready = _buffered(response)
+    writer.write(head + (b"%x\r\n%s\r\n" % (len(ready), ready) if ready else b""))
     try:
         try:
             async for chunk in response.content.iter_any():
@@ -271,3 +273,12 @@ async def _pipe(response: aiohttp.ClientResponse, writer: asyncio.StreamWriter) 
         await writer.drain()
     finally:
         response.close()  # also when the client went away: cancels the upstream request
+
+
+def _buffered(response: aiohttp.ClientResponse) -> bytes:
+    """What the upstream already sent, without waiting; b"" on an error, which the read loop
+    meets again and reports in-band."""
+    try:
+        return response.content.read_nowait()
+    except Exception:  # noqa: BLE001  (the stream's own error, raised again by iter_any)
+        return b""

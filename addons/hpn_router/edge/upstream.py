@@ -67,7 +67,10 @@ class GeminiTransport:
         url = f"{self.base_url}{request.path}" + (f"?{request.query}" if request.query else "")
         headers = {**self.auth_headers(key), "content-type": "application/json"}
         try:
-            return await asyncio.wait_for(self._send(request, url, headers), self.timeout_seconds)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for runs the call as a task of
+            # its own, one more event-loop turn before the request leaves.
+            async with asyncio.timeout(self.timeout_seconds):
+                return await self._send(request, url, headers)
         except TimeoutError:
             return AttemptResult(error="timeout")
         except aiohttp.ClientError as e:
