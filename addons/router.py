@@ -24,7 +24,9 @@ if _HERE not in sys.path:
 
 from hpn_router.addons.access import Access  # noqa: E402
 from hpn_router.addons.admin import Admin  # noqa: E402
-from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache  # noqa: E402
+from hpn_router.addons.cache import FlashCache  # noqa: E402
+from hpn_router.addons.cachelookup import CacheLookup  # noqa: E402
+from hpn_router.addons.cachestore import CacheStore  # noqa: E402
 from hpn_router.addons.chat import ChatTranslation  # noqa: E402
 from hpn_router.addons.clientview import ClientView, NoteClientRequest, ShowClientRequest  # noqa: E402
 from hpn_router.addons.contextmetadata import ContextMetadata  # noqa: E402

@@ -78,7 +78,9 @@ async def test_the_body_is_read_into_the_model_once_for_cache_translation_and_co
     """CacheLookup runs before Translation and Cost after it: all three read the one ChatRequest
     the first of them made, so a large body is parsed and validated once per flow."""
     from hpn_router.addons import chat
-    from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache
+    from hpn_router.addons.cache import FlashCache
+    from hpn_router.addons.cachelookup import CacheLookup
+    from hpn_router.addons.cachestore import CacheStore
     from hpn_router.addons.cost import CostEstimator
     from hpn_router.core.state import RouterState
 

@@ -8,7 +8,9 @@ import json
 
 from flowtools import answer_from_upstream, chat_flow, completion, router_config
 from hpn_router.addons import flowcontext
-from hpn_router.addons.cache import CacheLookup, CacheStore, FlashCache
+from hpn_router.addons.cache import FlashCache
+from hpn_router.addons.cachelookup import CacheLookup
+from hpn_router.addons.cachestore import CacheStore
 from hpn_router.addons.chat import ChatTranslation, chat_request
 from hpn_router.addons.flowcontext import AnswerBody, Parsed, context
 from hpn_router.core.model.answer import ChatAnswer

@@ -48,6 +48,51 @@ def test_every_series_is_exported_with_its_labels() -> None:
     assert not any(s.name.endswith("_created") for samples in families.values() for s in samples)  # disabled: half the lines
 
 
+DURATION = ("0.01", "0.02", "0.04", "0.08", "0.16", "0.32", "0.64", "1.28", "2.56", "5.12", "10.24", "20.48", "40.96", "81.92", "+Inf")
+TTFT = ("0.001", "0.005", "0.01", "0.02", "0.04", "0.06", "0.08", "0.1", "0.25", "0.5", "0.75", "1.0", "2.5", "5.0", "7.5", "10.0", "+Inf")
+OVERHEAD = ("0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "+Inf")
+# What dashboards and alerts read: (name, type, help, label names in the order the router passes
+# their values, histogram buckets). A change here is a breaking change for every scrape's reader.
+PUBLISHED = [
+    ("hpn_requests", "counter", "client requests answered", ("endpoint", "model", "status"), ()),
+    ("hpn_upstream_attempts", "counter", "upstream attempts, by the key that made them", ("provider", "key", "outcome"), ()),
+    ("hpn_cache_requests", "counter", "flash cache lookups", ("result",), ()),
+    ("hpn_tokens", "counter", "tokens upstream answers counted", ("provider", "model", "direction"), ()),
+    ("hpn_webhook_deliveries", "counter", "webhook deliveries, by outcome (edge/webhooks.py)", ("outcome",), ()),
+    ("hpn_saved_usd", "counter", "what the answered requests would have cost on OpenAI, USD", (), ()),
+    ("hpn_request_duration_seconds", "histogram", "client request, arrival to answer", ("endpoint",), DURATION),
+    ("hpn_upstream_duration_seconds", "histogram", "one upstream attempt, until its answer's headers", ("provider",), DURATION),
+    ("hpn_time_to_first_token_seconds", "histogram", "streams: arrival to the first chunk sent", ("endpoint",), TTFT),
+    ("hpn_router_overhead_seconds", "histogram", "time spent in the router itself, upstream excluded", (), OVERHEAD),
+    ("hpn_key_state", "gauge", "1 for the key's current state", (), ()),
+    ("hpn_key_cooldown_seconds", "gauge", "seconds until the key serves again", (), ()),
+]
+
+
+def test_the_series_keep_their_published_names_help_labels_and_buckets() -> None:
+    metrics = RouterMetrics(lambda: None)
+    labelled = {
+        "hpn_requests": metrics.requests,
+        "hpn_upstream_attempts": metrics.attempts,
+        "hpn_cache_requests": metrics.cache,
+        "hpn_tokens": metrics.tokens,
+        "hpn_webhook_deliveries": metrics.webhook_deliveries,
+        "hpn_request_duration_seconds": metrics.request_duration,
+        "hpn_upstream_duration_seconds": metrics.upstream_duration,
+        "hpn_time_to_first_token_seconds": metrics.time_to_first_token,
+    }
+    for name, children in labelled.items():
+        [labels] = [labels for published, _, _, labels, _ in PUBLISHED if published == name]
+        children(*(str(position) for position in range(len(labels))))  # each label's value is its position
+    text = metrics.render(metrics.key_states()).decode()
+    exposed = []
+    for family in text_string_to_metric_families(text):
+        labels = {name: value for sample in family.samples for name, value in sample.labels.items() if name != "le"}
+        buckets = tuple(sample.labels["le"] for sample in family.samples if sample.name.endswith("_bucket"))
+        exposed.append((family.name, family.type, family.documentation, tuple(sorted(labels, key=labels.__getitem__)), buckets))
+    assert exposed == PUBLISHED
+
+
 def test_registries_are_the_routers_own() -> None:
     first, second = RouterMetrics(lambda: None), RouterMetrics(lambda: None)
     first.requests("chat", "m", "200").inc()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
@@ -26,27 +27,36 @@ async def stream_relay() -> AsyncIterator[StreamRelay]:
     await r.stop()
 
 
-@pytest.fixture
-async def upstream() -> AsyncIterator[aiohttp.ClientSession]:
-    """A real aiohttp upstream answering an event stream, and a session to fetch it with."""
-
-    async def events(_: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(_)
-        for event in EVENTS:
-            await response.write(event)
-        return response
-
+@asynccontextmanager
+async def serving(stream: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[aiohttp.ClientSession]:
+    """A real aiohttp upstream answering GET /stream with `stream`, and a session to fetch it with."""
     app = web.Application()
-    app.router.add_get("/stream", events)
+    app.router.add_get("/stream", stream)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
+    try:
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
+            yield session
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[aiohttp.ClientSession]:
+    """An upstream answering an event stream."""
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for event in EVENTS:
+            await response.write(event)
+        return response
+
+    async with serving(events) as session:
         yield session
-    await runner.cleanup()
 
 
 @pytest.fixture(autouse=True)
@@ -171,16 +181,8 @@ async def breaking_upstream() -> AsyncIterator[aiohttp.ClientSession]:
         request.transport.close()
         return response
 
-    app = web.Application()
-    app.router.add_get("/stream", events)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
+    async with serving(events) as session:
         yield session
-    await runner.cleanup()
 
 
 async def test_an_upstream_that_breaks_mid_stream_ends_in_an_in_band_error(stream_relay, breaking_upstream):

@@ -4,7 +4,7 @@ timestamp and the model name this client asked for.
 Chat hits fill a template rendered once per entry and kind of answer (core/bodytemplate.py):
 a hit costs the three per-request fields, not a serialisation. Responses and Messages hits are
 rendered by their API's translator from the model's answer, parsed once per entry and shared
-(the model's answer is frozen). CacheLookup (addons/cache.py) decides a hit; this answers it.
+(the model's answer is frozen). CacheLookup (addons/cachelookup.py) decides a hit; this answers it.
 """
 
 from __future__ import annotations

@@ -115,42 +115,75 @@ async def run_with_failover(
     quota_gate: QuotaGate | None = None,
 ) -> FailoverResult:
     waits = waits or WaitPolicy()
-    tried: set[int] = set()
-    attempts: list[Attempt] = []
-    wait_budget = waits.max_wait_seconds
-    transient_failures = 0
-    refusals = 0  # keys the shared budget refused: bounded, each costs a round trip
-    while len(attempts) <= retry_count:
-        index = _next_key(pool, request, clock(), tried)
+    spent = _Spent(waits.max_wait_seconds)
+    while len(spent.attempts) <= retry_count:
+        index = await _admitted_key(request, pool, clock, waits, quota_gate, spent)
+        if isinstance(index, RouterError):  # the client itself was refused (its own rate): no key, no fallback
+            return FailoverResult(None, index, spent.attempts, final=True)
         if index is None:
-            waited = await _wait_for_recovery(pool, request, clock, waits, wait_budget)
-            if waited is None:
-                break
-            wait_budget -= waited
-            continue
-        verdict = await quota_gate(index, request, clock()) if quota_gate is not None else True
-        if isinstance(verdict, RouterError):
-            return FailoverResult(None, verdict, attempts, final=True)
-        if not verdict:
-            refusals += 1
-            if refusals > len(pool.keys):
-                break
-            tried.add(index)  # spent on another router: the pool now knows, the next key is tried
-            continue
-        if attempts and on_rotate:
-            on_rotate(attempts[-1], pool.name(index))
-        if transient_failures and waits.backoff_seconds:
-            await waits.sleep(waits.backoff_seconds * 2 ** (transient_failures - 1))
-        result, attempt = await _attempt(request, pool, transport, index, clock, len(attempts) + 1)
-        attempts.append(attempt)
+            break
+        if spent.attempts and on_rotate:
+            on_rotate(spent.attempts[-1], pool.name(index))
+        if spent.transient_failures and waits.backoff_seconds:
+            await waits.sleep(waits.backoff_seconds * 2 ** (spent.transient_failures - 1))
+        result, attempt = await _attempt(request, pool, transport, index, clock, len(spent.attempts) + 1)
+        spent.attempts.append(attempt)
         if attempt.outcome.verdict is Verdict.UNANSWERED and on_passed_over:
             _report_breaker(pool, index, attempt.ended, on_passed_over)
         if not attempt.outcome.retry_elsewhere:
-            return FailoverResult(result, None, attempts, attempt.key_name)
+            return FailoverResult(result, None, spent.attempts, attempt.key_name)
         result.close()
-        tried.add(index)
-        transient_failures += attempt.outcome.verdict in BACKS_OFF
-    return FailoverResult(None, _give_up(pool, request, clock(), attempts), attempts)
+        spent.tried.add(index)
+        spent.transient_failures += attempt.outcome.verdict in BACKS_OFF
+    return FailoverResult(None, _give_up(pool, request, clock(), spent.attempts), spent.attempts)
+
+
+@dataclass(slots=True)
+class _Spent:
+    """What one request's loop has used up so far."""
+
+    wait_budget: float  # seconds it may still wait for a key to recover
+    tried: set[int] = field(default_factory=set)  # keys tried this round
+    attempts: list[Attempt] = field(default_factory=list)
+    transient_failures: int = 0  # each doubles the backoff before the next attempt
+    refusals: int = 0  # keys the shared budget refused: bounded, each costs a round trip
+
+
+async def _admitted_key(
+    request: UpstreamRequest,
+    pool: KeyPool,
+    clock: Callable[[], float],
+    waits: WaitPolicy,
+    quota_gate: QuotaGate | None,
+    spent: _Spent,
+) -> int | RouterError | None:
+    """The next key to send with: usable now (or after waiting for one to recover, within the
+    budget) and admitted by the shared budget. A RouterError: the client itself was refused.
+    None: no key can be had for this request."""
+    while True:
+        index = await _usable_key(request, pool, clock, waits, spent)
+        if index is None:
+            return None
+        verdict = await quota_gate(index, request, clock()) if quota_gate is not None else True
+        if isinstance(verdict, RouterError):
+            return verdict
+        if verdict:
+            return index
+        spent.refusals += 1
+        if spent.refusals > len(pool.keys):
+            return None
+        spent.tried.add(index)  # spent on another router: the pool now knows, the next key is tried
+
+
+async def _usable_key(request: UpstreamRequest, pool: KeyPool, clock: Callable[[], float], waits: WaitPolicy, spent: _Spent) -> int | None:
+    """The next key not yet tried, waiting for the earliest recovery while none is usable and
+    the wait budget allows."""
+    while (index := _next_key(pool, request, clock(), spent.tried)) is None:
+        waited = await _wait_for_recovery(pool, request, clock, waits, spent.wait_budget)
+        if waited is None:
+            return None
+        spent.wait_budget -= waited
+    return index
 
 
 def _next_key(pool: KeyPool, request: UpstreamRequest, now: float, tried: set[int]) -> int | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import prometheus_client
@@ -56,6 +57,38 @@ def multiprocess_dir() -> str | None:
     chose so at import, from the variable the supervisor set); None for a router alone."""
     counts_in_files = getattr(values.ValueClass, "_multiprocess", False)
     return os.environ.get(MULTIPROCESS_DIR_ENV) if counts_in_files else None
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """One series as scrapes show it: name, help, label names (in the order the router passes
+    their values) and, for a histogram, its buckets. Dashboards read these: keep them as they are."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()
+
+    def counter(self, registry: CollectorRegistry) -> Counter:
+        return Counter(self.name, self.help, self.labels, registry=registry)
+
+    def histogram(self, registry: CollectorRegistry) -> Histogram:
+        return Histogram(self.name, self.help, self.labels, buckets=self.buckets, registry=registry)
+
+
+# The counters and histograms RouterMetrics feeds (the key-state and Redis gauges are read at scrape time).
+REQUESTS = Declared("hpn_requests", "client requests answered", ("endpoint", "model", "status"))
+ATTEMPTS = Declared("hpn_upstream_attempts", "upstream attempts, by the key that made them", ("provider", "key", "outcome"))
+CACHE = Declared("hpn_cache_requests", "flash cache lookups", ("result",))
+TOKENS = Declared("hpn_tokens", "tokens upstream answers counted", ("provider", "model", "direction"))
+WEBHOOK_DELIVERIES = Declared("hpn_webhook_deliveries", "webhook deliveries, by outcome (edge/webhooks.py)", ("outcome",))
+SAVED_USD = Declared("hpn_saved_usd", "what the answered requests would have cost on OpenAI, USD")
+REQUEST_DURATION = Declared("hpn_request_duration_seconds", "client request, arrival to answer", ("endpoint",), DURATION_BUCKETS)
+UPSTREAM_DURATION = Declared(
+    "hpn_upstream_duration_seconds", "one upstream attempt, until its answer's headers", ("provider",), DURATION_BUCKETS
+)
+TIME_TO_FIRST_TOKEN = Declared("hpn_time_to_first_token_seconds", "streams: arrival to the first chunk sent", ("endpoint",), TTFT_BUCKETS)
+OVERHEAD = Declared("hpn_router_overhead_seconds", "time spent in the router itself, upstream excluded", buckets=OVERHEAD_BUCKETS)
 
 
 Series = TypeVar("Series", Counter, Histogram)
@@ -122,53 +155,16 @@ class RouterMetrics:
     ) -> None:
         """`shared_dir`: every worker's files (multiprocess_dir()); None: this process alone."""
         self.registry = registry = CollectorRegistry(auto_describe=True)
-        self.requests = Children(Counter("hpn_requests", "client requests answered", ["endpoint", "model", "status"], registry=registry))
-        self.attempts = Children(
-            Counter(
-                "hpn_upstream_attempts", "upstream attempts, by the key that made them", ["provider", "key", "outcome"], registry=registry
-            )
-        )
-        self.cache = Children(Counter("hpn_cache_requests", "flash cache lookups", ["result"], registry=registry))
-        self.tokens = Children(
-            Counter("hpn_tokens", "tokens upstream answers counted", ["provider", "model", "direction"], registry=registry)
-        )
-        self.webhook_deliveries = Children(
-            Counter("hpn_webhook_deliveries", "webhook deliveries, by outcome (edge/webhooks.py)", ["outcome"], registry=registry)
-        )
-        self.saved_usd = Counter("hpn_saved_usd", "what the answered requests would have cost on OpenAI, USD", registry=registry)
-        self.request_duration = Children(
-            Histogram(
-                "hpn_request_duration_seconds",
-                "client request, arrival to answer",
-                ["endpoint"],
-                buckets=DURATION_BUCKETS,
-                registry=registry,
-            )
-        )
-        self.upstream_duration = Children(
-            Histogram(
-                "hpn_upstream_duration_seconds",
-                "one upstream attempt, until its answer's headers",
-                ["provider"],
-                buckets=DURATION_BUCKETS,
-                registry=registry,
-            )
-        )
-        self.time_to_first_token = Children(
-            Histogram(
-                "hpn_time_to_first_token_seconds",
-                "streams: arrival to the first chunk sent",
-                ["endpoint"],
-                buckets=TTFT_BUCKETS,
-                registry=registry,
-            )
-        )
-        self.overhead = Histogram(
-            "hpn_router_overhead_seconds",
-            "time spent in the router itself, upstream excluded",
-            buckets=OVERHEAD_BUCKETS,
-            registry=registry,
-        )
+        self.requests = Children(REQUESTS.counter(registry))
+        self.attempts = Children(ATTEMPTS.counter(registry))
+        self.cache = Children(CACHE.counter(registry))
+        self.tokens = Children(TOKENS.counter(registry))
+        self.webhook_deliveries = Children(WEBHOOK_DELIVERIES.counter(registry))
+        self.saved_usd = SAVED_USD.counter(registry)
+        self.request_duration = Children(REQUEST_DURATION.histogram(registry))
+        self.upstream_duration = Children(UPSTREAM_DURATION.histogram(registry))
+        self.time_to_first_token = Children(TIME_TO_FIRST_TOKEN.histogram(registry))
+        self.overhead = OVERHEAD.histogram(registry)
         self.pool_source = pool_source
         self.clock = clock
         self._keys = KeyStateCollector()
