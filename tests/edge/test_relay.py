@@ -279,16 +279,8 @@ async def slow_upstream() -> AsyncIterator[aiohttp.ClientSession]:
         await response.write(EVENTS[0])
         return response
 
-    app = web.Application()
-    app.router.add_get("/stream", events)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
+    async with serving(events) as session:
         yield session
-    await runner.cleanup()
 
 
 async def test_a_stream_with_nothing_received_yet_sends_its_head_at_once_then_each_chunk(slow_upstream):
