@@ -15,6 +15,7 @@ from hpn_router.addons.answers import (
     is_client_flow,
     local_response,
     parse_json_body,
+    replace_body,
     rewrite_request,
 )
 from hpn_router.addons.flowcontext import GeminiListing, context
@@ -146,3 +147,16 @@ def test_a_local_response_holds_the_types_mitmproxy_checks():
     for field in dataclasses.fields(local.data):
         typecheck.check_option_type(field.name, getattr(local.data, field.name), field.type)
     assert [f.name for f in dataclasses.fields(local.data)] == list(vars(local.data))  # every field set, no other
+
+
+def test_a_replaced_body_is_what_clearing_the_headers_and_setting_content_gives():
+    upstream = {"content-type": "text/event-stream", "server-timing": "gfet4t7; dur=12", "content-encoding": "identity"}
+    fast, slow = http.Response.make(200, b"old", upstream), http.Response.make(200, b"old", upstream)
+    replace_body(fast, b'{"answer": "\xc3\xa9"}')
+    slow.headers.clear()
+    slow.headers["content-type"] = "application/json"
+    slow.content = b'{"answer": "\xc3\xa9"}'
+    assert fast.headers.fields == slow.headers.fields == ((b"content-type", b"application/json"), (b"content-length", b"16"))
+    assert fast.raw_content == slow.raw_content == fast.content
+    replace_body(fast, b"data: x\n\n", "text/event-stream")
+    assert fast.headers["content-type"] == "text/event-stream" and fast.headers["content-length"] == "9"

@@ -27,7 +27,8 @@ def answer_json(flow: http.HTTPFlow, status: int, payload: Any, headers: dict[st
 
 def local_response(status: int, body: bytes, headers: dict[str, str]) -> http.Response:
     """What `http.Response.make(status, body, headers)` builds, made directly: the router's own
-    answers (cache hits above all) skip its type dispatch and the content setter's header scans."""
+    answers (cache hits above all) and the upstream answers KeyRouting hands on skip its type
+    dispatch and the content setter's header scans (20-60 µs an answer)."""
     fields = tuple((name.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogateescape")) for name, value in headers.items())
     now = time.time()
     # The message's fields set directly: without `python -O` (stock mitmdump) the dataclass's
@@ -97,9 +98,10 @@ def anthropic_client(flow: http.HTTPFlow) -> bool:
 
 def replace_body(response: http.Response, body: bytes, content_type: str = "application/json") -> None:
     """Give an upstream answer a new JSON body, keeping only what applies to it."""
-    response.headers.clear()
-    response.headers["content-type"] = content_type
-    response.content = body  # also sets content-length
+    # One assignment of the raw fields: Headers.clear() pops one name at a time, each pop a
+    # scan of every field (~50 µs an answer), and the content setter scans them again.
+    response.headers.fields = ((b"content-type", content_type.encode()), (b"content-length", b"%d" % len(body)))
+    response.raw_content = body  # no content-encoding is left: the body goes as it is
 
 
 def is_client_flow(flow: http.HTTPFlow) -> bool:

@@ -26,7 +26,7 @@ from typing import Protocol
 from loguru import logger
 from mitmproxy import connection, http
 
-from hpn_router.addons.answers import answer_error, apply_plan, is_client_flow
+from hpn_router.addons.answers import answer_error, apply_plan, is_client_flow, local_response
 from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.addons.flowcontext import FallbackPlan, PlannedUpstream, UpstreamPlan, context
 from hpn_router.addons.requestids import request_id
@@ -284,7 +284,7 @@ class KeyRouting:
         status = result.status or 502
         # Gemini quotes keys in some error bodies (403 `api_key:...`): no key value leaves.
         body = redact_key_values(result.body, self._pool_redactor()) if status >= 400 else result.body
-        flow.response = http.Response.make(status, body, result.headers)
+        flow.response = local_response(status, body, result.headers)
 
     def _pool_redactor(self) -> Redactor:
         """A Redactor for the pool's keys, rebuilt when a reload brings a new pool."""
