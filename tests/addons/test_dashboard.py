@@ -1,231 +1,25 @@
-"""Dashboard hooks: who may see the page and its data (admin token, login session, the page's
-header), the login form and its cookie, what each answered flow adds, and that no key value
-reaches the page or the data."""
+"""The Dashboard addon: what each answered flow adds (history, last errors, failovers,
+transitions), and with Redis one dashboard for every worker: each writes its part, the data
+reads everyone's (with each key's request counts) in one round trip, and says so when Redis is down."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-import json
+import hashlib
+import os
+import re
+import select
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
-from hpn_router.addons.access import Access
-from hpn_router.addons.admin import Admin
-from hpn_router.addons.dashboard import COOKIE, Dashboard
-from hpn_router.addons.endpoints import Endpoints
-from hpn_router.addons.flowcontext import CacheDecision, UpstreamPlan, context
+from dashboardtools import BEARER, FAILOVER, KEY_VALUES, T0, M, Router, SharedRouter, answered_chat, up
 from hpn_router.addons.metrics import answered_client_request
-from hpn_router.addons.sharedstate import SharedPoolState
-from hpn_router.config import parse_config
 from hpn_router.core.classify import Outcome, Verdict
-from hpn_router.core.failover import Attempt
-from hpn_router.core.keypool import KeyPool
-from hpn_router.core.model.answer import Usage
-from hpn_router.core.state import RouterState
-from mitmproxy import http
+from hpn_router.edge.sharedstate import DASHBOARD_READ_SCRIPT
 from mitmproxy.test import taddons, tflow
 from procs import RedisServer, start_redis
-
-ADMIN = "dashboard-admin-token-0123456789abcdef"
-KEY_VALUES = ["AIzaSyDashKeyAlphaAaaaaaaaaaaaaaaaaaaaa", "AIzaSyDashKeyBetaBbbbbbbbbbbbbbbbbbbbbbb"]
-T0 = 1_800_000_000.0
-M = "gemini-2.5-flash"
-
-
-class Router:
-    """Access, the Dashboard, Admin and Endpoints as router.py orders them, on one config."""
-
-    def __init__(self, admin_token: str = ADMIN) -> None:
-        self.now = T0
-        self.config = config(admin_token)
-        self.state = RouterState(pool=KeyPool(self.config.key_pool.keys, cooldown_seconds=60))
-        self.dashboard = Dashboard(self.state, clock=lambda: self.now)
-        self.access = Access(admin_session=self.dashboard.admin_session)
-        self.admin = Admin(self.state, lambda **kw: None, clock=lambda: self.now)
-        self.endpoints = Endpoints()
-        self.apply(self.config)
-
-    def apply(self, cfg) -> None:
-        for addon in (self.access, self.dashboard, self.endpoints):
-            addon.apply(cfg)
-
-    def send(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes = b"") -> http.HTTPFlow:
-        flow = tflow.tflow()
-        flow.request.method, flow.request.path, flow.request.content = method, path, body
-        flow.request.headers.clear()
-        flow.request.headers.update(headers or {})
-        with taddons.context():
-            self.access.request(flow)
-            self.dashboard.endpoint.request(flow)
-            asyncio.run(self.admin.request(flow))  # async: a reload may tell the other routers
-            self.endpoints.request(flow)
-        return flow
-
-    def login(self, token: str = ADMIN) -> http.HTTPFlow:
-        return self.send(
-            "POST", "/dashboard/login", headers={"content-type": "application/x-www-form-urlencoded"}, body=f"token={token}".encode()
-        )
-
-
-def config(admin_token: str = ADMIN):
-    keys = [{"name": f"key_{i + 1}", "key": v} for i, v in enumerate(KEY_VALUES)]
-    return parse_config({"server": {"admin_token": admin_token}, "key_pool": {"keys": keys, "state_file": ""}}, {})
-
-
-def session_of(flow: http.HTTPFlow) -> str:
-    cookie = flow.response.headers["set-cookie"]
-    return cookie.split(";", 1)[0].split("=", 1)[1]
-
-
-def signed_in(router: Router) -> dict[str, str]:
-    return {"cookie": f"{COOKIE}={session_of(router.login())}", "x-hpn-dashboard": "1"}
-
-
-def answered_chat(attempts: list[Attempt], status: int = 200) -> http.HTTPFlow:
-    flow = tflow.tflow(resp=True)
-    flow.request.path = "/v1/chat/completions"
-    flow.response.status_code = status
-    ctx = context(flow)
-    ctx.route, ctx.model = "chat", "gpt-4o"
-    ctx.upstream = UpstreamPlan("POST", f"/v1beta/models/{M}:generateContent", "", False, M)
-    ctx.attempt_log = attempts
-    ctx.cache = CacheDecision("MISS")
-    ctx.usage = Usage(input_tokens=11, output_tokens=5)
-    ctx.saved_usd = "0.25"
-    return flow
-
-
-FAILOVER = [
-    Attempt(1, 0, "key_1", 429, Outcome(Verdict.RATE_LIMITED, "429", retry_after=30), T0 + 0.1, T0 + 0.3),
-    Attempt(2, 1, "key_2", 200, Outcome(Verdict.OK, "ok"), T0 + 0.4, T0 + 1.4),
-]
-
-
-# -- who may look -------------------------------------------------------------------------
-
-
-def test_without_a_sign_in_the_page_is_the_login_form_and_the_data_is_refused():
-    router = Router()
-    page = router.send("GET", "/dashboard")
-    assert page.response.status_code == 200 and 'action="/dashboard/login"' in page.response.text
-    assert "/dashboard/data" not in page.response.text
-    data = router.send("GET", "/dashboard/data")
-    assert data.response.status_code == 401
-    assert json.loads(data.response.content)["error"]["code"] == "invalid_api_key"  # OpenAI's envelope
-    wrong = router.send("GET", "/dashboard/data", headers={"authorization": "Bearer not-the-token"})
-    assert wrong.response.status_code == 401
-
-
-def test_the_admin_token_as_a_bearer_opens_the_page_and_the_data():
-    router = Router()
-    page = router.send("GET", "/dashboard", headers={"authorization": f"Bearer {ADMIN}"})
-    assert page.response.status_code == 200 and "/dashboard/data" in page.response.text
-    headers = page.response.headers
-    assert headers["content-type"].startswith("text/html") and headers["cache-control"] == "no-store"
-    assert "script-src 'sha256-" in headers["content-security-policy"] and "frame-ancestors 'none'" in headers["content-security-policy"]
-    data = router.send("GET", "/dashboard/data", headers={"authorization": f"Bearer {ADMIN}"})
-    assert data.response.status_code == 200 and json.loads(data.response.content)["admin_actions"] is True
-
-
-def test_the_login_form_sets_a_random_httponly_strict_session_cookie_and_keeps_no_token_in_the_flow():
-    router = Router()
-    flow = router.login()
-    assert flow.response.status_code == 303 and flow.response.headers["location"] == "/dashboard"
-    cookie = flow.response.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
-    assert ADMIN not in cookie and ADMIN[:12] not in cookie
-    assert ADMIN.encode() not in flow.request.content  # mitmweb and -w see the flow
-    assert router.login().response.headers["set-cookie"] != cookie  # a new random id per login
-
-
-def test_a_wrong_token_at_the_login_form_gets_the_form_again_with_401():
-    router = Router()
-    flow = router.login("guess")
-    assert flow.response.status_code == 401 and "Wrong admin token." in flow.response.text
-    assert "set-cookie" not in flow.response.headers
-    empty = router.send("POST", "/dashboard/login")
-    assert empty.response.status_code == 401
-
-
-def test_after_ten_wrong_tokens_in_a_minute_even_the_right_one_waits_but_the_bearer_does_not():
-    router = Router()
-    for _ in range(10):
-        assert router.login("guess").response.status_code == 401
-    throttled = router.login()
-    assert throttled.response.status_code == 429 and throttled.response.headers["retry-after"] == "60"
-    assert "Too many wrong tokens" in throttled.response.text and "set-cookie" not in throttled.response.headers
-    assert router.send("GET", "/dashboard/data", headers={"authorization": f"Bearer {ADMIN}"}).response.status_code == 200
-    router.now += 60
-    assert router.login().response.status_code == 303
-
-
-def test_the_session_opens_the_page_alone_but_the_data_only_with_the_pages_header():
-    router = Router()
-    headers = signed_in(router)
-    page = router.send("GET", "/dashboard", headers={"cookie": headers["cookie"]})
-    assert "/dashboard/data" in page.response.text
-    assert router.send("GET", "/dashboard/data", headers=headers).response.status_code == 200
-    assert router.send("GET", "/dashboard/data", headers={"cookie": headers["cookie"]}).response.status_code == 401
-    forged = {"cookie": f"{COOKIE}=made-up", "x-hpn-dashboard": "1"}
-    assert router.send("GET", "/dashboard/data", headers=forged).response.status_code == 401
-
-
-def test_the_session_calls_the_admin_api_only_with_the_pages_header():
-    router = Router()
-    router.state.pool.report(0, Outcome(Verdict.KEY_INVALID, "400 API key invalid"), T0, M)
-    headers = signed_in(router)
-    # What a cross-site form would send: the cookie (were it not SameSite=Strict) without the header.
-    refused = router.send("POST", "/admin/keys/key_1/enable", headers={"cookie": headers["cookie"]})
-    assert refused.response.status_code == 401
-    assert router.state.pool.disabled_reason(0) is not None
-    admitted = router.send("POST", "/admin/keys/key_1/enable", headers=headers)
-    assert admitted.response.status_code == 200 and json.loads(admitted.response.content)["state"] == "active"
-    assert router.state.pool.disabled_reason(0) is None
-    assert router.send("GET", "/admin/keys", headers={"cookie": f"{COOKIE}=made-up", "x-hpn-dashboard": "1"}).response.status_code == 401
-
-
-def test_a_session_ends_with_logout_and_when_the_admin_token_changes():
-    router = Router()
-    headers = signed_in(router)
-    out = router.send("POST", "/dashboard/logout", headers=headers)
-    assert out.response.status_code == 303 and "Max-Age=0" in out.response.headers["set-cookie"]
-    assert router.send("GET", "/dashboard/data", headers=headers).response.status_code == 401
-    headers = signed_in(router)
-    router.apply(config("a-new-admin-token-0123456789abcdef"))
-    assert router.send("GET", "/dashboard/data", headers=headers).response.status_code == 401
-    fresh = {"cookie": f"{COOKIE}={session_of(router.login('a-new-admin-token-0123456789abcdef'))}", "x-hpn-dashboard": "1"}
-    assert router.send("GET", "/dashboard/data", headers=fresh).response.status_code == 200
-    router.now += 12 * 3600  # and after its lifetime
-    assert router.send("GET", "/dashboard/data", headers=fresh).response.status_code == 401
-
-
-def test_without_an_admin_token_the_page_is_open_and_read_only_like_metrics():
-    router = Router(admin_token="")
-    page = router.send("GET", "/dashboard")
-    assert "/dashboard/data" in page.response.text
-    data = router.send("GET", "/dashboard/data")
-    assert data.response.status_code == 200 and json.loads(data.response.content)["admin_actions"] is False
-    assert router.login("anything").response.status_code == 303  # nothing to sign in to; no session
-    assert "set-cookie" not in router.login("anything").response.headers
-    # A session cannot exist, so the admin API stays closed (it needs the token).
-    assert router.send("GET", "/admin/keys", headers={"x-hpn-dashboard": "1"}).response.status_code == 401
-
-
-def test_dashboard_paths_need_no_client_token_and_wrong_methods_get_405():
-    router = Router()
-    cfg = parse_config(
-        {"server": {"admin_token": ADMIN, "client_tokens": ["sk-client-0123456789abcdef"]}, "key_pool": {"state_file": ""}},
-        {"HPN_API_KEYS": KEY_VALUES[0]},
-    )
-    router.apply(cfg)
-    assert router.send("GET", "/dashboard").response.status_code == 200
-    assert router.send("GET", "/dashboard/login").response.status_code == 405
-    assert router.send("DELETE", "/dashboard/data").response.status_code == 405
-
-
-# -- what it shows ---------------------------------------------------------------------------
 
 
 async def test_an_answered_request_feeds_the_history_last_errors_failovers_and_transitions():
@@ -270,78 +64,11 @@ def test_the_routers_own_pages_and_admin_calls_are_not_requests():
     assert router.dashboard.data()["hour"]["requests"] == 0
 
 
-def test_no_key_value_nor_a_piece_of_one_reaches_the_page_or_the_data():
-    router = Router()
-    router.state.pool.report(1, Outcome(Verdict.KEY_INVALID, "400 API key invalid"), T0, M)
-    router.dashboard.response(answered_chat(FAILOVER))
-    headers = signed_in(router)
-    text = (
-        router.send("GET", "/dashboard", headers=headers).response.text
-        + router.send("GET", "/dashboard/data", headers=headers).response.text
-    )
-    for value in KEY_VALUES:
-        assert all(value[i : i + 10] not in text for i in range(len(value) - 9))
-    assert ADMIN[:10] not in text
-
-
-# -- every router and worker on one Redis: one dashboard -------------------------------------
-
-
-class SharedRouter:
-    """A router with `state.redis_url`: its Dashboard, session check, Access and endpoint on a
-    SharedPoolState connected to a real redis-server (each one stands for a worker)."""
-
-    def __init__(self, url: str) -> None:
-        cfg = parse_config(
-            {
-                "server": {"admin_token": ADMIN},
-                "key_pool": {"keys": [{"name": f"key_{i + 1}", "key": v} for i, v in enumerate(KEY_VALUES)], "state_file": ""},
-                "state": {"redis_url": url},
-            },
-            {},
-        )
-        self.state = RouterState(pool=KeyPool(cfg.key_pool.keys, cooldown_seconds=60))
-        self.shared = SharedPoolState(self.state)
-        self.dashboard = Dashboard(self.state, shared=self.shared)
-        self.access = Access(admin_session=self.dashboard.admin_session)
-        for addon in (self.shared, self.dashboard, self.access):
-            addon.apply(cfg)
-
-    async def send(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes = b"") -> http.HTTPFlow:
-        flow = tflow.tflow()
-        flow.request.method, flow.request.path, flow.request.content = method, path, body
-        flow.request.headers.clear()
-        flow.request.headers.update(headers or {})
-        for hook in (self.dashboard.session_check.request, self.access.request, self.dashboard.endpoint.request):
-            if flow.response is None and inspect.isawaitable(result := hook(flow)):
-                await result
-        return flow
-
-    async def data(self, headers: dict[str, str]) -> dict:
-        flow = await self.send("GET", "/dashboard/data", headers=headers)
-        assert flow.response.status_code == 200, flow.response.text
-        return json.loads(flow.response.content)
-
-    async def stop(self) -> None:
-        await self.dashboard.done()
-        await self.shared.done()
-
-
-BEARER = {"authorization": f"Bearer {ADMIN}"}
-
-
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = start_redis(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
-
-
-async def up(*routers: SharedRouter) -> None:
-    deadline = time.monotonic() + 5
-    while not all(r.state.redis == "up" for r in routers):
-        assert time.monotonic() < deadline, "Redis never came up"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_failover_on_one_worker_shows_in_every_workers_data(redis_server):
@@ -405,25 +132,6 @@ async def test_each_keys_request_counts_are_every_workers(redis_server):
     await b.stop()
 
 
-async def test_a_session_opened_on_one_worker_counts_on_another_until_it_signs_out_there(redis_server):
-    redis_server.command("FLUSHALL")
-    a, b = SharedRouter(redis_server.url), SharedRouter(redis_server.url)
-    await up(a, b)
-    form = {"content-type": "application/x-www-form-urlencoded"}
-    login = await a.send("POST", "/dashboard/login", headers=form, body=f"token={ADMIN}".encode())
-    assert login.response.status_code == 303
-    page = {"cookie": f"{COOKIE}={session_of(login)}", "x-hpn-dashboard": "1"}
-    assert (await b.send("GET", "/dashboard/data", headers=page)).response.status_code == 200
-    assert (await b.send("POST", "/admin/keys/key_1/enable", headers=page)).response is None  # Access let it through to Admin
-    assert (await b.send("POST", "/admin/keys/key_1/enable", headers={"cookie": page["cookie"]})).response.status_code == 401
-    stored = redis_server.command("ZRANGE", "hpn:v1:dash:sessions", "0", "-1")
-    assert session_of(login) not in stored and ADMIN not in stored
-    await b.send("POST", "/dashboard/logout", headers=page)
-    assert (await a.send("GET", "/dashboard/data", headers=page)).response.status_code == 401  # ended everywhere
-    await a.stop()
-    await b.stop()
-
-
 async def test_with_redis_down_the_data_is_this_routers_own_and_says_so(redis_server, tmp_path):
     dead = start_redis(tmp_path)
     url = dead.url
@@ -441,3 +149,58 @@ async def test_with_redis_down_the_data_is_this_routers_own_and_says_so(redis_se
     assert data["scope"] == "degraded" and data["hour"]["requests"] == 1
     assert [m.requests for m in router.dashboard.history.take_unsent()] == [1]
     await router.stop()
+
+
+async def monitored(redis_server: RedisServer, action: Callable[[], Awaitable[object]]) -> list[str]:
+    """The commands Redis got while `action` ran, as MONITOR shows them, each script's own calls
+    left out (up to an ECHO marker sent after it: exact, whatever else runs meanwhile)."""
+    proc = subprocess.Popen(["redis-cli", "-p", str(redis_server.port), "monitor"], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    try:
+        seen = b""
+        deadline = time.monotonic() + 10
+        while b"OK\n" not in seen:  # MONITOR is on before the action runs
+            assert time.monotonic() < deadline, "MONITOR never started"
+            if select.select([fd], [], [], 0.5)[0]:
+                seen += os.read(fd, 65536)
+        await action()
+        marker = f"marker-{time.monotonic_ns()}"
+        redis_server.command("ECHO", marker)
+        seen = b""
+        while marker.encode() not in seen:
+            assert time.monotonic() < deadline, "MONITOR never showed the marker"
+            if select.select([fd], [], [], 0.5)[0]:
+                seen += os.read(fd, 65536)
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    lines = seen.decode().splitlines()
+    return [line for line in lines if "lua]" not in line and marker not in line]
+
+
+async def test_each_poll_reads_every_workers_history_and_request_counts_in_one_round_trip(redis_server):
+    redis_server.command("FLUSHALL")
+    a, b = SharedRouter(redis_server.url), SharedRouter(redis_server.url)
+    await up(a, b)
+    assert a.state.pool is not None
+    a.state.pool.record_send(0, time.time(), M)
+    await a.shared.response(None)  # type: ignore[arg-type]  # pushed in the background
+    deadline = time.monotonic() + 5
+    while a.state.pool.sent:
+        assert time.monotonic() < deadline, "A never pushed its send"
+        await asyncio.sleep(0.01)
+    await b.data(BEARER)  # the first poll loads the script (NOSCRIPT, then SCRIPT LOAD): once per Redis
+    polled: list[dict] = []
+
+    async def poll() -> None:
+        polled.append(await b.data(BEARER))
+
+    commands = await monitored(redis_server, poll)
+    ours = [c for c in commands if "hpn:v1:dash:" in c or "hpn:v1:sent:" in c]  # the sync's own commands name neither
+    read = hashlib.sha1(DASHBOARD_READ_SCRIPT.encode()).hexdigest()
+    assert len(ours) == 1 and re.search(rf'\] "evalsha" "{read}"', ours[0], re.IGNORECASE), ours
+    row = next(k for k in polled[0]["keys"] if k["name"] == "key_1")
+    assert (row["requests_today"], row["requests_last_minute"]) == (1, 1)  # A's send, read in that same trip
+    await a.stop()
+    await b.stop()

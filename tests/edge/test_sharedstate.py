@@ -11,7 +11,9 @@ from decimal import Decimal
 
 import pytest
 from hpn_router.core.access import ClientWindow
-from hpn_router.core.dashboard import MINUTE_TTL_SECONDS, MINUTES, SESSIONS_ZSET, SHARED_EVENTS, Event, Minute, minute_key
+from hpn_router.core.dashboardevents import SHARED_EVENTS, Event
+from hpn_router.core.dashboardhistory import MINUTE_TTL_SECONDS, MINUTES, Minute, minute_key
+from hpn_router.core.dashboardlogin import SESSIONS_ZSET
 from hpn_router.core.sharedstate import PoolDelta, ReloadNotice, SendTally, breaker_key, cooldown_key, quota_keys, sent_keys
 from hpn_router.edge.sharedstate import RedisStore, StoreError
 from procs import RedisServer, start_redis

@@ -38,7 +38,7 @@ from loguru import logger
 from mitmproxy import ctx, http
 
 from hpn_router.addons import meta
-from hpn_router.addons.dashboard import COOKIE as SESSION_COOKIE
+from hpn_router.addons.dashboardsessions import COOKIE as SESSION_COOKIE
 from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
 from hpn_router.core.redact import REDACTED, SENSITIVE_HEADERS, Redactor

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,28 +20,27 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from hpn_router.core.access import ClientCount, ClientWindow
-from hpn_router.core.dashboard import (
-    ERRORS_HASH,
+from hpn_router.core.dashboard import SharedHistory
+from hpn_router.core.dashboarderrors import ERRORS_HASH, LastError, decode_error, encode_error
+from hpn_router.core.dashboardevents import (
     EVENTS_LIST,
-    MINUTE_FIELDS,
-    MINUTE_TTL_SECONDS,
-    MINUTES,
-    SESSIONS_ZSET,
     SHARED_EVENTS,
     TRANSITION_MARK_SECONDS,
     Event,
-    LastError,
-    Minute,
-    SharedHistory,
-    decode_error,
     decode_event,
-    encode_error,
     encode_event,
+    transition_marks,
+)
+from hpn_router.core.dashboardhistory import (
+    MINUTE_FIELDS,
+    MINUTE_TTL_SECONDS,
+    MINUTES,
+    Minute,
     minute_fields,
     minute_from_fields,
     minute_key,
-    transition_marks,
 )
+from hpn_router.core.dashboardlogin import SESSIONS_ZSET
 from hpn_router.core.poolsnapshot import SavedState, Slot
 from hpn_router.core.sharedstate import (
     BREAKER_PREFIX,
@@ -244,7 +243,7 @@ return {1, minute, day, tokens, admitted, current, previous}
 )
 
 # The dashboard's events, each key change once whatever the number of processes that saw it: the
-# first to set its mark pushes it (core/dashboard.transition_marks); failovers carry no marks.
+# first to set its mark pushes it (core/dashboardevents.transition_marks); failovers carry no marks.
 # KEYS: the list, then each event's marks; ARGV: mark TTL s, last index kept, list TTL s, then per
 # event its JSON and its number of marks. Returns how many were pushed.
 DASHBOARD_EVENTS_SCRIPT = """
@@ -269,31 +268,39 @@ end
 return pushed
 """
 
-# The dashboard's whole read as three strings (redis-py parses a reply element by element in
-# Python: 60 hashes, 200 events and 100 errors as elements cost a poll milliseconds more).
-# KEYS: the hour's minute hashes, oldest first, then the event list, then the errors hash; ARGV:
-# the number of fields, the fields, then the key names. Returns the minutes (one row a minute,
-# ';'-separated, its values ','-separated, '' when missing), the events and the key names' last
-# errors ('' when none), each '\n'-separated (their JSON has no raw newline).
+# The dashboard's whole read, one poll's only round trip, as four strings (redis-py parses a
+# reply element by element in Python: 60 hashes, 200 events and 100 errors as elements cost a
+# poll milliseconds more). KEYS: the hour's minute hashes, oldest first, then the event list, the
+# errors hash, then the send counters; ARGV: the number of fields, the fields, the number of send
+# counters, then the key names. Returns the minutes (one row a minute, ';'-separated, its values
+# ','-separated, '' when missing), the events and the key names' last errors ('' when none), each
+# '\n'-separated (their JSON has no raw newline), and the send counters (','-separated, 0 when missing).
 DASHBOARD_READ_SCRIPT = """
 local nf = tonumber(ARGV[1])
+local ns = tonumber(ARGV[nf + 2])
+local nm = #KEYS - 2 - ns
 local fields = {}
 for i = 1, nf do fields[i] = ARGV[i + 1] end
 local rows = {}
-for i = 1, #KEYS - 2 do
+for i = 1, nm do
   local values = redis.call('HMGET', KEYS[i], unpack(fields))
   for j = 1, nf do if not values[j] then values[j] = '' end end
   rows[i] = table.concat(values, ',')
 end
-local events = redis.call('LRANGE', KEYS[#KEYS - 1], 0, -1)
+local events = redis.call('LRANGE', KEYS[nm + 1], 0, -1)
 local errors = {}
-if #ARGV > nf + 1 then
+if #ARGV > nf + 2 then
   local names = {}
-  for i = nf + 2, #ARGV do names[#names + 1] = ARGV[i] end
-  errors = redis.call('HMGET', KEYS[#KEYS], unpack(names))
+  for i = nf + 3, #ARGV do names[#names + 1] = ARGV[i] end
+  errors = redis.call('HMGET', KEYS[nm + 2], unpack(names))
   for i = 1, #errors do if not errors[i] then errors[i] = '' end end
 end
-return {table.concat(rows, ';'), table.concat(events, '\\n'), table.concat(errors, '\\n')}
+local sends = {}
+if ns > 0 then
+  sends = redis.call('MGET', unpack(KEYS, nm + 3))
+  for i = 1, #sends do if not sends[i] then sends[i] = '0' end end
+end
+return {table.concat(rows, ';'), table.concat(events, '\\n'), table.concat(errors, '\\n'), table.concat(sends, ',')}
 """
 
 CLIENT_TTL_MS = 120_000  # a client's minute counter outlives the minute after it
@@ -575,12 +582,15 @@ class RedisStore:
         if len(pipe):
             await pipe.execute()
 
-    async def read_dashboard(self, minute: int, names: list[str]) -> SharedHistory:
+    async def read_dashboard(self, minute: int, names: list[str], groups: Sequence[str] = (), day: str = "") -> SharedHistory:
         """The last hour up to `minute`, the events and the last errors of the keys `names`, as
-        every process wrote them: one EVALSHA."""
+        every process wrote them, and the quota `groups`' send counters of `day` and `minute`
+        (sent_keys): one EVALSHA, the data endpoint's only round trip per poll."""
         span = range(minute - MINUTES + 1, minute + 1)
-        keys = [minute_key(m) for m in span] + [EVENTS_LIST, ERRORS_HASH]
-        rows, events, errors = await self._dashboard_read(keys=keys, args=[len(MINUTE_FIELDS), *MINUTE_FIELDS, *names])
+        sent = [name for group in groups for name in sent_keys(group, minute, day)]
+        keys = [minute_key(m) for m in span] + [EVENTS_LIST, ERRORS_HASH] + sent
+        args = [len(MINUTE_FIELDS), *MINUTE_FIELDS, len(sent), *names]
+        rows, events, errors, sends = await self._dashboard_read(keys=keys, args=args)
         minutes = {}
         for m, row in zip(span, _text(rows).split(";"), strict=False):
             values = row.split(",")
@@ -589,7 +599,9 @@ class RedisStore:
         decoded = [e for raw in _text(events).split("\n") if raw and (e := decode_event(raw)) is not None]
         stored_errors = zip(names, _text(errors).split("\n"), strict=False)
         last = {name: e for name, raw in stored_errors if (e := decode_error(raw or None)) is not None}
-        return SharedHistory(minutes, decoded, last)
+        counts = [int(v) for v in _text(sends).split(",")] if sent else []
+        by_group = {group: (counts[3 * i], counts[3 * i + 1], counts[3 * i + 2]) for i, group in enumerate(groups)}
+        return SharedHistory(minutes, decoded, last, by_group)
 
     async def open_session(self, member: str, expiry: float, now: float, capacity: int) -> None:
         """A dashboard session every router and worker accepts until `expiry`; the oldest beyond
