@@ -109,7 +109,7 @@ translation = Translation(  # one addon in the chain, dispatching by the flow's 
 pool_keeper = PoolKeeper(state, keeps_state_file=keeps_state_file(worker))
 # Last in `request`: attempts with pool keys, failover, relay; with Redis, budgets counted for all routers.
 # The gate's first call also checks the client's shared rate (one round trip for both).
-key_routing = KeyRouting(state, relay=relay, quota_gate=shared_state.quota_gate, admit_client=shared_state.admit_client)
+key_routing = KeyRouting(state, relay=relay, quota_gate=shared_state.limits.quota_gate, admit_client=shared_state.limits.admit_client)
 client_view = ClientView()  # the client's request, shown again once it is answered
 passthrough_guard = PassthroughGuard(relay_port=lambda: relay.port)  # passthrough: public hosts only
 # state.redis_url: stored responses reach every router (`fetch` before the cache reads a conversation)
@@ -163,7 +163,9 @@ addons = [
     NoteClientRequest(client_view),  # what the client sent, before FailClosed retargets it
     fail_closed,  # nothing of ours leaves unless the router answers or routes it
     CorsPreflight(cors),  # before Access: browsers send preflights without a token
-    shared_state.startup,  # with Redis: nothing is served before the first merge with the shared state
+    # With Redis: nothing is served before the first merge with the shared state. Before the session
+    # check, Access and Health: the first hooks that read what other routers share (sessions, rates, totals).
+    shared_state.startup,
     dashboard.session_check,  # before Access: a dashboard session opened on another router or worker (Redis)
     access,
     health,

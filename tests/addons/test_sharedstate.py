@@ -6,48 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from decimal import Decimal
 
-import pytest
 from hpn_router.addons.health import Health
 from hpn_router.addons.sharedstate import SharedPoolState
-from hpn_router.config import parse_config
 from hpn_router.core.classify import Outcome, Verdict
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.state import RouterState
 from loguru import logger
-from procs import RedisServer, free_port, start_redis
-
-MODEL = "gemini-2.5-flash"
-KEYS = [{"name": "a", "key": "AIzaSySharedKeyAaaaaaaaaaa", "project": "p1"}, {"name": "b", "key": "AIzaSySharedKeyBbbbbbbbbbb"}]
-
-
-def config(url: str | None, keys: list[dict] = KEYS):
-    return parse_config({"key_pool": {"keys": keys, "state_file": ""}, "state": {"redis_url": url}}, {})
-
-
-def router(url: str | None, keys: list[dict] = KEYS) -> tuple[RouterState, SharedPoolState]:
-    state = RouterState()
-    cfg = config(url, keys)
-    state.pool = KeyPool(cfg.pool_keys(), cooldown_seconds=60)
-    shared = SharedPoolState(state)
-    shared.apply(cfg)
-    return state, shared
-
-
-async def until(check, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
+from procs import RedisServer, free_port
+from sharedrouters import KEYS, MODEL, config, router, until
 
 
 def test_without_a_url_nothing_is_shared_and_health_is_unchanged():
@@ -90,38 +57,6 @@ async def test_a_dead_redis_is_down_and_degraded_logged_once():
         logger.remove(sink)
     down = [line for line in lines if "Redis unreachable" in line]
     assert len(down) == 1
-    assert "hunter2" not in "".join(lines)
-
-
-async def test_a_reload_announced_by_one_router_reloads_each_other_router_once(redis_server):
-    redis_server.command("FLUSHALL")
-    (state_a, a), (state_b, b), (state_c, c) = router(redis_server.url), router(redis_server.url), router(redis_server.url)
-    reloads: dict[str, list[str]] = {"a": [], "b": [], "c": []}
-    for name, shared in (("a", a), ("b", b), ("c", c)):
-        shared.peer_reload = reloads[name].append
-    await until(lambda: state_a.redis == state_b.redis == state_c.redis == "up")
-    await until(lambda: all(s.store is not None and s.store.listening for s in (a, b, c)))
-    assert await a.announce_reload("admin_api") == 2
-    await until(lambda: bool(reloads["b"] and reloads["c"]))
-    assert await b.announce_reload("peer") == 0  # a peer's reload is never announced again: no loop
-    await asyncio.sleep(0.2)  # what a loop or a duplicate would have delivered by now
-    assert reloads == {"a": [], "b": [a.name], "c": [a.name]}
-    for shared in (a, b, c):
-        await shared.done()
-
-
-async def test_a_reload_while_redis_is_down_is_local_and_says_so_once():
-    lines: list[str] = []
-    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING")
-    try:
-        state, shared = router(f"redis://:hunter2-secret@127.0.0.1:{free_port()}/1")
-        await until(lambda: state.redis == "down")
-        lines.clear()
-        assert await shared.announce_reload("admin_api") is None
-        await shared.done()
-    finally:
-        logger.remove(sink)
-    assert len(lines) == 1 and "the other routers were not told to reload" in lines[0]
     assert "hunter2" not in "".join(lines)
 
 
@@ -196,72 +131,6 @@ async def test_restored_totals_are_not_added_twice_and_survive_redis_losing_its_
     await b.done()
 
 
-async def test_a_request_answered_by_the_router_itself_has_its_clients_rate_checked_in_response(redis_server):
-    """No cache lookup nor budget check carried the client's rate (a 404, a 400): `response`
-    checks it alone, and a refused client gets its 429 instead of that answer."""
-    from hpn_router.addons.flowcontext import PendingClient, context
-    from hpn_router.core.access import ClientWindow
-    from mitmproxy import http
-    from mitmproxy.test import tflow
-
-    redis_server.command("FLUSHALL")
-    state, shared = router(redis_server.url)
-    await until(lambda: state.redis == "up")
-    statuses = []
-    for _ in range(2):
-        flow = tflow.tflow()
-        flow.response = http.Response.make(404, b"{}")
-        context(flow).client_check = PendingClient(ClientWindow("client_local", 1, time.time()), lambda: None)
-        await shared.response(flow)
-        statuses.append(flow.response.status_code)
-        assert context(flow).client_check is None
-    assert statuses == [404, 429]
-    await shared.done()
-
-
-async def test_totals_shown_include_what_every_other_router_counted_since_its_last_push(redis_server):
-    """/health's totals (fresh_totals): the other routers are asked to push theirs first, so a
-    request another router answered a moment ago is in them, not a second later."""
-    redis_server.command("FLUSHALL")
-    (state_a, a), (state_b, b), (state_c, c) = router(redis_server.url), router(redis_server.url), router(redis_server.url)
-    await until(lambda: state_a.redis == state_b.redis == state_c.redis == "up")
-    await until(lambda: all(s.store is not None and s.store.listening for s in (a, b, c)))
-    await asyncio.sleep(0.05)  # past the sync rounds' pushes at start: only the ask pushes what follows
-    state_a.total_requests += 3
-    state_c.total_requests += 4
-    state_c.total_saved += Decimal("0.25")
-    await b.fresh_totals()
-    assert (state_b.total_requests, state_b.total_saved) == (7, Decimal("0.25"))
-    for shared in (a, b, c):
-        await shared.done()
-
-
-async def test_a_worker_serves_only_once_worker_zero_shared_what_it_restored(redis_server):
-    """Worker 0 alone reads the state file: worker 1 (same supervisor) reads the shared state
-    only after worker 0's first merge pushed it, and its StartupGate holds requests until then."""
-    redis_server.command("FLUSHALL")
-    state_1 = RouterState()
-    state_1.pool = KeyPool(config(redis_server.url).pool_keys(), cooldown_seconds=60)
-    worker_1 = SharedPoolState(state_1, worker=1)
-    worker_1.apply(config(redis_server.url))
-    gate = worker_1.startup.request(None)  # type: ignore[arg-type]  # the gate reads no flow
-    assert gate is not None
-    waiting = asyncio.ensure_future(gate)
-    await asyncio.sleep(0.5)  # worker 0 has not started: worker 1 keeps waiting
-    assert not worker_1.ready() and not waiting.done() and state_1.redis != "up"
-
-    state_0 = RouterState()
-    state_0.pool = KeyPool(config(redis_server.url).pool_keys(), cooldown_seconds=60)
-    state_0.pool.report(1, Outcome(Verdict.KEY_FORBIDDEN, "403 restored from the state file"), time.time(), MODEL)
-    worker_0 = SharedPoolState(state_0, worker=0)
-    worker_0.apply(config(redis_server.url))
-    await asyncio.wait_for(waiting, 5)
-    assert worker_1.ready() and worker_1.startup.request(None) is None  # type: ignore[arg-type]
-    assert state_1.pool.disabled_reason(1) == "403 restored from the state file"  # no second to wait for
-    for shared in (worker_0, worker_1):
-        await shared.done()
-
-
 async def test_a_key_that_hangs_on_one_router_is_passed_over_by_the_other_until_it_answers(redis_server):
     redis_server.command("FLUSHALL")
     (state_a, a), (state_b, b) = router(redis_server.url), router(redis_server.url)
@@ -276,33 +145,6 @@ async def test_a_key_that_hangs_on_one_router_is_passed_over_by_the_other_until_
     await until(lambda: state_a.pool is not None and state_a.pool.breaker_of(0, time.time()) is None, 1.0)
     await a.done()
     await b.done()
-
-
-async def test_sends_are_counted_for_every_router_and_this_routers_own_when_redis_is_down(redis_server):
-    redis_server.command("FLUSHALL")
-    (state_a, a), (state_b, b) = router(redis_server.url), router(redis_server.url)
-    await until(lambda: state_a.redis == state_b.redis == "up")
-    assert state_a.pool is not None and state_b.pool is not None
-    now = time.time()
-    for _ in range(3):
-        state_a.pool.record_send(0, now, MODEL)
-    state_b.pool.record_send(1, now, MODEL)
-    await a.response(None)  # type: ignore[arg-type]  # nothing else changed: a background push
-    await until(lambda: not state_a.pool.sent)
-    group_b = state_b.pool.group(1)
-    await until(lambda: redis_server.command("GET", f"hpn:v1:sent:{_digest('p1')}:d:{state_a.pool.sent.day}").strip() == "3")
-    counts = await b.request_counts(time.time())  # b pushed nothing yet: its own send counts too
-    assert counts is not None and counts["p1"][0] == 3 and counts[group_b][0] == 1
-    assert counts["p1"][1] >= 3
-    await b.done()
-    assert await b.request_counts(time.time()) is None  # not connected: the caller counts locally
-    await a.done()
-
-
-def _digest(group: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(group.encode()).hexdigest()[:32]
 
 
 async def test_a_change_heard_while_the_state_is_read_back_is_not_taken_for_undone(redis_server):

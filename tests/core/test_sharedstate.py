@@ -1,44 +1,25 @@
-"""Shared pool state, the pure rules: deltas between states, merging after an outage, the wire
-format of messages and cooldowns, and totals counted on several routers."""
+"""Shared pool state, the pure rules: deltas between states, merging after an outage, and the wire
+format of messages, cooldowns and breakers."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import Outcome, Verdict
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.poolsnapshot import SavedState
+from hpn_router.core.rediskeys import breaker_key
 from hpn_router.core.sharedstate import (
     EMPTY,
-    NoticeFilter,
     PoolDelta,
-    ReloadNotice,
-    SendTally,
-    announces,
     apply,
-    breaker_key,
-    cache_entry_key,
-    cache_lead_key,
-    cooldown_key,
     decode_breaker,
     decode_cooldown,
     decode_delta,
-    decode_reload,
     delta,
     encode_breaker,
     encode_cooldown,
     encode_delta,
-    encode_reload,
-    pico_to_saved,
-    rebase,
-    response_key,
     restrict,
-    router_name,
-    saved_to_pico,
-    sent_counts,
-    sent_keys,
-    siblings_of,
     union,
 )
 
@@ -97,25 +78,6 @@ def test_messages_and_cooldowns_round_trip_and_anything_else_is_refused():
         assert decode_cooldown(junk) is None
 
 
-def test_cooldown_keys_are_digests_whatever_the_names():
-    key = cooldown_key(("proj with spaces:and colons", "models/x"))
-    assert key.startswith("hpn:v1:cd:") and " " not in key and key.count(":") == 3
-    assert cooldown_key(("a", "b:c")) != cooldown_key(("a:b", "c"))
-
-
-def test_totals_rebase_keeps_what_was_counted_while_the_push_was_on_its_way():
-    # Synced at 10; 3 counted and pushed; 2 more counted meanwhile; Redis says 20 (others counted 7).
-    assert rebase(15, 10, 3, 20) == 22
-    assert rebase(Decimal("1.5"), Decimal("1"), Decimal("0.5"), Decimal("4")) == Decimal("4")
-
-
-def test_saved_usd_goes_to_redis_as_whole_pico_dollars_the_rest_stays_pending():
-    amount = Decimal("0.0000000375000001")  # 37500.0001 pico-USD
-    pico = saved_to_pico(amount)
-    assert pico == 37500
-    assert amount - pico_to_saved(pico) == Decimal("1E-16")
-
-
 def keys() -> list[KeyConfig]:
     return [KeyConfig(name="key_1", key="AIza-one", project="proj-a"), KeyConfig(name="key_2", key="AIza-two")]
 
@@ -160,51 +122,6 @@ def test_a_pool_speaks_for_its_enabled_keys_and_its_projects():
     fingerprints, projects = pool.shared_scope()
     assert fingerprints == {pool.keys[0].fingerprint, pool.keys[1].fingerprint}
     assert projects == {"proj-a", pool.keys[1].project_id, pool.keys[2].project_id}
-
-
-def test_a_cache_entry_and_its_lead_share_a_hash_tag_and_name_nothing_but_the_digest():
-    key = "a" * 64  # core/cachekey.py: a sha256, per client
-    entry, lead = cache_entry_key(key), cache_lead_key(key)
-    assert entry != lead and entry.endswith("{" + key + "}") and lead.endswith("{" + key + "}")  # one Cluster slot: one script
-
-
-def test_a_stored_response_key_is_a_digest_of_whatever_id_a_client_names():
-    named = response_key("resp_1\r\nFLUSHALL {tag} \udcff")
-    assert named.startswith("hpn:v1:response:") and len(named) == len("hpn:v1:response:") + 32
-    assert named.isascii() and named != response_key("resp_2")
-
-
-# -- config reloads ---------------------------------------------------------------------------
-
-
-def test_a_reload_notice_round_trips_and_is_never_taken_for_a_delta():
-    notice = ReloadNotice("sender-1", "host-a pid 42", "n-1", siblings=None)
-    text = encode_reload(notice)
-    assert decode_reload(text) == notice
-    assert decode_delta(text) is None  # a router that only knows deltas skips it
-    assert decode_reload(encode_delta(PoolDelta(disabled={"d": "401"}), "sender-1")) is None
-    for junk in ("", "[]", '{"kind": "reload"}', '{"kind": "reload", "sender": 1, "origin": "a", "notice": "n"}', "\xff"):
-        assert decode_reload(junk) is None
-    assert decode_reload(encode_reload(ReloadNotice("s", "o", "n", siblings="host pid 7"))) == ReloadNotice("s", "o", "n", "host pid 7")
-
-
-def test_operator_reloads_are_announced_a_peers_never_and_a_supervisors_sighup_once():
-    assert announces("admin_api", None) and announces("sighup", None) and announces("admin_api", 3)
-    assert not announces("peer", None) and not announces("option", None)
-    assert announces("sighup", 0) and not announces("sighup", 1)  # every worker got it: worker 0 tells the rest
-    assert siblings_of("sighup", 0, "host pid 7") == "host pid 7"
-    assert siblings_of("admin_api", 0, "host pid 7") is None and siblings_of("sighup", None, "") is None
-    assert router_name("host-a", 42, None) == "host-a pid 42" and router_name("host-a", 42, 1) == "host-a pid 42 worker 1"
-
-
-def test_a_router_follows_each_notice_once_never_its_own_nor_its_supervisors_sighup():
-    follows = NoticeFilter("host pid 7", size=2).follows
-    assert not follows(ReloadNotice("me", "o", "n-0"), "me")
-    assert follows(ReloadNotice("other", "o", "n-1"), "me")
-    assert not follows(ReloadNotice("other", "o", "n-1"), "me")  # delivered twice: reloads once
-    assert not follows(ReloadNotice("other", "o", "n-2", siblings="host pid 7"), "me")  # the SIGHUP came here too
-    assert follows(ReloadNotice("other", "o", "n-3", siblings="elsewhere pid 7"), "me")
-    assert NoticeFilter(None).follows(ReloadNotice("other", "o", "n-4", siblings="host pid 7"), "me")
 
 
 # -- circuit breakers, shared like cooldowns ---------------------------------------------------
@@ -271,41 +188,3 @@ def test_breaker_keys_name_the_keys_digest_never_its_value_nor_its_name():
     name = breaker_key(pool.keys[0].fingerprint)
     text = name + encode_delta(delta(EMPTY, pool.saved_state(NOW), NOW), "r")
     assert name.startswith("hpn:v1:br:") and "AIza-one" not in text and "key_1" not in text
-
-
-# -- requests sent, counted for every router ---------------------------------------------------
-
-
-def test_the_tally_counts_sends_per_group_day_and_minute_and_hands_them_over_once():
-    tally = SendTally()
-    minute = int(NOW // 60)
-    for now in (NOW, NOW + 1, NOW + 60):
-        tally.add("proj-a", now)
-    tally.add("key:digest", NOW)
-    assert tally.counts("proj-a", NOW + 60) == (3, 1, 2)
-    taken = tally.take()
-    assert not tally and tally.counts("proj-a", NOW + 60) == (0, 0, 0)
-    day, this, previous = sent_keys("proj-a", minute + 1, taken.day)
-    assert taken.increments()[day] == (3, 25 * 3600 * 1000)
-    assert taken.increments()[this] == (1, 120_000) and taken.increments()[previous] == (2, 120_000)
-    tally.put_back(taken, NOW + 61)  # the push failed: they go with the next one
-    assert tally.counts("proj-a", NOW + 61) == (3, 1, 2)
-
-
-def test_the_tally_stays_bounded_without_redis():
-    tally = SendTally()
-    for n in range(500):
-        tally.add("proj-a", NOW + 60 * n)
-    assert len(tally.by_minute) <= 2 and sum(tally.by_day.values()) <= 500
-
-
-def test_counts_add_what_this_router_has_not_pushed_and_slide_the_minute():
-    minute_start = (NOW // 60) * 60
-    # 30 s into the minute: half of the previous minute's 10 still count.
-    assert sent_counts((7, 2, 10), (1, 1, 0), minute_start + 30) == (8, 3 + 5)
-
-
-def test_sent_counters_are_digests_of_the_group_whatever_it_holds():
-    names = sent_keys("key:" + "f" * 64, 5, "2026-12-02") + sent_keys("anthropic-group:org 1", 5, "2026-12-02")
-    assert all(n.startswith("hpn:v1:sent:") and "f" * 40 not in n and " " not in n and "org" not in n for n in names)
-    assert names[1].endswith(":m:5") and names[2].endswith(":m:4") and names[0].endswith(":d:2026-12-02")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from hpn_router.edge.sharedstate import CLIENT_RPM_SCRIPT, LOOKUP_SCRIPT, QUOTA_SCRIPT
+from hpn_router.edge.redisscripts import CLIENT_RPM_SCRIPT, LOOKUP_SCRIPT, QUOTA_SCRIPT
 from procs import KEYS, Emulator, RedisServer, Router, start_emulator, start_redis, start_router
 
 pytestmark = [

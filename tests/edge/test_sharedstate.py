@@ -1,12 +1,10 @@
 """RedisStore against a real redis-server: one transaction per push, the later deadline wins,
-cooldowns expire with their deadline, the other routers hear each delta, and a dead Redis
+cooldowns expire with their deadline, sends, budgets and clients are counted, and a dead Redis
 raises what the sync treats as "down" quickly."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -14,24 +12,13 @@ from hpn_router.core.access import ClientWindow
 from hpn_router.core.dashboardevents import SHARED_EVENTS, Event
 from hpn_router.core.dashboardhistory import MINUTE_TTL_SECONDS, MINUTES, Minute, minute_key
 from hpn_router.core.dashboardlogin import SESSIONS_ZSET
-from hpn_router.core.sharedstate import PoolDelta, ReloadNotice, SendTally, breaker_key, cooldown_key, quota_keys, sent_keys
+from hpn_router.core.rediskeys import breaker_key, cooldown_key, quota_keys, sent_keys
+from hpn_router.core.sendtally import SendTally
+from hpn_router.core.sharedstate import PoolDelta
 from hpn_router.edge.sharedstate import RedisStore, StoreError
-from procs import RedisServer, start_redis
+from procs import start_redis
 
 SLOT = ("proj-a", "gemini-flash-latest")
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def redis(redis_server: RedisServer) -> RedisServer:
-    redis_server.command("FLUSHALL")
-    return redis_server
 
 
 async def test_a_push_is_one_transaction_with_the_totals_and_a_message(redis):
@@ -96,49 +83,6 @@ async def test_sends_ride_in_the_push_and_are_read_back_for_every_group_in_one_m
     await store.close()
 
 
-async def test_other_routers_hear_each_delta_but_not_their_own(redis):
-    a, b = RedisStore(redis.url), RedisStore(redis.url)
-    heard_by_b: list[PoolDelta] = []
-    heard_by_a: list[PoolDelta] = []
-    listeners = [asyncio.create_task(b.listen(heard_by_b.append)), asyncio.create_task(a.listen(heard_by_a.append))]
-    deadline = time.monotonic() + 5
-    while redis.command("PUBSUB", "NUMSUB", "hpn:v1:events").split()[-1] != "2" and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    change = PoolDelta(disabled={"digest-1": "401"})
-    await a.push(change, 0, 0)
-    while not heard_by_b and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert heard_by_b == [change]
-    assert heard_by_a == []
-    for task in listeners:
-        task.cancel()
-    await asyncio.gather(*listeners, return_exceptions=True)
-    await a.close()
-    await b.close()
-
-
-async def test_a_reload_notice_reaches_every_listener_and_counts_the_others(redis):
-    a, b = RedisStore(redis.url), RedisStore(redis.url)
-    assert await a.publish_reload("host-a pid 1", None) == 0  # nobody listens yet
-    notices: dict[str, list[ReloadNotice]] = {"a": [], "b": []}
-    deltas: list[PoolDelta] = []
-    listeners = [asyncio.create_task(s.listen(deltas.append, notices[n].append)) for n, s in (("a", a), ("b", b))]
-    deadline = time.monotonic() + 5
-    while not (a.listening and b.listening) and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert await a.publish_reload("host-a pid 1", "host-a pid 0") == 1  # B; A's own subscription is not counted
-    while not (notices["a"] and notices["b"]) and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    [heard] = notices["b"]
-    assert (heard.sender, heard.origin, heard.siblings) == (a.sender, "host-a pid 1", "host-a pid 0")
-    assert notices["a"] == [heard] and deltas == []  # its own too (SharedPoolState skips it), and no delta
-    for task in listeners:
-        task.cancel()
-    await asyncio.gather(*listeners, return_exceptions=True)
-    await a.close()
-    await b.close()
-
-
 async def test_a_dead_redis_fails_fast_with_a_store_error(tmp_path):
     server = start_redis(tmp_path)
     store = RedisStore(server.url)
@@ -149,57 +93,6 @@ async def test_a_dead_redis_fails_fast_with_a_store_error(tmp_path):
         await store.push(PoolDelta(), 1, 0)
     assert time.monotonic() - started < 5  # bounded, whatever redis-py's retry defaults are
     await store.close()
-
-
-# -- flash cache and stored Responses ---------------------------------------------------------
-
-KEY = "c" * 64
-
-
-async def test_a_cache_lookup_leads_once_and_the_answer_releases_the_lead(redis):
-    a, b = RedisStore(redis.url), RedisStore(redis.url)
-    try:
-        assert await a.cache_lookup(KEY, "token-a", 10_000, lead=True) == (None, 1, None)  # A leads
-        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=True) == (None, 2, None)  # B sees A lead
-        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=False) == (None, 2, None)  # a no-store request may follow
-        assert await b.cache_poll(KEY) == (None, True)
-        await b.cache_finish(KEY, "token-b", None, 1000)  # not B's lead: it stays
-        assert await b.cache_poll(KEY) == (None, True)
-        await a.cache_finish(KEY, "token-a", b'{"answer": 1}', 60_000)
-        assert await b.cache_poll(KEY) == (b'{"answer": 1}', False)
-        assert await b.cache_lookup(KEY, "token-b", 10_000, lead=True) == (b'{"answer": 1}', 0, None)  # a hit takes no lead
-        assert 59_000 < int(redis.command("PTTL", "hpn:v1:cache:{" + KEY + "}")) <= 60_000  # the cache's TTL
-    finally:
-        await a.close()
-        await b.close()
-
-
-async def test_a_lead_lapses_unless_renewed_by_its_holder(redis):
-    a = RedisStore(redis.url)
-    try:
-        assert (await a.cache_lookup(KEY, "token-a", 200, lead=True))[1] == 1
-        assert await a.cache_renew(KEY, "token-a", 60_000)
-        assert not await a.cache_renew(KEY, "someone-else", 60_000)
-        assert int(redis.command("PTTL", "hpn:v1:lead:{" + KEY + "}")) > 1000
-        redis.command("PEXPIRE", "hpn:v1:lead:{" + KEY + "}", "1")
-        await asyncio.sleep(0.05)
-        assert await a.cache_poll(KEY) == (None, False)  # lapsed: followers go upstream themselves
-        assert not await a.cache_renew(KEY, "token-a", 60_000)
-    finally:
-        await a.close()
-
-
-async def test_a_stored_response_is_kept_with_its_ttl_and_deleted(redis):
-    a = RedisStore(redis.url)
-    try:
-        await a.put_response("resp_1", b"entry", 5000)
-        assert await a.get_response("resp_1") == b"entry" and await a.get_response("resp_2") is None
-        assert redis.command("--scan", "--pattern", "hpn:v1:response:*").count("hpn:v1:response:") == 1
-        assert "resp_1" not in redis.command("--scan")  # the id is digested
-        await a.delete_response("resp_1")
-        assert await a.get_response("resp_1") is None
-    finally:
-        await a.close()
 
 
 async def test_a_clients_request_is_checked_and_counted_in_one_evalsha(redis):
@@ -259,22 +152,6 @@ async def test_a_budget_is_checked_and_counted_in_one_evalsha_for_every_router(r
     assert redis.command("GET", later[3]).strip() == "5"
     await a.close()
     await b.close()
-
-
-async def test_a_cache_lookup_checks_the_clients_rate_first_in_the_same_evalsha(redis):
-    """The client's shared rate rides on the lookup: admitted, it is counted and the lookup goes
-    on; refused, no entry is read and no lead taken."""
-    store = RedisStore(redis.url)
-    client = ClientWindow("client_c", 1, 60030.0)
-    await store.cache_lookup("warm", "t", 10_000, lead=False, client=ClientWindow("client_warm", 5, 60030.0))  # loads the script
-    redis.command("CONFIG", "RESETSTAT")
-    assert await store.cache_lookup(KEY, "token-a", 10_000, lead=True, client=client) == (None, 1, (True, 1, 0))
-    await store.cache_finish(KEY, "token-a", b'{"answer": 1}', 60_000)
-    assert await store.cache_lookup(KEY, "token-b", 10_000, lead=True, client=client) == (None, 0, (False, 1, 0))  # cached, yet refused
-    assert await store.cache_lookup("other", "token-c", 10_000, lead=True, client=client) == (None, 0, (False, 1, 0))
-    assert redis.command("EXISTS", "hpn:v1:lead:{other}").strip() == "0"  # a refused client takes no lead
-    assert "cmdstat_evalsha:calls=4," in redis.command("INFO", "commandstats")  # the lookups and the finish: nothing else
-    await store.close()
 
 
 async def test_a_budget_check_carries_the_clients_rate_and_a_refused_client_spends_no_budget(redis):

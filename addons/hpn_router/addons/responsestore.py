@@ -23,8 +23,8 @@ from hpn_router.addons.sharedstate import SharedPoolState
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import NotFoundError
 from hpn_router.core.inbound.openai_responses_store import ResponseStore, entry_from_bytes, entry_to_bytes
+from hpn_router.core.rediskeys import DELETED
 from hpn_router.core.routes import match
-from hpn_router.core.sharedstate import DELETED
 from hpn_router.edge.sharedstate import StoreError
 
 

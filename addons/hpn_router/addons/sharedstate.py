@@ -1,33 +1,27 @@
 """SharedPoolState: routers pointing at one Redis (`state.redis_url`) are one pool for key states
 (cooldowns, per-day parking, disabled keys and why, operator re-enables), totals and budgets.
 
-The in-memory pool stays what KeyRouting reads. Before an upstream call a request makes at most
-two Redis round trips, each one EVALSHA: the flash cache's lookup (addons/cache.py) and the quota
-gate (`admit_quota`), the latter only for a key whose project has a budget for the model: it
-checks and counts the budget for every router, and the pool adopts what they all spent. A
-client's shared rate (`server.client_rpm`, Access) costs no trip of its own: Access leaves it in
-the flow's context (`PendingClient`) and the first of those trips checks it first, in the same
-script (refused: no cache lead, no budget counted, 429); when neither runs, it goes alone
-(`admit_client`), before the upstream call or, for a request the router answers itself, in
-`response`. A router count is heartbeated too, for Access' fail-open share of a client's rate.
+The in-memory pool stays what KeyRouting reads: no Redis round trip stands before an upstream
+call but the flash cache's lookup and the quota gate (addons/sharedlimits.py). A router count is
+heartbeated too, for Access' fail-open share of a client's rate.
 
 What changed is pushed from the `response` hook of the request that changed it (one MULTI/EXEC
 with a PUBLISH), before that client gets its answer; the other routers get the message over
 pub/sub and adopt it at once, well within 100 ms.
-A request that changed nothing still sent upstream: its send is added to the shared per-group
-counts (the admin API's requests_today and requests_last_minute) by a push in the background,
-after its client got the answer (`_flush_sends`: one push at a time, the sends of concurrent
-requests ride together, at most one every SEND_FLUSH_SECONDS).
+A request that changed nothing still sent upstream: its send is pushed in the background
+(addons/sharedsends.py).
 Pub/sub loses messages while a router is disconnected, so every router also reads the whole state
 back once a second (REFRESH_SECONDS) and pushes its totals then.
-
-Config reloads travel on the same channel: `announce_reload` tells the other routers that an
-operator reloaded this one, and each of them reloads its own config (`peer_reload`, which Admin
-sets) once per notice, without announcing it again.
 
 Redis down or slow (short socket timeouts): requests are served from the local pool, `/health`
 says `"redis": "down"` and `degraded`, one warning is logged per outage. When Redis answers
 again, local and shared state are merged (core/sharedstate.py `union`) and the listener resumes.
+
+Beside the sync, one concern each: start-up (addons/sharedstartup.py StartupGate), totals on
+demand for /health (addons/sharedtotals.py), config reloads told to every router
+(addons/sharedreload.py), the shared limits (addons/sharedlimits.py) and requests sent
+per quota group (addons/sharedsends.py). SharedPoolState hands
+their entry points to the addons that call them.
 """
 
 from __future__ import annotations
@@ -35,53 +29,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from decimal import Decimal
 
 from loguru import logger
 from mitmproxy import http
 
 from hpn_router.addons.answers import answer_error
-from hpn_router.addons.flowcontext import PendingClient, context
+from hpn_router.addons.flowcontext import context
+from hpn_router.addons.sharedlimits import SharedLimits
+from hpn_router.addons.sharedreload import SharedReloads
+from hpn_router.addons.sharedsends import SharedSends
+from hpn_router.addons.sharedstartup import StartupGate
+from hpn_router.addons.sharedtotals import SharedTotals
 from hpn_router.config import RouterConfig
 from hpn_router.config.readers import redacted_redis_url
-from hpn_router.core.access import ClientCount, minute_bucket
-from hpn_router.core.errors import RouterError
-from hpn_router.core.failover import QuotaGate
-from hpn_router.core.quota import pacific_day
-from hpn_router.core.sharedstate import (
-    EMPTY,
-    NoticeFilter,
-    PoolDelta,
-    ReloadNotice,
-    TotalsNotice,
-    announces,
-    apply,
-    delta,
-    quota_keys,
-    rebase,
-    restrict,
-    router_name,
-    saved_to_pico,
-    sent_counts,
-    siblings_of,
-    union,
-)
+from hpn_router.core.sharedreload import router_name
+from hpn_router.core.sharedstate import EMPTY, PoolDelta, apply, delta, restrict, union
+from hpn_router.core.sharedtotals import rebase, saved_to_pico
 from hpn_router.core.state import RouterState
-from hpn_router.core.transport import UpstreamRequest
 from hpn_router.edge.sharedstate import RedisStore, StoreError
 
-DAY_SECONDS = 86400.0  # a day counter outlives its Pacific day by an hour (a 25-hour day at DST)
 REFRESH_SECONDS = 1.0  # full read-back and totals push; also how often a down Redis is retried
-# At start-up a request waits at most this long for the router's first merge with Redis, and a
-# supervisor's worker 1..N-1 as long for worker 0 to share what it restored from the state file.
-STARTUP_WAIT_SECONDS = 5.0
-STARTED_POLL_SECONDS = 0.05
-TOTALS_WAIT_SECONDS = 0.5  # /health waits at most this long for the other routers to push their totals
-SEND_FLUSH_SECONDS = 0.05  # sends pushed at most this often in the background (under load they batch)
 
 
 class SharedPoolState:
@@ -91,7 +62,6 @@ class SharedPoolState:
         self.name = router_name(socket.gethostname(), os.getpid(), worker)
         # A worker's supervisor (its parent process) by host and pid: its SIGHUP reaches every worker.
         self.supervisor = f"{socket.gethostname()} pid {os.getppid()}" if worker is not None else None
-        self.notices = NoticeFilter(self.supervisor)
         self.peer_reload: Callable[[str], object] | None = None  # Admin's: reload for the router named
         self.clock = clock
         self.url: str | None = None
@@ -106,14 +76,20 @@ class SharedPoolState:
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
-        self._flusher: asyncio.Task[None] | None = None
         self._outage_logged = False
         self.live_routers = 1  # routers heartbeating into Redis; remembered while it is down
-        self._merged = asyncio.Event()  # the first merge with Redis is done (or Redis was found down)
         self._subscribed: asyncio.Event | None = None
-        self._totals_asks: dict[str, _TotalsAsk] = {}  # this router's pending asks, by id
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.startup = StartupGate(self)
+        self.startup = StartupGate(self)  # a `request` hook of its own (router.py)
+        self.totals = SharedTotals(self)
+        self.reloads = SharedReloads(self)
+        self.limits = SharedLimits(self)
+        self.sends = SharedSends(self)
+        # Their entry points, for the addons holding this object (Health, Admin, Access, the flash cache, the dashboard).
+        self.request_counts = self.sends.request_counts
+        self.fresh_totals = self.totals.fresh
+        self.announce_reload = self.reloads.announce
+        self.take_client, self.client_refusal = self.limits.take_client, self.limits.client_refusal
+        self.client_failed_open, self.admit_client = self.limits.client_failed_open, self.limits.admit_client
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -147,17 +123,22 @@ class SharedPoolState:
         logger.info("Sharing pool state through Redis", redis=redacted_redis_url(self.url))
 
     def _stop(self) -> None:
-        for task in (self._loop_task, self._listener, self._flusher):
+        self.sends.stop()
+        for task in (self._loop_task, self._listener):
             if task is not None:
                 task.cancel()
         if self.store is not None:
             with contextlib.suppress(RuntimeError):  # no loop: nothing was ever connected
                 asyncio.get_running_loop().create_task(self.store.close())
-        self._loop_task = self._listener = self._flusher = None
+        self._loop_task = self._listener = None
         self.store = None
         self.epoch = None
 
-    # -- for the flash cache and stored Responses ----------------------------------------------
+    # -- Redis up or down, for every addon that talks to it -------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        return self.url is not None
 
     def redis_store(self) -> RedisStore | None:
         """The connection, while Redis is up: when it is down, callers use their local copies
@@ -183,24 +164,12 @@ class SharedPoolState:
         if pool is None or self.state.redis != "up":
             return
         if (id(pool), pool.revision) == self._seen:
-            if pool.sent and (self._flusher is None or self._flusher.done()):
-                self._flusher = asyncio.get_running_loop().create_task(self._flush_sends())
+            self.sends.flush_soon()
             return
         try:
             await self.push_changes()
         except StoreError as e:
             self._down(e)
-
-    async def _flush_sends(self) -> None:
-        """Push the sends tallied since the last push, and again while more come in (spaced out:
-        under load one push carries the sends of many requests)."""
-        while (pool := self.state.pool) is not None and pool.sent and self.state.redis == "up":
-            try:
-                await self.push_changes()
-            except StoreError as e:
-                self._down(e)
-                return
-            await asyncio.sleep(SEND_FLUSH_SECONDS)
 
     # -- sync -------------------------------------------------------------------------------
 
@@ -240,7 +209,7 @@ class SharedPoolState:
                 self._down(e)
             except Exception:  # a bug here must not end the sync for good
                 logger.exception("Shared state sync failed")
-            self._merged.set()  # merged, or Redis is down: requests are served from the local pool either way
+            self.startup.merged.set()  # merged, or Redis is down: requests are served from the local pool either way
             assert self._wake is not None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), REFRESH_SECONDS)
@@ -260,8 +229,8 @@ class SharedPoolState:
             self._listener = asyncio.create_task(self._listen(store))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._subscribed.wait(), REFRESH_SECONDS)
-        if first_contact and self.worker not in (None, 0):
-            await self._await_worker_zero(store)
+        if first_contact:
+            await self.startup.before_first_read(store)
         remote = await store.read_all()
         pool = self.state.pool
         if pool is not None:
@@ -272,8 +241,8 @@ class SharedPoolState:
             self.baseline = remote  # so push_changes sends what Redis lacks
             await self.push_changes()
         self.epoch = epoch
-        if first_contact and self.worker == 0 and self.supervisor is not None:
-            await store.mark_started(self.supervisor)  # the other workers may read what it restored now
+        if first_contact:
+            await self.startup.after_first_merge(store)
         if self.state.redis != "up":
             logger.bind(event="redis_up").info("Redis reachable; pool state shared", redis=redacted_redis_url(self.url or ""))
         self.state.redis = "up"
@@ -299,70 +268,9 @@ class SharedPoolState:
         remote = await store.read_all()
         self._adopt(delta(before, remote, self.clock()))
 
-    async def _await_worker_zero(self, store: RedisStore) -> None:
-        """Worker 0 alone restores the state file: another worker of the same supervisor reads
-        the shared state once worker 0 has pushed it (bounded: a worker 0 that cannot start
-        must not keep the others from serving)."""
-        assert self.supervisor is not None
-        deadline = time.monotonic() + STARTUP_WAIT_SECONDS
-        while not await store.started(self.supervisor) and time.monotonic() < deadline:
-            await asyncio.sleep(STARTED_POLL_SECONDS)
-
     async def _listen(self, store: RedisStore) -> None:
         try:
-            await store.listen(self._adopt, self._take_notice, self._take_totals, self._subscribed)
-        except StoreError as e:
-            self._down(e)
-
-    # -- start-up -----------------------------------------------------------------------------
-
-    def ready(self) -> bool:
-        """Whether requests may be served: no Redis to share with, or the first merge is done."""
-        return self.url is None or self._merged.is_set()
-
-    async def wait_ready(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._merged.wait(), STARTUP_WAIT_SECONDS)
-
-    # -- totals on demand (/health) ---------------------------------------------------------------
-
-    async def fresh_totals(self) -> None:
-        """Before /health shows totals: every router pushes what it counted since its last push
-        (asked over pub/sub; waited for at most TOTALS_WAIT_SECONDS), then this one pushes its own
-        and takes the sums, so the totals include every request answered before this one."""
-        store = self.redis_store()
-        if store is None:
-            return
-        ask = _TotalsAsk(secrets.token_hex(8))
-        self._totals_asks[ask.ask] = ask
-        try:
-            ask.expected = await store.publish_totals(ask.ask, pushed=False)
-            ask.check()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ask.done.wait(), TOTALS_WAIT_SECONDS)
-            await self.push_changes()
-        except StoreError as e:
-            self._down(e)
-        finally:
-            del self._totals_asks[ask.ask]
-
-    def _take_totals(self, notice: TotalsNotice) -> None:
-        if self.store is None or notice.sender == self.store.sender:
-            return
-        if notice.pushed:
-            if (ask := self._totals_asks.get(notice.ask)) is not None:
-                ask.answered += 1
-                ask.check()
-            return
-        task = asyncio.get_running_loop().create_task(self._push_for(self.store, notice.ask))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _push_for(self, store: RedisStore, ask: str) -> None:
-        """Another router asked for the totals: push them, then say so."""
-        try:
-            await self.push_changes()
-            await store.publish_totals(ask, pushed=True)
+            await store.channel.listen(self._adopt, self.reloads.take_notice, self.totals.take_notice, self._subscribed)
         except StoreError as e:
             self._down(e)
 
@@ -373,134 +281,6 @@ class SharedPoolState:
         now = self.clock()
         pool.adopt(change, now)
         self.baseline = apply(self.baseline, change, now)
-
-    # -- requests sent, for the admin API ------------------------------------------------------
-
-    async def request_counts(self, now: float) -> dict[str, tuple[int, int]] | None:
-        """Each quota group's (requests today, requests in the last minute) on every router:
-        one MGET, plus what this router has not pushed yet. None when not shared, or Redis is
-        down (the caller shows this router's own counts)."""
-        pool, store = self.state.pool, self.redis_store()
-        if pool is None or store is None:
-            return None
-        groups = sorted({pool.group(i) for i in range(len(pool.keys))})
-        minute = minute_bucket(now)[0]
-        try:
-            shared = await store.sent_counts(groups, minute, pacific_day(now))
-        except StoreError as e:
-            self._down(e)
-            return None
-        return {group: sent_counts(shared[group], pool.sent.counts(group, now), now) for group in groups}
-
-    # -- a client's shared rate, carried by the request's first round trip ------------------------
-
-    def take_client(self, flow: http.HTTPFlow) -> PendingClient | None:
-        """The flow's client check still to make, now handed to the caller's round trip."""
-        ctx = context(flow)
-        pending, ctx.client_check = ctx.client_check, None
-        return pending
-
-    @staticmethod
-    def client_refusal(pending: PendingClient | None, checked: ClientCount | None) -> RouterError | None:
-        """The 429 when the round trip that carried the check refused the client."""
-        if pending is None or checked is None or checked[0]:
-            return None
-        return pending.window.refusal(checked[1], checked[2])
-
-    def client_failed_open(self, pending: PendingClient | None, error: BaseException) -> RouterError | None:
-        """The round trip carrying the check failed: Redis counts as down, and the client is
-        checked against this router's share of its limit."""
-        self._down(error)
-        return pending.local() if pending is not None else None
-
-    async def admit_client(self, flow: http.HTTPFlow) -> RouterError | None:
-        """The flow's client check alone (one EVALSHA), when no other round trip carries it;
-        None when admitted or nothing was left to check."""
-        return await self._check_client(self.take_client(flow))
-
-    async def _check_client(self, pending: PendingClient | None) -> RouterError | None:
-        if pending is None:
-            return None
-        store = self.redis_store()
-        if store is None:
-            return pending.local()
-        try:
-            checked = await store.admit_client(pending.window)
-        except StoreError as e:
-            return self.client_failed_open(pending, e)
-        return self.client_refusal(pending, checked)
-
-    # -- config reloads ---------------------------------------------------------------------
-
-    @property
-    def shared(self) -> bool:
-        return self.url is not None
-
-    async def announce_reload(self, trigger: str) -> int | None:
-        """Tell the other routers an operator reloaded this one; how many routers got the notice,
-        0 when this reload is not told (a peer's, or a SIGHUP another worker tells), None when
-        Redis is down (logged: the others keep their config until reloaded)."""
-        store = self.store
-        if store is None or not announces(trigger, self.worker):
-            return 0
-        if self.state.redis == "up":
-            try:
-                return await store.publish_reload(self.name, siblings_of(trigger, self.worker, self.supervisor or ""))
-            except StoreError as e:
-                self._down(e)
-        logger.bind(event="config_reload_not_shared", trigger=trigger).warning(
-            "Redis is down: the other routers were not told to reload; reload each of them", redis=redacted_redis_url(self.url or "")
-        )
-        return None
-
-    def _take_notice(self, notice: ReloadNotice) -> None:
-        """Another router was reloaded by an operator: reload this one too, once, outside the
-        listener (a reload may replace the Redis connection it reads from)."""
-        if self.store is None or self.peer_reload is None or not self.notices.follows(notice, self.store.sender):
-            return
-        asyncio.get_running_loop().call_soon(self.peer_reload, notice.origin)
-
-    async def admit_quota(self, index: int, request: UpstreamRequest, now: float, flow: http.HTTPFlow | None = None) -> bool | RouterError:
-        """The quota gate (core/failover.QuotaGate): one EVALSHA checks and counts the chosen
-        key's budget for every router (the flow's client check first, when still to make); the
-        pool adopts what all of them spent. Redis down, or no budget known for the key:
-        admitted (the pool's own counts decided already). A refused client: its 429."""
-        pending = self.take_client(flow) if flow is not None else None
-        pool, store = self.state.pool, self.redis_store()
-        quota = pool.quota_of(index, request.model) if pool is not None else None
-        if pool is None or store is None or quota is None:
-            return await self._check_client(pending) or True
-        slot, limits = quota
-        minute, elapsed = minute_bucket(now)
-        keys = quota_keys(slot, minute, pacific_day(now))
-        try:
-            admitted, minute_requests, day_requests, minute_tokens, checked = await store.admit_quota(
-                keys,
-                (limits.rpm or 0, limits.rpd or 0, limits.tpm or 0),
-                elapsed,
-                len(request.body) // 4,
-                DAY_SECONDS + 3600,
-                client=pending.window if pending is not None else None,
-            )
-        except StoreError as e:
-            return self.client_failed_open(pending, e) or True
-        refusal = self.client_refusal(pending, checked)
-        if refusal is not None:
-            return refusal
-        pool.adopt_usage(index, request.model, now, minute_requests, day_requests, minute_tokens)
-        return admitted
-
-    def quota_gate(self, flow: http.HTTPFlow) -> QuotaGate | None:
-        """The gate KeyRouting hands the attempt loop for `flow`: while Redis is shared and up,
-        or while the flow's client check is still to make (Redis went down since: checked here)."""
-        if (self.store is not None and self.state.redis == "up") or context(flow).client_check is not None:
-            return lambda index, request, now: self.admit_quota(index, request, now, flow)
-        return None
-
-    def down(self, error: BaseException) -> None:
-        """A request's own Redis call failed: later requests use local state until the sync
-        loop reaches Redis again."""
-        self._down(error)
 
     def _down(self, error: BaseException) -> None:
         """Once per outage: a warning, /health degraded; the loop retries every REFRESH_SECONDS."""
@@ -516,30 +296,3 @@ class SharedPoolState:
         if self._listener is not None:
             self._listener.cancel()
             self._listener = None
-
-
-class _TotalsAsk:
-    """One /health's ask: done once every other router that got it said it pushed."""
-
-    def __init__(self, ask: str) -> None:
-        self.ask = ask
-        self.expected: int | None = None  # known once the ask is published (answers may come first)
-        self.answered = 0
-        self.done = asyncio.Event()
-
-    def check(self) -> None:
-        if self.expected is not None and self.answered >= self.expected:
-            self.done.set()
-
-
-class StartupGate:
-    """First among the `request` hooks that read the pool (router.py): with Redis, a request that
-    arrives before the router's first merge waits for it (at most STARTUP_WAIT_SECONDS), so a
-    worker started beside others never answers from a pool that lacks their state; /health too,
-    so a worker answers /health only once ready."""
-
-    def __init__(self, shared: SharedPoolState) -> None:
-        self.shared = shared
-
-    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
-        return None if self.shared.ready() else self.shared.wait_ready()

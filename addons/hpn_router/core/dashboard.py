@@ -25,7 +25,7 @@ from hpn_router.core.dashboarderrors import LastError, LastErrors
 from hpn_router.core.dashboardevents import Event, RecentEvents, merge_events
 from hpn_router.core.dashboardhistory import Minute, MinuteHistory
 from hpn_router.core.keypool import KeyPool
-from hpn_router.core.sharedstate import sent_counts
+from hpn_router.core.sendtally import sent_counts
 from hpn_router.core.webhooks import KeyView, key_views
 
 SendCounts = tuple[int, int, int]  # a quota group's sends on every router: this day's, this minute's, the previous minute's

@@ -50,7 +50,8 @@ from hpn_router.config import KeyConfig
 from hpn_router.core.classify import DISABLES_KEY, Outcome, Verdict, next_pacific_midnight
 from hpn_router.core.poolsnapshot import SavedState, Slot, parse_snapshot
 from hpn_router.core.quota import Limits, Usage, headroom, next_admission, pacific_day
-from hpn_router.core.sharedstate import PoolDelta, SendTally
+from hpn_router.core.sendtally import SendTally
+from hpn_router.core.sharedstate import PoolDelta
 
 BREAKER_FIRST_SECONDS = 5.0
 BREAKER_MAX_SECONDS = 60.0
