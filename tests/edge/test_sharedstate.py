@@ -4,7 +4,11 @@ raises what the sync treats as "down" quickly."""
 
 from __future__ import annotations
 
+import os
+import select
+import subprocess
 import time
+from collections.abc import Awaitable
 from decimal import Decimal
 
 import pytest
@@ -16,7 +20,7 @@ from hpn_router.core.rediskeys import breaker_key, cooldown_key, quota_keys, sen
 from hpn_router.core.sendtally import SendTally
 from hpn_router.core.sharedstate import PoolDelta
 from hpn_router.edge.sharedstate import RedisStore, StoreError
-from procs import start_redis
+from procs import RedisServer, start_redis
 
 SLOT = ("proj-a", "gemini-flash-latest")
 
@@ -164,6 +168,69 @@ async def test_a_budget_check_carries_the_clients_rate_and_a_refused_client_spen
     assert await store.admit_quota(keys, (5, 0, 0), 0.5, 10, 86400, client=client) == (False, 0, 0, 0, (False, 1, 0))
     assert await store.admit_quota(keys, (5, 0, 0), 0.5, 10, 86400) == (True, 1, 1, 10, None)  # the refusal counted nothing
     assert "cmdstat_evalsha:calls=3," in redis.command("INFO", "commandstats")
+    await store.close()
+
+
+async def commands_seen(redis: RedisServer, action: Awaitable[object]) -> list[str]:
+    """The command names Redis got while `action` ran, in order, as MONITOR shows them (scripts'
+    own calls left out; an ECHO marker after the action ends the list)."""
+    proc = subprocess.Popen(["redis-cli", "-p", str(redis.port), "monitor"], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    fd, seen, deadline = proc.stdout.fileno(), b"", time.monotonic() + 10
+    try:
+        while b"OK\n" not in seen:  # MONITOR is on before the action runs
+            assert time.monotonic() < deadline, "MONITOR never started"
+            seen += os.read(fd, 65536) if select.select([fd], [], [], 0.5)[0] else b""
+        await action
+        marker = f"marker-{time.monotonic_ns()}"
+        redis.command("ECHO", marker)
+        seen = b""
+        while marker.encode() not in seen:
+            assert time.monotonic() < deadline, "MONITOR never showed the marker"
+            seen += os.read(fd, 65536) if select.select([fd], [], [], 0.5)[0] else b""
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    lines = [line for line in seen.decode().splitlines() if "lua]" not in line and marker not in line]
+    return [line.split('"')[1].lower() for line in lines]
+
+
+async def test_a_push_and_a_dashboard_write_with_scripts_are_one_round_trip_each(redis):
+    store = RedisStore(redis.url)
+    now = time.time()
+    cooling = Event(now, "key.cooling", "key_1", "429", until=now + 60)
+    await store.push(PoolDelta(cooled={SLOT: (now + 30, False, "429")}), 1, 0)  # Redis knows the scripts from here on
+    await store.write_dashboard([], [cooling], {})
+    tally = SendTally()
+    tally.add("proj-a", now)
+    push = store.push(PoolDelta(cooled={SLOT: (now + 60, False, "429")}, tripped={"digest-1": (1, now + 9, "t")}), 1, 0, tally)
+    assert await commands_seen(redis, push) == ["multi", "evalsha", "evalsha", "incrby", "pexpire", "incrby", "pexpire"] + [
+        "hincrby",
+        "hincrby",
+        "publish",
+        "exec",
+    ]  # no SCRIPT EXISTS before them
+    write = store.write_dashboard([Minute(int(now // 60), requests=1)], [Event(now + 300, "key.cooling", "key_1", "429")], {})
+    assert await commands_seen(redis, write) == ["hincrby", "expire", "evalsha"]
+    await store.close()
+
+
+async def test_scripts_redis_forgot_run_again_once_and_nothing_else_counts_twice(redis):
+    store = RedisStore(redis.url)
+    now = time.time()
+    await store.push(PoolDelta(), 1, 0)
+    redis.command("SCRIPT", "FLUSH")  # Redis restarted without its scripts, say
+    tally = SendTally()
+    tally.add("proj-a", now)
+    assert await store.push(PoolDelta(cooled={SLOT: (now + 30, False, "429")}), 2, 0, tally) == (3, Decimal(0))
+    assert (await store.read_all()).cooldowns == {SLOT: (now + 30, False, "429")}
+    assert (await store.sent_counts(["proj-a"], int(now // 60), tally.day))["proj-a"][0] == 1
+    redis.command("SCRIPT", "FLUSH")
+    minute = int(now // 60)
+    failover = Event(now, "failover", "key_1", "rate_limited (429)", "key_2")
+    await store.write_dashboard([Minute(minute, requests=2)], [failover], {})
+    shared = await store.read_dashboard(minute, [])
+    assert shared.minutes[minute].requests == 2 and shared.events == [failover]
     await store.close()
 
 

@@ -19,7 +19,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from hpn_router.core.access import ClientCount, ClientWindow
 from hpn_router.core.dashboard import SharedHistory
@@ -128,27 +129,27 @@ class RedisStore(CacheCommands):
     async def push(self, change: PoolDelta, requests: int, saved_pico: int, sent: SendTally | None = None) -> tuple[int, Decimal]:
         """One MULTI/EXEC: the delta, the sends' and totals' increments and the message to the
         other routers. Returns the shared totals after the increments."""
-        pipe = self._redis.pipeline(transaction=True)
+        pipe = ScriptedPipeline(self._redis.pipeline(transaction=True))
         for slot, cooldown in change.cooled.items():
-            await self._cool(keys=[cooldown_key(slot)], args=[int(cooldown[0] * 1000), encode_cooldown(slot, cooldown)], client=pipe)
+            pipe.script(self._cool, [cooldown_key(slot)], [int(cooldown[0] * 1000), encode_cooldown(slot, cooldown)])
         for slot in change.lifted:
-            pipe.delete(cooldown_key(slot))
+            pipe.commands.delete(cooldown_key(slot))
         for fingerprint, breaker in change.tripped.items():
             value = encode_breaker(fingerprint, breaker)
-            await self._cool(keys=[breaker_key(fingerprint)], args=[int(breaker[1] * 1000), value], client=pipe)
+            pipe.script(self._cool, [breaker_key(fingerprint)], [int(breaker[1] * 1000), value])
         if change.closed:
-            pipe.delete(*(breaker_key(k) for k in change.closed))
+            pipe.commands.delete(*(breaker_key(k) for k in change.closed))
         for name, (count, ttl_ms) in (sent.increments() if sent else {}).items():
-            pipe.incrby(name, count)
-            pipe.pexpire(name, ttl_ms)
+            pipe.commands.incrby(name, count)
+            pipe.commands.pexpire(name, ttl_ms)
         if change.disabled:
-            pipe.hset(DISABLED_HASH, mapping=change.disabled)
+            pipe.commands.hset(DISABLED_HASH, mapping=change.disabled)
         if change.enabled:
-            pipe.hdel(DISABLED_HASH, *change.enabled)
-        pipe.hincrby(TOTALS_HASH, "requests", requests)
-        pipe.hincrby(TOTALS_HASH, "saved_pico", saved_pico)
+            pipe.commands.hdel(DISABLED_HASH, *change.enabled)
+        pipe.commands.hincrby(TOTALS_HASH, "requests", requests)
+        pipe.commands.hincrby(TOTALS_HASH, "saved_pico", saved_pico)
         if change:
-            pipe.publish(CHANNEL, encode_delta(change, self.sender))
+            pipe.commands.publish(CHANNEL, encode_delta(change, self.sender))
         results = await pipe.execute()
         offset = len(results) - (3 if change else 2)
         return int(results[offset]), pico_to_saved(int(results[offset + 1]))
@@ -239,12 +240,12 @@ class RedisStore(CacheCommands):
         minute's counts added (HINCRBY), the events pushed onto the capped list (oldest first, so
         the newest ends up at its head; a key change another process pushed already is left out),
         each key's last error set."""
-        pipe = self._redis.pipeline(transaction=False)
+        pipe = ScriptedPipeline(self._redis.pipeline(transaction=False))
         for bucket in minutes:
             key = minute_key(bucket.minute)
             for name, value in minute_fields(bucket).items():
-                pipe.hincrby(key, name, value)
-            pipe.expire(key, MINUTE_TTL_SECONDS)
+                pipe.commands.hincrby(key, name, value)
+            pipe.commands.expire(key, MINUTE_TTL_SECONDS)
         if events:
             keys: list[str] = [EVENTS_LIST]
             args: list[Any] = [TRANSITION_MARK_SECONDS, SHARED_EVENTS - 1, DASHBOARD_KEEP_SECONDS]
@@ -252,11 +253,11 @@ class RedisStore(CacheCommands):
                 marks = transition_marks(event)
                 keys += marks
                 args += [encode_event(event), len(marks)]
-            await self._dashboard_events(keys=keys, args=args, client=pipe)
+            pipe.script(self._dashboard_events, keys, args)
         if errors:
-            pipe.hset(ERRORS_HASH, mapping={name: encode_error(error) for name, error in errors.items()})
-            pipe.expire(ERRORS_HASH, DASHBOARD_KEEP_SECONDS)
-        if len(pipe):
+            pipe.commands.hset(ERRORS_HASH, mapping={name: encode_error(error) for name, error in errors.items()})
+            pipe.commands.expire(ERRORS_HASH, DASHBOARD_KEEP_SECONDS)
+        if len(pipe.commands):
             await pipe.execute()
 
     async def read_dashboard(self, minute: int, names: list[str], groups: Sequence[str] = (), day: str = "") -> SharedHistory:
@@ -297,6 +298,33 @@ class RedisStore(CacheCommands):
 
     async def close_session(self, member: str) -> None:
         await self._redis.zrem(SESSIONS_ZSET, member)
+
+
+class ScriptedPipeline:
+    """A pipeline whose scripts go as bare EVALSHAs: one round trip. (redis-py sends SCRIPT EXISTS
+    before a pipeline that holds a registered script, `Script(client=pipe)`: a second round trip
+    each time, for the rare Redis that restarted or flushed its scripts.) A script Redis does not
+    know fails alone, inside a transaction too, while the pipeline's other commands ran: only
+    that script runs again (its Script loads it first), so nothing is counted twice. Run again
+    outside the transaction, it is atomic on its own; the script (a later deadline kept, an event
+    pushed once) does not depend on the transaction's other commands."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.commands = pipe  # queue the plain commands here
+        self._scripts: list[tuple[int, AsyncScript, list[str], list[Any]]] = []  # (position, script, keys, args)
+
+    def script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
+        self._scripts.append((len(self.commands), script, keys, args))
+        self.commands.evalsha(script.sha, len(keys), *keys, *args)
+
+    async def execute(self) -> list[Any]:
+        results: list[Any] = await self.commands.execute(raise_on_error=False)
+        for position, script, keys, args in self._scripts:
+            if isinstance(results[position], NoScriptError):
+                results[position] = await script(keys=keys, args=args)
+        if (error := next((r for r in results if isinstance(r, ResponseError)), None)) is not None:
+            raise error
+        return results
 
 
 DASHBOARD_KEEP_SECONDS = 7 * 86400  # the events, last errors and sessions, after their last write
