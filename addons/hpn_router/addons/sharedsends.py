@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from hpn_router.core.access import minute_bucket
 from hpn_router.core.quota import pacific_day
-from hpn_router.core.sendtally import sent_counts
+from hpn_router.core.sendtally import quota_groups, shared_request_counts
 from hpn_router.edge.sharedstate import StoreError
 
 if TYPE_CHECKING:
@@ -56,11 +56,9 @@ class SharedSends:
         pool, store = self.shared.state.pool, self.shared.redis_store()
         if pool is None or store is None:
             return None
-        groups = sorted({pool.group(i) for i in range(len(pool.keys))})
-        minute = minute_bucket(now)[0]
         try:
-            shared = await store.sent_counts(groups, minute, pacific_day(now))
+            shared = await store.sent_counts(quota_groups(pool), minute_bucket(now)[0], pacific_day(now))
         except StoreError as e:
             self.shared.redis_failed(e)
             return None
-        return {group: sent_counts(shared[group], pool.sent.counts(group, now), now) for group in groups}
+        return shared_request_counts(pool, shared, now)

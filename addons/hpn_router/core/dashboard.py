@@ -25,10 +25,13 @@ from hpn_router.core.dashboarderrors import LastError, LastErrors
 from hpn_router.core.dashboardevents import Event, RecentEvents, merge_events
 from hpn_router.core.dashboardhistory import Minute, MinuteHistory
 from hpn_router.core.keypool import KeyPool
-from hpn_router.core.sendtally import sent_counts
-from hpn_router.core.webhooks import KeyView, key_views
 
-SendCounts = tuple[int, int, int]  # a quota group's sends on every router: this day's, this minute's, the previous minute's
+# The per-group send counts are core/sendtally.py's (the admin API shows them too); `as`: importing
+# them from here still works.
+from hpn_router.core.sendtally import SendCounts
+from hpn_router.core.sendtally import quota_groups as quota_groups
+from hpn_router.core.sendtally import shared_request_counts as shared_request_counts
+from hpn_router.core.webhooks import KeyView, key_views
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +43,6 @@ class SharedHistory:
     events: list[Event] = field(default_factory=list)
     errors: dict[str, LastError] = field(default_factory=dict)
     sends: dict[str, SendCounts] = field(default_factory=dict)
-
-
-def quota_groups(pool: KeyPool) -> list[str]:
-    """The pool's quota groups (a configured project, or a learned organization), each once."""
-    return sorted({pool.group(i) for i in range(len(pool.keys))})
-
-
-def shared_request_counts(pool: KeyPool, sends: Mapping[str, SendCounts], now: float) -> dict[str, tuple[int, int]]:
-    """Each quota group's (requests today, requests in the last minute) on every router: what
-    Redis counted plus what this router has not pushed yet."""
-    return {group: sent_counts(sends.get(group, (0, 0, 0)), pool.sent.counts(group, now), now) for group in quota_groups(pool)}
 
 
 def dashboard_data(

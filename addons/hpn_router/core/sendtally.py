@@ -8,11 +8,18 @@ admin API reads them back in one round trip and adds what this router has not pu
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from hpn_router.core.access import minute_bucket, shared_estimate
 from hpn_router.core.classify import next_pacific_midnight
 from hpn_router.core.quota import pacific_day
 from hpn_router.core.rediskeys import SENT_DAY_TTL_MS, SENT_MINUTE_TTL_MS, sent_day_key, sent_minute_key
+
+if TYPE_CHECKING:  # the pool holds a SendTally: imported for its type only
+    from hpn_router.core.keypool import KeyPool
+
+SendCounts = tuple[int, int, int]  # a quota group's sends on every router: this day's, this minute's, the previous minute's
 
 
 class SendTally:
@@ -88,3 +95,16 @@ def sent_counts(shared: tuple[int, int, int], local: tuple[int, int, int], now: 
     last minute is the sliding estimate the shared budgets use (core/access.shared_estimate)."""
     day, current, previous = (a + b for a, b in zip(shared, local, strict=True))
     return day, shared_estimate(current, previous, minute_bucket(now)[1])
+
+
+def quota_groups(pool: KeyPool) -> list[str]:
+    """The pool's quota groups (a configured project, or a learned organization), each once, in
+    the order their send counters are read."""
+    return sorted({pool.group(i) for i in range(len(pool.keys))})
+
+
+def shared_request_counts(pool: KeyPool, sends: Mapping[str, SendCounts], now: float) -> dict[str, tuple[int, int]]:
+    """Each quota group's (requests today, requests in the last minute) on every router: what
+    Redis counted (`sends`, by group; none: 0) plus what this router has not pushed yet. The
+    admin API's and the dashboard's counts."""
+    return {group: sent_counts(sends.get(group, (0, 0, 0)), pool.sent.counts(group, now), now) for group in quota_groups(pool)}
