@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, ResponseError
+
 from hpn_router.core.access import ClientWindow
 
 CLIENT_TTL_MS = 120_000  # a client's minute counter outlives the minute after it
@@ -238,3 +241,30 @@ return {table.concat(rows, ';'), table.concat(events, '\\n'), table.concat(error
 def client_check_args(client: ClientWindow) -> list[Any]:
     """CLIENT_CHECK_LUA's ARGV for `client`, appended to its host script's own."""
     return [client.rpm, client.weight, CLIENT_TTL_MS]
+
+
+class ScriptedPipeline:
+    """A pipeline whose scripts go as bare EVALSHAs: one round trip. (redis-py sends SCRIPT EXISTS
+    before a pipeline that holds a registered script, `Script(client=pipe)`: a second round trip
+    each time, for the rare Redis that restarted or flushed its scripts.) A script Redis does not
+    know fails alone, inside a transaction too, while the pipeline's other commands ran: only
+    that script runs again (its Script loads it first), so nothing is counted twice. Run again
+    outside the transaction, it is atomic on its own; the script (a later deadline kept, an event
+    pushed once) does not depend on the transaction's other commands."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.commands = pipe  # queue the plain commands here
+        self._scripts: list[tuple[int, AsyncScript, list[str], list[Any]]] = []  # (position, script, keys, args)
+
+    def script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
+        self._scripts.append((len(self.commands), script, keys, args))
+        self.commands.evalsha(script.sha, len(keys), *keys, *args)
+
+    async def execute(self) -> list[Any]:
+        results: list[Any] = await self.commands.execute(raise_on_error=False)
+        for position, script, keys, args in self._scripts:
+            if isinstance(results[position], NoScriptError):
+                results[position] = await script(keys=keys, args=args)
+        if (error := next((r for r in results if isinstance(r, ResponseError)), None)) is not None:
+            raise error
+        return results

@@ -19,8 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from hpn_router.core.access import ClientCount, ClientWindow
 from hpn_router.core.dashboard import SharedHistory
@@ -77,6 +76,7 @@ from hpn_router.edge.redisscripts import (
     QUOTA_SCRIPT,
     RAISE_TOTALS_SCRIPT,
     RENEW_SCRIPT,
+    ScriptedPipeline,
     client_check_args,
 )
 from hpn_router.edge.sharedcache import CacheCommands
@@ -298,33 +298,6 @@ class RedisStore(CacheCommands):
 
     async def close_session(self, member: str) -> None:
         await self._redis.zrem(SESSIONS_ZSET, member)
-
-
-class ScriptedPipeline:
-    """A pipeline whose scripts go as bare EVALSHAs: one round trip. (redis-py sends SCRIPT EXISTS
-    before a pipeline that holds a registered script, `Script(client=pipe)`: a second round trip
-    each time, for the rare Redis that restarted or flushed its scripts.) A script Redis does not
-    know fails alone, inside a transaction too, while the pipeline's other commands ran: only
-    that script runs again (its Script loads it first), so nothing is counted twice. Run again
-    outside the transaction, it is atomic on its own; the script (a later deadline kept, an event
-    pushed once) does not depend on the transaction's other commands."""
-
-    def __init__(self, pipe: Any) -> None:
-        self.commands = pipe  # queue the plain commands here
-        self._scripts: list[tuple[int, AsyncScript, list[str], list[Any]]] = []  # (position, script, keys, args)
-
-    def script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
-        self._scripts.append((len(self.commands), script, keys, args))
-        self.commands.evalsha(script.sha, len(keys), *keys, *args)
-
-    async def execute(self) -> list[Any]:
-        results: list[Any] = await self.commands.execute(raise_on_error=False)
-        for position, script, keys, args in self._scripts:
-            if isinstance(results[position], NoScriptError):
-                results[position] = await script(keys=keys, args=args)
-        if (error := next((r for r in results if isinstance(r, ResponseError)), None)) is not None:
-            raise error
-        return results
 
 
 DASHBOARD_KEEP_SECONDS = 7 * 86400  # the events, last errors and sessions, after their last write
