@@ -2,33 +2,17 @@
 its rounds back: summaries, per-round ratios against bare mitmdump, targets on the median.
 Pure: no process is started."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from benchmodules import load, load_bench
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rounds = _load("rounds")
+rounds = load("rounds")
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCH))
-    try:
-        return _load("bench")
-    finally:
-        sys.path.remove(str(BENCH))
+    return load_bench()
 
 
 # -- rounds.py ----------------------------------------------------------------------------

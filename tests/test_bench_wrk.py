@@ -1,26 +1,13 @@
 """bench/wrkload.py (wrk's Lua script, command line and output parser) and how bench/bench.py
 picks its load generator. Pure: no wrk run here (the benchmark itself runs it)."""
 
-import importlib.util
 import json
 import re
-import sys
-from pathlib import Path
 
 import pytest
+from benchmodules import load, load_bench
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-wrkload = _load("wrkload")
+wrkload = load("wrkload")
 
 # What wrk 4.1 printed for `wrk -t1 -c2 -d1s --latency -s <wrk_script>` against a server that
 # answered 501 to everything (HTML body), trimmed to two samples.
@@ -150,11 +137,7 @@ def test_the_marked_line_is_json_even_for_bodies_with_quotes_and_newlines():
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCH))
-    try:
-        return _load("bench")
-    finally:
-        sys.path.remove(str(BENCH))
+    return load_bench()
 
 
 def _args(bench, *argv):

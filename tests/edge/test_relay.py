@@ -15,6 +15,7 @@ from aiohttp import web
 from flowtools import captured_logs
 from hpn_router.edge import relay
 from hpn_router.edge.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay, is_loopback_peer
+from localserver import serving_app
 
 EVENTS = [b'data: {"n": 1}\r\n\r\n', b'data: {"n": 2}\r\n\r\n']
 
@@ -32,16 +33,8 @@ async def serving(stream: Callable[[web.Request], Awaitable[web.StreamResponse]]
     """A real aiohttp upstream answering GET /stream with `stream`, and a session to fetch it with."""
     app = web.Application()
     app.router.add_get("/stream", stream)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}") as session:
-            yield session
-    finally:
-        await runner.cleanup()
+    async with serving_app(app) as base_url, aiohttp.ClientSession(base_url=base_url) as session:
+        yield session
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from hpn_router.core.transport import UpstreamRequest
 from hpn_router.edge.upstream import GeminiTransport, MistralTransport
+from localserver import serving_app
 
 KEY = "AIzaSyUpstreamKey0123456789AbCdEfGhIjKl"
 PATH = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -49,14 +50,9 @@ async def gemini() -> AsyncIterator[tuple[Gemini, str]]:
     fake = Gemini()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield fake, f"http://127.0.0.1:{port}/"
-    fake.release.set()
-    await runner.cleanup()
+    async with serving_app(app) as base_url:
+        yield fake, f"{base_url}/"
+        fake.release.set()
 
 
 def request(path: str = PATH, *, query: str = "", stream: bool = False, method: str = "POST", body: bytes = b'{"contents": []}'):
@@ -168,20 +164,15 @@ async def test_anthropic_gets_x_api_key_and_its_version_and_the_organization_com
 
     key = "sk-ant-api03-EdgeKey-0000000000000000000000000000000000000000000-AAAA"
     scenario = parse_scenario({"keys": [{"key": key, "organization": "org-edge", "script": ["ok", "rate_limit"], "retry_after": 9}]})
-    runner = web.AppRunner(make_app(scenario))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     transport = AnthropicTransport()
     body = b'{"model": "claude-haiku-4-5", "max_tokens": 20, "messages": [{"role": "user", "content": "Hi"}]}'
-    try:
-        transport.configure(parse_config({"anthropic": {"base_url": f"http://127.0.0.1:{port}"}}, {"HPN_ANTHROPIC_API_KEYS": key}))
-        answered = await transport.send(UpstreamRequest("POST", "/v1/messages", "", body, False, "claude-haiku-4-5", "anthropic"), key)
-        limited = await transport.send(UpstreamRequest("POST", "/v1/messages", "", body, False, "claude-haiku-4-5", "anthropic"), key)
-    finally:
-        await transport.close()
-        await runner.cleanup()
+    async with serving_app(make_app(scenario)) as base_url:
+        try:
+            transport.configure(parse_config({"anthropic": {"base_url": base_url}}, {"HPN_ANTHROPIC_API_KEYS": key}))
+            answered = await transport.send(UpstreamRequest("POST", "/v1/messages", "", body, False, "claude-haiku-4-5", "anthropic"), key)
+            limited = await transport.send(UpstreamRequest("POST", "/v1/messages", "", body, False, "claude-haiku-4-5", "anthropic"), key)
+        finally:
+            await transport.close()
     organization = scenario.keys[0].organization_id
     assert answered.status == 200 and answered.group == organization and limited.group == organization
     # The organization id is the pool's business: it is not among the headers passed on to the client.

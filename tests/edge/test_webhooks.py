@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from hpn_router.core.webhooks import EVENT_TYPES, WebhookEvent, signing_key
 from hpn_router.edge.webhooks import Endpoint, WebhookSender
+from localserver import serving_app
 from loguru import logger
 
 SECRET = "whsec_" + base64.b64encode(b"a receiver's shared secret bytes").decode()
@@ -58,16 +59,11 @@ def log_lines() -> Iterator[list[str]]:
 async def serve(receiver: Receiver) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/hook", receiver.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/hook"
-    finally:
-        receiver.release.set()
-        await runner.cleanup()
+    async with serving_app(app) as base_url:
+        try:
+            yield f"{base_url}/hook"
+        finally:
+            receiver.release.set()
 
 
 def sender_for(url: str, **kw: object) -> WebhookSender:
