@@ -19,11 +19,18 @@ from pathlib import Path
 # (group, pattern on the sample's stack): the first that matches wins, tested in this order.
 GROUPS: list[tuple[str, str]] = [
     ("idle (selector wait)", r"select \(selectors\.py[^;]*\)$"),
-    ("router: translation (chat, embeddings, models, native)", r"hpn_router/(addons|core)/(chat|embeddings|translation|native|models)"),
-    ("router: cache (lookup, store, keys)", r"hpn_router/(addons|core)/(cache|flashcache)"),
-    ("router: key routing, upstream (aiohttp), relay", r"hpn_router/(addons/keyrouting|edge/)"),
-    ("router: cost", r"hpn_router/(addons|core)/cost"),
-    ("router: logging (loguru, redaction)", r"loguru/|hpn_router/(addons/logredaction|core/redact)"),
+    (
+        "router: translation (inbound APIs, providers, the internal model)",
+        r"hpn_router/(core/(inbound|providers|model|chat_validate|toolids|sse)|addons/(chat|embeddings|translation|native|modelsendpoint|responses|messages))",
+    ),
+    ("router: cache (lookup, store, keys)", r"hpn_router/(addons/cache|core/(cache|responsecache|cachedanswer))"),
+    ("router: metrics (prometheus_client)", r"hpn_router/(addons|core|edge)/metrics|prometheus_client/"),
+    (
+        "router: key routing, failover, upstream (aiohttp), relay",
+        r"hpn_router/(addons/keyrouting|edge/|core/(failover|keypool|quota|classify))|aiohttp/",
+    ),
+    ("router: cost", r"hpn_router/(addons/cost|core/pricing)"),
+    ("router: logging (loguru, redaction)", r"loguru/|hpn_router/(addons/(logredaction|requestlog)|core/redact)"),
     ("router: flow redaction, metadata, client view", r"hpn_router/addons/(flowredaction|contextmetadata|clientview)"),
     ("router: other addons", r"hpn_router/"),
     ("mitmproxy hook dispatch (AddonManager, traverse, safecall)", r"mitmproxy/addonmanager\.py|contextlib\.py|mitmproxy/hooks\.py"),
