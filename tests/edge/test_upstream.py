@@ -40,6 +40,10 @@ class Gemini:
             return response
         if request.path.endswith(":limited"):
             return web.json_response({"error": {"code": 429}}, status=429)
+        if request.path.endswith(":cookie"):  # a load balancer's affinity cookie, as Cloudflare sets one
+            response = web.json_response({"ok": True})
+            response.set_cookie("__cf_bm", "affinity-of-the-first-caller")
+            return response
         if request.path == "/v1/chat/completions":
             return web.json_response({"message": "Requests rate limit exceeded"}, status=429, headers={"Retry-After": "3"})
         return web.json_response({"ok": True}, headers={"x-gemini-service-tier": "standard", "x-internal": "dropped"})
@@ -178,3 +182,17 @@ async def test_anthropic_gets_x_api_key_and_its_version_and_the_organization_com
     # The organization id is the pool's business: it is not among the headers passed on to the client.
     assert all(organization not in value for value in [*answered.headers.values(), *limited.headers.values()])
     assert limited.status == 429 and limited.headers["retry-after"] == "9" and limited.headers["retry-after-ms"] == "9000"
+
+
+async def test_a_cookie_an_upstream_sets_is_never_sent_back_with_a_later_request(gemini):
+    # One key's (or client's) cookie must not travel with another's request: the transport keeps none.
+    fake, base_url = gemini
+    # By name: aiohttp's default cookie jar would keep a cookie for a host name, never for an IP address.
+    transport = GeminiTransport(base_url.replace("127.0.0.1", "localhost"), timeout_seconds=5)
+    try:
+        await transport.send(request("/v1beta/models/m:cookie"), KEY)
+        await transport.send(request(), "AIzaSyAnotherKey0123456789AbCdEfGhIjKlM")
+    finally:
+        await transport.close()
+    later = {k.lower(): v for k, v in fake.seen[1]["headers"].items()}
+    assert "cookie" not in later

@@ -60,7 +60,11 @@ class GeminiTransport:
             # Per-phase timeouts: connect and every read are bounded; the whole attempt is
             # bounded in send(). A stream may run longer than one timeout, as long as data flows.
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_seconds, sock_read=self.timeout_seconds)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=True, trust_env=False)
+            # No cookie jar: a cookie one answer set (a load balancer's affinity, Cloudflare's __cf_bm)
+            # must not travel with the next request, made with another key for another client.
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=timeout, auto_decompress=True, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
+            )
         return self._session
 
     async def send(self, request: UpstreamRequest, key: str) -> AttemptResult:
