@@ -3,70 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
+from failovertools import (
+    MODEL,
+    OK,
+    REQUEST,
+    Clock,
+    ScriptedTransport,
+    invalid_key,
+    make_pool,
+    rate_limited,
+    run,
+    to_mistral,
+    two_provider_pool,
+)
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import classify_response
-from hpn_router.core.errors import InvalidRequestError, NoUsableKeyError, QuotaExhaustedError, RateLimitedError, UpstreamError
-from hpn_router.core.failover import Fallback, KeyPassedOver, fallback_reason, run_with_failover, run_with_fallbacks
+from hpn_router.core.errors import RateLimitedError
+from hpn_router.core.failover import KeyPassedOver, run_with_failover, run_with_fallbacks
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.transport import AttemptResult, UpstreamRequest
-
-MODEL = "gemini-2.5-flash"
-REQUEST = UpstreamRequest("POST", f"/v1beta/models/{MODEL}:generateContent", "", b"{}", False, MODEL)
-
-
-def rate_limited(delay: str = "30s", per_day: bool = False) -> AttemptResult:
-    quota_id = "GenerateRequestsPerDayPerProjectPerModel-FreeTier" if per_day else "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"
-    details = [
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaId": quota_id}]},
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay},
-    ]
-    body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota", "details": details}}
-    return AttemptResult(status=429, body=json.dumps(body).encode())
-
-
-def invalid_key() -> AttemptResult:
-    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]
-    body = {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "API key not valid.", "details": details}}
-    return AttemptResult(status=400, body=json.dumps(body).encode())
-
-
-OK = AttemptResult(status=200, body=b'{"candidates": []}')
-
-
-class ScriptedTransport:
-    """Answers by key value; records which keys were used."""
-
-    def __init__(self, script: dict[str, list[AttemptResult]]) -> None:
-        self.script = script
-        self.calls: list[str] = []
-
-    async def send(self, request: UpstreamRequest, key: str) -> AttemptResult:
-        self.calls.append(key)
-        queue = self.script[key]
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_pool(n: int = 3) -> KeyPool:
-    return KeyPool([KeyConfig(f"key_{i}", f"K{i}") for i in range(1, n + 1)], cooldown_seconds=60)
-
-
-async def run(pool, transport, clock, retry_count=3, rotations=None):
-    hook = (
-        (lambda failed, new: rotations.append((failed.key_name, new, failed.number, failed.outcome.reason)))
-        if rotations is not None
-        else None
-    )
-    return await run_with_failover(REQUEST, pool=pool, transport=transport, retry_count=retry_count, clock=clock, on_rotate=hook)
 
 
 async def test_429_fails_over_to_next_key_and_logs_rotation():
@@ -92,33 +48,12 @@ async def test_cooled_key_is_skipped_until_retry_delay_passes():
     assert sorted(transport.calls[-2:]) == ["K1", "K2"]
 
 
-async def test_every_key_cooling_gives_429_with_earliest_recovery():
-    transport = ScriptedTransport({"K1": [rate_limited("20s")], "K2": [rate_limited("7s")], "K3": [rate_limited("50s")]})
-    result = await run(make_pool(), transport, Clock())
-    assert isinstance(result.error, RateLimitedError)
-    assert result.error.retry_after == 7.0
-    assert result.error.headers() == {"retry-after": "7", "retry-after-ms": "7000"}
-
-
-async def test_only_daily_quotas_left_is_insufficient_quota():
-    transport = ScriptedTransport({k: [rate_limited("5s", per_day=True)] for k in ("K1", "K2", "K3")})
-    result = await run(make_pool(), transport, Clock())
-    assert isinstance(result.error, QuotaExhaustedError)
-    assert result.error.headers()["x-should-retry"] == "false"
-
-
 async def test_invalid_key_is_disabled_and_never_reused():
     pool = make_pool(2)
     transport = ScriptedTransport({"K1": [invalid_key()], "K2": [OK]})
     for _ in range(5):
         assert (await run(pool, transport, Clock())).result is OK
     assert transport.calls.count("K1") == 1
-
-
-async def test_every_key_disabled_is_503():
-    transport = ScriptedTransport({"K1": [invalid_key()], "K2": [invalid_key()]})
-    result = await run(make_pool(2), transport, Clock())
-    assert isinstance(result.error, NoUsableKeyError) and result.error.status == 503
 
 
 async def test_503_is_retried_elsewhere_without_penalty():
@@ -133,19 +68,6 @@ async def test_connection_errors_and_timeouts_are_retried():
     transport = ScriptedTransport({"K1": [AttemptResult(error="timeout")], "K2": [AttemptResult(error="connection error")], "K3": [OK]})
     result = await run(make_pool(), transport, Clock())
     assert result.result is OK and len(result.attempts) == 3
-
-
-async def test_retries_are_bounded_by_retry_count():
-    transport = ScriptedTransport({k: [AttemptResult(status=503, body=b"{}")] for k in ("K1", "K2", "K3", "K4", "K5")})
-    result = await run(make_pool(5), transport, Clock(), retry_count=2)
-    assert len(transport.calls) == 3
-    assert isinstance(result.error, UpstreamError) and result.error.status == 503
-
-
-async def test_timeout_on_every_key_is_504():
-    transport = ScriptedTransport({"K1": [AttemptResult(error="timeout")]})
-    result = await run(make_pool(1), transport, Clock())
-    assert isinstance(result.error, UpstreamError) and result.error.status == 504
 
 
 async def test_client_error_is_returned_without_retry():
@@ -285,127 +207,6 @@ async def test_a_key_passed_over_is_reported_to_the_caller_by_name_for_logging()
     )
     assert result.result is OK
     assert passed_over == [KeyPassedOver("key_1", "timeout", 1, 5.0)]  # the 429 is a cooldown, not a key that did not answer
-
-
-# -- fallback across providers ---------------------------------------------------------------
-
-MISTRAL = "mistral-small-latest"
-MISTRAL_REQUEST = UpstreamRequest("POST", "/v1/chat/completions", "", b"{}", False, MISTRAL, "mistral")
-
-
-def two_provider_pool() -> KeyPool:
-    keys = [KeyConfig("g1", "G1"), KeyConfig("g2", "G2"), KeyConfig("m1", "M1", provider="mistral")]
-    return KeyPool(keys, cooldown_seconds=60)
-
-
-def mistral_429(seconds: str = "5") -> AttemptResult:
-    return AttemptResult(status=429, headers={"retry-after": seconds}, body=b'{"message": "Requests rate limit exceeded"}')
-
-
-async def fall_back(pool, transport, clock, fallbacks, *, can_serve=lambda provider: True, waits: list | None = None):
-    """The loop over models; `log` gets its fallbacks and skips, `waits` (when given) each
-    model's attempt and whether it could wait for a key's recovery."""
-    log: list = []
-
-    async def attempt(request, may_wait):
-        if waits is not None:
-            waits.append((request.model, may_wait))
-        return await run_with_failover(request, pool=pool, transport=transport, retry_count=3, clock=clock)
-
-    outcome = await run_with_fallbacks(
-        REQUEST,
-        fallbacks,
-        attempt=attempt,
-        can_serve=can_serve,
-        on_fallback=lambda failed, to, why: log.append(("fallback", failed, to, why)),
-        on_skip=lambda name, why: log.append(("skip", name, why)),
-    )
-    return outcome, log
-
-
-def to_mistral(planned: list | None = None) -> Fallback:
-    def plan():
-        if planned is not None:
-            planned.append(MISTRAL)
-        return MISTRAL_REQUEST
-
-    return Fallback(MISTRAL, "mistral", plan)
-
-
-async def test_every_gemini_key_cooling_moves_to_the_fallback_model():
-    transport = ScriptedTransport({"G1": [rate_limited()], "G2": [rate_limited()], "M1": [OK]})
-    waits: list = []
-    outcome, log = await fall_back(two_provider_pool(), transport, Clock(), [to_mistral()], waits=waits)
-    assert outcome.outcome.error is None and outcome.outcome.result.status == 200
-    assert (outcome.served, outcome.request.provider, outcome.outcome.key_name) == (1, "mistral", "m1")
-    assert transport.calls == ["G1", "G2", "M1"]
-    assert log == [("fallback", MODEL, MISTRAL, "all gemini keys cooling")]
-    assert [(r.provider, r.model) for r in outcome.tried] == [("gemini", MODEL), ("mistral", MISTRAL)]
-    # Only the last model waits for a key's recovery: the first hands over to the fallback at once.
-    assert waits == [(MODEL, False), (MISTRAL, True)]
-
-
-async def test_a_fallback_is_planned_only_when_reached():
-    planned: list = []
-    transport = ScriptedTransport({"G1": [OK], "G2": [OK], "M1": [OK]})
-    outcome, log = await fall_back(two_provider_pool(), transport, Clock(), [to_mistral(planned)])
-    assert (outcome.served, planned, log) == (0, [], [])
-
-
-async def test_a_client_error_never_falls_back():
-    bad = AttemptResult(status=400, body=b'{"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "bad schema"}}')
-    transport = ScriptedTransport({"G1": [bad], "G2": [bad], "M1": [OK]})
-    outcome, log = await fall_back(two_provider_pool(), transport, Clock(), [to_mistral()])
-    assert (outcome.served, outcome.outcome.result.status, log) == (0, 400, [])
-    assert transport.calls == ["G1"]
-
-
-async def test_5xx_on_every_try_falls_back():
-    down = AttemptResult(status=503, body=b'{"error": {"code": 503, "status": "UNAVAILABLE", "message": "overloaded"}}')
-    transport = ScriptedTransport({"G1": [down], "G2": [down], "M1": [OK]})
-    outcome, log = await fall_back(two_provider_pool(), transport, Clock(), [to_mistral()])
-    assert outcome.served == 1 and outcome.outcome.result.status == 200
-    assert log == [("fallback", MODEL, MISTRAL, "gemini failed on every try (503)")]
-
-
-async def test_a_provider_without_keys_is_skipped_and_named():
-    transport = ScriptedTransport({"G1": [rate_limited("30s")], "G2": [rate_limited("30s")], "M1": [OK]})
-    outcome, log = await fall_back(two_provider_pool(), transport, Clock(), [to_mistral()], can_serve=lambda p: p == "gemini")
-    assert isinstance(outcome.outcome.error, RateLimitedError) and outcome.served == 0
-    assert log == [("skip", MISTRAL, "the pool has no mistral keys")]
-    assert "M1" not in transport.calls
-
-
-async def test_a_fallback_that_cannot_take_the_request_is_skipped():
-    def refuse():
-        raise InvalidRequestError("audio content is not supported for Mistral models")
-
-    transport = ScriptedTransport({"G1": [rate_limited()], "G2": [rate_limited()], "M1": [OK]})
-    outcome, log = await fall_back(two_provider_pool(), transport, Clock(), [Fallback(MISTRAL, "mistral", refuse)])
-    assert isinstance(outcome.outcome.error, RateLimitedError)
-    assert log == [("skip", MISTRAL, "mistral cannot take this request: audio content is not supported for Mistral models")]
-
-
-async def test_every_provider_exhausted_is_one_429_with_the_earliest_recovery():
-    transport = ScriptedTransport({"G1": [rate_limited("30s")], "G2": [rate_limited("30s")], "M1": [mistral_429("5")]})
-    outcome, log = await fall_back(two_provider_pool(), transport, Clock(), [to_mistral()])
-    error = outcome.outcome.error
-    assert isinstance(error, RateLimitedError) and error.status == 429
-    assert error.retry_after == 5.0 and error.headers()["retry-after"] == "5"
-    assert MODEL in error.message and MISTRAL in error.message
-    assert transport.calls == ["G1", "G2", "M1"]
-
-
-async def test_all_disabled_everywhere_keeps_the_first_models_error():
-    transport = ScriptedTransport({"G1": [invalid_key()], "G2": [invalid_key()], "M1": [AttemptResult(status=401, body=b"{}")]})
-    outcome, _ = await fall_back(two_provider_pool(), transport, Clock(), [to_mistral()])
-    assert isinstance(outcome.outcome.error, NoUsableKeyError)
-    assert "Gemini" in outcome.outcome.error.message
-
-
-def test_fallback_reasons_name_the_provider():
-    assert fallback_reason(QuotaExhaustedError("x", retry_after=5), "gemini") == "all gemini keys out of daily quota"
-    assert fallback_reason(NoUsableKeyError("x"), "mistral") == "every mistral key disabled"
 
 
 def limited_pool() -> KeyPool:

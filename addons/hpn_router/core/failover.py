@@ -10,20 +10,19 @@ The transport, the clock and the sleep are passed in, so the loop is tested with
 or sleeps; what is worth logging (a rotation, a key passed over) is handed to callbacks, which
 the routing addon logs.
 
-Above the loop, `run_with_fallbacks` moves a request from one model to the next configured one
-(`fallbacks:`) when the first model's provider could not answer at all (every key cooling,
-parked or disabled, or a 5xx/overload on every try): the loop gave up with the router's own
-error, so nothing has reached the client yet. An answer, a 4xx of the client's own making
-included, is final: it never falls back.
+What one request's attempts came to (Attempt, FailoverResult, the give-up error) lives in
+core/attempts.py; the fallback to other models above this loop in core/fallbacks.py. Both are
+re-exported here, the import path callers have always used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from hpn_router.core.attempts import Attempt, FailoverResult, KeyPassedOver, give_up
 from hpn_router.core.classify import (
     BACKS_OFF,
     Outcome,
@@ -33,53 +32,28 @@ from hpn_router.core.classify import (
     classify_response,
     classify_transport_error,
 )
-from hpn_router.core.errors import (
-    InvalidRequestError,
-    NoUsableKeyError,
-    QuotaExhaustedError,
-    RateLimitedError,
-    RouterError,
-    UpstreamError,
-)
+from hpn_router.core.errors import RouterError
+from hpn_router.core.fallbacks import Attempter, Fallback, FallbackHook, FallbackOutcome, SkipHook, fallback_reason, run_with_fallbacks
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest
 
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One upstream attempt, for logs and mitmweb. Holds the key's name, never its value."""
-
-    number: int  # 1-based
-    key_index: int
-    key_name: str
-    status: int | None
-    outcome: Outcome
-    started: float
-    ended: float
-    provider: str = "gemini"  # whose key it was: one request may try several (a fallback, the model lists)
-
-
-@dataclass(slots=True)
-class FailoverResult:
-    result: AttemptResult | None  # the answer to give (translated by the caller)
-    error: RouterError | None  # or the router's own error, when no answer is usable
-    attempts: list[Attempt] = field(default_factory=list)
-    key_name: str | None = None  # the key whose answer is returned
-    final: bool = False  # the error is about the client (its rate), not the provider: no fallback
-
-
-@dataclass(frozen=True, slots=True)
-class KeyPassedOver:
-    """A key did not answer (timeout, refused connection) often enough that its breaker is
-    open: it is skipped until `skipped_seconds` from now."""
-
-    key_name: str
-    reason: str
-    failures: int
-    skipped_seconds: float
-
-
-_NAMES = {"gemini": "Gemini", "mistral": "Mistral", "anthropic": "Anthropic"}  # for messages
+__all__ = [
+    "Attempt",
+    "Attempter",
+    "FailoverResult",
+    "Fallback",
+    "FallbackHook",
+    "FallbackOutcome",
+    "KeyPassedOver",
+    "PassedOverHook",
+    "QuotaGate",
+    "RotationHook",
+    "SkipHook",
+    "WaitPolicy",
+    "fallback_reason",
+    "run_with_failover",
+    "run_with_fallbacks",
+]
 
 RotationHook = Callable[[Attempt, str], None]  # (failed attempt, next key name)
 # (key index, request, now) -> whether the key's shared budget admits this request; counts it
@@ -135,7 +109,7 @@ async def run_with_failover(
         result.close()
         spent.tried.add(index)
         spent.transient_failures += attempt.outcome.verdict in BACKS_OFF
-    return FailoverResult(None, _give_up(pool, request, clock(), spent.attempts), spent.attempts)
+    return FailoverResult(None, give_up(pool, request, clock(), spent.attempts), spent.attempts)
 
 
 @dataclass(slots=True)
@@ -244,136 +218,3 @@ def _classify(result: AttemptResult, provider: str, now: float) -> Outcome:
     if provider == "anthropic":
         return classify_anthropic_response(result.status, result.body, result.headers, now)
     return classify_response(result.status, result.body)
-
-
-def _give_up(pool: KeyPool, request: UpstreamRequest, now: float, attempts: list[Attempt]) -> RouterError:
-    """The error for a request no key could answer."""
-    if not pool.has_active(now, request.model, request.provider):
-        return _exhausted(pool, request.model, request.provider, now)
-    # Keys remain, but this request used up its attempts.
-    final = attempts[-1] if attempts else None
-    if final and final.outcome.verdict is Verdict.RATE_LIMITED:
-        return RateLimitedError(f"Rate limited on {len(attempts)} attempts; retry shortly.", retry_after=final.outcome.retry_after or 1.0)
-    status = final.status if final and final.status else 502
-    if final and final.status is None and final.outcome.reason == "timeout":
-        status = 504
-    reason = final.outcome.reason if final else "no attempt made"
-    return UpstreamError(
-        f"{_NAMES.get(request.provider, request.provider)} did not answer successfully after {len(attempts)} attempts (last: {reason}).",
-        status=status,
-    )
-
-
-def _exhausted(pool: KeyPool, model: str, provider: str, now: float) -> RouterError:
-    state = pool.exhaustion(now, model, provider)
-    name = _NAMES.get(provider, provider)
-    if state.all_disabled or state.earliest_recovery is None:
-        return NoUsableKeyError(f"Every {name} key in the pool is disabled (invalid, forbidden or not permitted).")
-    wait = state.earliest_recovery - now
-    if state.daily_only:
-        return QuotaExhaustedError(
-            f"Every {name} key has used its daily quota for this model; quotas reset at midnight Pacific time.",
-            retry_after=wait,
-        )
-    return RateLimitedError(f"Every {name} key is rate limited for {model}; the first recovers in {wait:.1f}s.", retry_after=wait)
-
-
-# -- fallback across models and providers ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Fallback:
-    """A model to try when the ones before it could not answer: its name as configured (for
-    logs), its provider, and how to build its upstream request. Built only when reached (most
-    requests never need it); `plan` raises InvalidRequestError when the provider cannot take
-    this request (audio for a text-only model), and the fallback is skipped."""
-
-    name: str
-    provider: str
-    plan: Callable[[], UpstreamRequest]
-
-
-@dataclass(slots=True)
-class FallbackOutcome:
-    outcome: FailoverResult  # the answer or the router's error the client gets
-    request: UpstreamRequest  # what was sent for it (the last model tried)
-    served: int = 0  # 0: the first model; i: fallbacks[i - 1]
-    tried: list[UpstreamRequest] = field(default_factory=list)  # every model the pool was asked for, in order
-
-
-FallbackHook = Callable[[str, str, str], None]  # (model that failed, next model, why)
-SkipHook = Callable[[str, str], None]  # (fallback model, why it is skipped)
-# (request, may wait for a key to recover): only the last model of the chain waits, the
-# others hand over to the next model at once.
-Attempter = Callable[[UpstreamRequest, bool], Awaitable[FailoverResult]]
-
-
-async def run_with_fallbacks(
-    first: UpstreamRequest,
-    fallbacks: Sequence[Fallback],
-    *,
-    attempt: Attempter,
-    can_serve: Callable[[str], bool],
-    on_fallback: FallbackHook | None = None,
-    on_skip: SkipHook | None = None,
-) -> FallbackOutcome:
-    """`attempt` (run_with_failover with the provider's pool and transport) for `first`, then
-    for each fallback in order while the previous one ended in the router's own error. A
-    fallback whose provider the router cannot serve (`can_serve`: no keys, no transport), or
-    that cannot take the request, is skipped. When every model failed, one error for all."""
-    result = FallbackOutcome(await attempt(first, not fallbacks), first, tried=[first])
-    errors = [(first.model, result.outcome.error)]
-    failed_name = first.model
-    for index, fallback in enumerate(fallbacks, 1):
-        error = result.outcome.error
-        if error is None or result.outcome.final:
-            return result
-        if not can_serve(fallback.provider):
-            _skip(on_skip, fallback.name, f"the pool has no {fallback.provider} keys")
-            continue
-        try:
-            request = fallback.plan()
-        except InvalidRequestError as e:
-            _skip(on_skip, fallback.name, f"{fallback.provider} cannot take this request: {e.message}")
-            continue
-        if on_fallback:
-            on_fallback(failed_name, fallback.name, fallback_reason(error, result.request.provider))
-        result = FallbackOutcome(await attempt(request, index == len(fallbacks)), request, index, result.tried + [request])
-        errors.append((fallback.name, result.outcome.error))
-        failed_name = fallback.name
-    if result.outcome.error is not None and len(errors) > 1:
-        result.outcome.error = _all_failed([(name, e) for name, e in errors if e is not None])
-    return result
-
-
-def _skip(on_skip: SkipHook | None, name: str, why: str) -> None:
-    if on_skip:
-        on_skip(name, why)
-
-
-def fallback_reason(error: RouterError, provider: str) -> str:
-    """Why a model's provider could not answer, in a few words for the rotation log."""
-    if isinstance(error, RateLimitedError):
-        return f"all {provider} keys cooling"
-    if isinstance(error, QuotaExhaustedError):
-        return f"all {provider} keys out of daily quota"
-    if isinstance(error, NoUsableKeyError):
-        return f"every {provider} key disabled"
-    if isinstance(error, UpstreamError):
-        return f"{provider} failed on every try ({error.status})"
-    return error.message
-
-
-def _all_failed(errors: list[tuple[str, RouterError]]) -> RouterError:
-    """One error for a request no model could answer: a 429 with the earliest recovery when
-    some model will recover (the client retries then), else the first model's error."""
-    waits = [e.retry_after for _, e in errors if e.retry_after is not None]
-    if not waits:
-        return errors[0][1]
-    names = ", ".join(name for name, _ in errors)
-    wait = min(waits)
-    if all(isinstance(e, QuotaExhaustedError) for _, e in errors):
-        return QuotaExhaustedError(f"Every model tried ({names}) has used its daily quota.", retry_after=wait)
-    return RateLimitedError(
-        f"Every model tried ({names}) is rate limited or unavailable; the first recovers in {wait:.1f}s.", retry_after=wait
-    )
