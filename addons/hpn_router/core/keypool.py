@@ -25,14 +25,15 @@ Rules (each transition takes the time as an argument; nothing here sleeps or rea
 7. Keys belong to one provider (`KeyConfig.provider`): a request picks among its provider's
    keys only, and its exhaustion counts only them.
 8. Saved state (snapshot/restore) follows key values, never names or positions: per-key
-   state is filed under the key's digest, and a key without a project is its own project
-   under that digest too. State of keys or projects that are gone is dropped; a snapshot of
-   any unexpected shape is refused whole (SnapshotError), so the pool starts fresh.
+   state is filed under the key's digest (core/poolsaving.py).
 9. Routers sharing a Redis (core/sharedstate.py) exchange changes of that same saved state,
-   plus open circuit breakers: `adopt` takes another router's disables, re-enables, cooldowns,
-   trips and closed breakers for this pool's keys and projects only; `revision` counts the
-   changes, so a request that changed nothing costs no comparison. Sends are tallied per quota
-   group (`sent`) for the shared request counts the admin API shows.
+   plus open circuit breakers (`adopt`, core/poolsaving.py); `revision` counts the changes, so
+   a request that changed nothing costs no comparison. Sends are tallied per quota group
+   (`sent`) for the shared request counts the admin API shows.
+
+Where the parts live: the values (KeyState, Cooldown, Breaker, Exhaustion) in
+core/keystates.py, budgets and usage per (group, model) in core/quotabudgets.py, saving and
+sharing in core/poolsaving.py; this module picks keys and applies outcomes.
 
 The pool runs on one asyncio loop and never awaits, so every method is atomic with respect
 to concurrent requests; no lock is needed.
@@ -41,64 +42,20 @@ to concurrent requests; no lock is needed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from enum import Enum
-from itertools import chain, zip_longest
-from typing import Any
 
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import DISABLES_KEY, Outcome, Verdict, next_pacific_midnight
-from hpn_router.core.poolsnapshot import SavedState, Slot, parse_snapshot
-from hpn_router.core.quota import Limits, Usage, headroom, next_admission, pacific_day
+from hpn_router.core.keystates import Breaker, Cooldown, Exhaustion, KeyState, project_interleaved, tripped
+from hpn_router.core.poolsaving import LEARNED_GROUP, PoolSaving
+from hpn_router.core.poolsnapshot import Slot
+from hpn_router.core.quota import Limits
+from hpn_router.core.quotabudgets import QuotaBudgets
 from hpn_router.core.sendtally import SendTally
-from hpn_router.core.sharedstate import PoolDelta
 
-BREAKER_FIRST_SECONDS = 5.0
-BREAKER_MAX_SECONDS = 60.0
-_LEARNED_GROUP = "-group:"  # in a learned group's name: "anthropic-group:<organization id>"
+__all__ = ["Breaker", "Cooldown", "Exhaustion", "KeyPool", "KeyState"]  # the values live in core/keystates.py
 
 
-class KeyState(Enum):
-    ACTIVE = "active"
-    COOLING = "cooling"
-    DISABLED = "disabled"
-
-
-@dataclass(frozen=True, slots=True)
-class Cooldown:
-    until: float
-    daily: bool  # a per-day quota: the client is told insufficient_quota, not "retry soon"
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Breaker:
-    """A key that did not answer `failures` times in a row is passed over until `until`."""
-
-    failures: int
-    until: float
-    reason: str  # the last failure: "timeout", "connection error (...)"
-
-
-@dataclass(frozen=True, slots=True)
-class Exhaustion:
-    """Why no key could be picked, for the client's 429/503."""
-
-    earliest_recovery: float | None  # None: no key will recover by itself
-    daily_only: bool  # every cooling key waits for a per-day reset
-    all_disabled: bool
-
-
-def project_interleaved(keys: Sequence[KeyConfig]) -> list[int]:
-    """Key indices ordered p1k1, p2k1, p1k2, p2k2, ...: round-robin spreads projects first."""
-    groups: dict[str, list[int]] = {}
-    for index, key in enumerate(keys):
-        groups.setdefault(key.project_id, []).append(index)
-    rounds = zip_longest(*groups.values())
-    return [i for i in chain.from_iterable(rounds) if i is not None]
-
-
-class KeyPool:
+class KeyPool(PoolSaving):
     def __init__(
         self,
         keys: Sequence[KeyConfig],
@@ -108,13 +65,11 @@ class KeyPool:
     ) -> None:
         self.keys = tuple(keys)
         self.cooldown_seconds = cooldown_seconds
-        self.limits = dict(limits or {})  # configured; ("project", "*") applies to every model
-        self._learned: dict[Slot, Limits] = {}
+        self.budgets = QuotaBudgets(limits)
         self._order = project_interleaved(self.keys)
         self._cursor = 0
         self._disabled: dict[int, str] = {i: "disabled in config" for i, k in enumerate(self.keys) if not k.enabled}
         self._cooldowns: dict[Slot, Cooldown] = {}
-        self._usage: dict[Slot, Usage] = {}
         self._breakers: dict[int, Breaker] = {}
         self.revision = 0  # counts changes of what snapshot() saves: a cheap "anything new?" check
         self._groups: dict[int, str] = {}  # learned quota groups of keys without a configured project
@@ -127,7 +82,7 @@ class KeyPool:
     def learn_group(self, index: int, group: str) -> None:
         """The provider said which group (organization) the key belongs to; a configured project wins."""
         if not self.keys[index].project:
-            self._groups[index] = f"{self.keys[index].provider}{_LEARNED_GROUP}{group}"
+            self._groups[index] = f"{self.keys[index].provider}{LEARNED_GROUP}{group}"
 
     def name(self, index: int) -> str:
         return self.keys[index].name
@@ -213,21 +168,22 @@ class KeyPool:
 
     def record_send(self, index: int, now: float, model: str) -> None:
         """An attempt went out with this key: it counts against its project's budget."""
-        self._usage.setdefault(self._slot(index, model), Usage()).record_request(now)
+        self.budgets.record_request(self._slot(index, model), now)
         self.sent.add(self.group(index), now)
 
     def quota_of(self, index: int, model: str) -> tuple[Slot, Limits] | None:
         """The key's quota slot (group, model) and its budget there, when one is configured or
         learned; None when nothing limits it."""
-        limits = self._limits(index, model)
-        return None if limits == Limits() else (self._slot(index, model), limits)
+        slot = self._slot(index, model)
+        limits = self.budgets.limits_of(slot)
+        return None if limits == Limits() else (slot, limits)
 
     def adopt_usage(self, index: int, model: str, now: float, minute_requests: int, day_requests: int, minute_tokens: int) -> None:
         """What every router spent of the key's budget, so picking here sees it too."""
-        self._usage.setdefault(self._slot(index, model), Usage()).raise_to(now, minute_requests, day_requests, minute_tokens)
+        self.budgets.adopt(self._slot(index, model), now, minute_requests, day_requests, minute_tokens)
 
     def record_tokens(self, index: int, now: float, model: str, prompt_tokens: int) -> None:
-        self._usage.setdefault(self._slot(index, model), Usage()).record_tokens(now, prompt_tokens)
+        self.budgets.record_tokens(self._slot(index, model), now, prompt_tokens)
 
     def report(self, index: int, outcome: Outcome, now: float, model: str) -> None:
         """Apply an attempt's outcome to the key that made it."""
@@ -241,7 +197,7 @@ class KeyPool:
             self.revision += 1
             return
         if outcome.quota_limit is not None:
-            self._learn(index, model, outcome)
+            self.budgets.learn(self._slot(index, model), outcome.quota_limit)
         if outcome.verdict is Verdict.RATE_LIMITED:
             delay = outcome.retry_after if outcome.retry_after is not None else self.cooldown_seconds
             self._cool(index, model, Cooldown(now + max(delay, 0.0), False, outcome.reason))
@@ -257,47 +213,6 @@ class KeyPool:
             del self._cooldowns[slot]
         self.revision += 1
 
-    def adopt(self, change: PoolDelta, now: float) -> None:
-        """Take another router's changes (shared state): its disables and re-enables of the
-        keys this pool has, its cooldowns (the later deadline wins) and lifted cooldowns of
-        this pool's projects. Keys and projects this pool does not have are ignored."""
-        by_fingerprint = {k.fingerprint: i for i, k in enumerate(self.keys) if k.enabled}
-        for fingerprint in change.enabled:
-            if (index := by_fingerprint.get(fingerprint)) is not None:
-                self._disabled.pop(index, None)
-                self._breakers.pop(index, None)
-        for fingerprint, reason in change.disabled.items():
-            if (index := by_fingerprint.get(fingerprint)) is not None:
-                self._disabled[index] = reason
-        for slot in change.lifted:
-            self._cooldowns.pop(slot, None)
-        projects = {self.group(i) for i in range(len(self.keys))}  # learned organizations too
-        for slot, (until, daily, reason) in change.cooled.items():
-            if slot[0] in projects and until > now:
-                self._cool_slot(slot, Cooldown(until, daily, reason))
-        for fingerprint in change.closed:
-            if (index := by_fingerprint.get(fingerprint)) is not None:
-                self._breakers.pop(index, None)
-        for fingerprint, (failures, until, reason) in change.tripped.items():
-            index = by_fingerprint.get(fingerprint)
-            current = None if index is None else self._breakers.get(index)
-            if index is not None and until > now and (current is None or until > current.until):
-                self._breakers[index] = Breaker(failures, until, reason)
-        self.revision += 1
-
-    def shared_scope(self) -> tuple[frozenset[str], frozenset[str]]:
-        """The digests of the keys this pool may speak for (enabled in config) and its projects."""
-        return frozenset(k.fingerprint for k in self.keys if k.enabled), frozenset(self.group(i) for i in range(len(self.keys)))
-
-    def saved_state(self, now: float) -> SavedState:
-        """What snapshot() saves, as the typed SavedState (shared state compares these)."""
-        return SavedState(
-            {self.keys[i].fingerprint: reason for i, reason in self._disabled.items() if self.keys[i].enabled},
-            {slot: (c.until, c.daily, c.reason) for slot, c in self._cooldowns.items() if c.until > now},
-            {},
-            {self.keys[i].fingerprint: (b.failures, b.until, b.reason) for i, b in self._open_breakers(now) if self.keys[i].enabled},
-        )
-
     def exhaustion(self, now: float, model: str, provider: str | None = None) -> Exhaustion:
         recoveries: list[tuple[float, bool]] = []
         indices = self._of(provider)
@@ -308,7 +223,7 @@ class KeyPool:
             if cooldown is not None:
                 recoveries.append((cooldown.until, cooldown.daily))
             elif self._headroom(index, now, model) == 0.0:
-                recoveries.append(self._budget_recovery(index, now, model))
+                recoveries.append(self.budgets.recovery(self._slot(index, model), now))
         return Exhaustion(
             earliest_recovery=min((t for t, _ in recoveries), default=None),
             daily_only=bool(recoveries) and all(daily for _, daily in recoveries),
@@ -318,120 +233,31 @@ class KeyPool:
     # -- usage figures for the admin API ------------------------------------------------
 
     def requests_today(self, index: int, now: float) -> int:
-        return sum(u.day_requests for (p, _), u in self._usage.items() if p == self.group(index) and u.day == pacific_day(now))
+        return self.budgets.requests_today(self.group(index), now)
 
     def requests_last_minute(self, index: int, now: float) -> int:
-        project = self.group(index)
-        total = 0
-        for (p, _), usage in self._usage.items():
-            if p == project:
-                usage.prune(now)
-                total += usage.minute_requests()
-        return total
+        return self.budgets.requests_last_minute(self.group(index), now)
 
     def requests_by_project(self, now: float) -> dict[str, tuple[int, int]]:
         """Each project's (requests today, requests in the last minute), in one pass over the
         usage: what requests_today and requests_last_minute give per key, for every key at once
         (the dashboard polls it every second)."""
-        today = pacific_day(now)
-        totals: dict[str, tuple[int, int]] = {}
-        for (project, _), usage in self._usage.items():
-            usage.prune(now)
-            day, minute = totals.get(project, (0, 0))
-            totals[project] = (day + (usage.day_requests if usage.day == today else 0), minute + usage.minute_requests())
-        return totals
-
-    # -- persistence ------------------------------------------------------------------
-
-    def snapshot(self, now: float) -> dict[str, Any]:
-        """JSON-able state that should survive a restart. Keys appear by digest (their value
-        may move to another name or position), never by value or name."""
-        return {
-            "keys": {self.keys[i].fingerprint: {"disabled": reason} for i, reason in self._disabled.items() if self.keys[i].enabled},
-            "cooldowns": [
-                {"project": p, "model": m, "until": c.until, "daily": c.daily, "reason": c.reason}
-                for (p, m), c in self._cooldowns.items()
-                if c.until > now
-            ],
-            "day_counts": [
-                {"project": p, "model": m, "day": u.day, "requests": u.day_requests}
-                for (p, m), u in self._usage.items()
-                if u.day == pacific_day(now) and u.day_requests
-            ],
-        }
-
-    def restore(self, snapshot: Any, now: float) -> None:
-        """Take back what a snapshot says about the keys and projects that still exist.
-        Raises SnapshotError, changing nothing, when the snapshot has any other shape."""
-        saved = parse_snapshot(snapshot)
-        by_fingerprint = {k.fingerprint: i for i, k in enumerate(self.keys)}
-        for fingerprint, reason in saved.disabled.items():
-            index = by_fingerprint.get(fingerprint)
-            if index is not None and self.keys[index].enabled:
-                self._disabled[index] = reason
-        projects = {self.group(i) for i in range(len(self.keys))}  # learned organizations too
-        for slot, (until, daily, reason) in saved.cooldowns.items():
-            # A learned group's cooldown stays: its keys rejoin it with their next answer.
-            if (slot[0] in projects or _LEARNED_GROUP in slot[0]) and until > now:
-                self._cool_slot(slot, Cooldown(until, daily, reason))
-        for slot, (day, requests) in saved.day_counts.items():
-            if slot[0] in projects and day == pacific_day(now):
-                usage = self._usage.setdefault(slot, Usage())
-                usage.prune(now)
-                usage.day_requests = max(usage.day_requests, requests)
-
-    def carry_over(self, old: KeyPool, now: float) -> None:
-        """What a config reload keeps beyond the snapshot: the open breakers of keys whose
-        value stays (not saved in the state file; left behind, shared state would read them as
-        closed) and the sends not yet added to the shared counts."""
-        self.adopt(PoolDelta(tripped=old.saved_state(now).breakers), now)
-        self.sent = old.sent
+        return self.budgets.requests_by_group(now)
 
     # -- internals --------------------------------------------------------------------
 
     def _slot(self, index: int, model: str) -> Slot:
         return (self.group(index), model)
 
-    def _limits(self, index: int, model: str) -> Limits:
-        project = self.group(index)
-        configured = self.limits.get((project, model)) or self.limits.get((project, "*")) or Limits()
-        return configured.merged(self._learned.get((project, model), Limits()))
-
     def _headroom(self, index: int, now: float, model: str) -> float | None:
-        return headroom(self._usage.get(self._slot(index, model)), self._limits(index, model), now)
-
-    def _budget_recovery(self, index: int, now: float, model: str) -> tuple[float, bool]:
-        usage = self._usage.setdefault(self._slot(index, model), Usage())
-        at = next_admission(usage, self._limits(index, model), now)
-        return (next_pacific_midnight(now), True) if at is None else (at, False)
-
-    def _learn(self, index: int, model: str, outcome: Outcome) -> None:
-        assert outcome.quota_limit is not None
-        window, value = outcome.quota_limit
-        slot = self._slot(index, model)
-        known = self._learned.get(slot, Limits())
-        if window == "minute":
-            self._learned[slot] = Limits(value, known.rpd, known.tpm)
-        elif window == "day":
-            self._learned[slot] = Limits(known.rpm, value, known.tpm)
-
-    def _open_breakers(self, now: float) -> list[tuple[int, Breaker]]:
-        return [(i, b) for i, b in self._breakers.items() if b.until > now]
+        return self.budgets.headroom(self._slot(index, model), now)
 
     def _trip(self, index: int, now: float, reason: str) -> None:
-        failures = (self._breakers[index].failures if index in self._breakers else 0) + 1
-        skip = min(BREAKER_FIRST_SECONDS * 2 ** (failures - 1), BREAKER_MAX_SECONDS)
-        self._breakers[index] = Breaker(failures, now + skip, reason)
+        self._breakers[index] = tripped(self._breakers.get(index), now, reason)
         self.revision += 1
 
     def _cool(self, index: int, model: str, cooldown: Cooldown) -> None:
         self._cool_slot(self._slot(index, model), cooldown)
-
-    def _cool_slot(self, slot: Slot, cooldown: Cooldown) -> None:
-        current = self._cooldowns.get(slot)
-        if current is None or cooldown.until > current.until:
-            self._cooldowns[slot] = cooldown
-            self.revision += 1
 
     def _cooldown(self, index: int, now: float, model: str) -> Cooldown | None:
         slot = self._slot(index, model)
