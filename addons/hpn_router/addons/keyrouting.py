@@ -33,13 +33,12 @@ from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.addons.flowcontext import FallbackPlan, PlannedUpstream, UpstreamPlan, context
 from hpn_router.addons.multiroute import route_batches, route_parts, upstream_request
 from hpn_router.addons.requestids import request_id
+from hpn_router.addons.routinglog import log_fallback, log_passed_over, log_rotation, log_served, log_skipped
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import RouterError, router_failed
 from hpn_router.core.failover import (
-    Attempt,
     FailoverResult,
     Fallback,
-    KeyPassedOver,
     QuotaGate,
     WaitPolicy,
     run_with_failover,
@@ -174,8 +173,8 @@ class KeyRouting:
             [fallback(i, plan) for i, plan in enumerate(plans, 1)],
             attempt=lambda request, may_wait: self._attempt(flow, request, self.transports[request.provider], may_wait=may_wait),
             can_serve=lambda provider: provider in self.transports and config.has_keys_for(provider),
-            on_fallback=lambda failed, to, why: _log_fallback(failed, to, why, rid),
-            on_skip=lambda name, why: _log_skipped(name, why, rid),
+            on_fallback=lambda failed, to, why: log_fallback(failed, to, why, rid),
+            on_skip=lambda name, why: log_skipped(name, why, rid),
         )
         ctx = context(flow)
         ctx.tried_models = [(request.provider, request.model) for request in result.tried]
@@ -197,8 +196,8 @@ class KeyRouting:
             transport=transport,
             retry_count=self.config.key_pool.retry_count,
             clock=self.clock,
-            on_rotate=_log_rotation,
-            on_passed_over=_log_passed_over,
+            on_rotate=log_rotation,
+            on_passed_over=log_passed_over,
             waits=self.waits if may_wait else dataclasses.replace(self.waits, max_wait_seconds=0.0),
             quota_gate=self.quota_gate(flow),
         )
@@ -211,7 +210,7 @@ class KeyRouting:
             request.provider, self.config.gemini.base_url
         )
         record_attempts(flow, request, outcome.attempts, base_url)
-        self._log_served(request, outcome.key_name, outcome.attempts, started, request_id(flow))
+        log_served(request, outcome.key_name, outcome.attempts, latency_ms=round((self.clock() - started) * 1000, 1), rid=request_id(flow))
         return outcome
 
     def _deliver(self, flow: http.HTTPFlow, result: AttemptResult, key_name: str) -> None:
@@ -245,46 +244,3 @@ class KeyRouting:
         # flow shows, ClientView puts it back; the upstream request is its attempt flow's).
         flow.request.content = b""
         context(flow).relayed = True
-
-    def _log_served(self, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float, rid: str) -> None:
-        logger.bind(
-            event="upstream",
-            request_id=rid,
-            provider=request.provider,
-            model=request.model,
-            stream=request.stream,
-            key=key_name,
-            attempts=len(attempts),
-            status=attempts[-1].status if attempts else None,
-            latency_ms=round((self.clock() - started) * 1000, 1),
-        ).info(f"{request.provider.capitalize()} answered" if key_name else "No key could answer")
-
-
-def _log_rotation(failed: Attempt, next_key: str) -> None:
-    logger.bind(
-        event="key_rotation",
-        reason=failed.outcome.reason,
-        old_key=failed.key_name,
-        new_key=next_key,
-        retry_attempt=failed.number,
-    ).warning("Key rotation triggered")
-
-
-def _log_fallback(failed: str, to: str, why: str, rid: str) -> None:
-    logger.bind(event="fallback", request_id=rid, from_model=failed, to_model=to, reason=why).warning(
-        "↪ FALLBACK {} → {} ({})", failed, to, why
-    )
-
-
-def _log_skipped(name: str, why: str, rid: str) -> None:
-    logger.bind(event="fallback_skipped", request_id=rid, model=name, reason=why).warning("Fallback {} skipped: {}", name, why)
-
-
-def _log_passed_over(event: KeyPassedOver) -> None:
-    logger.bind(
-        event="key_unanswered",
-        key=event.key_name,
-        reason=event.reason,
-        failures=event.failures,
-        skipped_seconds=event.skipped_seconds,
-    ).warning("Key did not answer; passed over for a while")
