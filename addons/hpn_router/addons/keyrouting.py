@@ -5,7 +5,9 @@ Runs after Translation in the `request` hook. Translation leaves a plan in the f
 attempt loop (`core/failover.py`) with the plan's provider transport and then either sets
 `flow.response` to the upstream answer (key values scrubbed from error bodies), or, for a
 stream that was accepted, points the flow at the in-process relay so mitmproxy streams it to
-the client as it arrives. A client that disconnects cancels its upstream attempts.
+the client as it arrives. A client that disconnects cancels its upstream attempts. A plan
+that takes several upstream requests (batches, the model lists' parts and pages) is routed
+by addons/multiroute.py with this addon's attempt loop.
 
 A plan with fallbacks (`fallbacks:` in the config) moves to the next model when the first
 one's provider could not answer (core/failover.run_with_fallbacks); the flow then carries the
@@ -29,14 +31,14 @@ from mitmproxy import connection, http
 from hpn_router.addons.answers import answer_error, apply_plan, is_client_flow, local_response
 from hpn_router.addons.attempt_flows import record_attempts
 from hpn_router.addons.flowcontext import FallbackPlan, PlannedUpstream, UpstreamPlan, context
+from hpn_router.addons.multiroute import route_batches, route_parts, upstream_request
 from hpn_router.addons.requestids import request_id
+from hpn_router.addons.routinglog import log_fallback, log_passed_over, log_rotation, log_served, log_skipped
 from hpn_router.config import RouterConfig
 from hpn_router.core.errors import RouterError, router_failed
 from hpn_router.core.failover import (
-    Attempt,
     FailoverResult,
     Fallback,
-    KeyPassedOver,
     QuotaGate,
     WaitPolicy,
     run_with_failover,
@@ -45,11 +47,9 @@ from hpn_router.core.failover import (
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.redact import Redactor, redact_key_values
 from hpn_router.core.state import RouterState
-from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest, join_json_answers, join_named_json_answers
+from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest
 from hpn_router.edge.relay import TOKEN_HEADER, StreamRelay
 from hpn_router.edge.upstream import AnthropicTransport, GeminiTransport, MistralTransport
-
-MAX_PAGES = 10  # a paged listing's pages one request may fetch: bounds a provider that always says "more"
 
 
 class ProviderTransport(Transport, Protocol):
@@ -137,12 +137,12 @@ class KeyRouting:
             answer_error(flow, RouterError("The router has no valid configuration; see its log."))
             return
         if plan.batches:
-            await self._route_batches(flow, plan, transport)
+            await route_batches(flow, plan, transport, self._attempt, self._deliver)
             return
         if plan.parts:
-            await self._route_parts(flow, plan.parts)
+            await route_parts(flow, plan.parts, self.transports, self._attempt, self._deliver, self.admit_client)
             return
-        request = _upstream_request(plan, flow.request.raw_content or b"")
+        request = upstream_request(plan, flow.request.raw_content or b"")
         if plan.fallbacks:
             outcome = await self._attempt_with_fallbacks(flow, request, plan.fallbacks)
         else:
@@ -151,69 +151,6 @@ class KeyRouting:
             answer_error(flow, outcome.error)
         elif outcome.result is not None:
             self._deliver(flow, outcome.result, outcome.key_name or "")
-
-    async def _route_batches(self, flow: http.HTTPFlow, plan: UpstreamPlan, transport: Transport) -> None:
-        """Several upstream requests for one client request (embeddings beyond 100 inputs):
-        each with its own failover, in order; the first failure answers the client. The answer
-        is a JSON array of the batches' answers, in order."""
-        answers: list[bytes] = []
-        for body in plan.batches:
-            outcome = await self._attempt(flow, _upstream_request(plan, body), transport)
-            if outcome.error is not None:
-                answer_error(flow, outcome.error)
-                return
-            assert outcome.result is not None
-            if outcome.result.status != 200:
-                self._deliver(flow, outcome.result, outcome.key_name or "")
-                return
-            answers.append(outcome.result.body)
-        combined = AttemptResult(status=200, headers={"content-type": "application/json"}, body=join_json_answers(answers))
-        self._deliver(flow, combined, context(flow).key_name or "")
-
-    async def _route_parts(self, flow: http.HTTPFlow, parts: tuple[UpstreamPlan, ...]) -> None:
-        """One request per provider (the model lists), each with its own failover, at once. A
-        provider that fails is left out; the answer is a JSON object of the others' answers by
-        provider. Only when every one failed does the client get the first failure."""
-        refusal = await self.admit_client(flow) if self.admit_client is not None else None
-        if refusal is not None:
-            answer_error(flow, refusal)
-            return
-        transports = [self.transports.get(part.provider) for part in parts]
-        outcomes = await asyncio.gather(
-            *(self._attempt_pages(flow, part, t) for part, t in zip(parts, transports, strict=True) if t is not None)
-        )
-        routed = [part for part, t in zip(parts, transports, strict=True) if t is not None]
-        answers = {
-            part.provider: o.result.body
-            for part, o in zip(routed, outcomes, strict=True)
-            if o.error is None and o.result is not None and o.result.status == 200
-        }
-        if answers:
-            combined = AttemptResult(status=200, headers={"content-type": "application/json"}, body=join_named_json_answers(answers))
-            self._deliver(flow, combined, context(flow).key_name or "")
-            return
-        first = outcomes[0] if outcomes else None
-        if first is None or first.error is not None or first.result is None:
-            answer_error(flow, first.error if first is not None and first.error is not None else RouterError("No provider could answer."))
-        else:
-            self._deliver(flow, first.result, first.key_name or "")
-
-    async def _attempt_pages(self, flow: http.HTTPFlow, part: UpstreamPlan, transport: Transport) -> FailoverResult:
-        """A part's request; for a paged listing (`next_page`), then each next page while the
-        provider says there are more, at most MAX_PAGES. A paged part's answer is the JSON array
-        of its pages; a page that fails fails the part (its provider is left out)."""
-        outcome = await self._attempt(flow, _upstream_request(part, b""), transport)
-        if part.next_page is None:
-            return outcome
-        pages: list[bytes] = []
-        while outcome.error is None and outcome.result is not None and outcome.result.status == 200:
-            pages.append(outcome.result.body)
-            query = part.next_page(outcome.result.body)
-            if query is None or len(pages) >= MAX_PAGES:
-                outcome.result = AttemptResult(status=200, headers={"content-type": "application/json"}, body=join_json_answers(pages))
-                return outcome
-            outcome = await self._attempt(flow, _upstream_request(dataclasses.replace(part, query=query), b""), transport)
-        return outcome
 
     async def _attempt_with_fallbacks(self, flow: http.HTTPFlow, first: UpstreamRequest, plans: tuple[FallbackPlan, ...]) -> FailoverResult:
         """The first model, then its fallbacks while each provider in turn cannot answer; a
@@ -226,7 +163,7 @@ class KeyRouting:
         def fallback(index: int, plan: FallbackPlan) -> Fallback:
             def build() -> UpstreamRequest:
                 planned[index] = made = plan.plan()
-                return _upstream_request(made.plan, made.body)
+                return upstream_request(made.plan, made.body)
 
             return Fallback(plan.name, plan.provider, build)
 
@@ -236,8 +173,8 @@ class KeyRouting:
             [fallback(i, plan) for i, plan in enumerate(plans, 1)],
             attempt=lambda request, may_wait: self._attempt(flow, request, self.transports[request.provider], may_wait=may_wait),
             can_serve=lambda provider: provider in self.transports and config.has_keys_for(provider),
-            on_fallback=lambda failed, to, why: _log_fallback(failed, to, why, rid),
-            on_skip=lambda name, why: _log_skipped(name, why, rid),
+            on_fallback=lambda failed, to, why: log_fallback(failed, to, why, rid),
+            on_skip=lambda name, why: log_skipped(name, why, rid),
         )
         ctx = context(flow)
         ctx.tried_models = [(request.provider, request.model) for request in result.tried]
@@ -259,8 +196,8 @@ class KeyRouting:
             transport=transport,
             retry_count=self.config.key_pool.retry_count,
             clock=self.clock,
-            on_rotate=_log_rotation,
-            on_passed_over=_log_passed_over,
+            on_rotate=log_rotation,
+            on_passed_over=log_passed_over,
             waits=self.waits if may_wait else dataclasses.replace(self.waits, max_wait_seconds=0.0),
             quota_gate=self.quota_gate(flow),
         )
@@ -273,7 +210,7 @@ class KeyRouting:
             request.provider, self.config.gemini.base_url
         )
         record_attempts(flow, request, outcome.attempts, base_url)
-        self._log_served(request, outcome.key_name, outcome.attempts, started, request_id(flow))
+        log_served(request, outcome.key_name, outcome.attempts, latency_ms=round((self.clock() - started) * 1000, 1), rid=request_id(flow))
         return outcome
 
     def _deliver(self, flow: http.HTTPFlow, result: AttemptResult, key_name: str) -> None:
@@ -307,52 +244,3 @@ class KeyRouting:
         # flow shows, ClientView puts it back; the upstream request is its attempt flow's).
         flow.request.content = b""
         context(flow).relayed = True
-
-    def _log_served(self, request: UpstreamRequest, key_name: str | None, attempts: list[Attempt], started: float, rid: str) -> None:
-        logger.bind(
-            event="upstream",
-            request_id=rid,
-            provider=request.provider,
-            model=request.model,
-            stream=request.stream,
-            key=key_name,
-            attempts=len(attempts),
-            status=attempts[-1].status if attempts else None,
-            latency_ms=round((self.clock() - started) * 1000, 1),
-        ).info(f"{request.provider.capitalize()} answered" if key_name else "No key could answer")
-
-
-def _upstream_request(plan: UpstreamPlan, body: bytes) -> UpstreamRequest:
-    return UpstreamRequest(
-        method=plan.method, path=plan.path, query=plan.query, body=body, stream=plan.stream, model=plan.model, provider=plan.provider
-    )
-
-
-def _log_rotation(failed: Attempt, next_key: str) -> None:
-    logger.bind(
-        event="key_rotation",
-        reason=failed.outcome.reason,
-        old_key=failed.key_name,
-        new_key=next_key,
-        retry_attempt=failed.number,
-    ).warning("Key rotation triggered")
-
-
-def _log_fallback(failed: str, to: str, why: str, rid: str) -> None:
-    logger.bind(event="fallback", request_id=rid, from_model=failed, to_model=to, reason=why).warning(
-        "↪ FALLBACK {} → {} ({})", failed, to, why
-    )
-
-
-def _log_skipped(name: str, why: str, rid: str) -> None:
-    logger.bind(event="fallback_skipped", request_id=rid, model=name, reason=why).warning("Fallback {} skipped: {}", name, why)
-
-
-def _log_passed_over(event: KeyPassedOver) -> None:
-    logger.bind(
-        event="key_unanswered",
-        key=event.key_name,
-        reason=event.reason,
-        failures=event.failures,
-        skipped_seconds=event.skipped_seconds,
-    ).warning("Key did not answer; passed over for a while")

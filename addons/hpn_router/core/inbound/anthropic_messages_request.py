@@ -32,8 +32,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from ..chat_validate import TOOL_NAME, UNSUPPORTED, fail, is_int, is_number
+from ..chat_validate_tools import TOOL_NAME
 from ..errors import InvalidRequest
+from ..fieldcheck import UNSUPPORTED, fail, is_int, is_number
 from ..model.request import ChatRequest, MediaPart, Message, Part, TextPart, Tool, ToolCall, ToolChoice, ToolResult
 from ..toolids import unpack_call_id
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..chat_validate import fail, parse_data_url, validate_chat_request
+from ..chat_validate import validate_chat_request
+from ..fieldcheck import fail, parse_data_url
 from ..model.request import (
     ChatRequest,
     MediaKind,

@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..chat_validate import UNSUPPORTED, fail, is_int, is_number, parse_data_url
 from ..errors import InvalidRequest
+from ..fieldcheck import UNSUPPORTED, fail, is_int, is_number, parse_data_url
 from ..model.request import (
     ChatRequest,
     MediaPart,

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..chat_validate import TOOL_NAME, UNSUPPORTED, fail
+from ..chat_validate_tools import TOOL_NAME
+from ..fieldcheck import UNSUPPORTED, fail
 from ..model.request import Tool, ToolChoice
 
 # OpenAI's hosted tools: they run on OpenAI's servers, which a Gemini pool has no counterpart of.
