@@ -27,7 +27,7 @@ GROUPS: list[tuple[str, str]] = [
     ("router: metrics (prometheus_client)", r"hpn_router/(addons|core|edge)/metrics|prometheus_client/"),
     (
         "router: key routing, failover, upstream (aiohttp), relay",
-        r"hpn_router/(addons/keyrouting|edge/|core/(failover|attempts|fallbacks|keypool|keystates|quotabudgets|poolsaving|quota|classify))|aiohttp/",
+        r"hpn_router/(addons/(keyrouting|multiroute|routinglog)|edge/|core/(failover|attempts|fallbacks|keypool|keystates|quotabudgets|poolsaving|quota|classify))|aiohttp/",
     ),
     ("router: cost", r"hpn_router/(addons/cost|core/pricing)"),
     ("router: logging (loguru, redaction)", r"loguru/|hpn_router/(addons/(logredaction|requestlog)|core/redact)"),
