@@ -11,9 +11,8 @@ import re
 import select
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
-import pytest
 from dashboardtools import BEARER, FAILOVER, KEY_VALUES, T0, M, Router, SharedRouter, answered_chat, up
 from hpn_router.addons.metrics import answered_client_request
 from hpn_router.core.classify import Outcome, Verdict
@@ -62,13 +61,6 @@ def test_the_routers_own_pages_and_admin_calls_are_not_requests():
         router.dashboard.response(flow)
         assert not answered_client_request(flow)
     assert router.dashboard.data()["hour"]["requests"] == 0
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 async def test_a_failover_on_one_worker_shows_in_every_workers_data(redis_server):

@@ -5,13 +5,10 @@ lifetime), an open page without an admin token, and a session on every worker th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from dashboardtools import ADMIN, T0, M, Router, SharedRouter, config, session_of, signed_in, up
 from hpn_router.addons.dashboardsessions import COOKIE
 from hpn_router.core.classify import Outcome, Verdict
-from procs import RedisServer, start_redis
 
 
 def test_the_admin_token_as_a_bearer_opens_the_page_and_the_data():
@@ -75,13 +72,6 @@ def test_without_an_admin_token_the_page_is_open_and_read_only_like_metrics():
     assert "set-cookie" not in router.login("anything").response.headers
     # A session cannot exist, so the admin API stays closed (it needs the token).
     assert router.send("GET", "/admin/keys", headers={"x-hpn-dashboard": "1"}).response.status_code == 401
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 async def test_a_session_opened_on_one_worker_counts_on_another_until_it_signs_out_there(redis_server):
