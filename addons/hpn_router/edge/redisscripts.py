@@ -66,6 +66,14 @@ local function client_admitted(current_key, previous_key, rpm, weight, ttl)
   redis.call('PEXPIRE', current_key, ttl)
   return true, current, previous
 end
+-- The check when the call carries the client's counters at KEYS[k], KEYS[k + 1] and its
+-- limit at ARGV[a .. a + 2]; admitted (true, 0, 0) when it carries none.
+local function client_if_carried(k, a)
+  if #KEYS < k + 1 then
+    return true, 0, 0
+  end
+  return client_admitted(KEYS[k], KEYS[k + 1], ARGV[a], ARGV[a + 1], ARGV[a + 2])
+end
 """
 
 # The client check alone (no other round trip before the upstream call carried it).
@@ -87,14 +95,11 @@ return {ok and 1 or 0, current, previous}
 LOOKUP_SCRIPT = (
     CLIENT_CHECK_LUA
     + """
-local admitted, current, previous = 1, 0, 0
-if #KEYS == 4 then
-  local ok
-  ok, current, previous = client_admitted(KEYS[3], KEYS[4], ARGV[4], ARGV[5], ARGV[6])
-  if not ok then
-    return {false, 0, 0, current, previous}
-  end
+local ok, current, previous = client_if_carried(3, 4)
+if not ok then
+  return {false, 0, 0, current, previous}
 end
+local admitted = 1
 local entry = redis.call('GET', KEYS[1])
 if entry then
   return {entry, 0, admitted, current, previous}
@@ -147,14 +152,11 @@ return 1
 QUOTA_SCRIPT = (
     CLIENT_CHECK_LUA
     + """
-local admitted, current, previous = 1, 0, 0
-if #KEYS == 7 then
-  local ok
-  ok, current, previous = client_admitted(KEYS[6], KEYS[7], ARGV[7], ARGV[8], ARGV[9])
-  if not ok then
-    return {0, 0, 0, 0, 0, current, previous}
-  end
+local ok, current, previous = client_if_carried(6, 7)
+if not ok then
+  return {0, 0, 0, 0, 0, current, previous}
 end
+local admitted = 1
 local function count(name) return tonumber(redis.call('GET', name) or '0') end
 local weight = tonumber(ARGV[4])
 local minute = count(KEYS[1]) + math.ceil(count(KEYS[2]) * weight)
