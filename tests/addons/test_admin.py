@@ -11,7 +11,8 @@ from hpn_router.addons.access import Access
 from hpn_router.addons.admin import Admin
 from hpn_router.config import parse_config
 from hpn_router.core.classify import Outcome, Verdict
-from hpn_router.core.keypool import KeyPool, KeyState
+from hpn_router.core.keypool import KeyPool
+from hpn_router.core.keystates import KeyState
 from hpn_router.core.state import RouterState
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow

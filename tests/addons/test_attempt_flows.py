@@ -4,8 +4,8 @@ with the key's name where the key was."""
 from __future__ import annotations
 
 from hpn_router.addons.attempt_flows import record_attempts
+from hpn_router.core.attempts import Attempt
 from hpn_router.core.classify import Outcome, Verdict
-from hpn_router.core.failover import Attempt
 from hpn_router.core.transport import UpstreamRequest
 from mitmproxy.addons.view import View
 from mitmproxy.test import taddons, tflow

@@ -9,8 +9,8 @@ from hpn_router.addons.endpoints import Endpoints
 from hpn_router.addons.flowcontext import CacheDecision, UpstreamPlan, context
 from hpn_router.addons.metrics import Metrics, MetricsEndpoint
 from hpn_router.config import parse_config
+from hpn_router.core.attempts import Attempt
 from hpn_router.core.classify import Outcome, Verdict
-from hpn_router.core.failover import Attempt
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.model.answer import Usage
 from hpn_router.core.state import RouterState

@@ -10,7 +10,7 @@ from decimal import Decimal
 from hpn_router.addons.poolkeeper import PoolKeeper
 from hpn_router.config import parse_config
 from hpn_router.core.classify import Outcome, Verdict
-from hpn_router.core.keypool import KeyState
+from hpn_router.core.keystates import KeyState
 from hpn_router.core.state import RouterState
 
 A, B = "AIzaSyHookKeyAaaaaaaaaaaaaaaaaaaaaaaaaa", "AIzaSyHookKeyBbbbbbbbbbbbbbbbbbbbbbbbbb"

@@ -8,7 +8,7 @@ import json
 
 from flowtools import captured_logs
 from hpn_router.addons.routinglog import log_fallback, log_passed_over, log_skipped
-from hpn_router.core.failover import KeyPassedOver
+from hpn_router.core.attempts import KeyPassedOver
 from keyroutingkit import FIRST, MODEL, SECOND, FakeTransport, Router, gemini_answer, rate_limited
 from mitmproxy.test import taddons
 

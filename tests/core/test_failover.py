@@ -18,9 +18,11 @@ from failovertools import (
     two_provider_pool,
 )
 from hpn_router.config import KeyConfig
+from hpn_router.core.attempts import KeyPassedOver
 from hpn_router.core.classify import classify_response
 from hpn_router.core.errors import RateLimitedError
-from hpn_router.core.failover import KeyPassedOver, run_with_failover, run_with_fallbacks
+from hpn_router.core.failover import run_with_failover
+from hpn_router.core.fallbacks import run_with_fallbacks
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.transport import AttemptResult, UpstreamRequest
 

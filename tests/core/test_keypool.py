@@ -6,7 +6,8 @@ from collections import Counter
 
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import Outcome, Verdict
-from hpn_router.core.keypool import KeyPool, KeyState
+from hpn_router.core.keypool import KeyPool
+from hpn_router.core.keystates import KeyState
 from pooltools import M, no_answer, pool
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import Outcome, Verdict
-from hpn_router.core.keypool import KeyPool, KeyState
+from hpn_router.core.keypool import KeyPool
+from hpn_router.core.keystates import KeyState
 from hpn_router.core.sharedstate import PoolDelta
 from pooltools import M, no_answer, pool
 

@@ -8,7 +8,8 @@ import json
 import pytest
 from hpn_router.config import KeyConfig
 from hpn_router.core.classify import Outcome, Verdict
-from hpn_router.core.keypool import KeyPool, KeyState
+from hpn_router.core.keypool import KeyPool
+from hpn_router.core.keystates import KeyState
 from hpn_router.core.poolsnapshot import SnapshotError
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from hpn_router.config import KeyConfig
-from hpn_router.core.keypool import KeyPool, KeyState
+from hpn_router.core.keypool import KeyPool
+from hpn_router.core.keystates import KeyState
 from pooltools import M, pool
 
 

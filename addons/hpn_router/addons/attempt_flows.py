@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from mitmproxy import connection, ctx, http
 
 from hpn_router.addons import meta
-from hpn_router.core.failover import Attempt
+from hpn_router.core.attempts import Attempt
 from hpn_router.core.transport import UpstreamRequest
 from hpn_router.edge.upstream import ANTHROPIC_VERSION
 

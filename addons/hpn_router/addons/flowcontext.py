@@ -30,8 +30,8 @@ from typing import Any
 from mitmproxy import http
 
 from hpn_router.core.access import ClientWindow
+from hpn_router.core.attempts import Attempt
 from hpn_router.core.errors import RouterError
-from hpn_router.core.failover import Attempt
 from hpn_router.core.inbound.openai_responses_request import ResponsesRequest
 from hpn_router.core.inbound.openai_responses_store import StoredResponse
 from hpn_router.core.model.answer import ChatAnswer, Usage

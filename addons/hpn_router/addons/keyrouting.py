@@ -35,15 +35,10 @@ from hpn_router.addons.multiroute import route_batches, route_parts, upstream_re
 from hpn_router.addons.requestids import request_id
 from hpn_router.addons.routinglog import log_fallback, log_passed_over, log_rotation, log_served, log_skipped
 from hpn_router.config import RouterConfig
+from hpn_router.core.attempts import FailoverResult
 from hpn_router.core.errors import RouterError, router_failed
-from hpn_router.core.failover import (
-    FailoverResult,
-    Fallback,
-    QuotaGate,
-    WaitPolicy,
-    run_with_failover,
-    run_with_fallbacks,
-)
+from hpn_router.core.failover import QuotaGate, WaitPolicy, run_with_failover
+from hpn_router.core.fallbacks import Fallback, run_with_fallbacks
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.redact import Redactor, redact_key_values
 from hpn_router.core.state import RouterState

@@ -17,8 +17,8 @@ from mitmproxy import http
 
 from hpn_router.addons.answers import answer_error
 from hpn_router.addons.flowcontext import UpstreamPlan, context
+from hpn_router.core.attempts import FailoverResult
 from hpn_router.core.errors import RouterError
-from hpn_router.core.failover import FailoverResult
 from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest, join_json_answers, join_named_json_answers
 
 MAX_PAGES = 10  # a paged listing's pages one request may fetch: bounds a provider that always says "more"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from loguru import logger
 
-from hpn_router.core.failover import Attempt, KeyPassedOver
+from hpn_router.core.attempts import Attempt, KeyPassedOver
 from hpn_router.core.transport import UpstreamRequest
 
 

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hpn_router.core.failover import Attempt
+from hpn_router.core.attempts import Attempt
 from hpn_router.core.metrics import outcome_label
 from hpn_router.core.sharedstate import PREFIX
 

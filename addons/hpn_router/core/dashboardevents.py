@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from hpn_router.core.failover import Attempt
+from hpn_router.core.attempts import Attempt
 from hpn_router.core.metrics import outcome_label
 from hpn_router.core.sharedstate import PREFIX
 from hpn_router.core.webhooks import DEDUP_BUCKET_SECONDS, WebhookEvent

@@ -11,8 +11,7 @@ or sleeps; what is worth logging (a rotation, a key passed over) is handed to ca
 the routing addon logs.
 
 What one request's attempts came to (Attempt, FailoverResult, the give-up error) lives in
-core/attempts.py; the fallback to other models above this loop in core/fallbacks.py. Both are
-re-exported here, the import path callers have always used.
+core/attempts.py; the fallback to other models above this loop in core/fallbacks.py.
 """
 
 from __future__ import annotations
@@ -33,27 +32,8 @@ from hpn_router.core.classify import (
     classify_transport_error,
 )
 from hpn_router.core.errors import RouterError
-from hpn_router.core.fallbacks import Attempter, Fallback, FallbackHook, FallbackOutcome, SkipHook, fallback_reason, run_with_fallbacks
 from hpn_router.core.keypool import KeyPool
 from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest
-
-__all__ = [
-    "Attempt",
-    "Attempter",
-    "FailoverResult",
-    "Fallback",
-    "FallbackHook",
-    "FallbackOutcome",
-    "KeyPassedOver",
-    "PassedOverHook",
-    "QuotaGate",
-    "RotationHook",
-    "SkipHook",
-    "WaitPolicy",
-    "fallback_reason",
-    "run_with_failover",
-    "run_with_fallbacks",
-]
 
 RotationHook = Callable[[Attempt, str], None]  # (failed attempt, next key name)
 # (key index, request, now) -> whether the key's shared budget admits this request; counts it

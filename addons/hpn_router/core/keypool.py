@@ -52,8 +52,6 @@ from hpn_router.core.quota import Limits
 from hpn_router.core.quotabudgets import QuotaBudgets
 from hpn_router.core.sendtally import SendTally
 
-__all__ = ["Breaker", "Cooldown", "Exhaustion", "KeyPool", "KeyState"]  # the values live in core/keystates.py
-
 
 class KeyPool(PoolSaving):
     def __init__(
