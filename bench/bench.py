@@ -65,15 +65,11 @@ from processes import (
     tree_pids,
 )
 from report import (
-    emulator_headroom,  # noqa: F401 - re-exported for the tests
-    loadgen_description,  # noqa: F401 - re-exported for the tests
     machine,
     markdown,
-    measured_seconds,  # noqa: F401 - re-exported for the tests
     summarize_load,
     summarize_stream,
     targets,
-    warmup_seconds,  # noqa: F401 - re-exported for the tests
 )
 from rows import (
     BARE,
