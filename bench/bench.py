@@ -35,7 +35,6 @@ import asyncio
 import inspect
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -46,14 +45,58 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import rounds
 import wrkload
-from rounds import Spread
+from processes import (
+    all_process_cpu,
+    busiest_others,
+    per_request_ms,
+    percentile,
+    proc_cpu_seconds,
+    proc_rss_mb,
+    run_wrk,
+    system_busy_seconds,
+    tree_cpu_seconds,
+    tree_pids,
+)
+from report import (
+    machine,
+    markdown,
+    summarize_load,
+    summarize_stream,
+    targets,
+)
+from rows import (
+    BARE,
+    BASELINE,
+    BASELINE_HIT,
+    CONCURRENCY,
+    HIT,
+    HPN,
+    HPN_INFO,
+    LEAN,
+    LEAN_HIT,
+    ONCE,
+    ONE_WORKER,
+    STREAM_BARE,
+    STREAM_BASELINE,
+    STREAM_DELAY_MS,
+    STREAM_DIRECT,
+    STREAM_FAILOVER,
+    STREAM_HPN,
+    TWO_WORKERS,
+    WORKER_CONCURRENCY,
+    Counted,
+    LoadConfig,
+    LoadRow,
+    StreamConfig,
+    StreamRow,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -65,30 +108,8 @@ GENERATE = f"/v1beta/models/{GEMINI_MODEL}:generateContent"
 STREAM = f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent?alt=sse"
 CHAT = "/v1/chat/completions"
 CLIENT_TOKEN = "sk-bench-client-token"
-STREAM_DELAY_MS = 20
 # Router keys for the plain rows are emulator keys 0..2; failover keys follow them.
 PLAIN_KEYS = 3
-CONCURRENCY = (1, 10, 50)
-# Row names (configurations). Ratios are taken against BARE (throughput) and STREAM_BARE (first chunk).
-BARE = "bare mitmdump"
-HPN = "HPN Router (log warn)"
-HPN_INFO = "HPN Router (log info)"
-HIT = "HPN cache hit (log info)"
-BASELINE = "baseline router (log warn)"
-BASELINE_HIT = "baseline cache hit (log info)"
-STREAM_DIRECT = "direct (emulator SSE)"
-STREAM_BARE = "bare mitmdump, streaming"
-STREAM_HPN = "HPN Router"
-STREAM_BASELINE = "baseline router"
-STREAM_FAILOVER = "HPN Router, after one 429"
-LEAN = "HPN lean runner (log warn)"
-LEAN_HIT = "HPN lean runner cache hit (log info)"
-LEAN_GOAL = 1.3  # issue 10: the lean runner at >= 1.3x bare mitmdump at every concurrency
-ONE_WORKER = "HPN lean runner, 1 worker (log warn)"
-TWO_WORKERS = "HPN lean runner, 2 workers (log warn)"
-WORKER_CONCURRENCY = (10, 50)
-WORKERS_GOAL = 1.5  # issue 14: two workers >= 1.5x one worker's req/s at c=50 on 2 cores
-ONCE = -1  # the round index of rows measured once, after the rounds (the failover stream)
 STOP = False  # set by SIGINT/SIGTERM: loops end even if a library swallows the cancellation
 
 
@@ -106,201 +127,6 @@ def chat_body(stream: bool = False, text: str = "Hello") -> bytes:
     if stream:
         body["stream"] = True
     return json.dumps(body).encode()
-
-
-# ---------------------------------------------------------------------------------------
-# Measurements
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (q in 0..100)."""
-    if not values:
-        return None
-    data = sorted(values)
-    pos = (len(data) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(data) - 1)
-    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
-
-
-def tree_pids(pid: int) -> list[int]:
-    """A process and its children (a supervisor's workers)."""
-    try:
-        return [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
-    except OSError:
-        return [pid]
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    return sum(proc_cpu_seconds(p) for p in tree_pids(pid))
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
-def system_busy_seconds() -> float:
-    """CPU seconds all cores spent busy (not idle/iowait), from /proc/stat."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except (OSError, ValueError):
-        return float("nan")
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def all_process_cpu() -> dict[int, tuple[str, float]]:
-    """pid -> (command name, CPU seconds) for every process: who else used the box during a cell."""
-    out: dict[int, tuple[str, float]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-            name = text[text.index("(") + 1 : text.rindex(")")]
-            fields = text.rsplit(")", 1)[1].split()
-            out[int(stat.parent.name)] = (name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
-
-
-def busiest_others(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], ours: set[int], wall: float) -> list[str]:
-    """The processes this bench did not start that used >= 0.05 core, busiest first ("pytest:0.93")."""
-    used = [(after[p][1] - before.get(p, (None, 0.0))[1], after[p][0], p) for p in after if p not in ours]
-    return [f"{name}[{pid}]:{cpu / wall:.2f}" for cpu, name, pid in sorted(used, reverse=True) if cpu / wall >= 0.05][:3]
-
-
-def per_request_ms(cpu_seconds: float | None, requests: int) -> float | None:
-    """CPU seconds spent over a cell -> CPU milliseconds per request."""
-    if cpu_seconds is None or not requests:
-        return None
-    return round(cpu_seconds * 1000 / requests, 3)
-
-
-async def run_wrk(args: list[str]) -> tuple[str, float]:
-    """Run wrk to its end: (what it printed, its CPU seconds from the kernel's accounting of the
-    child). Waited for in a thread so the event loop stays free; killed if the bench is interrupted."""
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    def wait() -> tuple[str, float, int]:
-        assert proc.stdout is not None
-        output = proc.stdout.read().decode(errors="replace")
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        return output, usage.ru_utime + usage.ru_stime, proc.returncode
-
-    try:
-        output, cpu, code = await asyncio.to_thread(wait)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-    if code != 0:
-        raise RuntimeError(f"{' '.join(args)} exited with {code}: {output[-800:]}")
-    return output, cpu
-
-
-def proc_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-@dataclass
-class LoadRow:
-    config: str
-    concurrency: int
-    requests: int
-    errors: int
-    seconds: float
-    rps: float
-    p50_ms: float | None
-    p99_ms: float | None
-    proxy_cpu: float | None  # CPU seconds / wall seconds of the proxy under test (1.0 = one core)
-    proxy_cpu_ms_per_request: float | None  # the proxy's CPU per answered request: steadier than req/s on a busy box
-    emulator_cpu: float | None
-    client_cpu: float  # the load generator: wrk's CPU (when it drives the load) plus this process
-    other_cpu: float | None  # everything else on the box (other users' processes): noise if > ~0.1
-    emulator_cpu_ms_per_request: float | None = None
-    client_cpu_ms_per_request: float | None = None
-    loadgen: str = "aiohttp"  # what drove the load: wrk | aiohttp
-    other_busiest: list[str] = field(default_factory=list)  # who that was
-    proxy_rss_mb: tuple[float | None, float | None] | None = None
-    error_samples: list[str] = field(default_factory=list)
-    round: int = 0  # which round of the run measured it (0-based)
-    idle_cpu: float | None = None  # the bench's other proxies, idle meanwhile (part of other_cpu): should be ~0
-
-
-@dataclass
-class Counted:
-    """What a load generator counted over the measured part of a cell."""
-
-    ok: int  # 200 answers
-    errors: int  # other statuses and failed requests
-    error_samples: list[str]
-    p50_ms: float | None
-    p99_ms: float | None
-    seconds: float | None = None  # the generator's own measured duration (else the bench's wall clock)
-    loadgen_cpu_s: float = 0.0  # CPU of a load generator outside this process (wrk)
-
-
-@dataclass
-class StreamRow:
-    config: str
-    requests: int
-    errors: int
-    ttfc_p50_ms: float | None  # time to the first chunk that carries content
-    ttfc_p90_ms: float | None
-    ttfc_max_ms: float | None
-    total_p50_ms: float | None  # time to the end of the stream
-    events_p50: float | None  # data: events per answer
-    other_cpu: float | None = None  # as in LoadRow
-    error_samples: list[str] = field(default_factory=list)
-    check: str = ""  # e.g. the emulator-side verification of the failover row
-    round: int = 0  # as in LoadRow; ONCE for the rows measured once, after the rounds
-    idle_cpu: float | None = None  # as in LoadRow
-
-
-@dataclass
-class LoadConfig:
-    """One configuration of the comparison set: measured at each of its concurrencies every round."""
-
-    name: str
-    url: str
-    body: bytes
-    headers: dict[str, str]
-    proxy: Any | None  # the process under test (None: straight to the emulator)
-    concurrencies: tuple[int, ...] = (1, 10, 50)
-
-
-@dataclass
-class StreamConfig:
-    """One streaming configuration: a batch of sequential requests every round."""
-
-    name: str
-    url: str
-    body: bytes
-    headers: dict[str, str]
-    kind: str  # gemini | openai: how a content chunk looks
-    proxy: Any | None
-
-
-@dataclass
-class Target:
-    name: str
-    value: float | None  # the median over the rounds of the per-round figure
-    limit: str
-    ok: bool | None  # judged on the median
-    low: float | None = None  # the lowest and highest per-round figure
-    high: float | None = None
-    rounds: int = 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -978,357 +804,6 @@ async def _cell(failures: dict[str, str], name: str, measuring: Awaitable[Any]) 
     except Exception as e:  # noqa: BLE001 - report it, measure the others
         failures[name] = f"{type(e).__name__}: {str(e)[:1500]}"
         traceback.print_exc()
-
-
-# ---------------------------------------------------------------------------------------
-# Report
-
-
-def machine() -> dict[str, Any]:
-    try:
-        from mitmproxy import version as mitmproxy_version
-
-        mitm = mitmproxy_version.VERSION
-    except ImportError:
-        mitm = "?"
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cores": os.cpu_count(),
-        "cpu": model,
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "mitmproxy": mitm,
-        "aiohttp": aiohttp.__version__,
-        "platform": platform.platform(),
-        "loadavg_at_start": os.getloadavg(),
-    }
-
-
-def by_round(rows: list[Any], config: str, attr: str, c: int | None = None) -> dict[int, float]:
-    """round -> this configuration's figure (at concurrency c, for throughput rows), where it has one."""
-    out: dict[int, float] = {}
-    for r in rows:
-        value = getattr(r, attr)
-        if r.config == config and (c is None or r.concurrency == c) and value is not None:
-            out[r.round] = value
-    return out
-
-
-def _target(name: str, values: list[float], goal: str | None = None, limit: float | None = None) -> Target | None:
-    """A figure over the rounds; with a goal (">=" / "<=" limit) judged on its median."""
-    summary = rounds.spread(values)
-    if summary is None:
-        return None
-    ok = None if goal is None or limit is None else rounds.meets(summary, goal, limit)
-    return Target(
-        name,
-        round(summary.median, 3),
-        f"{goal} {limit:g}" if goal else "",
-        ok,
-        round(summary.low, 3),
-        round(summary.high, 3),
-        summary.rounds,
-    )
-
-
-def targets(b: Bench) -> tuple[list[Target], list[Target]]:
-    """(targets, reference numbers): each a per-round figure (a cell over the base cell of the
-    same round and concurrency), summarised over the rounds; targets are judged on the median."""
-    goals: list[Target] = []
-    refs: list[Target] = []
-
-    def add(name: str, values: list[float], goal: str | None = None, limit: float | None = None) -> None:
-        found = _target(name, values, goal, limit)
-        if found is not None:
-            (goals if goal else refs).append(found)
-
-    load, streams = b.load_rows, b.stream_rows
-    ratio, difference, paired = rounds.ratio, rounds.difference, rounds.paired
-    for c in CONCURRENCY:
-
-        def rps(config: str, c: int = c) -> dict[int, float]:
-            return by_round(load, config, "rps", c)
-
-        def cpu(config: str, c: int = c) -> dict[int, float]:
-            return by_round(load, config, "proxy_cpu_ms_per_request", c)
-
-        bare = rps(BARE)
-        add(f"HPN req/s / bare req/s, c={c}", paired(rps(HPN), bare, ratio), ">=", 0.9)
-        add(f"bare CPU/req / HPN CPU/req, c={c} (the req/s ratio a quiet box would show)", paired(cpu(BARE), cpu(HPN), ratio))
-        add(f"HPN (log info) req/s / bare req/s, c={c}", paired(rps(HPN_INFO), bare, ratio))
-        for config in (BASELINE, BASELINE_HIT):
-            add(f"{config} req/s / bare req/s, c={c}", paired(rps(config), bare, ratio))
-        hit_goal = (">=", 1.2) if c in (1, 10) else (None, None)
-        add(f"cache hit req/s / bare req/s, c={c}", paired(rps(HIT), bare, ratio), *hit_goal)
-        workers_goal = (">=", WORKERS_GOAL) if c == 50 else (None, None)
-        add(f"2 workers req/s / 1 worker req/s, c={c}", paired(rps(TWO_WORKERS), rps(ONE_WORKER), ratio), *workers_goal)
-        # The lean runner by req/s, and by CPU per request (the ratio a quiet machine would show
-        # as req/s, since both are CPU-bound).
-        for config, goal in ((LEAN, LEAN_GOAL), (LEAN_HIT, None)):
-            op = ">=" if goal else None
-            add(f"{config} req/s / bare req/s, c={c}", paired(rps(config), bare, ratio), op, goal)
-            add(f"bare CPU/req / {config} CPU/req, c={c}", paired(cpu(BARE), cpu(config), ratio), op, goal)
-    p50_at_1 = {config: by_round(load, config, "p50_ms", 1) for config in ("direct", HPN, BARE)}
-    add("added p50 at c=1: HPN - direct (ms)", paired(p50_at_1[HPN], p50_at_1["direct"], difference))
-    add("added p50 at c=1: bare - direct (ms)", paired(p50_at_1[BARE], p50_at_1["direct"], difference))
-
-    def first(config: str) -> dict[int, float]:
-        return by_round(streams, config, "ttfc_p50_ms")
-
-    add("first chunk p50: HPN - streaming bare mitmdump (ms)", paired(first(STREAM_HPN), first(STREAM_BARE), difference), "<=", 1)
-    add("first chunk p50: baseline - streaming bare mitmdump (ms)", paired(first(STREAM_BASELINE), first(STREAM_BARE), difference))
-    add("first chunk p50: lean runner - streaming bare mitmdump (ms)", paired(first(LEAN), first(STREAM_BARE), difference))
-    add("first chunk p50: HPN - direct (ms)", paired(first(STREAM_HPN), first(STREAM_DIRECT), difference))
-    # The failover row is measured once: against the direct stream of every round.
-    failover = first(STREAM_FAILOVER).get(ONCE)
-    if failover is not None:
-        after_429 = [failover - d for d in first(STREAM_DIRECT).values()]
-        add("first chunk p50: HPN after one 429 - direct (ms)", after_429, "<=", 50)
-    return goals, refs
-
-
-@dataclass
-class LoadSummary:
-    """One configuration at one concurrency over the rounds; ratios are per round against bare mitmdump."""
-
-    config: str
-    concurrency: int
-    rounds: int
-    rps: Spread
-    rps_vs_bare: Spread | None
-    p50_ms: Spread | None
-    p50_vs_bare: Spread | None
-    p99_ms: float | None  # median over rounds
-    errors: int  # all rounds
-    proxy_cpu_ms_per_request: float | None  # medians over rounds
-    emulator_cpu_ms_per_request: float | None
-    client_cpu_ms_per_request: float | None
-    idle_cpu: float | None  # the highest over rounds
-    other_cpu: float | None  # the highest over rounds
-
-
-@dataclass
-class StreamSummary:
-    config: str
-    rounds: int
-    requests: int  # all rounds
-    errors: int
-    ttfc_p50_ms: Spread | None
-    vs_streaming_bare_ms: Spread | None  # per-round p50 difference to streaming bare mitmdump
-    ttfc_p90_ms: float | None  # medians over rounds
-    total_p50_ms: float | None
-    events_p50: float | None
-    idle_cpu: float | None  # the highest over rounds
-    other_cpu: float | None
-    check: str
-
-
-def _median_of(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return round(rounds.median(present), 3) if present else None
-
-
-def _highest(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return max(present) if present else None
-
-
-def _in_order(names: list[str]) -> list[str]:
-    return list(dict.fromkeys(names))
-
-
-def summarize_load(rows: list[LoadRow], order: tuple[str, ...] | list[str] = ()) -> list[LoadSummary]:
-    """Per configuration (in `order`, then as measured) and concurrency."""
-    out = []
-    for config in _in_order([*order, *(r.config for r in rows)]):
-        for c in CONCURRENCY:
-            cells = [r for r in rows if r.config == config and r.concurrency == c]
-            if not cells:
-                continue
-            rps = by_round(cells, config, "rps")
-            p50 = by_round(cells, config, "p50_ms")
-            out.append(
-                LoadSummary(
-                    config=config,
-                    concurrency=c,
-                    rounds=len(cells),
-                    rps=rounds.spread(list(rps.values())) or Spread(0.0, 0.0, 0.0, 0),
-                    rps_vs_bare=rounds.spread(rounds.paired(rps, by_round(rows, BARE, "rps", c), rounds.ratio)),
-                    p50_ms=rounds.spread(list(p50.values())),
-                    p50_vs_bare=rounds.spread(rounds.paired(p50, by_round(rows, BARE, "p50_ms", c), rounds.ratio)),
-                    p99_ms=_median_of([r.p99_ms for r in cells]),
-                    errors=sum(r.errors for r in cells),
-                    proxy_cpu_ms_per_request=_median_of([r.proxy_cpu_ms_per_request for r in cells]),
-                    emulator_cpu_ms_per_request=_median_of([r.emulator_cpu_ms_per_request for r in cells]),
-                    client_cpu_ms_per_request=_median_of([r.client_cpu_ms_per_request for r in cells]),
-                    idle_cpu=_highest([r.idle_cpu for r in cells]),
-                    other_cpu=_highest([r.other_cpu for r in cells]),
-                )
-            )
-    return out
-
-
-def summarize_stream(rows: list[StreamRow]) -> list[StreamSummary]:
-    out = []
-    bare = by_round(rows, STREAM_BARE, "ttfc_p50_ms")
-    for config in _in_order([r.config for r in rows]):
-        cells = [r for r in rows if r.config == config]
-        first = by_round(cells, config, "ttfc_p50_ms")
-        out.append(
-            StreamSummary(
-                config=config,
-                rounds=len(cells),
-                requests=sum(r.requests for r in cells),
-                errors=sum(r.errors for r in cells),
-                ttfc_p50_ms=rounds.spread(list(first.values())),
-                vs_streaming_bare_ms=rounds.spread(rounds.paired(first, bare, rounds.difference)) if config != STREAM_BARE else None,
-                ttfc_p90_ms=_median_of([r.ttfc_p90_ms for r in cells]),
-                total_p50_ms=_median_of([r.total_p50_ms for r in cells]),
-                events_p50=_median_of([r.events_p50 for r in cells]),
-                idle_cpu=_highest([r.idle_cpu for r in cells]),
-                other_cpu=_highest([r.other_cpu for r in cells]),
-                check=" ".join(r.check for r in cells if r.check),
-            )
-        )
-    return out
-
-
-def loadgen_description(b: Bench) -> str:
-    if b.loadgen == "wrk":
-        return f"wrk ({b.wrk_threads} thread{'s' if b.wrk_threads > 1 else ''}, POST from a Lua script, a separate C process)"
-    return "aiohttp (one asyncio client in the bench's own process)"
-
-
-def warmup_seconds(b: Bench) -> float:
-    """wrk runs whole seconds only."""
-    return wrkload.whole_seconds(b.warmup) if b.loadgen == "wrk" and b.warmup > 0 else b.warmup
-
-
-def measured_seconds(b: Bench) -> float:
-    return wrkload.whole_seconds(b.duration) if b.loadgen == "wrk" else b.duration
-
-
-def emulator_headroom(b: Bench) -> list[str]:
-    """Can the emulator alone answer what two workers would need (WORKERS_GOAL x one worker)?
-    If not, the workers' ratio measures the emulator, not the router. Medians over the rounds."""
-    notes = []
-    for c in CONCURRENCY:
-        direct_rps, one_rps = by_round(b.load_rows, "direct", "rps", c), by_round(b.load_rows, ONE_WORKER, "rps", c)
-        if direct_rps and one_rps:
-            direct_median, one_median = rounds.median(list(direct_rps.values())), rounds.median(list(one_rps.values()))
-            needed = WORKERS_GOAL * one_median
-            verdict = "enough" if direct_median >= needed else "TOO LOW: the emulator caps the workers' rows"
-            notes.append(
-                f"emulator headroom, c={c}: direct {direct_median:.0f} req/s against {needed:.0f} req/s that "
-                f"{WORKERS_GOAL:g} x one worker needs ({verdict})"
-            )
-    return notes
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return rounds.fmt_number(value)
-    return str(value)
-
-
-def _spread(summary: Spread | None, suffix: str = "") -> str:
-    return rounds.fmt_spread(summary) + (suffix if summary is not None else "")
-
-
-def _busiest(names: list[str]) -> str:
-    return ": " + ", ".join(names) if names else ""
-
-
-def markdown(b: Bench, info: dict[str, Any], failures: dict[str, str]) -> str:
-    lines = [
-        "## HPN Router benchmark",
-        "",
-        f"Machine: {info['cores']} cores ({info['cpu'] or 'unknown CPU'}), {info['implementation']} {info['python']}, "
-        f"mitmproxy {info['mitmproxy']}, aiohttp {info['aiohttp']}; load average at start "
-        f"{' / '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}; wall time {info.get('wall_seconds', '?')} s. "
-        "Loopback; the load generator, the proxy under test and the emulator share the cores.",
-        f"**{b.rounds} round{'s' if b.rounds > 1 else ''}**: every configuration runs side by side for the whole run; each round "
-        "measures each concurrency's cells in turn, the order rotated every round. Figures are the **median over the rounds "
-        "(min–max)**; `× bare` is taken per round (the cell over the bare mitmdump cell of the same round and concurrency), then "
-        "its median (min–max); targets are judged on that median.",
-        f"Load generator for the req/s cells: **{loadgen_description(b)}**; its CPU is the client column. "
-        f"Each cell: {warmup_seconds(b):g} s warm-up (not counted), then {measured_seconds(b):g} s closed loop on "
-        f"keep-alive connections (one per unit of concurrency). CPU ms/req: medians over the rounds. "
-        '"idle CPU" = the bench\'s other proxies while this cell ran (should be ~0: they wait their turn); '
-        '"other CPU" = everything but the measured proxy, the emulator and the client (idle proxies included), '
-        "in cores, the highest over the rounds: above ~0.1 a round was disturbed.",
-        "",
-    ]
-    if b.load_rows:
-        lines += [
-            "| config | conc | rounds | req/s | × bare | p50 ms | p50 × bare | p99 ms | errors | proxy CPU ms/req "
-            "| emulator CPU ms/req | client CPU ms/req | idle CPU | other CPU |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for r in summarize_load(b.load_rows, [config.name for config in b.load_configs]):
-            lines.append(
-                f"| {r.config} | {r.concurrency} | {r.rounds} | {_spread(r.rps)} | {_spread(r.rps_vs_bare)} | {_spread(r.p50_ms)} | "
-                f"{_spread(r.p50_vs_bare)} | {_fmt(r.p99_ms)} | {r.errors} | {_fmt(r.proxy_cpu_ms_per_request)} | "
-                f"{_fmt(r.emulator_cpu_ms_per_request)} | {_fmt(r.client_cpu_ms_per_request)} | {_fmt(r.idle_cpu)} | {_fmt(r.other_cpu)} |"
-            )
-        lines.append("")
-    if b.stream_rows:
-        lines += [
-            f"Streaming (emulator stream_delay_ms={STREAM_DELAY_MS}): each round, {b.stream_requests} sequential requests per "
-            f"configuration after {b.stream_warmup} warm-up, configurations in rotated order; first chunk = first `data:` "
-            "event with non-empty content. `- streaming bare` is the per-round difference of the p50s, median (min–max). "
-            "The failover row runs once, after the rounds.",
-            "",
-            "| config | rounds | requests | errors | first chunk p50 ms | − streaming bare ms | p90 ms | whole stream p50 ms "
-            "| events | idle CPU | other CPU | check |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-        ]
-        for s in summarize_stream(b.stream_rows):
-            lines.append(
-                f"| {s.config} | {s.rounds} | {s.requests} | {s.errors} | {_spread(s.ttfc_p50_ms)} | {_spread(s.vs_streaming_bare_ms)} | "
-                f"{_fmt(s.ttfc_p90_ms)} | {_fmt(s.total_p50_ms)} | {_fmt(s.events_p50)} | {_fmt(s.idle_cpu)} | {_fmt(s.other_cpu)} | "
-                f"{s.check} |"
-            )
-        lines.append("")
-    goals, ref = targets(b)
-    if goals or ref:
-        lines += ["| target | median | min–max | rounds | goal | |", "|---|---:|---:|---:|---|---|"]
-        for t in [*goals, *ref]:
-            span = rounds.fmt_span(t.low, t.high) if t.rounds > 1 and t.low is not None and t.high is not None else ""
-            verdict = ("PASS" if t.ok else "MISS") if t.ok is not None else ""
-            lines.append(f"| {t.name} | {_fmt(t.value)} | {span} | {t.rounds} | {t.limit or '(reference)'} | {verdict} |")
-        lines.append("")
-    total_errors = sum(r.errors for r in b.load_rows) + sum(s.errors for s in b.stream_rows)
-    lines.append(f"Errors (non-200 or failed requests) in all rows: **{total_errors}**.")
-    for r in [*b.load_rows, *b.stream_rows]:
-        for sample in r.error_samples:
-            lines.append(f"- {r.config}: {sample}")
-    disturbed = [
-        f"{r.config} c={r.concurrency} round {r.round + 1} ({r.other_cpu:.2f}{_busiest(r.other_busiest)})"
-        for r in b.load_rows
-        if r.other_cpu is not None and r.other_cpu > 0.1
-    ]
-    disturbed += [
-        f"{s.config} stream {'once' if s.round == ONCE else f'round {s.round + 1}'} ({s.other_cpu:.2f})"
-        for s in b.stream_rows
-        if s.other_cpu is not None and s.other_cpu > 0.1
-    ]
-    if disturbed:
-        lines.append(f"- Disturbed by other processes (other CPU > 0.1 core): {'; '.join(disturbed)}.")
-    for name, problem in failures.items():
-        lines.append(f"- `{name}` FAILED: {problem}")
-    for note in [*b.notes, *emulator_headroom(b)]:
-        lines.append(f"- {note}")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ picks its load generator. Pure: no wrk run here (the benchmark itself runs it)."
 
 import json
 import re
+import sys
 
 import pytest
 from benchmodules import load, load_bench
@@ -140,6 +141,11 @@ def bench():
     return load_bench()
 
 
+@pytest.fixture(scope="module")
+def report(bench):
+    return sys.modules["report"]  # bench/report.py, as bench.py imported it from its folder
+
+
 def _args(bench, *argv):
     return bench.parse_args(["--quick", *argv])
 
@@ -152,27 +158,27 @@ def test_wrk_is_the_default_load_generator(bench, tmp_path):
         assert b.loadgen == "wrk" and not b.notes
 
 
-def test_without_wrk_the_bench_falls_back_to_aiohttp_and_says_what_to_install(bench, tmp_path, monkeypatch):
+def test_without_wrk_the_bench_falls_back_to_aiohttp_and_says_what_to_install(bench, report, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no wrk there
     b = bench.Bench(_args(bench, "--loadgen", "wrk"), tmp_path)
     assert b.loadgen == "aiohttp"
     assert "apt-get install -y wrk" in b.notes[0]
-    assert "aiohttp" in bench.loadgen_description(b)
+    assert "aiohttp" in report.loadgen_description(b)
 
 
-def test_wrk_cells_run_whole_seconds_and_the_header_says_so(bench, tmp_path):
+def test_wrk_cells_run_whole_seconds_and_the_header_says_so(bench, report, tmp_path):
     b = bench.Bench(_args(bench, "--warmup", "0.5", "--duration", "2.5"), tmp_path)
     b.loadgen = "wrk"
-    assert (bench.warmup_seconds(b), bench.measured_seconds(b)) == (1, 3)
+    assert (report.warmup_seconds(b), report.measured_seconds(b)) == (1, 3)
     b.loadgen = "aiohttp"
-    assert (bench.warmup_seconds(b), bench.measured_seconds(b)) == (0.5, 2.5)
+    assert (report.warmup_seconds(b), report.measured_seconds(b)) == (0.5, 2.5)
 
 
 def _row(bench, config, c, rps):
     return bench.LoadRow(config, c, 100, 0, 2.0, rps, 1.0, 2.0, 0.5, 1.0, 0.5, 0.1, 0.0)
 
 
-def test_the_report_says_when_the_emulator_cannot_feed_two_workers(bench, tmp_path):
+def test_the_report_says_when_the_emulator_cannot_feed_two_workers(bench, report, tmp_path):
     b = bench.Bench(_args(bench), tmp_path)
     b.load_rows = [
         _row(bench, "direct", 10, 2000.0),
@@ -180,6 +186,6 @@ def test_the_report_says_when_the_emulator_cannot_feed_two_workers(bench, tmp_pa
         _row(bench, "direct", 50, 800.0),
         _row(bench, bench.ONE_WORKER, 50, 600.0),
     ]
-    c10, c50 = bench.emulator_headroom(b)
+    c10, c50 = report.emulator_headroom(b)
     assert "c=10" in c10 and "(enough)" in c10
     assert "c=50" in c50 and "TOO LOW" in c50 and "900 req/s" in c50
