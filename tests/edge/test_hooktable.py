@@ -156,3 +156,27 @@ async def test_each_event_passes_its_own_fields_to_the_handlers():
     for event in (ClientConnectedHook(one), ClientConnectedHook(two), TcpMessageHook(tcp), UpdateHook([tcp])):
         await table.trigger_event(event)
     assert seen.calls == [("client", one), ("client", two), ("tcp", tcp), ("update", [tcp])]
+
+
+class Updates:
+    def __init__(self) -> None:
+        self.seen: list[list[object]] = []
+
+    def update(self, flows: list[object]) -> None:
+        self.seen.append(flows)
+
+
+async def test_a_flow_event_is_followed_by_update_only_where_an_addon_handles_it():
+    table = HookTable(master.Master(options.Options()))
+    log: list[str] = []
+    table.add(Calls("first", log))
+    flow = tflow.tflow()
+    await table.handle_lifecycle(HttpRequestHook(flow))  # nobody handles update: nothing to build
+    assert log == ["first"]
+
+    updates = Updates()  # mitmweb's view refreshes on update
+    table.add(updates)
+    await table.handle_lifecycle(HttpRequestHook(flow))
+    await table.handle_lifecycle(ClientConnectedHook(flow.client_conn))  # not a flow: no update
+    assert updates.seen == [[flow]]
+    assert log == ["first", "first"]

@@ -23,7 +23,7 @@ import dataclasses
 import inspect
 from typing import Any, cast
 
-from mitmproxy import addonmanager, exceptions, hooks, master
+from mitmproxy import addonmanager, exceptions, flow, hooks, master
 
 
 class HookTable(addonmanager.AddonManager):
@@ -67,6 +67,15 @@ class HookTable(addonmanager.AddonManager):
         if found is None:
             found = self._handlers[name] = [(a, owners) for a in self.chain if (owners := _owners(a, name))]
         return found
+
+    async def handle_lifecycle(self, event: hooks.Hook) -> None:
+        """mitmproxy's: the event, then for a flow's event `update` with that flow (mitmweb's view
+        refreshes on it). Here `update` is built and sent only when some addon handles it: under
+        mitmdump and the lean runner none does, and the proxy calls this for every hook of every flow."""
+        await self.trigger_event(event)
+        args = _args(event)
+        if args and isinstance(args[0], flow.Flow) and self._owners("update"):
+            await self.trigger_event(hooks.UpdateHook([args[0]]))
 
     async def trigger_event(self, event: hooks.Hook) -> None:
         name, args = event.name, _args(event)
