@@ -51,14 +51,26 @@ def parse(path: Path) -> list[tuple[list[str], int]]:
 
 # The lean runner's entry frames sit under every sample; the hook table is mitmproxy's dispatch.
 ENTRY = re.compile(r"\((hpn_router/__main__\.py|hpn_router/edge/runner\.py)(:\d+)?\)$")
-HOOK_TABLE = re.compile(r"^(HookTable\.|_owners |_log_like_mitmproxy )")  # the lean runner's, and mitmdump's once the router loads
+HOOK_TABLE = re.compile(r"^(HookTable\.|_owners |_args |_log_like_mitmproxy )")  # the lean runner's, and mitmdump's once the router loads
 HOOK_TABLE_FILE = re.compile(r"hpn_router/edge/(runner|hooktable)\.py")
+
+
+# The lean runner's reverse front sits under every request's samples, as mitmproxy's layers do
+# under mitmdump's: a sample is the front's own when no router frame lies above the front's.
+FRONT = re.compile(r"hpn_router/edge/(reversefront|frontconnection|frontexchange)\.py")
+FRONT_GROUP = "reverse front (lean runner: HTTP/1 in and out)"
+HOOK_DISPATCH = re.compile(r"mitmproxy/addonmanager\.py|mitmproxy/hooks\.py")
 
 
 def group_of(frames: list[str]) -> str:
     frames = [HOOK_TABLE_FILE.sub("mitmproxy/addonmanager.py", f) if HOOK_TABLE.match(f) else f for f in frames]
-    stack = ";".join(f for f in frames if not ENTRY.search(f))
     leaf = frames[-1]
+    fronts = [i for i, f in enumerate(frames) if FRONT.search(f)]
+    if fronts and not re.search(GROUPS[0][1], leaf):
+        above = frames[fronts[-1] + 1 :]
+        if not any("hpn_router/" in f or HOOK_DISPATCH.search(f) for f in above):
+            return FRONT_GROUP
+    stack = ";".join(f for f in frames if not ENTRY.search(f) and not FRONT.search(f))
     for name, pattern in GROUPS:
         target = leaf if name.startswith("idle") else stack
         if re.search(pattern, target):
