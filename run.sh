@@ -246,6 +246,18 @@ WORKERS_SUBSET=(
     tests/e2e/test_responses_api.py::test_previous_response_id_continues_the_conversation
 )
 
+# And with every router that would run in stock mitmdump run instead in the lean runner, whose
+# reverse port is the router's own front (edge/reversefront.py; HPN_TEST_RUNNER): chat and the
+# SDKs' helpers, Responses, Messages, the core routing (failover, cancellation on disconnect) and
+# the real CLIs. The whole e2e suite that way: HPN_TEST_RUNNER=runner ./run.sh test tests/e2e
+FRONT_SUBSET=(
+    tests/e2e/test_openai_surface.py
+    tests/e2e/test_responses_api.py
+    tests/e2e/test_messages_api.py
+    tests/e2e/test_core_router.py
+    tests/e2e/test_cli_tools.py
+)
+
 case "${1:-}" in
     test)
         shift
@@ -260,6 +272,8 @@ case "${1:-}" in
         # Coverage is measured in this process only (unit, hook and in-process e2e code), not
         # inside the mitmdump subprocesses; the floor is [tool.coverage.report] fail_under.
         "$VENV/bin/python" -m pytest --cov --cov-report=
+        echo "hpn-router: e2e files again, every router in the lean runner with its reverse front (HPN_TEST_RUNNER=runner)" >&2
+        HPN_TEST_RUNNER=runner "$VENV/bin/python" -m pytest -q "${FRONT_SUBSET[@]}"
         echo "hpn-router: the e2e subset again, every router as 2 workers with Redis (HPN_TEST_WORKERS=2)" >&2
         HPN_TEST_WORKERS=2 exec "$VENV/bin/python" -m pytest -q "${WORKERS_SUBSET[@]}"
         ;;

@@ -29,6 +29,9 @@ EGRESS_MARKER = "EGRESS-BLOCKED"
 # runner) runs instead as that many workers of the lean runner, each router with a redis-server
 # of its own (HPN_REDIS_URL), so the e2e suite checks that behaviour holds with several workers.
 TEST_WORKERS = int(os.environ.get("HPN_TEST_WORKERS") or 0)
+# HPN_TEST_RUNNER=runner: every router the tests start in stock mitmdump runs in the lean runner
+# instead (its reverse front: edge/reversefront.py), one process, unless marked single_process.
+TEST_RUNNER = os.environ.get("HPN_TEST_RUNNER", "")
 # Set (to the reason) by tests/e2e/conftest.py for a test marked `single_process`: its routers
 # run as they are even under HPN_TEST_WORKERS.
 single_process_reason: str | None = None
@@ -214,6 +217,8 @@ def start_router(
     }  # fmt: skip
     redis = None
     workers = 1
+    if TEST_RUNNER == "runner" and program == "mitmdump" and single_process_reason is None:
+        program = "runner"
     if _as_workers(program, env):
         # A redis-server per router, not per session: the shared-state channel is server-wide
         # (Redis databases do not separate pub/sub), and each router the tests start is a pool of its own.

@@ -50,6 +50,23 @@ def test_an_unmodified_sdk_through_the_proxy_listener(runner, emulator):
     assert any("generateContent" in r["path"] for r in emulator.stats()["requests"])  # from the pool, not api.openai.com
 
 
+def test_the_reverse_port_is_the_front_and_https_to_it_is_mitmproxys(runner, emulator):
+    """Plain HTTP/1.1 is served by the router's reverse front (edge/reversefront.py); a client
+    that starts TLS on the same port (trusting mitmproxy's CA) is handed to mitmproxy's own
+    reverse handler and served as before, streaming included."""
+    emulator.reset()
+    log = runner.log()
+    assert f"reverse proxy to https://generativelanguage.googleapis.com listening at 127.0.0.1:{runner.port}" in log
+    verify = ssl.create_default_context(cafile=str(runner.ca_cert))
+    http_client = openai.DefaultHttpxClient(verify=verify)
+    client = openai.OpenAI(base_url=f"https://127.0.0.1:{runner.port}/v1", api_key="sk-client", max_retries=0, http_client=http_client)
+    question = [{"role": "user", "content": "hi over TLS"}]
+    answer = client.chat.completions.create(model="gpt-4o", messages=question)
+    assert "You said: hi over TLS" in answer.choices[0].message.content
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "streamed over TLS"}], stream=True))
+    assert "You said: streamed over TLS" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
 def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO / "addons"), **env}
     return subprocess.run(

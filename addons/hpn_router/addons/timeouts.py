@@ -27,6 +27,7 @@ from mitmproxy import connection, ctx, http
 from hpn_router.addons.interception import router_serves
 from hpn_router.config import DEFAULT_INTERCEPT_HOSTS, RouterConfig, ServerConfig
 from hpn_router.core.deadlines import ConnectionDeadlines
+from hpn_router.edge import frontconnection
 
 TICK_SECONDS = 0.5  # how often deadlines are checked: a late connection lives at most this much longer
 
@@ -103,6 +104,10 @@ def _close(conn: str, reason: str) -> None:
     """Close a client connection as mitmproxy's idle watchdog does (cancel its handler task,
     which closes the socket and runs client_disconnected). Proxyserver.connections maps the
     client's id to its ConnectionHandler for every live TCP connection."""
+    if (front := frontconnection.OPEN_CONNECTIONS.get(conn)) is not None:  # the lean runner's reverse port
+        logger.bind(event="client_timeout", reason=reason, client=_peer(front.client)).info("Closed a client connection: {}", reason)
+        front.close(reason)
+        return
     proxyserver = ctx.master.addons.get("proxyserver")
     handler = proxyserver.connections.get(conn) if proxyserver is not None else None
     if handler is None:

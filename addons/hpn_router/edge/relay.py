@@ -29,6 +29,7 @@ import ipaddress
 import json
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -80,11 +81,26 @@ def refused_answer() -> bytes:
     return head.encode() + b"\r\n" + body
 
 
+def log_refusal(refusal: str) -> None:
+    logger.bind(event="fail_closed", reason=refusal).error(
+        "The router did not route this request ({}): answered its own error (500), sent nothing upstream", refusal
+    )
+
+
 def is_loopback_peer(peer: object) -> bool:
     try:
         return ipaddress.ip_address(peer[0]).is_loopback  # type: ignore[index]
     except (TypeError, IndexError, ValueError):
         return False
+
+
+_RUNNING: dict[int, StreamRelay] = {}  # port -> the relay listening there, in this process
+
+
+def relay_at(host: str, port: int) -> StreamRelay | None:
+    """The in-process relay a flow targeting host:port would reach, if any: the lean runner's
+    reverse front (edge/reversefront.py) takes the parked stream from it without the socket."""
+    return _RUNNING.get(port) if host == "127.0.0.1" else None
 
 
 class StreamRelay:
@@ -98,12 +114,14 @@ class StreamRelay:
         if self._server is None:
             self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=MAX_HEAD)
             self.port = self._server.sockets[0].getsockname()[1]
+            _RUNNING[self.port] = self
         return self.port
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
             self._server = None
+            _RUNNING.pop(self.port, None)
         for parked in self._parked.values():
             parked.response.close()
         self._parked.clear()
@@ -114,6 +132,12 @@ class StreamRelay:
         token = secrets.token_urlsafe(24)
         self._parked[token] = _Parked(response, now)
         return token
+
+    def take(self, token: str, now: float | None = None) -> aiohttp.ClientResponse | None:
+        """The stream parked under `token`, handed out once; None for an unknown or expired token."""
+        self._expire(time.monotonic() if now is None else now)
+        parked = self._parked.pop(token, None)
+        return parked.response if parked else None
 
     def _expire(self, now: float) -> None:
         for token in [t for t, p in self._parked.items() if now - p.parked_at > PARK_SECONDS]:
@@ -145,9 +169,7 @@ class StreamRelay:
             writer.close()
 
     def _refuse(self, refusal: str, writer: asyncio.StreamWriter) -> None:
-        logger.bind(event="fail_closed", reason=refusal).error(
-            "The router did not route this request ({}): answered its own error (500), sent nothing upstream", refusal
-        )
+        log_refusal(refusal)
         writer.write(refused_answer())
 
     async def _read_request(self, reader: asyncio.StreamReader, wait: float) -> tuple[_Parked | None, str]:
@@ -258,24 +280,35 @@ async def _pipe(response: aiohttp.ClientResponse, writer: asyncio.StreamWriter) 
     head = b"HTTP/1.1 200 OK\r\ncontent-type: %s\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n" % content_type.encode()
     # What the upstream already sent goes out with the head in one write: mitmproxy reads both
     # in one turn of its loop, so the first chunk does not wait for another wake-up.
-    ready = _buffered(response)
-    writer.write(head + (b"%x\r\n%s\r\n" % (len(ready), ready) if ready else b""))
     try:
-        try:
-            async for chunk in response.content.iter_any():
+        ready = take_buffered(response)
+        writer.write(head + (b"%x\r\n%s\r\n" % (len(ready), ready) if ready else b""))
+        async with contextlib.aclosing(upstream_chunks(response)) as chunks:
+            async for chunk in chunks:
                 writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 await writer.drain()
-        except (TimeoutError, aiohttp.ClientError) as e:
-            logger.warning("upstream stream broke", reason=type(e).__name__)
-            event = upstream_broke_event(type(e).__name__)
-            writer.write(b"%x\r\n%s\r\n" % (len(event), event))
         writer.write(b"0\r\n\r\n")
         await writer.drain()
     finally:
         response.close()  # also when the client went away: cancels the upstream request
 
 
-def _buffered(response: aiohttp.ClientResponse) -> bytes:
+async def upstream_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """A parked stream's bytes as they arrive (after what `take_buffered` took). A broken
+    upstream ends with a Gemini-style in-band error event; the response is closed at the end,
+    also when the reader stops early (the client went away), which cancels the upstream request."""
+    try:
+        try:
+            async for chunk in response.content.iter_any():
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError) as e:
+            logger.warning("upstream stream broke", reason=type(e).__name__)
+            yield upstream_broke_event(type(e).__name__)
+    finally:
+        response.close()
+
+
+def take_buffered(response: aiohttp.ClientResponse) -> bytes:
     """What the upstream already sent, without waiting; b"" on an error, which the read loop
     meets again and reports in-band."""
     try:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mitmproxy import master, options
+from mitmproxy import ctx, master, options
 from mitmproxy.addons import (
     block,
     core,
@@ -46,10 +46,12 @@ from mitmproxy.addons import (
     update_alt_svc,
     upstream_auth,
 )
+from mitmproxy.proxy import mode_specs
 from mitmproxy.tools import main as mitmproxy_main
 
-from hpn_router.edge import workers
+from hpn_router.edge import reversefront, workers
 from hpn_router.edge.hooktable import HookTable
+from hpn_router.edge.reversefront import ReverseFront
 
 # The runner never prints flows: that is mitmdump's `flow_detail=0`, which run.sh passes.
 QUIET_FLOWS = ("flow_detail", "0")
@@ -89,7 +91,39 @@ def saves_flows(args: argparse.Namespace) -> bool:
     return bool(args.save_stream_file) or any(s.split("=", 1)[0].strip().startswith("save_stream_") for s in args.setoptions)
 
 
-def builtin_addons(*, save_flows: bool) -> list[Any]:
+class FrontedProxyserver(proxyserver.Proxyserver):
+    """mitmproxy's listeners, except that the reverse-mode ones are the ReverseFront's
+    (edge/reversefront.py): the router's reverse port without mitmproxy's proxy layers.
+    Keeps the name "proxyserver": addons (Timeouts) and the drain look it up by it."""
+
+    name = "proxyserver"
+
+    def __init__(self, front: ReverseFront) -> None:
+        super().__init__()
+        self.front = front
+
+    async def setup_servers(self) -> bool:
+        modes = [mode_specs.ProxyMode.parse(m) for m in ctx.options.mode]
+        ours = [m for m in modes if reversefront.serves(m)]
+        started = await self.servers.update([m for m in modes if not reversefront.serves(m)])
+        return await self.front.listen(ours) and started
+
+    def configure(self, updated: set[str]) -> None:
+        if "mode" in updated and self.is_running:
+            # mitmproxy would start every mode itself, reverse ones included, on ports the
+            # front holds: a mode change needs a restart here.
+            logging.warning("hpn-router run: a change of `mode` takes effect at the next start")
+            updated = updated - {"mode"}
+        super().configure(updated)
+
+
+def front_wanted() -> bool:
+    """HPN_FRONT=mitmproxy keeps mitmproxy's own reverse listener (for comparison, or a client
+    speaking something the front does not: HTTP/2 prior knowledge, TLS on the plain port)."""
+    return os.environ.get("HPN_FRONT", "hpn") != "mitmproxy"
+
+
+def builtin_addons(*, save_flows: bool, front: ReverseFront | None = None) -> list[Any]:
     """mitmdump's built-in addons the router relies on, in mitmdump's order. Scripts come
     before Save, as in mitmdump, so the router scrubs a flow before `-w` writes it."""
     return [
@@ -97,7 +131,8 @@ def builtin_addons(*, save_flows: bool) -> list[Any]:
         block.Block(),  # block_global: on 0.0.0.0, clients from public addresses are refused, as in mitmdump
         disable_h2c.DisableH2C(),
         onboarding.Onboarding(),  # http://mitm.it through the proxy listener: the CA for devices
-        proxyserver.Proxyserver(),  # the listeners, connection_strategy, body_size_limit, stream_large_bodies
+        # the listeners, connection_strategy, body_size_limit, stream_large_bodies
+        FrontedProxyserver(front) if front is not None else proxyserver.Proxyserver(),
         dns_resolver.DnsResolver(),
         script.ScriptLoader(),  # -s: router.py and any other script, hot-reloaded like in mitmdump
         next_layer.NextLayer(),
@@ -197,7 +232,8 @@ class LeanMaster(master.Master):
         self.in_flight = InFlight()
         self._draining = False
         self._drain_task: asyncio.Future[None] | None = None
-        self.addons.add(*builtin_addons(save_flows=save_flows))
+        self.front = ReverseFront(self, reuse_port=worker is not None) if front_wanted() else None
+        self.addons.add(*builtin_addons(save_flows=save_flows, front=self.front))
         # Last, as in mitmdump; an error logged during start-up (bad config, port in use) exits 1.
         # Made here, not in builtin_addons: it watches the log from the moment it exists.
         self.addons.add(errorcheck.ErrorCheck())
@@ -224,6 +260,8 @@ class LeanMaster(master.Master):
         try:
             if proxyserver_addon := self.addons.get("proxyserver"):
                 await proxyserver_addon.servers.update([])  # close the listeners: new connections go to other workers
+            if self.front is not None:
+                await self.front.close()
             deadline = self.event_loop.time() + workers.DRAIN_SECONDS
             while self.in_flight.flows and self.event_loop.time() < deadline:
                 await asyncio.sleep(0.05)
