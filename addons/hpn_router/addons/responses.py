@@ -37,12 +37,8 @@ from hpn_router.config import RouterConfig
 from hpn_router.core.cachedanswer import answer_events
 from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_responses_answer import ResponseHead, ResponsesEncoder, new_response_id, response_object
-from hpn_router.core.inbound.openai_responses_request import (
-    ResponsesRequest,
-    output_messages,
-    parse_responses_request,
-    previous_response_id,
-)
+from hpn_router.core.inbound.openai_responses_input import output_messages
+from hpn_router.core.inbound.openai_responses_request import ResponsesRequest, parse_responses_request, previous_response_id
 from hpn_router.core.inbound.openai_responses_store import ResponseStore, stored_response
 from hpn_router.core.model.answer import ChatAnswer
 from hpn_router.core.model.request import ChatRequest, Message
