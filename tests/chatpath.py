@@ -1,11 +1,12 @@
 """The chat answer path as the router runs it, for tests: Gemini's answer -> the model
-(core/providers/gemini/chat_answer.py) -> OpenAI's format (core/inbound/openai_chat_answer.py)."""
+(core/providers/gemini/chat_answer.py) -> OpenAI's format (core/inbound/openai_chat_answer.py, openai_chat_stream.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder, openai_completion, usage_to_openai
+from hpn_router.core.inbound.openai_chat_answer import openai_completion, usage_to_openai
+from hpn_router.core.inbound.openai_chat_stream import ChunkEncoder
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder, gemini_answer
 
 

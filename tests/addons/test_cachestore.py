@@ -13,7 +13,7 @@ from hpn_router.addons.cachelookup import CacheLookup
 from hpn_router.addons.cachestore import CacheStore
 from hpn_router.addons.chat import StreamAdapter
 from hpn_router.addons.flowcontext import context
-from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder
+from hpn_router.core.inbound.openai_chat_stream import ChunkEncoder
 from hpn_router.core.providers.gemini.chat_answer import GeminiStreamDecoder
 from mitmproxy import http
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from hpn_router.core.bodytemplate import BodyTemplate
-from hpn_router.core.inbound.openai_chat_answer import completion_to_sse
+from hpn_router.core.inbound.openai_chat_cached import completion_to_sse
 
 COMPLETION: dict[str, Any] = {
     "id": "chatcmpl-stored",

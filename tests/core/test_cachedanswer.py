@@ -6,7 +6,8 @@ import json
 
 from hpn_router.core.cachedanswer import AnswerCollector, answer_events, answer_from_json, answer_to_json
 from hpn_router.core.inbound.anthropic_messages_answer import MessageHead, MessagesEncoder, message_object
-from hpn_router.core.inbound.openai_responses_answer import ResponseHead, ResponsesEncoder, response_object
+from hpn_router.core.inbound.openai_responses_answer import ResponseHead, response_object
+from hpn_router.core.inbound.openai_responses_stream import ResponsesEncoder
 from hpn_router.core.model.answer import (
     ChatAnswer,
     Choice,

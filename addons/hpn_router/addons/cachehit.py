@@ -21,7 +21,8 @@ from hpn_router.addons.flowcontext import context
 from hpn_router.config import RouterConfig
 from hpn_router.core.bodytemplate import BodyTemplate
 from hpn_router.core.cachedanswer import answer_from_json
-from hpn_router.core.inbound.openai_chat_answer import completion_to_sse, new_completion_id, usage_from_openai
+from hpn_router.core.inbound.openai_chat_answer import new_completion_id, usage_from_openai
+from hpn_router.core.inbound.openai_chat_cached import completion_to_sse
 from hpn_router.core.model.answer import ChatAnswer, Usage
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.responsecache import CachedAnswer

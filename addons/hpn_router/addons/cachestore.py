@@ -25,10 +25,8 @@ from hpn_router.addons.cachehit import HEADER, HIT
 from hpn_router.addons.chat import StreamAdapter
 from hpn_router.addons.flowcontext import CacheDecision, context
 from hpn_router.core.cachedanswer import AnswerCollector, answer_to_json
-from hpn_router.core.inbound.openai_chat_answer import (
-    StreamCollector,
-    usage_to_openai,
-)
+from hpn_router.core.inbound.openai_chat_answer import usage_to_openai
+from hpn_router.core.inbound.openai_chat_cached import StreamCollector
 from hpn_router.core.model.answer import ChatAnswer
 from hpn_router.core.responsecache import CachedAnswer
 

@@ -28,8 +28,9 @@ from hpn_router.addons.flowcontext import AnswerBody, FallbackPlan, Parsed, Plan
 from hpn_router.config import RouterConfig
 from hpn_router.core.cachedanswer import AnswerCollector
 from hpn_router.core.errors import InvalidRequest
-from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder, new_completion_id, openai_completion
+from hpn_router.core.inbound.openai_chat_answer import new_completion_id, openai_completion
 from hpn_router.core.inbound.openai_chat_request import parse_chat_request
+from hpn_router.core.inbound.openai_chat_stream import ChunkEncoder
 from hpn_router.core.model.answer import ChatAnswer, StreamEvent, Usage
 from hpn_router.core.model.request import ChatRequest
 from hpn_router.core.model.routing import Provider, Target, bare_name, route_model

@@ -4,9 +4,9 @@ chat request (Gemini, Mistral or Anthropic, routed as a chat request is), and ba
 A translator run by the Translation addon, like ChatTranslation (addons/chat.py), with another
 inbound pair: the Responses body becomes the same ChatRequest model
 (core/inbound/openai_responses_request.py) and the provider's answer, streamed or not, becomes a
-Response object or the Responses SSE events (core/inbound/openai_responses_answer.py). The
-provider side is the chat one (PROVIDERS), unchanged; a fallback is decoded as whichever
-provider served it. Bad input raises InvalidRequest, which Translation answers
+Response object (core/inbound/openai_responses_answer.py) or the Responses SSE events
+(core/inbound/openai_responses_stream.py). The provider side is the chat one (PROVIDERS),
+unchanged; a fallback is decoded as whichever provider served it. Bad input raises InvalidRequest, which Translation answers
 with a 400 in OpenAI's envelope; nothing is forwarded.
 
 Responses are stored (core/inbound/openai_responses_store.py) unless the request says
@@ -36,14 +36,11 @@ from hpn_router.addons.flowcontext import AnswerBody, Parsed, context
 from hpn_router.config import RouterConfig
 from hpn_router.core.cachedanswer import answer_events
 from hpn_router.core.errors import InvalidRequest
-from hpn_router.core.inbound.openai_responses_answer import ResponseHead, ResponsesEncoder, new_response_id, response_object
-from hpn_router.core.inbound.openai_responses_request import (
-    ResponsesRequest,
-    output_messages,
-    parse_responses_request,
-    previous_response_id,
-)
+from hpn_router.core.inbound.openai_responses_answer import ResponseHead, new_response_id, response_object
+from hpn_router.core.inbound.openai_responses_input import output_messages
+from hpn_router.core.inbound.openai_responses_request import ResponsesRequest, parse_responses_request, previous_response_id
 from hpn_router.core.inbound.openai_responses_store import ResponseStore, stored_response
+from hpn_router.core.inbound.openai_responses_stream import ResponsesEncoder
 from hpn_router.core.model.answer import ChatAnswer
 from hpn_router.core.model.request import ChatRequest, Message
 

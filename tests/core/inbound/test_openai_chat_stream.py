@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from chatpath import StreamTranslator
-from hpn_router.core.inbound.openai_chat_answer import DONE
+from hpn_router.core.inbound.openai_chat_stream import DONE
 from hpn_router.core.toolids import decode_call_id
 
 USAGE_1 = {"promptTokenCount": 6, "candidatesTokenCount": 2, "totalTokenCount": 8}

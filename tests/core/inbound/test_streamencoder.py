@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from hpn_router.core.inbound.anthropic_messages_answer import MessageHead, MessagesEncoder
-from hpn_router.core.inbound.openai_chat_answer import ChunkEncoder
-from hpn_router.core.inbound.openai_responses_answer import ResponseHead, ResponsesEncoder
+from hpn_router.core.inbound.openai_chat_stream import ChunkEncoder
+from hpn_router.core.inbound.openai_responses_answer import ResponseHead
+from hpn_router.core.inbound.openai_responses_stream import ResponsesEncoder
 from hpn_router.core.inbound.streamencoder import OneChoiceEncoder, StreamEncoder
 from hpn_router.core.model.answer import ChoiceEnd, ChoiceStart, Finish, StreamEnd, TextDelta, Usage, UsageReport
 
