@@ -20,14 +20,6 @@ from localserver import serving_app
 EVENTS = [b'data: {"n": 1}\r\n\r\n', b'data: {"n": 2}\r\n\r\n']
 
 
-@pytest.fixture
-async def stream_relay() -> AsyncIterator[StreamRelay]:
-    r = StreamRelay()
-    await r.start()
-    yield r
-    await r.stop()
-
-
 @asynccontextmanager
 async def serving(stream: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[aiohttp.ClientSession]:
     """A real aiohttp upstream answering GET /stream with `stream`, and a session to fetch it with."""

@@ -5,23 +5,13 @@ test_anthropic_messages_request.py)."""
 from __future__ import annotations
 
 import pytest
-from hpn_router.core.errors import InvalidRequest
-from hpn_router.core.inbound.anthropic_messages_request import parse_messages_request
 from hpn_router.core.model.request import MediaPart, Message, Signature, TextPart, ToolResult
 from hpn_router.core.toolids import encode_call_id
+from inboundkit import messages_refused as refused
+from inboundkit import parse_messages as parse
 
 WEATHER = {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
 HI = [{"role": "user", "content": "hi"}]
-
-
-def parse(**fields: object):
-    return parse_messages_request({"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": HI, **fields})
-
-
-def refused(**fields: object) -> InvalidRequest:
-    with pytest.raises(InvalidRequest) as err:
-        parse(**fields)
-    return err.value
 
 
 USE = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}

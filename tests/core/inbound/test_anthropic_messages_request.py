@@ -12,20 +12,12 @@ from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.anthropic_messages_request import parse_messages_request
 from hpn_router.core.model.request import Message, TextPart
 from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini
+from inboundkit import messages_refused as refused
+from inboundkit import parse_messages as parse
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "translate" / "messages"
 GOLDEN = sorted(p.name.removesuffix(".messages.json") for p in DATA.glob("*.messages.json"))
 HI = [{"role": "user", "content": "hi"}]
-
-
-def parse(**fields: object):
-    return parse_messages_request({"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": HI, **fields})
-
-
-def refused(**fields: object) -> InvalidRequest:
-    with pytest.raises(InvalidRequest) as err:
-        parse(**fields)
-    return err.value
 
 
 def image(source: dict) -> dict:

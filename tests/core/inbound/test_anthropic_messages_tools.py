@@ -4,22 +4,12 @@ choice, and the 400s naming the field (the rest of the body: test_anthropic_mess
 from __future__ import annotations
 
 import pytest
-from hpn_router.core.errors import InvalidRequest
-from hpn_router.core.inbound.anthropic_messages_request import parse_messages_request
 from hpn_router.core.model.request import ToolChoice
+from inboundkit import messages_refused as refused
+from inboundkit import parse_messages as parse
 
 WEATHER = {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}
 HI = [{"role": "user", "content": "hi"}]
-
-
-def parse(**fields: object):
-    return parse_messages_request({"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": HI, **fields})
-
-
-def refused(**fields: object) -> InvalidRequest:
-    with pytest.raises(InvalidRequest) as err:
-        parse(**fields)
-    return err.value
 
 
 @pytest.mark.parametrize(

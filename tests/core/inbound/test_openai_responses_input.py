@@ -5,24 +5,14 @@ and the 400s naming the item's field (the rest of the body: test_openai_response
 from __future__ import annotations
 
 import pytest
-from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_responses_input import output_messages
-from hpn_router.core.inbound.openai_responses_request import parse_responses_request
 from hpn_router.core.model.request import MediaPart, Message, Signature, TextPart, ToolResult
 from hpn_router.core.toolids import encode_call_id
+from inboundkit import parse_responses as parse
+from inboundkit import responses_refused as refused
 
 WEATHER = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
 CALL = {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"}
-
-
-def parse(**fields: object):
-    return parse_responses_request({"model": "gpt-4o", "input": "hi", **fields})
-
-
-def refused(**fields: object) -> InvalidRequest:
-    with pytest.raises(InvalidRequest) as err:
-        parse(**fields)
-    return err.value
 
 
 def user_content(*parts: dict) -> list[dict]:

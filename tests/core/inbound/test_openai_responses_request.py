@@ -12,20 +12,12 @@ from hpn_router.core.errors import InvalidRequest
 from hpn_router.core.inbound.openai_responses_request import parse_responses_request
 from hpn_router.core.model.request import Message, OutputFormat, TextPart, ToolCall, ToolChoice, ToolResult
 from hpn_router.core.providers.gemini.chat_request import TranslateOptions, chat_request_to_gemini
+from inboundkit import parse_responses as parse
+from inboundkit import responses_refused as refused
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "translate" / "responses"
 GOLDEN = sorted(p.name.removesuffix(".responses.json") for p in DATA.glob("*.responses.json"))
 WEATHER = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
-
-
-def parse(**fields: object):
-    return parse_responses_request({"model": "gpt-4o", "input": "hi", **fields})
-
-
-def refused(**fields: object) -> InvalidRequest:
-    with pytest.raises(InvalidRequest) as err:
-        parse(**fields)
-    return err.value
 
 
 def test_golden_set_is_complete() -> None:
