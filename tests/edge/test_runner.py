@@ -12,8 +12,9 @@ from hpn_router.edge.runner import (
     option_names,
     parse_args,
 )
-from mitmproxy.addons import save, script
+from mitmproxy.addons import proxyserver, save, script
 from mitmproxy.optmanager import OptManager
+from mitmproxy.proxy.mode_specs import ProxyMode
 
 RUN_SH = [
     "-s",
@@ -255,3 +256,16 @@ async def test_an_option_only_mitmdump_knows_sends_the_lean_master_to_mitmdump(m
     with pytest.raises(Exec):
         await master.run()
     assert reasons == ["the option anticache"]
+
+
+async def test_the_reverse_modes_are_the_fronts_unless_hpn_front_says_mitmproxy(monkeypatch):
+    master = lean_master(worker=None)
+    proxy = master.addons.get("proxyserver")  # still found by mitmproxy's name (Timeouts, the drain)
+    assert isinstance(proxy, runner.FrontedProxyserver) and proxy.front is master.front
+    assert runner.reversefront.serves(ProxyMode.parse("reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080"))
+    assert not runner.reversefront.serves(ProxyMode.parse("regular@127.0.0.1:8888"))  # the HTTPS_PROXY listener stays mitmproxy's
+    assert not runner.reversefront.serves(ProxyMode.parse("reverse:tcp://127.0.0.1:9000@127.0.0.1:8081"))
+
+    monkeypatch.setenv("HPN_FRONT", "mitmproxy")
+    plain = lean_master(worker=None)
+    assert plain.front is None and type(plain.addons.get("proxyserver")) is proxyserver.Proxyserver

@@ -118,8 +118,8 @@ class FrontedProxyserver(proxyserver.Proxyserver):
 
 
 def front_wanted() -> bool:
-    """HPN_FRONT=mitmproxy keeps mitmproxy's own reverse listener (for comparison, or a client
-    speaking something the front does not: HTTP/2 prior knowledge, TLS on the plain port)."""
+    """HPN_FRONT=mitmproxy keeps mitmproxy's own reverse listener (to compare, or to rule the
+    front out when something looks wrong)."""
     return os.environ.get("HPN_FRONT", "hpn") != "mitmproxy"
 
 
