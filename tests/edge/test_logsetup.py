@@ -9,8 +9,10 @@ from collections.abc import Iterator
 import pytest
 from hpn_router.core.redact import Redactor
 from hpn_router.edge.logsetup import (
+    INFO,
     bridge_stdlib_to_loguru,
     configure_logging,
+    emits,
     redacting_formatter,
     unconfigure_logging,
 )
@@ -123,6 +125,19 @@ def test_level_filtering_and_names(sink: io.StringIO) -> None:
     logger.warning("shown")
     logger.error("also shown")
     assert [r["msg"] for r in records(sink)] == ["shown", "also shown"]
+
+
+def test_info_lines_are_built_only_while_some_sink_takes_them(sink: io.StringIO) -> None:
+    configure_logging(level="warn", fmt="json", redactor=REDACTOR, sink=sink)
+    assert not emits(INFO) and emits(INFO + 10)
+    other = logger.add(io.StringIO(), level="DEBUG")  # another sink (a test's capture) wants them again
+    try:
+        assert emits(INFO)
+    finally:
+        logger.remove(other)
+    assert not emits(INFO)
+    configure_logging(level="info", fmt="json", redactor=REDACTOR, sink=sink)
+    assert emits(INFO)
 
 
 @pytest.mark.parametrize(("level", "fmt"), [("verbose", "json"), ("info", "xml")])

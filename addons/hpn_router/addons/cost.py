@@ -50,6 +50,7 @@ from hpn_router.core.pricing import (
 )
 from hpn_router.core.routes import Endpoint
 from hpn_router.core.state import RouterState
+from hpn_router.edge.logsetup import INFO, emits
 
 HEADER = "X-HPN-Saved-USD"
 CHARGED_HEADER = "X-HPN-Charged-USD"
@@ -115,6 +116,8 @@ class CostEstimator:
         ctx.prompt_tokens, ctx.completion_tokens = prompt, completion
         flow.response.headers[HEADER] = plain(saved)
         flow.response.headers[CHARGED_HEADER] = plain(charged)
+        if not emits(INFO):
+            return
         logger.bind(
             event="cost",
             model=model,

@@ -30,6 +30,7 @@ from hpn_router.addons import meta
 from hpn_router.addons.flowcontext import FlowContext, context
 from hpn_router.addons.metrics import answered_client_request
 from hpn_router.addons.requestids import request_id
+from hpn_router.edge.logsetup import INFO, emits
 
 
 class RequestLog:
@@ -51,6 +52,8 @@ class RequestLog:
             logger.exception("request log failed")
 
     def _log(self, flow: http.HTTPFlow, error: str | None) -> None:
+        if not emits(INFO):
+            return
         fields = request_fields(flow, context(flow), latency_ms=round((self.clock() - flow.request.timestamp_start) * 1000, 1))
         if error is not None:
             fields["error"] = error
