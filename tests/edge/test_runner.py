@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hpn_router.edge import runner
+from hpn_router.edge import reversefront, runner
 from hpn_router.edge.runner import (
     UnsupportedArguments,
     builtin_addons,
@@ -261,10 +261,10 @@ async def test_an_option_only_mitmdump_knows_sends_the_lean_master_to_mitmdump(m
 async def test_the_reverse_modes_are_the_fronts_unless_hpn_front_says_mitmproxy(monkeypatch):
     master = lean_master(worker=None)
     proxy = master.addons.get("proxyserver")  # still found by mitmproxy's name (Timeouts, the drain)
-    assert isinstance(proxy, runner.FrontedProxyserver) and proxy.front is master.front
-    assert runner.reversefront.serves(ProxyMode.parse("reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080"))
-    assert not runner.reversefront.serves(ProxyMode.parse("regular@127.0.0.1:8888"))  # the HTTPS_PROXY listener stays mitmproxy's
-    assert not runner.reversefront.serves(ProxyMode.parse("reverse:tcp://127.0.0.1:9000@127.0.0.1:8081"))
+    assert isinstance(proxy, reversefront.FrontedProxyserver) and proxy.front is master.front
+    assert reversefront.serves(ProxyMode.parse("reverse:https://generativelanguage.googleapis.com@127.0.0.1:8080"))
+    assert not reversefront.serves(ProxyMode.parse("regular@127.0.0.1:8888"))  # the HTTPS_PROXY listener stays mitmproxy's
+    assert not reversefront.serves(ProxyMode.parse("reverse:tcp://127.0.0.1:9000@127.0.0.1:8081"))
 
     monkeypatch.setenv("HPN_FRONT", "mitmproxy")
     plain = lean_master(worker=None)

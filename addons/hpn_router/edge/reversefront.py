@@ -20,7 +20,8 @@ prior-knowledge preface is handed, with what it sent, to mitmproxy's own handler
 which serves it as before. Regular (proxy) mode, mitmweb and stock mitmdump are untouched;
 HPN_FRONT=mitmproxy keeps mitmproxy's own reverse listener in the lean runner.
 
-The pieces: this module listens and calls the hooks; `frontconnection.py` is one client
+The pieces: this module listens (FrontedProxyserver gives the runner mitmproxy's listeners
+but the reverse ones) and calls the hooks; `frontconnection.py` is one client
 connection (bytes in and out, keep-alive, the hand-over); `frontexchange.py` is one request as
 a flow, from its head to the last byte of its answer.
 """
@@ -29,9 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
-from mitmproxy import http
+from mitmproxy import ctx, http
+from mitmproxy.addons import proxyserver
 from mitmproxy.proxy import mode_specs
 from mitmproxy.utils import human
 
@@ -91,3 +94,35 @@ class ReverseFront:
         """A flow's hook; a flow an addon intercepted waits until it is resumed, as in mitmproxy."""
         await self.master.addons.handle_lifecycle(hook_class(f))
         await f.wait_for_resume()
+
+
+class FrontedProxyserver(proxyserver.Proxyserver):
+    """The lean runner's Proxyserver: mitmproxy's listeners, except that the reverse-mode ones
+    are the ReverseFront's. Keeps the name "proxyserver": addons (Timeouts) and the runner's
+    drain look it up by it."""
+
+    name = "proxyserver"
+
+    def __init__(self, front: ReverseFront) -> None:
+        super().__init__()
+        self.front = front
+
+    async def setup_servers(self) -> bool:
+        modes = [mode_specs.ProxyMode.parse(m) for m in ctx.options.mode]
+        ours = [m for m in modes if serves(m)]
+        started = await self.servers.update([m for m in modes if not serves(m)])
+        return await self.front.listen(ours) and started
+
+    def configure(self, updated: set[str]) -> None:
+        if "mode" in updated and self.is_running:
+            # mitmproxy would start every mode itself, reverse ones included, on ports the
+            # front holds: a mode change needs a restart here.
+            logging.warning("hpn-router run: a change of `mode` takes effect at the next start")
+            updated = updated - {"mode"}
+        super().configure(updated)
+
+
+def front_wanted() -> bool:
+    """HPN_FRONT=mitmproxy keeps mitmproxy's own reverse listener (to compare, or to rule the
+    front out when something looks wrong)."""
+    return os.environ.get("HPN_FRONT", "hpn") != "mitmproxy"

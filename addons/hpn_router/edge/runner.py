@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mitmproxy import ctx, master, options
+from mitmproxy import master, options
 from mitmproxy.addons import (
     block,
     core,
@@ -46,12 +46,11 @@ from mitmproxy.addons import (
     update_alt_svc,
     upstream_auth,
 )
-from mitmproxy.proxy import mode_specs
 from mitmproxy.tools import main as mitmproxy_main
 
-from hpn_router.edge import reversefront, workers
+from hpn_router.edge import workers
 from hpn_router.edge.hooktable import HookTable
-from hpn_router.edge.reversefront import ReverseFront
+from hpn_router.edge.reversefront import FrontedProxyserver, ReverseFront, front_wanted
 
 # The runner never prints flows: that is mitmdump's `flow_detail=0`, which run.sh passes.
 QUIET_FLOWS = ("flow_detail", "0")
@@ -89,38 +88,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def saves_flows(args: argparse.Namespace) -> bool:
     """-w, or --set save_stream_file=...: the Save addon is loaded only then."""
     return bool(args.save_stream_file) or any(s.split("=", 1)[0].strip().startswith("save_stream_") for s in args.setoptions)
-
-
-class FrontedProxyserver(proxyserver.Proxyserver):
-    """mitmproxy's listeners, except that the reverse-mode ones are the ReverseFront's
-    (edge/reversefront.py): the router's reverse port without mitmproxy's proxy layers.
-    Keeps the name "proxyserver": addons (Timeouts) and the drain look it up by it."""
-
-    name = "proxyserver"
-
-    def __init__(self, front: ReverseFront) -> None:
-        super().__init__()
-        self.front = front
-
-    async def setup_servers(self) -> bool:
-        modes = [mode_specs.ProxyMode.parse(m) for m in ctx.options.mode]
-        ours = [m for m in modes if reversefront.serves(m)]
-        started = await self.servers.update([m for m in modes if not reversefront.serves(m)])
-        return await self.front.listen(ours) and started
-
-    def configure(self, updated: set[str]) -> None:
-        if "mode" in updated and self.is_running:
-            # mitmproxy would start every mode itself, reverse ones included, on ports the
-            # front holds: a mode change needs a restart here.
-            logging.warning("hpn-router run: a change of `mode` takes effect at the next start")
-            updated = updated - {"mode"}
-        super().configure(updated)
-
-
-def front_wanted() -> bool:
-    """HPN_FRONT=mitmproxy keeps mitmproxy's own reverse listener (to compare, or to rule the
-    front out when something looks wrong)."""
-    return os.environ.get("HPN_FRONT", "hpn") != "mitmproxy"
 
 
 def builtin_addons(*, save_flows: bool, front: ReverseFront | None = None) -> list[Any]:
