@@ -26,7 +26,6 @@ from mitmproxy.proxy.layers.http import (
 from mitmproxy.proxy.layers.http._http1 import make_error_response
 from mitmproxy.utils import human
 
-from hpn_router.core.errors import router_failed, to_openai_error
 from hpn_router.edge import relay as relays
 
 if TYPE_CHECKING:
@@ -242,12 +241,12 @@ def keeps_alive(request: http.Request, response: http.Response) -> bool:
 
 
 def relay_response(content_type: str) -> http.Response:
-    """The head mitmproxy reads from the relay for a stream (edge/relay.py `_pipe`)."""
-    headers = http.Headers(content_type=content_type, cache_control="no-cache", transfer_encoding="chunked")
+    """The head mitmproxy would read from the relay for this stream."""
+    headers = http.Headers([(name.encode(), value.encode()) for name, value in relays.stream_headers(content_type).items()])
     return http.Response(b"HTTP/1.1", 200, b"OK", headers, None, None, time.time(), None)
 
 
 def refused_response() -> http.Response:
-    """The relay's refusal (the router's own 500, marked final for FailClosed)."""
-    status, body, headers = to_openai_error(router_failed())
-    return http.Response.make(status, body, {**headers, relays.REFUSED_HEADER: "1", "connection": "close"})
+    """The relay's refusal, as the addons would see it from the relay."""
+    status, body, headers = relays.refusal()
+    return http.Response.make(status, body, headers)

@@ -72,11 +72,24 @@ def upstream_broke_event(reason: str) -> bytes:
     return b"data: " + json.dumps(error).encode() + b"\r\n\r\n"
 
 
-def refused_answer() -> bytes:
-    """The router's own error, as the relay sends it."""
+def stream_headers(content_type: str) -> dict[str, str]:
+    """The head of a relayed stream: what the relay sends mitmproxy, and what the lean runner's
+    front shows the addons when it takes the stream in-process."""
+    return {"content-type": content_type, "cache-control": "no-cache", "transfer-encoding": "chunked"}
+
+
+def refusal() -> tuple[int, bytes, dict[str, str]]:
+    """The relay's answer to a request the router did not route: the router's own error, marked
+    final for FailClosed, and the connection closes."""
     status, body, headers = to_openai_error(router_failed())
+    return status, body, {**headers, REFUSED_HEADER: "1", "connection": "close"}
+
+
+def refused_answer() -> bytes:
+    """The refusal, as the relay sends it."""
+    status, body, headers = refusal()
     head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-    for name, value in {**headers, REFUSED_HEADER: "1", "content-length": str(len(body)), "connection": "close"}.items():
+    for name, value in {**headers, "content-length": str(len(body))}.items():
         head += f"{name}: {value}\r\n"
     return head.encode() + b"\r\n" + body
 
@@ -276,8 +289,8 @@ async def _skip(reader: asyncio.StreamReader, count: int) -> None:
 
 
 async def _pipe(response: aiohttp.ClientResponse, writer: asyncio.StreamWriter) -> None:
-    content_type = response.headers.get("content-type", "text/event-stream")
-    head = b"HTTP/1.1 200 OK\r\ncontent-type: %s\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n" % content_type.encode()
+    fields = stream_headers(response.headers.get("content-type", "text/event-stream"))
+    head = ("HTTP/1.1 200 OK\r\n" + "".join(f"{name}: {value}\r\n" for name, value in fields.items()) + "\r\n").encode()
     # What the upstream already sent goes out with the head in one write: mitmproxy reads both
     # in one turn of its loop, so the first chunk does not wait for another wake-up.
     try:
