@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpn_router.edge.relay import TOKEN_HEADER, StreamRelay
+from hpn_router.edge.relay import StreamRelay
+from hpn_router.edge.relayrequest import TOKEN_HEADER
 from hpn_router.edge.reversefront import ReverseFront
 from mitmproxy import addonmanager, http, options
 from mitmproxy.addons import proxyserver

@@ -9,7 +9,8 @@ import json
 import pytest
 from hpn_router.addons.failclosed import FailClosed
 from hpn_router.addons.flowcontext import context
-from hpn_router.edge.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay
+from hpn_router.edge.relay import REFUSED_HEADER, StreamRelay
+from hpn_router.edge.relayrequest import TOKEN_HEADER
 from mitmproxy.test import tflow, tutils
 
 ROUTER_FAILED = {"message": "The router failed to handle this request.", "type": "server_error", "param": None, "code": None}

@@ -12,7 +12,7 @@ from hpn_router.addons.flowcontext import context
 from hpn_router.config import parse_config
 from hpn_router.core.keystates import KeyState
 from hpn_router.core.transport import AttemptResult, UpstreamRequest
-from hpn_router.edge.relay import TOKEN_HEADER
+from hpn_router.edge.relayrequest import TOKEN_HEADER
 from keyroutingkit import FIRST, MISTRAL_KEY, MODEL, NOW, SECOND, FakeTransport, Router, config, error_of, gemini_answer, rate_limited
 from mitmproxy.test import taddons
 

@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 from flowtools import captured_logs
 from hpn_router.edge import relay
-from hpn_router.edge.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay, is_loopback_peer
+from hpn_router.edge.relay import REFUSED_HEADER, StreamRelay, is_loopback_peer
+from hpn_router.edge.relayrequest import TOKEN_HEADER
 from localserver import serving_app
 
 EVENTS = [b'data: {"n": 1}\r\n\r\n', b'data: {"n": 2}\r\n\r\n']

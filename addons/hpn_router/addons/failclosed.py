@@ -38,7 +38,8 @@ from mitmproxy.proxy import server_hooks
 from hpn_router.addons.answers import answer_error, is_client_flow
 from hpn_router.addons.flowcontext import context
 from hpn_router.core.errors import router_failed
-from hpn_router.edge.relay import REFUSED_HEADER, TOKEN_HEADER, StreamRelay
+from hpn_router.edge.relay import REFUSED_HEADER, StreamRelay
+from hpn_router.edge.relayrequest import TOKEN_HEADER
 
 LIFECYCLE = frozenset({"load", "configure", "running", "done"})
 

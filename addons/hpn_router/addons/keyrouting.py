@@ -43,7 +43,8 @@ from hpn_router.core.keypool import KeyPool
 from hpn_router.core.redact import Redactor, redact_key_values
 from hpn_router.core.state import RouterState
 from hpn_router.core.transport import AttemptResult, Transport, UpstreamRequest
-from hpn_router.edge.relay import TOKEN_HEADER, StreamRelay
+from hpn_router.edge.relay import StreamRelay
+from hpn_router.edge.relayrequest import TOKEN_HEADER
 from hpn_router.edge.upstream import AnthropicTransport, GeminiTransport, MistralTransport
 
 

@@ -27,6 +27,7 @@ from mitmproxy.proxy.layers.http._http1 import make_error_response
 from mitmproxy.utils import human
 
 from hpn_router.edge import relay as relays
+from hpn_router.edge.relayrequest import TOKEN_HEADER
 
 if TYPE_CHECKING:
     from hpn_router.edge.frontconnection import FrontConnection
@@ -145,14 +146,14 @@ async def _send_response(conn: FrontConnection, f: http.HTTPFlow) -> bool:
 def _drop_parked(f: http.HTTPFlow) -> None:
     """A stream parked for a client that left: closed now, not when the relay expires it."""
     relay = relays.relay_at(f.request.host, f.request.port)
-    token = f.request.headers.get(relays.TOKEN_HEADER)
+    token = f.request.headers.get(TOKEN_HEADER)
     if relay is not None and token and (upstream := relay.take(token)) is not None:
         upstream.close()
 
 
 async def _from_relay(conn: FrontConnection, f: http.HTTPFlow) -> bool:
     """The flow targets the relay: the stream parked under its token, or the relay's refusal."""
-    token = f.request.headers.get(relays.TOKEN_HEADER)
+    token = f.request.headers.get(TOKEN_HEADER)
     relay = relays.relay_at(f.request.host, f.request.port)
     upstream = relay.take(token) if relay is not None and token else None
     if upstream is None:
