@@ -79,27 +79,20 @@ def parse_responses_request(body: object, history: tuple[Message, ...] | None = 
     `history` is the stored conversation its `previous_response_id` names (None: not found)."""
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise fail("model", "must be a non-empty string")
+    model = _model(body)
     previous = previous_response_id(body)
     if previous is not None and history is None:
         raise previous_not_found(previous)
     _refuse_server_state(body)
     _check_scalars(body)
     tools, custom, namespaced = parse_tools(body.get("tools"))
-    instructions = body.get("instructions")
-    if instructions is not None and not isinstance(instructions, str):
-        raise fail("instructions", "must be a string")
+    system = _instructions(body)
     conversation = parse_input(body.get("input"), custom, history if previous is not None and history else ())
-    messages = ((Message("system", (TextPart(instructions),)),) if instructions else ()) + conversation
     reasoning = _object(body, "reasoning")
-    effort = reasoning.get("effort")
-    if effort is not None and effort not in REASONING_EFFORTS:
-        raise fail("reasoning.effort", f"unknown value {effort!r}; expected one of {', '.join(REASONING_EFFORTS)}")
+    effort = _reasoning_effort(reasoning)
     chat = ChatRequest(
         model=model,
-        messages=messages,
+        messages=system + conversation,
         tools=tools,
         tool_choice=parse_tool_choice(body.get("tool_choice"), {t.name for t in tools}),
         parallel_tool_calls=body.get("parallel_tool_calls"),
@@ -107,7 +100,7 @@ def parse_responses_request(body: object, history: tuple[Message, ...] | None = 
         temperature=body.get("temperature"),
         top_p=body.get("top_p"),
         max_output_tokens=body.get("max_output_tokens"),
-        reasoning_effort=REASONING_EFFORTS[effort] if effort else None,
+        reasoning_effort=effort,
         stream=body.get("stream") is True,
         end_user=_end_user(body),
         extra={k: v for k, v in body.items() if k not in READ_FIELDS and k not in BOOKKEEPING_FIELDS},
@@ -123,6 +116,28 @@ def parse_responses_request(body: object, history: tuple[Message, ...] | None = 
         previous_response_id=previous,
         store=body.get("store") is not False,
     )
+
+
+def _model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise fail("model", "must be a non-empty string")
+    return model
+
+
+def _instructions(body: dict[str, Any]) -> tuple[Message, ...]:
+    """`instructions`, as the system message that comes first (none when absent or empty)."""
+    instructions = body.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise fail("instructions", "must be a string")
+    return (Message("system", (TextPart(instructions),)),) if instructions else ()
+
+
+def _reasoning_effort(reasoning: dict[str, Any]) -> str | None:
+    effort = reasoning.get("effort")
+    if effort is not None and effort not in REASONING_EFFORTS:
+        raise fail("reasoning.effort", f"unknown value {effort!r}; expected one of {', '.join(REASONING_EFFORTS)}")
+    return REASONING_EFFORTS[effort] if effort else None
 
 
 def previous_response_id(body: dict[str, Any]) -> str | None:
